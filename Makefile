@@ -1,0 +1,47 @@
+# bftgate: one command per workflow. Each target installs what is missing (scripts/bootstrap.sh),
+# configures and builds with a CMake preset, then runs.
+#   make run     the demo (release build)
+#   make test    every test through ctest (PRESET=asan-ubsan for the sanitizer build)
+#   make bench   the benchmarks; figures go to a run folder under runs/
+#   make fuzz    the libFuzzer targets for FUZZ_SECONDS each (clang)
+PRESET ?= debug
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+BENCH_FILTER ?= .
+BENCH_MIN_TIME ?= 0.3
+
+.PHONY: all bootstrap configure build run test bench fuzz format clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+configure: bootstrap
+	@cmake --preset $(PRESET) >/dev/null
+
+build: configure
+	@cmake --build --preset $(PRESET) -j $(JOBS)
+
+run:
+	@$(MAKE) --no-print-directory build PRESET=release
+	@build/release/apps/bftgate/bftgate demo
+
+test: build
+	@ctest --preset $(PRESET) -j $(JOBS)
+
+bench:
+	@$(MAKE) --no-print-directory build PRESET=release
+	@scripts/run_bench.sh build/release "$(BENCH_FILTER)" "$(BENCH_MIN_TIME)"
+
+fuzz:
+	@scripts/bootstrap.sh --fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@scripts/run_fuzz.sh build/fuzz $(FUZZ_SECONDS)
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build

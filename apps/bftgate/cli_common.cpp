@@ -1,0 +1,58 @@
+#include "cli_common.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "bftgate/crypto/file_io.hpp"
+
+namespace bftgate::cli {
+
+namespace {
+constexpr std::size_t kMaxCertificateFile = 1 << 20;
+}
+
+void print_error(std::string_view message) { fmt::print(stderr, "bftgate: error: {}\n", message); }
+
+Result<crypto::ReleaseCertificate, crypto::CertVerdict> load_certificate(const std::filesystem::path& path) {
+  auto content = read_small_file(path, kMaxCertificateFile);
+  if (!content) return crypto::CertVerdict{crypto::CertError::kMalformed, content.error().message};
+  auto first = content->find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && (*content)[first] == '{') {
+    return crypto::ReleaseCertificate::parse_json(*content);
+  }
+  return crypto::ReleaseCertificate::decode(as_bytes(*content));
+}
+
+CertificateCheck check_certificate_file(const ClusterConfig& config, const std::filesystem::path& certificate_path,
+                                        const std::optional<std::filesystem::path>& artifact,
+                                        unsigned threads) {
+  auto certificate = load_certificate(certificate_path);
+  if (!certificate) return {certificate.error(), std::nullopt};
+  crypto::VerifyOptions options{.threads = threads, .artifact_digest = std::nullopt};
+  auto verdict = artifact ? crypto::verify_with_artifact(*certificate, config, *artifact, options)
+                          : crypto::verify(*certificate, config, options);
+  return {verdict, std::move(certificate.value())};
+}
+
+std::string describe_valid(const ClusterConfig& config, const crypto::ReleaseCertificate& certificate) {
+  const auto& s = certificate.statement;
+  return fmt::format(
+      "adapter version {} of cluster '{}' (epoch {})\n  artifact digest  {}\n  previous entry   {}\n"
+      "  signed by        validators {} ({} of {}, quorum {})",
+      s.adapter_version, s.cluster_id, s.epoch, s.artifact_digest.hex(), s.previous_entry_hash.hex(),
+      fmt::join(certificate.signers().ids(), ", "), certificate.signers().count(), config.n(), config.quorum());
+}
+
+std::string utc_timestamp() {
+  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", &tm);
+  return buffer;
+}
+
+}  // namespace bftgate::cli

@@ -1,0 +1,45 @@
+// Shared pieces of the bftgate subcommands: registration, error output, file loading.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/cluster_config.hpp"
+
+namespace bftgate::cli {
+
+// Exit codes: 0 success, 1 the operation failed or refused its input, 2 bad usage.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// Each subcommand registers itself and sets `run`, called after parsing when it was chosen.
+using Runner = std::function<int()>;
+void register_keygen(CLI::App& app, Runner& run);
+void register_sign_cert(CLI::App& app, Runner& run);
+void register_verify_cert(CLI::App& app, Runner& run);
+void register_digest(CLI::App& app, Runner& run);
+void register_demo(CLI::App& app, Runner& run);
+
+void print_error(std::string_view message);
+
+// Loads a certificate in JSON form or, when the file does not start with '{', binary form.
+Result<crypto::ReleaseCertificate, crypto::CertVerdict> load_certificate(const std::filesystem::path& path);
+
+// Verifies a certificate file against a config (and optionally an artifact) and prints the
+// result as a person would want to read it; used by verify-cert and the demo.
+struct CertificateCheck {
+  crypto::CertVerdict verdict;
+  std::optional<crypto::ReleaseCertificate> certificate;
+};
+CertificateCheck check_certificate_file(const ClusterConfig& config, const std::filesystem::path& certificate,
+                                        const std::optional<std::filesystem::path>& artifact,
+                                        unsigned threads);
+std::string describe_valid(const ClusterConfig& config, const crypto::ReleaseCertificate& certificate);
+
+std::string utc_timestamp();  // e.g. 20261122-231500
+
+}  // namespace bftgate::cli

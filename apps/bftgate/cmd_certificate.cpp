@@ -1,0 +1,158 @@
+// bftgate sign-cert, verify-cert and digest: making and checking release certificates offline.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/crypto/key_file.hpp"
+#include "cli_common.hpp"
+
+namespace bftgate::cli {
+
+namespace {
+struct SignArgs {
+  std::filesystem::path config;
+  std::vector<std::filesystem::path> keys;
+  std::filesystem::path artifact;
+  std::uint64_t version = 0;
+  std::string previous = std::string(64, '0');
+  std::filesystem::path out;
+  bool force = false;
+};
+
+struct VerifyArgs {
+  std::filesystem::path config;
+  std::filesystem::path certificate;
+  std::optional<std::filesystem::path> artifact;
+  unsigned threads = 1;
+  bool json = false;
+};
+
+int sign_cert(const SignArgs& args) {
+  auto config = ClusterConfig::load(args.config);
+  if (!config) {
+    print_error(config.error().message);
+    return kExitFailure;
+  }
+  auto digest = crypto::sha256_file(args.artifact);
+  if (!digest) {
+    print_error(digest.error().message);
+    return kExitFailure;
+  }
+  auto previous = crypto::Digest::from_hex(args.previous);
+  if (!previous) {
+    print_error("--previous must be 64 hex digits (the hash of the previous register entry)");
+    return kExitFailure;
+  }
+  crypto::ReleaseCertificate certificate;
+  certificate.statement = {config->cluster_id, config->epoch, args.version, digest->digest, *previous};
+  for (const auto& path : args.keys) {
+    auto key = crypto::read_key_file(path);
+    if (!key) {
+      print_error(key.error().message);
+      return kExitFailure;
+    }
+    const auto* validator = config->find_validator(key->id);
+    if (key->role != crypto::KeyRole::kValidator || validator == nullptr ||
+        validator->public_key != key->key.public_key()) {
+      print_error(fmt::format("{} is not the key of a validator in {}", path.string(), args.config.string()));
+      return kExitFailure;
+    }
+    if (!certificate.add_signature(key->id, crypto::sign_release(key->key, certificate.statement))) {
+      print_error(fmt::format("validator {} is given twice", key->id));
+      return kExitFailure;
+    }
+  }
+  auto text = certificate.to_json().dump(2) + "\n";
+  if (args.out.empty()) {
+    fmt::print("{}", text);
+  } else if (auto s = write_file_atomic(args.out, as_bytes(text), {.mode = 0644, .overwrite = args.force}); !s) {
+    print_error(s.error().message);
+    return kExitFailure;
+  } else {
+    fmt::print(stderr, "wrote {} ({} of {} validators signed; quorum {})\n", args.out.string(),
+               certificate.signers().count(), config->n(), config->quorum());
+  }
+  return kExitOk;
+}
+
+int verify_cert(const VerifyArgs& args) {
+  auto config = ClusterConfig::load(args.config);
+  if (!config) {
+    print_error(config.error().message);
+    return kExitFailure;
+  }
+  auto check = check_certificate_file(*config, args.certificate, args.artifact, args.threads);
+  if (args.json) {
+    nlohmann::json out = {{"valid", check.verdict.ok()},
+                          {"error", crypto::to_string(check.verdict.error)},
+                          {"reason", check.verdict.reason},
+                          {"certificate_file", args.certificate.string()}};
+    if (check.certificate) {
+      out["adapter_version"] = check.certificate->statement.adapter_version;
+      out["artifact_digest"] = check.certificate->statement.artifact_digest.hex();
+      out["signers"] = check.certificate->signers().ids();
+      out["quorum"] = config->quorum();
+    }
+    if (args.artifact) out["artifact"] = args.artifact->string();
+    fmt::print("{}\n", out.dump(2));
+  } else if (check.verdict.ok()) {
+    fmt::print("VALID: {}\n", describe_valid(*config, *check.certificate));
+    if (args.artifact) fmt::print("  artifact         {} matches the certified digest\n", args.artifact->string());
+  } else {
+    fmt::print("INVALID ({}): {}\n", crypto::to_string(check.verdict.error), check.verdict.reason);
+  }
+  return check.verdict.ok() ? kExitOk : kExitFailure;
+}
+}  // namespace
+
+void register_sign_cert(CLI::App& app, Runner& run) {
+  auto args = std::make_shared<SignArgs>();
+  auto* cmd = app.add_subcommand("sign-cert",
+                                 "Sign a release certificate for an artifact with validator key files "
+                                 "(offline; for tests, demos and tooling)");
+  cmd->add_option("--config", args->config, "Cluster config (cluster.json)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--key", args->keys, "Validator key file; repeat for each signer")->required();
+  cmd->add_option("--artifact", args->artifact, "Adapter artifact to certify")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--version", args->version, "Adapter version")->required();
+  cmd->add_option("--previous", args->previous, "Hash of the previous register entry (hex)");
+  cmd->add_option("--out", args->out, "Write the certificate JSON here (default: stdout)");
+  cmd->add_flag("--force", args->force, "Overwrite --out if it exists");
+  cmd->callback([&run, args] { run = [args] { return sign_cert(*args); }; });
+}
+
+void register_verify_cert(CLI::App& app, Runner& run) {
+  auto args = std::make_shared<VerifyArgs>();
+  auto* cmd = app.add_subcommand("verify-cert",
+                                 "Verify a release certificate against the cluster config (and an "
+                                 "artifact); exit 0 only when valid, else print why and exit 1");
+  cmd->add_option("--config", args->config, "Cluster config (cluster.json)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("certificate", args->certificate, "Certificate file (JSON or binary)")->required();
+  cmd->add_option("--artifact", args->artifact, "Artifact whose SHA-256 must equal the certified digest");
+  cmd->add_option("--threads", args->threads, "Threads verifying signatures (0 = all cores)")->default_val(1);
+  cmd->add_flag("--json", args->json, "Print the result as JSON");
+  cmd->callback([&run, args] { run = [args] { return verify_cert(*args); }; });
+}
+
+void register_digest(CLI::App& app, Runner& run) {
+  auto files = std::make_shared<std::vector<std::filesystem::path>>();
+  auto* cmd = app.add_subcommand("digest", "Print the SHA-256 of files (streamed; any size), like sha256sum");
+  cmd->add_option("files", *files, "Files to hash")->required();
+  cmd->callback([&run, files] {
+    run = [files] {
+      int status = kExitOk;
+      for (const auto& file : *files) {
+        auto digest = crypto::sha256_file(file);
+        if (!digest) {
+          print_error(digest.error().message);
+          status = kExitFailure;
+          continue;
+        }
+        fmt::print("{}  {}\n", digest->digest.hex(), file.string());
+      }
+      return status;
+    };
+  });
+}
+
+}  // namespace bftgate::cli

@@ -1,0 +1,37 @@
+// bftgate: one binary, one subcommand per job.
+#include <fmt/format.h>
+
+#include "build_info.hpp"
+#include "cli_common.hpp"
+
+int main(int argc, char** argv) {
+  using namespace bftgate::cli;
+  CLI::App app{"bftgate: Byzantine-tolerant release of LLM adapters"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", fmt::format("bftgate {} ({})", bftgate::build_info::kVersion,
+                                                bftgate::build_info::kGitRevision));
+  Runner run;
+  register_keygen(app, run);
+  register_sign_cert(app, run);
+  register_verify_cert(app, run);
+  register_digest(app, run);
+  register_demo(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,69 @@
+// The cluster configuration: who the validators are (ids, endpoints, public keys), the fault
+// model and f, the inference nodes and the artifact store. Every certificate is checked against
+// it, so it is validated strictly on load and every problem is reported with where it is.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "bftgate/crypto/ed25519.hpp"
+#include "bftgate/crypto/result.hpp"
+
+namespace bftgate {
+
+enum class FaultModel { kBft, kCft };
+std::string_view to_string(FaultModel model);
+std::optional<FaultModel> parse_fault_model(std::string_view text);
+
+// Validator ids index the signer bitmap of a certificate, so they are bounded.
+inline constexpr std::uint32_t kMaxValidatorId = 1023;
+
+struct ValidatorInfo {
+  std::uint32_t id = 0;
+  std::string endpoint;  // ZeroMQ endpoint its replica listens on
+  crypto::PublicKey public_key;
+};
+
+struct InferenceNodeInfo {
+  std::uint32_t id = 0;
+  std::string endpoint;  // where it serves status and metrics
+};
+
+struct ClusterConfig {
+  std::string cluster_id;
+  std::uint64_t epoch = 0;  // validator-set epoch: certificates bind to it
+  FaultModel fault_model = FaultModel::kBft;
+  std::uint32_t f = 0;
+  std::vector<ValidatorInfo> validators;
+  std::vector<InferenceNodeInfo> inference_nodes;
+  std::string artifact_store_endpoint;
+  crypto::PublicKey operator_public_key;  // signs adapter proposals
+
+  std::size_t n() const { return validators.size(); }
+  // Signatures needed for a release certificate. BFT: the smallest quorum any two of which
+  // intersect in at least f+1 validators, ceil((n+f+1)/2), which is 2f+1 when n = 3f+1.
+  // CFT: a majority, floor(n/2)+1.
+  std::size_t quorum() const;
+  const ValidatorInfo* find_validator(std::uint32_t id) const;
+
+  // Checks every rule (sizes vs f, unique ids/keys/endpoints, endpoint syntax); the first
+  // violation is returned with its location.
+  Status validate() const;
+
+  nlohmann::json to_json() const;
+  static Result<ClusterConfig> from_json(const nlohmann::json& json);
+  static Result<ClusterConfig> parse(std::string_view text);
+  static Result<ClusterConfig> load(const std::filesystem::path& path);
+  Status save(const std::filesystem::path& path, bool overwrite = false) const;
+};
+
+// tcp://host:port (port 1-65535, host a name, IPv4 address or [IPv6]) or ipc://path.
+bool is_valid_endpoint(std::string_view endpoint);
+
+}  // namespace bftgate

@@ -1,0 +1,290 @@
+#include "bftgate/crypto/cluster_config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "bftgate/crypto/file_io.hpp"
+
+namespace bftgate {
+
+using nlohmann::json;
+
+namespace {
+constexpr std::size_t kMaxConfigSize = 16 << 20;
+
+bool is_host_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_';
+}
+
+// Strict field access: errors name the path of the offending field.
+class Fields {
+ public:
+  Fields(const json& object, std::string path) : object_(object), path_(std::move(path)) {}
+
+  Status check_object(std::initializer_list<std::string_view> allowed) const {
+    if (!object_.is_object()) return fail(fmt::format("{}: expected an object", where()));
+    for (const auto& [key, value] : object_.items()) {
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        return fail(fmt::format("{}: unknown field '{}'", where(), key));
+      }
+    }
+    return ok_status();
+  }
+  Result<std::string> string(std::string_view key) const {
+    auto value = get(key);
+    if (!value) return value.error();
+    if (!value.value()->is_string()) return Error{fmt::format("{}.{}: expected a string", path_, key)};
+    return value.value()->get<std::string>();
+  }
+  Result<std::uint64_t> unsigned_int(std::string_view key, std::uint64_t max) const {
+    auto value = get(key);
+    if (!value) return value.error();
+    const json& v = *value.value();
+    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+      return Error{fmt::format("{}.{}: expected a non-negative integer", path_, key)};
+    }
+    auto number = v.get<std::uint64_t>();
+    if (number > max) return Error{fmt::format("{}.{}: {} exceeds the maximum {}", path_, key, number, max)};
+    return number;
+  }
+  Result<const json*> array(std::string_view key) const {
+    auto value = get(key);
+    if (!value) return value.error();
+    if (!value.value()->is_array()) return Error{fmt::format("{}.{}: expected an array", path_, key)};
+    return value;
+  }
+  Result<const json*> get(std::string_view key) const {
+    auto it = object_.find(key);
+    if (it == object_.end()) return Error{fmt::format("{}: missing field '{}'", where(), key)};
+    return &*it;
+  }
+
+ private:
+  std::string where() const { return path_.empty() ? "config" : path_; }
+  const json& object_;
+  std::string path_;
+};
+
+Result<crypto::PublicKey> public_key_field(const Fields& fields, const std::string& path) {
+  auto text = fields.string("public_key");
+  if (!text) return text.error();
+  auto key = crypto::PublicKey::from_hex(*text);
+  if (!key) return Error{fmt::format("{}.public_key: expected 64 hex digits", path)};
+  return *key;
+}
+}  // namespace
+
+std::string_view to_string(FaultModel model) { return model == FaultModel::kBft ? "bft" : "cft"; }
+
+std::optional<FaultModel> parse_fault_model(std::string_view text) {
+  if (text == "bft") return FaultModel::kBft;
+  if (text == "cft") return FaultModel::kCft;
+  return std::nullopt;
+}
+
+bool is_valid_endpoint(std::string_view endpoint) {
+  if (endpoint.starts_with("ipc://")) return endpoint.size() > 6;
+  if (!endpoint.starts_with("tcp://")) return false;
+  auto rest = endpoint.substr(6);
+  auto colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  auto host = rest.substr(0, colon);
+  auto port_text = rest.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+    return false;
+  }
+  if (host.front() == '[') {  // [IPv6]
+    return host.size() > 2 && host.back() == ']' &&
+           std::all_of(host.begin() + 1, host.end() - 1,
+                       [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == ':'; });
+  }
+  return std::all_of(host.begin(), host.end(), is_host_char);
+}
+
+std::size_t ClusterConfig::quorum() const {
+  if (fault_model == FaultModel::kCft) return n() / 2 + 1;
+  return (n() + f + 2) / 2;  // ceil((n + f + 1) / 2)
+}
+
+const ValidatorInfo* ClusterConfig::find_validator(std::uint32_t id) const {
+  for (const auto& validator : validators) {
+    if (validator.id == id) return &validator;
+  }
+  return nullptr;
+}
+
+Status ClusterConfig::validate() const {
+  if (cluster_id.empty()) return fail("cluster_id must not be empty");
+  if (cluster_id.size() > 256) return fail("cluster_id is longer than 256 characters");
+  if (validators.empty()) return fail("validators: at least one validator is required");
+  if (fault_model == FaultModel::kBft && n() < 3 * std::size_t{f} + 1) {
+    return fail(fmt::format("bft mode with f={} needs n >= 3f+1 = {} validators, got {}", f,
+                            3 * std::size_t{f} + 1, n()));
+  }
+  if (fault_model == FaultModel::kCft && n() < 2 * std::size_t{f} + 1) {
+    return fail(fmt::format("cft mode with f={} needs n >= 2f+1 = {} validators, got {}", f,
+                            2 * std::size_t{f} + 1, n()));
+  }
+  std::set<std::uint32_t> ids;
+  std::set<crypto::PublicKey> keys;
+  std::set<std::string> endpoints;
+  for (std::size_t i = 0; i < validators.size(); ++i) {
+    const auto& v = validators[i];
+    auto where = fmt::format("validators[{}] (id {})", i, v.id);
+    if (v.id > kMaxValidatorId) return fail(fmt::format("{}: id exceeds {}", where, kMaxValidatorId));
+    if (!ids.insert(v.id).second) return fail(fmt::format("{}: duplicate validator id", where));
+    if (!keys.insert(v.public_key).second) return fail(fmt::format("{}: duplicate public key", where));
+    if (!is_valid_endpoint(v.endpoint)) {
+      return fail(fmt::format("{}: '{}' is not a ZeroMQ endpoint (tcp://host:port or ipc://path)",
+                              where, v.endpoint));
+    }
+    if (!endpoints.insert(v.endpoint).second) {
+      return fail(fmt::format("{}: endpoint {} is used twice", where, v.endpoint));
+    }
+  }
+  if (keys.contains(operator_public_key)) {
+    return fail("operator.public_key: the operator key must differ from every validator key");
+  }
+  std::set<std::uint32_t> node_ids;
+  for (std::size_t i = 0; i < inference_nodes.size(); ++i) {
+    const auto& node = inference_nodes[i];
+    auto where = fmt::format("inference_nodes[{}] (id {})", i, node.id);
+    if (!node_ids.insert(node.id).second) return fail(fmt::format("{}: duplicate node id", where));
+    if (!is_valid_endpoint(node.endpoint)) {
+      return fail(fmt::format("{}: '{}' is not a valid endpoint (tcp://host:port or ipc://path)",
+                              where, node.endpoint));
+    }
+    if (!endpoints.insert(node.endpoint).second) {
+      return fail(fmt::format("{}: endpoint {} is used twice", where, node.endpoint));
+    }
+  }
+  if (!is_valid_endpoint(artifact_store_endpoint)) {
+    return fail(fmt::format("artifact_store.endpoint: '{}' is not a ZeroMQ endpoint",
+                            artifact_store_endpoint));
+  }
+  if (!endpoints.insert(artifact_store_endpoint).second) {
+    return fail(fmt::format("artifact_store.endpoint: {} is used twice", artifact_store_endpoint));
+  }
+  return ok_status();
+}
+
+json ClusterConfig::to_json() const {
+  json out;
+  out["cluster_id"] = cluster_id;
+  out["epoch"] = epoch;
+  out["fault_model"] = to_string(fault_model);
+  out["f"] = f;
+  out["validators"] = json::array();
+  for (const auto& v : validators) {
+    out["validators"].push_back({{"id", v.id}, {"endpoint", v.endpoint}, {"public_key", v.public_key.hex()}});
+  }
+  out["inference_nodes"] = json::array();
+  for (const auto& node : inference_nodes) {
+    out["inference_nodes"].push_back({{"id", node.id}, {"endpoint", node.endpoint}});
+  }
+  out["artifact_store"] = {{"endpoint", artifact_store_endpoint}};
+  out["operator"] = {{"public_key", operator_public_key.hex()}};
+  return out;
+}
+
+Result<ClusterConfig> ClusterConfig::from_json(const json& root) {
+  Fields top(root, "");
+  if (auto s = top.check_object({"cluster_id", "epoch", "fault_model", "f", "validators",
+                                 "inference_nodes", "artifact_store", "operator"});
+      !s) {
+    return s.error();
+  }
+  ClusterConfig config;
+  auto cluster_id = top.string("cluster_id");
+  if (!cluster_id) return cluster_id.error();
+  config.cluster_id = *cluster_id;
+  auto epoch = top.unsigned_int("epoch", UINT64_MAX);
+  if (!epoch) return epoch.error();
+  config.epoch = *epoch;
+  auto model_text = top.string("fault_model");
+  if (!model_text) return model_text.error();
+  auto model = parse_fault_model(*model_text);
+  if (!model) return Error{fmt::format("fault_model: expected \"bft\" or \"cft\", got \"{}\"", *model_text)};
+  config.fault_model = *model;
+  auto f = top.unsigned_int("f", kMaxValidatorId);
+  if (!f) return f.error();
+  config.f = static_cast<std::uint32_t>(*f);
+
+  auto validators = top.array("validators");
+  if (!validators) return validators.error();
+  for (std::size_t i = 0; i < validators.value()->size(); ++i) {
+    auto path = fmt::format("validators[{}]", i);
+    Fields fields((*validators.value())[i], path);
+    if (auto s = fields.check_object({"id", "endpoint", "public_key"}); !s) return s.error();
+    auto id = fields.unsigned_int("id", kMaxValidatorId);
+    if (!id) return id.error();
+    auto endpoint = fields.string("endpoint");
+    if (!endpoint) return endpoint.error();
+    auto key = public_key_field(fields, path);
+    if (!key) return key.error();
+    config.validators.push_back({static_cast<std::uint32_t>(*id), *endpoint, *key});
+  }
+
+  auto nodes = top.array("inference_nodes");
+  if (!nodes) return nodes.error();
+  for (std::size_t i = 0; i < nodes.value()->size(); ++i) {
+    Fields fields((*nodes.value())[i], fmt::format("inference_nodes[{}]", i));
+    if (auto s = fields.check_object({"id", "endpoint"}); !s) return s.error();
+    auto id = fields.unsigned_int("id", UINT32_MAX);
+    if (!id) return id.error();
+    auto endpoint = fields.string("endpoint");
+    if (!endpoint) return endpoint.error();
+    config.inference_nodes.push_back({static_cast<std::uint32_t>(*id), *endpoint});
+  }
+
+  auto store = top.get("artifact_store");
+  if (!store) return store.error();
+  Fields store_fields(*store.value(), "artifact_store");
+  if (auto s = store_fields.check_object({"endpoint"}); !s) return s.error();
+  auto store_endpoint = store_fields.string("endpoint");
+  if (!store_endpoint) return store_endpoint.error();
+  config.artifact_store_endpoint = *store_endpoint;
+
+  auto operator_json = top.get("operator");
+  if (!operator_json) return operator_json.error();
+  Fields operator_fields(*operator_json.value(), "operator");
+  if (auto s = operator_fields.check_object({"public_key"}); !s) return s.error();
+  auto operator_key = public_key_field(operator_fields, "operator");
+  if (!operator_key) return operator_key.error();
+  config.operator_public_key = *operator_key;
+
+  if (auto s = config.validate(); !s) return s.error();
+  return config;
+}
+
+Result<ClusterConfig> ClusterConfig::parse(std::string_view text) {
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return Error{fmt::format("not valid JSON: {}", e.what())};
+  }
+  return from_json(root);
+}
+
+Result<ClusterConfig> ClusterConfig::load(const std::filesystem::path& path) {
+  auto text = read_small_file(path, kMaxConfigSize);
+  if (!text) return text.error();
+  auto config = parse(*text);
+  if (!config) return Error{fmt::format("{}: {}", path.string(), config.error().message)};
+  return config;
+}
+
+Status ClusterConfig::save(const std::filesystem::path& path, bool overwrite) const {
+  if (auto s = validate(); !s) return s;
+  auto text = to_json().dump(2) + "\n";
+  return write_file_atomic(path, as_bytes(text), WriteOptions{.mode = 0644, .overwrite = overwrite});
+}
+
+}  // namespace bftgate

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages bftgate needs to build, test and benchmark, only when missing,
+# so a second run costs one dpkg-query. Usage: scripts/bootstrap.sh [--fuzz]
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git openssl
+  libsodium-dev libssl-dev
+  libzmq3-dev cppzmq-dev
+  libboost-dev libeigen3-dev
+  libbenchmark-dev libgtest-dev libgmock-dev
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+)
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "bootstrap: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+echo "bootstrap: done"
