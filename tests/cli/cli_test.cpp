@@ -1,0 +1,213 @@
+// The bftgate binary driven as a person or script drives it: separate processes, real files.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/file_io.hpp"
+#include "run_command.hpp"
+#include "test_dirs.hpp"
+
+namespace bftgate {
+namespace {
+
+const std::string kBinary = BFTGATE_BINARY;
+
+CommandResult bftgate(const std::string& args) { return run_command(kBinary + " " + args); }
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto keygen = bftgate("keygen --validators 4 --nodes 2 --out " + dir_.path().string());
+    ASSERT_EQ(keygen.exit_code, 0) << keygen.output;
+    config_ = (dir_.path() / "cluster.json").string();
+    artifact_ = (dir_.path() / "adapter.bin").string();
+    ASSERT_TRUE(write_file_atomic(artifact_, Bytes(200'000, 0x42)).ok());
+  }
+
+  std::string key(int id) const { return (dir_.path() / "keys" / ("validator-" + std::to_string(id) + ".key")).string(); }
+  std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
+
+  CommandResult sign(const std::vector<int>& ids, const std::string& out, const std::string& artifact = "") {
+    std::string args = "sign-cert --config " + config_ + " --artifact " + (artifact.empty() ? artifact_ : artifact) +
+                       " --version 1 --out " + out;
+    for (int id : ids) args += " --key " + key(id);
+    return bftgate(args);
+  }
+
+  TempDir dir_;
+  std::string config_;
+  std::string artifact_;
+};
+
+TEST_F(CliTest, KeygenWritesConfigAndPrivateKeys) {
+  auto config = ClusterConfig::load(config_);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->n(), 4u);
+  EXPECT_EQ(config->f, 1u);
+  EXPECT_EQ(config->inference_nodes.size(), 2u);
+  for (int id = 0; id < 4; ++id) {
+    struct stat info {};
+    ASSERT_EQ(::stat(key(id).c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << key(id);
+  }
+  struct stat info {};
+  ASSERT_EQ(::stat(path("keys/operator.key").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+}
+
+TEST_F(CliTest, KeygenOutputNeverContainsSecretMaterial) {
+  TempDir other;
+  auto result = bftgate("keygen --validators 4 --out " + other.path().string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::ifstream in(other.path() / "keys" / "validator-0.key");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("seed ")) {
+      EXPECT_EQ(result.output.find(line.substr(5)), std::string::npos);
+    }
+  }
+}
+
+TEST_F(CliTest, KeygenRefusesToOverwriteAnExistingCluster) {
+  auto again = bftgate("keygen --validators 4 --out " + dir_.path().string());
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.output.find("already exists"), std::string::npos) << again.output;
+  EXPECT_EQ(bftgate("keygen --validators 4 --force --out " + dir_.path().string()).exit_code, 0);
+}
+
+TEST_F(CliTest, KeygenCftMode) {
+  TempDir other;
+  auto result = bftgate("keygen --validators 5 --fault-model cft --out " + other.path().string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto config = ClusterConfig::load(other.path() / "cluster.json");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->fault_model, FaultModel::kCft);
+  EXPECT_EQ(config->f, 2u);
+  EXPECT_EQ(config->quorum(), 3u);
+}
+
+TEST_F(CliTest, ValidCertificateVerifiesWithItsArtifact) {
+  ASSERT_EQ(sign({0, 1, 2}, path("cert.json")).exit_code, 0);
+  auto result = bftgate("verify-cert --config " + config_ + " " + path("cert.json") + " --artifact " + artifact_);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("VALID"), std::string::npos);
+  EXPECT_NE(result.output.find("validators 0, 1, 2 (3 of 4, quorum 3)"), std::string::npos) << result.output;
+}
+
+TEST_F(CliTest, VerifyCertJsonOutput) {
+  ASSERT_EQ(sign({1, 2, 3}, path("cert.json")).exit_code, 0);
+  auto result = bftgate("verify-cert --json --threads 0 --config " + config_ + " " + path("cert.json"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto j = nlohmann::json::parse(result.output);
+  EXPECT_TRUE(j["valid"].get<bool>());
+  EXPECT_EQ(j["signers"], nlohmann::json({1, 2, 3}));
+  EXPECT_EQ(j["quorum"], 3);
+}
+
+TEST_F(CliTest, RefusalsExitOneWithTheReason) {
+  ASSERT_EQ(sign({0, 1, 2}, path("good.json")).exit_code, 0);
+  ASSERT_EQ(sign({0, 1}, path("short.json")).exit_code, 0);
+  ASSERT_TRUE(write_file_atomic(path("tampered.bin"), Bytes(200'000, 0x43)).ok());
+
+  auto tampered = bftgate("verify-cert --config " + config_ + " " + path("good.json") + " --artifact " + path("tampered.bin"));
+  EXPECT_EQ(tampered.exit_code, 1);
+  EXPECT_NE(tampered.output.find("INVALID (digest-mismatch)"), std::string::npos) << tampered.output;
+
+  auto below = bftgate("verify-cert --config " + config_ + " " + path("short.json"));
+  EXPECT_EQ(below.exit_code, 1);
+  EXPECT_NE(below.output.find("INVALID (below-threshold)"), std::string::npos) << below.output;
+
+  auto j = nlohmann::json::parse(std::ifstream(path("short.json")));
+  j["signatures"].push_back(j["signatures"][0]);
+  ASSERT_TRUE(write_file_atomic(path("dup.json"), as_bytes(j.dump())).ok());
+  auto duplicate = bftgate("verify-cert --config " + config_ + " " + path("dup.json"));
+  EXPECT_EQ(duplicate.exit_code, 1);
+  EXPECT_NE(duplicate.output.find("INVALID (duplicate-signer)"), std::string::npos) << duplicate.output;
+
+  ASSERT_TRUE(write_file_atomic(path("garbage.json"), as_bytes("{ not json")).ok());
+  auto garbage = bftgate("verify-cert --config " + config_ + " " + path("garbage.json"));
+  EXPECT_EQ(garbage.exit_code, 1);
+  EXPECT_NE(garbage.output.find("INVALID (malformed)"), std::string::npos) << garbage.output;
+}
+
+TEST_F(CliTest, CertificateFromAnotherClusterIsRefused) {
+  TempDir other;
+  ASSERT_EQ(bftgate("keygen --validators 4 --cluster-id other --out " + other.path().string()).exit_code, 0);
+  ASSERT_EQ(sign({0, 1, 2}, path("cert.json")).exit_code, 0);
+  auto result = bftgate("verify-cert --config " + (other.path() / "cluster.json").string() + " " + path("cert.json"));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("INVALID (wrong-cluster)"), std::string::npos) << result.output;
+}
+
+TEST_F(CliTest, BinaryCertificateIsAccepted) {
+  ASSERT_EQ(sign({0, 1, 2}, path("cert.json")).exit_code, 0);
+  std::ifstream in(path("cert.json"));
+  auto certificate = crypto::ReleaseCertificate::parse_json(std::string(std::istreambuf_iterator<char>(in), {}));
+  ASSERT_TRUE(certificate.ok());
+  ASSERT_TRUE(write_file_atomic(path("cert.bin"), certificate->encode()).ok());
+  EXPECT_EQ(bftgate("verify-cert --config " + config_ + " " + path("cert.bin")).exit_code, 0);
+}
+
+TEST_F(CliTest, SignCertRefusesAnExposedKeyFile) {
+  ASSERT_EQ(::chmod(key(1).c_str(), 0644), 0);
+  auto result = sign({0, 1, 2}, path("cert.json"));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("chmod 600"), std::string::npos) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(path("cert.json")));
+}
+
+TEST_F(CliTest, SignCertRefusesKeysOutsideTheConfig) {
+  TempDir other;
+  ASSERT_EQ(bftgate("keygen --validators 4 --out " + other.path().string()).exit_code, 0);
+  auto result = bftgate("sign-cert --config " + config_ + " --artifact " + artifact_ + " --version 1 --key " +
+                        (other.path() / "keys" / "validator-0.key").string());
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("is not the key of a validator"), std::string::npos) << result.output;
+}
+
+TEST_F(CliTest, BadConfigIsAClearError) {
+  auto j = nlohmann::json::parse(std::ifstream(config_));
+  j["f"] = 2;
+  ASSERT_TRUE(write_file_atomic(path("bad.json"), as_bytes(j.dump())).ok());
+  ASSERT_EQ(sign({0, 1, 2}, path("cert.json")).exit_code, 0);
+  auto result = bftgate("verify-cert --config " + path("bad.json") + " " + path("cert.json"));
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.output.find("n >= 3f+1"), std::string::npos) << result.output;
+}
+
+TEST_F(CliTest, DigestMatchesTheLibrary) {
+  auto result = bftgate("digest " + artifact_);
+  ASSERT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.output.substr(0, 64), crypto::sha256(Bytes(200'000, 0x42)).hex());
+  EXPECT_EQ(bftgate("digest " + path("missing")).exit_code, 1);
+}
+
+TEST(Cli, HelpForEverySubcommandAndUsageErrors) {
+  for (const char* sub : {"", "keygen ", "sign-cert ", "verify-cert ", "digest ", "demo "}) {
+    auto result = bftgate(std::string(sub) + "--help");
+    EXPECT_EQ(result.exit_code, 0) << sub;
+    EXPECT_NE(result.output.find("Usage"), std::string::npos) << sub << result.output;
+  }
+  EXPECT_EQ(bftgate("").exit_code, 2);
+  EXPECT_EQ(bftgate("no-such-command").exit_code, 2);
+  EXPECT_EQ(bftgate("keygen --out /tmp/x").exit_code, 2);  // --validators missing
+  EXPECT_EQ(bftgate("keygen --validators 0 --out /tmp/x").exit_code, 2);
+  EXPECT_EQ(bftgate("keygen --validators 4 --fault-model pbft --out /tmp/x").exit_code, 2);
+}
+
+TEST(Cli, DemoRunsAndWritesItsRunFolder) {
+  TempDir dir;
+  auto result = bftgate("demo --artifact-mib 1 --out " + (dir.path() / "run").string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("7/7 bad certificates refused for the right reason"), std::string::npos)
+      << result.output;
+  auto report = nlohmann::json::parse(std::ifstream(dir.path() / "run" / "report.json"));
+  EXPECT_EQ(report["refusals_correct"], 7);
+  EXPECT_FALSE(report["git_revision"].get<std::string>().empty());
+}
+
+}  // namespace
+}  // namespace bftgate

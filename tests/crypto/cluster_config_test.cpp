@@ -1,0 +1,177 @@
+#include "bftgate/crypto/cluster_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bftgate/crypto/cluster_setup.hpp"
+#include "test_dirs.hpp"
+
+namespace bftgate {
+namespace {
+
+using nlohmann::json;
+
+json valid_config_json(std::size_t n = 4, FaultModel model = FaultModel::kBft) {
+  auto cluster = generate_cluster({.validators = n, .inference_nodes = 2, .fault_model = model});
+  EXPECT_TRUE(cluster.ok());
+  return cluster->config.to_json();
+}
+
+std::string parse_error(const json& j) {
+  auto config = ClusterConfig::from_json(j);
+  EXPECT_FALSE(config.ok()) << j.dump();
+  return config.ok() ? "" : config.error().message;
+}
+
+TEST(ClusterConfig, GeneratedConfigRoundTripsThroughAFile) {
+  auto cluster = generate_cluster({.validators = 7, .inference_nodes = 3});
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  TempDir dir;
+  auto path = dir.path() / "cluster.json";
+  ASSERT_TRUE(cluster->config.save(path).ok());
+  auto loaded = ClusterConfig::load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->to_json(), cluster->config.to_json());
+  EXPECT_EQ(loaded->n(), 7u);
+  EXPECT_EQ(loaded->f, 2u);
+  EXPECT_EQ(loaded->quorum(), 5u);
+  ASSERT_NE(loaded->find_validator(6), nullptr);
+  EXPECT_EQ(loaded->find_validator(6)->public_key, cluster->validator_keys[6].public_key());
+  EXPECT_EQ(loaded->find_validator(7), nullptr);
+}
+
+TEST(ClusterConfig, QuorumSizes) {
+  auto quorum = [](std::size_t n, std::uint32_t f, FaultModel model) {
+    ClusterConfig config;
+    config.fault_model = model;
+    config.f = f;
+    config.validators.resize(n);
+    return config.quorum();
+  };
+  EXPECT_EQ(quorum(4, 1, FaultModel::kBft), 3u);
+  EXPECT_EQ(quorum(31, 10, FaultModel::kBft), 21u);
+  EXPECT_EQ(quorum(100, 33, FaultModel::kBft), 67u);
+  EXPECT_EQ(quorum(1, 0, FaultModel::kBft), 1u);
+  // n > 3f+1: quorums must still intersect in f+1 validators.
+  EXPECT_EQ(quorum(5, 1, FaultModel::kBft), 4u);
+  EXPECT_EQ(quorum(6, 1, FaultModel::kBft), 4u);
+  EXPECT_EQ(quorum(3, 1, FaultModel::kCft), 2u);
+  EXPECT_EQ(quorum(5, 2, FaultModel::kCft), 3u);
+  EXPECT_EQ(quorum(4, 1, FaultModel::kCft), 3u);
+}
+
+TEST(ClusterConfig, QuorumsIntersectInAnHonestValidator) {
+  for (std::size_t n = 1; n <= 40; ++n) {
+    auto f = max_faults(FaultModel::kBft, n);
+    ClusterConfig config;
+    config.f = f;
+    config.validators.resize(n);
+    // Two quorums share at least 2q - n validators; at least f+1 of them, so one is honest.
+    EXPECT_GE(2 * config.quorum(), n + f + 1) << "n=" << n;
+    EXPECT_LE(config.quorum(), n - f) << "n=" << n << ": f silent validators must not block a quorum";
+  }
+}
+
+TEST(ClusterConfig, RefusesTooFewValidatorsForF) {
+  auto j = valid_config_json(4);
+  j["f"] = 2;
+  EXPECT_NE(parse_error(j).find("n >= 3f+1 = 7"), std::string::npos);
+  auto c = valid_config_json(3, FaultModel::kCft);
+  c["f"] = 2;
+  EXPECT_NE(parse_error(c).find("n >= 2f+1 = 5"), std::string::npos);
+}
+
+TEST(ClusterConfig, RefusesDuplicates) {
+  auto ids = valid_config_json();
+  ids["validators"][2]["id"] = 0;
+  EXPECT_NE(parse_error(ids).find("duplicate validator id"), std::string::npos);
+
+  auto keys = valid_config_json();
+  keys["validators"][3]["public_key"] = keys["validators"][1]["public_key"];
+  EXPECT_NE(parse_error(keys).find("duplicate public key"), std::string::npos);
+
+  auto endpoints = valid_config_json();
+  endpoints["validators"][1]["endpoint"] = endpoints["validators"][0]["endpoint"];
+  EXPECT_NE(parse_error(endpoints).find("used twice"), std::string::npos);
+
+  auto nodes = valid_config_json();
+  nodes["inference_nodes"][1]["id"] = nodes["inference_nodes"][0]["id"];
+  EXPECT_NE(parse_error(nodes).find("duplicate node id"), std::string::npos);
+
+  auto operator_key = valid_config_json();
+  operator_key["operator"]["public_key"] = operator_key["validators"][0]["public_key"];
+  EXPECT_NE(parse_error(operator_key).find("operator key must differ"), std::string::npos);
+}
+
+TEST(ClusterConfig, RefusesBadEndpoints) {
+  for (const char* endpoint : {"127.0.0.1:7000", "tcp://127.0.0.1", "tcp://127.0.0.1:0", "tcp://127.0.0.1:70000",
+                               "tcp://:7000", "tcp://host name:1", "udp://127.0.0.1:7000", "tcp://1.2.3.4:12ab",
+                               "ipc://", "", "tcp://[::1:7000"}) {
+    auto j = valid_config_json();
+    j["validators"][1]["endpoint"] = endpoint;
+    EXPECT_NE(parse_error(j).find("not a ZeroMQ endpoint"), std::string::npos) << endpoint;
+  }
+  auto store = valid_config_json();
+  store["artifact_store"]["endpoint"] = "nowhere";
+  EXPECT_NE(parse_error(store).find("artifact_store.endpoint"), std::string::npos);
+}
+
+TEST(ClusterConfig, AcceptsEndpointForms) {
+  for (const char* endpoint : {"tcp://127.0.0.1:7000", "tcp://localhost:1", "tcp://validator-3.example:65535",
+                               "tcp://[::1]:7000", "ipc:///tmp/bftgate-0.sock"}) {
+    EXPECT_TRUE(is_valid_endpoint(endpoint)) << endpoint;
+  }
+}
+
+TEST(ClusterConfig, RefusesWrongShapesWithThePath) {
+  struct Case {
+    const char* name;
+    std::function<void(json&)> mutate;
+    const char* reason;
+  } cases[] = {
+      {"unknown top-level field", [](json& j) { j["validatorz"] = 1; }, "unknown field 'validatorz'"},
+      {"unknown validator field", [](json& j) { j["validators"][0]["weight"] = 2; },
+       "validators[0]: unknown field 'weight'"},
+      {"missing f", [](json& j) { j.erase("f"); }, "missing field 'f'"},
+      {"negative epoch", [](json& j) { j["epoch"] = -1; }, "epoch: expected a non-negative integer"},
+      {"string id", [](json& j) { j["validators"][1]["id"] = "1"; }, "validators[1].id"},
+      {"bad key hex", [](json& j) { j["validators"][2]["public_key"] = "xyz"; }, "validators[2].public_key"},
+      {"bad fault model", [](json& j) { j["fault_model"] = "pbft"; }, "fault_model"},
+      {"validators not an array", [](json& j) { j["validators"] = json::object(); }, "validators: expected an array"},
+      {"empty validators", [](json& j) { j["validators"] = json::array(); j["f"] = 0; }, "at least one validator"},
+      {"empty cluster id", [](json& j) { j["cluster_id"] = ""; }, "cluster_id"},
+      {"id too large", [](json& j) { j["validators"][0]["id"] = 5000; }, "exceeds the maximum"},
+      {"operator missing", [](json& j) { j.erase("operator"); }, "missing field 'operator'"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto j = valid_config_json();
+    c.mutate(j);
+    auto message = parse_error(j);
+    EXPECT_NE(message.find(c.reason), std::string::npos) << message;
+  }
+}
+
+TEST(ClusterConfig, InvalidJsonAndFilesAreClearErrors) {
+  auto config = ClusterConfig::parse("{\"cluster_id\": ");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("not valid JSON"), std::string::npos);
+  auto missing = ClusterConfig::load("/nonexistent/cluster.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("/nonexistent/cluster.json"), std::string::npos);
+}
+
+TEST(ClusterSetup, FaultToleranceFollowsTheModel) {
+  EXPECT_EQ(max_faults(FaultModel::kBft, 4), 1u);
+  EXPECT_EQ(max_faults(FaultModel::kBft, 6), 1u);
+  EXPECT_EQ(max_faults(FaultModel::kBft, 7), 2u);
+  EXPECT_EQ(max_faults(FaultModel::kBft, 100), 33u);
+  EXPECT_EQ(max_faults(FaultModel::kCft, 3), 1u);
+  EXPECT_EQ(max_faults(FaultModel::kCft, 5), 2u);
+  EXPECT_FALSE(generate_cluster({.validators = 0}).ok());
+  EXPECT_FALSE(generate_cluster({.validators = 4, .base_port = 65534}).ok());
+}
+
+}  // namespace
+}  // namespace bftgate

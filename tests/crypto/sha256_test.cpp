@@ -1,0 +1,83 @@
+#include "bftgate/crypto/sha256.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+
+#include "bftgate/crypto/file_io.hpp"
+#include "test_dirs.hpp"
+
+namespace bftgate::crypto {
+namespace {
+
+// NIST FIPS 180-2 / CAVS SHA-256 examples.
+TEST(Sha256, NistVectors) {
+  EXPECT_EQ(sha256(as_bytes("")).hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256(as_bytes("abc")).hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256(as_bytes("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")).hex(),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(sha256(as_bytes("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmn"
+                            "opqrsmnopqrstnopqrstu"))
+                .hex(),
+            "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
+  std::string million_a(1'000'000, 'a');
+  EXPECT_EQ(sha256(as_bytes(million_a)).hex(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+Bytes random_bytes(std::size_t size, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Bytes out(size);
+  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
+  return out;
+}
+
+TEST(Sha256, StreamingEqualsOneShotForAnySplit) {
+  auto data = random_bytes(100'003, 1);
+  auto expected = sha256(data);
+  std::mt19937_64 rng(2);
+  Sha256 hasher;
+  for (int trial = 0; trial < 50; ++trial) {
+    std::size_t offset = 0;
+    while (offset < data.size()) {
+      std::size_t piece = std::min<std::size_t>(data.size() - offset, rng() % 5000);
+      hasher.update(ByteView(data).subspan(offset, piece));
+      offset += piece;
+    }
+    ASSERT_EQ(hasher.finish(), expected) << "trial " << trial;  // finish() also resets
+  }
+}
+
+TEST(Sha256, FileDigestEqualsOneShotAcrossChunkBoundaries) {
+  TempDir dir;
+  const std::size_t chunk = 1 << 20;
+  for (std::size_t size : {std::size_t{0}, std::size_t{1}, chunk - 1, chunk, chunk + 1, 3 * chunk + chunk / 2}) {
+    auto data = random_bytes(size, size);
+    auto path = dir.path() / ("file-" + std::to_string(size));
+    ASSERT_TRUE(write_file_atomic(path, data).ok());
+    auto digest = sha256_file(path);
+    ASSERT_TRUE(digest.ok()) << digest.error().message;
+    EXPECT_EQ(digest->digest, sha256(data)) << "size " << size;
+    EXPECT_EQ(digest->size, size);
+  }
+}
+
+TEST(Sha256, MissingFileIsAnErrorNamingTheFile) {
+  auto digest = sha256_file("/nonexistent/adapter.safetensors");
+  ASSERT_FALSE(digest.ok());
+  EXPECT_NE(digest.error().message.find("/nonexistent/adapter.safetensors"), std::string::npos);
+}
+
+TEST(Sha256, DirectoryIsAnError) {
+  TempDir dir;
+  EXPECT_FALSE(sha256_file(dir.path()).ok());
+}
+
+TEST(Sha256, DigestHexRoundTrip) {
+  auto digest = sha256(as_bytes("bftgate"));
+  EXPECT_EQ(Digest::from_hex(digest.hex()), digest);
+  EXPECT_FALSE(Digest::from_hex("abc"));
+}
+
+}  // namespace
+}  // namespace bftgate::crypto
