@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   register_verify_cert(app, run);
   register_digest(app, run);
   register_demo(app, run);
+  register_simulate(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -13,6 +13,7 @@ std::string to_hex(ByteView bytes) {
 
 std::optional<Bytes> from_hex(std::string_view hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
+  if (hex.empty()) return Bytes{};  // sodium_hex2bin must not get a null buffer
   Bytes out(hex.size() / 2);
   std::size_t written = 0;
   const char* end = nullptr;

@@ -7,7 +7,6 @@
 namespace bftgate::crypto {
 
 namespace {
-constexpr std::size_t kMaxClusterIdSize = 256;
 constexpr std::size_t kMaxBitmapSize = (kMaxValidatorId + 8) / 8;
 
 CertVerdict refuse(CertError error, std::string reason) { return {error, std::move(reason)}; }
@@ -37,6 +36,9 @@ Bytes ReleaseStatement::encode() const {
 ReleaseStatement ReleaseStatement::decode(Decoder& decoder) {
   ReleaseStatement statement;
   statement.cluster_id = decoder.str(kMaxClusterIdSize, "cluster_id");
+  if (!is_valid_cluster_id(statement.cluster_id)) {
+    throw DecodeError("cluster_id must be 1 to 256 characters from A-Z a-z 0-9 . _ -");
+  }
   statement.epoch = decoder.u64("epoch");
   statement.adapter_version = decoder.u64("adapter_version");
   statement.artifact_digest.bytes = decoder.fixed_array<kDigestSize>("artifact_digest");

@@ -74,6 +74,9 @@ Result<ReleaseCertificate, CertVerdict> ReleaseCertificate::from_json(const json
     return malformed("field 'cluster_id' must be a string");
   }
   certificate.statement.cluster_id = cluster_id->get<std::string>();
+  if (!is_valid_cluster_id(certificate.statement.cluster_id)) {
+    return malformed("field 'cluster_id' must be 1 to 256 characters from A-Z a-z 0-9 . _ -");
+  }
   auto epoch = unsigned_field(root, "epoch");
   if (!epoch) return malformed("field 'epoch' must be a non-negative integer");
   certificate.statement.epoch = *epoch;
@@ -116,7 +119,7 @@ Result<ReleaseCertificate, CertVerdict> ReleaseCertificate::parse_json(std::stri
   json root;
   try {
     root = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     return malformed(fmt::format("not valid JSON: {}", e.what()));
   }
   return from_json(root);

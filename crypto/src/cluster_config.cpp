@@ -86,6 +86,14 @@ std::optional<FaultModel> parse_fault_model(std::string_view text) {
   return std::nullopt;
 }
 
+bool is_valid_cluster_id(std::string_view id) {
+  return !id.empty() && id.size() <= kMaxClusterIdSize &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                  c == '.' || c == '_';
+         });
+}
+
 bool is_valid_endpoint(std::string_view endpoint) {
   if (endpoint.starts_with("ipc://")) return endpoint.size() > 6;
   if (!endpoint.starts_with("tcp://")) return false;
@@ -120,8 +128,9 @@ const ValidatorInfo* ClusterConfig::find_validator(std::uint32_t id) const {
 }
 
 Status ClusterConfig::validate() const {
-  if (cluster_id.empty()) return fail("cluster_id must not be empty");
-  if (cluster_id.size() > 256) return fail("cluster_id is longer than 256 characters");
+  if (!is_valid_cluster_id(cluster_id)) {
+    return fail("cluster_id must be 1 to 256 characters from A-Z a-z 0-9 . _ -");
+  }
   if (validators.empty()) return fail("validators: at least one validator is required");
   if (fault_model == FaultModel::kBft && n() < 3 * std::size_t{f} + 1) {
     return fail(fmt::format("bft mode with f={} needs n >= 3f+1 = {} validators, got {}", f,
@@ -267,7 +276,7 @@ Result<ClusterConfig> ClusterConfig::parse(std::string_view text) {
   json root;
   try {
     root = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     return Error{fmt::format("not valid JSON: {}", e.what())};
   }
   return from_json(root);

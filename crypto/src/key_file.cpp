@@ -25,6 +25,8 @@ struct Wiper {
   Buffer& buffer;
   ~Wiper() { sodium_memzero(buffer.data(), buffer.size()); }
 };
+template <class Buffer>
+Wiper(Buffer&) -> Wiper<Buffer>;  // clang 14 has no aggregate deduction
 
 // Splits "name value" lines; returns the value of the expected field or an error.
 class LineReader {

@@ -316,3 +316,40 @@ TEST(SignerSet, BitmapSemantics) {
 
 }  // namespace
 }  // namespace bftgate::crypto
+
+namespace bftgate::crypto {
+namespace {
+
+// Found by fuzz_certificate_binary_to_json: a cluster id that is not printable text decoded
+// fine and then broke JSON output and terminals.
+TEST(CertificateDecoding, ClusterIdMustBePrintableIdentifier) {
+  ReleaseStatement statement{"ok-cluster", 1, 1, {}, {}};
+  ReleaseCertificate certificate;
+  certificate.statement = statement;
+  auto bytes = certificate.encode();
+  // Replace "ok-cluster" (10 bytes after the version byte and the u32 length) with bytes 0xff.
+  for (std::size_t i = 0; i < 10; ++i) bytes[1 + 4 + i] = 0xff;
+  auto decoded = ReleaseCertificate::decode(bytes);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.error().reason.find("cluster_id"), std::string::npos);
+
+  auto j = certificate.to_json();
+  j["cluster_id"] = std::string(257, 'c');  // JSON and binary forms share one limit
+  EXPECT_EQ(ReleaseCertificate::from_json(j).error().error, CertError::kMalformed);
+  j["cluster_id"] = "has space";
+  EXPECT_EQ(ReleaseCertificate::from_json(j).error().error, CertError::kMalformed);
+  j["cluster_id"] = std::string(256, 'c');
+  auto longest = ReleaseCertificate::from_json(j);
+  ASSERT_TRUE(longest.ok());
+  EXPECT_TRUE(ReleaseCertificate::decode(longest->encode()).ok());
+}
+
+// Found by fuzz_certificate_json: numbers too large for any field escaped as exceptions.
+TEST(CertificateDecoding, HugeNumbersAreMalformedNotExceptions) {
+  EXPECT_EQ(ReleaseCertificate::parse_json("1e400").error().error, CertError::kMalformed);
+  EXPECT_EQ(ReleaseCertificate::parse_json("{\"epoch\": 1e400}").error().error, CertError::kMalformed);
+  EXPECT_FALSE(ClusterConfig::parse("{\"epoch\": 1e400}").ok());
+}
+
+}  // namespace
+}  // namespace bftgate::crypto

@@ -141,6 +141,7 @@ TEST(ClusterConfig, RefusesWrongShapesWithThePath) {
       {"validators not an array", [](json& j) { j["validators"] = json::object(); }, "validators: expected an array"},
       {"empty validators", [](json& j) { j["validators"] = json::array(); j["f"] = 0; }, "at least one validator"},
       {"empty cluster id", [](json& j) { j["cluster_id"] = ""; }, "cluster_id"},
+      {"cluster id with spaces", [](json& j) { j["cluster_id"] = "my cluster"; }, "cluster_id"},
       {"id too large", [](json& j) { j["validators"][0]["id"] = 5000; }, "exceeds the maximum"},
       {"operator missing", [](json& j) { j.erase("operator"); }, "missing field 'operator'"},
   };

@@ -21,6 +21,11 @@ enum class FaultModel { kBft, kCft };
 std::string_view to_string(FaultModel model);
 std::optional<FaultModel> parse_fault_model(std::string_view text);
 
+// Cluster ids: 1 to 256 characters from [A-Za-z0-9._-]. They appear in every certificate, in
+// logs and on terminals, so no byte sequence that could be mistaken for anything else.
+inline constexpr std::size_t kMaxClusterIdSize = 256;
+bool is_valid_cluster_id(std::string_view id);
+
 // Validator ids index the signer bitmap of a certificate, so they are bounded.
 inline constexpr std::uint32_t kMaxValidatorId = 1023;
 

@@ -1,0 +1,241 @@
+// The PBFT replica (Castro & Liskov, with signatures) as a pure, deterministic state machine in
+// the etcd-raft style: inputs are step(message), propose(request) and tick(now); outputs are
+// drained with take_ready(). No sockets, threads, clocks or randomness inside, so the same core
+// runs in the deterministic simulator and in real processes.
+//
+// The driver's contract, for every Ready it takes:
+//   1. persist `persist` durably (in order),
+//   2. then send `messages`,
+//   3. `committed` lists the batches executed, in sequence order (already applied to the
+//      StateMachine); `replies` go to clients.
+//
+// Implementation is split by concern: replica.cpp (dispatch, timers, outputs),
+// normal_case.cpp, checkpoints.cpp, view_change.cpp, catch_up.cpp (state transfer and
+// retransmission), recovery.cpp (restore from persisted records).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bftgate/bft/messages.hpp"
+#include "bftgate/bft/state_machine.hpp"
+
+namespace bftgate::bft {
+
+struct ReplicaOptions {
+  std::vector<ReplicaId> replicas;  // every replica id (any order; sorted internally)
+  std::uint32_t f = 0;
+  std::size_t quorum = 1;              // certificate size: 2f+1 for n = 3f+1 (ClusterConfig::quorum)
+  Seq checkpoint_interval = 16;        // K: a checkpoint every K sequence numbers
+  Seq watermark_window = 64;           // L: accept sequence numbers in (low, low + L]; a multiple of K
+  std::size_t max_batch = 64;          // requests per pre-prepare
+  std::size_t max_in_flight = 4;       // pre-prepared but unexecuted batches the primary allows
+  Duration view_change_timeout{1'000'000};  // no progress on a pending request for this long
+  Duration retransmit_interval{200'000};    // status, retransmission of own unfinished messages
+
+  static ReplicaOptions from_config(const ClusterConfig& config);
+};
+
+struct Outbound {
+  enum class To { kAllReplicas, kReplica, kClient };
+  To to = To::kAllReplicas;
+  PrincipalId destination = 0;  // for kReplica and kClient
+  MessagePtr message;
+};
+
+struct CommittedBatch {
+  Seq seq = 0;
+  View view = 0;
+  Digest batch_digest;
+  std::vector<MessagePtr> requests;  // in execution order; duplicates were skipped by the app
+};
+
+// What must be durable before the messages of the same Ready leave.
+struct PersistRecord {
+  enum class Kind {
+    kView,        // view, view_active
+    kSent,        // a message this replica signed (so it never contradicts itself after a restart)
+    kPrepared,    // a prepared proof (reported in view changes even after a restart)
+    kExecuted,    // the pre-prepare of an executed batch (re-executed on recovery)
+    kStable,      // a stable checkpoint: seq, snapshot and its proof; earlier records are obsolete
+  };
+  Kind kind = Kind::kView;
+  View view = 0;
+  bool view_active = true;
+  MessagePtr message;                      // kSent, kExecuted (the pre-prepare)
+  PreparedProof prepared;                  // kPrepared
+  Seq seq = 0;                             // kExecuted, kStable
+  Bytes snapshot;                          // kStable
+  std::vector<MessagePtr> checkpoint_proof;  // kStable
+};
+
+struct ReplicaEvent {
+  enum class Kind { kViewChangeStarted, kNewViewEntered, kStateTransferred, kCheckpointStable, kRejected };
+  Kind kind;
+  View view = 0;
+  Seq seq = 0;
+  std::string detail;  // for kRejected: why a message was refused
+};
+
+struct Ready {
+  std::vector<PersistRecord> persist;
+  std::vector<Outbound> messages;
+  std::vector<CommittedBatch> committed;
+  std::vector<ReplicaEvent> events;
+
+  bool empty() const { return persist.empty() && messages.empty() && committed.empty() && events.empty(); }
+};
+
+class Replica {
+ public:
+  Replica(ReplicaOptions options, std::shared_ptr<const Signer> signer, std::shared_ptr<const Verifier> verifier,
+          StateMachine& app);
+
+  // A message from the network (any type; requests from clients too). Verified here.
+  void step(const MessagePtr& message);
+  // A client request handed to this replica directly (same as step for a request).
+  void propose(const MessagePtr& request) { step(request); }
+  // Advances time: batching, retransmission, status and view-change timers.
+  void tick(Time now);
+  // Rebuilds state from persisted records (in the order they were persisted); call once, on a
+  // fresh replica, before anything else.
+  void restore(const std::vector<PersistRecord>& records);
+
+  Ready take_ready();
+  bool has_ready() const { return !ready_.empty(); }
+
+  ReplicaId id() const { return self_; }
+  View view() const { return view_; }
+  bool view_active() const { return view_active_; }
+  ReplicaId primary_of(View view) const { return replicas_[view % replicas_.size()]; }
+  bool is_primary() const { return primary_of(view_) == self_; }
+  Seq last_executed() const { return last_executed_; }
+  Seq stable_seq() const { return stable_.seq; }
+  Seq low_watermark() const { return low_; }
+  std::size_t pending_requests() const { return pending_.size(); }
+  std::size_t log_size() const { return slots_.size(); }
+  const ReplicaOptions& options() const { return options_; }
+
+ private:
+  using RequestKey = std::pair<PrincipalId, std::uint64_t>;
+
+  struct Slot {
+    MessagePtr pre_prepare;                       // accepted in `view_` (or from a NewView)
+    std::map<ReplicaId, MessagePtr> prepares;     // current view, first per sender
+    std::map<ReplicaId, MessagePtr> commits;      // current view, first per sender
+    std::optional<PreparedProof> prepared_proof;  // latest prepared certificate, any view
+    MessagePtr my_prepare;                        // what this replica said in this slot, this view
+    MessagePtr my_commit;
+    std::optional<CommitProof> commit_proof;      // set once committed: what catch-up forwards
+  };
+
+  struct PendingRequest {
+    MessagePtr request;
+    Time arrived{0};
+    bool assigned = false;  // in a pre-prepare of the current view
+  };
+
+  struct StableCheckpoint {
+    Seq seq = 0;
+    Digest digest;
+    Bytes snapshot;
+    std::vector<MessagePtr> proof;
+  };
+
+  // replica.cpp
+  void reject(std::string detail);
+  void send_to_all(const MessagePtr& message);
+  void send_to(ReplicaId replica, const MessagePtr& message);
+  void persist_sent(const MessagePtr& message);
+  void persist_view();
+  bool is_replica(PrincipalId id) const;
+  bool in_window(Seq seq) const { return seq > low_ && seq <= low_ + options_.watermark_window; }
+  Slot& slot(Seq seq) { return slots_[seq]; }
+
+  // normal_case.cpp
+  void on_request(const MessagePtr& message);
+  void on_pre_prepare(const MessagePtr& message);
+  void on_prepare(const MessagePtr& message);
+  void on_commit(const MessagePtr& message);
+  void maybe_propose_batches();
+  bool valid_pre_prepare(const SignedMessage& message, std::string* why) const;
+  void accept_pre_prepare(Seq seq, const MessagePtr& pre_prepare);
+  void check_prepared(Seq seq);
+  void check_committed(Seq seq);
+  void execute_ready_batches();
+  void execute_batch(Seq seq, const MessagePtr& pre_prepare, bool recovering);
+  std::size_t matching(const std::map<ReplicaId, MessagePtr>& votes, View view, const Digest& digest) const;
+
+  // checkpoints.cpp
+  void take_checkpoint(Seq seq, bool announce);
+  void send_status();
+  void on_checkpoint(const MessagePtr& message);
+  void make_stable(Seq seq, const Digest& digest, Bytes snapshot, std::vector<MessagePtr> proof);
+  bool valid_checkpoint_proof(Seq seq, const std::vector<MessagePtr>& proof, Digest* digest) const;
+  Bytes replica_snapshot() const;
+  Status install_snapshot(ByteView snapshot);
+
+  // view_change.cpp
+  void start_view_change(View new_view);
+  void on_view_change(const MessagePtr& message);
+  void on_new_view(const MessagePtr& message);
+  bool valid_view_change(const SignedMessage& message, std::string* why) const;
+  bool valid_prepared_proof(const PreparedProof& proof, View before_view, std::string* why) const;
+  void maybe_make_new_view();
+  void maybe_join_higher_view();
+  // The pre-prepares a NewView for `view` must carry, given its view changes (signed by the
+  // primary of `view` if `signer` is set; otherwise just their bodies, for checking).
+  std::vector<PrePrepare> new_view_pre_prepares(View view, const std::vector<MessagePtr>& view_changes) const;
+  void enter_new_view(const MessagePtr& new_view);
+
+  // catch_up.cpp
+  void on_status(const MessagePtr& message);
+  void on_catch_up(const MessagePtr& message);
+  bool valid_commit_proof(const CommitProof& proof, std::string* why) const;
+  void retransmit();
+
+  ReplicaOptions options_;
+  std::vector<ReplicaId> replicas_;  // sorted
+  ReplicaId self_;
+  std::shared_ptr<const Signer> signer_;
+  std::shared_ptr<const Verifier> verifier_;
+  StateMachine& app_;
+
+  View view_ = 0;
+  bool view_active_ = true;
+  Time view_change_started_{0};
+  unsigned view_change_attempts_ = 0;
+  std::map<View, std::map<ReplicaId, MessagePtr>> view_changes_;
+  MessagePtr new_view_message_;  // the NewView that started the current view (none for view 0)
+  MessagePtr my_view_change_;
+
+  std::map<Seq, Slot> slots_;
+  Seq low_ = 0;            // low watermark: stable checkpoint, or a new view's starting point
+  Seq last_executed_ = 0;
+  Seq next_seq_ = 0;       // primary: the last sequence number it assigned
+  StableCheckpoint stable_;
+  std::map<Seq, std::pair<Digest, Bytes>> own_checkpoints_;          // taken, not yet stable
+  std::map<Seq, std::map<ReplicaId, MessagePtr>> checkpoint_votes_;  // (low, low + L]
+  MessagePtr my_latest_checkpoint_;
+
+  struct ExecutedRequest {
+    std::uint64_t request_id = 0;
+    Bytes result;
+  };
+  std::map<RequestKey, PendingRequest> pending_;
+  // Per client, the last executed request and its result: de-duplication and the reply to
+  // resend for a retried request. Part of the checkpointed state.
+  std::map<PrincipalId, ExecutedRequest> executed_requests_;
+
+  Time now_{0};
+  Time last_progress_{0};
+  Time last_retransmit_{0};
+  std::map<ReplicaId, Time> last_catch_up_sent_;
+  Ready ready_;
+};
+
+}  // namespace bftgate::bft

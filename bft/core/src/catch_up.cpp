@@ -1,0 +1,136 @@
+// Getting back in step: periodic status, retransmission of this replica's unfinished messages,
+// and catch-up (state transfer) for a replica that lost messages, restarted or fell behind the
+// low watermark. Everything a catch-up carries is self-verifying (checkpoint and commit proofs),
+// so one honest responder suffices and a Byzantine one cannot mislead.
+#include <fmt/format.h>
+
+#include "bftgate/bft/replica.hpp"
+
+namespace bftgate::bft {
+
+void Replica::send_status() {
+  send_to_all(make_message(*signer_, ReplicaStatus{view_, view_active_, last_executed_, stable_.seq}));
+}
+
+void Replica::retransmit() {
+  send_status();
+  if (view_active_) {
+    for (const auto& [seq, s] : slots_) {
+      if (seq <= last_executed_) continue;
+      if (s.pre_prepare && s.pre_prepare->sender == self_) send_to_all(s.pre_prepare);
+      if (s.my_prepare && s.my_prepare->as<Prepare>()->view == view_) send_to_all(s.my_prepare);
+      if (s.my_commit && s.my_commit->as<Commit>()->view == view_) send_to_all(s.my_commit);
+    }
+  } else if (my_view_change_ && my_view_change_->as<ViewChange>()->new_view == view_) {
+    send_to_all(my_view_change_);
+  }
+  if (my_latest_checkpoint_ && my_latest_checkpoint_->as<Checkpoint>()->seq > stable_.seq) {
+    send_to_all(my_latest_checkpoint_);
+  }
+}
+
+void Replica::on_status(const MessagePtr& message) {
+  const auto& status = *message->as<ReplicaStatus>();
+  auto peer = message->sender;
+  bool behind = status.last_executed < last_executed_;
+  bool needs_new_view = view_active_ && new_view_message_ &&
+                        (status.view < view_ || (status.view == view_ && !status.view_active));
+  if (!behind && !needs_new_view) return;
+  auto last = last_catch_up_sent_.find(peer);
+  if (last != last_catch_up_sent_.end() && now_ - last->second < options_.retransmit_interval / 2) return;
+
+  CatchUp body;
+  Seq from = status.last_executed;
+  if (status.last_executed < stable_.seq) {
+    body.snapshot_seq = stable_.seq;
+    body.snapshot = stable_.snapshot;
+    body.checkpoint_proof = stable_.proof;
+    from = stable_.seq;
+  }
+  for (auto it = slots_.upper_bound(from); it != slots_.end() && it->first <= last_executed_; ++it) {
+    if (it->second.commit_proof) body.committed.push_back(*it->second.commit_proof);
+  }
+  if (needs_new_view) body.new_view = new_view_message_;
+  if (!body.snapshot_seq && body.committed.empty() && !body.new_view) return;
+  last_catch_up_sent_[peer] = now_;
+  send_to(peer, make_message(*signer_, std::move(body)));
+}
+
+bool Replica::valid_commit_proof(const CommitProof& proof, std::string* why) const {
+  const auto* pp = proof.pre_prepare ? proof.pre_prepare->as<PrePrepare>() : nullptr;
+  if (pp == nullptr || proof.pre_prepare->sender != primary_of(pp->view) ||
+      !verify_signature(*verifier_, *proof.pre_prepare) || !valid_pre_prepare(*proof.pre_prepare, why)) {
+    *why = "commit proof without a valid pre-prepare from its view's primary";
+    return false;
+  }
+  std::set<ReplicaId> signers;
+  for (const auto& message : proof.commits) {
+    const auto* c = message ? message->as<Commit>() : nullptr;
+    if (c == nullptr || c->view != pp->view || c->seq != pp->seq || c->batch_digest != pp->batch_digest ||
+        !is_replica(message->sender) || !signers.insert(message->sender).second ||
+        !verify_signature(*verifier_, *message)) {
+      *why = fmt::format("commit proof for {} holds an invalid commit", pp->seq);
+      return false;
+    }
+  }
+  if (signers.size() < options_.quorum) {
+    *why = fmt::format("commit proof for {} has {} commits, {} needed", pp->seq, signers.size(), options_.quorum);
+    return false;
+  }
+  return true;
+}
+
+void Replica::on_catch_up(const MessagePtr& message) {
+  const auto& body = *message->as<CatchUp>();
+  if (body.new_view && is_replica(body.new_view->sender) && body.new_view->as<NewView>() &&
+      verify_signature(*verifier_, *body.new_view)) {
+    on_new_view(body.new_view);
+  }
+  if (body.snapshot_seq && *body.snapshot_seq > last_executed_) {
+    Digest digest;
+    if (!valid_checkpoint_proof(*body.snapshot_seq, body.checkpoint_proof, &digest) ||
+        crypto::sha256(body.snapshot) != digest) {
+      reject(fmt::format("catch-up from {}: snapshot at {} does not match its checkpoint proof", message->sender,
+                         *body.snapshot_seq));
+      return;
+    }
+    if (auto status = install_snapshot(body.snapshot); !status) {
+      reject(fmt::format("catch-up from {}: {}", message->sender, status.error().message));
+      return;
+    }
+    auto seq = *body.snapshot_seq;
+    last_executed_ = seq;
+    low_ = std::max(low_, seq);
+    stable_ = {seq, digest, body.snapshot, body.checkpoint_proof};
+    slots_.erase(slots_.begin(), slots_.upper_bound(seq));
+    checkpoint_votes_.erase(checkpoint_votes_.begin(), checkpoint_votes_.upper_bound(seq));
+    own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.upper_bound(seq));
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      auto executed = executed_requests_.find(it->first.first);
+      bool done = executed != executed_requests_.end() && it->first.second <= executed->second.request_id;
+      it = done ? pending_.erase(it) : std::next(it);
+    }
+    PersistRecord record;
+    record.kind = PersistRecord::Kind::kStable;
+    record.seq = seq;
+    record.snapshot = stable_.snapshot;
+    record.checkpoint_proof = stable_.proof;
+    ready_.persist.push_back(std::move(record));
+    ready_.events.push_back({ReplicaEvent::Kind::kStateTransferred, view_, seq, {}});
+    last_progress_ = now_;
+  }
+  std::string why;
+  for (const auto& proof : body.committed) {
+    const auto* pp = proof.pre_prepare ? proof.pre_prepare->as<PrePrepare>() : nullptr;
+    if (pp == nullptr || pp->seq <= last_executed_ || pp->seq > low_ + options_.watermark_window) continue;
+    if (!valid_commit_proof(proof, &why)) {
+      reject(fmt::format("catch-up from {}: {}", message->sender, why));
+      return;
+    }
+    auto& s = slot(pp->seq);
+    if (!s.commit_proof) s.commit_proof = proof;
+  }
+  execute_ready_batches();
+}
+
+}  // namespace bftgate::bft

@@ -1,0 +1,291 @@
+#include "bftgate/bft/messages.hpp"
+
+#include <fmt/format.h>
+
+namespace bftgate::bft {
+
+using crypto::DecodeError;
+using crypto::Decoder;
+using crypto::Encoder;
+
+namespace {
+constexpr std::size_t kMaxOperation = 1 << 20;
+constexpr std::size_t kMaxEmbedded = 4096;      // messages embedded in one list
+constexpr std::size_t kMaxSnapshot = 256 << 20;
+constexpr std::size_t kMaxEmbeddedWire = 64 << 20;
+constexpr int kMaxDepth = 4;  // NewView > ViewChange > PreparedProof > PrePrepare > Request
+
+void put_messages(Encoder& e, const std::vector<MessagePtr>& messages) {
+  e.u32(static_cast<std::uint32_t>(messages.size()));
+  for (const auto& m : messages) e.bytes(m->wire());
+}
+
+void put_digest(Encoder& e, const Digest& d) { e.fixed(d.bytes); }
+
+struct BodyEncoder {
+  Encoder& e;
+  void operator()(const Request& r) const { e.u64(r.request_id).bytes(r.operation); }
+  void operator()(const PrePrepare& p) const {
+    e.u64(p.view).u64(p.seq);
+    put_digest(e, p.batch_digest);
+    put_messages(e, p.requests);
+  }
+  void operator()(const Prepare& p) const {
+    e.u64(p.view).u64(p.seq);
+    put_digest(e, p.batch_digest);
+  }
+  void operator()(const Commit& c) const {
+    e.u64(c.view).u64(c.seq);
+    put_digest(e, c.batch_digest);
+  }
+  void operator()(const Checkpoint& c) const {
+    e.u64(c.seq);
+    put_digest(e, c.state_digest);
+  }
+  void operator()(const ViewChange& v) const {
+    e.u64(v.new_view).u64(v.stable_seq);
+    put_messages(e, v.checkpoint_proof);
+    e.u32(static_cast<std::uint32_t>(v.prepared.size()));
+    for (const auto& proof : v.prepared) {
+      e.bytes(proof.pre_prepare->wire());
+      put_messages(e, proof.prepares);
+    }
+  }
+  void operator()(const NewView& n) const {
+    e.u64(n.view);
+    put_messages(e, n.view_changes);
+    put_messages(e, n.pre_prepares);
+  }
+  void operator()(const ReplicaStatus& s) const { e.u64(s.view).boolean(s.view_active).u64(s.last_executed).u64(s.stable_seq); }
+  void operator()(const CatchUp& c) const {
+    e.boolean(c.snapshot_seq.has_value());
+    if (c.snapshot_seq) {
+      e.u64(*c.snapshot_seq).bytes(c.snapshot);
+      put_messages(e, c.checkpoint_proof);
+    }
+    e.u32(static_cast<std::uint32_t>(c.committed.size()));
+    for (const auto& proof : c.committed) {
+      e.bytes(proof.pre_prepare->wire());
+      put_messages(e, proof.commits);
+    }
+    e.boolean(c.new_view != nullptr);
+    if (c.new_view) e.bytes(c.new_view->wire());
+  }
+  void operator()(const Reply& r) const { e.u32(r.client).u64(r.request_id).u64(r.view).bytes(r.result); }
+};
+
+MessagePtr decode_at_depth(ByteView wire, int depth);
+
+MessagePtr decode_embedded(Decoder& d, int depth, std::string_view field) {
+  auto wire = d.bytes(kMaxEmbeddedWire, field);
+  return decode_at_depth(wire, depth + 1);
+}
+
+std::vector<MessagePtr> get_messages(Decoder& d, int depth, std::string_view field) {
+  auto count = d.u32(field);
+  if (count > kMaxEmbedded) throw DecodeError(fmt::format("{}: {} messages exceed the limit {}", field, count, kMaxEmbedded));
+  std::vector<MessagePtr> out;
+  out.reserve(count);
+  for (std::uint32_t i = 0; i < count; ++i) out.push_back(decode_embedded(d, depth, field));
+  return out;
+}
+
+Digest get_digest(Decoder& d, std::string_view field) { return Digest{d.fixed_array<crypto::kDigestSize>(field)}; }
+
+MessageBody decode_body(MessageType type, Decoder& d, int depth) {
+  switch (type) {
+    case MessageType::kRequest: {
+      Request r;
+      r.request_id = d.u64("request_id");
+      r.operation = d.bytes(kMaxOperation, "operation");
+      return r;
+    }
+    case MessageType::kPrePrepare: {
+      PrePrepare p;
+      p.view = d.u64("view");
+      p.seq = d.u64("seq");
+      p.batch_digest = get_digest(d, "batch_digest");
+      p.requests = get_messages(d, depth, "requests");
+      return p;
+    }
+    case MessageType::kPrepare: {
+      Prepare p;
+      p.view = d.u64("view");
+      p.seq = d.u64("seq");
+      p.batch_digest = get_digest(d, "batch_digest");
+      return p;
+    }
+    case MessageType::kCommit: {
+      Commit c;
+      c.view = d.u64("view");
+      c.seq = d.u64("seq");
+      c.batch_digest = get_digest(d, "batch_digest");
+      return c;
+    }
+    case MessageType::kCheckpoint: {
+      Checkpoint c;
+      c.seq = d.u64("seq");
+      c.state_digest = get_digest(d, "state_digest");
+      return c;
+    }
+    case MessageType::kViewChange: {
+      ViewChange v;
+      v.new_view = d.u64("new_view");
+      v.stable_seq = d.u64("stable_seq");
+      v.checkpoint_proof = get_messages(d, depth, "checkpoint_proof");
+      auto count = d.u32("prepared");
+      if (count > kMaxEmbedded) throw DecodeError("prepared: too many proofs");
+      for (std::uint32_t i = 0; i < count; ++i) {
+        PreparedProof proof;
+        proof.pre_prepare = decode_embedded(d, depth, "prepared.pre_prepare");
+        proof.prepares = get_messages(d, depth, "prepared.prepares");
+        v.prepared.push_back(std::move(proof));
+      }
+      return v;
+    }
+    case MessageType::kNewView: {
+      NewView n;
+      n.view = d.u64("view");
+      n.view_changes = get_messages(d, depth, "view_changes");
+      n.pre_prepares = get_messages(d, depth, "pre_prepares");
+      return n;
+    }
+    case MessageType::kStatus: {
+      ReplicaStatus s;
+      s.view = d.u64("view");
+      s.view_active = d.boolean("view_active");
+      s.last_executed = d.u64("last_executed");
+      s.stable_seq = d.u64("stable_seq");
+      return s;
+    }
+    case MessageType::kCatchUp: {
+      CatchUp c;
+      if (d.boolean("has_snapshot")) {
+        c.snapshot_seq = d.u64("snapshot_seq");
+        c.snapshot = d.bytes(kMaxSnapshot, "snapshot");
+        c.checkpoint_proof = get_messages(d, depth, "checkpoint_proof");
+      }
+      auto count = d.u32("committed");
+      if (count > kMaxEmbedded) throw DecodeError("committed: too many proofs");
+      for (std::uint32_t i = 0; i < count; ++i) {
+        CommitProof proof;
+        proof.pre_prepare = decode_embedded(d, depth, "committed.pre_prepare");
+        proof.commits = get_messages(d, depth, "committed.commits");
+        c.committed.push_back(std::move(proof));
+      }
+      if (d.boolean("has_new_view")) c.new_view = decode_embedded(d, depth, "new_view");
+      return c;
+    }
+    case MessageType::kReply: {
+      Reply r;
+      r.client = d.u32("client");
+      r.request_id = d.u64("request_id");
+      r.view = d.u64("view");
+      r.result = d.bytes(kMaxOperation, "result");
+      return r;
+    }
+  }
+  throw DecodeError(fmt::format("unknown message type {}", static_cast<int>(type)));
+}
+
+MessagePtr decode_at_depth(ByteView wire, int depth) {
+  if (depth > kMaxDepth) throw DecodeError("messages nested too deeply");
+  if (wire.size() < crypto::kSignatureSize) throw DecodeError("message shorter than a signature");
+  auto signed_part = wire.first(wire.size() - crypto::kSignatureSize);
+  Decoder d(signed_part);
+  auto type_byte = d.u8("type");
+  if (type_byte == 0 || type_byte > static_cast<std::uint8_t>(MessageType::kReply)) {
+    throw DecodeError(fmt::format("unknown message type {}", type_byte));
+  }
+  auto message = std::make_shared<SignedMessage>();
+  message->sender = d.u32("sender");
+  message->body = decode_body(static_cast<MessageType>(type_byte), d, depth);
+  d.expect_end("message");
+  std::copy(wire.end() - crypto::kSignatureSize, wire.end(), message->signature.bytes.begin());
+  message->signed_bytes.assign(signed_part.begin(), signed_part.end());
+  return message;
+}
+}  // namespace
+
+std::string_view to_string(MessageType type) {
+  switch (type) {
+    case MessageType::kRequest: return "request";
+    case MessageType::kPrePrepare: return "pre-prepare";
+    case MessageType::kPrepare: return "prepare";
+    case MessageType::kCommit: return "commit";
+    case MessageType::kCheckpoint: return "checkpoint";
+    case MessageType::kViewChange: return "view-change";
+    case MessageType::kNewView: return "new-view";
+    case MessageType::kStatus: return "status";
+    case MessageType::kCatchUp: return "catch-up";
+    case MessageType::kReply: return "reply";
+  }
+  return "unknown";
+}
+
+crypto::Domain domain_of(MessageType type) {
+  switch (type) {
+    case MessageType::kRequest: return crypto::Domain::kClientRequest;
+    case MessageType::kCheckpoint: return crypto::Domain::kCheckpoint;
+    default: return crypto::Domain::kProtocolMessage;
+  }
+}
+
+Bytes SignedMessage::wire() const {
+  Bytes out;
+  out.reserve(signed_bytes.size() + crypto::kSignatureSize);
+  out.insert(out.end(), signed_bytes.begin(), signed_bytes.end());
+  out.insert(out.end(), signature.bytes.begin(), signature.bytes.end());
+  return out;
+}
+
+Bytes encode_signed_bytes(PrincipalId sender, const MessageBody& body) {
+  Encoder e;
+  e.u8(static_cast<std::uint8_t>(body.index() + 1)).u32(sender);
+  std::visit(BodyEncoder{e}, body);
+  return e.take();
+}
+
+MessagePtr make_message(const Signer& signer, MessageBody body) {
+  auto message = std::make_shared<SignedMessage>();
+  message->sender = signer.id();
+  message->signed_bytes = encode_signed_bytes(message->sender, body);
+  message->body = std::move(body);
+  message->signature = signer.sign(domain_of(message->type()), message->signed_bytes);
+  return message;
+}
+
+MessagePtr make_message_as(PrincipalId sender, MessageBody body, crypto::Signature signature) {
+  auto message = std::make_shared<SignedMessage>();
+  message->sender = sender;
+  message->signed_bytes = encode_signed_bytes(sender, body);
+  message->body = std::move(body);
+  message->signature = signature;
+  return message;
+}
+
+Result<MessagePtr> decode_message(ByteView wire) {
+  try {
+    return decode_at_depth(wire, 0);
+  } catch (const DecodeError& e) {
+    return Error{fmt::format("malformed message: {}", e.what())};
+  }
+}
+
+bool verify_signature(const Verifier& verifier, const SignedMessage& message) {
+  return verifier.verify(message.sender, domain_of(message.type()), message.signed_bytes, message.signature);
+}
+
+Digest batch_digest_of(const std::vector<MessagePtr>& requests) {
+  crypto::Sha256 hasher;
+  Encoder count;
+  count.u32(static_cast<std::uint32_t>(requests.size()));
+  hasher.update(count.data());
+  for (const auto& r : requests) {
+    hasher.update(r->signed_bytes);
+    hasher.update(r->signature.bytes);
+  }
+  return hasher.finish();
+}
+
+}  // namespace bftgate::bft

@@ -1,0 +1,69 @@
+// Restart after a crash: rebuild from the records persisted before each send. The replica comes
+// back with its stable checkpoint, everything it executed, its prepared proofs (which view
+// changes must report) and every message it signed (so it never contradicts itself); what it
+// missed while down arrives through status and catch-up.
+#include <fmt/format.h>
+
+#include "bftgate/bft/replica.hpp"
+
+namespace bftgate::bft {
+
+void Replica::restore(const std::vector<PersistRecord>& records) {
+  for (const auto& record : records) {
+    switch (record.kind) {
+      case PersistRecord::Kind::kView:
+        view_ = record.view;
+        view_active_ = record.view_active;
+        break;
+      case PersistRecord::Kind::kStable: {
+        if (record.seq <= stable_.seq) break;
+        if (auto status = install_snapshot(record.snapshot); !status) {
+          throw std::runtime_error("persisted snapshot is unreadable: " + status.error().message);
+        }
+        stable_ = {record.seq, crypto::sha256(record.snapshot), record.snapshot, record.checkpoint_proof};
+        last_executed_ = std::max(last_executed_, record.seq);
+        low_ = std::max(low_, record.seq);
+        slots_.erase(slots_.begin(), slots_.upper_bound(record.seq));
+        own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.upper_bound(record.seq));
+        break;
+      }
+      case PersistRecord::Kind::kExecuted:
+        if (record.seq == last_executed_ + 1) execute_batch(record.seq, record.message, /*recovering=*/true);
+        break;
+      case PersistRecord::Kind::kPrepared: {
+        auto seq = record.prepared.pre_prepare->as<PrePrepare>()->seq;
+        if (seq > low_) slot(seq).prepared_proof = record.prepared;
+        break;
+      }
+      case PersistRecord::Kind::kSent: {
+        const auto& m = record.message;
+        if (const auto* pp = m->as<PrePrepare>()) {
+          next_seq_ = std::max(next_seq_, pp->seq);
+          if (pp->seq > low_) slot(pp->seq).pre_prepare = m;
+        } else if (const auto* p = m->as<Prepare>()) {
+          if (p->seq > low_) slot(p->seq).my_prepare = m;
+        } else if (const auto* c = m->as<Commit>()) {
+          if (c->seq > low_) slot(c->seq).my_commit = m;
+        } else if (m->as<ViewChange>()) {
+          my_view_change_ = m;
+        } else if (const auto* nv = m->as<NewView>()) {
+          new_view_message_ = m;
+          for (const auto& pp_message : nv->pre_prepares) {
+            next_seq_ = std::max(next_seq_, pp_message->as<PrePrepare>()->seq);
+          }
+        } else if (m->as<Checkpoint>()) {
+          my_latest_checkpoint_ = m;
+        }
+        break;
+      }
+    }
+  }
+  // Keep only what belongs to the view we are in; our own messages stay to prevent contradiction.
+  for (auto& [seq, s] : slots_) {
+    if (s.pre_prepare && s.pre_prepare->as<PrePrepare>()->view != view_) s.pre_prepare = nullptr;
+  }
+  if (new_view_message_ && new_view_message_->as<NewView>()->view != view_) new_view_message_ = nullptr;
+  ready_ = Ready{};
+}
+
+}  // namespace bftgate::bft

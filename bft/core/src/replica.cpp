@@ -1,0 +1,134 @@
+// Dispatch, timers and outputs of the replica.
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "bftgate/bft/replica.hpp"
+
+namespace bftgate::bft {
+
+ReplicaOptions ReplicaOptions::from_config(const ClusterConfig& config) {
+  ReplicaOptions options;
+  for (const auto& v : config.validators) options.replicas.push_back(v.id);
+  options.f = config.f;
+  options.quorum = config.quorum();
+  return options;
+}
+
+Replica::Replica(ReplicaOptions options, std::shared_ptr<const Signer> signer,
+                 std::shared_ptr<const Verifier> verifier, StateMachine& app)
+    : options_(std::move(options)),
+      replicas_(options_.replicas),
+      self_(signer->id()),
+      signer_(std::move(signer)),
+      verifier_(std::move(verifier)),
+      app_(app) {
+  std::sort(replicas_.begin(), replicas_.end());
+  if (replicas_.empty() || !std::binary_search(replicas_.begin(), replicas_.end(), self_)) {
+    throw std::invalid_argument("replica id is not in the replica set");
+  }
+  if (options_.quorum == 0 || options_.quorum > replicas_.size()) throw std::invalid_argument("bad quorum size");
+  if (options_.checkpoint_interval == 0 || options_.watermark_window < options_.checkpoint_interval ||
+      options_.watermark_window % options_.checkpoint_interval != 0) {
+    throw std::invalid_argument("watermark window must be a positive multiple of the checkpoint interval");
+  }
+  if (options_.max_batch == 0 || options_.max_in_flight == 0) throw std::invalid_argument("bad batching options");
+  stable_.snapshot = replica_snapshot();
+  stable_.digest = crypto::sha256(stable_.snapshot);
+}
+
+bool Replica::is_replica(PrincipalId id) const { return std::binary_search(replicas_.begin(), replicas_.end(), id); }
+
+void Replica::reject(std::string detail) {
+  ready_.events.push_back({ReplicaEvent::Kind::kRejected, view_, 0, std::move(detail)});
+}
+
+void Replica::send_to_all(const MessagePtr& message) {
+  ready_.messages.push_back({Outbound::To::kAllReplicas, 0, message});
+}
+
+void Replica::send_to(ReplicaId replica, const MessagePtr& message) {
+  ready_.messages.push_back({Outbound::To::kReplica, replica, message});
+}
+
+void Replica::persist_sent(const MessagePtr& message) {
+  PersistRecord record;
+  record.kind = PersistRecord::Kind::kSent;
+  record.message = message;
+  ready_.persist.push_back(std::move(record));
+}
+
+void Replica::persist_view() {
+  PersistRecord record;
+  record.kind = PersistRecord::Kind::kView;
+  record.view = view_;
+  record.view_active = view_active_;
+  ready_.persist.push_back(std::move(record));
+}
+
+void Replica::step(const MessagePtr& message) {
+  if (!message) return;
+  if (!verify_signature(*verifier_, *message)) {
+    reject(fmt::format("{} from {}: bad signature", to_string(message->type()), message->sender));
+    return;
+  }
+  // Only replicas speak the protocol; clients only send requests.
+  if (message->type() != MessageType::kRequest && (!is_replica(message->sender) || message->sender == self_)) {
+    if (message->sender != self_) reject(fmt::format("{} from non-replica {}", to_string(message->type()), message->sender));
+    return;
+  }
+  switch (message->type()) {
+    case MessageType::kRequest: on_request(message); break;
+    case MessageType::kPrePrepare: on_pre_prepare(message); break;
+    case MessageType::kPrepare: on_prepare(message); break;
+    case MessageType::kCommit: on_commit(message); break;
+    case MessageType::kCheckpoint: on_checkpoint(message); break;
+    case MessageType::kViewChange: on_view_change(message); break;
+    case MessageType::kNewView: on_new_view(message); break;
+    case MessageType::kStatus: on_status(message); break;
+    case MessageType::kCatchUp: on_catch_up(message); break;
+    case MessageType::kReply: break;  // replies are for clients
+  }
+}
+
+void Replica::tick(Time now) {
+  now_ = std::max(now_, now);
+  if (view_active_) {
+    maybe_propose_batches();
+    // A request waiting this long means the primary is faulty or cut off: change views.
+    if (!pending_.empty()) {
+      Time oldest = now_;
+      for (const auto& [key, pending] : pending_) oldest = std::min(oldest, pending.arrived);
+      Time since = std::max(oldest, last_progress_);
+      if (now_ - since >= options_.view_change_timeout) start_view_change(view_ + 1);
+    }
+  } else {
+    // The view change itself stalled (the next primary is faulty too): try the one after,
+    // waiting twice as long each time so that honest replicas eventually overlap.
+    auto timeout = options_.view_change_timeout * (1 << std::min(view_change_attempts_, 10u));
+    if (now_ - view_change_started_ >= timeout) start_view_change(view_ + 1);
+  }
+  if (now_ - last_retransmit_ >= options_.retransmit_interval) {
+    last_retransmit_ = now_;
+    retransmit();
+  }
+}
+
+Ready Replica::take_ready() {
+  Ready out = std::move(ready_);
+  ready_ = Ready{};
+  return out;
+}
+
+std::size_t Replica::matching(const std::map<ReplicaId, MessagePtr>& votes, View view, const Digest& digest) const {
+  std::size_t count = 0;
+  for (const auto& [sender, message] : votes) {
+    if (const auto* p = message->as<Prepare>()) {
+      if (p->view == view && p->batch_digest == digest) ++count;
+    } else if (const auto* c = message->as<Commit>()) {
+      if (c->view == view && c->batch_digest == digest) ++count;
+    }
+  }
+  return count;
+}
+
+}  // namespace bftgate::bft

@@ -1,0 +1,127 @@
+// A simulation scenario: the cluster, the network, faults, adversaries, the adapters submitted
+// and the inference fleet. Scenarios are JSON files (see experiments/scenarios/); every field has
+// a default, so a scenario states only what it is about. Times are in seconds unless named _ms.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "bftgate/bft/types.hpp"
+#include "bftgate/crypto/cluster_config.hpp"
+#include "bftgate/crypto/result.hpp"
+
+namespace bftgate::sim {
+
+using Rng = std::mt19937_64;
+using bft::Duration;
+using bft::ReplicaId;
+using bft::Time;
+
+// A distribution of durations: fixed, uniform [a, b], exponential with mean a, or log-normal
+// with median a and shape b. JSON: {"fixed": ms} | {"uniform": [ms, ms]} | {"exponential": ms}
+// | {"lognormal": [median_ms, sigma]}.
+struct DurationDistribution {
+  enum class Kind { kFixed, kUniform, kExponential, kLogNormal };
+  Kind kind = Kind::kFixed;
+  double a_ms = 0;
+  double b_ms = 0;
+
+  Duration sample(Rng& rng) const;
+  double max_ms() const;  // an upper bound used for bounds (for unbounded kinds: a high quantile)
+  static DurationDistribution fixed(double ms) { return {Kind::kFixed, ms, 0}; }
+  static DurationDistribution uniform(double lo, double hi) { return {Kind::kUniform, lo, hi}; }
+};
+
+struct LinkSpec {
+  DurationDistribution latency = DurationDistribution::uniform(1, 5);
+  double loss = 0;       // probability a message is dropped
+  double duplicate = 0;  // probability a message is delivered twice
+};
+
+struct PartitionSpec {
+  double start_s = 0;
+  double end_s = 0;  // heals at end_s
+  std::vector<std::vector<ReplicaId>> groups;  // replicas in different groups cannot talk
+};
+
+struct CrashSpec {
+  ReplicaId replica = 0;
+  double at_s = 0;
+  std::optional<double> recover_s;  // restarts from what it persisted
+};
+
+enum class Verdict { kPass, kFail };
+
+struct AdapterSpec {
+  std::uint64_t version = 1;
+  double submit_s = 0;
+  std::uint64_t size_bytes = 32 << 20;
+  Verdict verdict = Verdict::kPass;                 // what honest validators conclude...
+  std::map<ReplicaId, Verdict> verdict_by_validator;  // ...unless overridden for one of them
+  bool tampered_artifact = false;                   // the store serves bytes that do not match
+
+  Verdict honest_verdict(ReplicaId validator) const;
+  // Passing: every honest validator would vote PASS (liveness is owed only to these).
+  bool passes() const;
+};
+
+struct ProtocolTiming {
+  std::uint64_t checkpoint_interval = 8;
+  std::uint64_t watermark_window = 32;
+  std::size_t max_batch = 16;
+  std::size_t max_in_flight = 4;
+  double view_change_timeout_ms = 500;
+  double retransmit_ms = 100;
+  double tick_ms = 10;
+};
+
+struct FleetSpec {
+  std::size_t nodes = 3;
+  double poll_interval_s = 1.0;
+  double bandwidth_mb_s = 1000;  // per node, MB/s
+  double swap_ms = 5;
+};
+
+struct Scenario {
+  std::string name = "unnamed";
+  std::string description;
+  std::size_t validators = 4;
+  FaultModel fault_model = FaultModel::kBft;
+  ProtocolTiming timing;
+  LinkSpec link;                       // after GST
+  std::optional<LinkSpec> before_gst;  // default: same as `link`
+  double gst_s = 0;
+  std::vector<PartitionSpec> partitions;
+  std::vector<CrashSpec> crashes;
+  std::map<ReplicaId, std::string> byzantine;  // validator id -> strategy name
+  std::vector<AdapterSpec> adapters;
+  DurationDistribution validation_time = DurationDistribution::uniform(200, 800);
+  std::map<ReplicaId, DurationDistribution> validation_time_by_validator;
+  FleetSpec fleet;
+  double duration_s = 30;
+  double client_retry_s = 1.0;
+  // Liveness bound per passing adapter, from submission to the whole fleet serving it. 0: the
+  // seed-000 bound (slowest validation + poll interval + transfer) plus consensus_allowance_s.
+  double convergence_bound_s = 0;
+  double consensus_allowance_s = 2.0;
+  // What a correct run of this scenario shows: "none" (no invariant violation) or the
+  // invariant a run is expected to break (e.g. "register-safety" with f+1 colluders).
+  std::string expect_violation = "none";
+
+  std::uint32_t f() const;
+  const DurationDistribution& validation_time_of(ReplicaId validator) const;
+  double convergence_bound_for(const AdapterSpec& adapter) const;
+
+  static Result<Scenario> from_json(const nlohmann::json& json);
+  static Result<Scenario> load(const std::filesystem::path& path);
+  nlohmann::json to_json() const;
+};
+
+}  // namespace bftgate::sim

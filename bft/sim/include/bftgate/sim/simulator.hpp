@@ -1,0 +1,53 @@
+// The deterministic discrete-event simulator: the real PBFT core and adapter register on a
+// simulated network (per-link latency, loss, duplication, reordering, partitions, GST), with
+// crashes and recoveries (a node keeps only what it persisted), validators that take time to
+// validate and vote, an operator that submits adapters, Byzantine strategies, and an inference
+// fleet that polls, verifies certificates, fetches and swaps. One seed gives one exact run; an
+// invariant checker runs after every event.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "bftgate/bft/messages.hpp"
+#include "bftgate/sim/scenario.hpp"
+
+namespace bftgate::sim {
+
+struct VersionOutcome {
+  std::uint64_t version = 0;
+  bool passes = false;            // every honest validator votes PASS
+  std::string state = "absent";   // in the honest replicas' registers at the end
+  double submitted_s = 0;
+  std::optional<double> certified_s;  // first honest replica to hold its certificate
+  std::optional<double> converged_s;  // the whole live fleet serving it (or later)
+  double bound_s = 0;                 // the liveness bound for this adapter
+};
+
+struct RunResult {
+  std::uint64_t seed = 0;
+  std::vector<VersionOutcome> versions;
+  std::array<std::uint64_t, bft::kMessageTypeCount> sent_by_type{};
+  std::uint64_t deliveries = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t events = 0;
+  std::uint64_t view_changes = 0;     // new views entered (by any honest replica)
+  std::uint64_t state_transfers = 0;
+  std::uint64_t committed_seqs = 0;   // highest sequence number executed by an honest replica
+  std::uint64_t refused_loads = 0;    // inference-node refusals (bad certificate, digest, version)
+  std::vector<std::string> violations;  // each: "<invariant>: <what happened>"
+  std::uint64_t trace_hash = 0;       // folds every event: equal for equal runs
+  double end_s = 0;
+
+  bool has_violation(std::string_view invariant) const;
+  nlohmann::json to_json() const;
+};
+
+RunResult simulate(const Scenario& scenario, std::uint64_t seed);
+
+}  // namespace bftgate::sim

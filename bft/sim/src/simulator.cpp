@@ -1,0 +1,651 @@
+#include "bftgate/sim/simulator.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <set>
+
+#include "bftgate/bft/register.hpp"
+#include "bftgate/bft/replica.hpp"
+#include "bftgate/crypto/certificate.hpp"
+#include "bftgate/sim/byzantine.hpp"
+#include "bftgate/sim/mac_signer.hpp"
+
+namespace bftgate::sim {
+
+using bft::MessagePtr;
+using bft::Outbound;
+using bft::PrincipalId;
+
+namespace {
+
+Time seconds(double s) { return Time(static_cast<std::int64_t>(s * 1e6)); }
+double to_seconds(Time t) { return static_cast<double>(t.count()) / 1e6; }
+
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+  // splitmix64 finaliser over the running hash: cheap, and any change anywhere changes the end.
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
+}
+
+crypto::Digest artifact_digest(std::uint64_t version, bool tampered) {
+  return crypto::sha256(as_bytes(fmt::format("bftgate-sim-artifact/{}{}", version, tampered ? "/tampered" : "")));
+}
+
+enum class EventKind : std::uint8_t {
+  kDeliver,
+  kTick,
+  kCrash,
+  kRecover,
+  kSubmit,
+  kValidated,
+  kClientRetry,
+  kPoll,
+  kFetched,
+  kSwapped,
+};
+
+struct Event {
+  Time at;
+  std::uint64_t order;
+  EventKind kind;
+  std::uint32_t target;  // principal (deliver), replica, client, or fleet node
+  std::uint64_t arg;     // version, request id, ...
+  MessagePtr message;
+
+  bool operator>(const Event& other) const {
+    return at != other.at ? at > other.at : order > other.order;
+  }
+};
+
+struct Instance {
+  std::unique_ptr<bft::AdapterRegister> app;
+  std::unique_ptr<bft::Replica> replica;
+  std::vector<bft::PersistRecord> disk;
+};
+
+struct Outstanding {
+  MessagePtr request;
+  std::set<ReplicaId> replied;
+  bool done = false;
+};
+
+struct Client {
+  PrincipalId id = 0;
+  std::shared_ptr<bft::Signer> signer;
+  ReplicaId colocated_with = 0;  // for partitions; kNoReplica for the operator
+  std::uint64_t next_request_id = 1;
+  std::map<std::uint64_t, Outstanding> outstanding;
+};
+
+struct ReplicaHost {
+  ReplicaId id = 0;
+  std::unique_ptr<ByzantineStrategy> strategy;  // null: honest
+  bool up = true;
+  std::vector<Instance> instances;  // two for twins
+  std::shared_ptr<bft::Signer> signer;
+  std::optional<crypto::SecretKey> vote_key;
+  std::set<std::uint64_t> validating;
+  std::set<std::uint64_t> checked_releases;
+};
+
+struct FleetNode {
+  std::uint64_t serving = 0;
+  crypto::Digest serving_digest;
+  std::optional<std::uint64_t> fetching;
+  crypto::Digest fetching_digest;
+};
+
+constexpr ReplicaId kNoReplica = 0xffff'ffffu;
+
+class Simulation {
+ public:
+  Simulation(const Scenario& scenario, std::uint64_t seed)
+      : scenario_(scenario), rng_(seed), keyring_(std::make_shared<MacKeyring>(seed)) {
+    result_.seed = seed;
+    build_cluster(seed);
+  }
+
+  RunResult run();
+
+ private:
+  void build_cluster(std::uint64_t seed);
+  Instance make_instance(ReplicaHost& host);
+  void schedule(Time at, EventKind kind, std::uint32_t target, std::uint64_t arg = 0, MessagePtr message = nullptr) {
+    queue_.push(Event{at, next_order_++, kind, target, arg, std::move(message)});
+  }
+  void process(const Event& event);
+  void deliver(const Event& event);
+  void handle_ready(ReplicaHost& host, std::size_t instance);
+  void send(std::uint32_t from_replica_group, PrincipalId to, const MessagePtr& message, Duration extra_delay);
+  bool partitioned(ReplicaId a, ReplicaId b) const;
+  const LinkSpec& link() const { return (scenario_.before_gst && now_ < seconds(scenario_.gst_s)) ? *scenario_.before_gst : scenario_.link; }
+  void client_submit(Client& client, Bytes operation);
+  void client_send_all(Client& client, const MessagePtr& request);
+  void start_validations(ReplicaHost& host);
+  void cast_vote(ReplicaHost& host, std::uint64_t version);
+  void poll(std::uint32_t node);
+  void check_commits(ReplicaHost& host, const std::vector<bft::CommittedBatch>& committed);
+  void check_releases(ReplicaHost& host);
+  void check_convergence();
+  void check_liveness();
+  void violation(std::string text) {
+    if (result_.violations.size() < 100) result_.violations.push_back(std::move(text));
+  }
+  bool honest(ReplicaId id) const { return !scenario_.byzantine.contains(id); }
+  const AdapterSpec* adapter(std::uint64_t version) const {
+    for (const auto& a : scenario_.adapters) {
+      if (a.version == version) return &a;
+    }
+    return nullptr;
+  }
+  VersionOutcome& outcome(std::uint64_t version) {
+    for (auto& o : result_.versions) {
+      if (o.version == version) return o;
+    }
+    throw std::logic_error("no outcome for version");
+  }
+
+  const Scenario& scenario_;
+  Rng rng_;
+  std::shared_ptr<MacKeyring> keyring_;
+  std::shared_ptr<bft::Verifier> verifier_;
+  ClusterConfig config_;
+  bft::ReplicaOptions options_;
+  std::optional<crypto::SecretKey> operator_key_;
+  std::vector<ReplicaHost> hosts_;
+  std::map<PrincipalId, Client> clients_;
+  std::vector<FleetNode> fleet_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
+  std::uint64_t next_order_ = 0;
+  Time now_{0};
+  RunResult result_;
+  std::map<bft::Seq, crypto::Digest> committed_;          // honest commits: agreement
+  std::map<std::uint64_t, crypto::Digest> certified_;    // honest registers: one digest per version
+};
+
+void Simulation::build_cluster(std::uint64_t seed) {
+  auto n = scenario_.validators;
+  config_.cluster_id = "bftgate-sim";
+  config_.epoch = 1;
+  config_.fault_model = scenario_.fault_model;
+  config_.f = scenario_.f();
+  std::vector<crypto::SecretKey> keys;
+  auto derived_key = [&](std::uint64_t index) {
+    std::array<std::uint8_t, crypto::kSeedSize> key_seed{};
+    auto digest = crypto::sha256(as_bytes(fmt::format("bftgate-sim-key/{}/{}", seed, index)));
+    std::copy(digest.bytes.begin(), digest.bytes.end(), key_seed.begin());
+    return crypto::SecretKey::from_seed(key_seed);
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    keys.push_back(derived_key(i));
+    config_.validators.push_back({static_cast<ReplicaId>(i), fmt::format("tcp://127.0.0.1:{}", 20000 + i),
+                                  keys.back().public_key()});
+  }
+  operator_key_ = derived_key(1'000'000);
+  config_.operator_public_key = operator_key_->public_key();
+  config_.artifact_store_endpoint = "tcp://127.0.0.1:19999";
+  if (auto status = config_.validate(); !status) throw std::invalid_argument(status.error().message);
+
+  options_ = bft::ReplicaOptions::from_config(config_);
+  const auto& t = scenario_.timing;
+  options_.checkpoint_interval = t.checkpoint_interval;
+  options_.watermark_window = t.watermark_window;
+  options_.max_batch = t.max_batch;
+  options_.max_in_flight = t.max_in_flight;
+  options_.view_change_timeout = Duration(static_cast<std::int64_t>(t.view_change_timeout_ms * 1000));
+  options_.retransmit_interval = Duration(static_cast<std::int64_t>(t.retransmit_ms * 1000));
+  verifier_ = std::make_shared<MacVerifier>(keyring_);
+
+  auto slow_delay = options_.view_change_timeout * 9 / 10;
+  for (std::size_t i = 0; i < n; ++i) {
+    ReplicaHost host;
+    host.id = static_cast<ReplicaId>(i);
+    host.signer = std::make_shared<MacSigner>(host.id, keyring_->key(host.id));
+    host.vote_key = std::move(keys[i]);
+    auto byz = scenario_.byzantine.find(host.id);
+    if (byz != scenario_.byzantine.end()) host.strategy = make_strategy(byz->second, slow_delay);
+    hosts_.push_back(std::move(host));
+  }
+  for (auto& host : hosts_) {
+    host.instances.push_back(make_instance(host));
+    if (host.strategy && host.strategy->twins()) host.instances.push_back(make_instance(host));
+    auto client_id = bft::kValidatorClientBase + host.id;
+    clients_[client_id] = Client{client_id, std::make_shared<MacSigner>(client_id, keyring_->key(client_id)), host.id,
+                                 1, {}};
+  }
+  clients_[bft::kOperatorPrincipal] =
+      Client{bft::kOperatorPrincipal,
+             std::make_shared<MacSigner>(bft::kOperatorPrincipal, keyring_->key(bft::kOperatorPrincipal)), kNoReplica, 1,
+             {}};
+  fleet_.resize(scenario_.fleet.nodes);
+}
+
+Instance Simulation::make_instance(ReplicaHost& host) {
+  Instance instance;
+  instance.app = std::make_unique<bft::AdapterRegister>(config_);
+  instance.replica = std::make_unique<bft::Replica>(options_, host.signer, verifier_, *instance.app);
+  return instance;
+}
+
+RunResult Simulation::run() {
+  auto tick = Duration(static_cast<std::int64_t>(scenario_.timing.tick_ms * 1000));
+  for (auto& host : hosts_) {
+    // Stagger the first ticks so replicas are not in lock step.
+    schedule(Duration(static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(tick.count() + 1))),
+             EventKind::kTick, host.id);
+  }
+  for (const auto& crash : scenario_.crashes) {
+    schedule(seconds(crash.at_s), EventKind::kCrash, crash.replica);
+    if (crash.recover_s) schedule(seconds(*crash.recover_s), EventKind::kRecover, crash.replica);
+  }
+  for (const auto& a : scenario_.adapters) {
+    result_.versions.push_back({a.version, a.passes(), "absent", a.submit_s, std::nullopt, std::nullopt,
+                                scenario_.convergence_bound_for(a)});
+    schedule(seconds(a.submit_s), EventKind::kSubmit, 0, a.version);
+  }
+  auto poll_interval = seconds(scenario_.fleet.poll_interval_s);
+  for (std::uint32_t j = 0; j < fleet_.size(); ++j) {
+    schedule(Duration(static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(poll_interval.count() + 1))),
+             EventKind::kPoll, j);
+  }
+
+  auto end = seconds(scenario_.duration_s);
+  while (!queue_.empty() && queue_.top().at <= end) {
+    Event event = queue_.top();
+    queue_.pop();
+    now_ = event.at;
+    ++result_.events;
+    result_.trace_hash = mix(mix(mix(result_.trace_hash, static_cast<std::uint64_t>(event.at.count())),
+                                 static_cast<std::uint64_t>(event.kind) << 32 | event.target),
+                             event.message ? event.message->signed_bytes.size() : event.arg);
+    process(event);
+  }
+  now_ = end;
+  result_.end_s = to_seconds(end);
+  check_liveness();
+  for (auto& o : result_.versions) {
+    for (const auto& host : hosts_) {
+      if (!honest(host.id) || !host.up) continue;
+      if (const auto* entry = host.instances[0].app->entry(o.version)) o.state = to_string(entry->state);
+      break;
+    }
+  }
+  return result_;
+}
+
+void Simulation::process(const Event& event) {
+  switch (event.kind) {
+    case EventKind::kDeliver: deliver(event); break;
+    case EventKind::kTick: {
+      auto& host = hosts_[event.target];
+      if (!host.up) break;
+      for (std::size_t k = 0; k < host.instances.size(); ++k) {
+        host.instances[k].replica->tick(now_);
+        handle_ready(host, k);
+      }
+      schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.timing.tick_ms * 1000)), EventKind::kTick,
+               host.id);
+      break;
+    }
+    case EventKind::kCrash: {
+      auto& host = hosts_[event.target];
+      host.up = false;
+      for (auto& instance : host.instances) {
+        instance.replica.reset();
+        instance.app.reset();
+      }
+      break;
+    }
+    case EventKind::kRecover: {
+      auto& host = hosts_[event.target];
+      if (host.up) break;
+      host.up = true;
+      host.validating.clear();
+      for (auto& instance : host.instances) {
+        auto disk = std::move(instance.disk);
+        instance = make_instance(host);
+        instance.replica->restore(disk);
+        instance.disk = std::move(disk);
+      }
+      schedule(now_, EventKind::kTick, host.id);
+      break;
+    }
+    case EventKind::kSubmit: {
+      const auto* a = adapter(event.arg);
+      auto op = bft::make_propose(*operator_key_, config_.cluster_id, config_.epoch, a->version,
+                                  artifact_digest(a->version, false), a->size_bytes,
+                                  fmt::format("sim://store/adapter-{}", a->version));
+      client_submit(clients_.at(bft::kOperatorPrincipal), std::move(op));
+      break;
+    }
+    case EventKind::kValidated: cast_vote(hosts_[event.target], event.arg); break;
+    case EventKind::kClientRetry: {
+      auto& client = clients_.at(event.target);
+      auto it = client.outstanding.find(event.arg);
+      if (it == client.outstanding.end() || it->second.done) break;
+      if (client.colocated_with != kNoReplica && !hosts_[client.colocated_with].up) break;
+      client_send_all(client, it->second.request);
+      schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kClientRetry, client.id, event.arg);
+      break;
+    }
+    case EventKind::kPoll: poll(event.target); break;
+    case EventKind::kFetched: {
+      auto& node = fleet_[event.target];
+      const auto* a = adapter(event.arg);
+      // What the store hands over is checked against the certified digest before anything loads.
+      auto received = artifact_digest(event.arg, a != nullptr && a->tampered_artifact);
+      if (received != node.fetching_digest) {
+        ++result_.refused_loads;
+        node.fetching.reset();
+        break;
+      }
+      schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.fleet.swap_ms * 1000)), EventKind::kSwapped,
+               event.target, event.arg);
+      break;
+    }
+    case EventKind::kSwapped: {
+      auto& node = fleet_[event.target];
+      auto version = event.arg;
+      auto digest = node.fetching_digest;
+      node.fetching.reset();
+      if (version <= node.serving) {
+        violation(fmt::format("serving-safety: node {} would go from version {} back to {}", event.target,
+                              node.serving, version));
+        break;
+      }
+      auto certified = certified_.find(version);
+      if (certified == certified_.end() || certified->second != digest) {
+        violation(fmt::format("serving-safety: node {} loaded version {} that no honest replica certified",
+                              event.target, version));
+      }
+      node.serving = version;
+      node.serving_digest = digest;
+      check_convergence();
+      break;
+    }
+  }
+}
+
+void Simulation::deliver(const Event& event) {
+  ++result_.deliveries;
+  auto to = event.target;
+  if (auto client = clients_.find(to); client != clients_.end()) {
+    const auto* reply = event.message->as<bft::Reply>();
+    if (reply == nullptr || !verifier_->verify(event.message->sender, bft::domain_of(event.message->type()),
+                                               event.message->signed_bytes, event.message->signature)) {
+      return;
+    }
+    auto it = client->second.outstanding.find(reply->request_id);
+    if (it == client->second.outstanding.end()) return;
+    it->second.replied.insert(event.message->sender);
+    // f+1 replies include one from an honest replica: the request is executed.
+    if (it->second.replied.size() >= std::size_t{config_.f} + 1) it->second.done = true;
+    return;
+  }
+  if (to >= hosts_.size()) return;
+  auto& host = hosts_[to];
+  if (!host.up) return;
+  for (std::size_t k = 0; k < host.instances.size(); ++k) {
+    if (host.strategy) {
+      StrategyContext context{host.id, *host.instances[k].replica, *host.signer, options_.replicas, rng_, now_};
+      if (!host.strategy->accept(context, event.message)) continue;
+    }
+    host.instances[k].replica->step(event.message);
+    handle_ready(host, k);
+  }
+}
+
+void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
+  auto& instance = host.instances[k];
+  if (!instance.replica->has_ready()) return;
+  auto ready = instance.replica->take_ready();
+  // Persist before send: in the simulator the disk is the list of records a restart replays.
+  for (auto& record : ready.persist) instance.disk.push_back(std::move(record));
+  if (honest(host.id)) {
+    check_commits(host, ready.committed);
+    for (const auto& e : ready.events) {
+      if (e.kind == bft::ReplicaEvent::Kind::kNewViewEntered) ++result_.view_changes;
+      if (e.kind == bft::ReplicaEvent::Kind::kStateTransferred) ++result_.state_transfers;
+    }
+    if (!ready.committed.empty()) check_releases(host);
+  }
+  if (k == 0 && !ready.committed.empty()) start_validations(host);
+
+  std::vector<TimedOutbound> outgoing;
+  if (host.strategy) {
+    StrategyContext context{host.id, *instance.replica, *host.signer, options_.replicas, rng_, now_};
+    outgoing = host.strategy->transform(context, std::move(ready.messages));
+  } else {
+    outgoing.reserve(ready.messages.size());
+    for (auto& m : ready.messages) outgoing.push_back({std::move(m), Duration(0)});
+  }
+  for (const auto& [out, delay] : outgoing) {
+    switch (out.to) {
+      case Outbound::To::kAllReplicas:
+        for (const auto& other : hosts_) {
+          if (other.id != host.id) send(host.id, other.id, out.message, delay);
+        }
+        break;
+      case Outbound::To::kReplica:
+      case Outbound::To::kClient: send(host.id, out.destination, out.message, delay); break;
+    }
+  }
+}
+
+bool Simulation::partitioned(ReplicaId a, ReplicaId b) const {
+  if (a == kNoReplica || b == kNoReplica || a == b) return false;
+  auto now_s = to_seconds(now_);
+  for (const auto& p : scenario_.partitions) {
+    if (now_s < p.start_s || now_s >= p.end_s) continue;
+    int group_a = -1;
+    int group_b = -1;
+    for (std::size_t g = 0; g < p.groups.size(); ++g) {
+      for (auto id : p.groups[g]) {
+        if (id == a) group_a = static_cast<int>(g);
+        if (id == b) group_b = static_cast<int>(g);
+      }
+    }
+    if (group_a >= 0 && group_b >= 0 && group_a != group_b) return true;
+  }
+  return false;
+}
+
+void Simulation::send(std::uint32_t from_group, PrincipalId to, const MessagePtr& message, Duration extra_delay) {
+  ++result_.sent_by_type[static_cast<std::size_t>(message->type())];
+  ReplicaId to_group = to < hosts_.size() ? to : kNoReplica;
+  if (auto client = clients_.find(to); client != clients_.end()) to_group = client->second.colocated_with;
+  const auto& l = link();
+  if (partitioned(from_group, to_group) || (l.loss > 0 && std::uniform_real_distribution<double>()(rng_) < l.loss)) {
+    ++result_.dropped;
+    return;
+  }
+  schedule(now_ + extra_delay + l.latency.sample(rng_), EventKind::kDeliver, to, 0, message);
+  if (l.duplicate > 0 && std::uniform_real_distribution<double>()(rng_) < l.duplicate) {
+    schedule(now_ + extra_delay + l.latency.sample(rng_), EventKind::kDeliver, to, 0, message);
+  }
+}
+
+void Simulation::client_submit(Client& client, Bytes operation) {
+  auto request_id = client.next_request_id++;
+  auto request = bft::make_message(*client.signer, bft::Request{request_id, std::move(operation)});
+  client.outstanding[request_id] = Outstanding{request, {}, false};
+  client_send_all(client, request);
+  schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kClientRetry, client.id, request_id);
+}
+
+void Simulation::client_send_all(Client& client, const MessagePtr& request) {
+  for (const auto& host : hosts_) send(client.colocated_with, host.id, request, Duration(0));
+}
+
+void Simulation::start_validations(ReplicaHost& host) {
+  const auto* beta = host.instances[0].app->current_beta();
+  if (beta == nullptr || host.validating.contains(beta->version)) return;
+  host.validating.insert(beta->version);
+  schedule(now_ + scenario_.validation_time_of(host.id).sample(rng_), EventKind::kValidated, host.id, beta->version);
+}
+
+void Simulation::cast_vote(ReplicaHost& host, std::uint64_t version) {
+  if (!host.up) return;  // the validation died with the process
+  const auto& app = *host.instances[0].app;
+  const auto* entry = app.entry(version);
+  if (entry == nullptr || entry->state != bft::EntryState::kBetaTesting) return;
+  const auto* spec = adapter(version);
+  auto honest_verdict = (spec != nullptr && spec->honest_verdict(host.id) == Verdict::kPass) ? bft::Verdict::kPass
+                                                                                            : bft::Verdict::kFail;
+  std::optional<bft::Verdict> verdict = honest_verdict;
+  std::vector<Bytes> extra;
+  if (host.strategy) {
+    verdict = host.strategy->vote(honest_verdict);
+    extra = host.strategy->extra_vote_operations(app);
+  }
+  auto& client = clients_.at(bft::kValidatorClientBase + host.id);
+  if (verdict) {
+    auto metrics = crypto::sha256(as_bytes(fmt::format("metrics/{}/{}", host.id, version)));
+    auto op = bft::make_vote(*host.vote_key, config_.cluster_id, config_.epoch, host.id, version,
+                             entry->artifact_digest, entry->previous_entry_hash, *verdict, metrics);
+    if (host.strategy) host.strategy->on_vote_cast(op);
+    client_submit(client, std::move(op));
+  }
+  for (auto& op : extra) client_submit(client, std::move(op));
+}
+
+void Simulation::poll(std::uint32_t index) {
+  schedule(now_ + seconds(scenario_.fleet.poll_interval_s), EventKind::kPoll, index);
+  auto& node = fleet_[index];
+  if (node.fetching) return;
+  // Any one validator: the node trusts nothing it cannot verify.
+  auto& host = hosts_[rng_() % hosts_.size()];
+  if (!host.up) return;
+  const auto& app = *host.instances[0].app;
+  const auto* entry = host.strategy ? host.strategy->serve_poll(app) : app.latest_release();
+  if (entry == nullptr || entry->version <= node.serving) return;  // never backwards
+  if (!entry->certificate) {
+    ++result_.refused_loads;
+    return;
+  }
+  const auto& certificate = *entry->certificate;
+  auto verdict = crypto::verify(certificate, config_);
+  if (!verdict.ok() || certificate.statement.adapter_version != entry->version ||
+      certificate.statement.artifact_digest != entry->artifact_digest) {
+    ++result_.refused_loads;
+    return;
+  }
+  node.fetching = entry->version;
+  node.fetching_digest = certificate.statement.artifact_digest;
+  auto transfer = seconds(static_cast<double>(entry->size) / (scenario_.fleet.bandwidth_mb_s * 1e6));
+  schedule(now_ + transfer + link().latency.sample(rng_), EventKind::kFetched, index, entry->version);
+}
+
+void Simulation::check_commits(ReplicaHost& host, const std::vector<bft::CommittedBatch>& committed) {
+  for (const auto& batch : committed) {
+    auto [it, inserted] = committed_.emplace(batch.seq, batch.batch_digest);
+    if (!inserted && it->second != batch.batch_digest) {
+      violation(fmt::format("agreement: replica {} committed batch {} at sequence {}, another honest replica {}",
+                            host.id, batch.batch_digest.hex().substr(0, 12), batch.seq, it->second.hex().substr(0, 12)));
+    }
+    result_.committed_seqs = std::max(result_.committed_seqs, batch.seq);
+  }
+}
+
+void Simulation::check_releases(ReplicaHost& host) {
+  const auto& app = *host.instances[0].app;
+  for (const auto& entry : app.entries()) {
+    if (entry.state != bft::EntryState::kReleaseCommit || host.checked_releases.contains(entry.version)) continue;
+    host.checked_releases.insert(entry.version);
+    const auto& certificate = *entry.certificate;
+    if (auto verdict = crypto::verify(certificate, config_); !verdict.ok()) {
+      violation(fmt::format("register-safety: replica {} holds a certificate for version {} that does not verify: {}",
+                            host.id, entry.version, verdict.reason));
+    }
+    std::size_t honest_signers = 0;
+    for (auto id : certificate.signers().ids()) {
+      const auto* spec = adapter(entry.version);
+      if (honest(id) && spec != nullptr && spec->honest_verdict(id) == Verdict::kPass) ++honest_signers;
+    }
+    if (honest_signers < std::size_t{config_.f} + 1) {
+      violation(fmt::format("register-safety: version {} certified with {} honest PASS votes, fewer than f+1 = {}",
+                            entry.version, honest_signers, config_.f + 1));
+    }
+    auto [it, inserted] = certified_.emplace(entry.version, entry.artifact_digest);
+    if (!inserted && it->second != entry.artifact_digest) {
+      violation(fmt::format("register-safety: two digests certified for version {}", entry.version));
+    }
+    for (auto& o : result_.versions) {
+      if (o.version == entry.version && !o.certified_s) o.certified_s = to_seconds(now_);
+    }
+  }
+}
+
+void Simulation::check_convergence() {
+  for (auto& o : result_.versions) {
+    if (o.converged_s || !o.certified_s) continue;
+    bool all = std::all_of(fleet_.begin(), fleet_.end(), [&](const FleetNode& n) { return n.serving >= o.version; });
+    if (all) o.converged_s = to_seconds(now_);
+  }
+}
+
+void Simulation::check_liveness() {
+  double stable_from = scenario_.gst_s;
+  for (const auto& p : scenario_.partitions) stable_from = std::max(stable_from, p.end_s);
+  for (std::size_t i = 0; i < scenario_.adapters.size(); ++i) {
+    const auto& a = scenario_.adapters[i];
+    auto& o = outcome(a.version);
+    if (!a.passes() || a.tampered_artifact || a.submit_s < stable_from) continue;
+    if (a.submit_s + o.bound_s > scenario_.duration_s) continue;  // the run ends before the bound
+    if (i + 1 < scenario_.adapters.size() && scenario_.adapters[i + 1].submit_s < a.submit_s + o.bound_s) continue;
+    if (!o.certified_s) {
+      violation(fmt::format("liveness: passing adapter version {} (submitted at {:.2f}s) was never certified",
+                            a.version, a.submit_s));
+    } else if (!o.converged_s || *o.converged_s - a.submit_s > o.bound_s) {
+      violation(fmt::format("liveness: the fleet did not converge on version {} within {:.2f}s of submission",
+                            a.version, o.bound_s));
+    }
+  }
+}
+
+}  // namespace
+
+bool RunResult::has_violation(std::string_view invariant) const {
+  return std::any_of(violations.begin(), violations.end(),
+                     [&](const std::string& v) { return v.starts_with(invariant); });
+}
+
+nlohmann::json RunResult::to_json() const {
+  nlohmann::json j;
+  j["seed"] = seed;
+  j["end_s"] = end_s;
+  j["events"] = events;
+  j["deliveries"] = deliveries;
+  j["dropped"] = dropped;
+  j["view_changes"] = view_changes;
+  j["state_transfers"] = state_transfers;
+  j["committed_seqs"] = committed_seqs;
+  j["refused_loads"] = refused_loads;
+  j["trace_hash"] = fmt::format("{:016x}", trace_hash);
+  nlohmann::json sent = nlohmann::json::object();
+  for (std::size_t t = 1; t < sent_by_type.size(); ++t) {
+    if (sent_by_type[t] > 0) sent[std::string(bft::to_string(static_cast<bft::MessageType>(t)))] = sent_by_type[t];
+  }
+  j["messages_sent"] = sent;
+  j["versions"] = nlohmann::json::array();
+  for (const auto& v : versions) {
+    nlohmann::json vj = {{"version", v.version}, {"passes", v.passes}, {"state", v.state},
+                         {"submitted_s", v.submitted_s}, {"bound_s", v.bound_s}};
+    vj["certified_s"] = v.certified_s ? nlohmann::json(*v.certified_s) : nlohmann::json(nullptr);
+    vj["converged_s"] = v.converged_s ? nlohmann::json(*v.converged_s) : nlohmann::json(nullptr);
+    if (v.converged_s) vj["convergence_s"] = *v.converged_s - v.submitted_s;
+    j["versions"].push_back(vj);
+  }
+  j["violations"] = violations;
+  return j;
+}
+
+RunResult simulate(const Scenario& scenario, std::uint64_t seed) { return Simulation(scenario, seed).run(); }
+
+}  // namespace bftgate::sim

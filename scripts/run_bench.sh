@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Runs every Google Benchmark executable named *_bench in BUILD_DIR/experiments/bench and keeps
+# what is needed to trust a figure later in a new run folder, runs/bench-<UTC timestamp>/:
+#   revision.txt  git describe --always --dirty and the full commit
+#   machine.txt   CPU, cores, load, kernel, compiler, build type and library versions
+#   <suite>.json  each suite's results (--benchmark_out, JSON)
+#   <suite>.txt   each suite's console output
+#   summary.txt   the ratio counters (with their targets) and throughputs, pulled from the JSON
+#
+# Usage: scripts/run_bench.sh BUILD_DIR [FILTER] [MIN_TIME]      (make bench calls it)
+#   FILTER    --benchmark_filter regex, applied to every suite (default: .)
+#   MIN_TIME  --benchmark_min_time in seconds, a plain number as Google Benchmark 1.7.1 wants it
+#             (default: 0.3; a trailing "s", as newer versions accept, is dropped)
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 BUILD_DIR [FILTER] [MIN_TIME]" >&2
+  exit 2
+}
+[[ $# -ge 1 && $# -le 3 ]] || usage
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[[ -d "$1" ]] || { echo "run_bench: build directory $1 does not exist (build it first: make bench)" >&2; exit 1; }
+build_dir=$(cd "$1" && pwd)
+filter=${2:-.}
+min_time=${3:-0.3}
+min_time=${min_time%s}
+if ! [[ "$min_time" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]]; then
+  echo "run_bench: MIN_TIME must be a number of seconds, got '$3'" >&2
+  exit 2
+fi
+
+bench_dir="$build_dir/experiments/bench"
+suites=()
+if [[ -d "$bench_dir" ]]; then
+  while IFS= read -r -d '' exe; do suites+=("$exe"); done \
+    < <(find "$bench_dir" -maxdepth 1 -type f -name '*_bench' -perm -u+x -print0 | sort -z)
+fi
+if [[ ${#suites[@]} -eq 0 ]]; then
+  echo "run_bench: no *_bench executables in $bench_dir (build first: make bench)" >&2
+  exit 1
+fi
+
+# A fresh run folder; a second run within the same second gets a suffix instead of mixing in.
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$root/runs"
+run="$root/runs/bench-$stamp"
+suffix=1
+while ! mkdir "$run" 2>/dev/null; do
+  suffix=$((suffix + 1))
+  run="$root/runs/bench-$stamp-$suffix"
+done
+
+{
+  echo "describe: $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
+  echo "commit:   $(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)"
+} >"$run/revision.txt"
+
+pkg_version() {
+  dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed (dpkg)"
+}
+cache_value() {
+  sed -n "s/^$1:[A-Z]*=//p" "$build_dir/CMakeCache.txt" 2>/dev/null | head -n 1
+}
+{
+  echo "date (UTC):       $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host:             $(uname -n)"
+  echo "kernel:           $(uname -srm)"
+  echo "nproc:            $(nproc)"
+  echo "cpu model:        $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "cpu flags:        $(grep -m1 -o -w -E 'sha_ni|avx2|avx512f|bmi2|adx' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+  echo "governor:         $(cat /sys/devices/system/cpu/cpu0/cpufreq/scaling_governor 2>/dev/null || echo n/a)"
+  echo "load average:     $(cut -d' ' -f1-3 /proc/loadavg) (at start)"
+  echo "build dir:        $build_dir"
+  echo "build type:       $(cache_value CMAKE_BUILD_TYPE)"
+  compiler=$(cache_value CMAKE_CXX_COMPILER)
+  echo "compiler:         ${compiler:-unknown} $( [[ -n "$compiler" ]] && "$compiler" --version 2>/dev/null | head -n 1)"
+  echo "libsodium:        $(pkg_version libsodium23) (pkg-config: $(pkg-config --modversion libsodium 2>/dev/null || echo n/a))"
+  echo "openssl:          $(openssl version 2>/dev/null || echo 'not found') (libssl3 $(pkg_version libssl3))"
+  echo "google benchmark: $(pkg_version libbenchmark-dev)"
+  echo "filter:           $filter"
+  echo "min time (s):     $min_time"
+} >"$run/machine.txt"
+
+echo "run folder: ${run#"$root"/}"
+cat "$run/revision.txt" "$run/machine.txt"
+echo
+
+failed=()
+for exe in "${suites[@]}"; do
+  name=$(basename "$exe")
+  echo "== $name"
+  if ! "$exe" --benchmark_filter="$filter" --benchmark_min_time="$min_time" \
+       --benchmark_out="$run/$name.json" --benchmark_out_format=json 2>&1 | tee "$run/$name.txt"; then
+    failed+=("$name")
+  fi
+  echo
+done
+echo "load average:     $(cut -d' ' -f1-3 /proc/loadavg) (at end)" >>"$run/machine.txt"
+
+# The summary: every ratio counter against its target, and the headline rates.
+summarize_python() {
+  "$1" - "$run" <<'PY'
+import glob, json, math, os, sys
+
+run = sys.argv[1]
+targets = {"ratio_vs_openssl": 1.2, "ratio_vs_raw": 1.1, "ratio_vs_raw_parallel": 1.1}
+shown = ["ratio_vs_openssl", "ratio_vs_raw", "ratio_vs_raw_parallel", "speedup", "pool_speedup",
+         "MBps", "openssl_MBps", "raw_us", "raw_parallel_us", "cert_us", "verify_threads", "cores"]
+over = []
+for path in sorted(glob.glob(os.path.join(run, "*.json"))):
+    suite = os.path.basename(path)[:-5]
+    if os.path.getsize(path) == 0:
+        print(f"{suite}: no benchmark matched the filter")
+        continue
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"{suite}: cannot read results ({e})")
+        continue
+    benchmarks = data.get("benchmarks", [])
+    print(f"{suite}: {len(benchmarks)} benchmarks")
+    for b in benchmarks:
+        name = b.get("name", "?")
+        if b.get("error_occurred"):
+            print(f"  {name:<40} ERROR: {b.get('error_message', '')}")
+            continue
+        fields = [f"{b.get('real_time', 0):.4g} {b.get('time_unit', '')}"]
+        for key in shown:
+            if key not in b:
+                continue
+            value = b[key]
+            text = f"{key}={value:.3f}" if key.startswith("ratio") or key == "speedup" else f"{key}={value:.4g}"
+            if key in targets:
+                ok = value <= targets[key]
+                text += f" (target <= {targets[key]}: {'ok' if ok else 'ABOVE'})"
+                if not ok:
+                    over.append(f"{name} {key}={value:.3f}")
+            fields.append(text)
+        print(f"  {name:<40} " + "  ".join(fields))
+        threads, pool, signers = b.get("verify_threads"), b.get("pool_speedup"), b.get("signers")
+        if threads and pool and signers and pool < 0.9 * threads:
+            split = signers / math.ceil(signers / threads)  # best case with contiguous chunks
+            print(f"  {'':<40} note: pre-started threads got only {pool:.2f}x out of "
+                  f"{threads:.0f} threads (the {signers:.0f}-signature split allows {split:.2f}x; "
+                  "the rest is wake-up latency, busy or shared cores), so ratio_vs_raw, against "
+                  "perfect scaling, overstates the library's cost: ratio_vs_raw_parallel is its own")
+if over:
+    print("above target: " + "; ".join(over))
+PY
+}
+
+summarize_jq() {
+  local file
+  for file in "$run"/*.json; do
+    [[ -e "$file" ]] || continue
+    if [[ ! -s "$file" ]]; then
+      echo "$(basename "$file" .json): no benchmark matched the filter"
+      continue
+    fi
+    echo "$(basename "$file" .json):"
+    jq -r '.benchmarks[] | "  \(.name)  \(.real_time) \(.time_unit)"
+           + (if .ratio_vs_openssl then "  ratio_vs_openssl=\(.ratio_vs_openssl)" else "" end)
+           + (if .ratio_vs_raw then "  ratio_vs_raw=\(.ratio_vs_raw)" else "" end)
+           + (if .ratio_vs_raw_parallel then "  ratio_vs_raw_parallel=\(.ratio_vs_raw_parallel)" else "" end)
+           + (if .speedup then "  speedup=\(.speedup)" else "" end)
+           + (if .pool_speedup then "  pool_speedup=\(.pool_speedup)" else "" end)
+           + (if .MBps then "  MBps=\(.MBps)" else "" end)' "$file" || echo "  (cannot read)"
+  done
+  echo "targets: ratio_vs_openssl <= 1.2, ratio_vs_raw <= 1.1, ratio_vs_raw_parallel <= 1.1"
+}
+
+echo "== summary (${run#"$root"/}/summary.txt)"
+python=""
+for candidate in /usr/bin/python3 "$(command -v python3 || true)"; do
+  if [[ -n "$candidate" && -x "$candidate" ]]; then python=$candidate; break; fi
+done
+if ! compgen -G "$run/*.json" >/dev/null; then
+  echo "no JSON results (did the filter '$filter' match any benchmark?)" | tee "$run/summary.txt"
+elif [[ -n "$python" ]]; then
+  summarize_python "$python" | tee "$run/summary.txt"
+elif command -v jq >/dev/null; then
+  summarize_jq | tee "$run/summary.txt"
+else
+  echo "no python3 or jq: see the JSON files for the counters" | tee "$run/summary.txt"
+fi
+
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "run_bench: failed: ${failed[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target (BUILD_DIR/tests/fuzz/fuzz_*) for SECONDS each, starting from a
+# copy of its seed corpus (tests/fuzz/corpus/<target>) in a scratch folder under BUILD_DIR, so
+# nothing is ever written into the source tree. Prints executions, coverage and corpus size per
+# target; exits non-zero if any target crashes, leaks, times out or runs out of memory, and
+# names the input that did it (and the log with the sanitizer report).
+# Usage: scripts/run_fuzz.sh BUILD_DIR SECONDS
+set -uo pipefail
+
+if [[ $# -ne 2 || ! "$2" =~ ^[0-9]+$ || "$2" -eq 0 ]]; then
+  echo "usage: $0 BUILD_DIR SECONDS" >&2
+  exit 2
+fi
+if ! build_dir=$(cd "$1" 2>/dev/null && pwd); then
+  echo "run_fuzz: no build folder $1" >&2
+  exit 2
+fi
+seconds=$2
+source_dir=$(cd "$(dirname "$0")/.." && pwd)
+seeds=$source_dir/tests/fuzz/corpus
+
+mapfile -t targets < <(find "$build_dir/tests/fuzz" -maxdepth 1 -type f -name 'fuzz_*' \
+  -perm -u+x 2>/dev/null | sort)
+if [[ ${#targets[@]} -eq 0 ]]; then
+  echo "run_fuzz: no fuzz_* executables in $build_dir/tests/fuzz (build the fuzz preset)" >&2
+  exit 2
+fi
+
+run_dir=$build_dir/fuzz-runs/$(date -u +%Y%m%d-%H%M%S)
+mkdir -p "$run_dir"
+echo "run_fuzz: ${#targets[@]} targets, ${seconds}s each; corpora, logs and crash inputs under $run_dir"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+summary=()
+failed=()
+for exe in "${targets[@]}"; do
+  name=$(basename "$exe")
+  dir=$run_dir/$name
+  mkdir -p "$dir/corpus" "$dir/artifacts" "$dir/tmp"
+  seed_count=0
+  if [[ -d "$seeds/$name" ]]; then
+    cp -R "$seeds/$name/." "$dir/corpus/"
+    seed_count=$(find "$dir/corpus" -type f | wc -l)
+  fi
+  log=$dir/fuzz.log
+  echo "== $name: ${seconds}s from $seed_count seeds"
+  # -timeout: one input running over 10s is reported as a hang; -rss_limit_mb: as an OOM.
+  TMPDIR=$dir/tmp "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$log" 2>&1
+  rc=$?
+
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  if [[ -z "$execs" ]]; then  # no final stats (the target crashed): the last status line
+    execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+  fi
+  per_second=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  status_line=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1)
+  cov=$(grep -oE 'cov: [0-9]+' <<<"$status_line" | awk '{print $2}')
+  ft=$(grep -oE 'ft: [0-9]+' <<<"$status_line" | awk '{print $2}')
+  corpus=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' <<<"$status_line" | awk '{print $2}')
+  mapfile -t found < <(find "$dir/artifacts" -type f | sort)
+
+  line=$(printf '%-34s execs %-10s exec/s %-7s cov %-6s ft %-6s corpus %s' "$name" "${execs:-?}" \
+    "${per_second:-?}" "${cov:-?}" "${ft:-?}" "${corpus:-?}")
+  if [[ $rc -ne 0 || ${#found[@]} -gt 0 ]]; then
+    failed+=("$name")
+    summary+=("$line  FAILED (exit $rc)")
+    echo "!! $name FAILED (exit $rc); the report, from $log:"
+    # The sanitizer / libFuzzer report: from its first line to the end of the log.
+    report='^(==[0-9]+==|=+ fuzz property violated|.*runtime error:|terminate called|ERROR: libFuzzer)'
+    start=$(grep -nE "$report" "$log" | head -1 | cut -d: -f1)
+    if [[ -n "$start" ]]; then tail -n "+$start" "$log" | head -80; else tail -40 "$log"; fi
+    for artifact in "${found[@]}"; do
+      echo "!! input: $artifact ($(stat -c %s "$artifact") bytes)"
+      echo "!!   reproduce: $exe $artifact"
+    done
+  else
+    summary+=("$line  ok")
+  fi
+done
+
+echo
+echo "run_fuzz summary (${seconds}s per target; logs under $run_dir):"
+printf '  %s\n' "${summary[@]}"
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "run_fuzz: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "run_fuzz: no crashes"
