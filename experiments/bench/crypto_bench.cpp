@@ -17,7 +17,8 @@
 //
 // Interleaved comparisons time every side with std::chrono inside the same iteration and rotate
 // which side goes first, so CPU frequency changes and noisy neighbours hit all sides alike. The
-// time the framework reports for them (manual time) is the bftgate side alone.
+// time the framework reports for them (manual time) is the bftgate side alone (a mean); the *_us
+// counters are medians over iterations and the ratios medians of the per-iteration ratios.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -63,6 +64,27 @@ double seconds_since(Clock::time_point start) {
 
 double per_iteration(double total, const benchmark::State& state) {
   return state.iterations() > 0 ? total / static_cast<double>(state.iterations()) : 0.0;
+}
+
+// Median of the samples (0 when there are none). Paired comparisons report the median of the
+// per-iteration ratios: one preemption landing on one side of one iteration then moves nothing.
+double median(std::vector<double> samples) {
+  if (samples.empty()) return 0.0;
+  auto middle = samples.begin() + static_cast<std::ptrdiff_t>(samples.size() / 2);
+  std::nth_element(samples.begin(), middle, samples.end());
+  double upper = *middle;
+  if (samples.size() % 2 == 1) return upper;
+  return (upper + *std::max_element(samples.begin(), middle)) / 2;
+}
+
+// Median over iterations of scale * numerator[i] / denominator[i].
+double median_ratio(const std::vector<double>& numerator, const std::vector<double>& denominator,
+                    double scale = 1.0) {
+  std::vector<double> ratios;
+  for (std::size_t i = 0; i < numerator.size() && i < denominator.size(); ++i) {
+    if (denominator[i] > 0) ratios.push_back(scale * numerator[i] / denominator[i]);
+  }
+  return median(std::move(ratios));
 }
 
 // Deterministic pseudo-random content (splitmix64), so every run hashes the same bytes.
@@ -316,6 +338,7 @@ void BM_Sha256_File256MiB(benchmark::State& state) {
     return;
   }
   double ours_total = 0, openssl_total = 0;
+  std::vector<double> ours_samples, openssl_samples;
   std::int64_t round = 0;
   for ([[maybe_unused]] auto _ : state) {
     double ours = 0, theirs = 0;
@@ -347,6 +370,8 @@ void BM_Sha256_File256MiB(benchmark::State& state) {
     state.SetIterationTime(ours);
     ours_total += ours;
     openssl_total += theirs;
+    ours_samples.push_back(ours);
+    openssl_samples.push_back(theirs);
   }
   auto bytes = static_cast<double>(kLargeFileSize) * static_cast<double>(state.iterations());
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(kLargeFileSize));
@@ -354,7 +379,7 @@ void BM_Sha256_File256MiB(benchmark::State& state) {
   state.counters["openssl_MBps"] = openssl_total > 0 ? bytes / openssl_total / 1e6 : 0.0;
   state.counters["openssl_ms"] = per_iteration(openssl_total, state) * 1e3;
   state.counters["openssl_startup_ms"] = file.openssl_startup_s * 1e3;
-  state.counters["ratio_vs_openssl"] = openssl_total > 0 ? ours_total / openssl_total : 0.0;
+  state.counters["ratio_vs_openssl"] = median_ratio(ours_samples, openssl_samples);
 }
 BENCHMARK(BM_Sha256_File256MiB)->UseManualTime()->Unit(benchmark::kMillisecond);
 
@@ -519,16 +544,17 @@ class RawPool {
   std::vector<std::jthread> workers_;  // last: joined before the state they use goes away
 };
 
-struct CertTotals {
-  double raw = 0;           // seconds in raw_verify_all (single-threaded)
-  double raw_parallel = 0;  // seconds in RawPool::verify_all (when a pool is given)
-  double cert = 0;          // seconds in crypto::verify with the given options
+// Seconds per iteration of each side.
+struct CertSamples {
+  std::vector<double> raw;           // raw_verify_all (single-threaded)
+  std::vector<double> raw_parallel;  // RawPool::verify_all (when a pool is given)
+  std::vector<double> cert;          // crypto::verify with the given options
 };
 
 // Runs the interleaved loop: each iteration times the raw reference(s) and crypto::verify,
 // rotating which goes first. Returns false (after SkipWithError) on any failure.
 bool run_cert_loop(benchmark::State& state, const CertFixture& fx,
-                   const crypto::VerifyOptions& options, RawPool* pool, CertTotals& totals) {
+                   const crypto::VerifyOptions& options, RawPool* pool, CertSamples& samples) {
   std::size_t round = 0;
   for ([[maybe_unused]] auto _ : state) {
     double raw = 0, raw_parallel = 0, cert = 0;
@@ -577,9 +603,9 @@ bool run_cert_loop(benchmark::State& state, const CertFixture& fx,
       return false;
     }
     state.SetIterationTime(cert);
-    totals.raw += raw;
-    totals.raw_parallel += raw_parallel;
-    totals.cert += cert;
+    samples.raw.push_back(raw);
+    if (pool != nullptr) samples.raw_parallel.push_back(raw_parallel);
+    samples.cert.push_back(cert);
   }
   return true;
 }
@@ -598,12 +624,12 @@ void BM_CertVerify(benchmark::State& state) {
   }
   crypto::VerifyOptions options;
   options.threads = 1;
-  CertTotals totals;
-  if (!run_cert_loop(state, fx, options, nullptr, totals)) return;
+  CertSamples samples;
+  if (!run_cert_loop(state, fx, options, nullptr, samples)) return;
   set_cluster_counters(state, fx);
-  state.counters["raw_us"] = per_iteration(totals.raw, state) * 1e6;
-  state.counters["cert_us"] = per_iteration(totals.cert, state) * 1e6;
-  state.counters["ratio_vs_raw"] = totals.raw > 0 ? totals.cert / totals.raw : 0.0;
+  state.counters["raw_us"] = median(samples.raw) * 1e6;
+  state.counters["cert_us"] = median(samples.cert) * 1e6;
+  state.counters["ratio_vs_raw"] = median_ratio(samples.cert, samples.raw);
 }
 BENCHMARK(BM_CertVerify)->Arg(4)->Arg(31)->Arg(100)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
@@ -620,23 +646,22 @@ void BM_CertVerifyParallel(benchmark::State& state) {
 
   crypto::VerifyOptions options;
   options.threads = 0;  // every core
-  CertTotals totals;
-  if (!run_cert_loop(state, fx, options, &pool, totals)) return;
+  CertSamples samples;
+  if (!run_cert_loop(state, fx, options, &pool, samples)) return;
   set_cluster_counters(state, fx);
   state.counters["cores"] = static_cast<double>(cores);
   state.counters["verify_threads"] = static_cast<double>(threads);
-  state.counters["raw_us"] = per_iteration(totals.raw, state) * 1e6;
-  state.counters["raw_parallel_us"] = per_iteration(totals.raw_parallel, state) * 1e6;
-  state.counters["cert_us"] = per_iteration(totals.cert, state) * 1e6;
+  state.counters["raw_us"] = median(samples.raw) * 1e6;
+  state.counters["raw_parallel_us"] = median(samples.raw_parallel) * 1e6;
+  state.counters["cert_us"] = median(samples.cert) * 1e6;
   // Parallel certificate verification against single-threaded raw verification.
-  state.counters["speedup"] = totals.cert > 0 ? totals.raw / totals.cert : 0.0;
+  state.counters["speedup"] = median_ratio(samples.raw, samples.cert);
   // Against perfect scaling of single-threaded raw verification over verify_threads threads.
   state.counters["ratio_vs_raw"] =
-      totals.raw > 0 ? totals.cert * static_cast<double>(threads) / totals.raw : 0.0;
+      median_ratio(samples.cert, samples.raw, static_cast<double>(threads));
   // What the pool got out of the same threads, and the library against the pool.
-  state.counters["pool_speedup"] = totals.raw_parallel > 0 ? totals.raw / totals.raw_parallel : 0.0;
-  state.counters["ratio_vs_raw_parallel"] =
-      totals.raw_parallel > 0 ? totals.cert / totals.raw_parallel : 0.0;
+  state.counters["pool_speedup"] = median_ratio(samples.raw, samples.raw_parallel);
+  state.counters["ratio_vs_raw_parallel"] = median_ratio(samples.cert, samples.raw_parallel);
 }
 BENCHMARK(BM_CertVerifyParallel)->Arg(31)->Arg(100)->UseManualTime()->Unit(benchmark::kMicrosecond);
 

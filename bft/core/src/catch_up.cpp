@@ -12,8 +12,18 @@ void Replica::send_status() {
   send_to_all(make_message(*signer_, ReplicaStatus{view_, view_active_, last_executed_, stable_.seq}));
 }
 
+bool Replica::idle() const {
+  return view_active_ && pending_.empty() && slots_.upper_bound(last_executed_) == slots_.end() &&
+         (!my_latest_checkpoint_ || my_latest_checkpoint_->as<Checkpoint>()->seq <= stable_.seq);
+}
+
 void Replica::retransmit() {
-  send_status();
+  // An idle replica reports less often: status is how laggards are found, not a heartbeat.
+  constexpr int kIdleStatusFactor = 8;
+  if (!idle() || now_ - last_status_ >= options_.retransmit_interval * kIdleStatusFactor) {
+    last_status_ = now_;
+    send_status();
+  }
   if (view_active_) {
     for (const auto& [seq, s] : slots_) {
       if (seq <= last_executed_) continue;
@@ -32,6 +42,11 @@ void Replica::retransmit() {
 void Replica::on_status(const MessagePtr& message) {
   const auto& status = *message->as<ReplicaStatus>();
   auto peer = message->sender;
+  // A replica's last_executed never decreases (it is recovered after a crash), so a status
+  // showing less than we have seen from it is a replay: ignore it rather than answer it.
+  auto& seen = peer_executed_[peer];
+  if (status.last_executed < seen) return;
+  seen = status.last_executed;
   bool behind = status.last_executed < last_executed_;
   bool needs_new_view = view_active_ && new_view_message_ &&
                         (status.view < view_ || (status.view == view_ && !status.view_active));

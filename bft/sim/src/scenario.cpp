@@ -59,7 +59,9 @@ DurationDistribution parse_distribution(const json& j, const std::string& path) 
                                     "{{\"exponential\": mean}} or {{\"lognormal\": [median, sigma]}}",
                                     path));
   }
-  const auto& [kind, value] = *j.items().begin();
+  auto item = j.items().begin();
+  const std::string kind = item.key();
+  const json& value = item.value();  // not a structured binding: clang 14 cannot capture those
   auto pair = [&](const char* what) {
     if (!value.is_array() || value.size() != 2 || !value[0].is_number() || !value[1].is_number()) {
       throw ScenarioError(fmt::format("{}.{}: expected [{}]", path, kind, what));

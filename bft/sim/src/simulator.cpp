@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <queue>
 #include <set>
 
@@ -519,25 +520,32 @@ void Simulation::poll(std::uint32_t index) {
   schedule(now_ + seconds(scenario_.fleet.poll_interval_s), EventKind::kPoll, index);
   auto& node = fleet_[index];
   if (node.fetching) return;
-  // Any one validator: the node trusts nothing it cannot verify.
-  auto& host = hosts_[rng_() % hosts_.size()];
-  if (!host.up) return;
-  const auto& app = *host.instances[0].app;
-  const auto* entry = host.strategy ? host.strategy->serve_poll(app) : app.latest_release();
-  if (entry == nullptr || entry->version <= node.serving) return;  // never backwards
-  if (!entry->certificate) {
-    ++result_.refused_loads;
-    return;
+  // The node asks f+1 validators, so at least one answer comes from an honest one; it trusts
+  // nothing it cannot verify and takes the newest verified release.
+  std::vector<std::size_t> asked(hosts_.size());
+  std::iota(asked.begin(), asked.end(), 0);
+  std::shuffle(asked.begin(), asked.end(), rng_);
+  asked.resize(std::min<std::size_t>(asked.size(), std::size_t{config_.f} + 1));
+  const bft::RegisterEntry* entry = nullptr;
+  for (auto h : asked) {
+    auto& host = hosts_[h];
+    if (!host.up) continue;
+    const auto& app = *host.instances[0].app;
+    const auto* answer = host.strategy ? host.strategy->serve_poll(app) : app.latest_release();
+    if (answer == nullptr || answer->version <= node.serving) continue;  // never backwards
+    if (entry != nullptr && answer->version <= entry->version) continue;
+    const auto* certificate = answer->certificate ? &*answer->certificate : nullptr;
+    if (certificate == nullptr || !crypto::verify(*certificate, config_).ok() ||
+        certificate->statement.adapter_version != answer->version ||
+        certificate->statement.artifact_digest != answer->artifact_digest) {
+      ++result_.refused_loads;
+      continue;
+    }
+    entry = answer;
   }
-  const auto& certificate = *entry->certificate;
-  auto verdict = crypto::verify(certificate, config_);
-  if (!verdict.ok() || certificate.statement.adapter_version != entry->version ||
-      certificate.statement.artifact_digest != entry->artifact_digest) {
-    ++result_.refused_loads;
-    return;
-  }
+  if (entry == nullptr) return;
   node.fetching = entry->version;
-  node.fetching_digest = certificate.statement.artifact_digest;
+  node.fetching_digest = entry->certificate->statement.artifact_digest;
   auto transfer = seconds(static_cast<double>(entry->size) / (scenario_.fleet.bandwidth_mb_s * 1e6));
   schedule(now_ + transfer + link().latency.sample(rng_), EventKind::kFetched, index, entry->version);
 }

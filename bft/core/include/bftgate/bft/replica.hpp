@@ -235,6 +235,9 @@ class Replica {
   Time last_progress_{0};
   Time last_retransmit_{0};
   std::map<ReplicaId, Time> last_catch_up_sent_;
+  std::map<ReplicaId, Seq> peer_executed_;  // highest last_executed each peer reported
+  Time last_status_{0};
+  bool idle() const;
   Ready ready_;
 };
 

@@ -1,0 +1,254 @@
+#include "bftgate/bft/replica.hpp"
+
+#include <gtest/gtest.h>
+
+#include "test_cluster.hpp"
+
+namespace bftgate::bft::testing {
+namespace {
+
+std::string op(int i) { return "op-" + std::to_string(i); }
+
+void expect_same_applied(const TestCluster& cluster, const std::set<ReplicaId>& skip = {}) {
+  const std::vector<Bytes>* reference = nullptr;
+  for (std::size_t i = 0; i < cluster.n(); ++i) {
+    if (skip.contains(static_cast<ReplicaId>(i))) continue;
+    if (reference == nullptr) {
+      reference = &cluster.apps[i]->applied;
+    } else {
+      EXPECT_EQ(cluster.apps[i]->applied, *reference) << "replica " << i;
+    }
+  }
+}
+
+std::size_t count_applied(const LogApp& app, const std::string& operation) {
+  return static_cast<std::size_t>(std::count(app.applied.begin(), app.applied.end(), Bytes(operation.begin(), operation.end())));
+}
+
+TEST(Replica, NormalCaseCommitsTheSameSequenceEverywhere) {
+  TestCluster cluster(4);
+  for (int i = 1; i <= 10; ++i) cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+  cluster.advance(Duration(10'000), 5);
+  for (std::size_t r = 0; r < 4; ++r) {
+    ASSERT_EQ(cluster.apps[r]->applied.size(), 10u) << "replica " << r;
+    EXPECT_EQ(cluster.replicas[r]->view(), 0u);
+  }
+  expect_same_applied(cluster);
+  // f+1 = 2 replies (in fact all four) per request reached the client.
+  EXPECT_GE(cluster.replies.size(), 10u * 2);
+}
+
+TEST(Replica, DuplicateRequestsExecuteOnceAndTheReplyIsResent) {
+  TestCluster cluster(4);
+  auto request = cluster.request(1, "once");
+  cluster.submit(request);
+  cluster.submit(request);
+  cluster.advance(Duration(10'000), 3);
+  auto replies_before = cluster.replies.size();
+  cluster.submit(request);  // a retry after execution
+  for (std::size_t r = 0; r < 4; ++r) EXPECT_EQ(count_applied(*cluster.apps[r], "once"), 1u);
+  EXPECT_EQ(cluster.replies.size(), replies_before + 4);  // every replica answers the retry
+  // An older request id from the same client is ignored, not executed.
+  cluster.submit(cluster.request(1, "stale"));
+  for (std::size_t r = 0; r < 4; ++r) EXPECT_EQ(count_applied(*cluster.apps[r], "stale"), 0u);
+}
+
+TEST(Replica, BatchesRequestsWhenThePipelineIsFull) {
+  TestCluster cluster(4, FaultModel::kBft, [](ReplicaOptions& o) {
+    o.max_in_flight = 1;
+    o.max_batch = 8;
+  });
+  // Hold back everything the primary sends until all requests have arrived.
+  bool hold = true;
+  cluster.filter = [&](PrincipalId from, PrincipalId, const SignedMessage&) { return hold && from == 0; };
+  for (int i = 1; i <= 16; ++i) cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+  hold = false;
+  cluster.advance(Duration(25'000), 10);
+  for (std::size_t r = 0; r < 4; ++r) EXPECT_EQ(cluster.apps[r]->applied.size(), 16u) << r;
+  // 16 requests in far fewer pre-prepares than requests.
+  EXPECT_LT(cluster.committed[1].size(), 8u);
+  expect_same_applied(cluster);
+}
+
+TEST(Replica, ViewChangeReplacesASilentPrimary) {
+  TestCluster cluster(4);
+  cluster.filter = [](PrincipalId from, PrincipalId, const SignedMessage&) { return from == 0; };
+  cluster.submit(cluster.request(1, "survives"));
+  EXPECT_TRUE(cluster.apps[1]->applied.empty());
+  cluster.advance(Duration(20'000), 20);
+  for (ReplicaId r : {1u, 2u, 3u}) {
+    EXPECT_EQ(count_applied(*cluster.apps[r], "survives"), 1u) << r;
+    EXPECT_GE(cluster.replicas[r]->view(), 1u);
+    EXPECT_TRUE(cluster.replicas[r]->view_active());
+    EXPECT_GE(cluster.count_events(r, ReplicaEvent::Kind::kNewViewEntered), 1u);
+  }
+  EXPECT_GT(cluster.sent_by_type[static_cast<std::size_t>(MessageType::kViewChange)], 0u);
+  EXPECT_GT(cluster.sent_by_type[static_cast<std::size_t>(MessageType::kNewView)], 0u);
+}
+
+TEST(Replica, ViewChangeCarriesPreparedRequestsIntoTheNewView) {
+  TestCluster cluster(4);
+  // Everything prepares, but commits reach only replica 3: it alone commits the batches.
+  cluster.filter = [](PrincipalId, PrincipalId to, const SignedMessage& m) {
+    return m.type() == MessageType::kCommit && to != 3;
+  };
+  for (int i = 1; i <= 3; ++i) cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+  ASSERT_EQ(cluster.apps[3]->applied.size(), 3u);
+  for (ReplicaId r : {0u, 1u, 2u}) EXPECT_TRUE(cluster.apps[r]->applied.empty());
+  std::map<Seq, Digest> committed_by_3;
+  for (const auto& batch : cluster.committed[3]) committed_by_3[batch.seq] = batch.batch_digest;
+
+  // Now the primary goes silent (and no catch-up may shortcut the view change): the next primary
+  // must re-issue exactly those batches at exactly those sequence numbers, or replicas 1 and 2
+  // would disagree with replica 3.
+  cluster.filter = [](PrincipalId from, PrincipalId, const SignedMessage& m) {
+    return from == 0 || m.type() == MessageType::kCatchUp ||
+           (m.type() == MessageType::kCommit && m.as<Commit>()->view == 0);
+  };
+  cluster.advance(Duration(20'000), 30);
+  for (ReplicaId r : {1u, 2u}) {
+    ASSERT_EQ(cluster.apps[r]->applied.size(), 3u) << r;
+    EXPECT_GE(cluster.replicas[r]->view(), 1u);
+    for (const auto& batch : cluster.committed[r]) {
+      auto it = committed_by_3.find(batch.seq);
+      if (it != committed_by_3.end()) {
+        EXPECT_EQ(batch.batch_digest, it->second) << "replica " << r << " seq " << batch.seq;
+      }
+    }
+  }
+  expect_same_applied(cluster, {0});
+}
+
+TEST(Replica, CheckpointsBecomeStableAndTheLogIsCollected) {
+  TestCluster cluster(4);  // K = 4, L = 8
+  for (int i = 1; i <= 40; ++i) {
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+    cluster.advance(Duration(5'000));
+  }
+  cluster.advance(Duration(10'000), 5);
+  for (std::size_t r = 0; r < 4; ++r) {
+    const auto& replica = *cluster.replicas[r];
+    EXPECT_EQ(cluster.apps[r]->applied.size(), 40u);
+    EXPECT_GE(replica.stable_seq(), replica.last_executed() - replica.options().checkpoint_interval) << r;
+    EXPECT_EQ(replica.stable_seq() % 4, 0u);
+    EXPECT_LE(replica.log_size(), replica.options().watermark_window) << r;
+    EXPECT_GE(cluster.count_events(static_cast<ReplicaId>(r), ReplicaEvent::Kind::kCheckpointStable), 5u);
+  }
+}
+
+TEST(Replica, StateTransferBringsALaggardPastTheLowWatermark) {
+  TestCluster cluster(4);
+  cluster.filter = [](PrincipalId from, PrincipalId to, const SignedMessage&) { return from == 3 || to == 3; };
+  for (int i = 1; i <= 30; ++i) {
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+    cluster.advance(Duration(5'000));
+  }
+  ASSERT_TRUE(cluster.apps[3]->applied.empty());
+  ASSERT_GT(cluster.replicas[0]->stable_seq(), cluster.options.watermark_window);  // beyond any log replay
+  cluster.filter = nullptr;
+  cluster.advance(Duration(20'000), 10);
+  EXPECT_EQ(cluster.apps[3]->applied.size(), 30u);
+  EXPECT_GE(cluster.count_events(3, ReplicaEvent::Kind::kStateTransferred), 1u);
+  expect_same_applied(cluster);
+  // And it takes part again afterwards.
+  cluster.submit(cluster.request(31, op(31)));
+  cluster.advance(Duration(10'000), 5);
+  expect_same_applied(cluster);
+  EXPECT_EQ(cluster.apps[3]->applied.size(), 31u);
+}
+
+TEST(Replica, RestartRecoversEverythingCommittedFromItsLog) {
+  TestCluster cluster(4);
+  for (int i = 1; i <= 14; ++i) {
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+    cluster.advance(Duration(5'000));
+  }
+  auto before = cluster.apps[2]->applied;
+  ASSERT_EQ(before.size(), 14u);
+  cluster.crash(2);
+  cluster.start(2, /*recover=*/true);
+  EXPECT_EQ(cluster.apps[2]->applied, before);  // nothing committed was lost
+  EXPECT_EQ(cluster.replicas[2]->last_executed(), cluster.replicas[0]->last_executed());
+  for (int i = 15; i <= 20; ++i) {
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+    cluster.advance(Duration(5'000));
+  }
+  cluster.advance(Duration(20'000), 5);
+  EXPECT_EQ(cluster.apps[2]->applied.size(), 20u);
+  expect_same_applied(cluster);
+}
+
+TEST(Replica, RestartedReplicaNeverContradictsItsEarlierVotes) {
+  TestCluster cluster(4);
+  cluster.submit(cluster.request(1, op(1)));
+  cluster.advance(Duration(5'000));
+  std::vector<MessagePtr> sent_before;
+  for (const auto& record : cluster.disks[1]) {
+    if (record.kind == PersistRecord::Kind::kSent) sent_before.push_back(record.message);
+  }
+  ASSERT_FALSE(sent_before.empty());
+  cluster.crash(1);
+  cluster.start(1, /*recover=*/true);
+  // The restarted replica answers the same pre-prepare with the same prepare, never another.
+  for (const auto& record : cluster.disks[0]) {
+    if (record.kind == PersistRecord::Kind::kSent && record.message->as<PrePrepare>()) {
+      cluster.replicas[1]->step(record.message);
+    }
+  }
+  auto ready = cluster.replicas[1]->take_ready();
+  for (const auto& out : ready.messages) {
+    if (const auto* p = out.message->as<Prepare>()) {
+      bool matches_earlier = false;
+      for (const auto& m : sent_before) {
+        if (const auto* q = m->as<Prepare>(); q && q->seq == p->seq) matches_earlier = q->batch_digest == p->batch_digest;
+      }
+      EXPECT_TRUE(matches_earlier);
+    }
+  }
+}
+
+TEST(Replica, CftModeCommitsWithAMajority) {
+  TestCluster cluster(3, FaultModel::kCft);
+  ASSERT_EQ(cluster.options.quorum, 2u);
+  cluster.crash(2);
+  cluster.submit(cluster.request(1, "majority"));
+  cluster.advance(Duration(10'000), 3);
+  EXPECT_EQ(count_applied(*cluster.apps[0], "majority"), 1u);
+  EXPECT_EQ(count_applied(*cluster.apps[1], "majority"), 1u);
+}
+
+TEST(Replica, BadSignaturesAndImpostorsAreRejected) {
+  TestCluster cluster(4);
+  auto request = cluster.request(1, "x");
+  auto forged = make_message_as(request->sender, request->body, crypto::Signature{});
+  cluster.replicas[1]->step(forged);
+  auto ready = cluster.replicas[1]->take_ready();
+  ASSERT_EQ(ready.events.size(), 1u);
+  EXPECT_EQ(ready.events[0].kind, ReplicaEvent::Kind::kRejected);
+  EXPECT_NE(ready.events[0].detail.find("bad signature"), std::string::npos);
+  EXPECT_EQ(cluster.replicas[1]->pending_requests(), 0u);
+
+  // A pre-prepare from replica 2 (not the primary of view 0), validly signed by replica 2.
+  std::vector<MessagePtr> batch{request};
+  auto impostor = make_message(*cluster.signers[2], PrePrepare{0, 1, batch_digest_of(batch), batch});
+  cluster.replicas[1]->step(impostor);
+  ready = cluster.replicas[1]->take_ready();
+  ASSERT_EQ(ready.events.size(), 1u);
+  EXPECT_NE(ready.events[0].detail.find("not its primary"), std::string::npos);
+  EXPECT_TRUE(ready.messages.empty());  // no prepare for it
+
+  // A pre-prepare whose digest does not match its batch.
+  auto primary_signer = cluster.signers[0];
+  auto lying = make_message(*primary_signer, PrePrepare{0, 1, crypto::sha256(as_bytes("other")), batch});
+  cluster.replicas[1]->step(lying);
+  ready = cluster.replicas[1]->take_ready();
+  ASSERT_EQ(ready.events.size(), 1u);
+  EXPECT_NE(ready.events[0].detail.find("digest"), std::string::npos);
+
+  cluster.submit(request);
+  cluster.advance(Duration(10'000), 2);
+  for (std::size_t r = 0; r < 4; ++r) EXPECT_EQ(count_applied(*cluster.apps[r], "x"), 1u);
+}
+
+}  // namespace
+}  // namespace bftgate::bft::testing
