@@ -21,6 +21,16 @@ std::size_t first_bad_signature(const ReleaseCertificate& certificate, const Clu
   }
   return end;
 }
+
+std::size_t first_bad_signature_cached(const ReleaseCertificate& certificate, const ClusterConfig& config,
+                                       const std::vector<std::uint32_t>& ids, VerifyCache& cache) {
+  auto body = certificate.statement.encode();
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto* validator = config.find_validator(ids[i]);
+    if (!cache.verify(validator->public_key, Domain::kReleaseApproval, body, certificate.signatures()[i])) return i;
+  }
+  return ids.size();
+}
 }  // namespace
 
 Bytes ReleaseStatement::encode() const {
@@ -147,7 +157,9 @@ CertVerdict verify(const ReleaseCertificate& certificate, const ClusterConfig& c
                                           : options.threads;
   threads = static_cast<unsigned>(std::min<std::size_t>(threads, ids.size()));
   std::size_t bad = ids.size();
-  if (threads <= 1) {
+  if (options.cache != nullptr) {
+    bad = first_bad_signature_cached(certificate, config, ids, *options.cache);
+  } else if (threads <= 1) {
     bad = first_bad_signature(certificate, config, ids, message, 0, ids.size());
   } else {
     std::vector<std::size_t> first_bad(threads);

@@ -53,7 +53,8 @@ Result<RegisterReply> decode_reply(ByteView bytes) {
   }
 }
 
-AdapterRegister::AdapterRegister(const ClusterConfig& config) : config_(config) {
+AdapterRegister::AdapterRegister(const ClusterConfig& config, std::shared_ptr<crypto::VerifyCache> cache)
+    : config_(config), cache_(std::move(cache)) {
   state_.entries.push_back(genesis_entry());
 }
 
@@ -105,8 +106,8 @@ AdapterRegister::Outcome AdapterRegister::apply_propose(const ProposeOp& op) {
   if (op.size == 0) return {false, "artifact size must be positive"};
   auto body = proposal_signing_body(config_.cluster_id, config_.epoch, op.version,
                                     op.artifact_digest, op.size, op.source);
-  if (!crypto::verify(config_.operator_public_key, crypto::Domain::kOperatorProposal, body,
-                      op.operator_signature)) {
+  if (!crypto::verify_with(cache_.get(), config_.operator_public_key, crypto::Domain::kOperatorProposal, body,
+                           op.operator_signature)) {
     return {false, "operator signature does not verify against the cluster's operator key"};
   }
 
@@ -163,12 +164,12 @@ AdapterRegister::Outcome AdapterRegister::apply_vote(const VoteOp& op) {
 
   auto body = vote_signing_body(config_.cluster_id, config_.epoch, op.validator, op.version,
                                 op.artifact_digest, op.verdict, op.metrics_digest);
-  if (!crypto::verify(validator->public_key, crypto::Domain::kRegisterVote, body, op.signature)) {
+  if (!crypto::verify_with(cache_.get(), validator->public_key, crypto::Domain::kRegisterVote, body, op.signature)) {
     return {false, fmt::format("vote signature of validator {} does not verify", op.validator)};
   }
   auto statement = release_statement(config_, *target);
-  if (pass &&
-      !crypto::verify_release_signature(validator->public_key, statement, *op.release_approval)) {
+  if (pass && !crypto::verify_with(cache_.get(), validator->public_key, crypto::Domain::kReleaseApproval,
+                                   statement.encode(), *op.release_approval)) {
     return {false,
             fmt::format("release approval of validator {} does not verify over the statement "
                         "for version {} (previous entry hash {})",

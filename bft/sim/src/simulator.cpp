@@ -138,6 +138,11 @@ class Simulation {
   void violation(std::string text) {
     if (result_.violations.size() < 100) result_.violations.push_back(std::move(text));
   }
+  crypto::VerifyOptions cached() const {
+    crypto::VerifyOptions options;
+    options.cache = verify_cache_.get();
+    return options;
+  }
   bool honest(ReplicaId id) const { return !scenario_.byzantine.contains(id); }
   const AdapterSpec* adapter(std::uint64_t version) const {
     for (const auto& a : scenario_.adapters) {
@@ -156,6 +161,7 @@ class Simulation {
   Rng rng_;
   std::shared_ptr<MacKeyring> keyring_;
   std::shared_ptr<bft::Verifier> verifier_;
+  std::shared_ptr<crypto::VerifyCache> verify_cache_ = std::make_shared<crypto::VerifyCache>();
   ClusterConfig config_;
   bft::ReplicaOptions options_;
   std::optional<crypto::SecretKey> operator_key_;
@@ -229,7 +235,7 @@ void Simulation::build_cluster(std::uint64_t seed) {
 
 Instance Simulation::make_instance(ReplicaHost& host) {
   Instance instance;
-  instance.app = std::make_unique<bft::AdapterRegister>(config_);
+  instance.app = std::make_unique<bft::AdapterRegister>(config_, verify_cache_);
   instance.replica = std::make_unique<bft::Replica>(options_, host.signer, verifier_, *instance.app);
   return instance;
 }
@@ -535,7 +541,7 @@ void Simulation::poll(std::uint32_t index) {
     if (answer == nullptr || answer->version <= node.serving) continue;  // never backwards
     if (entry != nullptr && answer->version <= entry->version) continue;
     const auto* certificate = answer->certificate ? &*answer->certificate : nullptr;
-    if (certificate == nullptr || !crypto::verify(*certificate, config_).ok() ||
+    if (certificate == nullptr || !crypto::verify(*certificate, config_, cached()).ok() ||
         certificate->statement.adapter_version != answer->version ||
         certificate->statement.artifact_digest != answer->artifact_digest) {
       ++result_.refused_loads;
@@ -567,7 +573,7 @@ void Simulation::check_releases(ReplicaHost& host) {
     if (entry.state != bft::EntryState::kReleaseCommit || host.checked_releases.contains(entry.version)) continue;
     host.checked_releases.insert(entry.version);
     const auto& certificate = *entry.certificate;
-    if (auto verdict = crypto::verify(certificate, config_); !verdict.ok()) {
+    if (auto verdict = crypto::verify(certificate, config_, cached()); !verdict.ok()) {
       violation(fmt::format("register-safety: replica {} holds a certificate for version {} that does not verify: {}",
                             host.id, entry.version, verdict.reason));
     }

@@ -18,6 +18,7 @@
 #include "bftgate/crypto/encoding.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/crypto/signer_set.hpp"
+#include "bftgate/crypto/verify_cache.hpp"
 
 namespace bftgate::crypto {
 
@@ -93,6 +94,9 @@ struct VerifyOptions {
   unsigned threads = 1;
   // When set, the certificate must name this artifact digest.
   std::optional<Digest> artifact_digest;
+  // When set (single-threaded verification only), signatures verified before are not verified
+  // again.
+  VerifyCache* cache = nullptr;
 };
 
 // Checks, in order: cluster id and epoch, every signer in the validator set, the quorum size,

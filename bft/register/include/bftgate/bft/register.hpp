@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "bftgate/bft/register_snapshot.hpp"
 #include "bftgate/bft/state_machine.hpp"
 #include "bftgate/crypto/cluster_config.hpp"
+#include "bftgate/crypto/verify_cache.hpp"
 
 namespace bftgate::bft {
 
@@ -40,7 +42,9 @@ Result<RegisterReply> decode_reply(ByteView bytes);
 
 class AdapterRegister final : public StateMachine {
  public:
-  explicit AdapterRegister(const ClusterConfig& config);
+  // `cache` (optional) memoises signature checks across registers that see the same operations,
+  // as every replica in one simulation does.
+  explicit AdapterRegister(const ClusterConfig& config, std::shared_ptr<crypto::VerifyCache> cache = nullptr);
 
   Bytes apply(std::uint32_t client, ByteView operation) override;
   Bytes snapshot() const override;
@@ -77,6 +81,7 @@ class AdapterRegister final : public StateMachine {
   void append_log(std::uint32_t client, OpKind kind, ByteView operation, const Outcome& outcome);
 
   ClusterConfig config_;
+  std::shared_ptr<crypto::VerifyCache> cache_;
   RegisterContents state_;
 };
 

@@ -1,0 +1,29 @@
+#include "bftgate/crypto/verify_cache.hpp"
+
+#include "bftgate/crypto/sha256.hpp"
+
+namespace bftgate::crypto {
+
+bool VerifyCache::verify(const PublicKey& key, Domain domain, ByteView body, const Signature& signature) {
+  // SHA-256 of (key, domain, body, signature) names the verified statement; collisions would
+  // need a SHA-256 collision.
+  Sha256 hasher;
+  auto domain_tag = static_cast<std::uint16_t>(domain);
+  std::array<std::uint8_t, 2> tag = {static_cast<std::uint8_t>(domain_tag), static_cast<std::uint8_t>(domain_tag >> 8)};
+  hasher.update(key.bytes).update(tag).update(signature.bytes).update(body);
+  auto name = hasher.finish().bytes;
+  if (verified_.contains(name)) {
+    ++hits_;
+    return true;
+  }
+  ++misses_;
+  if (!crypto::verify(key, domain, body, signature)) return false;
+  verified_.insert(name);
+  return true;
+}
+
+bool verify_with(VerifyCache* cache, const PublicKey& key, Domain domain, ByteView body, const Signature& signature) {
+  return cache != nullptr ? cache->verify(key, domain, body, signature) : crypto::verify(key, domain, body, signature);
+}
+
+}  // namespace bftgate::crypto
