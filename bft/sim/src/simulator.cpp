@@ -11,6 +11,7 @@
 #include "bftgate/bft/replica.hpp"
 #include "bftgate/crypto/certificate.hpp"
 #include "bftgate/sim/byzantine.hpp"
+#include "bftgate/sim/invariants.hpp"
 #include "bftgate/sim/mac_signer.hpp"
 
 namespace bftgate::sim {
@@ -92,7 +93,6 @@ struct ReplicaHost {
   std::shared_ptr<bft::Signer> signer;
   std::optional<crypto::SecretKey> vote_key;
   std::set<std::uint64_t> validating;
-  std::set<std::uint64_t> checked_releases;
 };
 
 struct FleetNode {
@@ -107,7 +107,10 @@ constexpr ReplicaId kNoReplica = 0xffff'ffffu;
 class Simulation {
  public:
   Simulation(const Scenario& scenario, std::uint64_t seed)
-      : scenario_(scenario), rng_(seed), keyring_(std::make_shared<MacKeyring>(seed)) {
+      : scenario_(scenario),
+        rng_(seed),
+        keyring_(std::make_shared<MacKeyring>(seed)),
+        checker_(scenario, config_, verify_cache_.get()) {
     result_.seed = seed;
     build_cluster(seed);
   }
@@ -131,13 +134,8 @@ class Simulation {
   void start_validations(ReplicaHost& host);
   void cast_vote(ReplicaHost& host, std::uint64_t version);
   void poll(std::uint32_t node);
-  void check_commits(ReplicaHost& host, const std::vector<bft::CommittedBatch>& committed);
   void check_releases(ReplicaHost& host);
   void check_convergence();
-  void check_liveness();
-  void violation(std::string text) {
-    if (result_.violations.size() < 100) result_.violations.push_back(std::move(text));
-  }
   crypto::VerifyOptions cached() const {
     crypto::VerifyOptions options;
     options.cache = verify_cache_.get();
@@ -172,8 +170,7 @@ class Simulation {
   std::uint64_t next_order_ = 0;
   Time now_{0};
   RunResult result_;
-  std::map<bft::Seq, crypto::Digest> committed_;          // honest commits: agreement
-  std::map<std::uint64_t, crypto::Digest> certified_;    // honest registers: one digest per version
+  InvariantChecker checker_;
 };
 
 void Simulation::build_cluster(std::uint64_t seed) {
@@ -275,7 +272,9 @@ RunResult Simulation::run() {
   }
   now_ = end;
   result_.end_s = to_seconds(end);
-  check_liveness();
+  checker_.at_end(result_.versions);
+  result_.violations = checker_.violations();
+  result_.committed_seqs = checker_.highest_commit();
   for (auto& o : result_.versions) {
     for (const auto& host : hosts_) {
       if (!honest(host.id) || !host.up) continue;
@@ -361,16 +360,8 @@ void Simulation::process(const Event& event) {
       auto version = event.arg;
       auto digest = node.fetching_digest;
       node.fetching.reset();
-      if (version <= node.serving) {
-        violation(fmt::format("serving-safety: node {} would go from version {} back to {}", event.target,
-                              node.serving, version));
-        break;
-      }
-      auto certified = certified_.find(version);
-      if (certified == certified_.end() || certified->second != digest) {
-        violation(fmt::format("serving-safety: node {} loaded version {} that no honest replica certified",
-                              event.target, version));
-      }
+      checker_.on_load(event.target, node.serving, version, digest);
+      if (version <= node.serving) break;
       node.serving = version;
       node.serving_digest = digest;
       check_convergence();
@@ -415,7 +406,7 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
   // Persist before send: in the simulator the disk is the list of records a restart replays.
   for (auto& record : ready.persist) instance.disk.push_back(std::move(record));
   if (honest(host.id)) {
-    check_commits(host, ready.committed);
+    for (const auto& batch : ready.committed) checker_.on_commit(host.id, batch);
     for (const auto& e : ready.events) {
       if (e.kind == bft::ReplicaEvent::Kind::kNewViewEntered) ++result_.view_changes;
       if (e.kind == bft::ReplicaEvent::Kind::kStateTransferred) ++result_.state_transfers;
@@ -556,43 +547,10 @@ void Simulation::poll(std::uint32_t index) {
   schedule(now_ + transfer + link().latency.sample(rng_), EventKind::kFetched, index, entry->version);
 }
 
-void Simulation::check_commits(ReplicaHost& host, const std::vector<bft::CommittedBatch>& committed) {
-  for (const auto& batch : committed) {
-    auto [it, inserted] = committed_.emplace(batch.seq, batch.batch_digest);
-    if (!inserted && it->second != batch.batch_digest) {
-      violation(fmt::format("agreement: replica {} committed batch {} at sequence {}, another honest replica {}",
-                            host.id, batch.batch_digest.hex().substr(0, 12), batch.seq, it->second.hex().substr(0, 12)));
-    }
-    result_.committed_seqs = std::max(result_.committed_seqs, batch.seq);
-  }
-}
-
 void Simulation::check_releases(ReplicaHost& host) {
-  const auto& app = *host.instances[0].app;
-  for (const auto& entry : app.entries()) {
-    if (entry.state != bft::EntryState::kReleaseCommit || host.checked_releases.contains(entry.version)) continue;
-    host.checked_releases.insert(entry.version);
-    const auto& certificate = *entry.certificate;
-    if (auto verdict = crypto::verify(certificate, config_, cached()); !verdict.ok()) {
-      violation(fmt::format("register-safety: replica {} holds a certificate for version {} that does not verify: {}",
-                            host.id, entry.version, verdict.reason));
-    }
-    std::size_t honest_signers = 0;
-    for (auto id : certificate.signers().ids()) {
-      const auto* spec = adapter(entry.version);
-      if (honest(id) && spec != nullptr && spec->honest_verdict(id) == Verdict::kPass) ++honest_signers;
-    }
-    if (honest_signers < std::size_t{config_.f} + 1) {
-      violation(fmt::format("register-safety: version {} certified with {} honest PASS votes, fewer than f+1 = {}",
-                            entry.version, honest_signers, config_.f + 1));
-    }
-    auto [it, inserted] = certified_.emplace(entry.version, entry.artifact_digest);
-    if (!inserted && it->second != entry.artifact_digest) {
-      violation(fmt::format("register-safety: two digests certified for version {}", entry.version));
-    }
-    for (auto& o : result_.versions) {
-      if (o.version == entry.version && !o.certified_s) o.certified_s = to_seconds(now_);
-    }
+  for (const auto& entry : host.instances[0].app->entries()) {
+    if (entry.state != bft::EntryState::kReleaseCommit) continue;
+    if (checker_.on_release(host.id, entry)) outcome(entry.version).certified_s = to_seconds(now_);
   }
 }
 
@@ -601,25 +559,6 @@ void Simulation::check_convergence() {
     if (o.converged_s || !o.certified_s) continue;
     bool all = std::all_of(fleet_.begin(), fleet_.end(), [&](const FleetNode& n) { return n.serving >= o.version; });
     if (all) o.converged_s = to_seconds(now_);
-  }
-}
-
-void Simulation::check_liveness() {
-  double stable_from = scenario_.gst_s;
-  for (const auto& p : scenario_.partitions) stable_from = std::max(stable_from, p.end_s);
-  for (std::size_t i = 0; i < scenario_.adapters.size(); ++i) {
-    const auto& a = scenario_.adapters[i];
-    auto& o = outcome(a.version);
-    if (!a.passes() || a.tampered_artifact || a.submit_s < stable_from) continue;
-    if (a.submit_s + o.bound_s > scenario_.duration_s) continue;  // the run ends before the bound
-    if (i + 1 < scenario_.adapters.size() && scenario_.adapters[i + 1].submit_s < a.submit_s + o.bound_s) continue;
-    if (!o.certified_s) {
-      violation(fmt::format("liveness: passing adapter version {} (submitted at {:.2f}s) was never certified",
-                            a.version, a.submit_s));
-    } else if (!o.converged_s || *o.converged_s - a.submit_s > o.bound_s) {
-      violation(fmt::format("liveness: the fleet did not converge on version {} within {:.2f}s of submission",
-                            a.version, o.bound_s));
-    }
   }
 }
 

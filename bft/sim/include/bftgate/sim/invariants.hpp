@@ -1,0 +1,55 @@
+// The invariant checker. The simulator calls it from inside every event that can break an
+// invariant (a commit, a register decision, an inference node's load), so each invariant is
+// checked right after the event that could violate it, and liveness once the run is over.
+//
+//   agreement        no two honest replicas commit different batches at one sequence number
+//   register-safety  every certificate verifies, holds at least f+1 PASS votes of honest
+//                    validators (so an adapter every honest validator fails is never certified),
+//                    and no version is certified with two digests
+//   serving-safety   inference nodes load only certified digests; their versions never decrease
+//   liveness         after GST (and after the last partition), a passing adapter is certified and
+//                    every inference node serves it within the scenario's bound
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bftgate/bft/register.hpp"
+#include "bftgate/bft/replica.hpp"
+#include "bftgate/sim/scenario.hpp"
+
+namespace bftgate::sim {
+
+struct VersionOutcome;
+
+class InvariantChecker {
+ public:
+  InvariantChecker(const Scenario& scenario, const ClusterConfig& config, crypto::VerifyCache* cache)
+      : scenario_(scenario), config_(config), cache_(cache) {}
+
+  void on_commit(ReplicaId replica, const bft::CommittedBatch& batch);
+  // Each RELEASE_COMMIT entry an honest replica's register holds; returns true the first time
+  // any honest replica holds a release of that version.
+  bool on_release(ReplicaId replica, const bft::RegisterEntry& entry);
+  void on_load(std::uint32_t node, std::uint64_t serving, std::uint64_t version, const crypto::Digest& digest);
+  void at_end(const std::vector<VersionOutcome>& outcomes);
+
+  const std::vector<std::string>& violations() const { return violations_; }
+  bft::Seq highest_commit() const { return committed_.empty() ? 0 : committed_.rbegin()->first; }
+
+ private:
+  void violation(std::string text);
+  bool honest(ReplicaId id) const { return !scenario_.byzantine.contains(id); }
+
+  const Scenario& scenario_;
+  const ClusterConfig& config_;
+  crypto::VerifyCache* cache_;
+  std::map<bft::Seq, crypto::Digest> committed_;
+  std::map<std::uint64_t, crypto::Digest> certified_;
+  std::set<std::pair<ReplicaId, std::uint64_t>> checked_;
+  std::vector<std::string> violations_;
+};
+
+}  // namespace bftgate::sim
