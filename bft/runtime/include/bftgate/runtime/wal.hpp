@@ -1,0 +1,62 @@
+// The write-ahead log of a validator: append-only, checksummed records, fsync'd before the
+// messages that depend on them leave. A crash can leave a torn last record; opening the log
+// truncates it (and anything after it) and keeps every complete record.
+//
+// File layout: "BFTGWAL1" then records, each  u32 length | u32 CRC-32 of the payload | payload.
+// Compaction rewrites the log (temp file, fsync, rename, fsync of the directory) so that it
+// starts at the newest stable checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include "bftgate/crypto/bytes.hpp"
+#include "bftgate/crypto/result.hpp"
+
+namespace bftgate::runtime {
+
+struct WalRecovery {
+  std::vector<Bytes> records;
+  std::uint64_t truncated_bytes = 0;  // a torn or corrupt tail that was cut off
+};
+
+class WriteAheadLog {
+ public:
+  static constexpr std::size_t kMaxRecord = 256 << 20;
+
+  // Opens (creating if absent) the log at `path`, returning it and every complete record in it.
+  static Result<std::pair<WriteAheadLog, WalRecovery>> open(const std::filesystem::path& path);
+
+  WriteAheadLog(WriteAheadLog&& other) noexcept;
+  WriteAheadLog& operator=(WriteAheadLog&& other) noexcept;
+  WriteAheadLog(const WriteAheadLog&) = delete;
+  WriteAheadLog& operator=(const WriteAheadLog&) = delete;
+  ~WriteAheadLog();
+
+  // Appends records (buffered); nothing is durable until sync().
+  Status append(ByteView record);
+  // Makes everything appended durable (one fsync for the whole batch).
+  Status sync();
+  // Replaces the whole log with `records` atomically (compaction).
+  Status rewrite(const std::vector<Bytes>& records);
+
+  std::uint64_t size_bytes() const { return size_; }
+  std::uint64_t syncs() const { return syncs_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  WriteAheadLog(std::filesystem::path path, int fd, std::uint64_t size) : path_(std::move(path)), fd_(fd), size_(size) {}
+  Status flush_buffer();
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::uint64_t syncs_ = 0;
+  Bytes buffer_;
+};
+
+// The framing of one record (exposed for tests and tools).
+Bytes frame_record(ByteView payload);
+
+}  // namespace bftgate::runtime

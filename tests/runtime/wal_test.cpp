@@ -1,0 +1,190 @@
+#include "bftgate/runtime/wal.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "../core/test_cluster.hpp"
+#include "bftgate/bft/persist_codec.hpp"
+#include "test_dirs.hpp"
+
+namespace bftgate::runtime {
+namespace {
+
+Bytes bytes_of(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+std::vector<Bytes> reopen(const std::filesystem::path& path, std::uint64_t* truncated = nullptr) {
+  auto opened = WriteAheadLog::open(path);
+  EXPECT_TRUE(opened.ok()) << opened.error().message;
+  if (truncated != nullptr) *truncated = opened->second.truncated_bytes;
+  return opened->second.records;
+}
+
+void append_raw(const std::filesystem::path& path, ByteView bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST(WriteAheadLog, RecordsSurviveReopening) {
+  TempDir dir;
+  auto path = dir.path() / "wal.log";
+  {
+    auto opened = WriteAheadLog::open(path);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    EXPECT_TRUE(opened->second.records.empty());
+    auto& wal = opened->first;
+    ASSERT_TRUE(wal.append(bytes_of("first")).ok());
+    ASSERT_TRUE(wal.append(bytes_of("")).ok());
+    ASSERT_TRUE(wal.append(Bytes(100'000, 7)).ok());
+    ASSERT_TRUE(wal.sync().ok());
+    EXPECT_EQ(wal.syncs(), 1u);  // one fsync for the batch
+  }
+  auto records = reopen(path);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0], bytes_of("first"));
+  EXPECT_TRUE(records[1].empty());
+  EXPECT_EQ(records[2], Bytes(100'000, 7));
+}
+
+TEST(WriteAheadLog, UnsyncedRecordsAreNotOnDisk) {
+  TempDir dir;
+  auto path = dir.path() / "wal.log";
+  auto opened = WriteAheadLog::open(path);
+  ASSERT_TRUE(opened.ok());
+  ASSERT_TRUE(opened->first.append(bytes_of("buffered")).ok());
+  EXPECT_TRUE(reopen(path).empty());
+  ASSERT_TRUE(opened->first.sync().ok());
+  EXPECT_EQ(reopen(path).size(), 1u);
+}
+
+TEST(WriteAheadLog, TornTailIsTruncatedAndAppendingContinues) {
+  TempDir dir;
+  auto path = dir.path() / "wal.log";
+  {
+    auto opened = WriteAheadLog::open(path);
+    ASSERT_TRUE(opened.ok());
+    ASSERT_TRUE(opened->first.append(bytes_of("complete-1")).ok());
+    ASSERT_TRUE(opened->first.append(bytes_of("complete-2")).ok());
+    ASSERT_TRUE(opened->first.sync().ok());
+  }
+  // A crash in the middle of writing the third record: only part of its frame reached the disk.
+  auto torn = frame_record(bytes_of("the third record, cut short"));
+  for (std::size_t cut : {std::size_t{3}, std::size_t{8}, torn.size() - 1}) {
+    auto before = std::filesystem::file_size(path);
+    append_raw(path, ByteView(torn).first(cut));
+    std::uint64_t truncated = 0;
+    auto records = reopen(path, &truncated);
+    ASSERT_EQ(records.size(), 2u) << "cut " << cut;
+    EXPECT_EQ(truncated, cut);
+    EXPECT_EQ(std::filesystem::file_size(path), before);
+  }
+  {
+    auto opened = WriteAheadLog::open(path);
+    ASSERT_TRUE(opened.ok());
+    ASSERT_TRUE(opened->first.append(bytes_of("after-recovery")).ok());
+    ASSERT_TRUE(opened->first.sync().ok());
+  }
+  auto records = reopen(path);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[2], bytes_of("after-recovery"));
+}
+
+TEST(WriteAheadLog, CorruptRecordEndsTheLog) {
+  TempDir dir;
+  auto path = dir.path() / "wal.log";
+  {
+    auto opened = WriteAheadLog::open(path);
+    ASSERT_TRUE(opened.ok());
+    for (const char* r : {"a", "b", "c"}) ASSERT_TRUE(opened->first.append(bytes_of(r)).ok());
+    ASSERT_TRUE(opened->first.sync().ok());
+  }
+  // Flip the payload byte of record "b": its checksum fails, so it and what follows are dropped.
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  off_t offset = 8 + (8 + 1) + 8;
+  char flipped = 'x';
+  ASSERT_EQ(::pwrite(fd, &flipped, 1, offset), 1);
+  ::close(fd);
+  std::uint64_t truncated = 0;
+  auto records = reopen(path, &truncated);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0], bytes_of("a"));
+  EXPECT_EQ(truncated, 2u * (8 + 1));
+}
+
+TEST(WriteAheadLog, RefusesAFileThatIsNotAWal) {
+  TempDir dir;
+  auto path = dir.path() / "notes.txt";
+  append_raw(path, bytes_of("hello, world"));
+  auto opened = WriteAheadLog::open(path);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.error().message.find("not a bftgate write-ahead log"), std::string::npos);
+  EXPECT_EQ(std::filesystem::file_size(path), 12u);  // left untouched
+}
+
+TEST(WriteAheadLog, RewriteCompactsAtomically) {
+  TempDir dir;
+  auto path = dir.path() / "wal.log";
+  auto opened = WriteAheadLog::open(path);
+  ASSERT_TRUE(opened.ok());
+  auto& wal = opened->first;
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(wal.append(Bytes(1000, static_cast<std::uint8_t>(i))).ok());
+  ASSERT_TRUE(wal.sync().ok());
+  auto big = wal.size_bytes();
+  ASSERT_TRUE(wal.rewrite({bytes_of("checkpoint"), bytes_of("after")}).ok());
+  EXPECT_LT(wal.size_bytes(), big / 10);
+  ASSERT_TRUE(wal.append(bytes_of("newest")).ok());
+  ASSERT_TRUE(wal.sync().ok());
+  auto records = reopen(path);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0], bytes_of("checkpoint"));
+  EXPECT_EQ(records[2], bytes_of("newest"));
+}
+
+// A replica's persisted records through the codec and the WAL rebuild the same replica.
+TEST(WriteAheadLog, ReplicaRecoversThroughTheLog) {
+  bft::testing::TestCluster cluster(4);
+  for (int i = 1; i <= 22; ++i) {
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), "op-" + std::to_string(i)));
+    cluster.advance(bft::Duration(5'000));
+  }
+  TempDir dir;
+  auto path = dir.path() / "replica-1.wal";
+  {
+    auto opened = WriteAheadLog::open(path);
+    ASSERT_TRUE(opened.ok());
+    for (const auto& record : cluster.disks[1]) ASSERT_TRUE(opened->first.append(bft::encode_record(record)).ok());
+    ASSERT_TRUE(opened->first.sync().ok());
+  }
+  std::vector<bft::PersistRecord> recovered;
+  for (const auto& bytes : reopen(path)) {
+    auto record = bft::decode_record(bytes);
+    ASSERT_TRUE(record.ok()) << record.error().message;
+    EXPECT_EQ(bft::encode_record(*record), bytes);
+    recovered.push_back(std::move(record.value()));
+  }
+  ASSERT_EQ(recovered.size(), cluster.disks[1].size());
+  cluster.disks[1] = std::move(recovered);
+  auto before = cluster.apps[1]->applied;
+  cluster.crash(1);
+  cluster.start(1, /*recover=*/true);
+  EXPECT_EQ(cluster.apps[1]->applied, before);
+  EXPECT_EQ(cluster.replicas[1]->stable_seq(), cluster.replicas[0]->stable_seq());
+}
+
+TEST(PersistCodec, RefusesMalformedRecords) {
+  EXPECT_FALSE(bft::decode_record(Bytes{}).ok());
+  EXPECT_FALSE(bft::decode_record(Bytes{9, 0}).ok());       // unknown format
+  EXPECT_FALSE(bft::decode_record(Bytes{1, 77}).ok());      // unknown kind
+  EXPECT_FALSE(bft::decode_record(Bytes{1, 0, 1, 2}).ok());  // truncated view
+  bft::PersistRecord view;
+  view.view = 3;
+  auto bytes = bft::encode_record(view);
+  bytes.push_back(0);
+  EXPECT_FALSE(bft::decode_record(bytes).ok());  // trailing byte
+}
+
+}  // namespace
+}  // namespace bftgate::runtime
