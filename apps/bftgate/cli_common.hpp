@@ -24,6 +24,9 @@ void register_verify_cert(CLI::App& app, Runner& run);
 void register_digest(CLI::App& app, Runner& run);
 void register_demo(CLI::App& app, Runner& run);
 void register_simulate(CLI::App& app, Runner& run);
+void register_validator(CLI::App& app, Runner& run);
+void register_submit(CLI::App& app, Runner& run);
+void register_status(CLI::App& app, Runner& run);
 
 void print_error(std::string_view message);
 

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   register_digest(app, run);
   register_demo(app, run);
   register_simulate(app, run);
+  register_validator(app, run);
+  register_submit(app, run);
+  register_status(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

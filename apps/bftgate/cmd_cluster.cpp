@@ -1,0 +1,248 @@
+// bftgate validator, submit and status: running a validator process and operating the cluster.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "bftgate/bft/register.hpp"
+#include "bftgate/crypto/key_file.hpp"
+#include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/runtime/validator_daemon.hpp"
+#include "cli_common.hpp"
+
+namespace bftgate::cli {
+
+namespace {
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+struct ValidatorArgs {
+  runtime::ValidatorOptions options;
+  double validate_timeout_s = 60;
+  std::string log_level = "info";
+};
+
+struct SubmitArgs {
+  std::filesystem::path config;
+  std::filesystem::path operator_key;
+  std::filesystem::path adapter;
+  std::uint64_t version = 0;
+  bool wait = false;
+  double timeout_s = 60;
+  bool json_output = false;
+};
+
+struct StatusArgs {
+  std::filesystem::path config;
+  bool json_output = false;
+  double timeout_s = 2;
+};
+
+int run_validator(ValidatorArgs& args) {
+  auto level = spdlog::level::from_str(args.log_level);
+  spdlog::set_level(level);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  args.options.validate_timeout = milliseconds(static_cast<std::int64_t>(args.validate_timeout_s * 1000));
+  auto daemon = runtime::make_validator(args.options);
+  if (!daemon) {
+    print_error(daemon.error().message);
+    return kExitFailure;
+  }
+  return daemon.value()->run();
+}
+
+// The newest version any f+1 validators agree exists, so the next one is above it.
+std::uint64_t highest_version(const std::map<bft::ReplicaId, json>& answers) {
+  std::uint64_t highest = 0;
+  for (const auto& [id, answer] : answers) {
+    if (!answer.contains("register")) continue;
+    for (const auto& entry : answer["register"]["entries"]) highest = std::max(highest, entry["version"].get<std::uint64_t>());
+  }
+  return highest;
+}
+
+int submit(const SubmitArgs& args) {
+  auto config = ClusterConfig::load(args.config);
+  if (!config) {
+    print_error(config.error().message);
+    return kExitFailure;
+  }
+  auto key = crypto::read_key_file(args.operator_key);
+  if (!key) {
+    print_error(key.error().message);
+    return kExitFailure;
+  }
+  if (key->role != crypto::KeyRole::kOperator || key->key.public_key() != config->operator_public_key) {
+    print_error(fmt::format("{} is not the operator key of {}", args.operator_key.string(), args.config.string()));
+    return kExitFailure;
+  }
+  auto artifact = std::filesystem::absolute(args.adapter);
+  if (std::filesystem::is_directory(artifact)) artifact /= "adapter_model.safetensors";
+  auto digest = crypto::sha256_file(artifact);
+  if (!digest) {
+    print_error(digest.error().message);
+    return kExitFailure;
+  }
+  runtime::ClusterClient client(*config);
+  auto version = args.version;
+  if (version == 0) {
+    auto answers = client.query_all({{"query", "status"}}, milliseconds(2000));
+    if (answers.size() < std::size_t{config->f} + 1) {
+      print_error(fmt::format("only {} validators answered; cannot pick the next version (pass --version)", answers.size()));
+      return kExitFailure;
+    }
+    version = highest_version(answers) + 1;
+  }
+  auto op = bft::make_propose(key->key, config->cluster_id, config->epoch, version, digest->digest, digest->size,
+                              "file://" + artifact.string());
+  auto request_id = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  bft::Ed25519Signer signer(bft::kOperatorPrincipal, std::move(key->key));
+  auto request = bft::make_message(signer, bft::Request{request_id, std::move(op)});
+  auto timeout = milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000));
+  if (!args.json_output) {
+    fmt::print("submitting {} ({} bytes, sha256 {}) as adapter version {}\n", artifact.string(), digest->size,
+               digest->digest.hex(), version);
+  }
+  auto result = client.submit(request, timeout);
+  if (!result) {
+    print_error(result.error().message);
+    return kExitFailure;
+  }
+  auto reply = bft::decode_reply(*result);
+  if (!reply || !reply->valid) {
+    print_error(fmt::format("the register refused the proposal: {}", reply ? reply->reason : reply.error().message));
+    return kExitFailure;
+  }
+  if (!args.json_output) fmt::print("accepted: version {} is BETA_TESTING; validators are validating it\n", version);
+  if (!args.wait) {
+    if (args.json_output) fmt::print("{}\n", json({{"version", version}, {"state", "BETA_TESTING"}}).dump());
+    return kExitOk;
+  }
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last_line;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto answers = client.query_all({{"query", "status"}}, milliseconds(1000));
+    std::map<std::string, std::size_t> states;
+    json decided_entry;
+    std::size_t pass = 0;
+    std::size_t fail = 0;
+    for (const auto& [id, answer] : answers) {
+      for (const auto& entry : answer["register"]["entries"]) {
+        if (entry["version"] != version) continue;
+        auto state = entry["state"].get<std::string>();
+        if (++states[state] >= std::size_t{config->f} + 1 && state != "BETA_TESTING") decided_entry = entry;
+        pass = std::max(pass, entry["pass_votes"].get<std::size_t>());
+        fail = std::max(fail, entry["fail_votes"].get<std::size_t>());
+      }
+    }
+    auto line = fmt::format("  version {}: {} PASS, {} FAIL votes (quorum {})", version, pass, fail, config->quorum());
+    if (line != last_line && !args.json_output) fmt::print("{}\n", line);
+    last_line = line;
+    if (!decided_entry.is_null()) {
+      auto state = decided_entry["state"].get<std::string>();
+      if (args.json_output) {
+        fmt::print("{}\n", decided_entry.dump(2));
+      } else {
+        fmt::print("decided: version {} is {}{}\n", version, state,
+                   decided_entry["reason"].get<std::string>().empty() ? "" : " (" + decided_entry["reason"].get<std::string>() + ")");
+        if (!decided_entry["certificate"].is_null()) fmt::print("certificate:\n{}\n", decided_entry["certificate"].dump(2));
+      }
+      return state == "RELEASE_COMMIT" ? kExitOk : kExitFailure;
+    }
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+  print_error(fmt::format("version {} was not decided within {} s", version, args.timeout_s));
+  return kExitFailure;
+}
+
+int status(const StatusArgs& args) {
+  auto config = ClusterConfig::load(args.config);
+  if (!config) {
+    print_error(config.error().message);
+    return kExitFailure;
+  }
+  runtime::ClusterClient client(*config);
+  auto answers = client.query_all({{"query", "status"}}, milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000)));
+  if (args.json_output) {
+    json out = json::object();
+    for (const auto& [id, answer] : answers) out[std::to_string(id)] = answer;
+    fmt::print("{}\n", out.dump(2));
+    return answers.size() >= std::size_t{config->f} + 1 ? kExitOk : kExitFailure;
+  }
+  fmt::print("cluster '{}' epoch {}: {} of {} validators answered\n", config->cluster_id, config->epoch, answers.size(),
+             config->n());
+  for (const auto& v : config->validators) {
+    auto it = answers.find(v.id);
+    if (it == answers.end()) {
+      fmt::print("  validator {:<3} {:<24} no answer\n", v.id, v.endpoint);
+      continue;
+    }
+    const auto& a = it->second;
+    fmt::print("  validator {:<3} {:<24} view {}{}, executed {}, stable checkpoint {}\n", v.id, v.endpoint,
+               a["view"].get<std::uint64_t>(), a["view_active"].get<bool>() ? "" : " (changing)",
+               a["last_executed"].get<std::uint64_t>(), a["stable_seq"].get<std::uint64_t>());
+  }
+  if (answers.empty()) return kExitFailure;
+  // Entries as the validators with the longest register report them, with every validator's vote.
+  const json* fullest = nullptr;
+  for (const auto& [id, answer] : answers) {
+    if (fullest == nullptr || answer["register"]["entries"].size() > (*fullest)["register"]["entries"].size()) fullest = &answer;
+  }
+  for (const auto& entry : (*fullest)["register"]["entries"]) {
+    if (entry["version"] == 0) continue;
+    fmt::print("version {}: {}  digest {}  {} PASS / {} FAIL{}\n", entry["version"].get<std::uint64_t>(),
+               entry["state"].get<std::string>(), entry["artifact_digest"].get<std::string>().substr(0, 16),
+               entry["pass_votes"].get<std::size_t>(), entry["fail_votes"].get<std::size_t>(),
+               entry["reason"].get<std::string>().empty() ? "" : "  (" + entry["reason"].get<std::string>() + ")");
+    for (const auto& vote : entry["votes"]) {
+      fmt::print("    validator {} voted {}\n", vote["validator"].get<std::uint32_t>(), vote["verdict"].get<std::string>());
+    }
+    if (!entry["certificate"].is_null()) {
+      fmt::print("    certificate signed by {}\n", entry["certificate"]["signatures"].size());
+    }
+  }
+  return answers.size() >= std::size_t{config->f} + 1 ? kExitOk : kExitFailure;
+}
+}  // namespace
+
+void register_validator(CLI::App& app, Runner& run) {
+  auto args = std::make_shared<ValidatorArgs>();
+  auto* cmd = app.add_subcommand("validator", "Run a validator: the PBFT replica and the adapter register over "
+                                              "ZeroMQ, with a write-ahead log in --data");
+  cmd->add_option("--config", args->options.config, "Cluster config")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--id", args->options.id, "This validator's id")->required();
+  cmd->add_option("--key", args->options.key, "This validator's secret-key file (0600)")->required();
+  cmd->add_option("--data", args->options.data_dir, "Directory for the write-ahead log")->required();
+  cmd->add_option("--validate-cmd", args->options.validate_command,
+                  "Validation command ({adapter_path} is replaced); prints {\"pass\": bool, \"metrics\": {...}}")
+      ->required();
+  cmd->add_option("--validate-timeout", args->validate_timeout_s, "Seconds before the command counts as FAIL")
+      ->default_val(60);
+  cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")->default_val("info");
+  cmd->callback([&run, args] { run = [args] { return run_validator(*args); }; });
+}
+
+void register_submit(CLI::App& app, Runner& run) {
+  auto args = std::make_shared<SubmitArgs>();
+  auto* cmd = app.add_subcommand("submit", "Propose an adapter artifact to the cluster (signed by the operator key)");
+  cmd->add_option("--config", args->config, "Cluster config")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--operator-key", args->operator_key, "Operator secret-key file")->required();
+  cmd->add_option("--adapter", args->adapter, "Adapter file (or a PEFT directory)")->required()->check(CLI::ExistingPath);
+  cmd->add_option("--version", args->version, "Version to propose (default: one above the highest registered)");
+  cmd->add_flag("--wait", args->wait, "Wait for the verdict, with progress");
+  cmd->add_option("--timeout", args->timeout_s, "Seconds to wait")->default_val(60);
+  cmd->add_flag("--json", args->json_output, "Print the result as JSON");
+  cmd->callback([&run, args] { run = [args] { return submit(*args); }; });
+}
+
+void register_status(CLI::App& app, Runner& run) {
+  auto args = std::make_shared<StatusArgs>();
+  auto* cmd = app.add_subcommand("status", "Show every validator's view of the register: entries, votes, certificates");
+  cmd->add_option("--config", args->config, "Cluster config")->required()->check(CLI::ExistingFile);
+  cmd->add_flag("--json", args->json_output, "Print every validator's answer as JSON");
+  cmd->add_option("--timeout", args->timeout_s, "Seconds to wait for answers")->default_val(2);
+  cmd->callback([&run, args] { run = [args] { return status(*args); }; });
+}
+
+}  // namespace bftgate::cli

@@ -1,0 +1,36 @@
+// A client of the validator cluster (the operator CLI, inference nodes, tests): queries over
+// ZeroMQ and requests that count as done once f+1 validators reply with the same result, so at
+// least one of them is honest. Blocking, one thread.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "bftgate/bft/messages.hpp"
+#include "bftgate/crypto/cluster_config.hpp"
+
+namespace bftgate::runtime {
+
+class ClusterClient {
+ public:
+  explicit ClusterClient(const ClusterConfig& config);
+
+  // Asks every validator; returns the answers that arrived within `timeout`.
+  std::map<bft::ReplicaId, nlohmann::json> query_all(const nlohmann::json& query, std::chrono::milliseconds timeout);
+
+  // Sends a signed request to every validator and waits for f+1 matching, verified replies,
+  // resending every `retry` until `timeout`. Returns the agreed result.
+  Result<Bytes> submit(const bft::MessagePtr& request, std::chrono::milliseconds timeout,
+                       std::chrono::milliseconds retry = std::chrono::milliseconds(1000));
+
+ private:
+  const ClusterConfig& config_;
+  zmq::context_t context_;
+  std::map<bft::ReplicaId, zmq::socket_t> sockets_;
+  std::shared_ptr<bft::Verifier> verifier_;
+};
+
+}  // namespace bftgate::runtime

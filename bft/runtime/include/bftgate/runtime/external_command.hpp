@@ -1,0 +1,28 @@
+// Runs a validation command: /bin/sh -c COMMAND with a timeout, capturing its standard output.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bftgate/crypto/result.hpp"
+
+namespace bftgate::runtime {
+
+struct CommandOutcome {
+  int exit_code = -1;       // -1 when killed by the timeout or a signal
+  bool timed_out = false;
+  std::string output;       // standard output (at most max_output bytes)
+};
+
+Result<CommandOutcome> run_command(const std::string& command, std::chrono::milliseconds timeout,
+                                   std::size_t max_output = 1 << 20);
+
+// Replaces every {name} in `pattern` with its value; unknown placeholders are left as they are.
+std::string fill_placeholders(std::string pattern, const std::vector<std::pair<std::string, std::string>>& values);
+
+// Quotes a string for /bin/sh (single quotes).
+std::string shell_quote(const std::string& text);
+
+}  // namespace bftgate::runtime

@@ -1,0 +1,38 @@
+// A validator process: the PBFT core and the adapter register on ZeroMQ, one Boost.Asio event
+// loop (sockets, tick timer, signals), a write-ahead log that is fsync'd before any message that
+// depends on it leaves, and validation that runs beside consensus (a worker thread) and votes
+// through the protocol when it finishes.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "bftgate/crypto/result.hpp"
+
+namespace bftgate::runtime {
+
+struct ValidatorOptions {
+  std::filesystem::path config;
+  std::uint32_t id = 0;
+  std::filesystem::path key;
+  std::filesystem::path data_dir;
+  // The validation suite until the model-based suites land: a shell command with
+  // {adapter_path}; it prints {"pass": bool, "metrics": {...}}; a non-zero exit, bad JSON or a
+  // timeout is a FAIL with the reason.
+  std::string validate_command;
+  std::chrono::milliseconds validate_timeout{60'000};
+  std::chrono::milliseconds tick{10};
+};
+
+class ValidatorDaemon {
+ public:
+  virtual ~ValidatorDaemon() = default;
+  // Runs until SIGTERM or SIGINT; returns the process exit code.
+  virtual int run() = 0;
+};
+
+Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& options);
+
+}  // namespace bftgate::runtime

@@ -1,0 +1,36 @@
+// Reading ZeroMQ sockets from a Boost.Asio event loop. ZeroMQ exposes one file descriptor per
+// socket (ZMQ_FD) that is edge-triggered and signals "something changed", not "readable": after
+// every wake-up, and after every send on the socket, the socket must be drained while
+// ZMQ_EVENTS reports POLLIN, or messages can sit unread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <functional>
+#include <vector>
+#include <zmq.hpp>
+
+namespace bftgate::runtime {
+
+class ZmqReader {
+ public:
+  using Handler = std::function<void(std::vector<zmq::message_t>& frames)>;
+
+  ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler handler);
+  ~ZmqReader();
+  ZmqReader(const ZmqReader&) = delete;
+  ZmqReader& operator=(const ZmqReader&) = delete;
+
+  void start();
+  // Drains now; call after sending on the socket (the edge may have been consumed).
+  void drain();
+
+ private:
+  void wait();
+
+  zmq::socket_t& socket_;
+  boost::asio::posix::stream_descriptor descriptor_;
+  Handler handler_;
+};
+
+}  // namespace bftgate::runtime

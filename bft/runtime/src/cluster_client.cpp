@@ -1,0 +1,95 @@
+#include "bftgate/runtime/cluster_client.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "bftgate/runtime/envelope.hpp"
+
+namespace bftgate::runtime {
+
+using Clock = std::chrono::steady_clock;
+
+ClusterClient::ClusterClient(const ClusterConfig& config)
+    : config_(config), verifier_(std::make_shared<bft::Ed25519Verifier>(config)) {
+  for (const auto& v : config.validators) {
+    auto& socket = sockets_.emplace(v.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
+    socket.set(zmq::sockopt::linger, 0);
+    socket.connect(v.endpoint);
+  }
+}
+
+std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(const nlohmann::json& query,
+                                                                  std::chrono::milliseconds timeout) {
+  auto text = query.dump();
+  auto frame = make_envelope(EnvelopeKind::kQuery, as_bytes(text));
+  for (auto& [id, socket] : sockets_) (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  std::map<bft::ReplicaId, nlohmann::json> answers;
+  auto deadline = Clock::now() + timeout;
+  while (answers.size() < sockets_.size() && Clock::now() < deadline) {
+    std::vector<zmq::pollitem_t> items;
+    std::vector<bft::ReplicaId> ids;
+    for (auto& [id, socket] : sockets_) {
+      if (answers.contains(id)) continue;
+      items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+      ids.push_back(id);
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    zmq::poll(items, std::max(left, std::chrono::milliseconds(1)));
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      zmq::message_t message;
+      if (!sockets_.at(ids[i]).recv(message, zmq::recv_flags::dontwait)) continue;
+      auto envelope = open_envelope(ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
+      if (!envelope || envelope->kind != EnvelopeKind::kQueryReply) continue;
+      try {
+        answers[ids[i]] = nlohmann::json::parse(envelope->payload.begin(), envelope->payload.end());
+      } catch (const nlohmann::json::exception&) {
+      }
+    }
+  }
+  return answers;
+}
+
+Result<Bytes> ClusterClient::submit(const bft::MessagePtr& request, std::chrono::milliseconds timeout,
+                                    std::chrono::milliseconds retry) {
+  const auto* body = request->as<bft::Request>();
+  auto frame = make_envelope(EnvelopeKind::kProtocol, request->wire());
+  auto deadline = Clock::now() + timeout;
+  auto next_send = Clock::now();
+  std::map<bft::ReplicaId, Bytes> results;  // one result per validator, first one counts
+  while (Clock::now() < deadline) {
+    if (Clock::now() >= next_send) {
+      for (auto& [id, socket] : sockets_) (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+      next_send = Clock::now() + retry;
+    }
+    std::vector<zmq::pollitem_t> items;
+    std::vector<bft::ReplicaId> ids;
+    for (auto& [id, socket] : sockets_) {
+      items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
+      ids.push_back(id);
+    }
+    zmq::poll(items, std::chrono::milliseconds(50));
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      zmq::message_t message;
+      while (sockets_.at(ids[i]).recv(message, zmq::recv_flags::dontwait)) {
+        auto envelope = open_envelope(ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
+        if (!envelope || envelope->kind != EnvelopeKind::kProtocol) continue;
+        auto reply = bft::decode_message(envelope->payload);
+        if (!reply || reply.value()->sender != ids[i] || !bft::verify_signature(*verifier_, **reply)) continue;
+        const auto* r = reply.value()->as<bft::Reply>();
+        if (r == nullptr || r->client != request->sender || r->request_id != body->request_id) continue;
+        results.emplace(ids[i], r->result);
+      }
+    }
+    std::map<Bytes, std::size_t> counts;
+    for (const auto& [id, result] : results) {
+      if (++counts[result] >= std::size_t{config_.f} + 1) return result;
+    }
+  }
+  return Error{fmt::format("no f+1 = {} matching replies within {} ms ({} validators answered)", config_.f + 1,
+                           timeout.count(), results.size())};
+}
+
+}  // namespace bftgate::runtime

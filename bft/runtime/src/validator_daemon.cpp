@@ -1,0 +1,396 @@
+#include "bftgate/runtime/validator_daemon.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "bftgate/bft/persist_codec.hpp"
+#include "bftgate/bft/register.hpp"
+#include "bftgate/bft/replica.hpp"
+#include "bftgate/crypto/key_file.hpp"
+#include "bftgate/runtime/envelope.hpp"
+#include "bftgate/runtime/external_command.hpp"
+#include "bftgate/runtime/register_json.hpp"
+#include "bftgate/runtime/wal.hpp"
+#include "bftgate/runtime/zmq_reader.hpp"
+
+namespace bftgate::runtime {
+
+namespace {
+
+using bft::MessagePtr;
+using bft::Outbound;
+using json = nlohmann::json;
+
+struct ValidationResult {
+  std::uint64_t version = 0;
+  bool pass = false;
+  std::string reason;
+  std::string metrics_json;
+};
+
+// Fetches the artifact named by an entry's source, checks its digest and runs the command.
+ValidationResult validate(const ValidatorOptions& options, std::uint64_t version, const std::string& source,
+                          const crypto::Digest& digest) {
+  ValidationResult result{version, false, {}, "{}"};
+  constexpr std::string_view kFile = "file://";
+  if (!source.starts_with(kFile)) {
+    result.reason = fmt::format("unsupported artifact source '{}'", source);
+    return result;
+  }
+  std::filesystem::path path = source.substr(kFile.size());
+  auto file_digest = crypto::sha256_file(path);
+  if (!file_digest) {
+    result.reason = file_digest.error().message;
+    return result;
+  }
+  if (file_digest->digest != digest) {
+    result.reason = fmt::format("artifact digest {} does not match the proposed {}", file_digest->digest.hex(),
+                                digest.hex());
+    return result;
+  }
+  auto command = fill_placeholders(options.validate_command, {{"adapter_path", shell_quote(path.string())}});
+  auto outcome = run_command(command, options.validate_timeout);
+  if (!outcome) {
+    result.reason = outcome.error().message;
+    return result;
+  }
+  if (outcome->timed_out) {
+    result.reason = fmt::format("validation command timed out after {} ms", options.validate_timeout.count());
+    return result;
+  }
+  if (outcome->exit_code != 0) {
+    result.reason = fmt::format("validation command exited with status {}", outcome->exit_code);
+    return result;
+  }
+  try {
+    auto j = json::parse(outcome->output);
+    if (!j.is_object() || !j.contains("pass") || !j["pass"].is_boolean()) {
+      result.reason = "validation output has no boolean \"pass\"";
+      return result;
+    }
+    result.pass = j["pass"].get<bool>();
+    result.metrics_json = j.value("metrics", json::object()).dump();
+    result.reason = result.pass ? "passed" : "the suite failed the adapter";
+  } catch (const json::exception& e) {
+    result.reason = fmt::format("validation output is not JSON: {}", e.what());
+  }
+  return result;
+}
+
+class Daemon final : public ValidatorDaemon {
+ public:
+  Daemon(ValidatorOptions options, ClusterConfig config, crypto::KeyFile key, WriteAheadLog wal,
+         std::vector<bft::PersistRecord> recovered)
+      : options_(std::move(options)),
+        config_(std::move(config)),
+        vote_key_(std::move(key.key)),
+        wal_(std::move(wal)),
+        app_(config_),
+        router_(context_, zmq::socket_type::router),
+        signals_(io_, SIGTERM, SIGINT),
+        timer_(io_) {
+    std::array<std::uint8_t, crypto::kSeedSize> seed{};
+    vote_key_.copy_seed_to(seed);
+    auto replica_signer = std::make_shared<bft::Ed25519Signer>(options_.id, crypto::SecretKey::from_seed(seed));
+    client_signer_ = std::make_shared<bft::Ed25519Signer>(bft::kValidatorClientBase + options_.id,
+                                                          crypto::SecretKey::from_seed(seed));
+    sodium_memzero_seed(seed);
+    verifier_ = std::make_shared<bft::Ed25519Verifier>(config_);
+    replica_ = std::make_unique<bft::Replica>(bft::ReplicaOptions::from_config(config_), replica_signer, verifier_, app_);
+    replica_->restore(recovered);
+    next_request_id_ = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    spdlog::info("validator {}: recovered {} records; view {}, executed {}, stable checkpoint {}", options_.id,
+                 recovered.size(), replica_->view(), replica_->last_executed(), replica_->stable_seq());
+  }
+
+  int run() override {
+    const auto* self = config_.find_validator(options_.id);
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::router_mandatory, 0);
+    try {
+      router_.bind(self->endpoint);
+    } catch (const zmq::error_t& e) {
+      spdlog::error("validator {}: cannot listen on {}: {}", options_.id, self->endpoint, e.what());
+      return 1;
+    }
+    for (const auto& peer : config_.validators) {
+      if (peer.id == options_.id) continue;
+      auto& socket = peers_.emplace(peer.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
+      socket.set(zmq::sockopt::linger, 0);
+      socket.set(zmq::sockopt::sndhwm, 100'000);
+      socket.set(zmq::sockopt::routing_id, fmt::format("validator-{}", options_.id));
+      socket.connect(peer.endpoint);
+    }
+    reader_ = std::make_unique<ZmqReader>(io_, router_, [this](std::vector<zmq::message_t>& frames) { on_frames(frames); });
+    reader_->start();
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      spdlog::info("validator {}: signal {}, shutting down", options_.id, signal);
+      stopping_ = true;
+      io_.stop();
+    });
+    schedule_tick();
+    spdlog::info("validator {}: listening on {} ({} validators, f={}, quorum {})", options_.id, self->endpoint,
+                 config_.n(), config_.f, config_.quorum());
+    io_.run();
+    for (auto& worker : workers_) worker.join();
+    flush();
+    spdlog::info("validator {}: stopped cleanly (executed {}, WAL {} bytes)", options_.id, replica_->last_executed(),
+                 wal_.size_bytes());
+    return 0;
+  }
+
+ private:
+  static void sodium_memzero_seed(std::array<std::uint8_t, crypto::kSeedSize>& seed) {
+    volatile std::uint8_t* p = seed.data();
+    for (std::size_t i = 0; i < seed.size(); ++i) p[i] = 0;
+  }
+
+  bft::Time now() const {
+    return std::chrono::duration_cast<bft::Time>(std::chrono::steady_clock::now().time_since_epoch());
+  }
+
+  void schedule_tick() {
+    timer_.expires_after(options_.tick);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      replica_->tick(now());
+      flush();
+      schedule_tick();
+    });
+  }
+
+  void on_frames(std::vector<zmq::message_t>& frames) {
+    if (frames.size() != 2) return;  // ROUTER: [routing id][payload]
+    std::string route(static_cast<const char*>(frames[0].data()), frames[0].size());
+    auto envelope = open_envelope(ByteView(static_cast<const std::uint8_t*>(frames[1].data()), frames[1].size()));
+    if (!envelope) {
+      spdlog::debug("validator {}: dropped a frame with an unknown envelope from {}", options_.id, route);
+      return;
+    }
+    if (envelope->kind == EnvelopeKind::kProtocol) {
+      auto message = bft::decode_message(envelope->payload);
+      if (!message) {
+        spdlog::debug("validator {}: {}", options_.id, message.error().message);
+        return;
+      }
+      if (message.value()->type() == bft::MessageType::kRequest && verify_signature(*verifier_, **message)) {
+        client_routes_[message.value()->sender] = route;
+      }
+      replica_->step(message.value());
+      flush();
+    } else if (envelope->kind == EnvelopeKind::kQuery) {
+      answer_query(route, envelope->payload);
+    }
+  }
+
+  void answer_query(const std::string& route, ByteView payload) {
+    json reply;
+    try {
+      auto query = json::parse(payload.begin(), payload.end());
+      auto what = query.value("query", "");
+      if (what == "status") {
+        reply = {{"validator", options_.id},
+                 {"view", replica_->view()},
+                 {"view_active", replica_->view_active()},
+                 {"last_executed", replica_->last_executed()},
+                 {"stable_seq", replica_->stable_seq()},
+                 {"register", register_to_json(app_)},
+                 {"validations", validations_}};
+      } else if (what == "latest-release") {
+        const auto* release = app_.latest_release();
+        reply = {{"validator", options_.id}, {"release", release ? entry_to_json(*release) : json(nullptr)}};
+      } else {
+        reply = {{"error", fmt::format("unknown query '{}'", what)}};
+      }
+    } catch (const json::exception& e) {
+      reply = {{"error", fmt::format("bad query: {}", e.what())}};
+    }
+    auto text = reply.dump();
+    send_route(route, make_envelope(EnvelopeKind::kQueryReply, as_bytes(text)));
+  }
+
+  void send_route(const std::string& route, const Bytes& frame) {
+    router_.send(zmq::buffer(route), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    router_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    reader_->drain();
+  }
+
+  void send_peer(bft::ReplicaId peer, const Bytes& frame) {
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return;
+    (void)it->second.send(zmq::buffer(frame), zmq::send_flags::dontwait);  // a full queue drops: retransmission covers it
+  }
+
+  // Persist, then send: the contract of the core's Ready.
+  void flush() {
+    while (replica_->has_ready()) {
+      auto ready = replica_->take_ready();
+      bool compact = false;
+      for (const auto& record : ready.persist) {
+        if (auto s = wal_.append(bft::encode_record(record)); !s) fatal(s.error().message);
+        compact |= record.kind == bft::PersistRecord::Kind::kStable;
+        if (record.kind == bft::PersistRecord::Kind::kStable) latest_stable_ = record;
+      }
+      if (auto s = wal_.sync(); !s) fatal(s.error().message);
+      if (compact) compact_wal();
+      for (const auto& batch : ready.committed) {
+        spdlog::debug("validator {}: executed seq {} ({} requests)", options_.id, batch.seq, batch.requests.size());
+      }
+      for (const auto& event : ready.events) log_event(event);
+      for (const auto& out : ready.messages) {
+        auto frame = make_envelope(EnvelopeKind::kProtocol, out.message->wire());
+        switch (out.to) {
+          case Outbound::To::kAllReplicas:
+            for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
+            break;
+          case Outbound::To::kReplica: send_peer(out.destination, frame); break;
+          case Outbound::To::kClient:
+            if (auto route = client_routes_.find(out.destination); route != client_routes_.end()) {
+              send_route(route->second, frame);
+            }
+            break;
+        }
+      }
+      if (!ready.committed.empty()) after_commit();
+    }
+  }
+
+  void compact_wal() {
+    // Everything before the newest stable checkpoint is obsolete; keep the checkpoint and what follows
+    // only when the log has grown well past it.
+    if (wal_.size_bytes() < (64u << 20) || !latest_stable_) return;
+    std::vector<Bytes> kept{bft::encode_record(*latest_stable_)};
+    if (auto s = wal_.rewrite(kept); !s) fatal(s.error().message);
+    spdlog::info("validator {}: compacted the WAL at checkpoint {}", options_.id, latest_stable_->seq);
+  }
+
+  void log_event(const bft::ReplicaEvent& event) {
+    using Kind = bft::ReplicaEvent::Kind;
+    switch (event.kind) {
+      case Kind::kViewChangeStarted: spdlog::info("validator {}: view change to view {}", options_.id, event.view); break;
+      case Kind::kNewViewEntered: spdlog::info("validator {}: entered view {}", options_.id, event.view); break;
+      case Kind::kStateTransferred:
+        spdlog::info("validator {}: state transfer to checkpoint {}", options_.id, event.seq);
+        break;
+      case Kind::kCheckpointStable: spdlog::debug("validator {}: checkpoint {} stable", options_.id, event.seq); break;
+      case Kind::kRejected: spdlog::debug("validator {}: refused: {}", options_.id, event.detail); break;
+    }
+  }
+
+  void after_commit() {
+    for (const auto& entry : app_.entries()) {
+      auto state = std::string(bft::to_string(entry.state));
+      auto& known = decided_[entry.version];
+      if (known != state) {
+        if (!known.empty() || entry.version > 0) {
+          spdlog::info("validator {}: adapter version {} is {} ({} PASS, {} FAIL){}", options_.id, entry.version, state,
+                       entry.pass_votes(), entry.fail_votes(), entry.reason.empty() ? "" : ": " + entry.reason);
+        }
+        known = state;
+      }
+    }
+    const auto* beta = app_.current_beta();
+    if (beta == nullptr || started_.contains(beta->version) || beta->has_voted(options_.id)) return;
+    started_.insert(beta->version);
+    // Validation runs beside consensus: a worker validates, the event loop votes.
+    auto version = beta->version;
+    auto source = beta->source;
+    auto digest = beta->artifact_digest;
+    auto previous = beta->previous_entry_hash;
+    spdlog::info("validator {}: validating adapter version {} from {}", options_.id, version, source);
+    workers_.emplace_back([this, version, source, digest, previous] {
+      auto result = validate(options_, version, source, digest);
+      boost::asio::post(io_, [this, result, digest, previous] { vote(result, digest, previous); });
+    });
+  }
+
+  void vote(const ValidationResult& result, const crypto::Digest& digest, const crypto::Digest& previous) {
+    spdlog::info("validator {}: version {} {}: {}", options_.id, result.version, result.pass ? "PASS" : "FAIL",
+                 result.reason);
+    auto metrics = json{{"pass", result.pass}, {"reason", result.reason}, {"metrics", json::parse(result.metrics_json)}};
+    validations_[std::to_string(result.version)] = metrics;
+    auto metrics_digest = crypto::sha256(as_bytes(metrics.dump()));
+    auto op = bft::make_vote(vote_key_, config_.cluster_id, config_.epoch, options_.id, result.version, digest, previous,
+                             result.pass ? bft::Verdict::kPass : bft::Verdict::kFail, metrics_digest);
+    auto request = bft::make_message(*client_signer_, bft::Request{next_request_id_++, std::move(op)});
+    auto frame = make_envelope(EnvelopeKind::kProtocol, request->wire());
+    for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
+    replica_->propose(request);
+    flush();
+  }
+
+  [[noreturn]] void fatal(const std::string& message) {
+    spdlog::critical("validator {}: {}", options_.id, message);
+    std::exit(1);
+  }
+
+  ValidatorOptions options_;
+  ClusterConfig config_;
+  crypto::SecretKey vote_key_;
+  WriteAheadLog wal_;
+  bft::AdapterRegister app_;
+  std::shared_ptr<bft::Verifier> verifier_;
+  std::shared_ptr<bft::Signer> client_signer_;
+  std::unique_ptr<bft::Replica> replica_;
+  boost::asio::io_context io_;
+  zmq::context_t context_;
+  zmq::socket_t router_;
+  std::map<bft::ReplicaId, zmq::socket_t> peers_;
+  std::unique_ptr<ZmqReader> reader_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer timer_;
+  std::map<bft::PrincipalId, std::string> client_routes_;
+  std::map<std::uint64_t, std::string> decided_;
+  std::set<std::uint64_t> started_;
+  std::vector<std::thread> workers_;
+  json validations_ = json::object();
+  std::optional<bft::PersistRecord> latest_stable_;
+  std::uint64_t next_request_id_ = 1;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& options) {
+  auto config = ClusterConfig::load(options.config);
+  if (!config) return config.error();
+  if (config->find_validator(options.id) == nullptr) {
+    return Error{fmt::format("validator id {} is not in {}", options.id, options.config.string())};
+  }
+  auto key = crypto::read_key_file(options.key);
+  if (!key) return key.error();
+  if (key->role != crypto::KeyRole::kValidator || key->id != options.id ||
+      key->key.public_key() != config->find_validator(options.id)->public_key) {
+    return Error{fmt::format("{} is not the key of validator {} in {}", options.key.string(), options.id,
+                             options.config.string())};
+  }
+  if (options.validate_command.empty()) return Error{"a validation command is required (--validate-cmd)"};
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return Error{fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message())};
+  auto opened = WriteAheadLog::open(options.data_dir / "replica.wal");
+  if (!opened) return opened.error();
+  if (opened->second.truncated_bytes > 0) {
+    spdlog::warn("validator {}: cut a torn tail of {} bytes off the WAL", options.id, opened->second.truncated_bytes);
+  }
+  std::vector<bft::PersistRecord> records;
+  for (const auto& bytes : opened->second.records) {
+    auto record = bft::decode_record(bytes);
+    if (!record) return Error{fmt::format("{}: {}", opened->first.path().string(), record.error().message)};
+    records.push_back(std::move(record.value()));
+  }
+  return std::unique_ptr<ValidatorDaemon>(
+      new Daemon(options, std::move(config.value()), std::move(key.value()), std::move(opened->first), std::move(records)));
+}
+
+}  // namespace bftgate::runtime
