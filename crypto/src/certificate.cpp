@@ -155,7 +155,9 @@ CertVerdict verify(const ReleaseCertificate& certificate, const ClusterConfig& c
   auto message = signing_message(Domain::kReleaseApproval, statement.encode());
   unsigned threads = options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency())
                                           : options.threads;
-  threads = static_cast<unsigned>(std::min<std::size_t>(threads, ids.size()));
+  // A thread costs tens of microseconds to start: only worth it with several signatures each.
+  constexpr std::size_t kMinSignaturesPerThread = 8;
+  threads = static_cast<unsigned>(std::clamp<std::size_t>(ids.size() / kMinSignaturesPerThread, 1, threads));
   std::size_t bad = ids.size();
   if (options.cache != nullptr) {
     bad = first_bad_signature_cached(certificate, config, ids, *options.cache);

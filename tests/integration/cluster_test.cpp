@@ -1,0 +1,145 @@
+// Real processes on 127.0.0.1: validators over ZeroMQ, the operator CLI, kill -9 and restarts.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/runtime/cluster_client.hpp"
+#include "local_cluster.hpp"
+
+namespace bftgate::testing {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+const std::string kPass = R"(echo '{"pass": true, "metrics": {"suite": "test"}}')";
+const std::string kFail = R"(echo '{"pass": false, "metrics": {"suite": "test"}}')";
+const std::string kSlowPass = R"(sleep 1; echo '{"pass": true}')";
+
+std::string write_artifact(const LocalCluster& cluster, const std::string& name, std::size_t size) {
+  Bytes bytes(size);
+  std::mt19937_64 rng(size);
+  for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
+  auto path = cluster.path(name);
+  EXPECT_TRUE(write_file_atomic(path, bytes).ok());
+  return path.string();
+}
+
+CommandResult submit(const LocalCluster& cluster, const std::string& artifact, int timeout_s = 60) {
+  return run_command(cluster.bftgate() + " submit --json --wait --timeout " + std::to_string(timeout_s) + " --config " +
+                     cluster.config() + " --operator-key " + cluster.operator_key() + " --adapter " + artifact);
+}
+
+json last_json(const std::string& output) {
+  auto start = output.find('{');
+  return start == std::string::npos ? json() : json::parse(output.substr(start), nullptr, false);
+}
+
+// Polls every validator until `predicate` holds for `needed` of them or the time is up.
+std::map<bft::ReplicaId, json> wait_for(const LocalCluster& cluster, std::size_t needed,
+                                        const std::function<bool(const json&)>& predicate, int seconds = 40) {
+  auto config = ClusterConfig::load(cluster.config());
+  runtime::ClusterClient client(*config);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::map<bft::ReplicaId, json> answers;
+  while (std::chrono::steady_clock::now() < deadline) {
+    answers = client.query_all({{"query", "status"}}, milliseconds(500));
+    std::size_t ok = 0;
+    for (const auto& [id, a] : answers) ok += predicate(a) ? 1u : 0u;
+    if (ok >= needed) return answers;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return answers;
+}
+
+std::string state_of(const json& status, std::uint64_t version) {
+  for (const auto& entry : status["register"]["entries"]) {
+    if (entry["version"] == version) return entry["state"];
+  }
+  return "absent";
+}
+
+TEST(Cluster, ReleasesAPassingAdapterAndEveryValidatorAgrees) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.start_all();
+  auto artifact = write_artifact(cluster, "adapter.bin", 300'000);
+  auto result = submit(cluster, artifact);
+  ASSERT_EQ(result.exit_code, 0) << result.output << cluster.log(0);
+  auto decided = last_json(result.output);
+  ASSERT_EQ(decided["state"], "RELEASE_COMMIT") << result.output;
+
+  // The certificate verifies offline, against the config and the artifact.
+  auto cert_path = cluster.path("cert.json");
+  ASSERT_TRUE(write_file_atomic(cert_path, as_bytes(decided["certificate"].dump())).ok());
+  auto verify = run_command(cluster.bftgate() + " verify-cert --config " + cluster.config() + " " + cert_path.string() +
+                            " --artifact " + artifact);
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+
+  // All four registers converge on the same hash chain.
+  auto answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
+  ASSERT_EQ(answers.size(), 4u);
+  std::set<std::string> heads;
+  for (const auto& [id, a] : answers) heads.insert(a["register"]["head_hash"]);
+  EXPECT_EQ(heads.size(), 1u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(cluster.terminate(i), 0) << cluster.log(i);
+}
+
+TEST(Cluster, RejectsAFailingAdapter) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kFail);
+  cluster.start_all();
+  auto result = submit(cluster, write_artifact(cluster, "bad.bin", 1000));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_EQ(last_json(result.output)["state"], "REJECTED") << result.output;
+}
+
+TEST(Cluster, CertifiesWithFValidatorsKilledDuringVoting) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kSlowPass);
+  cluster.start_all();
+  auto artifact = write_artifact(cluster, "adapter.bin", 1000);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(milliseconds(500));  // proposed; validations under way
+    cluster.kill9(0);                                // the primary, mid-vote
+  });
+  auto result = submit(cluster, artifact, 40);
+  killer.join();
+  EXPECT_EQ(result.exit_code, 0) << result.output << cluster.log(1);
+  EXPECT_EQ(last_json(result.output)["state"], "RELEASE_COMMIT");
+}
+
+TEST(Cluster, RestartedValidatorCatchesUpAndLosesNothing) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.start_all();
+  ASSERT_EQ(submit(cluster, write_artifact(cluster, "v1.bin", 1000)).exit_code, 0);
+  wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
+  cluster.kill9(2);
+  ASSERT_EQ(submit(cluster, write_artifact(cluster, "v2.bin", 2000)).exit_code, 0);
+  ASSERT_EQ(submit(cluster, write_artifact(cluster, "v3.bin", 3000)).exit_code, 0);
+  cluster.start(2);
+  auto answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
+  ASSERT_TRUE(answers.contains(2));
+  // What it committed before the kill came back from its WAL; the rest through catch-up.
+  EXPECT_NE(cluster.log(2).find("recovered"), std::string::npos);
+  EXPECT_EQ(state_of(answers.at(2), 1), "RELEASE_COMMIT");
+  EXPECT_EQ(answers.at(2)["register"]["log_head_hash"], answers.at(0)["register"]["log_head_hash"]);
+}
+
+TEST(Cluster, NoCertificateWithFPlusOneDownThenProgressWhenTheyReturn) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.start_all();
+  cluster.kill9(1);
+  cluster.kill9(3);
+  auto result = submit(cluster, write_artifact(cluster, "adapter.bin", 1000), 3);
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  auto answers = wait_for(cluster, 2, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 2);
+  for (const auto& [id, a] : answers) EXPECT_NE(state_of(a, 1), "RELEASE_COMMIT");
+  cluster.start(1);
+  cluster.start(3);
+  answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 30);
+  std::size_t released = 0;
+  for (const auto& [id, a] : answers) released += state_of(a, 1) == "RELEASE_COMMIT" ? 1u : 0u;
+  EXPECT_EQ(released, 4u);
+}
+
+}  // namespace
+}  // namespace bftgate::testing

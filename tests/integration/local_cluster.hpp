@@ -1,0 +1,140 @@
+// A real cluster of bftgate processes on 127.0.0.1 for integration tests: free ports, one
+// process per validator with its own data directory and log, kill -9 and restart, and every
+// child stopped and reaped when the test ends (SIGTERM, then SIGKILL after a grace period).
+#pragma once
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fcntl.h>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "run_command.hpp"
+#include "test_dirs.hpp"
+
+extern char** environ;
+
+namespace bftgate::testing {
+
+inline bool port_free(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A base port with `count` free ports after it.
+inline int free_port_range(int count) {
+  std::mt19937 rng(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(std::random_device{}()));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int base = 20000 + static_cast<int>(rng() % 35000);
+    bool all = true;
+    for (int p = base; p < base + count && all; ++p) all = port_free(p);
+    if (all) return base;
+  }
+  throw std::runtime_error("no free port range on 127.0.0.1");
+}
+
+class LocalCluster {
+ public:
+  LocalCluster(std::string binary, int validators, std::string validate_command)
+      : binary_(std::move(binary)), n_(validators), validate_command_(std::move(validate_command)) {
+    base_port_ = free_port_range(validators + 4);
+    auto result = run_command(binary_ + " keygen --validators " + std::to_string(validators) + " --nodes 1 --base-port " +
+                              std::to_string(base_port_) + " --out " + dir_.path().string());
+    if (result.exit_code != 0) throw std::runtime_error("keygen failed: " + result.output);
+  }
+  ~LocalCluster() { stop_all(); }
+
+  std::string config() const { return (dir_.path() / "cluster.json").string(); }
+  std::string operator_key() const { return (dir_.path() / "keys" / "operator.key").string(); }
+  std::filesystem::path path(const std::string& name) const { return dir_.path() / name; }
+  std::string bftgate() const { return binary_; }
+
+  void start(int id) {
+    std::vector<std::string> args = {binary_,        "validator",
+                                     "--config",     config(),
+                                     "--id",         std::to_string(id),
+                                     "--key",        (dir_.path() / "keys" / ("validator-" + std::to_string(id) + ".key")).string(),
+                                     "--data",       (dir_.path() / ("data-" + std::to_string(id))).string(),
+                                     "--validate-cmd", validate_command_,
+                                     "--log-level",  "info"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    auto log = (dir_.path() / ("validator-" + std::to_string(id) + ".log")).string();
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, binary_.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("cannot start a validator");
+    pids_[id] = pid;
+  }
+  void start_all() {
+    for (int i = 0; i < n_; ++i) start(i);
+  }
+
+  // kill -9: no chance to flush anything that was not already durable.
+  void kill9(int id) { stop(id, SIGKILL); }
+  // SIGTERM; returns the exit status (0 for a clean shutdown).
+  int terminate(int id) { return stop(id, SIGTERM); }
+
+  void stop_all() {
+    for (auto& [id, pid] : pids_) ::kill(pid, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (auto& [id, pid] : pids_) {
+      int status = 0;
+      while (::waitpid(pid, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          ::kill(pid, SIGKILL);
+          ::waitpid(pid, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    pids_.clear();
+  }
+
+  std::string log(int id) const {
+    std::ifstream in(dir_.path() / ("validator-" + std::to_string(id) + ".log"));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+ private:
+  int stop(int id, int signal) {
+    auto it = pids_.find(id);
+    if (it == pids_.end()) return -1;
+    ::kill(it->second, signal);
+    int status = 0;
+    ::waitpid(it->second, &status, 0);
+    pids_.erase(it);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  std::string binary_;
+  int n_;
+  std::string validate_command_;
+  TempDir dir_;
+  int base_port_ = 0;
+  std::map<int, pid_t> pids_;
+};
+
+}  // namespace bftgate::testing
