@@ -6,6 +6,7 @@
 
 #include "bftgate/bft/register.hpp"
 #include "bftgate/crypto/key_file.hpp"
+#include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/validator_daemon.hpp"
 #include "cli_common.hpp"
@@ -30,6 +31,7 @@ struct SubmitArgs {
   bool wait = false;
   double timeout_s = 60;
   bool json_output = false;
+  bool no_store = false;
 };
 
 struct StatusArgs {
@@ -93,8 +95,20 @@ int submit(const SubmitArgs& args) {
     }
     version = highest_version(answers) + 1;
   }
-  auto op = bft::make_propose(key->key, config->cluster_id, config->epoch, version, digest->digest, digest->size,
-                              "file://" + artifact.string());
+  // Content-addressed upload, so validators and inference nodes fetch exactly these bytes.
+  std::string source = "file://" + artifact.string();
+  if (!args.no_store) {
+    runtime::StoreClient store(config->artifact_store_endpoint);
+    auto stored = store.put(artifact);
+    if (!stored) {
+      print_error(fmt::format("upload to the artifact store {} failed: {} (use --no-store to propose a local file)",
+                              config->artifact_store_endpoint, stored.error().message));
+      return kExitFailure;
+    }
+    source = "store://" + stored->hex();
+    if (!args.json_output) fmt::print("uploaded to the artifact store {}\n", config->artifact_store_endpoint);
+  }
+  auto op = bft::make_propose(key->key, config->cluster_id, config->epoch, version, digest->digest, digest->size, source);
   auto request_id = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   bft::Ed25519Signer signer(bft::kOperatorPrincipal, std::move(key->key));
@@ -233,7 +247,37 @@ void register_submit(CLI::App& app, Runner& run) {
   cmd->add_flag("--wait", args->wait, "Wait for the verdict, with progress");
   cmd->add_option("--timeout", args->timeout_s, "Seconds to wait")->default_val(60);
   cmd->add_flag("--json", args->json_output, "Print the result as JSON");
+  cmd->add_flag("--no-store", args->no_store, "Propose the local file path instead of uploading to the store");
   cmd->callback([&run, args] { run = [args] { return submit(*args); }; });
+}
+
+void register_store(CLI::App& app, Runner& run) {
+  auto dir = std::make_shared<std::filesystem::path>();
+  auto listen = std::make_shared<std::string>();
+  auto config = std::make_shared<std::filesystem::path>();
+  auto* cmd = app.add_subcommand("store", "Run the content-addressed artifact store (put/get by SHA-256 over ZeroMQ)");
+  cmd->add_option("--dir", *dir, "Directory holding the artifacts")->required();
+  cmd->add_option("--listen", *listen, "ZeroMQ endpoint to bind (default: the config's artifact_store endpoint)");
+  cmd->add_option("--config", *config, "Cluster config (for the default endpoint)");
+  cmd->callback([&run, dir, listen, config] {
+    run = [dir, listen, config] {
+      spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+      auto endpoint = *listen;
+      if (endpoint.empty()) {
+        if (config->empty()) {
+          print_error("give --listen or --config");
+          return kExitUsage;
+        }
+        auto loaded = ClusterConfig::load(*config);
+        if (!loaded) {
+          print_error(loaded.error().message);
+          return kExitFailure;
+        }
+        endpoint = loaded->artifact_store_endpoint;
+      }
+      return runtime::run_store(*dir, endpoint);
+    };
+  });
 }
 
 void register_status(CLI::App& app, Runner& run) {

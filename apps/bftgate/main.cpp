@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   register_validator(app, run);
   register_submit(app, run);
   register_status(app, run);
+  register_store(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bftgate/crypto/file_io.hpp"
+#include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
 #include "local_cluster.hpp"
 
@@ -139,6 +140,47 @@ TEST(Cluster, NoCertificateWithFPlusOneDownThenProgressWhenTheyReturn) {
   std::size_t released = 0;
   for (const auto& [id, a] : answers) released += state_of(a, 1) == "RELEASE_COMMIT" ? 1u : 0u;
   EXPECT_EQ(released, 4u);
+}
+
+}  // namespace
+}  // namespace bftgate::testing
+
+namespace bftgate::testing {
+namespace {
+
+TEST(ArtifactStore, RoundTripsChunkedAndRefusesCorruptCopies) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.start_store();
+  auto config = ClusterConfig::load(cluster.config());
+  ASSERT_TRUE(config.ok());
+  auto artifact = write_artifact(cluster, "big.bin", 3 * runtime::kStoreChunk + 12345);
+  runtime::StoreClient store(config->artifact_store_endpoint);
+  auto digest = store.put(artifact);
+  ASSERT_TRUE(digest.ok()) << digest.error().message;
+  EXPECT_EQ(*digest, crypto::sha256_file(artifact)->digest);
+  // A second put of the same bytes is a no-op (content-addressed).
+  EXPECT_TRUE(store.put(artifact).ok());
+
+  auto copy = cluster.path("copy.bin");
+  ASSERT_TRUE(store.get(*digest, copy).ok());
+  EXPECT_EQ(crypto::sha256_file(copy)->digest, *digest);
+
+  // Flip one byte of the store's disk copy: it must refuse to serve it.
+  auto object = cluster.path("store") / "objects" / digest->hex();
+  {
+    std::fstream f(object, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('\x7f');
+  }
+  auto refused = store.get(*digest, cluster.path("copy2.bin"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("corrupt"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(std::filesystem::exists(cluster.path("copy2.bin")));
+
+  // Asking for an unknown digest is a clear error.
+  auto unknown = store.get(crypto::sha256(as_bytes("nothing")), cluster.path("x.bin"));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("not found"), std::string::npos);
 }
 
 }  // namespace

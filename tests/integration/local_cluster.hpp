@@ -65,6 +65,12 @@ class LocalCluster {
   std::filesystem::path path(const std::string& name) const { return dir_.path() / name; }
   std::string bftgate() const { return binary_; }
 
+  // The artifact store; it is process -1.
+  void start_store() {
+    spawn(-1, {binary_, "store", "--config", config(), "--dir", (dir_.path() / "store").string()},
+          (dir_.path() / "store.log").string());
+  }
+
   void start(int id) {
     std::vector<std::string> args = {binary_,        "validator",
                                      "--config",     config(),
@@ -73,21 +79,25 @@ class LocalCluster {
                                      "--data",       (dir_.path() / ("data-" + std::to_string(id))).string(),
                                      "--validate-cmd", validate_command_,
                                      "--log-level",  "info"};
+    spawn(id, std::move(args), (dir_.path() / ("validator-" + std::to_string(id) + ".log")).string());
+  }
+
+  void spawn(int id, std::vector<std::string> args, const std::string& log) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    auto log = (dir_.path() / ("validator-" + std::to_string(id) + ".log")).string();
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
     pid_t pid = 0;
     int rc = posix_spawn(&pid, binary_.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start a validator");
+    if (rc != 0) throw std::runtime_error("cannot start " + args[1]);
     pids_[id] = pid;
   }
   void start_all() {
+    start_store();
     for (int i = 0; i < n_; ++i) start(i);
   }
 

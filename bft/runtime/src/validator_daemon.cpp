@@ -15,6 +15,7 @@
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
 #include "bftgate/crypto/key_file.hpp"
+#include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/envelope.hpp"
 #include "bftgate/runtime/external_command.hpp"
 #include "bftgate/runtime/register_json.hpp"
@@ -37,15 +38,30 @@ struct ValidationResult {
 };
 
 // Fetches the artifact named by an entry's source, checks its digest and runs the command.
-ValidationResult validate(const ValidatorOptions& options, std::uint64_t version, const std::string& source,
-                          const crypto::Digest& digest) {
+ValidationResult validate(const ValidatorOptions& options, const std::string& store_endpoint, std::uint64_t version,
+                          const std::string& source, const crypto::Digest& digest) {
   ValidationResult result{version, false, {}, "{}"};
   constexpr std::string_view kFile = "file://";
-  if (!source.starts_with(kFile)) {
+  constexpr std::string_view kStore = "store://";
+  std::filesystem::path path;
+  if (source.starts_with(kFile)) {
+    path = source.substr(kFile.size());
+  } else if (source.starts_with(kStore)) {
+    // Content-addressed: fetch by the proposed digest (the store and this side both check it).
+    std::error_code ec;
+    std::filesystem::create_directories(options.data_dir / "artifacts", ec);
+    path = options.data_dir / "artifacts" / digest.hex();
+    if (!std::filesystem::exists(path)) {
+      StoreClient store(store_endpoint, std::chrono::milliseconds(30'000));
+      if (auto s = store.get(digest, path); !s) {
+        result.reason = fmt::format("cannot fetch the artifact: {}", s.error().message);
+        return result;
+      }
+    }
+  } else {
     result.reason = fmt::format("unsupported artifact source '{}'", source);
     return result;
   }
-  std::filesystem::path path = source.substr(kFile.size());
   auto file_digest = crypto::sha256_file(path);
   if (!file_digest) {
     result.reason = file_digest.error().message;
@@ -309,7 +325,7 @@ class Daemon final : public ValidatorDaemon {
     auto previous = beta->previous_entry_hash;
     spdlog::info("validator {}: validating adapter version {} from {}", options_.id, version, source);
     workers_.emplace_back([this, version, source, digest, previous] {
-      auto result = validate(options_, version, source, digest);
+      auto result = validate(options_, config_.artifact_store_endpoint, version, source, digest);
       boost::asio::post(io_, [this, result, digest, previous] { vote(result, digest, previous); });
     });
   }

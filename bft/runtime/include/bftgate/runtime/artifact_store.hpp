@@ -1,0 +1,45 @@
+// The content-addressed artifact store: adapters are stored and fetched by SHA-256 digest over
+// ZeroMQ in 1 MiB chunks. Uploads are resumable (a partial upload is kept and its length
+// reported), the digest is checked when an upload completes and again before a file is served,
+// and the disk copy is written to a temporary file, fsync'd and renamed into place.
+//
+// Requests are two frames, a JSON header and (for put-chunk) the data:
+//   {"op":"stat","digest":D}                         -> {"ok":true,"size":N} or {"ok":false,...}
+//   {"op":"put-begin","digest":D,"size":N}           -> {"ok":true,"offset":bytes already held}
+//   {"op":"put-chunk","digest":D,"offset":O} + data  -> {"ok":true,"offset":O+len}
+//   {"op":"put-end","digest":D}                      -> {"ok":true} once the digest matches
+//   {"op":"get","digest":D,"offset":O,"length":L}    -> {"ok":true,"size":N} + data
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "bftgate/crypto/result.hpp"
+#include "bftgate/crypto/sha256.hpp"
+
+namespace bftgate::runtime {
+
+inline constexpr std::size_t kStoreChunk = 1 << 20;
+
+// Serves DIR on ENDPOINT until SIGTERM/SIGINT; returns the exit code.
+int run_store(const std::filesystem::path& dir, const std::string& endpoint);
+
+class StoreClient {
+ public:
+  explicit StoreClient(std::string endpoint, std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000));
+  ~StoreClient();
+  StoreClient(const StoreClient&) = delete;
+  StoreClient& operator=(const StoreClient&) = delete;
+
+  // Uploads a file (resuming a partial upload); returns its digest.
+  Result<crypto::Digest> put(const std::filesystem::path& file);
+  // Downloads into `destination` (written to a temporary file, digest-checked, fsync'd, renamed).
+  Status get(const crypto::Digest& digest, const std::filesystem::path& destination);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bftgate::runtime
