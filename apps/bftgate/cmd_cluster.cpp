@@ -8,6 +8,7 @@
 #include "bftgate/crypto/key_file.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/runtime/inference_node.hpp"
 #include "bftgate/runtime/validator_daemon.hpp"
 #include "cli_common.hpp"
 
@@ -276,6 +277,29 @@ void register_store(CLI::App& app, Runner& run) {
         endpoint = loaded->artifact_store_endpoint;
       }
       return runtime::run_store(*dir, endpoint);
+    };
+  });
+}
+
+void register_node(CLI::App& app, Runner& run) {
+  auto options = std::make_shared<runtime::NodeOptions>();
+  auto poll_s = std::make_shared<double>(1.0);
+  auto* cmd = app.add_subcommand("node", "Run an inference node: poll validators, verify certificates and digests, "
+                                         "hot-swap certified adapters; HTTP /status and /metrics on its endpoint's port");
+  cmd->add_option("--config", options->config, "Cluster config")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--id", options->id, "This node's id (inference_nodes in the config)")->required();
+  cmd->add_option("--cache", options->cache_dir, "Directory for downloaded adapters")->required();
+  cmd->add_option("--poll-interval", *poll_s, "Seconds between register polls")->default_val(1.0);
+  cmd->callback([&run, options, poll_s] {
+    run = [options, poll_s] {
+      spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+      options->poll_interval = milliseconds(static_cast<std::int64_t>(*poll_s * 1000));
+      auto node = runtime::make_inference_node(*options);
+      if (!node) {
+        print_error(node.error().message);
+        return kExitFailure;
+      }
+      return node.value()->run();
     };
   });
 }

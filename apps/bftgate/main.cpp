@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   register_submit(app, run);
   register_status(app, run);
   register_store(app, run);
+  register_node(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

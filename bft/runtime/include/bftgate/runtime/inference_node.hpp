@@ -1,0 +1,33 @@
+// An inference node: it polls validators (f+1 at a time, trusting nothing it cannot verify),
+// and when a newer RELEASE_COMMIT appears it verifies the certificate against the cluster
+// config, downloads the artifact from the store, checks the digest, and only then swaps the
+// adapter in. It never loads without a certificate and never goes back a version. A synthetic
+// request loop records which adapter version served each request. HTTP on the node's endpoint:
+// GET /status (JSON) and GET /metrics (Prometheus text format).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "bftgate/crypto/result.hpp"
+
+namespace bftgate::runtime {
+
+struct NodeOptions {
+  std::filesystem::path config;
+  std::uint32_t id = 0;
+  std::filesystem::path cache_dir;
+  std::chrono::milliseconds poll_interval{1000};
+  std::chrono::milliseconds request_interval{10};
+};
+
+class InferenceNode {
+ public:
+  virtual ~InferenceNode() = default;
+  virtual int run() = 0;  // until SIGTERM/SIGINT
+};
+
+Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& options);
+
+}  // namespace bftgate::runtime

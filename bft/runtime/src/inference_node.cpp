@@ -1,0 +1,286 @@
+#include "bftgate/runtime/inference_node.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <fmt/format.h>
+#include <map>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "bftgate/crypto/certificate.hpp"
+#include "bftgate/runtime/artifact_store.hpp"
+#include "bftgate/runtime/cluster_client.hpp"
+
+namespace bftgate::runtime {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct LoadedAdapter {
+  std::uint64_t version = 0;
+  crypto::Digest digest;
+  Bytes weights;  // the CPU backend holds the verified bytes in memory
+};
+
+class Node final : public InferenceNode {
+ public:
+  Node(NodeOptions options, ClusterConfig config, std::uint16_t http_port)
+      : options_(std::move(options)), config_(std::move(config)), http_port_(http_port), signals_(io_, SIGTERM, SIGINT),
+        request_timer_(io_) {
+    current_ = std::make_shared<const LoadedAdapter>();
+  }
+
+  int run() override {
+    asio::ip::tcp::acceptor acceptor(io_);
+    try {
+      asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), http_port_);
+      acceptor.open(endpoint.protocol());
+      acceptor.set_option(asio::socket_base::reuse_address(true));
+      acceptor.bind(endpoint);
+      acceptor.listen();
+    } catch (const boost::system::system_error& e) {
+      spdlog::error("node {}: cannot listen on 127.0.0.1:{}: {}", options_.id, http_port_, e.what());
+      return 1;
+    }
+    accept(acceptor);
+    signals_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      stop_ = true;
+      wake_.notify_all();
+      io_.stop();
+    });
+    serve_next();
+    std::thread poller([this] { poll_loop(); });
+    spdlog::info("node {}: serving on http://127.0.0.1:{}/status and /metrics; polling {} validators every {} ms",
+                 options_.id, http_port_, config_.n(), options_.poll_interval.count());
+    io_.run();
+    stop_ = true;
+    wake_.notify_all();
+    poller.join();
+    std::lock_guard lock(mutex_);
+    spdlog::info("node {}: stopped cleanly serving version {} ({} requests served)", options_.id, current_->version,
+                 total_served_);
+    return 0;
+  }
+
+ private:
+  // The synthetic request loop: every request is computed by exactly one adapter version.
+  void serve_next() {
+    request_timer_.expires_after(options_.request_interval);
+    request_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      std::lock_guard lock(mutex_);
+      auto adapter = current_;  // one version for the whole request, whatever swaps meanwhile
+      ++served_[adapter->version];
+      ++total_served_;
+      serve_next();
+    });
+  }
+
+  void poll_loop() {
+    ClusterClient client(config_);
+    while (!stop_) {
+      poll_once(client);
+      std::unique_lock lock(wake_mutex_);
+      wake_.wait_for(lock, options_.poll_interval, [this] { return stop_.load(); });
+    }
+  }
+
+  void refuse(const std::string& reason, const std::string& detail) {
+    std::lock_guard lock(mutex_);
+    ++refusals_[reason];
+    spdlog::warn("node {}: refused an adapter ({}): {}", options_.id, reason, detail);
+  }
+
+  void poll_once(ClusterClient& client) {
+    {
+      std::lock_guard lock(mutex_);
+      ++polls_;
+    }
+    auto answers = client.query_all({{"query", "latest-release"}}, std::chrono::milliseconds(800));
+    // The newest release any validator reports, verified here; one honest answer suffices.
+    const json* best = nullptr;
+    std::uint64_t serving = 0;
+    {
+      std::lock_guard lock(mutex_);
+      serving = current_->version;
+    }
+    for (const auto& [id, answer] : answers) {
+      const auto& release = answer["release"];
+      if (release.is_null() || !release.contains("version")) continue;
+      auto version = release["version"].get<std::uint64_t>();
+      if (version <= serving) continue;  // never backwards
+      if (best == nullptr || version > (*best)["version"].get<std::uint64_t>()) best = &release;
+    }
+    if (best == nullptr) return;
+    const auto& release = *best;
+    auto version = release["version"].get<std::uint64_t>();
+    auto certificate = crypto::ReleaseCertificate::from_json(release["certificate"]);
+    if (!certificate) return refuse("malformed-certificate", certificate.error().reason);
+    auto digest = crypto::Digest::from_hex(release.value("artifact_digest", ""));
+    if (!digest || certificate->statement.adapter_version != version ||
+        certificate->statement.artifact_digest != *digest) {
+      return refuse("certificate-mismatch", "the certificate does not name this version and digest");
+    }
+    if (auto verdict = crypto::verify(*certificate, config_); !verdict.ok()) {
+      return refuse(std::string(crypto::to_string(verdict.error)), verdict.reason);
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(options_.cache_dir, ec);
+    auto path = options_.cache_dir / digest->hex();
+    auto started = Clock::now();
+    auto source = release.value("source", "");
+    if (source.starts_with("store://")) {
+      StoreClient store(config_.artifact_store_endpoint, std::chrono::milliseconds(30'000));
+      if (auto s = store.get(*digest, path); !s) return refuse("download-failed", s.error().message);
+    } else if (source.starts_with("file://")) {
+      std::filesystem::copy_file(source.substr(7), path, std::filesystem::copy_options::overwrite_existing, ec);
+      if (ec) return refuse("download-failed", ec.message());
+    } else {
+      return refuse("unsupported-source", source);
+    }
+    // Verify the bytes that will be loaded, not just what was downloaded.
+    auto loaded = std::make_shared<LoadedAdapter>();
+    loaded->version = version;
+    loaded->digest = *digest;
+    std::ifstream in(path, std::ios::binary);
+    loaded->weights.assign(std::istreambuf_iterator<char>(in), {});
+    if (crypto::sha256(loaded->weights) != *digest) return refuse("digest-mismatch", "artifact bytes do not match the certificate");
+    auto transfer_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    {
+      std::lock_guard lock(mutex_);
+      if (version <= current_->version) return;
+      auto swap_started = Clock::now();
+      current_ = loaded;  // the flip: requests after this use the new version
+      ++swaps_;
+      last_swap_us_ = std::chrono::duration<double, std::micro>(Clock::now() - swap_started).count();
+      swapped_at_[version] = std::chrono::system_clock::now();
+    }
+    spdlog::info("node {}: now serving adapter version {} ({} bytes, fetched and verified in {:.1f} ms)", options_.id,
+                 version, loaded->weights.size(), transfer_ms);
+  }
+
+  json status_json() {
+    std::lock_guard lock(mutex_);
+    json served = json::object();
+    for (const auto& [v, n] : served_) served[std::to_string(v)] = n;
+    json swapped = json::object();
+    for (const auto& [v, t] : swapped_at_) {
+      swapped[std::to_string(v)] = std::chrono::duration<double>(t.time_since_epoch()).count();
+    }
+    return {{"node", options_.id},
+            {"version", current_->version},
+            {"digest", current_->version == 0 ? "" : current_->digest.hex()},
+            {"polls", polls_},
+            {"swaps", swaps_},
+            {"refusals", refusals_},
+            {"requests_served", total_served_},
+            {"requests_by_version", served},
+            {"swapped_at_unix_s", swapped}};
+  }
+
+  std::string metrics_text() {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    out += "# HELP bftgate_node_polls_total Register polls.\n# TYPE bftgate_node_polls_total counter\n";
+    out += fmt::format("bftgate_node_polls_total{{node=\"{}\"}} {}\n", options_.id, polls_);
+    out += "# HELP bftgate_node_swaps_total Adapter hot-swaps.\n# TYPE bftgate_node_swaps_total counter\n";
+    out += fmt::format("bftgate_node_swaps_total{{node=\"{}\"}} {}\n", options_.id, swaps_);
+    out += "# HELP bftgate_node_refusals_total Adapters refused, by reason.\n# TYPE bftgate_node_refusals_total counter\n";
+    for (const auto& [reason, n] : refusals_) {
+      out += fmt::format("bftgate_node_refusals_total{{node=\"{}\",reason=\"{}\"}} {}\n", options_.id, reason, n);
+    }
+    out += "# HELP bftgate_node_version Adapter version being served.\n# TYPE bftgate_node_version gauge\n";
+    out += fmt::format("bftgate_node_version{{node=\"{}\"}} {}\n", options_.id, current_->version);
+    out += "# HELP bftgate_node_requests_total Requests served, by adapter version.\n# TYPE bftgate_node_requests_total counter\n";
+    for (const auto& [v, n] : served_) {
+      out += fmt::format("bftgate_node_requests_total{{node=\"{}\",version=\"{}\"}} {}\n", options_.id, v, n);
+    }
+    return out;
+  }
+
+  void accept(asio::ip::tcp::acceptor& acceptor) {
+    acceptor.async_accept([this, &acceptor](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+      if (ec) return;
+      handle_http(std::move(socket));
+      accept(acceptor);
+    });
+  }
+
+  // Tiny, short requests from local tools: served inline on the event loop.
+  void handle_http(asio::ip::tcp::socket socket) {
+    boost::beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    boost::system::error_code ec;
+    socket.non_blocking(false);
+    http::read(socket, buffer, request, ec);
+    if (ec) return;
+    http::response<http::string_body> response;
+    response.version(request.version());
+    response.keep_alive(false);
+    if (request.target() == "/status") {
+      response.result(http::status::ok);
+      response.set(http::field::content_type, "application/json");
+      response.body() = status_json().dump(2) + "\n";
+    } else if (request.target() == "/metrics") {
+      response.result(http::status::ok);
+      response.set(http::field::content_type, "text/plain; version=0.0.4");
+      response.body() = metrics_text();
+    } else {
+      response.result(http::status::not_found);
+      response.body() = "try /status or /metrics\n";
+    }
+    response.prepare_payload();
+    http::write(socket, response, ec);
+    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  }
+
+  NodeOptions options_;
+  ClusterConfig config_;
+  std::uint16_t http_port_;
+  asio::io_context io_;
+  asio::signal_set signals_;
+  asio::steady_timer request_timer_;
+  std::mutex mutex_;
+  std::shared_ptr<const LoadedAdapter> current_;
+  std::map<std::uint64_t, std::uint64_t> served_;
+  std::map<std::string, std::uint64_t> refusals_;
+  std::map<std::uint64_t, std::chrono::system_clock::time_point> swapped_at_;
+  std::uint64_t total_served_ = 0;
+  std::uint64_t polls_ = 0;
+  std::uint64_t swaps_ = 0;
+  double last_swap_us_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& options) {
+  auto config = ClusterConfig::load(options.config);
+  if (!config) return config.error();
+  const InferenceNodeInfo* self = nullptr;
+  for (const auto& node : config->inference_nodes) {
+    if (node.id == options.id) self = &node;
+  }
+  if (self == nullptr) return Error{fmt::format("inference node {} is not in {}", options.id, options.config.string())};
+  auto colon = self->endpoint.rfind(':');
+  auto port = static_cast<std::uint16_t>(std::stoul(self->endpoint.substr(colon + 1)));
+  return std::unique_ptr<InferenceNode>(new Node(options, std::move(config.value()), port));
+}
+
+}  // namespace bftgate::runtime
