@@ -185,3 +185,79 @@ TEST(ArtifactStore, RoundTripsChunkedAndRefusesCorruptCopies) {
 
 }  // namespace
 }  // namespace bftgate::testing
+
+namespace bftgate::testing {
+namespace {
+
+json node_status(const LocalCluster& cluster, int j) {
+  auto body = LocalCluster::http_get(cluster.node_port(j), "/status");
+  return body.empty() ? json() : json::parse(body, nullptr, false);
+}
+
+// Waits until node j serves `version` (or the time is up); returns its last status.
+json wait_node(const LocalCluster& cluster, int j, std::uint64_t version, int seconds = 30) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  json status;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = node_status(cluster, j);
+    if (status.is_object() && status.value("version", std::uint64_t{0}) >= version) return status;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return status;
+}
+
+TEST(InferenceNodes, ConvergeOnCertifiedAdaptersOnly) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.start_all();
+  cluster.start_node(0);
+  cluster.start_node(1);
+  auto artifact = write_artifact(cluster, "adapter.bin", 2'000'000);
+  ASSERT_EQ(submit(cluster, artifact).exit_code, 0);
+  for (int j = 0; j < 2; ++j) {
+    auto status = wait_node(cluster, j, 1);
+    ASSERT_EQ(status["version"], 1) << status.dump() << cluster.log(100 + j);
+    EXPECT_EQ(status["digest"], crypto::sha256_file(artifact)->digest.hex());
+    EXPECT_GT(status["requests_by_version"]["1"].get<int>(), 0);
+  }
+  auto metrics = LocalCluster::http_get(cluster.node_port(0), "/metrics");
+  EXPECT_NE(metrics.find("bftgate_node_version{node=\"0\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("bftgate_node_swaps_total{node=\"0\"} 1"), std::string::npos) << metrics;
+  EXPECT_EQ(cluster.terminate(100), 0);
+}
+
+TEST(InferenceNodes, NeverServeARejectedAdapter) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kFail);
+  cluster.start_all();
+  cluster.start_node(0);
+  EXPECT_EQ(submit(cluster, write_artifact(cluster, "bad.bin", 1000)).exit_code, 1);
+  std::this_thread::sleep_for(milliseconds(1500));  // several polls
+  auto status = node_status(cluster, 0);
+  EXPECT_EQ(status["version"], 0) << status.dump();
+  EXPECT_EQ(status["swaps"], 0);
+}
+
+TEST(InferenceNodes, EveryNodeRefusesATamperedArtifact) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.start_all();
+  auto artifact = write_artifact(cluster, "adapter.bin", 50'000);
+  // Proposed by path: the validators check the bytes, then someone changes the file.
+  auto result = run_command(cluster.bftgate() + " submit --no-store --wait --config " + cluster.config() +
+                            " --operator-key " + cluster.operator_key() + " --adapter " + artifact);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  {
+    std::fstream f(artifact, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x01');
+  }
+  cluster.start_node(0);
+  cluster.start_node(1);
+  std::this_thread::sleep_for(milliseconds(2000));
+  for (int j = 0; j < 2; ++j) {
+    auto status = node_status(cluster, j);
+    EXPECT_EQ(status["version"], 0) << status.dump();
+    EXPECT_GT(status["refusals"].value("digest-mismatch", 0), 0) << status.dump();
+  }
+}
+
+}  // namespace
+}  // namespace bftgate::testing

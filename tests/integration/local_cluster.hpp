@@ -54,7 +54,7 @@ class LocalCluster {
   LocalCluster(std::string binary, int validators, std::string validate_command)
       : binary_(std::move(binary)), n_(validators), validate_command_(std::move(validate_command)) {
     base_port_ = free_port_range(validators + 4);
-    auto result = run_command(binary_ + " keygen --validators " + std::to_string(validators) + " --nodes 1 --base-port " +
+    auto result = run_command(binary_ + " keygen --validators " + std::to_string(validators) + " --nodes 2 --base-port " +
                               std::to_string(base_port_) + " --out " + dir_.path().string());
     if (result.exit_code != 0) throw std::runtime_error("keygen failed: " + result.output);
   }
@@ -64,6 +64,14 @@ class LocalCluster {
   std::string operator_key() const { return (dir_.path() / "keys" / "operator.key").string(); }
   std::filesystem::path path(const std::string& name) const { return dir_.path() / name; }
   std::string bftgate() const { return binary_; }
+
+  // Inference node j is process 100 + j; it serves HTTP on base_port + n + 1 + j.
+  void start_node(int j) {
+    spawn(100 + j, {binary_, "node", "--config", config(), "--id", std::to_string(j), "--cache",
+                    (dir_.path() / ("node-cache-" + std::to_string(j))).string(), "--poll-interval", "0.3"},
+          (dir_.path() / ("node-" + std::to_string(j) + ".log")).string());
+  }
+  int node_port(int j) const { return base_port_ + n_ + 1 + j; }
 
   // The artifact store; it is process -1.
   void start_store() {
@@ -123,8 +131,33 @@ class LocalCluster {
     pids_.clear();
   }
 
+  // GET http://127.0.0.1:port/path; the body, or "" on any error.
+  static std::string http_get(int port, const std::string& path) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      ::close(fd);
+      return "";
+    }
+    auto request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::write(fd, request.data(), request.size()) < 0) {
+      ::close(fd);
+      return "";
+    }
+    std::string response;
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) response.append(buffer, static_cast<std::size_t>(n));
+    ::close(fd);
+    auto body = response.find("\r\n\r\n");
+    return body == std::string::npos ? "" : response.substr(body + 4);
+  }
+
   std::string log(int id) const {
-    std::ifstream in(dir_.path() / ("validator-" + std::to_string(id) + ".log"));
+    auto name = id >= 100 ? "node-" + std::to_string(id - 100) : "validator-" + std::to_string(id);
+    std::ifstream in(dir_.path() / (name + ".log"));
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
