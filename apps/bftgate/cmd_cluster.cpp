@@ -9,6 +9,7 @@
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/inference_node.hpp"
+#include "bftgate/runtime/operator.hpp"
 #include "bftgate/runtime/validator_daemon.hpp"
 #include "cli_common.hpp"
 
@@ -54,16 +55,6 @@ int run_validator(ValidatorArgs& args) {
   return daemon.value()->run();
 }
 
-// The newest version any f+1 validators agree exists, so the next one is above it.
-std::uint64_t highest_version(const std::map<bft::ReplicaId, json>& answers) {
-  std::uint64_t highest = 0;
-  for (const auto& [id, answer] : answers) {
-    if (!answer.contains("register")) continue;
-    for (const auto& entry : answer["register"]["entries"]) highest = std::max(highest, entry["version"].get<std::uint64_t>());
-  }
-  return highest;
-}
-
 int submit(const SubmitArgs& args) {
   auto config = ClusterConfig::load(args.config);
   if (!config) {
@@ -81,94 +72,37 @@ int submit(const SubmitArgs& args) {
   }
   auto artifact = std::filesystem::absolute(args.adapter);
   if (std::filesystem::is_directory(artifact)) artifact /= "adapter_model.safetensors";
-  auto digest = crypto::sha256_file(artifact);
-  if (!digest) {
-    print_error(digest.error().message);
-    return kExitFailure;
-  }
-  runtime::ClusterClient client(*config);
-  auto version = args.version;
-  if (version == 0) {
-    auto answers = client.query_all({{"query", "status"}}, milliseconds(2000));
-    if (answers.size() < std::size_t{config->f} + 1) {
-      print_error(fmt::format("only {} validators answered; cannot pick the next version (pass --version)", answers.size()));
-      return kExitFailure;
-    }
-    version = highest_version(answers) + 1;
-  }
-  // Content-addressed upload, so validators and inference nodes fetch exactly these bytes.
-  std::string source = "file://" + artifact.string();
-  if (!args.no_store) {
-    runtime::StoreClient store(config->artifact_store_endpoint);
-    auto stored = store.put(artifact);
-    if (!stored) {
-      print_error(fmt::format("upload to the artifact store {} failed: {} (use --no-store to propose a local file)",
-                              config->artifact_store_endpoint, stored.error().message));
-      return kExitFailure;
-    }
-    source = "store://" + stored->hex();
-    if (!args.json_output) fmt::print("uploaded to the artifact store {}\n", config->artifact_store_endpoint);
-  }
-  auto op = bft::make_propose(key->key, config->cluster_id, config->epoch, version, digest->digest, digest->size, source);
-  auto request_id = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  bft::Ed25519Signer signer(bft::kOperatorPrincipal, std::move(key->key));
-  auto request = bft::make_message(signer, bft::Request{request_id, std::move(op)});
   auto timeout = milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000));
+  if (!args.json_output) fmt::print("submitting {}{}\n", artifact.string(), args.no_store ? " (by path)" : " via the artifact store");
+  auto proposal = runtime::propose_adapter(*config, key->key, artifact, args.version, !args.no_store, timeout);
+  if (!proposal) {
+    print_error(proposal.error().message);
+    return kExitFailure;
+  }
   if (!args.json_output) {
-    fmt::print("submitting {} ({} bytes, sha256 {}) as adapter version {}\n", artifact.string(), digest->size,
-               digest->digest.hex(), version);
+    fmt::print("accepted: version {} (sha256 {}, {} bytes, {}) is BETA_TESTING; validators are validating it\n",
+               proposal->version, proposal->digest.hex(), proposal->size, proposal->source);
   }
-  auto result = client.submit(request, timeout);
-  if (!result) {
-    print_error(result.error().message);
-    return kExitFailure;
-  }
-  auto reply = bft::decode_reply(*result);
-  if (!reply || !reply->valid) {
-    print_error(fmt::format("the register refused the proposal: {}", reply ? reply->reason : reply.error().message));
-    return kExitFailure;
-  }
-  if (!args.json_output) fmt::print("accepted: version {} is BETA_TESTING; validators are validating it\n", version);
   if (!args.wait) {
-    if (args.json_output) fmt::print("{}\n", json({{"version", version}, {"state", "BETA_TESTING"}}).dump());
+    if (args.json_output) fmt::print("{}\n", json({{"version", proposal->version}, {"state", "BETA_TESTING"}}).dump());
     return kExitOk;
   }
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string last_line;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto answers = client.query_all({{"query", "status"}}, milliseconds(1000));
-    std::map<std::string, std::size_t> states;
-    json decided_entry;
-    std::size_t pass = 0;
-    std::size_t fail = 0;
-    for (const auto& [id, answer] : answers) {
-      for (const auto& entry : answer["register"]["entries"]) {
-        if (entry["version"] != version) continue;
-        auto state = entry["state"].get<std::string>();
-        if (++states[state] >= std::size_t{config->f} + 1 && state != "BETA_TESTING") decided_entry = entry;
-        pass = std::max(pass, entry["pass_votes"].get<std::size_t>());
-        fail = std::max(fail, entry["fail_votes"].get<std::size_t>());
-      }
-    }
-    auto line = fmt::format("  version {}: {} PASS, {} FAIL votes (quorum {})", version, pass, fail, config->quorum());
-    if (line != last_line && !args.json_output) fmt::print("{}\n", line);
-    last_line = line;
-    if (!decided_entry.is_null()) {
-      auto state = decided_entry["state"].get<std::string>();
-      if (args.json_output) {
-        fmt::print("{}\n", decided_entry.dump(2));
-      } else {
-        fmt::print("decided: version {} is {}{}\n", version, state,
-                   decided_entry["reason"].get<std::string>().empty() ? "" : " (" + decided_entry["reason"].get<std::string>() + ")");
-        if (!decided_entry["certificate"].is_null()) fmt::print("certificate:\n{}\n", decided_entry["certificate"].dump(2));
-      }
-      return state == "RELEASE_COMMIT" ? kExitOk : kExitFailure;
-    }
-    std::this_thread::sleep_for(milliseconds(300));
+  auto decided = runtime::wait_for_decision(*config, proposal->version, timeout, [&](const std::string& line) {
+    if (!args.json_output) fmt::print("  {}\n", line);
+  });
+  if (!decided) {
+    print_error(decided.error().message);
+    return kExitFailure;
   }
-  print_error(fmt::format("version {} was not decided within {} s", version, args.timeout_s));
-  return kExitFailure;
+  auto state = (*decided)["state"].get<std::string>();
+  if (args.json_output) {
+    fmt::print("{}\n", decided->dump(2));
+  } else {
+    auto reason = (*decided)["reason"].get<std::string>();
+    fmt::print("decided: version {} is {}{}\n", proposal->version, state, reason.empty() ? "" : " (" + reason + ")");
+    if (!(*decided)["certificate"].is_null()) fmt::print("certificate:\n{}\n", (*decided)["certificate"].dump(2));
+  }
+  return state == "RELEASE_COMMIT" ? kExitOk : kExitFailure;
 }
 
 int status(const StatusArgs& args) {

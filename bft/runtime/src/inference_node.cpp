@@ -168,6 +168,7 @@ class Node final : public InferenceNode {
       ++swaps_;
       last_swap_us_ = std::chrono::duration<double, std::micro>(Clock::now() - swap_started).count();
       swapped_at_[version] = std::chrono::system_clock::now();
+      fetch_ms_[version] = transfer_ms;
     }
     spdlog::info("node {}: now serving adapter version {} ({} bytes, fetched and verified in {:.1f} ms)", options_.id,
                  version, loaded->weights.size(), transfer_ms);
@@ -181,7 +182,11 @@ class Node final : public InferenceNode {
     for (const auto& [v, t] : swapped_at_) {
       swapped[std::to_string(v)] = std::chrono::duration<double>(t.time_since_epoch()).count();
     }
+    json fetched = json::object();
+    for (const auto& [v, ms] : fetch_ms_) fetched[std::to_string(v)] = ms;
     return {{"node", options_.id},
+            {"fetch_and_verify_ms", fetched},
+            {"poll_interval_s", std::chrono::duration<double>(options_.poll_interval).count()},
             {"version", current_->version},
             {"digest", current_->version == 0 ? "" : current_->digest.hex()},
             {"polls", polls_},
@@ -259,6 +264,7 @@ class Node final : public InferenceNode {
   std::map<std::uint64_t, std::uint64_t> served_;
   std::map<std::string, std::uint64_t> refusals_;
   std::map<std::uint64_t, std::chrono::system_clock::time_point> swapped_at_;
+  std::map<std::uint64_t, double> fetch_ms_;
   std::uint64_t total_served_ = 0;
   std::uint64_t polls_ = 0;
   std::uint64_t swaps_ = 0;
