@@ -23,6 +23,7 @@ void register_sign_cert(CLI::App& app, Runner& run);
 void register_verify_cert(CLI::App& app, Runner& run);
 void register_digest(CLI::App& app, Runner& run);
 void register_demo(CLI::App& app, Runner& run);
+void register_cert_demo(CLI::App& app, Runner& run);
 void register_simulate(CLI::App& app, Runner& run);
 void register_validator(CLI::App& app, Runner& run);
 void register_submit(CLI::App& app, Runner& run);

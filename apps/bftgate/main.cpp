@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   register_verify_cert(app, run);
   register_digest(app, run);
   register_demo(app, run);
+  register_cert_demo(app, run);
   register_simulate(app, run);
   register_validator(app, run);
   register_submit(app, run);

@@ -186,7 +186,8 @@ TEST_F(CliTest, DigestMatchesTheLibrary) {
 }
 
 TEST(Cli, HelpForEverySubcommandAndUsageErrors) {
-  for (const char* sub : {"", "keygen ", "sign-cert ", "verify-cert ", "digest ", "demo "}) {
+  for (const char* sub : {"", "keygen ", "sign-cert ", "verify-cert ", "digest ", "demo ", "cert-demo ", "simulate ",
+                          "validator ", "store ", "node ", "submit ", "status "}) {
     auto result = bftgate(std::string(sub) + "--help");
     EXPECT_EQ(result.exit_code, 0) << sub;
     EXPECT_NE(result.output.find("Usage"), std::string::npos) << sub << result.output;
@@ -198,9 +199,9 @@ TEST(Cli, HelpForEverySubcommandAndUsageErrors) {
   EXPECT_EQ(bftgate("keygen --validators 4 --fault-model pbft --out /tmp/x").exit_code, 2);
 }
 
-TEST(Cli, DemoRunsAndWritesItsRunFolder) {
+TEST(Cli, CertificateDemoRunsAndWritesItsRunFolder) {
   TempDir dir;
-  auto result = bftgate("demo --artifact-mib 1 --out " + (dir.path() / "run").string());
+  auto result = bftgate("cert-demo --artifact-mib 1 --out " + (dir.path() / "run").string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("7/7 bad certificates refused for the right reason"), std::string::npos)
       << result.output;

@@ -261,3 +261,25 @@ TEST(InferenceNodes, EveryNodeRefusesATamperedArtifact) {
 
 }  // namespace
 }  // namespace bftgate::testing
+
+namespace bftgate::testing {
+namespace {
+
+// make run's job, end to end: processes, release, convergence, rejection, clean shutdown.
+TEST(Demo, ReleasesConvergesRejectsAndStopsCleanly) {
+  TempDir dir;
+  auto run = dir.path() / "run";
+  auto result = run_command(std::string(BFTGATE_BINARY) + " demo --artifact-mib 1 --out " + run.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto report = json::parse(std::ifstream(run / "report.json"));
+  EXPECT_TRUE(report["ok"].get<bool>());
+  EXPECT_EQ(report["good"]["state"], "RELEASE_COMMIT");
+  EXPECT_EQ(report["regressed"]["state"], "REJECTED");
+  EXPECT_TRUE(report["regressed"]["fleet_unchanged"].get<bool>());
+  EXPECT_TRUE(report["processes_stopped_cleanly"].get<bool>());
+  EXPECT_GT(report["convergence"]["measured_s"].get<double>(), 0.0);
+  EXPECT_NE(result.output.find("all processes stopped cleanly"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bftgate::testing
