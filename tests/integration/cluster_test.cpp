@@ -200,7 +200,11 @@ json wait_node(const LocalCluster& cluster, int j, std::uint64_t version, int se
   json status;
   while (std::chrono::steady_clock::now() < deadline) {
     status = node_status(cluster, j);
-    if (status.is_object() && status.value("version", std::uint64_t{0}) >= version) return status;
+    // Served at least one request with it, so the swap is visible in the per-version counters.
+    if (status.is_object() && status.value("version", std::uint64_t{0}) >= version &&
+        status["requests_by_version"].contains(std::to_string(version))) {
+      return status;
+    }
     std::this_thread::sleep_for(milliseconds(100));
   }
   return status;
