@@ -169,6 +169,8 @@ void register_validator(CLI::App& app, Runner& run) {
   cmd->add_option("--validate-timeout", args->validate_timeout_s, "Seconds before the command counts as FAIL")
       ->default_val(60);
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")->default_val("info");
+  cmd->add_option("--byzantine", args->options.byzantine,
+                  "Run as an adversary: silent, equivocate, forge, pass-all, fail-all, replay or slow");
   cmd->callback([&run, args] { run = [args] { return run_validator(*args); }; });
 }
 

@@ -287,3 +287,43 @@ TEST(Demo, ReleasesConvergesRejectsAndStopsCleanly) {
 
 }  // namespace
 }  // namespace bftgate::testing
+
+namespace bftgate::testing {
+namespace {
+
+TEST(Adversaries, ForgedCertificateIsRefusedAndTheGenuineReleaseStillLoads) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.byzantine[3] = "forge";  // offers nodes a newer "release" under a forged certificate
+  cluster.start_all();
+  cluster.start_node(0);
+  auto artifact = write_artifact(cluster, "adapter.bin", 10'000);
+  ASSERT_EQ(submit(cluster, artifact).exit_code, 0);
+  auto status = wait_node(cluster, 0, 1);
+  EXPECT_EQ(status["version"], 1) << status.dump() << cluster.log(100);
+  std::this_thread::sleep_for(milliseconds(1000));
+  status = node_status(cluster, 0);
+  EXPECT_EQ(status["version"], 1);  // the forgery (version 2) never loads
+  EXPECT_GT(status["refusals"].value("bad-signature", 0), 0) << status.dump();
+}
+
+TEST(Adversaries, EquivocatingPrimaryIsReplacedByAViewChange) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.byzantine[0] = "equivocate";  // validator 0 is the primary of view 0
+  cluster.start_all();
+  auto result = submit(cluster, write_artifact(cluster, "adapter.bin", 1000), 60);
+  ASSERT_EQ(result.exit_code, 0) << result.output << cluster.log(1);
+  auto answers = wait_for(cluster, 3, [](const json& a) {
+    return a["view"].get<std::uint64_t>() >= 1 && state_of(a, 1) == "RELEASE_COMMIT";
+  });
+  std::size_t moved_on = 0;
+  for (int id : {1, 2, 3}) {
+    if (answers.contains(static_cast<bft::ReplicaId>(id)) && answers.at(static_cast<bft::ReplicaId>(id))["view"] >= 1) {
+      ++moved_on;
+    }
+  }
+  EXPECT_EQ(moved_on, 3u);
+  EXPECT_NE(cluster.log(1).find("entered view"), std::string::npos) << cluster.log(1);
+}
+
+}  // namespace
+}  // namespace bftgate::testing

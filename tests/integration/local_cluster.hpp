@@ -87,6 +87,10 @@ class LocalCluster {
                                      "--data",       (dir_.path() / ("data-" + std::to_string(id))).string(),
                                      "--validate-cmd", validate_command_,
                                      "--log-level",  "info"};
+    if (auto b = byzantine.find(id); b != byzantine.end()) {
+      args.push_back("--byzantine");
+      args.push_back(b->second);
+    }
     spawn(id, std::move(args), (dir_.path() / ("validator-" + std::to_string(id) + ".log")).string());
   }
 
@@ -154,6 +158,8 @@ class LocalCluster {
     auto body = response.find("\r\n\r\n");
     return body == std::string::npos ? "" : response.substr(body + 4);
   }
+
+  std::map<int, std::string> byzantine;  // validator id -> strategy, applied by start()
 
   std::string log(int id) const {
     auto name = id >= 100 ? "node-" + std::to_string(id - 100) : "validator-" + std::to_string(id);

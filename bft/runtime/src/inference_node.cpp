@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
+#include <optional>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -111,33 +113,47 @@ class Node final : public InferenceNode {
       ++polls_;
     }
     auto answers = client.query_all({{"query", "latest-release"}}, std::chrono::milliseconds(800));
-    // The newest release any validator reports, verified here; one honest answer suffices.
-    const json* best = nullptr;
     std::uint64_t serving = 0;
     {
       std::lock_guard lock(mutex_);
       serving = current_->version;
     }
+    // Newest first; a validator offering something that does not verify is skipped, not obeyed,
+    // so one lying validator can neither load a forgery nor block a genuine release.
+    std::vector<const json*> candidates;
     for (const auto& [id, answer] : answers) {
       const auto& release = answer["release"];
-      if (release.is_null() || !release.contains("version")) continue;
-      auto version = release["version"].get<std::uint64_t>();
-      if (version <= serving) continue;  // never backwards
-      if (best == nullptr || version > (*best)["version"].get<std::uint64_t>()) best = &release;
+      if (release.is_null() || !release.contains("version") || !release["version"].is_number_unsigned()) continue;
+      if (release["version"].get<std::uint64_t>() > serving) candidates.push_back(&release);  // never backwards
     }
-    if (best == nullptr) return;
-    const auto& release = *best;
+    std::sort(candidates.begin(), candidates.end(), [](const json* a, const json* b) {
+      return (*a)["version"].get<std::uint64_t>() > (*b)["version"].get<std::uint64_t>();
+    });
+    const json* chosen = nullptr;
+    std::optional<crypto::Digest> digest;
+    for (const auto* candidate : candidates) {
+      auto certificate = crypto::ReleaseCertificate::from_json((*candidate)["certificate"]);
+      if (!certificate) {
+        refuse("malformed-certificate", certificate.error().reason);
+        continue;
+      }
+      auto named = crypto::Digest::from_hex(candidate->value("artifact_digest", ""));
+      if (!named || certificate->statement.adapter_version != (*candidate)["version"].get<std::uint64_t>() ||
+          certificate->statement.artifact_digest != *named) {
+        refuse("certificate-mismatch", "the certificate does not name this version and digest");
+        continue;
+      }
+      if (auto verdict = crypto::verify(*certificate, config_); !verdict.ok()) {
+        refuse(std::string(crypto::to_string(verdict.error)), verdict.reason);
+        continue;
+      }
+      chosen = candidate;
+      digest = named;
+      break;
+    }
+    if (chosen == nullptr) return;
+    const auto& release = *chosen;
     auto version = release["version"].get<std::uint64_t>();
-    auto certificate = crypto::ReleaseCertificate::from_json(release["certificate"]);
-    if (!certificate) return refuse("malformed-certificate", certificate.error().reason);
-    auto digest = crypto::Digest::from_hex(release.value("artifact_digest", ""));
-    if (!digest || certificate->statement.adapter_version != version ||
-        certificate->statement.artifact_digest != *digest) {
-      return refuse("certificate-mismatch", "the certificate does not name this version and digest");
-    }
-    if (auto verdict = crypto::verify(*certificate, config_); !verdict.ok()) {
-      return refuse(std::string(crypto::to_string(verdict.error)), verdict.reason);
-    }
     std::error_code ec;
     std::filesystem::create_directories(options_.cache_dir, ec);
     auto path = options_.cache_dir / digest->hex();

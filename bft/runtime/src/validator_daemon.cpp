@@ -8,9 +8,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <map>
+#include <random>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "bftgate/bft/byzantine.hpp"
 #include "bftgate/bft/persist_codec.hpp"
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
@@ -120,8 +123,14 @@ class Daemon final : public ValidatorDaemon {
     client_signer_ = std::make_shared<bft::Ed25519Signer>(bft::kValidatorClientBase + options_.id,
                                                           crypto::SecretKey::from_seed(seed));
     sodium_memzero_seed(seed);
+    replica_signer_ = replica_signer;
     verifier_ = std::make_shared<bft::Ed25519Verifier>(config_);
-    replica_ = std::make_unique<bft::Replica>(bft::ReplicaOptions::from_config(config_), replica_signer, verifier_, app_);
+    replica_options_ = bft::ReplicaOptions::from_config(config_);
+    replica_ = std::make_unique<bft::Replica>(replica_options_, replica_signer, verifier_, app_);
+    if (!options_.byzantine.empty()) {
+      strategy_ = bft::make_strategy(options_.byzantine, replica_options_.view_change_timeout * 9 / 10);
+      spdlog::warn("validator {}: running the Byzantine strategy '{}'", options_.id, options_.byzantine);
+    }
     replica_->restore(recovered);
     next_request_id_ = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
@@ -203,6 +212,10 @@ class Daemon final : public ValidatorDaemon {
       if (message.value()->type() == bft::MessageType::kRequest && verify_signature(*verifier_, **message)) {
         client_routes_[message.value()->sender] = route;
       }
+      if (strategy_) {
+        auto context = strategy_context();
+        if (!strategy_->accept(context, message.value())) return;
+      }
       replica_->step(message.value());
       flush();
     } else if (envelope->kind == EnvelopeKind::kQuery) {
@@ -224,7 +237,7 @@ class Daemon final : public ValidatorDaemon {
                  {"register", register_to_json(app_)},
                  {"validations", validations_}};
       } else if (what == "latest-release") {
-        const auto* release = app_.latest_release();
+        const auto* release = strategy_ ? strategy_->serve_poll(app_) : app_.latest_release();
         reply = {{"validator", options_.id}, {"release", release ? entry_to_json(*release) : json(nullptr)}};
       } else {
         reply = {{"error", fmt::format("unknown query '{}'", what)}};
@@ -264,22 +277,44 @@ class Daemon final : public ValidatorDaemon {
         spdlog::debug("validator {}: executed seq {} ({} requests)", options_.id, batch.seq, batch.requests.size());
       }
       for (const auto& event : ready.events) log_event(event);
-      for (const auto& out : ready.messages) {
-        auto frame = make_envelope(EnvelopeKind::kProtocol, out.message->wire());
-        switch (out.to) {
-          case Outbound::To::kAllReplicas:
-            for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
-            break;
-          case Outbound::To::kReplica: send_peer(out.destination, frame); break;
-          case Outbound::To::kClient:
-            if (auto route = client_routes_.find(out.destination); route != client_routes_.end()) {
-              send_route(route->second, frame);
-            }
-            break;
+      std::vector<bft::TimedOutbound> outgoing;
+      if (strategy_) {
+        auto context = strategy_context();
+        outgoing = strategy_->transform(context, std::move(ready.messages));
+      } else {
+        for (auto& m : ready.messages) outgoing.push_back({std::move(m), bft::Duration(0)});
+      }
+      for (auto& [out, delay] : outgoing) {
+        if (delay.count() > 0) {
+          auto timer = std::make_shared<boost::asio::steady_timer>(io_, delay);
+          timer->async_wait([this, timer, out](const boost::system::error_code& ec) {
+            if (!ec) send_out(out);
+          });
+        } else {
+          send_out(out);
         }
       }
       if (!ready.committed.empty()) after_commit();
     }
+  }
+
+  void send_out(const Outbound& out) {
+    auto frame = make_envelope(EnvelopeKind::kProtocol, out.message->wire());
+    switch (out.to) {
+      case Outbound::To::kAllReplicas:
+        for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
+        break;
+      case Outbound::To::kReplica: send_peer(out.destination, frame); break;
+      case Outbound::To::kClient:
+        if (auto route = client_routes_.find(out.destination); route != client_routes_.end()) {
+          send_route(route->second, frame);
+        }
+        break;
+    }
+  }
+
+  bft::StrategyContext strategy_context() {
+    return bft::StrategyContext{options_.id, *replica_, *replica_signer_, replica_options_.replicas, rng_, now()};
   }
 
   void compact_wal() {
@@ -342,12 +377,23 @@ class Daemon final : public ValidatorDaemon {
                         {"validation_s", result.seconds}};
     validations_[std::to_string(result.version)] = metrics;
     auto metrics_digest = crypto::sha256(as_bytes(metrics.dump()));
-    auto op = bft::make_vote(vote_key_, config_.cluster_id, config_.epoch, options_.id, result.version, digest, previous,
-                             result.pass ? bft::Verdict::kPass : bft::Verdict::kFail, metrics_digest);
-    auto request = bft::make_message(*client_signer_, bft::Request{next_request_id_++, std::move(op)});
-    auto frame = make_envelope(EnvelopeKind::kProtocol, request->wire());
-    for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
-    replica_->propose(request);
+    std::optional<bft::Verdict> verdict = result.pass ? bft::Verdict::kPass : bft::Verdict::kFail;
+    std::vector<Bytes> operations;
+    if (strategy_) {
+      verdict = strategy_->vote(*verdict);
+      operations = strategy_->extra_vote_operations(app_);
+    }
+    if (verdict) {
+      operations.insert(operations.begin(), bft::make_vote(vote_key_, config_.cluster_id, config_.epoch, options_.id,
+                                                           result.version, digest, previous, *verdict, metrics_digest));
+      if (strategy_) strategy_->on_vote_cast(operations.front());
+    }
+    for (auto& op : operations) {
+      auto request = bft::make_message(*client_signer_, bft::Request{next_request_id_++, std::move(op)});
+      auto frame = make_envelope(EnvelopeKind::kProtocol, request->wire());
+      for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
+      replica_->propose(request);
+    }
     flush();
   }
 
@@ -363,7 +409,11 @@ class Daemon final : public ValidatorDaemon {
   bft::AdapterRegister app_;
   std::shared_ptr<bft::Verifier> verifier_;
   std::shared_ptr<bft::Signer> client_signer_;
+  std::shared_ptr<bft::Signer> replica_signer_;
+  bft::ReplicaOptions replica_options_;
   std::unique_ptr<bft::Replica> replica_;
+  std::unique_ptr<bft::ByzantineStrategy> strategy_;
+  std::mt19937_64 rng_{0x5eed};
   boost::asio::io_context io_;
   zmq::context_t context_;
   zmq::socket_t router_;
@@ -397,6 +447,14 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
                              options.config.string())};
   }
   if (options.validate_command.empty()) return Error{"a validation command is required (--validate-cmd)"};
+  if (!options.byzantine.empty()) {
+    static const std::set<std::string> supported = {"silent", "equivocate", "forge", "pass-all", "fail-all", "replay", "slow"};
+    if (!supported.contains(options.byzantine)) {
+      return Error{fmt::format("unknown or unsupported --byzantine strategy '{}' (silent, equivocate, forge, pass-all, "
+                               "fail-all, replay, slow; twins runs in the simulator)",
+                               options.byzantine)};
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) return Error{fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message())};

@@ -10,7 +10,7 @@
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/sim/byzantine.hpp"
+#include "bftgate/bft/byzantine.hpp"
 #include "bftgate/sim/invariants.hpp"
 #include "bftgate/sim/mac_signer.hpp"
 
@@ -87,7 +87,7 @@ struct Client {
 
 struct ReplicaHost {
   ReplicaId id = 0;
-  std::unique_ptr<ByzantineStrategy> strategy;  // null: honest
+  std::unique_ptr<bft::ByzantineStrategy> strategy;  // null: honest
   bool up = true;
   std::vector<Instance> instances;  // two for twins
   std::shared_ptr<bft::Signer> signer;
@@ -213,7 +213,7 @@ void Simulation::build_cluster(std::uint64_t seed) {
     host.signer = std::make_shared<MacSigner>(host.id, keyring_->key(host.id));
     host.vote_key = std::move(keys[i]);
     auto byz = scenario_.byzantine.find(host.id);
-    if (byz != scenario_.byzantine.end()) host.strategy = make_strategy(byz->second, slow_delay);
+    if (byz != scenario_.byzantine.end()) host.strategy = bft::make_strategy(byz->second, slow_delay);
     hosts_.push_back(std::move(host));
   }
   for (auto& host : hosts_) {
@@ -391,7 +391,7 @@ void Simulation::deliver(const Event& event) {
   if (!host.up) return;
   for (std::size_t k = 0; k < host.instances.size(); ++k) {
     if (host.strategy) {
-      StrategyContext context{host.id, *host.instances[k].replica, *host.signer, options_.replicas, rng_, now_};
+      bft::StrategyContext context{host.id, *host.instances[k].replica, *host.signer, options_.replicas, rng_, now_};
       if (!host.strategy->accept(context, event.message)) continue;
     }
     host.instances[k].replica->step(event.message);
@@ -415,9 +415,9 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
   }
   if (k == 0 && !ready.committed.empty()) start_validations(host);
 
-  std::vector<TimedOutbound> outgoing;
+  std::vector<bft::TimedOutbound> outgoing;
   if (host.strategy) {
-    StrategyContext context{host.id, *instance.replica, *host.signer, options_.replicas, rng_, now_};
+    bft::StrategyContext context{host.id, *instance.replica, *host.signer, options_.replicas, rng_, now_};
     outgoing = host.strategy->transform(context, std::move(ready.messages));
   } else {
     outgoing.reserve(ready.messages.size());

@@ -24,6 +24,9 @@ struct ValidatorOptions {
   std::string validate_command;
   std::chrono::milliseconds validate_timeout{60'000};
   std::chrono::milliseconds tick{10};
+  // A Byzantine strategy (bft/byzantine.hpp) for adversarial experiments: silent, equivocate,
+  // forge, pass-all, fail-all, replay or slow. Empty: honest.
+  std::string byzantine;
 };
 
 class ValidatorDaemon {

@@ -1,11 +1,9 @@
-#include "bftgate/sim/byzantine.hpp"
+#include "bftgate/bft/byzantine.hpp"
 
 #include <stdexcept>
 
-namespace bftgate::sim {
+namespace bftgate::bft {
 
-using bft::MessagePtr;
-using bft::Outbound;
 
 std::vector<TimedOutbound> ByzantineStrategy::transform(StrategyContext&, std::vector<Outbound> messages) {
   std::vector<TimedOutbound> out;
@@ -23,40 +21,41 @@ class Silent final : public ByzantineStrategy {
  public:
   std::string_view name() const override { return "silent"; }
   std::vector<TimedOutbound> transform(StrategyContext&, std::vector<Outbound>) override { return {}; }
-  std::optional<bft::Verdict> vote(bft::Verdict) override { return std::nullopt; }
-  const bft::RegisterEntry* serve_poll(const bft::AdapterRegister&) override { return nullptr; }
+  std::optional<Verdict> vote(Verdict) override { return std::nullopt; }
+  const RegisterEntry* serve_poll(const AdapterRegister&) override { return nullptr; }
 };
 
-// As primary, sends one pre-prepare to half the backups and a conflicting one (another batch
-// for the same view and sequence number) to the other half, and backs both with prepares and
-// commits of its own.
+// As primary, sends its pre-prepare to one backup and a conflicting one (the same view and
+// sequence number with another batch: the requests minus the last) to every other backup, and
+// backs both with commits of its own. The request that only one backup saw cannot commit in
+// this view, so the backups' timers replace the primary by a view change.
 class Equivocate final : public ByzantineStrategy {
  public:
   std::string_view name() const override { return "equivocate"; }
   std::vector<TimedOutbound> transform(StrategyContext& context, std::vector<Outbound> messages) override {
     std::vector<TimedOutbound> out;
     for (auto& m : messages) {
-      const auto* pp = m.message->as<bft::PrePrepare>();
+      const auto* pp = m.message->as<PrePrepare>();
       if (pp == nullptr || m.to != Outbound::To::kAllReplicas || m.message->sender != context.self) {
         out.push_back({std::move(m), Duration(0)});
         continue;
       }
       // The other batch: the same requests minus the last (or, for one request, none).
-      bft::PrePrepare other = *pp;
+      PrePrepare other = *pp;
       if (!other.requests.empty()) other.requests.pop_back();
-      other.batch_digest = bft::batch_digest_of(other.requests);
-      auto twin = bft::make_message(context.signer, other);
-      bool flip = false;
+      other.batch_digest = batch_digest_of(other.requests);
+      auto twin = make_message(context.signer, other);
+      bool first = true;
       for (auto replica : context.replicas) {
         if (replica == context.self) continue;
-        const auto& chosen = flip ? twin : m.message;
+        const auto& chosen = first ? m.message : twin;
         out.push_back({{Outbound::To::kReplica, replica, chosen}, Duration(0)});
         // Vote for both batches, so each half sees support for its own.
-        auto digest = chosen->as<bft::PrePrepare>()->batch_digest;
+        auto digest = chosen->as<PrePrepare>()->batch_digest;
         out.push_back({{Outbound::To::kReplica, replica,
-                        bft::make_message(context.signer, bft::Commit{pp->view, pp->seq, digest})},
+                        make_message(context.signer, Commit{pp->view, pp->seq, digest})},
                        Duration(0)});
-        flip = !flip;
+        first = false;
       }
     }
     return out;
@@ -64,22 +63,43 @@ class Equivocate final : public ByzantineStrategy {
 };
 
 // Every message leaves with a corrupted signature, and each is shadowed by a forgery claiming
-// to come from another replica (signed with this validator's own key); votes name another
-// validator.
+// to come from another replica (signed with this validator's own key); inference nodes polling it
+// are offered a newer release under a forged certificate.
 class Forge final : public ByzantineStrategy {
  public:
   std::string_view name() const override { return "forge"; }
+  const RegisterEntry* serve_poll(const AdapterRegister& register_state) override {
+    const auto& newest = register_state.entries().back();
+    forged_ = newest;
+    forged_.version = newest.version + 1;
+    forged_.state = EntryState::kReleaseCommit;
+    forged_.artifact_digest = crypto::sha256(as_bytes("forged artifact"));
+    forged_.source = newest.source;
+    crypto::ReleaseCertificate certificate;
+    certificate.statement = release_statement(register_state.config(), forged_);
+    const auto& config = register_state.config();
+    for (std::size_t i = 0; i < config.quorum() && i < config.validators.size(); ++i) {
+      crypto::Signature garbage;
+      garbage.bytes.fill(static_cast<std::uint8_t>(0x5a + i));
+      certificate.add_signature(config.validators[i].id, garbage);
+    }
+    forged_.certificate = std::move(certificate);
+    return &forged_;
+  }
+
+ private:
+  RegisterEntry forged_;
   std::vector<TimedOutbound> transform(StrategyContext& context, std::vector<Outbound> messages) override {
     std::vector<TimedOutbound> out;
     for (auto& m : messages) {
       auto corrupted = m.message->signature;
       corrupted.bytes[0] ^= 0x01;
-      out.push_back({{m.to, m.destination, bft::make_message_as(m.message->sender, m.message->body, corrupted)},
+      out.push_back({{m.to, m.destination, make_message_as(m.message->sender, m.message->body, corrupted)},
                      Duration(0)});
       auto victim = context.replicas[context.rng() % context.replicas.size()];
       if (victim != context.self) {
-        auto forged = bft::make_message_as(victim, m.message->body, context.signer.sign(
-            bft::domain_of(m.message->type()), bft::encode_signed_bytes(victim, m.message->body)));
+        auto forged = make_message_as(victim, m.message->body, context.signer.sign(
+            domain_of(m.message->type()), encode_signed_bytes(victim, m.message->body)));
         out.push_back({{m.to, m.destination, forged}, Duration(0)});
       }
     }
@@ -90,13 +110,13 @@ class Forge final : public ByzantineStrategy {
 class PassAll final : public ByzantineStrategy {
  public:
   std::string_view name() const override { return "pass-all"; }
-  std::optional<bft::Verdict> vote(bft::Verdict) override { return bft::Verdict::kPass; }
+  std::optional<Verdict> vote(Verdict) override { return Verdict::kPass; }
 };
 
 class FailAll final : public ByzantineStrategy {
  public:
   std::string_view name() const override { return "fail-all"; }
-  std::optional<bft::Verdict> vote(bft::Verdict) override { return bft::Verdict::kFail; }
+  std::optional<Verdict> vote(Verdict) override { return Verdict::kFail; }
 };
 
 // Replays: with every output it re-sends old messages it has seen (its own and others'),
@@ -123,7 +143,7 @@ class Replay final : public ByzantineStrategy {
     }
     return out;
   }
-  std::vector<Bytes> extra_vote_operations(const bft::AdapterRegister& register_state) override {
+  std::vector<Bytes> extra_vote_operations(const AdapterRegister& register_state) override {
     // Every vote this validator ever cast, again (each now names a decided or wrong version).
     std::vector<Bytes> out;
     for (const auto& op : my_votes_) out.push_back(op);
@@ -131,9 +151,9 @@ class Replay final : public ByzantineStrategy {
     return out;
   }
   void on_vote_cast(const Bytes& op) override { my_votes_.push_back(op); }
-  const bft::RegisterEntry* serve_poll(const bft::AdapterRegister& register_state) override {
+  const RegisterEntry* serve_poll(const AdapterRegister& register_state) override {
     for (const auto& entry : register_state.entries()) {
-      if (entry.state == bft::EntryState::kReleaseCommit) return &entry;  // the oldest release
+      if (entry.state == EntryState::kReleaseCommit) return &entry;  // the oldest release
     }
     return nullptr;
   }
@@ -159,7 +179,7 @@ class Slow final : public ByzantineStrategy {
   std::vector<TimedOutbound> transform(StrategyContext& context, std::vector<Outbound> messages) override {
     std::vector<TimedOutbound> out;
     for (auto& m : messages) {
-      bool hold = m.message->as<bft::PrePrepare>() != nullptr && m.message->sender == context.self;
+      bool hold = m.message->as<PrePrepare>() != nullptr && m.message->sender == context.self;
       out.push_back({std::move(m), hold ? delay_ : Duration(0)});
     }
     return out;
@@ -189,4 +209,4 @@ std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration
   throw std::invalid_argument("unknown Byzantine strategy: " + std::string(name));
 }
 
-}  // namespace bftgate::sim
+}  // namespace bftgate::bft

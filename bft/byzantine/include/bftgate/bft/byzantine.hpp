@@ -1,4 +1,5 @@
-// Byzantine strategies as decorators over an honest replica (concord-bft's pattern): the
+// Byzantine strategies as decorators over an honest replica (concord-bft's pattern), shared by
+// the simulator and the validator process (--byzantine): the
 // replica runs the real protocol; the strategy rewrites what leaves it (drop, change, delay,
 // equivocate, forge, replay), filters what reaches it, and decides its validator's votes and
 // what it answers an inference node's poll with. Twins run two replicas under one identity.
@@ -11,21 +12,21 @@
 
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
-#include "bftgate/sim/scenario.hpp"
+#include <random>
 
-namespace bftgate::sim {
+namespace bftgate::bft {
 
 struct TimedOutbound {
-  bft::Outbound outbound;
+  Outbound outbound;
   Duration delay{0};  // extra delay before it leaves
 };
 
 struct StrategyContext {
   ReplicaId self;
-  const bft::Replica& replica;
-  const bft::Signer& signer;  // the strategy's own key: it can sign anything as itself, nothing as others
+  const Replica& replica;
+  const Signer& signer;  // the strategy's own key: it can sign anything as itself, nothing as others
   const std::vector<ReplicaId>& replicas;
-  Rng& rng;
+  std::mt19937_64& rng;
   Time now;
 };
 
@@ -35,17 +36,17 @@ class ByzantineStrategy {
   virtual std::string_view name() const = 0;
 
   // Rewrites the honest replica's outgoing messages.
-  virtual std::vector<TimedOutbound> transform(StrategyContext& context, std::vector<bft::Outbound> messages);
+  virtual std::vector<TimedOutbound> transform(StrategyContext& context, std::vector<Outbound> messages);
   // Whether an incoming message is given to the replica (and remembered for replays).
-  virtual bool accept(StrategyContext& context, const bft::MessagePtr& message);
+  virtual bool accept(StrategyContext& context, const MessagePtr& message);
   // The validator's vote given what an honest validator would conclude; nullopt: no vote.
-  virtual std::optional<bft::Verdict> vote(bft::Verdict honest) { return honest; }
+  virtual std::optional<Verdict> vote(Verdict honest) { return honest; }
   // Extra vote operations to submit when a new candidate enters beta (e.g. replays of old votes).
-  virtual std::vector<Bytes> extra_vote_operations(const bft::AdapterRegister&) { return {}; }
+  virtual std::vector<Bytes> extra_vote_operations(const AdapterRegister&) { return {}; }
   // Called with every vote operation this validator submits.
   virtual void on_vote_cast(const Bytes&) {}
   // What this validator answers an inference node's poll with.
-  virtual const bft::RegisterEntry* serve_poll(const bft::AdapterRegister& register_state) {
+  virtual const RegisterEntry* serve_poll(const AdapterRegister& register_state) {
     return register_state.latest_release();
   }
   // Run a second replica with the same identity and key (Twins).
@@ -56,4 +57,4 @@ class ByzantineStrategy {
 // slow_delay: how long the slow primary holds its pre-prepares (just under the view-change timeout).
 std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration slow_delay);
 
-}  // namespace bftgate::sim
+}  // namespace bftgate::bft
