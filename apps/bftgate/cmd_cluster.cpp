@@ -171,6 +171,9 @@ void register_validator(CLI::App& app, Runner& run) {
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")->default_val("info");
   cmd->add_option("--byzantine", args->options.byzantine,
                   "Run as an adversary: silent, equivocate, forge, pass-all, fail-all, replay or slow");
+  cmd->add_option("--faults", args->options.faults,
+                  "Inject link faults, e.g. 'loss=0.1,delay=5-50ms,peers=1+2' or 'cut=3,until=5' (a partition "
+                  "that heals after 5 s)");
   cmd->callback([&run, args] { run = [args] { return run_validator(*args); }; });
 }
 

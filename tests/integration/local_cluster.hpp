@@ -87,6 +87,10 @@ class LocalCluster {
                                      "--data",       (dir_.path() / ("data-" + std::to_string(id))).string(),
                                      "--validate-cmd", validate_command_,
                                      "--log-level",  "info"};
+    if (auto f = faults.find(id); f != faults.end()) {
+      args.push_back("--faults");
+      args.push_back(f->second);
+    }
     if (auto b = byzantine.find(id); b != byzantine.end()) {
       args.push_back("--byzantine");
       args.push_back(b->second);
@@ -160,6 +164,7 @@ class LocalCluster {
   }
 
   std::map<int, std::string> byzantine;  // validator id -> strategy, applied by start()
+  std::map<int, std::string> faults;     // validator id -> --faults spec, applied by start()
 
   std::string log(int id) const {
     auto name = id >= 100 ? "node-" + std::to_string(id - 100) : "validator-" + std::to_string(id);

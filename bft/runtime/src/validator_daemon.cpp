@@ -21,6 +21,7 @@
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/envelope.hpp"
 #include "bftgate/runtime/external_command.hpp"
+#include "bftgate/runtime/link_faults.hpp"
 #include "bftgate/runtime/register_json.hpp"
 #include "bftgate/runtime/wal.hpp"
 #include "bftgate/runtime/zmq_reader.hpp"
@@ -108,8 +109,9 @@ ValidationResult validate(const ValidatorOptions& options, const std::string& st
 class Daemon final : public ValidatorDaemon {
  public:
   Daemon(ValidatorOptions options, ClusterConfig config, crypto::KeyFile key, WriteAheadLog wal,
-         std::vector<bft::PersistRecord> recovered)
-      : options_(std::move(options)),
+         std::vector<bft::PersistRecord> recovered, LinkFaults faults)
+      : faults_(std::move(faults)),
+        options_(std::move(options)),
         config_(std::move(config)),
         vote_key_(std::move(key.key)),
         wal_(std::move(wal)),
@@ -212,6 +214,7 @@ class Daemon final : public ValidatorDaemon {
       if (message.value()->type() == bft::MessageType::kRequest && verify_signature(*verifier_, **message)) {
         client_routes_[message.value()->sender] = route;
       }
+      if (faults_.drop_incoming(message.value()->sender, std::chrono::steady_clock::now())) return;
       if (strategy_) {
         auto context = strategy_context();
         if (!strategy_->accept(context, message.value())) return;
@@ -256,6 +259,19 @@ class Daemon final : public ValidatorDaemon {
   }
 
   void send_peer(bft::ReplicaId peer, const Bytes& frame) {
+    auto fate = faults_.outgoing(peer, std::chrono::steady_clock::now());
+    if (!fate) return;  // injected loss or partition
+    if (fate->count() > 0) {
+      auto timer = std::make_shared<boost::asio::steady_timer>(io_, *fate);
+      timer->async_wait([this, timer, peer, frame](const boost::system::error_code& ec) {
+        if (!ec) send_peer_now(peer, frame);
+      });
+      return;
+    }
+    send_peer_now(peer, frame);
+  }
+
+  void send_peer_now(bft::ReplicaId peer, const Bytes& frame) {
     auto it = peers_.find(peer);
     if (it == peers_.end()) return;
     (void)it->second.send(zmq::buffer(frame), zmq::send_flags::dontwait);  // a full queue drops: retransmission covers it
@@ -402,6 +418,7 @@ class Daemon final : public ValidatorDaemon {
     std::exit(1);
   }
 
+  LinkFaults faults_;
   ValidatorOptions options_;
   ClusterConfig config_;
   crypto::SecretKey vote_key_;
@@ -455,6 +472,9 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
                                options.byzantine)};
     }
   }
+  auto faults = LinkFaults::parse(options.faults);
+  if (!faults) return faults.error();
+  if (!faults->empty()) spdlog::warn("validator {}: injecting link faults: {}", options.id, faults->describe());
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) return Error{fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message())};
@@ -470,7 +490,8 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
     records.push_back(std::move(record.value()));
   }
   return std::unique_ptr<ValidatorDaemon>(
-      new Daemon(options, std::move(config.value()), std::move(key.value()), std::move(opened->first), std::move(records)));
+      new Daemon(options, std::move(config.value()), std::move(key.value()), std::move(opened->first), std::move(records),
+                 std::move(faults.value())));
 }
 
 }  // namespace bftgate::runtime

@@ -27,6 +27,8 @@ struct ValidatorOptions {
   // A Byzantine strategy (bft/byzantine.hpp) for adversarial experiments: silent, equivocate,
   // forge, pass-all, fail-all, replay or slow. Empty: honest.
   std::string byzantine;
+  // Link faults on this validator's own sockets (runtime/link_faults.hpp); empty: none.
+  std::string faults;
 };
 
 class ValidatorDaemon {

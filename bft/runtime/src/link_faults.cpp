@@ -1,0 +1,89 @@
+#include "bftgate/runtime/link_faults.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <sstream>
+
+namespace bftgate::runtime {
+
+namespace {
+std::optional<std::set<bft::ReplicaId>> parse_ids(const std::string& text) {
+  std::set<bft::ReplicaId> ids;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, '+')) {
+    try {
+      std::size_t used = 0;
+      auto id = std::stoul(item, &used);
+      if (used != item.size()) return std::nullopt;
+      ids.insert(static_cast<bft::ReplicaId>(id));
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  return ids;
+}
+}  // namespace
+
+Result<LinkFaults> LinkFaults::parse(const std::string& spec) {
+  LinkFaults faults;
+  std::stringstream in(spec);
+  std::string rule;
+  while (std::getline(in, rule, ',')) {
+    if (rule.empty()) continue;
+    auto eq = rule.find('=');
+    if (eq == std::string::npos) return Error{fmt::format("--faults: '{}' is not key=value", rule)};
+    auto key = rule.substr(0, eq);
+    auto value = rule.substr(eq + 1);
+    try {
+      if (key == "loss") {
+        faults.loss_ = std::stod(value);
+        if (faults.loss_ < 0 || faults.loss_ > 1) return Error{"--faults: loss must be in [0, 1]"};
+      } else if (key == "delay") {
+        if (!value.ends_with("ms")) return Error{"--faults: delay is A-Bms, e.g. delay=5-50ms"};
+        value.resize(value.size() - 2);
+        auto dash = value.find('-');
+        faults.delay_min_ms_ = std::stoi(value.substr(0, dash));
+        faults.delay_max_ms_ = dash == std::string::npos ? faults.delay_min_ms_ : std::stoi(value.substr(dash + 1));
+        if (faults.delay_min_ms_ < 0 || faults.delay_max_ms_ < faults.delay_min_ms_) {
+          return Error{"--faults: delay A-Bms needs 0 <= A <= B"};
+        }
+      } else if (key == "peers" || key == "cut") {
+        auto ids = parse_ids(value);
+        if (!ids) return Error{fmt::format("--faults: {} takes validator ids joined by '+', e.g. 1+2", key)};
+        (key == "peers" ? faults.peers_ : faults.cut_) = *ids;
+      } else if (key == "until") {
+        faults.until_ = std::chrono::milliseconds(static_cast<std::int64_t>(std::stod(value) * 1000));
+      } else {
+        return Error{fmt::format("--faults: unknown key '{}' (loss, delay, peers, cut, until)", key)};
+      }
+    } catch (const std::exception&) {
+      return Error{fmt::format("--faults: bad value in '{}'", rule)};
+    }
+  }
+  return faults;
+}
+
+std::optional<std::chrono::milliseconds> LinkFaults::outgoing(bft::ReplicaId peer,
+                                                              std::chrono::steady_clock::time_point now) {
+  if (!active(now)) return std::chrono::milliseconds(0);
+  if (cut_.contains(peer)) return std::nullopt;
+  if (!peers_.empty() && !peers_.contains(peer)) return std::chrono::milliseconds(0);
+  if (loss_ > 0 && std::uniform_real_distribution<double>()(rng_) < loss_) return std::nullopt;
+  if (delay_max_ms_ == 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(std::uniform_int_distribution<int>(delay_min_ms_, delay_max_ms_)(rng_));
+}
+
+bool LinkFaults::drop_incoming(bft::ReplicaId peer, std::chrono::steady_clock::time_point now) const {
+  return active(now) && cut_.contains(peer);
+}
+
+std::string LinkFaults::describe() const {
+  return fmt::format("loss {} delay {}-{} ms to {}; cut from {}; {}", loss_, delay_min_ms_, delay_max_ms_,
+                     peers_.empty() ? "all peers" : fmt::format("{}", fmt::join(peers_, "+")),
+                     cut_.empty() ? "none" : fmt::format("{}", fmt::join(cut_, "+")),
+                     until_ ? fmt::format("for {} ms", until_->count()) : "for the whole run");
+}
+
+}  // namespace bftgate::runtime
