@@ -4,15 +4,7 @@
 // process stopped cleanly at the end. Everything lands in a run folder.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <fcntl.h>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -21,11 +13,10 @@
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/key_file.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/runtime/local_processes.hpp"
 #include "bftgate/runtime/operator.hpp"
 #include "build_info.hpp"
 #include "cli_common.hpp"
-
-extern char** environ;
 
 namespace bftgate::cli {
 
@@ -41,79 +32,6 @@ struct DemoArgs {
   double poll_s = 0.5;
   std::uint64_t seed = 1;
   std::filesystem::path out;
-};
-
-bool port_free(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return ok;
-}
-
-std::optional<std::uint16_t> free_port_range(int count, std::uint64_t seed) {
-  std::mt19937_64 rng(seed ^ static_cast<std::uint64_t>(::getpid()));
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int base = 21000 + static_cast<int>(rng() % 30000);
-    bool all = true;
-    for (int p = base; p < base + count && all; ++p) all = port_free(p);
-    if (all) return static_cast<std::uint16_t>(base);
-  }
-  return std::nullopt;
-}
-
-// The child processes of the demo; whatever happens, they are stopped and reaped.
-class Processes {
- public:
-  ~Processes() { stop_all(); }
-  Status spawn(const std::string& name, std::vector<std::string> args, const std::filesystem::path& log) {
-    auto self = std::filesystem::read_symlink("/proc/self/exe").string();
-    args.insert(args.begin(), self);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, self.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) return fail(fmt::format("cannot start {}: {}", name, std::strerror(rc)));
-    children_.push_back({name, pid});
-    return ok_status();
-  }
-  // SIGTERM, then SIGKILL after 5 s; returns the names of those that did not exit 0.
-  std::vector<std::string> stop_all() {
-    std::vector<std::string> unclean;
-    for (auto& c : children_) ::kill(c.pid, SIGTERM);
-    auto deadline = Clock::now() + std::chrono::seconds(5);
-    for (auto& c : children_) {
-      int status = 0;
-      while (::waitpid(c.pid, &status, WNOHANG) == 0) {
-        if (Clock::now() > deadline) {
-          ::kill(c.pid, SIGKILL);
-          ::waitpid(c.pid, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(milliseconds(20));
-      }
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) unclean.push_back(c.name);
-    }
-    children_.clear();
-    return unclean;
-  }
-  std::size_t size() const { return children_.size(); }
-
- private:
-  struct Child {
-    std::string name;
-    pid_t pid;
-  };
-  std::vector<Child> children_;
 };
 
 Bytes sample_adapter(std::size_t size, std::uint64_t seed, bool regressed) {
@@ -151,7 +69,7 @@ int run_demo(DemoArgs args) {
   fmt::print("bftgate demo: a local cluster of real processes on 127.0.0.1 (run folder {})\n", args.out.string());
 
   auto ports = static_cast<int>(args.validators + args.nodes + 1);
-  auto base = free_port_range(ports, args.seed);
+  auto base = runtime::free_port_range(ports);
   if (!base) return failed("no free range of ports on 127.0.0.1");
   auto cluster = generate_cluster({.validators = args.validators,
                                    .inference_nodes = args.nodes,
@@ -167,9 +85,10 @@ int run_demo(DemoArgs args) {
   step(fmt::format("cluster: {} validators (f={}, quorum {}), {} inference nodes, store at {}", config.n(), config.f,
                    config.quorum(), args.nodes, config.artifact_store_endpoint));
 
-  Processes processes;
+  runtime::ChildProcesses processes;
+  auto self = std::filesystem::read_symlink("/proc/self/exe").string();
   auto config_path = files->config.string();
-  if (auto s = processes.spawn("store", {"store", "--config", config_path, "--dir", (args.out / "store").string()},
+  if (auto s = processes.spawn("store", {self, "store", "--config", config_path, "--dir", (args.out / "store").string()},
                                args.out / "logs" / "store.log");
       !s) {
     return failed(s.error().message);
@@ -183,7 +102,7 @@ int run_demo(DemoArgs args) {
         "echo '{{\"pass\": true, \"metrics\": {{\"regression_marker\": false}}}}'; fi",
         2 + i % 6);
     if (auto s = processes.spawn(fmt::format("validator {}", i),
-                                 {"validator", "--config", config_path, "--id", std::to_string(i), "--key",
+                                 {self, "validator", "--config", config_path, "--id", std::to_string(i), "--key",
                                   files->validator_keys[i].string(), "--data",
                                   (args.out / fmt::format("validator-{}", i)).string(), "--validate-cmd", command},
                                  args.out / "logs" / fmt::format("validator-{}.log", i));
@@ -193,7 +112,7 @@ int run_demo(DemoArgs args) {
   }
   for (std::size_t j = 0; j < args.nodes; ++j) {
     if (auto s = processes.spawn(fmt::format("node {}", j),
-                                 {"node", "--config", config_path, "--id", std::to_string(j), "--cache",
+                                 {self, "node", "--config", config_path, "--id", std::to_string(j), "--cache",
                                   (args.out / fmt::format("node-{}", j)).string(), "--poll-interval",
                                   fmt::format("{}", args.poll_s)},
                                  args.out / "logs" / fmt::format("node-{}.log", j));

@@ -1,6 +1,8 @@
 // Real processes on 127.0.0.1: validators over ZeroMQ, the operator CLI, kill -9 and restarts.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "bftgate/crypto/file_io.hpp"
@@ -148,10 +150,15 @@ TEST(Cluster, NoCertificateWithFPlusOneDownThenProgressWhenTheyReturn) {
   for (const auto& [id, a] : answers) EXPECT_NE(state_of(a, 1), "RELEASE_COMMIT");
   cluster.start(1);
   cluster.start(3);
-  answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 30);
+  answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 60);
   std::size_t released = 0;
-  for (const auto& [id, a] : answers) released += state_of(a, 1) == "RELEASE_COMMIT" ? 1u : 0u;
-  EXPECT_EQ(released, 4u);
+  std::string views;
+  for (const auto& [id, a] : answers) {
+    released += state_of(a, 1) == "RELEASE_COMMIT" ? 1u : 0u;
+    views += fmt::format(" v{}: view {} active {} executed {};", id, a["view"].dump(), a["view_active"].dump(),
+                         a["last_executed"].dump());
+  }
+  EXPECT_EQ(released, 4u) << views;
 }
 
 }  // namespace

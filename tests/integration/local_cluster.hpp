@@ -19,41 +19,19 @@
 #include <thread>
 #include <vector>
 
+#include "bftgate/runtime/local_processes.hpp"
 #include "run_command.hpp"
 #include "test_dirs.hpp"
 
-extern char** environ;
-
 namespace bftgate::testing {
-
-inline bool port_free(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// A base port with `count` free ports after it.
-inline int free_port_range(int count) {
-  std::mt19937 rng(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(std::random_device{}()));
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int base = 20000 + static_cast<int>(rng() % 35000);
-    bool all = true;
-    for (int p = base; p < base + count && all; ++p) all = port_free(p);
-    if (all) return base;
-  }
-  throw std::runtime_error("no free port range on 127.0.0.1");
-}
 
 class LocalCluster {
  public:
   LocalCluster(std::string binary, int validators, std::string validate_command)
       : binary_(std::move(binary)), n_(validators), validate_command_(std::move(validate_command)) {
-    base_port_ = free_port_range(validators + 4);
+    auto base = runtime::free_port_range(validators + 4);
+    if (!base) throw std::runtime_error("no free port range on 127.0.0.1");
+    base_port_ = *base;
     auto result = run_command(binary_ + " keygen --validators " + std::to_string(validators) + " --nodes 2 --base-port " +
                               std::to_string(base_port_) + " --out " + dir_.path().string());
     if (result.exit_code != 0) throw std::runtime_error("keygen failed: " + result.output);
@@ -99,18 +77,7 @@ class LocalCluster {
   }
 
   void spawn(int id, std::vector<std::string> args, const std::string& log) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, binary_.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("cannot start " + args[1]);
-    pids_[id] = pid;
+    if (auto s = processes_.spawn(std::to_string(id), args, log); !s) throw std::runtime_error(s.error().message);
   }
   void start_all() {
     start_store();
@@ -122,22 +89,7 @@ class LocalCluster {
   // SIGTERM; returns the exit status (0 for a clean shutdown).
   int terminate(int id) { return stop(id, SIGTERM); }
 
-  void stop_all() {
-    for (auto& [id, pid] : pids_) ::kill(pid, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    for (auto& [id, pid] : pids_) {
-      int status = 0;
-      while (::waitpid(pid, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          ::kill(pid, SIGKILL);
-          ::waitpid(pid, &status, 0);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-    pids_.clear();
-  }
+  void stop_all() { processes_.stop_all(); }
 
   // GET http://127.0.0.1:port/path; the body, or "" on any error.
   static std::string http_get(int port, const std::string& path) {
@@ -173,22 +125,14 @@ class LocalCluster {
   }
 
  private:
-  int stop(int id, int signal) {
-    auto it = pids_.find(id);
-    if (it == pids_.end()) return -1;
-    ::kill(it->second, signal);
-    int status = 0;
-    ::waitpid(it->second, &status, 0);
-    pids_.erase(it);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  int stop(int id, int signal) { return processes_.signal_and_wait(std::to_string(id), signal); }
 
   std::string binary_;
   int n_;
   std::string validate_command_;
   TempDir dir_;
   int base_port_ = 0;
-  std::map<int, pid_t> pids_;
+  runtime::ChildProcesses processes_;
 };
 
 }  // namespace bftgate::testing

@@ -115,23 +115,13 @@ void Replica::on_catch_up(const MessagePtr& message) {
     }
     auto seq = *body.snapshot_seq;
     last_executed_ = seq;
-    low_ = std::max(low_, seq);
-    stable_ = {seq, digest, body.snapshot, body.checkpoint_proof};
-    slots_.erase(slots_.begin(), slots_.upper_bound(seq));
-    checkpoint_votes_.erase(checkpoint_votes_.begin(), checkpoint_votes_.upper_bound(seq));
-    own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.upper_bound(seq));
     for (auto it = pending_.begin(); it != pending_.end();) {
       auto executed = executed_requests_.find(it->first.first);
       bool done = executed != executed_requests_.end() && it->first.second <= executed->second.request_id;
       it = done ? pending_.erase(it) : std::next(it);
     }
-    PersistRecord record;
-    record.kind = PersistRecord::Kind::kStable;
-    record.seq = seq;
-    record.snapshot = stable_.snapshot;
-    record.checkpoint_proof = stable_.proof;
-    ready_.persist.push_back(std::move(record));
     ready_.events.push_back({ReplicaEvent::Kind::kStateTransferred, view_, seq, {}});
+    make_stable(seq, digest, body.snapshot, body.checkpoint_proof);  // persists it and collects the log
     last_progress_ = now_;
   }
   std::string why;

@@ -103,8 +103,9 @@ void Replica::tick(Time now) {
     }
   } else {
     // The view change itself stalled (the next primary is faulty too): try the one after,
-    // waiting twice as long each time so that honest replicas eventually overlap.
-    auto timeout = options_.view_change_timeout * (1 << std::min(view_change_attempts_, 10u));
+    // waiting twice as long each time so that honest replicas eventually overlap. The doubling
+    // stops at 8x, so replicas that were cut off for long do not sit out minutes once healed.
+    auto timeout = options_.view_change_timeout * (1 << std::min(view_change_attempts_, 3u));
     if (now_ - view_change_started_ >= timeout) start_view_change(view_ + 1);
   }
   if (now_ - last_retransmit_ >= options_.retransmit_interval) {

@@ -1,0 +1,42 @@
+// Running a local cluster of bftgate processes (the demo, integration tests): free loopback
+// ports, child processes with their output in log files, signals, and a shutdown that reaps
+// every child (SIGTERM, then SIGKILL after a grace period).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bftgate/crypto/result.hpp"
+
+namespace bftgate::runtime {
+
+// A base port such that [base, base + count) are all free on 127.0.0.1 right now.
+std::optional<std::uint16_t> free_port_range(int count);
+
+class ChildProcesses {
+ public:
+  ChildProcesses() = default;
+  ChildProcesses(const ChildProcesses&) = delete;
+  ChildProcesses& operator=(const ChildProcesses&) = delete;
+  ~ChildProcesses() { stop_all(); }
+
+  // Starts argv[0] with argv, stdout and stderr appended to `log`, under the name `key`.
+  Status spawn(const std::string& key, const std::vector<std::string>& argv, const std::filesystem::path& log);
+  // Sends `signal` to `key` and waits for it; returns its exit code (128+signal if killed), -1 if unknown.
+  int signal_and_wait(const std::string& key, int signal);
+  // SIGTERM to all, SIGKILL to those still running after `grace`; returns the keys that did not exit 0.
+  std::vector<std::string> stop_all(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+  std::size_t size() const { return children_.size(); }
+
+ private:
+  std::map<std::string, pid_t> children_;
+};
+
+}  // namespace bftgate::runtime
