@@ -213,6 +213,18 @@ json node_status(const LocalCluster& cluster, int j) {
   return body.empty() ? json() : json::parse(body, nullptr, false);
 }
 
+// Waits until node j has refused something for `reason` (bounded); returns its last status.
+json wait_refusal(const LocalCluster& cluster, int j, const std::string& reason, int seconds = 30) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  json status;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = node_status(cluster, j);
+    if (status.is_object() && status["refusals"].value(reason, 0) > 0) return status;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return status;
+}
+
 // Waits until node j serves `version` (or the time is up); returns its last status.
 json wait_node(const LocalCluster& cluster, int j, std::uint64_t version, int seconds = 30) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
@@ -274,9 +286,8 @@ TEST(InferenceNodes, EveryNodeRefusesATamperedArtifact) {
   }
   cluster.start_node(0);
   cluster.start_node(1);
-  std::this_thread::sleep_for(milliseconds(2000));
   for (int j = 0; j < 2; ++j) {
-    auto status = node_status(cluster, j);
+    auto status = wait_refusal(cluster, j, "digest-mismatch");
     EXPECT_EQ(status["version"], 0) << status.dump();
     EXPECT_GT(status["refusals"].value("digest-mismatch", 0), 0) << status.dump();
   }
@@ -319,8 +330,7 @@ TEST(Adversaries, ForgedCertificateIsRefusedAndTheGenuineReleaseStillLoads) {
   ASSERT_EQ(submit(cluster, artifact).exit_code, 0);
   auto status = wait_node(cluster, 0, 1);
   EXPECT_EQ(status["version"], 1) << status.dump() << cluster.log(100);
-  std::this_thread::sleep_for(milliseconds(1000));
-  status = node_status(cluster, 0);
+  status = wait_refusal(cluster, 0, "bad-signature");
   EXPECT_EQ(status["version"], 1);  // the forgery (version 2) never loads
   EXPECT_GT(status["refusals"].value("bad-signature", 0), 0) << status.dump();
 }
