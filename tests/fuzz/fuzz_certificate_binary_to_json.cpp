@@ -13,10 +13,7 @@
 
 #include "bftgate/crypto/certificate.hpp"
 
-namespace bftgate::fuzz {
-const ClusterConfig& fixed_config();
-[[noreturn]] void fail(std::string_view what, ByteView input);
-}  // namespace bftgate::fuzz
+#include "fuzz_support.hpp"
 
 using bftgate::ByteView;
 using bftgate::fuzz::fail;

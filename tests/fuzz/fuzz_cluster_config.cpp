@@ -16,9 +16,7 @@
 
 #include "bftgate/crypto/cluster_config.hpp"
 
-namespace bftgate::fuzz {
-[[noreturn]] void fail(std::string_view what, ByteView input);
-}  // namespace bftgate::fuzz
+#include "fuzz_support.hpp"
 
 using bftgate::ByteView;
 using bftgate::ClusterConfig;

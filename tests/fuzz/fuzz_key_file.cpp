@@ -17,9 +17,7 @@
 
 #include "bftgate/crypto/key_file.hpp"
 
-namespace bftgate::fuzz {
-[[noreturn]] void fail(std::string_view what, ByteView input);
-}  // namespace bftgate::fuzz
+#include "fuzz_support.hpp"
 
 using bftgate::ByteView;
 using bftgate::fuzz::fail;

@@ -1,12 +1,8 @@
 // Shared fixture of the fuzz targets and the seed generator: a fixed, deterministic cluster
 // (4 BFT validators, f = 1, keys derived from fixed seeds), so that the seed certificates
 // committed under corpus/ verify against the config every target builds in-process.
-//
-// The targets declare what they use from here themselves (there is no header):
-//   const ClusterConfig& bftgate::fuzz::fixed_config();
-//   crypto::SecretKey bftgate::fuzz::validator_key(std::uint32_t id);
-//   crypto::SecretKey bftgate::fuzz::operator_key();
-//   [[noreturn]] void bftgate::fuzz::fail(std::string_view what, ByteView input);
+#include "fuzz_support.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>

@@ -15,11 +15,7 @@
 #include "bftgate/crypto/certificate.hpp"
 #include "bftgate/crypto/key_file.hpp"
 
-namespace bftgate::fuzz {
-const ClusterConfig& fixed_config();
-crypto::SecretKey validator_key(std::uint32_t id);
-crypto::SecretKey operator_key();
-}  // namespace bftgate::fuzz
+#include "fuzz_support.hpp"
 
 namespace {
 

@@ -300,14 +300,14 @@ class Daemon final : public ValidatorDaemon {
       } else {
         for (auto& m : ready.messages) outgoing.push_back({std::move(m), bft::Duration(0)});
       }
-      for (auto& [out, delay] : outgoing) {
-        if (delay.count() > 0) {
-          auto timer = std::make_shared<boost::asio::steady_timer>(io_, delay);
-          timer->async_wait([this, timer, out](const boost::system::error_code& ec) {
+      for (const auto& timed : outgoing) {  // not a structured binding: clang 14 cannot capture those
+        if (timed.delay.count() > 0) {
+          auto timer = std::make_shared<boost::asio::steady_timer>(io_, timed.delay);
+          timer->async_wait([this, timer, out = timed.outbound](const boost::system::error_code& ec) {
             if (!ec) send_out(out);
           });
         } else {
-          send_out(out);
+          send_out(timed.outbound);
         }
       }
       if (!ready.committed.empty()) after_commit();
