@@ -139,6 +139,26 @@ TEST(Cluster, RestartedValidatorCatchesUpAndLosesNothing) {
   EXPECT_EQ(answers.at(2)["register"]["log_head_hash"], answers.at(0)["register"]["log_head_hash"]);
 }
 
+TEST(Cluster, ShutdownCancelsARunningValidation) {
+  // A suite that would run for a minute: SIGTERM must kill it, not wait for it.
+  LocalCluster cluster(BFTGATE_BINARY, 4, R"(sleep 60; echo '{"pass": true}')");
+  cluster.start_all();
+  auto proposed = run_command(cluster.bftgate() + " submit --config " + cluster.config() + " --operator-key " +
+                              cluster.operator_key() + " --adapter " + write_artifact(cluster, "slow.bin", 1000));
+  ASSERT_EQ(proposed.exit_code, 0) << proposed.output;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (cluster.log(1).find("validating adapter version 1") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_NE(cluster.log(1).find("validating adapter version 1"), std::string::npos) << cluster.log(1);
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(cluster.terminate(1), 0) << cluster.log(1);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  EXPECT_NE(cluster.log(1).find("cancelled by shutdown"), std::string::npos) << cluster.log(1);
+  EXPECT_NE(cluster.log(1).find("stopped cleanly"), std::string::npos) << cluster.log(1);
+}
+
 TEST(Cluster, NoCertificateWithFPlusOneDownThenProgressWhenTheyReturn) {
   LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
   cluster.start_all();

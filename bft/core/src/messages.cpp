@@ -223,6 +223,36 @@ std::string_view to_string(MessageType type) {
   return "unknown";
 }
 
+std::string describe(const SignedMessage& message) {
+  auto head = fmt::format("{} from {}", to_string(message.type()), message.sender);
+  return std::visit(
+      [&head](const auto& body) -> std::string {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, Request>) {
+          return fmt::format("{} id={} ({} bytes)", head, body.request_id, body.operation.size());
+        } else if constexpr (std::is_same_v<T, PrePrepare>) {
+          return fmt::format("{} view={} seq={} requests={}", head, body.view, body.seq, body.requests.size());
+        } else if constexpr (std::is_same_v<T, Prepare> || std::is_same_v<T, Commit>) {
+          return fmt::format("{} view={} seq={} batch={}", head, body.view, body.seq, body.batch_digest.hex().substr(0, 12));
+        } else if constexpr (std::is_same_v<T, Checkpoint>) {
+          return fmt::format("{} seq={}", head, body.seq);
+        } else if constexpr (std::is_same_v<T, ViewChange>) {
+          return fmt::format("{} new_view={} stable={} prepared={}", head, body.new_view, body.stable_seq,
+                             body.prepared.size());
+        } else if constexpr (std::is_same_v<T, NewView>) {
+          return fmt::format("{} view={} view_changes={}", head, body.view, body.view_changes.size());
+        } else if constexpr (std::is_same_v<T, ReplicaStatus>) {
+          return fmt::format("{} view={} stable={}", head, body.view, body.stable_seq);
+        } else if constexpr (std::is_same_v<T, CatchUp>) {
+          return fmt::format("{} snapshot={} committed={}", head, body.snapshot_seq ? *body.snapshot_seq : 0,
+                             body.committed.size());
+        } else {
+          return fmt::format("{} client={} id={}", head, body.client, body.request_id);
+        }
+      },
+      message.body);
+}
+
 crypto::Domain domain_of(MessageType type) {
   switch (type) {
     case MessageType::kRequest: return crypto::Domain::kClientRequest;

@@ -39,7 +39,7 @@ std::string fill_placeholders(std::string pattern, const std::vector<std::pair<s
 }
 
 Result<CommandOutcome> run_command(const std::string& command, std::chrono::milliseconds timeout,
-                                   std::size_t max_output) {
+                                   std::size_t max_output, const std::atomic<bool>* cancel) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error{fmt::format("pipe: {}", std::strerror(errno))};
   posix_spawn_file_actions_t actions;
@@ -73,6 +73,10 @@ Result<CommandOutcome> run_command(const std::string& command, std::chrono::mill
       outcome.timed_out = true;
       break;
     }
+    if (cancel != nullptr && cancel->load()) {
+      outcome.cancelled = true;
+      break;
+    }
     pollfd p{pipe_fds[0], POLLIN, 0};
     int ready = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 100)));
     if (ready < 0 && errno == EINTR) continue;
@@ -86,11 +90,11 @@ Result<CommandOutcome> run_command(const std::string& command, std::chrono::mill
     }
   }
   ::close(pipe_fds[0]);
-  if (outcome.timed_out) ::kill(-pid, SIGKILL);
+  if (outcome.timed_out || outcome.cancelled) ::kill(-pid, SIGKILL);
   // Reap it; give a command that closed its output a moment to exit before the deadline.
   int status = 0;
   for (;;) {
-    auto r = ::waitpid(pid, &status, outcome.timed_out ? 0 : WNOHANG);
+    auto r = ::waitpid(pid, &status, (outcome.timed_out || outcome.cancelled) ? 0 : WNOHANG);
     if (r == pid) break;
     if (r < 0 && errno != EINTR) break;
     if (std::chrono::steady_clock::now() > deadline) {
@@ -101,7 +105,7 @@ Result<CommandOutcome> run_command(const std::string& command, std::chrono::mill
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  outcome.exit_code = (!outcome.timed_out && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
+  outcome.exit_code = (!outcome.timed_out && !outcome.cancelled && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
   return outcome;
 }
 

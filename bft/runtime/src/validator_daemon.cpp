@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
+#include <atomic>
 #include <map>
 #include <random>
 #include <set>
@@ -40,11 +41,12 @@ struct ValidationResult {
   std::string reason;
   std::string metrics_json;
   double seconds = 0;  // fetch, digest check and suite, as the convergence bound counts it
+  bool cancelled = false;  // shutdown stopped it: no vote
 };
 
 // Fetches the artifact named by an entry's source, checks its digest and runs the command.
 ValidationResult validate(const ValidatorOptions& options, const std::string& store_endpoint, std::uint64_t version,
-                          const std::string& source, const crypto::Digest& digest) {
+                          const std::string& source, const crypto::Digest& digest, const std::atomic<bool>& cancel) {
   ValidationResult result{version, false, {}, "{}"};
   constexpr std::string_view kFile = "file://";
   constexpr std::string_view kStore = "store://";
@@ -78,9 +80,14 @@ ValidationResult validate(const ValidatorOptions& options, const std::string& st
     return result;
   }
   auto command = fill_placeholders(options.validate_command, {{"adapter_path", shell_quote(path.string())}});
-  auto outcome = run_command(command, options.validate_timeout);
+  auto outcome = run_command(command, options.validate_timeout, 1 << 20, &cancel);
   if (!outcome) {
     result.reason = outcome.error().message;
+    return result;
+  }
+  if (outcome->cancelled) {
+    result.cancelled = true;
+    result.reason = "validation cancelled: the validator is shutting down";
     return result;
   }
   if (outcome->timed_out) {
@@ -164,6 +171,7 @@ class Daemon final : public ValidatorDaemon {
       if (ec) return;
       spdlog::info("validator {}: signal {}, shutting down", options_.id, signal);
       stopping_ = true;
+      cancel_validations_ = true;  // running suites are killed, not waited for
       io_.stop();
     });
     schedule_tick();
@@ -213,6 +221,9 @@ class Daemon final : public ValidatorDaemon {
       }
       if (message.value()->type() == bft::MessageType::kRequest && verify_signature(*verifier_, **message)) {
         client_routes_[message.value()->sender] = route;
+      }
+      if (spdlog::should_log(spdlog::level::debug)) {
+        spdlog::debug("validator {}: <- {}", options_.id, bft::describe(**message));
       }
       if (faults_.drop_incoming(message.value()->sender, std::chrono::steady_clock::now())) return;
       if (strategy_) {
@@ -315,6 +326,9 @@ class Daemon final : public ValidatorDaemon {
   }
 
   void send_out(const Outbound& out) {
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("validator {}: -> {} {}", options_.id, describe_destination(out), bft::describe(*out.message));
+    }
     auto frame = make_envelope(EnvelopeKind::kProtocol, out.message->wire());
     switch (out.to) {
       case Outbound::To::kAllReplicas:
@@ -327,6 +341,15 @@ class Daemon final : public ValidatorDaemon {
         }
         break;
     }
+  }
+
+  static std::string describe_destination(const Outbound& out) {
+    switch (out.to) {
+      case Outbound::To::kAllReplicas: return "all";
+      case Outbound::To::kReplica: return fmt::format("replica {}", out.destination);
+      case Outbound::To::kClient: return fmt::format("client {}", out.destination);
+    }
+    return "?";
   }
 
   bft::StrategyContext strategy_context() {
@@ -378,7 +401,11 @@ class Daemon final : public ValidatorDaemon {
     spdlog::info("validator {}: validating adapter version {} from {}", options_.id, version, source);
     workers_.emplace_back([this, version, source, digest, previous] {
       auto started = std::chrono::steady_clock::now();
-      auto result = validate(options_, config_.artifact_store_endpoint, version, source, digest);
+      auto result = validate(options_, config_.artifact_store_endpoint, version, source, digest, cancel_validations_);
+      if (result.cancelled) {
+        spdlog::info("validator {}: validation of version {} cancelled by shutdown", options_.id, version);
+        return;
+      }
       result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       boost::asio::post(io_, [this, result, digest, previous] { vote(result, digest, previous); });
     });
@@ -446,6 +473,7 @@ class Daemon final : public ValidatorDaemon {
   std::optional<bft::PersistRecord> latest_stable_;
   std::uint64_t next_request_id_ = 1;
   bool stopping_ = false;
+  std::atomic<bool> cancel_validations_{false};
 };
 
 }  // namespace

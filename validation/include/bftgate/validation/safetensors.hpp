@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bftgate/crypto/bytes.hpp"
@@ -33,6 +35,8 @@ struct TensorView {
   std::uint64_t begin = 0;  // offsets into the buffer after the header
   std::uint64_t end = 0;
 
+  // The product of the dimensions (1 for a scalar []); UINT64_MAX when a dimension is negative
+  // or the product overflows (a parsed file never has either).
   std::uint64_t element_count() const;
 };
 
@@ -64,6 +68,15 @@ Result<Bytes> encode_safetensors(const std::vector<TensorToWrite>& tensors,
 // encode_safetensors, then written atomically (temp file, fsync, rename).
 Status write_safetensors_file(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
                               const std::map<std::string, std::string>& metadata, DType dtype);
+
+// A parsed file again, each tensor's dtype, shape and bytes unchanged, laid out in
+// file.tensors order behind a canonical header (sorted keys); used to pack PEFT adapters.
+Result<Bytes> encode_safetensors(const SafetensorsFile& file);
+
+// JSON text parsed with every object's keys required to be distinct at any depth (nlohmann's
+// parser keeps the last of two equal keys silently); insertion order is kept. Shared by the
+// safetensors header and the PEFT config readers.
+Result<nlohmann::ordered_json> parse_json_unique_keys(std::string_view text);
 
 // IEEE half and bfloat16 conversions (round to nearest even when narrowing).
 float f16_to_f32(std::uint16_t bits);

@@ -36,6 +36,7 @@ enum class MessageType : std::uint8_t {
 inline constexpr std::size_t kMessageTypeCount = 11;  // index by the enum value
 std::string_view to_string(MessageType type);
 
+
 // A client operation; the sender is the client.
 struct Request {
   std::uint64_t request_id = 0;  // per-client, increasing: duplicates are executed once
@@ -152,5 +153,8 @@ Result<MessagePtr> decode_message(ByteView wire);
 bool verify_signature(const Verifier& verifier, const SignedMessage& message);
 
 Digest batch_digest_of(const std::vector<MessagePtr>& requests);
+
+// One line for logs: type, sender and the fields that identify the message (view, seq, ...).
+std::string describe(const SignedMessage& message);
 
 }  // namespace bftgate::bft

@@ -1,6 +1,7 @@
 // Runs a validation command: /bin/sh -c COMMAND with a timeout, capturing its standard output.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -13,11 +14,13 @@ namespace bftgate::runtime {
 struct CommandOutcome {
   int exit_code = -1;       // -1 when killed by the timeout or a signal
   bool timed_out = false;
+  bool cancelled = false;   // *cancel became true: the command was killed
   std::string output;       // standard output (at most max_output bytes)
 };
 
+// When `cancel` is given and becomes true, the command's process group is killed within ~100 ms.
 Result<CommandOutcome> run_command(const std::string& command, std::chrono::milliseconds timeout,
-                                   std::size_t max_output = 1 << 20);
+                                   std::size_t max_output = 1 << 20, const std::atomic<bool>* cancel = nullptr);
 
 // Replaces every {name} in `pattern` with its value; unknown placeholders are left as they are.
 std::string fill_placeholders(std::string pattern, const std::vector<std::pair<std::string, std::string>>& values);
