@@ -1,5 +1,7 @@
 #include "bftgate/crypto/verify_cache.hpp"
 
+#include <algorithm>
+
 #include "bftgate/crypto/sha256.hpp"
 
 namespace bftgate::crypto {
@@ -12,12 +14,16 @@ bool VerifyCache::verify(const PublicKey& key, Domain domain, ByteView body, con
   std::array<std::uint8_t, 2> tag = {static_cast<std::uint8_t>(domain_tag), static_cast<std::uint8_t>(domain_tag >> 8)};
   hasher.update(key.bytes).update(tag).update(signature.bytes).update(body);
   auto name = hasher.finish().bytes;
-  if (verified_.contains(name)) {
+  if (verified_.contains(name) || older_.contains(name)) {
     ++hits_;
     return true;
   }
   ++misses_;
   if (!crypto::verify(key, domain, body, signature)) return false;
+  if (capacity_ > 0 && verified_.size() >= std::max<std::size_t>(1, capacity_ / 2)) {
+    older_ = std::move(verified_);
+    verified_ = NameSet{};
+  }
   verified_.insert(name);
   return true;
 }

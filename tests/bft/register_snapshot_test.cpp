@@ -64,7 +64,7 @@ class RegisterSnapshotTest : public ::testing::Test {
   }
 
   RegisterContents contents_of(const AdapterRegister& reg) const {
-    return {.entries = reg.entries(), .log = reg.log()};
+    return {.entries = reg.entries(), .log_base = reg.log_base(), .log = reg.log()};
   }
 
   TestCluster cluster_{4};
@@ -247,6 +247,43 @@ TEST_F(RegisterSnapshotTest, InconsistentSnapshotsAreRefused) {
     rechained.log[i].record_hash = compute_record_hash(rechained.log[i]);
   EXPECT_TRUE(
       decode_snapshot(cluster_.config(), encode_snapshot(cluster_.config(), rechained)).ok());
+}
+
+TEST_F(RegisterSnapshotTest, TheLogIsPrunedButStaysOneHashChain) {
+  AdapterRegister reg(cluster_.config());
+  feed(reg, history());
+  const auto total = kRetainedLogRecords + 3 * kLogPruneStep + 17;
+  for (std::size_t i = reg.log().size(); i < total; ++i) reg.apply(9, Bytes{static_cast<std::uint8_t>(i), 1});
+  // Bounded: never more than the retained records plus one prune step.
+  EXPECT_LE(reg.log().size(), kRetainedLogRecords + kLogPruneStep);
+  EXPECT_EQ(reg.log_base().records + reg.log().size(), total);
+  EXPECT_EQ(reg.log().front().index, reg.log_base().records);
+  EXPECT_EQ(reg.log().front().previous_hash, reg.log_base().last_hash);
+  // The pruned history's counts are kept: the entries still match the log.
+  EXPECT_EQ(reg.log_base().valid_proposals, 4u);
+
+  // Snapshot round trip keeps the base; the restored register continues identically.
+  AdapterRegister restored(cluster_.config());
+  ASSERT_TRUE(restored.restore(reg.snapshot()).ok());
+  EXPECT_EQ(restored.log_base(), reg.log_base());
+  Bytes more{7, 7};
+  EXPECT_EQ(restored.apply(3, more), reg.apply(3, more));
+  EXPECT_EQ(restored.snapshot(), reg.snapshot());
+
+  // A tampered base is refused.
+  auto check = [&](const std::function<void(RegisterContents&)>& tamper, std::string_view reason) {
+    auto contents = contents_of(reg);
+    tamper(contents);
+    auto decoded = decode_snapshot(cluster_.config(), encode_snapshot(cluster_.config(), contents));
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_TRUE(contains(decoded.error().message, reason)) << decoded.error().message;
+  };
+  check([](RegisterContents& c) { c.log_base.invalid += 1; }, "do not add up");
+  check([](RegisterContents& c) { c.log_base.last_hash.bytes[0] ^= 1; }, "previous_hash does not link");
+  check([](RegisterContents& c) {
+    c.log_base.valid_votes += 1;
+    c.log_base.invalid -= 1;
+  }, "do not match");
 }
 
 TEST_F(RegisterSnapshotTest, SnapshotsAreBoundToTheirClusterAndEpoch) {

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <vector>
+
+#include "bftgate/crypto/verify_cache.hpp"
 
 namespace bftgate::crypto {
 namespace {
@@ -132,6 +135,40 @@ TEST(Hex, StrictDecoding) {
   EXPECT_FALSE(PublicKey::from_hex(std::string(62, 'a')));
   EXPECT_TRUE(PublicKey::from_hex(std::string(64, 'a')));
   EXPECT_EQ(to_hex(Bytes{0xab, 0x01}), "ab01");
+}
+
+}  // namespace
+}  // namespace bftgate::crypto
+
+namespace bftgate::crypto {
+namespace {
+
+TEST(VerifyCache, RemembersSuccessesOnlyAndStaysBounded) {
+  auto key = SecretKey::generate();
+  VerifyCache cache(4);  // two generations of 2 names
+  std::vector<Bytes> bodies;
+  std::vector<Signature> signatures;
+  for (std::uint8_t i = 0; i < 6; ++i) {
+    bodies.push_back(Bytes{i, 1, 2});
+    signatures.push_back(key.sign(Domain::kClientRequest, bodies.back()));
+  }
+  EXPECT_TRUE(cache.verify(key.public_key(), Domain::kClientRequest, bodies[0], signatures[0]));
+  EXPECT_TRUE(cache.verify(key.public_key(), Domain::kClientRequest, bodies[0], signatures[0]));
+  EXPECT_EQ(cache.hits(), 1u);
+  // A failure is never remembered, and a remembered success does not vouch for other bytes.
+  EXPECT_FALSE(cache.verify(key.public_key(), Domain::kClientRequest, bodies[1], signatures[0]));
+  EXPECT_FALSE(cache.verify(key.public_key(), Domain::kClientRequest, bodies[1], signatures[0]));
+  EXPECT_FALSE(cache.verify(key.public_key(), Domain::kOperatorProposal, bodies[0], signatures[0]));
+  EXPECT_EQ(cache.hits(), 1u);
+  // Past the capacity the oldest generation is dropped: body 0 is verified afresh (and again true).
+  for (std::size_t i = 1; i < 6; ++i) {
+    EXPECT_TRUE(cache.verify(key.public_key(), Domain::kClientRequest, bodies[i], signatures[i]));
+  }
+  auto misses = cache.misses();
+  EXPECT_TRUE(cache.verify(key.public_key(), Domain::kClientRequest, bodies[0], signatures[0]));
+  EXPECT_EQ(cache.misses(), misses + 1);
+  EXPECT_TRUE(cache.verify(key.public_key(), Domain::kClientRequest, bodies[5], signatures[5]));
+  EXPECT_EQ(cache.misses(), misses + 1);
 }
 
 }  // namespace

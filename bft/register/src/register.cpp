@@ -234,13 +234,13 @@ const RegisterEntry* AdapterRegister::current_beta() const {
 }
 
 crypto::Digest AdapterRegister::log_head_hash() const {
-  return state_.log.empty() ? crypto::Digest{} : state_.log.back().record_hash;
+  return state_.log.empty() ? state_.log_base.last_hash : state_.log.back().record_hash;
 }
 
 void AdapterRegister::append_log(std::uint32_t client, OpKind kind, ByteView operation,
                                  const Outcome& outcome) {
   LogRecord record;
-  record.index = state_.log.size();
+  record.index = state_.log_base.records + state_.log.size();
   record.client = client;
   record.kind = kind;
   record.valid = outcome.valid;
@@ -249,6 +249,24 @@ void AdapterRegister::append_log(std::uint32_t client, OpKind kind, ByteView ope
   record.previous_hash = log_head_hash();
   record.record_hash = compute_record_hash(record);
   state_.log.push_back(std::move(record));
+  if (state_.log.size() > kRetainedLogRecords + kLogPruneStep) prune_log();
+}
+
+void AdapterRegister::prune_log() {
+  auto& base = state_.log_base;
+  for (std::size_t i = 0; i < kLogPruneStep; ++i) {
+    const auto& record = state_.log[i];
+    if (!record.valid) {
+      ++base.invalid;
+    } else if (record.kind == OpKind::kPropose) {
+      ++base.valid_proposals;
+    } else {
+      ++base.valid_votes;
+    }
+  }
+  base.records += kLogPruneStep;
+  base.last_hash = state_.log[kLogPruneStep - 1].record_hash;
+  state_.log.erase(state_.log.begin(), state_.log.begin() + static_cast<std::ptrdiff_t>(kLogPruneStep));
 }
 
 Bytes AdapterRegister::snapshot() const {

@@ -206,13 +206,21 @@ void check_entries(const ClusterConfig& config, const std::vector<RegisterEntry>
 }
 
 void check_log(const RegisterContents& contents) {
-  Digest previous{};
-  std::size_t valid_proposals = 0;
-  std::size_t valid_votes = 0;
+  const auto& base = contents.log_base;
+  if (base.records != base.valid_proposals + base.valid_votes + base.invalid) {
+    throw DecodeError("the log base's counts do not add up to its pruned records");
+  }
+  if ((base.records == 0) != (base.last_hash == Digest{})) {
+    throw DecodeError("the log base's hash and its record count disagree");
+  }
+  Digest previous = base.last_hash;
+  auto valid_proposals = base.valid_proposals;
+  auto valid_votes = base.valid_votes;
   for (std::size_t i = 0; i < contents.log.size(); ++i) {
     const auto& record = contents.log[i];
-    auto where = fmt::format("log record {}", i);
-    if (record.index != i) throw DecodeError(fmt::format("{}: index is {}", where, record.index));
+    auto expected_index = base.records + i;
+    auto where = fmt::format("log record {}", expected_index);
+    if (record.index != expected_index) throw DecodeError(fmt::format("{}: index is {}", where, record.index));
     if (record.previous_hash != previous)
       throw DecodeError(where + ": previous_hash does not link");
     if (record.record_hash != compute_record_hash(record))
@@ -240,6 +248,11 @@ Bytes encode_snapshot(const ClusterConfig& config, const RegisterContents& conte
   encoder.fixed(kSnapshotMagic).u8(kSnapshotFormatVersion).str(config.cluster_id).u64(config.epoch);
   encoder.u64(contents.entries.size());
   for (const auto& entry : contents.entries) encode_entry(encoder, entry);
+  encoder.u64(contents.log_base.records)
+      .fixed(contents.log_base.last_hash.bytes)
+      .u64(contents.log_base.valid_proposals)
+      .u64(contents.log_base.valid_votes)
+      .u64(contents.log_base.invalid);
   encoder.u64(contents.log.size());
   for (const auto& record : contents.log) encode_record(encoder, record);
   auto checksum = crypto::sha256(encoder.data());
@@ -276,6 +289,12 @@ Result<RegisterContents> decode_snapshot(const ClusterConfig& config, ByteView s
     RegisterContents contents;
     auto entries = decoder.u64("entry_count");
     for (std::uint64_t i = 0; i < entries; ++i) contents.entries.push_back(decode_entry(decoder));
+    contents.log_base.records = decoder.u64("log_base.records");
+    auto last_hash = decoder.fixed(crypto::kDigestSize, "log_base.last_hash");
+    std::copy(last_hash.begin(), last_hash.end(), contents.log_base.last_hash.bytes.begin());
+    contents.log_base.valid_proposals = decoder.u64("log_base.valid_proposals");
+    contents.log_base.valid_votes = decoder.u64("log_base.valid_votes");
+    contents.log_base.invalid = decoder.u64("log_base.invalid");
     auto records = decoder.u64("log_count");
     for (std::uint64_t i = 0; i < records; ++i) contents.log.push_back(decode_record(decoder));
     decoder.expect_end("snapshot");

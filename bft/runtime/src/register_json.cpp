@@ -27,12 +27,12 @@ nlohmann::json entry_to_json(const bft::RegisterEntry& entry) {
 nlohmann::json register_to_json(const bft::AdapterRegister& register_state) {
   nlohmann::json entries = nlohmann::json::array();
   for (const auto& entry : register_state.entries()) entries.push_back(entry_to_json(entry));
-  std::size_t invalid = 0;
+  auto invalid = register_state.log_base().invalid;
   for (const auto& record : register_state.log()) {
     if (!record.valid) ++invalid;
   }
   return {{"entries", entries},
-          {"log_records", register_state.log().size()},
+          {"log_records", register_state.log_base().records + register_state.log().size()},
           {"invalid_operations", invalid},
           {"head_hash", register_state.head_hash().hex()},
           {"log_head_hash", register_state.log_head_hash().hex()}};

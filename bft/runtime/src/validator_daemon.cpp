@@ -133,7 +133,8 @@ class Daemon final : public ValidatorDaemon {
                                                           crypto::SecretKey::from_seed(seed));
     sodium_memzero_seed(seed);
     replica_signer_ = replica_signer;
-    verifier_ = std::make_shared<bft::Ed25519Verifier>(config_);
+    // Every request is checked on arrival and again inside the primary's batch: remember successes.
+    verifier_ = std::make_shared<bft::Ed25519Verifier>(config_, std::make_shared<crypto::VerifyCache>(1 << 16));
     replica_options_ = bft::ReplicaOptions::from_config(config_);
     replica_ = std::make_unique<bft::Replica>(replica_options_, replica_signer, verifier_, app_);
     if (!options_.byzantine.empty()) {

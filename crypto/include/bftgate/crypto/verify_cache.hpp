@@ -1,6 +1,9 @@
 // Memoised Ed25519 verification: a signature already verified over the same bytes under the same
 // key need not be verified again. One simulation shares one cache among all its replicas, which
-// otherwise verify every vote n times over (the simulator's largest cost). Not thread-safe.
+// otherwise verify every vote n times over (the simulator's largest cost); a validator process
+// verifies each client request on arrival and again inside the primary's batch. With a capacity,
+// memory stays bounded: two generations of at most capacity/2 names each, the older dropped
+// whole when the newer fills. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,8 @@ namespace bftgate::crypto {
 
 class VerifyCache {
  public:
+  explicit VerifyCache(std::size_t capacity = 0) : capacity_(capacity) {}  // 0: unbounded
+
   // Same result as crypto::verify; only successes are remembered.
   bool verify(const PublicKey& key, Domain domain, ByteView body, const Signature& signature);
 
@@ -26,7 +31,10 @@ class VerifyCache {
       return h;
     }
   };
-  std::unordered_set<std::array<std::uint8_t, 32>, KeyHash> verified_;
+  using NameSet = std::unordered_set<std::array<std::uint8_t, 32>, KeyHash>;
+  std::size_t capacity_;
+  NameSet verified_;
+  NameSet older_;  // the previous generation (bounded caches only)
   std::uint64_t hits_ = 0;
   std::uint64_t misses_ = 0;
 };

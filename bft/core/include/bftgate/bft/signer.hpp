@@ -8,6 +8,7 @@
 #include "bftgate/bft/types.hpp"
 #include "bftgate/crypto/cluster_config.hpp"
 #include "bftgate/crypto/ed25519.hpp"
+#include "bftgate/crypto/verify_cache.hpp"
 #include "bftgate/crypto/encoding.hpp"
 
 namespace bftgate::bft {
@@ -40,12 +41,14 @@ class Ed25519Signer final : public Signer {
 // Knows the public key of every validator (as replica and as client) and of the operator.
 class Ed25519Verifier final : public Verifier {
  public:
-  explicit Ed25519Verifier(const ClusterConfig& config);
+  // `cache` (optional) remembers verified signatures; the verifier must then be used from one thread.
+  explicit Ed25519Verifier(const ClusterConfig& config, std::shared_ptr<crypto::VerifyCache> cache = nullptr);
   bool verify(PrincipalId signer, crypto::Domain domain, ByteView body,
               const crypto::Signature& signature) const override;
 
  private:
   std::map<PrincipalId, crypto::PublicKey> keys_;
+  std::shared_ptr<crypto::VerifyCache> cache_;
 };
 
 }  // namespace bftgate::bft

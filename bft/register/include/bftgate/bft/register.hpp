@@ -62,7 +62,9 @@ class AdapterRegister final : public StateMachine {
   const RegisterEntry* latest_release() const;
   // The entry validators are voting on, if any (only the newest entry can be in beta).
   const RegisterEntry* current_beta() const;
+  // The retained log records (the newest, see kRetainedLogRecords) and what the pruned ones were.
   const std::vector<LogRecord>& log() const { return state_.log; }
+  const LogBase& log_base() const { return state_.log_base; }
 
   // entry_hash of the newest entry: the head of the register's hash chain.
   const crypto::Digest& head_hash() const { return state_.entries.back().entry_hash; }
@@ -79,6 +81,7 @@ class AdapterRegister final : public StateMachine {
   Outcome apply_vote(const VoteOp& op);
   RegisterEntry* find_entry(std::uint64_t version);
   void append_log(std::uint32_t client, OpKind kind, ByteView operation, const Outcome& outcome);
+  void prune_log();
 
   ClusterConfig config_;
   std::shared_ptr<crypto::VerifyCache> cache_;

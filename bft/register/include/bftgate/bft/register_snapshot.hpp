@@ -1,7 +1,10 @@
 // Canonical encoding of the adapter register's whole state (AdapterRegister::snapshot()).
 //
-//   "BGRS" | u8 format version (1) | str cluster_id | u64 epoch
-//   | u64 entry count | entries | u64 log record count | log records | sha256(all before)[32]
+//   "BGRS" | u8 format version (2) | str cluster_id | u64 epoch
+//   | u64 entry count | entries | log base | u64 log record count | log records
+//   | sha256(all before)[32]
+//   log base: u64 pruned records | hash of the last pruned record[32] | u64 valid proposals
+//           | u64 valid votes | u64 invalid operations (all three counted over the pruned records)
 //   entry:  u64 version | digest[32] | u64 size | str source | operator_signature[64]
 //           | u8 state | previous_entry_hash[32] | entry_hash[32] | str reason
 //           | u64 vote count | votes | bool has_certificate | [bytes ReleaseCertificate::encode()]
@@ -27,12 +30,29 @@
 
 namespace bftgate::bft {
 
-inline constexpr std::uint8_t kSnapshotFormatVersion = 1;
+inline constexpr std::uint8_t kSnapshotFormatVersion = 2;
+// The register keeps the newest kRetainedLogRecords records (pruning kLogPruneStep at a time once
+// it holds more than both together): what was pruned stays covered by the hash chain through
+// LogBase, so checkpoints and snapshots cost the same however long the cluster has run.
+inline constexpr std::size_t kRetainedLogRecords = 4096;
+inline constexpr std::size_t kLogPruneStep = 1024;
 inline constexpr std::size_t kMaxReasonSize = 4096;
+
+// What the pruned prefix of the log contributed: its length, its last hash, and its counts.
+struct LogBase {
+  std::uint64_t records = 0;
+  crypto::Digest last_hash{};
+  std::uint64_t valid_proposals = 0;
+  std::uint64_t valid_votes = 0;
+  std::uint64_t invalid = 0;
+
+  bool operator==(const LogBase&) const = default;
+};
 
 struct RegisterContents {
   std::vector<RegisterEntry> entries;  // entries[0] is the genesis entry
-  std::vector<LogRecord> log;
+  LogBase log_base;                    // the pruned records before log.front()
+  std::vector<LogRecord> log;          // the retained records, indices log_base.records, ...
 
   bool operator==(const RegisterContents&) const = default;
 };
