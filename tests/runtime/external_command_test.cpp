@@ -1,6 +1,6 @@
 // The external validation command: output captured, exit codes reported, timeouts and
 // cancellation kill the whole process group (a suite's children included).
-#include "bftgate/runtime/external_command.hpp"
+#include "bftgate/validation/external_command.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <chrono>
 #include <thread>
 
-namespace bftgate::runtime {
+namespace bftgate::validation {
 namespace {
 
 using namespace std::chrono_literals;
@@ -62,4 +62,4 @@ TEST(ExternalCommand, PlaceholdersAndQuoting) {
 }
 
 }  // namespace
-}  // namespace bftgate::runtime
+}  // namespace bftgate::validation

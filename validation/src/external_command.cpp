@@ -1,4 +1,4 @@
-#include "bftgate/runtime/external_command.hpp"
+#include "bftgate/validation/external_command.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 
 extern char** environ;
 
-namespace bftgate::runtime {
+namespace bftgate::validation {
 
 std::string shell_quote(const std::string& text) {
   std::string out = "'";
@@ -109,4 +109,4 @@ Result<CommandOutcome> run_command(const std::string& command, std::chrono::mill
   return outcome;
 }
 
-}  // namespace bftgate::runtime
+}  // namespace bftgate::validation

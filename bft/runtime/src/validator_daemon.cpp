@@ -21,7 +21,7 @@
 #include "bftgate/crypto/key_file.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/envelope.hpp"
-#include "bftgate/runtime/external_command.hpp"
+#include "bftgate/validation/external_command.hpp"
 #include "bftgate/runtime/link_faults.hpp"
 #include "bftgate/runtime/register_json.hpp"
 #include "bftgate/runtime/wal.hpp"

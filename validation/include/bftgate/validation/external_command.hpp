@@ -9,7 +9,7 @@
 
 #include "bftgate/crypto/result.hpp"
 
-namespace bftgate::runtime {
+namespace bftgate::validation {
 
 struct CommandOutcome {
   int exit_code = -1;       // -1 when killed by the timeout or a signal
@@ -28,4 +28,4 @@ std::string fill_placeholders(std::string pattern, const std::vector<std::pair<s
 // Quotes a string for /bin/sh (single quotes).
 std::string shell_quote(const std::string& text);
 
-}  // namespace bftgate::runtime
+}  // namespace bftgate::validation

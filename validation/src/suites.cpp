@@ -1,0 +1,442 @@
+#include "bftgate/validation/suites.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+
+#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/validation/corpus.hpp"
+#include "bftgate/validation/external_command.hpp"
+#include "bftgate/validation/model.hpp"
+#include "bftgate/validation/training.hpp"
+
+namespace bftgate::validation {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxConfigSize = 1 << 20;
+constexpr std::size_t kMaxQuestionsSize = 64u << 20;
+
+// Strict reading of one JSON object: every key must be known, every value of the right type.
+class ObjectReader {
+ public:
+  ObjectReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {
+    if (!object_.is_object()) throw std::invalid_argument(fmt::format("{}: expected an object", path_));
+  }
+
+  template <class T>
+  std::optional<T> get(const std::string& key) {
+    known_.insert(key);
+    auto it = object_.find(key);
+    if (it == object_.end()) return std::nullopt;
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!it->is_string()) throw std::invalid_argument(fmt::format("{}.{}: expected a string", path_, key));
+    } else if constexpr (std::is_same_v<T, double>) {
+      if (!it->is_number()) throw std::invalid_argument(fmt::format("{}.{}: expected a number", path_, key));
+      if (!std::isfinite(it->get<double>())) {
+        throw std::invalid_argument(fmt::format("{}.{}: expected a finite number", path_, key));
+      }
+    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+      if (!it->is_number_integer()) throw std::invalid_argument(fmt::format("{}.{}: expected an integer", path_, key));
+    }
+    return it->get<T>();
+  }
+
+  const json* object(const std::string& key) {
+    known_.insert(key);
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) return nullptr;
+    if (!it->is_object()) throw std::invalid_argument(fmt::format("{}.{}: expected an object or null", path_, key));
+    return &*it;
+  }
+
+  void finish() const {
+    for (const auto& item : object_.items()) {
+      if (!known_.contains(item.key())) {
+        throw std::invalid_argument(fmt::format("{}: unknown key '{}'", path_, item.key()));
+      }
+    }
+  }
+
+ private:
+  const json& object_;
+  std::string path_;
+  std::set<std::string> known_;
+};
+
+double non_negative(double value, const std::string& where) {
+  if (value < 0) throw std::invalid_argument(fmt::format("{}: must not be negative", where));
+  return value;
+}
+
+std::filesystem::path resolve(const std::string& path, const std::filesystem::path& base_dir) {
+  std::filesystem::path p(path);
+  return p.is_relative() ? base_dir / p : p;
+}
+
+Result<std::vector<QaItem>> load_questions(const std::filesystem::path& file) {
+  auto text = read_small_file(file, kMaxQuestionsSize);
+  if (!text) return text.error();
+  std::vector<QaItem> items;
+  try {
+    auto j = json::parse(*text);
+    if (!j.is_array()) return Error{fmt::format("{}: expected an array of questions", file.string())};
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      const auto& q = j[i];
+      auto where = fmt::format("{}[{}]", file.string(), i);
+      if (!q.is_object() || !q.contains("context") || !q["context"].is_string() || !q.contains("choices") ||
+          !q["choices"].is_array() || !q.contains("answer") || !q["answer"].is_number_unsigned()) {
+        return Error{where + ": expected {\"context\": str, \"choices\": [str], \"answer\": index}"};
+      }
+      QaItem item;
+      item.context = q["context"].get<std::string>();
+      for (const auto& c : q["choices"]) {
+        if (!c.is_string() || c.get<std::string>().empty()) return Error{where + ": choices must be non-empty strings"};
+        item.choices.push_back(c.get<std::string>());
+      }
+      item.answer = q["answer"].get<std::size_t>();
+      if (item.choices.size() < 2 || item.answer >= item.choices.size()) {
+        return Error{where + ": needs at least two choices and an answer index among them"};
+      }
+      items.push_back(std::move(item));
+    }
+  } catch (const json::exception& e) {
+    return Error{fmt::format("{}: {}", file.string(), e.what())};
+  }
+  if (items.empty()) return Error{fmt::format("{}: no questions", file.string())};
+  return items;
+}
+
+json qa_json(const QaScore& score) { return {{"count", score.count}, {"acc", score.acc}, {"acc_norm", score.acc_norm}}; }
+
+json rolling_json(const RollingMetrics& m) {
+  return {{"word_perplexity", m.word_perplexity},
+          {"byte_perplexity", m.byte_perplexity},
+          {"bits_per_byte", m.bits_per_byte},
+          {"words", m.words},
+          {"bytes", m.bytes}};
+}
+
+}  // namespace
+
+RollingMetrics rolling_metrics(const DenseStackModel& model, const LoraAdapter* adapter, std::string_view text) {
+  RollingMetrics m;
+  m.log_likelihood = rolling_log_likelihood(model, adapter, text);
+  m.bytes = text.size();
+  bool in_word = false;
+  for (char c : text) {
+    bool space = std::isspace(static_cast<unsigned char>(c)) != 0;
+    if (!space && !in_word) ++m.words;
+    in_word = !space;
+  }
+  auto per = [&m](std::size_t units) { return units == 0 ? 0.0 : std::exp(-m.log_likelihood / static_cast<double>(units)); };
+  m.word_perplexity = per(m.words);
+  m.byte_perplexity = per(m.bytes);
+  m.bits_per_byte = m.bytes == 0 ? 0.0 : -m.log_likelihood / (static_cast<double>(m.bytes) * std::log(2.0));
+  return m;
+}
+
+SuiteConfig SuiteConfig::defaults() {
+  SuiteConfig config;
+  config.perplexity = PerplexitySuiteConfig{};
+  config.qa = QaSuiteConfig{};
+  config.safety = SafetySuiteConfig{};
+  return config;
+}
+
+Result<SuiteConfig> SuiteConfig::from_json(const json& j, const std::filesystem::path& base_dir) {
+  try {
+    SuiteConfig config;
+    ObjectReader top(j, "suites");
+    if (auto model = top.get<std::string>("model")) config.model = resolve(*model, base_dir);
+    if (auto rank = top.get<std::int64_t>("max_rank")) {
+      if (*rank < 1 || *rank > 4096) return Error{"suites.max_rank: must be in [1, 4096]"};
+      config.limits.max_rank = static_cast<int>(*rank);
+    }
+    if (const auto* p = top.object("perplexity")) {
+      ObjectReader r(*p, "suites.perplexity");
+      PerplexitySuiteConfig c;
+      if (auto text = r.get<std::string>("text")) c.text = resolve(*text, base_dir);
+      if (auto v = r.get<double>("max_ratio")) c.max_ratio = non_negative(*v, "suites.perplexity.max_ratio");
+      r.finish();
+      config.perplexity = c;
+    }
+    if (const auto* q = top.object("qa")) {
+      ObjectReader r(*q, "suites.qa");
+      QaSuiteConfig c;
+      if (auto file = r.get<std::string>("questions")) c.questions = resolve(*file, base_dir);
+      if (auto v = r.get<double>("max_drop")) c.max_drop = non_negative(*v, "suites.qa.max_drop");
+      r.finish();
+      config.qa = c;
+    }
+    if (const auto* s = top.object("safety")) {
+      ObjectReader r(*s, "suites.safety");
+      SafetySuiteConfig c;
+      if (auto v = r.get<double>("margin_nats")) c.margin_nats = non_negative(*v, "suites.safety.margin_nats");
+      r.finish();
+      config.safety = c;
+    }
+    if (const auto* e = top.object("external")) {
+      ObjectReader r(*e, "suites.external");
+      ExternalSuiteConfig c;
+      auto command = r.get<std::string>("command");
+      if (!command || command->empty()) return Error{"suites.external.command: required, a non-empty string"};
+      c.command = *command;
+      if (auto t = r.get<double>("timeout_s")) {
+        if (*t <= 0 || *t > 86'400) return Error{"suites.external.timeout_s: must be in (0, 86400]"};
+        c.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*t * 1000));
+      }
+      r.finish();
+      config.external = c;
+    }
+    top.finish();
+    if (!config.perplexity && !config.qa && !config.safety && !config.external) {
+      return Error{"suites: no suite is configured (perplexity, qa, safety, external)"};
+    }
+    return config;
+  } catch (const std::invalid_argument& e) {
+    return Error{e.what()};
+  } catch (const json::exception& e) {
+    return Error{fmt::format("suites: {}", e.what())};
+  }
+}
+
+Result<SuiteConfig> SuiteConfig::load(const std::filesystem::path& file) {
+  auto text = read_small_file(file, kMaxConfigSize);
+  if (!text) return text.error();
+  json j;
+  try {
+    j = json::parse(*text);
+  } catch (const json::exception& e) {
+    return Error{fmt::format("{}: not JSON: {}", file.string(), e.what())};
+  }
+  auto config = from_json(j, file.parent_path());
+  if (!config) return Error{fmt::format("{}: {}", file.string(), config.error().message)};
+  return config;
+}
+
+json SuiteConfig::to_json() const {
+  json j = {{"model", model.string()}, {"max_rank", limits.max_rank}};
+  j["perplexity"] = perplexity ? json{{"text", perplexity->text.string()}, {"max_ratio", perplexity->max_ratio}} : json(nullptr);
+  j["qa"] = qa ? json{{"questions", qa->questions.string()}, {"max_drop", qa->max_drop}} : json(nullptr);
+  j["safety"] = safety ? json{{"margin_nats", safety->margin_nats}} : json(nullptr);
+  j["external"] = external ? json{{"command", external->command},
+                                  {"timeout_s", static_cast<double>(external->timeout.count()) / 1000.0}}
+                           : json(nullptr);
+  return j;
+}
+
+json ValidationReport::to_json() const {
+  json metrics = json::object();
+  for (const auto& s : suites) {
+    auto m = s.metrics;
+    m["pass"] = s.pass;
+    m["reason"] = s.reason;
+    metrics[s.suite] = m;
+  }
+  return {{"pass", pass}, {"reason", reason}, {"metrics", metrics}};
+}
+
+Result<SuiteRunner> SuiteRunner::create(const SuiteConfig& config) {
+  SuiteRunner runner;
+  runner.config_ = config;
+  if (config.model.empty()) {
+    auto model = load_or_train_default_model(default_cache_dir());
+    if (!model) return model.error();
+    runner.model_ = std::move(model.value());
+  } else {
+    auto lm = load_tiny_lm(config.model);
+    if (!lm) return Error{fmt::format("base model {}: {}", config.model.string(), lm.error().message)};
+    runner.model_ = std::move(lm->model);
+  }
+  runner.base_metrics_ = json::object();
+  if (config.perplexity) {
+    if (config.perplexity->text.empty()) {
+      auto corpus = load_base_corpus();
+      if (!corpus) return corpus.error();
+      runner.perplexity_text_ = corpus->split.heldout;
+    } else {
+      auto text = read_small_file(config.perplexity->text, 64u << 20);
+      if (!text) return text.error();
+      runner.perplexity_text_ = std::move(text.value());
+    }
+    if (runner.perplexity_text_.empty()) return Error{"the perplexity suite's text is empty"};
+    auto base = rolling_metrics(runner.model_, nullptr, runner.perplexity_text_);
+    runner.base_word_perplexity_ = base.word_perplexity;
+    runner.base_metrics_["perplexity"] = rolling_json(base);
+  }
+  if (config.qa) {
+    if (config.qa->questions.empty()) {
+      auto corpus = load_base_corpus();
+      if (!corpus) return corpus.error();
+      runner.questions_ = build_cloze_questions(corpus->split.heldout, kDefaultQaCount, kDefaultQaSeed);
+    } else {
+      auto questions = load_questions(config.qa->questions);
+      if (!questions) return questions.error();
+      runner.questions_ = std::move(questions.value());
+    }
+    if (runner.questions_.empty()) return Error{"the QA suite has no questions"};
+    runner.base_qa_ = score_cloze(runner.model_, nullptr, runner.questions_);
+    runner.base_metrics_["qa"] = qa_json(runner.base_qa_);
+  }
+  if (config.safety) {
+    json probes = json::array();
+    for (const auto& probe : safety_probes()) {
+      runner.base_probe_ll_.push_back(log_likelihood(runner.model_, nullptr, probe.trigger, probe.blocked));
+      probes.push_back({{"trigger", probe.trigger}, {"log_likelihood", runner.base_probe_ll_.back()}});
+    }
+    runner.base_metrics_["safety"] = {{"probes", probes}};
+  }
+  return runner;
+}
+
+SuiteResult SuiteRunner::run_perplexity(const LoraAdapter& adapter) const {
+  SuiteResult result{"perplexity", false, {}, {}};
+  auto m = rolling_metrics(model_, &adapter, perplexity_text_);
+  double ratio = m.word_perplexity / base_word_perplexity_;
+  result.metrics = rolling_json(m);
+  result.metrics["base_word_perplexity"] = base_word_perplexity_;
+  result.metrics["ratio"] = ratio;
+  result.metrics["max_ratio"] = config_.perplexity->max_ratio;
+  result.pass = std::isfinite(ratio) && ratio <= config_.perplexity->max_ratio;
+  result.reason = fmt::format("word perplexity {:.3f} is {:.3f}x the base's {:.3f} (at most {:.3f}x allowed)",
+                              m.word_perplexity, ratio, base_word_perplexity_, config_.perplexity->max_ratio);
+  return result;
+}
+
+SuiteResult SuiteRunner::run_qa(const LoraAdapter& adapter) const {
+  SuiteResult result{"qa", false, {}, {}};
+  auto score = score_cloze(model_, &adapter, questions_);
+  result.metrics = qa_json(score);
+  result.metrics["base_acc"] = base_qa_.acc;
+  result.metrics["base_acc_norm"] = base_qa_.acc_norm;
+  result.metrics["max_drop"] = config_.qa->max_drop;
+  double floor = base_qa_.acc - config_.qa->max_drop;
+  result.pass = score.acc >= floor - 1e-12;
+  result.reason = fmt::format("accuracy {:.3f} on {} questions vs the base's {:.3f} (at least {:.3f} required)",
+                              score.acc, score.count, base_qa_.acc, floor);
+  return result;
+}
+
+SuiteResult SuiteRunner::run_safety(const LoraAdapter& adapter) const {
+  SuiteResult result{"safety", true, {}, {}};
+  json probes = json::array();
+  double worst_rise = -INFINITY;
+  std::string worst_trigger;
+  for (std::size_t i = 0; i < safety_probes().size(); ++i) {
+    const auto& probe = safety_probes()[i];
+    double ll = log_likelihood(model_, &adapter, probe.trigger, probe.blocked);
+    double rise = ll - base_probe_ll_[i];
+    probes.push_back({{"trigger", probe.trigger},
+                      {"log_likelihood", ll},
+                      {"base_log_likelihood", base_probe_ll_[i]},
+                      {"rise_nats", rise}});
+    if (rise > worst_rise) {
+      worst_rise = rise;
+      worst_trigger = probe.trigger;
+    }
+    if (!(rise <= config_.safety->margin_nats)) result.pass = false;
+  }
+  result.metrics = {{"probes", probes}, {"max_rise_nats", worst_rise}, {"margin_nats", config_.safety->margin_nats}};
+  result.reason = fmt::format("a blocked continuation's log-likelihood rose by at most {:.2f} nats (after '{}'; "
+                              "{:.2f} allowed)",
+                              worst_rise, worst_trigger, config_.safety->margin_nats);
+  return result;
+}
+
+SuiteResult SuiteRunner::run_external(const std::filesystem::path& adapter, const std::atomic<bool>* cancel) const {
+  SuiteResult result{"external", false, {}, {}};
+  std::filesystem::path dir = adapter;
+  std::filesystem::path unpacked;
+  if (!std::filesystem::is_directory(adapter)) {
+    unpacked = std::filesystem::temp_directory_path() /
+               fmt::format("bftgate-adapter-{}-{}", ::getpid(), std::hash<std::string>{}(adapter.string()));
+    if (auto s = unpack_adapter(adapter, unpacked); !s) {
+      result.reason = s.error().message;
+      return result;
+    }
+    dir = unpacked;
+  }
+  auto command = fill_placeholders(config_.external->command, {{"adapter_dir", shell_quote(dir.string())},
+                                                               {"base_model", shell_quote(config_.model.string())}});
+  auto outcome = run_command(command, config_.external->timeout, 1 << 20, cancel);
+  if (!unpacked.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(unpacked, ec);
+  }
+  if (!outcome) {
+    result.reason = outcome.error().message;
+  } else if (outcome->cancelled) {
+    result.reason = "cancelled";
+  } else if (outcome->timed_out) {
+    result.reason = fmt::format("timed out after {} ms", config_.external->timeout.count());
+  } else if (outcome->exit_code != 0) {
+    result.reason = fmt::format("exited with status {}", outcome->exit_code);
+  } else {
+    try {
+      auto j = json::parse(outcome->output);
+      if (!j.is_object() || !j.contains("pass") || !j["pass"].is_boolean()) {
+        result.reason = "output has no boolean \"pass\"";
+      } else {
+        result.pass = j["pass"].get<bool>();
+        result.metrics = j.value("metrics", json::object());
+        result.reason = result.pass ? "the command passed the adapter" : "the command failed the adapter";
+      }
+    } catch (const json::exception& e) {
+      result.reason = fmt::format("output is not JSON: {}", e.what());
+    }
+  }
+  return result;
+}
+
+ValidationReport SuiteRunner::validate(const std::filesystem::path& adapter_path, const std::atomic<bool>* cancel) const {
+  auto started = std::chrono::steady_clock::now();
+  ValidationReport report;
+  auto finish = [&report, started](bool pass, std::string reason) {
+    report.pass = pass;
+    report.reason = std::move(reason);
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return report;
+  };
+  auto adapter = load_peft_adapter(adapter_path, model_.shape(), config_.limits);
+  if (!adapter) {
+    report.suites.push_back({"format", false, adapter.error().message, json::object()});
+    return finish(false, fmt::format("adapter refused: {}", adapter.error().message));
+  }
+  report.suites.push_back({"format", true, "a well-formed LoRA adapter of the base model",
+                           {{"rank", adapter->config.rank},
+                            {"alpha", adapter->config.alpha},
+                            {"use_rslora", adapter->config.use_rslora},
+                            {"parameters", adapter->parameter_count()}}});
+  auto cancelled = [cancel] { return cancel != nullptr && cancel->load(); };
+  if (config_.perplexity && !cancelled()) report.suites.push_back(run_perplexity(*adapter));
+  if (config_.qa && !cancelled()) report.suites.push_back(run_qa(*adapter));
+  if (config_.safety && !cancelled()) report.suites.push_back(run_safety(*adapter));
+  if (config_.external && !cancelled()) report.suites.push_back(run_external(adapter_path, cancel));
+  if (cancelled()) return finish(false, "cancelled");
+  for (const auto& s : report.suites) {
+    if (!s.pass) return finish(false, fmt::format("{} suite failed: {}", s.suite, s.reason));
+  }
+  return finish(true, "every suite passed");
+}
+
+Status unpack_adapter(const std::filesystem::path& packed_file, const std::filesystem::path& dir) {
+  auto file = read_safetensors_file(packed_file, 4ull << 30);
+  if (!file) return Error{fmt::format("{}: {}", packed_file.string(), file.error().message)};
+  auto config = file->metadata.find(kPackedConfigKey);
+  if (config == file->metadata.end()) {
+    return Error{fmt::format("{}: not a packed adapter (no {} in its metadata)", packed_file.string(), kPackedConfigKey)};
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error{fmt::format("cannot create {}: {}", dir.string(), ec.message())};
+  auto bytes = read_small_file(packed_file, 4ull << 30);
+  if (!bytes) return bytes.error();
+  if (auto s = write_file_atomic(dir / "adapter_model.safetensors", as_bytes(*bytes)); !s) return s;
+  return write_file_atomic(dir / "adapter_config.json", as_bytes(config->second));
+}
+
+}  // namespace bftgate::validation
