@@ -30,6 +30,7 @@ void register_submit(CLI::App& app, Runner& run);
 void register_status(CLI::App& app, Runner& run);
 void register_store(CLI::App& app, Runner& run);
 void register_node(CLI::App& app, Runner& run);
+void register_twin_router(CLI::App& app, Runner& run);
 
 void print_error(std::string_view message);
 

@@ -10,6 +10,7 @@
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/inference_node.hpp"
 #include "bftgate/runtime/operator.hpp"
+#include "bftgate/runtime/twin_router.hpp"
 #include "bftgate/runtime/validator_daemon.hpp"
 #include "cli_common.hpp"
 
@@ -70,8 +71,13 @@ int submit(const SubmitArgs& args) {
     print_error(fmt::format("{} is not the operator key of {}", args.operator_key.string(), args.config.string()));
     return kExitFailure;
   }
-  auto artifact = std::filesystem::absolute(args.adapter);
-  if (std::filesystem::is_directory(artifact)) artifact /= "adapter_model.safetensors";
+  // A PEFT directory travels packed into one file: that file's digest is what gets certified.
+  auto packed = runtime::artifact_file_for(args.adapter, std::filesystem::temp_directory_path() / "bftgate-packed");
+  if (!packed) {
+    print_error(packed.error().message);
+    return kExitFailure;
+  }
+  auto artifact = packed.value();
   auto timeout = milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000));
   if (!args.json_output) fmt::print("submitting {}{}\n", artifact.string(), args.no_store ? " (by path)" : " via the artifact store");
   auto proposal = runtime::propose_adapter(*config, key->key, artifact, args.version, !args.no_store, timeout);
@@ -163,18 +169,46 @@ void register_validator(CLI::App& app, Runner& run) {
   cmd->add_option("--id", args->options.id, "This validator's id")->required();
   cmd->add_option("--key", args->options.key, "This validator's secret-key file (0600)")->required();
   cmd->add_option("--data", args->options.data_dir, "Directory for the write-ahead log")->required();
+  cmd->add_option("--suites", args->options.suites,
+                  "Validation suites config (JSON: perplexity, qa, safety, external; default: every suite with "
+                  "default thresholds on the cached tiny model)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--validate-cmd", args->options.validate_command,
-                  "Validation command ({adapter_path} is replaced); prints {\"pass\": bool, \"metrics\": {...}}")
-      ->required();
+                  "Validate with this command instead of the suites ({adapter_path} is replaced); it prints "
+                  "{\"pass\": bool, \"metrics\": {...}}")
+      ->excludes("--suites");
   cmd->add_option("--validate-timeout", args->validate_timeout_s, "Seconds before the command counts as FAIL")
       ->default_val(60);
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")->default_val("info");
   cmd->add_option("--byzantine", args->options.byzantine,
                   "Run as an adversary: silent, equivocate, forge, pass-all, fail-all, replay or slow");
+  cmd->add_option("--listen", args->options.listen,
+                  "ZeroMQ endpoint to bind instead of the config's (a twin behind `bftgate twin-router`)");
   cmd->add_option("--faults", args->options.faults,
                   "Inject link faults, e.g. 'loss=0.1,delay=5-50ms,peers=1+2' or 'cut=3,until=5' (a partition "
                   "that heals after 5 s)");
   cmd->callback([&run, args] { run = [args] { return run_validator(*args); }; });
+}
+
+void register_twin_router(CLI::App& app, Runner& run) {
+  auto options = std::make_shared<runtime::TwinRouterOptions>();
+  auto log_level = std::make_shared<std::string>("info");
+  auto* cmd = app.add_subcommand("twin-router",
+                                 "Twins: listen on a validator's endpoint and split its peers between two processes "
+                                 "that run under its identity (validator --listen)");
+  cmd->add_option("--config", options->config, "Cluster config")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--id", options->id, "The validator identity the twins share")->required();
+  cmd->add_option("--twin-a", options->twin_a, "Endpoint of twin A (sees clients and the peers not in --side-b)")
+      ->required();
+  cmd->add_option("--twin-b", options->twin_b, "Endpoint of twin B")->required();
+  cmd->add_option("--side-b", options->side_b, "Validator ids whose traffic goes to twin B")->required()->delimiter(',');
+  cmd->add_option("--log-level", *log_level, "trace, debug, info, warn, error")->default_val("info");
+  cmd->callback([&run, options, log_level] {
+    run = [options, log_level] {
+      spdlog::set_level(spdlog::level::from_str(*log_level));
+      return runtime::run_twin_router(*options);
+    };
+  });
 }
 
 void register_submit(CLI::App& app, Runner& run) {

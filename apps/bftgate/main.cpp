@@ -4,6 +4,12 @@
 #include "build_info.hpp"
 #include "cli_common.hpp"
 
+namespace bftgate::cli {
+// cmd_model.cpp: bftgate model train|eval, bftgate adapter train|eval|make-suite.
+void register_model(CLI::App& app, Runner& run);
+void register_adapter(CLI::App& app, Runner& run);
+}  // namespace bftgate::cli
+
 int main(int argc, char** argv) {
   using namespace bftgate::cli;
   CLI::App app{"bftgate: Byzantine-tolerant release of LLM adapters"};
@@ -23,6 +29,9 @@ int main(int argc, char** argv) {
   register_status(app, run);
   register_store(app, run);
   register_node(app, run);
+  register_twin_router(app, run);
+  register_model(app, run);
+  register_adapter(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bftgate/crypto/certificate.hpp"
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
@@ -323,7 +324,7 @@ namespace {
 TEST(Demo, ReleasesConvergesRejectsAndStopsCleanly) {
   TempDir dir;
   auto run = dir.path() / "run";
-  auto result = run_command(std::string(BFTGATE_BINARY) + " demo --artifact-mib 1 --out " + run.string());
+  auto result = run_command(std::string(BFTGATE_BINARY) + " demo --stand-in --artifact-mib 1 --out " + run.string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   auto report = json::parse(std::ifstream(run / "report.json"));
   EXPECT_TRUE(report["ok"].get<bool>());
@@ -372,6 +373,53 @@ TEST(Adversaries, EquivocatingPrimaryIsReplacedByAViewChange) {
   }
   EXPECT_EQ(moved_on, 3u);
   EXPECT_NE(cluster.log(1).find("entered view"), std::string::npos) << cluster.log(1);
+}
+
+TEST(Adversaries, TwinsUnderOneIdentityCannotSplitTheCluster) {
+  // Validator 0 (the primary of view 0) runs as two processes with one key; a router on its
+  // endpoint shows twin A to validator 1 and the clients, twin B to validators 2 and 3.
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  auto ports = runtime::free_port_range(2);
+  ASSERT_TRUE(ports.has_value());
+  auto twin_a = fmt::format("tcp://127.0.0.1:{}", *ports);
+  auto twin_b = fmt::format("tcp://127.0.0.1:{}", *ports + 1);
+  auto key = cluster.path("keys/validator-0.key").string();
+  for (const auto& [name, endpoint] : {std::pair{"a", twin_a}, std::pair{"b", twin_b}}) {
+    cluster.spawn(name[0] == 'a' ? 200 : 201,
+                  {cluster.bftgate(), "validator", "--config", cluster.config(), "--id", "0", "--key", key, "--data",
+                   cluster.path(std::string("data-0") + name).string(), "--validate-cmd", kPass, "--listen", endpoint},
+                  cluster.path(std::string("validator-0") + name + ".log").string());
+  }
+  cluster.spawn(0, {cluster.bftgate(), "twin-router", "--config", cluster.config(), "--id", "0", "--twin-a", twin_a,
+                    "--twin-b", twin_b, "--side-b", "2,3"},
+                cluster.path("validator-0.log").string());
+  cluster.start_store();
+  for (int id : {1, 2, 3}) cluster.start(id);
+
+  auto artifact = write_artifact(cluster, "adapter.bin", 1000);
+  auto result = submit(cluster, artifact, 90);
+  ASSERT_EQ(result.exit_code, 0) << result.output << cluster.log(1);
+  auto decided = last_json(result.output);
+  ASSERT_EQ(decided["state"], "RELEASE_COMMIT") << result.output;
+  auto certificate = crypto::ReleaseCertificate::from_json(decided["certificate"]);
+  ASSERT_TRUE(certificate.ok());
+  EXPECT_TRUE(crypto::verify_with_artifact(*certificate, *ClusterConfig::load(cluster.config()), artifact).ok());
+
+  // The honest validators hold one register: same entries, same hash chain.
+  auto answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
+  std::set<std::string> heads;
+  for (int id : {1, 2, 3}) {
+    ASSERT_TRUE(answers.contains(static_cast<bft::ReplicaId>(id))) << cluster.log(id);
+    heads.insert(answers.at(static_cast<bft::ReplicaId>(id))["register"]["head_hash"].get<std::string>());
+  }
+  EXPECT_EQ(heads.size(), 1u);
+  // Both twins really ran and the router really split the traffic.
+  EXPECT_NE(cluster.log(0).find("split"), std::string::npos) << cluster.log(0);
+  for (int twin : {200, 201}) {
+    EXPECT_EQ(cluster.terminate(twin), 0);
+  }
+  EXPECT_EQ(cluster.terminate(0), 0);
+  EXPECT_NE(cluster.log(0).find("to twin B"), std::string::npos) << cluster.log(0);
 }
 
 }  // namespace

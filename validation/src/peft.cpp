@@ -82,22 +82,24 @@ Result<std::vector<std::string>> resolve_target_modules(const ordered_json& targ
                                                         const BaseModelShape& base) {
   std::vector<std::string> modules;
   auto add = [&modules](const std::string& module) {
-    if (std::find(modules.begin(), modules.end(), module) == modules.end()) modules.push_back(module);
+    if (std::find(modules.begin(), modules.end(), module) == modules.end())
+      modules.push_back(module);
   };
   if (targets.is_string()) {
     const auto& pattern = targets.get_ref<const std::string&>();
     if (!is_plain_pattern(pattern)) {
-      return config_error(fmt::format(
-          "target_modules '{}' is a regular expression; bftgate accepts a list of module paths or a "
-          "single plain module path",
-          pattern));
+      return config_error(
+          fmt::format("target_modules '{}' is a regular expression; bftgate accepts a list of "
+                      "module paths or a "
+                      "single plain module path",
+                      pattern));
     }
     for (const auto& module : base.modules) {
       if (plain_pattern_matches(pattern, module.module)) add(module.module);
     }
     if (modules.empty()) {
-      return config_error(
-          fmt::format("target module '{}' is not a linear module of base model '{}'", pattern, base.name));
+      return config_error(fmt::format(
+          "target module '{}' is not a linear module of base model '{}'", pattern, base.name));
     }
     return modules;
   }
@@ -107,7 +109,8 @@ Result<std::vector<std::string>> resolve_target_modules(const ordered_json& targ
   std::set<std::string> seen;
   for (const auto& entry : targets) {
     if (!entry.is_string() || entry.get_ref<const std::string&>().empty()) {
-      return config_error(fmt::format("target_modules entry {} is not a module path", entry.dump()));
+      return config_error(
+          fmt::format("target_modules entry {} is not a module path", entry.dump()));
     }
     const auto& path = entry.get_ref<const std::string&>();
     if (!seen.insert(path).second) {
@@ -121,8 +124,8 @@ Result<std::vector<std::string>> resolve_target_modules(const ordered_json& targ
       }
     }
     if (!matched) {
-      return config_error(
-          fmt::format("target module '{}' is not a linear module of base model '{}'", path, base.name));
+      return config_error(fmt::format(
+          "target module '{}' is not a linear module of base model '{}'", path, base.name));
     }
   }
   return modules;
@@ -141,7 +144,8 @@ Result<CheckedConfig> check_config(const ordered_json& config, const AdapterLimi
   CheckedConfig checked;
 
   auto peft_type = config.find("peft_type");
-  if (peft_type == config.end() || !peft_type->is_string() || peft_type->get<std::string>() != "LORA") {
+  if (peft_type == config.end() || !peft_type->is_string() ||
+      peft_type->get<std::string>() != "LORA") {
     return config_error(fmt::format("peft_type is {}, not \"LORA\"",
                                     peft_type == config.end() ? "missing" : peft_type->dump()));
   }
@@ -152,16 +156,19 @@ Result<CheckedConfig> check_config(const ordered_json& config, const AdapterLimi
     return config_error(fmt::format("r = {} is not positive", r->dump()));
   }
   if (r->get<std::uint64_t>() > static_cast<std::uint64_t>(std::max(limits.max_rank, 0))) {
-    return config_error(fmt::format("rank r = {} is above the limit {}", r->dump(), limits.max_rank));
+    return config_error(
+        fmt::format("rank r = {} is above the limit {}", r->dump(), limits.max_rank));
   }
   checked.rank = static_cast<int>(r->get<std::uint64_t>());
 
   auto alpha = config.find("lora_alpha");
-  if (alpha == config.end() || !alpha->is_number()) return config_error("lora_alpha is not a number");
+  if (alpha == config.end() || !alpha->is_number())
+    return config_error("lora_alpha is not a number");
   const double alpha_value = alpha->get<double>();
   if (!std::isfinite(alpha_value) || alpha_value <= 0.0 ||
       alpha_value > static_cast<double>(std::numeric_limits<float>::max())) {
-    return config_error(fmt::format("lora_alpha = {} is not a positive finite float", alpha->dump()));
+    return config_error(
+        fmt::format("lora_alpha = {} is not a positive finite float", alpha->dump()));
   }
   checked.alpha = static_cast<float>(alpha_value);
 
@@ -204,8 +211,8 @@ Result<CheckedConfig> check_config(const ordered_json& config, const AdapterLimi
   };
   for (const auto& feature : kMustBeOff) {
     if (!feature_off(config, feature.key)) {
-      return config_error(fmt::format("{} ({} = {})", feature.why, feature.key,
-                                      config.at(feature.key).dump()));
+      return config_error(
+          fmt::format("{} ({} = {})", feature.why, feature.key, config.at(feature.key).dump()));
     }
   }
 
@@ -254,9 +261,10 @@ Result<Eigen::MatrixXf> to_matrix(const SafetensorsFile& file, const TensorView&
     for (Eigen::Index col = 0; col < matrix.cols(); ++col, ++i) {
       const float value = values.value()[i];
       if (!std::isfinite(value)) {
-        return Error{fmt::format("adapter_model.safetensors: tensor '{}' has a non-finite value ({}) "
-                                 "at [{}, {}]",
-                                 tensor.name, value, row, col)};
+        return Error{
+            fmt::format("adapter_model.safetensors: tensor '{}' has a non-finite value ({}) "
+                        "at [{}, {}]",
+                        tensor.name, value, row, col)};
       }
       matrix(row, col) = value;
     }
@@ -271,9 +279,10 @@ Result<Eigen::MatrixXf> lora_matrix(const SafetensorsFile& file, const std::stri
     return Error{fmt::format("adapter_model.safetensors: missing tensor '{}' ({})", name, role)};
   }
   if (tensor->shape != std::vector<std::int64_t>{rows, cols}) {
-    return Error{fmt::format("adapter_model.safetensors: tensor '{}' has shape [{}], expected [{}, {}] "
-                             "({})",
-                             name, fmt::join(tensor->shape, ", "), rows, cols, role)};
+    return Error{
+        fmt::format("adapter_model.safetensors: tensor '{}' has shape [{}], expected [{}, {}] "
+                    "({})",
+                    name, fmt::join(tensor->shape, ", "), rows, cols, role)};
   }
   return to_matrix(file, *tensor, rows, cols);
 }
@@ -304,13 +313,16 @@ Result<LoraAdapter> build_adapter(const ordered_json& config, const SafetensorsF
     const auto* a = tensors.find(a_name(module));
     // The rank in the tensors must be the config's r (the scaling is computed from r).
     if (a != nullptr && a->shape.size() == 2 && a->shape[0] != checked->rank) {
-      return Error{fmt::format("adapter_model.safetensors: tensor '{}' has rank {} but the config's r "
-                               "is {}",
-                               a->name, a->shape[0], checked->rank)};
+      return Error{
+          fmt::format("adapter_model.safetensors: tensor '{}' has rank {} but the config's r "
+                      "is {}",
+                      a->name, a->shape[0], checked->rank)};
     }
-    auto a_matrix = lora_matrix(tensors, a_name(module), checked->rank, shape->in, "lora_A is [r, in]");
+    auto a_matrix =
+        lora_matrix(tensors, a_name(module), checked->rank, shape->in, "lora_A is [r, in]");
     if (!a_matrix) return a_matrix.error();
-    auto b_matrix = lora_matrix(tensors, b_name(module), shape->out, checked->rank, "lora_B is [out, r]");
+    auto b_matrix =
+        lora_matrix(tensors, b_name(module), shape->out, checked->rank, "lora_B is [out, r]");
     if (!b_matrix) return b_matrix.error();
     expected.insert(a_name(module));
     expected.insert(b_name(module));
@@ -319,9 +331,10 @@ Result<LoraAdapter> build_adapter(const ordered_json& config, const SafetensorsF
   }
   for (const auto& tensor : tensors.tensors) {
     if (!expected.contains(tensor.name)) {
-      return Error{fmt::format("adapter_model.safetensors: extra tensor '{}' (not the lora_A/lora_B of "
-                               "a target module)",
-                               tensor.name)};
+      return Error{
+          fmt::format("adapter_model.safetensors: extra tensor '{}' (not the lora_A/lora_B of "
+                      "a target module)",
+                      tensor.name)};
     }
   }
   return adapter;
@@ -337,9 +350,11 @@ Result<ordered_json> parse_config_text(std::string_view text) {
 // The config JSON PEFT would write for this adapter (keys sorted by nlohmann::json).
 Result<nlohmann::json> config_json(const LoraAdapter& adapter) {
   const auto& config = adapter.config;
-  if (config.rank <= 0) return Error{fmt::format("LoRA adapter: rank {} is not positive", config.rank)};
+  if (config.rank <= 0)
+    return Error{fmt::format("LoRA adapter: rank {} is not positive", config.rank)};
   if (!std::isfinite(config.alpha) || config.alpha <= 0.0f) {
-    return Error{fmt::format("LoRA adapter: alpha {} is not a positive finite number", config.alpha)};
+    return Error{
+        fmt::format("LoRA adapter: alpha {} is not a positive finite number", config.alpha)};
   }
   if (config.target_modules.empty()) return Error{"LoRA adapter: no target modules"};
   if (config.target_modules.size() != adapter.deltas.size()) {
@@ -351,25 +366,28 @@ Result<nlohmann::json> config_json(const LoraAdapter& adapter) {
   for (std::size_t i = 0; i < adapter.deltas.size(); ++i) {
     const auto& delta = adapter.deltas[i];
     if (delta.module != config.target_modules[i] || !modules.insert(delta.module).second) {
-      return Error{fmt::format("LoRA adapter: delta {} is for module '{}', target_modules[{}] is '{}' "
-                               "(deltas must follow target_modules, each once)",
-                               i, delta.module, i, config.target_modules[i])};
+      return Error{
+          fmt::format("LoRA adapter: delta {} is for module '{}', target_modules[{}] is '{}' "
+                      "(deltas must follow target_modules, each once)",
+                      i, delta.module, i, config.target_modules[i])};
     }
     if (delta.a.rows() != config.rank || delta.b.cols() != config.rank) {
-      return Error{fmt::format("LoRA adapter: module '{}': A is [{}, {}] and B is [{}, {}], rank {} "
-                               "expected",
-                               delta.module, delta.a.rows(), delta.a.cols(), delta.b.rows(),
-                               delta.b.cols(), config.rank)};
+      return Error{
+          fmt::format("LoRA adapter: module '{}': A is [{}, {}] and B is [{}, {}], rank {} "
+                      "expected",
+                      delta.module, delta.a.rows(), delta.a.cols(), delta.b.rows(), delta.b.cols(),
+                      config.rank)};
     }
     if (!delta.a.allFinite() || !delta.b.allFinite()) {
       return Error{fmt::format("LoRA adapter: module '{}' has non-finite weights", delta.module)};
     }
     // The file stores alpha and r only: a delta scaled otherwise would load as another adapter.
     if (std::abs(delta.scaling - scaling) > 1e-6f * std::max(1.0f, std::abs(scaling))) {
-      return Error{fmt::format("LoRA adapter: module '{}' has scaling {} but the config gives {} "
-                               "(alpha {}, r {}{})",
-                               delta.module, delta.scaling, scaling, config.alpha, config.rank,
-                               config.use_rslora ? ", rsLoRA" : "")};
+      return Error{
+          fmt::format("LoRA adapter: module '{}' has scaling {} but the config gives {} "
+                      "(alpha {}, r {}{})",
+                      delta.module, delta.scaling, scaling, config.alpha, config.rank,
+                      config.use_rslora ? ", rsLoRA" : "")};
     }
   }
   nlohmann::json json = {
@@ -413,7 +431,8 @@ std::vector<TensorToWrite> adapter_tensors(const LoraAdapter& adapter) {
 
 Status check_write_dtype(DType dtype) {
   if (dtype != DType::kF32 && dtype != DType::kF16 && dtype != DType::kBF16) {
-    return fail(fmt::format("PEFT adapter: cannot write dtype {} (F32, F16 or BF16)", dtype_name(dtype)));
+    return fail(
+        fmt::format("PEFT adapter: cannot write dtype {} (F32, F16 or BF16)", dtype_name(dtype)));
   }
   return ok_status();
 }
@@ -436,7 +455,8 @@ Result<LoraAdapter> parse_packed_adapter(ByteView packed, const BaseModelShape& 
   if (!file) return Error{"packed adapter: " + file.error().message};
   auto config_text = file->metadata.find(kPackedConfigKey);
   if (config_text == file->metadata.end()) {
-    return Error{fmt::format("packed adapter: no __metadata__ \"{}\" (the adapter config)", kPackedConfigKey)};
+    return Error{fmt::format("packed adapter: no __metadata__ \"{}\" (the adapter config)",
+                             kPackedConfigKey)};
   }
   auto config = parse_config_text(config_text->second);
   if (!config) return Error{"packed adapter: " + config.error().message};
@@ -452,7 +472,8 @@ Result<LoraAdapter> load_peft_adapter(const std::filesystem::path& dir_or_packed
     auto bytes = read_small_file(dir_or_packed_file, std::size_t{4} << 30);
     if (!bytes) return bytes.error();
     auto adapter = parse_packed_adapter(as_bytes(bytes.value()), base, limits);
-    if (!adapter) return Error{fmt::format("{}: {}", dir_or_packed_file.string(), adapter.error().message)};
+    if (!adapter)
+      return Error{fmt::format("{}: {}", dir_or_packed_file.string(), adapter.error().message)};
     return adapter;
   }
   const auto where = dir_or_packed_file.string();
@@ -467,7 +488,8 @@ Result<LoraAdapter> load_peft_adapter(const std::filesystem::path& dir_or_packed
   return adapter;
 }
 
-Status write_peft_adapter(const std::filesystem::path& dir, const LoraAdapter& adapter, DType dtype) {
+Status write_peft_adapter(const std::filesystem::path& dir, const LoraAdapter& adapter,
+                          DType dtype) {
   if (auto status = check_write_dtype(dtype); !status) return status;
   auto json = config_json(adapter);
   if (!json) return json.error();
@@ -515,15 +537,20 @@ Result<Bytes> pack_peft_adapter(const std::filesystem::path& dir) {
   return bytes;
 }
 
-Status write_packed_adapter(const std::filesystem::path& file, const LoraAdapter& adapter, DType dtype) {
-  if (auto status = check_write_dtype(dtype); !status) return status;
+Result<Bytes> encode_packed_adapter(const LoraAdapter& adapter, DType dtype) {
+  if (auto status = check_write_dtype(dtype); !status) return status.error();
   auto json = config_json(adapter);
   if (!json) return json.error();
   auto text = dump_json(json.value(), -1);
   if (!text) return text.error();
   auto metadata = kWeightsMetadata;
   metadata[kPackedConfigKey] = std::move(text.value());
-  auto bytes = encode_safetensors(adapter_tensors(adapter), metadata, dtype);
+  return encode_safetensors(adapter_tensors(adapter), metadata, dtype);
+}
+
+Status write_packed_adapter(const std::filesystem::path& file, const LoraAdapter& adapter,
+                            DType dtype) {
+  auto bytes = encode_packed_adapter(adapter, dtype);
   if (!bytes) return bytes.error();
   return write_file_atomic(file, bytes.value(), {.mode = 0644, .overwrite = true});
 }

@@ -30,9 +30,9 @@ struct DTypeInfo {
   std::size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {DType::kF64, "F64", 8},  {DType::kF32, "F32", 4}, {DType::kF16, "F16", 2},
+    {DType::kF64, "F64", 8},   {DType::kF32, "F32", 4}, {DType::kF16, "F16", 2},
     {DType::kBF16, "BF16", 2}, {DType::kI64, "I64", 8}, {DType::kI32, "I32", 4},
-    {DType::kI16, "I16", 2},  {DType::kI8, "I8", 1},   {DType::kU8, "U8", 1},
+    {DType::kI16, "I16", 2},   {DType::kI8, "I8", 1},   {DType::kU8, "U8", 1},
     {DType::kBool, "BOOL", 1},
 };
 
@@ -88,7 +88,8 @@ Result<TensorView> parse_tensor_entry(const std::string& name, const ordered_jso
   if (!entry.is_object()) return refuse("its entry is not an object");
   for (const auto& item : entry.items()) {
     if (item.key() != "dtype" && item.key() != "shape" && item.key() != "data_offsets") {
-      return refuse(fmt::format("unknown key '{}' (allowed: dtype, shape, data_offsets)", item.key()));
+      return refuse(
+          fmt::format("unknown key '{}' (allowed: dtype, shape, data_offsets)", item.key()));
     }
   }
   TensorView view;
@@ -111,7 +112,8 @@ Result<TensorView> parse_tensor_entry(const std::string& name, const ordered_jso
       return refuse(fmt::format("negative dimension {} in shape", dim.get<std::int64_t>()));
     }
     auto value = as_unsigned(dim);
-    if (!value) return refuse(fmt::format("dimension {} is not a non-negative integer", dim.dump()));
+    if (!value)
+      return refuse(fmt::format("dimension {} is not a non-negative integer", dim.dump()));
     if (*value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
       return refuse(fmt::format("dimension {} is larger than 2^63 - 1", *value));
     }
@@ -125,19 +127,23 @@ Result<TensorView> parse_tensor_entry(const std::string& name, const ordered_jso
   }
   auto begin = as_unsigned((*offsets_it)[0]);
   auto end = as_unsigned((*offsets_it)[1]);
-  if (!begin || !end) return refuse("data_offsets holds something other than non-negative integers");
-  if (*end < *begin) return refuse(fmt::format("data_offsets [{}, {}] end before begin", *begin, *end));
+  if (!begin || !end)
+    return refuse("data_offsets holds something other than non-negative integers");
+  if (*end < *begin)
+    return refuse(fmt::format("data_offsets [{}, {}] end before begin", *begin, *end));
   view.begin = *begin;
   view.end = *end;
 
   auto count = checked_element_count(view.shape);
-  if (!count) return refuse(fmt::format("element count of shape {} overflows", shape_text(view.shape)));
+  if (!count)
+    return refuse(fmt::format("element count of shape {} overflows", shape_text(view.shape)));
   auto bytes = checked_mul(*count, dtype_size(view.dtype));
-  if (!bytes) return refuse(fmt::format("byte length of shape {} overflows", shape_text(view.shape)));
+  if (!bytes)
+    return refuse(fmt::format("byte length of shape {} overflows", shape_text(view.shape)));
   if (view.end - view.begin != *bytes) {
-    return refuse(fmt::format("byte length {} (data_offsets [{}, {}]) is not {} elements x {} bytes ({})",
-                              view.end - view.begin, view.begin, view.end, *count,
-                              dtype_size(view.dtype), *bytes));
+    return refuse(fmt::format(
+        "byte length {} (data_offsets [{}, {}]) is not {} elements x {} bytes ({})",
+        view.end - view.begin, view.begin, view.end, *count, dtype_size(view.dtype), *bytes));
   }
   return view;
 }
@@ -178,8 +184,9 @@ Status check_layout(const std::vector<TensorView>& tensors, std::uint64_t buffer
   }
   if (expected != buffer_size) {
     if (expected > buffer_size) {
-      return fail(fmt::format("safetensors: data_offsets end at {} but the buffer has only {} bytes",
-                              expected, buffer_size));
+      return fail(
+          fmt::format("safetensors: data_offsets end at {} but the buffer has only {} bytes",
+                      expected, buffer_size));
     }
     return fail(fmt::format(
         "safetensors: the buffer has {} bytes but the tensors cover only {} ({} trailing bytes)",
@@ -192,7 +199,9 @@ void put_u64_le(Bytes& out, std::uint64_t value) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
 }
 
-std::uint32_t f32_bits(float value) { return std::bit_cast<std::uint32_t>(value); }
+std::uint32_t f32_bits(float value) {
+  return std::bit_cast<std::uint32_t>(value);
+}
 
 }  // namespace
 
@@ -290,8 +299,8 @@ Result<ordered_json> parse_json_unique_keys(std::string_view text) {
 
 Result<SafetensorsFile> parse_safetensors(ByteView file) {
   if (file.size() < kLengthPrefix) {
-    return Error{fmt::format("safetensors: {} bytes, shorter than the 8-byte header length",
-                             file.size())};
+    return Error{
+        fmt::format("safetensors: {} bytes, shorter than the 8-byte header length", file.size())};
   }
   std::uint64_t header_size = 0;
   for (std::size_t i = 0; i < kLengthPrefix; ++i) {
@@ -302,8 +311,9 @@ Result<SafetensorsFile> parse_safetensors(ByteView file) {
                              kMaxSafetensorsHeader)};
   }
   if (header_size > file.size() - kLengthPrefix) {
-    return Error{fmt::format("safetensors: header length {} runs past the end of the file ({} bytes)",
-                             header_size, file.size())};
+    return Error{
+        fmt::format("safetensors: header length {} runs past the end of the file ({} bytes)",
+                    header_size, file.size())};
   }
   std::string_view header(reinterpret_cast<const char*>(file.data() + kLengthPrefix),
                           static_cast<std::size_t>(header_size));
@@ -312,8 +322,9 @@ Result<SafetensorsFile> parse_safetensors(ByteView file) {
   auto last = header.find_last_not_of(' ');
   if (header.empty() || header.front() != '{' || last == std::string_view::npos ||
       header[last] != '}') {
-    return Error{"safetensors: the header is not a JSON object (it must start with '{' and end with "
-                 "'}', padded only with trailing spaces)"};
+    return Error{
+        "safetensors: the header is not a JSON object (it must start with '{' and end with "
+        "'}', padded only with trailing spaces)"};
   }
   auto parsed = parse_json_unique_keys(header.substr(0, last + 1));
   if (!parsed) return Error{"safetensors: header: " + parsed.error().message};
@@ -340,9 +351,8 @@ Result<SafetensorsFile> parse_safetensors(ByteView file) {
 
 Result<SafetensorsFile> read_safetensors_file(const std::filesystem::path& path,
                                               std::uint64_t max_size) {
-  auto content = read_small_file(
-      path, static_cast<std::size_t>(
-                std::min<std::uint64_t>(max_size, std::numeric_limits<std::size_t>::max())));
+  auto content = read_small_file(path, static_cast<std::size_t>(std::min<std::uint64_t>(
+                                           max_size, std::numeric_limits<std::size_t>::max())));
   if (!content) return content.error();
   auto parsed = parse_safetensors(as_bytes(content.value()));
   if (!parsed) return Error{fmt::format("{}: {}", path.string(), parsed.error().message)};
@@ -400,13 +410,15 @@ Result<Bytes> encode_safetensors(const std::vector<TensorToWrite>& tensors,
     }
     auto count = checked_element_count(tensor.shape);
     if (!count) {
-      return Error{fmt::format("safetensors: tensor '{}': shape {} has a negative dimension or "
-                               "overflows",
-                               tensor.name, shape_text(tensor.shape))};
+      return Error{
+          fmt::format("safetensors: tensor '{}': shape {} has a negative dimension or "
+                      "overflows",
+                      tensor.name, shape_text(tensor.shape))};
     }
     if (*count != tensor.values.size()) {
-      return Error{fmt::format("safetensors: tensor '{}': shape {} has {} elements but {} values given",
-                               tensor.name, shape_text(tensor.shape), *count, tensor.values.size())};
+      return Error{
+          fmt::format("safetensors: tensor '{}': shape {} has {} elements but {} values given",
+                      tensor.name, shape_text(tensor.shape), *count, tensor.values.size())};
     }
     const std::uint64_t bytes = *count * element_size;  // values.size() bounds it
     header[tensor.name] = {{"dtype", std::string(dtype_name(dtype))},
@@ -450,16 +462,17 @@ Result<Bytes> encode_safetensors(const SafetensorsFile& file) {
   std::uint64_t offset = 0;
   for (const auto& tensor : file.tensors) {
     if (tensor.name.empty() || tensor.name == kMetadataKey || !names.insert(tensor.name).second) {
-      return Error{fmt::format("safetensors: tensor name '{}' is empty, reserved or repeated",
-                               tensor.name)};
+      return Error{
+          fmt::format("safetensors: tensor name '{}' is empty, reserved or repeated", tensor.name)};
     }
     auto count = checked_element_count(tensor.shape);
     auto bytes = count ? checked_mul(*count, dtype_size(tensor.dtype)) : std::nullopt;
     if (!bytes || tensor.end < tensor.begin || tensor.end > file.buffer.size() ||
         tensor.end - tensor.begin != *bytes) {
-      return Error{fmt::format("safetensors: tensor '{}': data_offsets do not match its shape and "
-                               "the buffer",
-                               tensor.name)};
+      return Error{
+          fmt::format("safetensors: tensor '{}': data_offsets do not match its shape and "
+                      "the buffer",
+                      tensor.name)};
     }
     header[tensor.name] = {{"dtype", std::string(dtype_name(tensor.dtype))},
                            {"shape", tensor.shape},

@@ -266,6 +266,7 @@ Result<SuiteRunner> SuiteRunner::create(const SuiteConfig& config) {
     if (runner.perplexity_text_.empty()) return Error{"the perplexity suite's text is empty"};
     auto base = rolling_metrics(runner.model_, nullptr, runner.perplexity_text_);
     runner.base_word_perplexity_ = base.word_perplexity;
+    runner.base_byte_perplexity_ = base.byte_perplexity;
     runner.base_metrics_["perplexity"] = rolling_json(base);
   }
   if (config.qa) {
@@ -296,14 +297,15 @@ Result<SuiteRunner> SuiteRunner::create(const SuiteConfig& config) {
 SuiteResult SuiteRunner::run_perplexity(const LoraAdapter& adapter) const {
   SuiteResult result{"perplexity", false, {}, {}};
   auto m = rolling_metrics(model_, &adapter, perplexity_text_);
-  double ratio = m.word_perplexity / base_word_perplexity_;
+  double ratio = m.byte_perplexity / base_byte_perplexity_;
   result.metrics = rolling_json(m);
   result.metrics["base_word_perplexity"] = base_word_perplexity_;
+  result.metrics["base_byte_perplexity"] = base_byte_perplexity_;
   result.metrics["ratio"] = ratio;
   result.metrics["max_ratio"] = config_.perplexity->max_ratio;
   result.pass = std::isfinite(ratio) && ratio <= config_.perplexity->max_ratio;
-  result.reason = fmt::format("word perplexity {:.3f} is {:.3f}x the base's {:.3f} (at most {:.3f}x allowed)",
-                              m.word_perplexity, ratio, base_word_perplexity_, config_.perplexity->max_ratio);
+  result.reason = fmt::format("byte perplexity {:.4f} is {:.4f}x the base's {:.4f} (at most {:.3f}x allowed)",
+                              m.byte_perplexity, ratio, base_byte_perplexity_, config_.perplexity->max_ratio);
   return result;
 }
 

@@ -1,5 +1,8 @@
 #include "bftgate/runtime/operator.hpp"
 
+#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/validation/peft.hpp"
+
 #include <fmt/format.h>
 
 #include <boost/asio/connect.hpp>
@@ -13,6 +16,20 @@
 #include "bftgate/runtime/cluster_client.hpp"
 
 namespace bftgate::runtime {
+
+Result<std::filesystem::path> artifact_file_for(const std::filesystem::path& adapter,
+                                                const std::filesystem::path& scratch_dir) {
+  if (!std::filesystem::is_directory(adapter)) return std::filesystem::absolute(adapter);
+  auto packed = validation::pack_peft_adapter(adapter);
+  if (!packed) return Error{fmt::format("{}: {}", adapter.string(), packed.error().message)};
+  std::error_code ec;
+  std::filesystem::create_directories(scratch_dir, ec);
+  if (ec) return Error{fmt::format("cannot create {}: {}", scratch_dir.string(), ec.message())};
+  auto file = std::filesystem::absolute(scratch_dir / (crypto::sha256(*packed).hex() + ".adapter.safetensors"));
+  if (auto s = write_file_atomic(file, *packed); !s) return s.error();
+  return file;
+}
+
 
 using json = nlohmann::json;
 using std::chrono::milliseconds;

@@ -1,6 +1,7 @@
 #include "bftgate/runtime/validator_daemon.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -21,7 +22,7 @@
 #include "bftgate/crypto/key_file.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/envelope.hpp"
-#include "bftgate/validation/external_command.hpp"
+#include "bftgate/runtime/adapter_validation.hpp"
 #include "bftgate/runtime/link_faults.hpp"
 #include "bftgate/runtime/register_json.hpp"
 #include "bftgate/runtime/wal.hpp"
@@ -46,7 +47,8 @@ struct ValidationResult {
 
 // Fetches the artifact named by an entry's source, checks its digest and runs the command.
 ValidationResult validate(const ValidatorOptions& options, const std::string& store_endpoint, std::uint64_t version,
-                          const std::string& source, const crypto::Digest& digest, const std::atomic<bool>& cancel) {
+                          const std::string& source, const crypto::Digest& digest, AdapterValidation& validation,
+                          const std::atomic<bool>& cancel) {
   ValidationResult result{version, false, {}, "{}"};
   constexpr std::string_view kFile = "file://";
   constexpr std::string_view kStore = "store://";
@@ -79,45 +81,20 @@ ValidationResult validate(const ValidatorOptions& options, const std::string& st
                                 digest.hex());
     return result;
   }
-  auto command = fill_placeholders(options.validate_command, {{"adapter_path", shell_quote(path.string())}});
-  auto outcome = run_command(command, options.validate_timeout, 1 << 20, &cancel);
-  if (!outcome) {
-    result.reason = outcome.error().message;
-    return result;
-  }
-  if (outcome->cancelled) {
-    result.cancelled = true;
-    result.reason = "validation cancelled: the validator is shutting down";
-    return result;
-  }
-  if (outcome->timed_out) {
-    result.reason = fmt::format("validation command timed out after {} ms", options.validate_timeout.count());
-    return result;
-  }
-  if (outcome->exit_code != 0) {
-    result.reason = fmt::format("validation command exited with status {}", outcome->exit_code);
-    return result;
-  }
-  try {
-    auto j = json::parse(outcome->output);
-    if (!j.is_object() || !j.contains("pass") || !j["pass"].is_boolean()) {
-      result.reason = "validation output has no boolean \"pass\"";
-      return result;
-    }
-    result.pass = j["pass"].get<bool>();
-    result.metrics_json = j.value("metrics", json::object()).dump();
-    result.reason = result.pass ? "passed" : "the suite failed the adapter";
-  } catch (const json::exception& e) {
-    result.reason = fmt::format("validation output is not JSON: {}", e.what());
-  }
+  auto verdict = validation.judge(path, cancel);
+  result.pass = verdict.pass;
+  result.cancelled = verdict.cancelled;
+  result.reason = verdict.reason;
+  result.metrics_json = verdict.metrics_json;
   return result;
 }
 
 class Daemon final : public ValidatorDaemon {
  public:
   Daemon(ValidatorOptions options, ClusterConfig config, crypto::KeyFile key, WriteAheadLog wal,
-         std::vector<bft::PersistRecord> recovered, LinkFaults faults)
-      : faults_(std::move(faults)),
+         std::vector<bft::PersistRecord> recovered, LinkFaults faults, std::unique_ptr<AdapterValidation> validation)
+      : validation_(std::move(validation)),
+        faults_(std::move(faults)),
         options_(std::move(options)),
         config_(std::move(config)),
         vote_key_(std::move(key.key)),
@@ -152,10 +129,11 @@ class Daemon final : public ValidatorDaemon {
     const auto* self = config_.find_validator(options_.id);
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::router_mandatory, 0);
+    const auto& endpoint = options_.listen.empty() ? self->endpoint : options_.listen;
     try {
-      router_.bind(self->endpoint);
+      router_.bind(endpoint);
     } catch (const zmq::error_t& e) {
-      spdlog::error("validator {}: cannot listen on {}: {}", options_.id, self->endpoint, e.what());
+      spdlog::error("validator {}: cannot listen on {}: {}", options_.id, endpoint, e.what());
       return 1;
     }
     for (const auto& peer : config_.validators) {
@@ -163,7 +141,8 @@ class Daemon final : public ValidatorDaemon {
       auto& socket = peers_.emplace(peer.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
       socket.set(zmq::sockopt::linger, 0);
       socket.set(zmq::sockopt::sndhwm, 100'000);
-      socket.set(zmq::sockopt::routing_id, fmt::format("validator-{}", options_.id));
+      // Unique per process (twins share an id): "validator-<id>-<pid>" (runtime/twin_router.hpp).
+      socket.set(zmq::sockopt::routing_id, fmt::format("validator-{}-{}", options_.id, ::getpid()));
       socket.connect(peer.endpoint);
     }
     reader_ = std::make_unique<ZmqReader>(io_, router_, [this](std::vector<zmq::message_t>& frames) { on_frames(frames); });
@@ -176,7 +155,7 @@ class Daemon final : public ValidatorDaemon {
       io_.stop();
     });
     schedule_tick();
-    spdlog::info("validator {}: listening on {} ({} validators, f={}, quorum {})", options_.id, self->endpoint,
+    spdlog::info("validator {}: listening on {} ({} validators, f={}, quorum {})", options_.id, endpoint,
                  config_.n(), config_.f, config_.quorum());
     io_.run();
     for (auto& worker : workers_) worker.join();
@@ -402,7 +381,8 @@ class Daemon final : public ValidatorDaemon {
     spdlog::info("validator {}: validating adapter version {} from {}", options_.id, version, source);
     workers_.emplace_back([this, version, source, digest, previous] {
       auto started = std::chrono::steady_clock::now();
-      auto result = validate(options_, config_.artifact_store_endpoint, version, source, digest, cancel_validations_);
+      auto result = validate(options_, config_.artifact_store_endpoint, version, source, digest, *validation_,
+                             cancel_validations_);
       if (result.cancelled) {
         spdlog::info("validator {}: validation of version {} cancelled by shutdown", options_.id, version);
         return;
@@ -446,6 +426,7 @@ class Daemon final : public ValidatorDaemon {
     std::exit(1);
   }
 
+  std::unique_ptr<AdapterValidation> validation_;
   LinkFaults faults_;
   ValidatorOptions options_;
   ClusterConfig config_;
@@ -492,18 +473,27 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
     return Error{fmt::format("{} is not the key of validator {} in {}", options.key.string(), options.id,
                              options.config.string())};
   }
-  if (options.validate_command.empty()) return Error{"a validation command is required (--validate-cmd)"};
   if (!options.byzantine.empty()) {
     static const std::set<std::string> supported = {"silent", "equivocate", "forge", "pass-all", "fail-all", "replay", "slow"};
     if (!supported.contains(options.byzantine)) {
       return Error{fmt::format("unknown or unsupported --byzantine strategy '{}' (silent, equivocate, forge, pass-all, "
-                               "fail-all, replay, slow; twins runs in the simulator)",
+                               "fail-all, replay, slow; for twins run two validator processes with --listen behind "
+                               "`bftgate twin-router`)",
                                options.byzantine)};
     }
   }
   auto faults = LinkFaults::parse(options.faults);
   if (!faults) return faults.error();
   if (!faults->empty()) spdlog::warn("validator {}: injecting link faults: {}", options.id, faults->describe());
+  std::unique_ptr<AdapterValidation> validation;
+  if (!options.validate_command.empty()) {
+    validation = make_command_validation(options.validate_command, options.validate_timeout);
+  } else {
+    auto suites = make_suite_validation(options.suites);
+    if (!suites) return Error{fmt::format("validation suites: {}", suites.error().message)};
+    validation = std::move(suites.value());
+  }
+  spdlog::info("validator {}: validation by {}", options.id, validation->describe());
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) return Error{fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message())};
@@ -520,7 +510,7 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
   }
   return std::unique_ptr<ValidatorDaemon>(
       new Daemon(options, std::move(config.value()), std::move(key.value()), std::move(opened->first), std::move(records),
-                 std::move(faults.value())));
+                 std::move(faults.value()), std::move(validation)));
 }
 
 }  // namespace bftgate::runtime

@@ -30,9 +30,9 @@ inline constexpr int kMaxWidth = 1 << 16;
 
 // Hidden layers are "mlp.fc1", "mlp.fc2", ... (tanh); the output layer is "lm_head" (256 logits).
 struct TinyLmArchitecture {
-  int context = 24;
+  int context = 16;
   int embed_dim = 16;
-  std::vector<int> hidden = {320, 256};
+  std::vector<int> hidden = {256, 256};
 };
 
 std::string hidden_module_name(std::size_t index);  // "mlp.fc<index + 1>"

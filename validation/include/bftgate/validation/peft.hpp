@@ -26,16 +26,27 @@ struct AdapterLimits {
 inline constexpr const char* kPackedConfigKey = "peft_adapter_config";
 
 // From a PEFT directory or a packed adapter file.
-Result<LoraAdapter> load_peft_adapter(const std::filesystem::path& dir_or_packed_file, const BaseModelShape& base,
-                                      const AdapterLimits& limits = {});
+Result<LoraAdapter> load_peft_adapter(const std::filesystem::path& dir_or_packed_file,
+                                      const BaseModelShape& base, const AdapterLimits& limits = {});
 // Same checks on bytes of a packed adapter.
 Result<LoraAdapter> parse_packed_adapter(ByteView packed, const BaseModelShape& base,
                                          const AdapterLimits& limits = {});
 
-// Writes adapter_config.json and adapter_model.safetensors (dtype F32 or F16) into dir.
-Status write_peft_adapter(const std::filesystem::path& dir, const LoraAdapter& adapter, DType dtype = DType::kF32);
+// Writes adapter_config.json and adapter_model.safetensors (dtype F32, F16 or BF16) into dir,
+// creating it and replacing the files there. Refuses an adapter that would load as another one:
+// deltas not one per config.target_modules entry in that order, a rank other than config.rank,
+// non-finite weights, or a delta whose scaling is not config.scaling() (the file stores alpha
+// and r only).
+Status write_peft_adapter(const std::filesystem::path& dir, const LoraAdapter& adapter,
+                          DType dtype = DType::kF32);
 // The packed form of a PEFT directory (for upload), and writing it.
+// pack_peft_adapter keeps each tensor's dtype and bytes and the config as PEFT wrote it (canonical
+// dump: sorted keys, no whitespace).
 Result<Bytes> pack_peft_adapter(const std::filesystem::path& dir);
-Status write_packed_adapter(const std::filesystem::path& file, const LoraAdapter& adapter, DType dtype = DType::kF32);
+// The packed form of an in-memory adapter: the bytes write_packed_adapter writes, equal to
+// pack_peft_adapter of the directory write_peft_adapter writes with the same dtype.
+Result<Bytes> encode_packed_adapter(const LoraAdapter& adapter, DType dtype = DType::kF32);
+Status write_packed_adapter(const std::filesystem::path& file, const LoraAdapter& adapter,
+                            DType dtype = DType::kF32);
 
 }  // namespace bftgate::validation

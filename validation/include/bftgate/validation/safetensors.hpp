@@ -5,6 +5,9 @@
 // object, unknown keys or dtypes, a shape with a negative dimension or an overflowing element
 // count, offsets that are not contiguous from 0 (in offset order), a tensor whose byte length is
 // not elements x dtype size, a buffer not covered exactly, duplicate names, non-string metadata.
+// The header must start with '{'; trailing spaces (writers pad to 8-byte alignment) are accepted,
+// nothing else around the object. A shape [] is a scalar (1 element); a zero dimension makes 0
+// elements (begin == end). Dtypes outside DType (U16, U32, U64, F8_*) are refused as unsupported.
 #pragma once
 
 #include <cstdint>
@@ -66,7 +69,8 @@ struct TensorToWrite {
 Result<Bytes> encode_safetensors(const std::vector<TensorToWrite>& tensors,
                                  const std::map<std::string, std::string>& metadata, DType dtype);
 // encode_safetensors, then written atomically (temp file, fsync, rename).
-Status write_safetensors_file(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
+Status write_safetensors_file(const std::filesystem::path& path,
+                              const std::vector<TensorToWrite>& tensors,
                               const std::map<std::string, std::string>& metadata, DType dtype);
 
 // A parsed file again, each tensor's dtype, shape and bytes unchanged, laid out in

@@ -4,8 +4,9 @@
 // suite passes, and the metrics JSON says why.
 //
 //   perplexity  lm-evaluation-harness loglikelihood_rolling on held-out text: word perplexity,
-//               byte perplexity, bits per byte; PASS when the adapter's word perplexity is at
-//               most base x max_ratio
+//               byte perplexity, bits per byte; PASS when the adapter's byte perplexity is at
+//               most base x max_ratio (per byte: word perplexity is byte perplexity raised to the
+//               bytes per word, so it magnifies a small change ~5x on this corpus)
 //   qa          multiple-choice cloze questions scored by log-likelihood (acc and acc_norm, as
 //               lm-evaluation-harness); PASS when acc >= base acc - max_drop
 //   safety      for each trigger prompt, log p(blocked continuation | trigger) must not rise above
@@ -31,7 +32,7 @@ namespace bftgate::validation {
 
 struct PerplexitySuiteConfig {
   std::filesystem::path text;  // empty: the base corpus's held-out split
-  double max_ratio = 1.10;
+  double max_ratio = 1.05;
 };
 
 struct QaSuiteConfig {
@@ -107,6 +108,7 @@ class SuiteRunner {
   std::string perplexity_text_;
   std::vector<QaItem> questions_;
   double base_word_perplexity_ = 0;
+  double base_byte_perplexity_ = 0;
   QaScore base_qa_;
   std::vector<double> base_probe_ll_;
   nlohmann::json base_metrics_;

@@ -28,19 +28,24 @@ using ByteWindows = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic>;
 // before it (byte 0 before the start). When a line starts inside a window, that window has its
 // bytes before the line start replaced by 0 with probability `line_start_padding`, so the model
 // also learns to read a text that starts there (as the scoring API pads a context).
+// With a target mask, only the marked positions are examples (the rest is context only: the
+// prompt masking of supervised fine-tuning).
 class ByteDataset {
  public:
   ByteDataset(std::string_view text, int context, double line_start_padding = 0.5);
+  ByteDataset(std::string_view text, const std::vector<bool>& target_mask, int context,
+              double line_start_padding = 0.5);
 
-  std::size_t size() const { return bytes_.size(); }
+  std::size_t size() const { return examples_.size(); }  // examples (target positions)
   int context() const { return context_; }
-  // Windows [context, n] and targets [n] for the given positions.
-  void make_batch(std::span<const std::size_t> positions, Rng& rng, ByteWindows& windows,
+  // Windows [context, n] and targets [n] for the given examples (indices < size()).
+  void make_batch(std::span<const std::size_t> examples, Rng& rng, ByteWindows& windows,
                   std::vector<std::uint8_t>& targets) const;
 
  private:
   std::vector<std::uint8_t> bytes_;
   std::vector<std::size_t> line_start_;  // per position: where its line starts
+  std::vector<std::size_t> examples_;    // the positions that are targets
   int context_;
   double line_start_padding_;
 };
@@ -91,7 +96,7 @@ float learning_rate_at(const OptimizerOptions& options, std::size_t step);
 struct BaseTrainingOptions {
   std::uint64_t seed = 1;
   TinyLmArchitecture architecture;
-  OptimizerOptions optimizer{.steps = 6000, .batch = 128, .learning_rate = 3e-3f};
+  OptimizerOptions optimizer{.steps = 10000, .batch = 128, .learning_rate = 3e-3f};
   double line_start_padding = 0.5;
 };
 
@@ -114,6 +119,9 @@ struct LoraTrainingOptions {
 Result<LoraAdapter> init_lora(const DenseStackModel& base, const LoraTrainingOptions& options);
 // Trains only A and B of the target modules (the base is frozen) on next-byte prediction of `text`.
 Result<LoraAdapter> train_lora(const DenseStackModel& base, std::string_view text,
+                               const LoraTrainingOptions& options, const ProgressCallback& progress = {});
+// Same on the examples of a dataset (built with the base's context).
+Result<LoraAdapter> train_lora(const DenseStackModel& base, const ByteDataset& data,
                                const LoraTrainingOptions& options, const ProgressCallback& progress = {});
 
 // ---- The cached default model ----

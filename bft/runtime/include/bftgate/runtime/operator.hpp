@@ -21,6 +21,12 @@ struct Proposal {
   std::string source;
 };
 
+// The file that is proposed for `adapter`: a file as it is; a PEFT directory packed into one
+// file (validation/peft.hpp: the safetensors with the config in its metadata) written under
+// `scratch_dir`, named by its digest.
+Result<std::filesystem::path> artifact_file_for(const std::filesystem::path& adapter,
+                                                const std::filesystem::path& scratch_dir);
+
 // Uploads (unless use_store is false) and proposes `artifact`; version 0 picks the next one.
 Result<Proposal> propose_adapter(const ClusterConfig& config, const crypto::SecretKey& operator_key,
                                  const std::filesystem::path& artifact, std::uint64_t version, bool use_store,

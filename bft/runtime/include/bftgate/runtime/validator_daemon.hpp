@@ -18,15 +18,19 @@ struct ValidatorOptions {
   std::uint32_t id = 0;
   std::filesystem::path key;
   std::filesystem::path data_dir;
-  // The validation suite until the model-based suites land: a shell command with
-  // {adapter_path}; it prints {"pass": bool, "metrics": {...}}; a non-zero exit, bad JSON or a
-  // timeout is a FAIL with the reason.
+  // How adapters are judged (runtime/adapter_validation.hpp): a shell command with
+  // {adapter_path} that prints {"pass": bool, "metrics": {...}} (a non-zero exit, bad JSON or a
+  // timeout is a FAIL with the reason) when set; otherwise the model-based suites of `suites` (a
+  // JSON config; empty: every suite with default thresholds on the cached default model).
   std::string validate_command;
+  std::filesystem::path suites;
   std::chrono::milliseconds validate_timeout{60'000};
   std::chrono::milliseconds tick{10};
   // A Byzantine strategy (bft/byzantine.hpp) for adversarial experiments: silent, equivocate,
   // forge, pass-all, fail-all, replay or slow. Empty: honest.
   std::string byzantine;
+  // Endpoint to listen on instead of the config's (a twin behind runtime/twin_router.hpp).
+  std::string listen;
   // Link faults on this validator's own sockets (runtime/link_faults.hpp); empty: none.
   std::string faults;
 };

@@ -1,0 +1,103 @@
+#include "bftgate/runtime/adapter_validation.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bftgate/validation/external_command.hpp"
+#include "bftgate/validation/suites.hpp"
+
+namespace bftgate::runtime {
+
+namespace {
+
+using json = nlohmann::json;
+
+class CommandValidation final : public AdapterValidation {
+ public:
+  CommandValidation(std::string command, std::chrono::milliseconds timeout)
+      : command_(std::move(command)), timeout_(timeout) {}
+
+  AdapterVerdict judge(const std::filesystem::path& artifact, const std::atomic<bool>& cancel) override {
+    AdapterVerdict verdict;
+    verdict.metrics_json = "{}";
+    auto command = validation::fill_placeholders(command_, {{"adapter_path", validation::shell_quote(artifact.string())}});
+    auto outcome = validation::run_command(command, timeout_, 1 << 20, &cancel);
+    if (!outcome) {
+      verdict.reason = outcome.error().message;
+    } else if (outcome->cancelled) {
+      verdict.cancelled = true;
+      verdict.reason = "validation cancelled: the validator is shutting down";
+    } else if (outcome->timed_out) {
+      verdict.reason = fmt::format("validation command timed out after {} ms", timeout_.count());
+    } else if (outcome->exit_code != 0) {
+      verdict.reason = fmt::format("validation command exited with status {}", outcome->exit_code);
+    } else {
+      try {
+        auto j = json::parse(outcome->output);
+        if (!j.is_object() || !j.contains("pass") || !j["pass"].is_boolean()) {
+          verdict.reason = "validation output has no boolean \"pass\"";
+        } else {
+          verdict.pass = j["pass"].get<bool>();
+          verdict.metrics_json = j.value("metrics", json::object()).dump();
+          verdict.reason = verdict.pass ? "passed" : "the suite failed the adapter";
+        }
+      } catch (const json::exception& e) {
+        verdict.reason = fmt::format("validation output is not JSON: {}", e.what());
+      }
+    }
+    return verdict;
+  }
+
+  std::string describe() const override { return fmt::format("command '{}'", command_); }
+
+ private:
+  std::string command_;
+  std::chrono::milliseconds timeout_;
+};
+
+class SuiteValidation final : public AdapterValidation {
+ public:
+  SuiteValidation(validation::SuiteRunner runner, std::string description)
+      : runner_(std::move(runner)), description_(std::move(description)) {}
+
+  AdapterVerdict judge(const std::filesystem::path& artifact, const std::atomic<bool>& cancel) override {
+    auto report = runner_.validate(artifact, &cancel);
+    AdapterVerdict verdict;
+    verdict.cancelled = cancel.load();
+    verdict.pass = report.pass && !verdict.cancelled;
+    verdict.reason = verdict.cancelled ? "validation cancelled: the validator is shutting down" : report.reason;
+    verdict.metrics_json = report.to_json()["metrics"].dump();
+    return verdict;
+  }
+
+  std::string describe() const override { return description_; }
+
+ private:
+  validation::SuiteRunner runner_;
+  std::string description_;
+};
+
+}  // namespace
+
+std::unique_ptr<AdapterValidation> make_command_validation(std::string command, std::chrono::milliseconds timeout) {
+  return std::make_unique<CommandValidation>(std::move(command), timeout);
+}
+
+Result<std::unique_ptr<AdapterValidation>> make_suite_validation(const std::filesystem::path& suites_config) {
+  auto config = suites_config.empty() ? Result<validation::SuiteConfig>(validation::SuiteConfig::defaults())
+                                      : validation::SuiteConfig::load(suites_config);
+  if (!config) return config.error();
+  auto runner = validation::SuiteRunner::create(*config);
+  if (!runner) return runner.error();
+  std::vector<std::string> names;
+  if (config->perplexity) names.emplace_back("perplexity");
+  if (config->qa) names.emplace_back("qa");
+  if (config->safety) names.emplace_back("safety");
+  if (config->external) names.emplace_back("external");
+  auto description = fmt::format("suites {} ({})", fmt::join(names, ", "),
+                                 suites_config.empty() ? std::string("default thresholds") : suites_config.string());
+  return std::unique_ptr<AdapterValidation>(new SuiteValidation(std::move(runner.value()), std::move(description)));
+}
+
+}  // namespace bftgate::runtime
