@@ -151,7 +151,18 @@ int status(const StatusArgs& args) {
                entry["pass_votes"].get<std::size_t>(), entry["fail_votes"].get<std::size_t>(),
                entry["reason"].get<std::string>().empty() ? "" : "  (" + entry["reason"].get<std::string>() + ")");
     for (const auto& vote : entry["votes"]) {
-      fmt::print("    validator {} voted {}\n", vote["validator"].get<std::uint32_t>(), vote["verdict"].get<std::string>());
+      auto voter = vote["validator"].get<std::uint32_t>();
+      // The validator's kept metrics, checked against the digest its signed vote carries.
+      std::string detail;
+      if (auto it = answers.find(voter); it != answers.end()) {
+        const auto& kept = it->second["validations"].value(std::to_string(entry["version"].get<std::uint64_t>()), json());
+        if (kept.is_object()) {
+          bool matches = crypto::sha256(as_bytes(kept.dump())).hex() == vote["metrics_digest"].get<std::string>();
+          detail = fmt::format(": {} (metrics {})", kept.value("reason", ""),
+                               matches ? "match the vote's digest" : "DO NOT match the vote's digest");
+        }
+      }
+      fmt::print("    validator {} voted {}{}\n", voter, vote["verdict"].get<std::string>(), detail);
     }
     if (!entry["certificate"].is_null()) {
       fmt::print("    certificate signed by {}\n", entry["certificate"]["signatures"].size());
