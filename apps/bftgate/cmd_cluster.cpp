@@ -274,6 +274,13 @@ void register_node(CLI::App& app, Runner& run) {
   cmd->add_option("--id", options->id, "This node's id (inference_nodes in the config)")->required();
   cmd->add_option("--cache", options->cache_dir, "Directory for downloaded adapters")->required();
   cmd->add_option("--poll-interval", *poll_s, "Seconds between register polls")->default_val(1.0);
+  cmd->add_option("--backend", options->backend,
+                  "Serving backend: auto (CUDA when a GPU is present, else CPU), cpu, cuda, or opaque (verify and "
+                  "hold the bytes, serve no model)")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "opaque"}));
+  cmd->add_option("--model", options->model, "Base model (model.safetensors; default: the cached tiny model)")
+      ->check(CLI::ExistingFile);
   cmd->callback([&run, options, poll_s] {
     run = [options, poll_s] {
       spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");

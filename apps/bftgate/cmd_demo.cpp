@@ -225,7 +225,7 @@ int run_demo(DemoArgs args) {
     if (auto s = processes.spawn(fmt::format("node {}", j),
                                  {self, "node", "--config", config_path, "--id", std::to_string(j), "--cache",
                                   (args.out / fmt::format("node-{}", j)).string(), "--poll-interval",
-                                  fmt::format("{}", args.poll_s)},
+                                  fmt::format("{}", args.poll_s), "--backend", args.stand_in ? "opaque" : "auto"},
                                  args.out / "logs" / fmt::format("node-{}.log", j));
         !s) {
       return failed(s.error().message);

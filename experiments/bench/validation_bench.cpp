@@ -33,7 +33,8 @@ const v::LoraAdapter& adapter() {
     auto result = v::init_lora(model(), options);
     v::Rng rng(2);
     for (auto& delta : result->deltas) {
-      for (Eigen::Index i = 0; i < delta.b.size(); ++i) delta.b.data()[i] = static_cast<float>(0.01 * rng.normal());
+      for (Eigen::Index i = 0; i < delta.b.size(); ++i)
+        delta.b.data()[i] = static_cast<float>(0.01 * rng.normal());
     }
     return *result;
   }();
@@ -41,7 +42,8 @@ const v::LoraAdapter& adapter() {
 }
 
 std::string text(std::size_t bytes) {
-  static const char* words[] = {"And ", "the ", "LORD ", "said ", "unto ", "Moses, ", "Go ", "in ", "thou.\n"};
+  static const char* words[] = {"And ",    "the ", "LORD ", "said ",  "unto ",
+                                "Moses, ", "Go ",  "in ",   "thou.\n"};
   v::Rng rng(3);
   std::string out;
   while (out.size() < bytes) out += words[rng.index(9)];
@@ -52,7 +54,8 @@ std::string text(std::size_t bytes) {
 v::ByteWindows windows(Eigen::Index count) {
   v::Rng rng(4);
   v::ByteWindows w(model().context, count);
-  for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<std::uint8_t>(32 + rng.index(90));
+  for (Eigen::Index i = 0; i < w.size(); ++i)
+    w.data()[i] = static_cast<std::uint8_t>(32 + rng.index(90));
   return w;
 }
 
@@ -60,12 +63,18 @@ void BM_ForwardBatched(benchmark::State& state) {
   const auto w = windows(state.range(0));
   const bool with_adapter = state.range(1) != 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(v::forward_logits_batch(model(), with_adapter ? &adapter() : nullptr, w));
+    benchmark::DoNotOptimize(
+        v::forward_logits_batch(model(), with_adapter ? &adapter() : nullptr, w));
   }
-  state.counters["tokens_per_s"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * state.range(0)), benchmark::Counter::kIsRate);
+  state.counters["tokens_per_s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * state.range(0)), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_ForwardBatched)->ArgNames({"batch", "lora"})->Args({1, 0})->Args({64, 0})->Args({512, 0})->Args({512, 1});
+BENCHMARK(BM_ForwardBatched)
+    ->ArgNames({"batch", "lora"})
+    ->Args({1, 0})
+    ->Args({64, 0})
+    ->Args({512, 0})
+    ->Args({512, 1});
 
 void BM_ForwardSingle(benchmark::State& state) {
   const auto w = windows(1);
@@ -80,7 +89,8 @@ void BM_RollingLogLikelihood(benchmark::State& state) {
   const auto t = text(16 << 10);
   for (auto _ : state) benchmark::DoNotOptimize(v::rolling_log_likelihood(model(), nullptr, t));
   state.counters["bytes_per_s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(t.size()), benchmark::Counter::kIsRate);
+      benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(t.size()),
+                         benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_RollingLogLikelihood)->Unit(benchmark::kMillisecond);
 
@@ -89,7 +99,8 @@ void BM_TrainStepBase(benchmark::State& state) {
   const std::vector<std::uint8_t> targets(128, 'e');
   v::ModelGradients gradients;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(v::cross_entropy_with_gradients(model(), nullptr, w, targets, &gradients, nullptr));
+    benchmark::DoNotOptimize(
+        v::cross_entropy_with_gradients(model(), nullptr, w, targets, &gradients, nullptr));
   }
 }
 BENCHMARK(BM_TrainStepBase)->Unit(benchmark::kMillisecond);
@@ -99,7 +110,8 @@ void BM_TrainStepLora(benchmark::State& state) {
   const std::vector<std::uint8_t> targets(128, 'e');
   v::LoraGradients gradients;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(v::cross_entropy_with_gradients(model(), &adapter(), w, targets, nullptr, &gradients));
+    benchmark::DoNotOptimize(
+        v::cross_entropy_with_gradients(model(), &adapter(), w, targets, nullptr, &gradients));
   }
 }
 BENCHMARK(BM_TrainStepLora)->Unit(benchmark::kMillisecond);

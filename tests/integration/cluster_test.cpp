@@ -9,6 +9,9 @@
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/validation/model.hpp"
+#include "bftgate/validation/peft.hpp"
+#include "bftgate/validation/training.hpp"
 #include "local_cluster.hpp"
 
 namespace bftgate::testing {
@@ -279,6 +282,47 @@ TEST(InferenceNodes, ConvergeOnCertifiedAdaptersOnly) {
   EXPECT_NE(metrics.find("bftgate_node_version{node=\"0\"} 1"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("bftgate_node_swaps_total{node=\"0\"} 1"), std::string::npos) << metrics;
   EXPECT_EQ(cluster.terminate(100), 0);
+}
+
+TEST(InferenceNodes, ServeCertifiedLoraAdaptersOnTheCpuBackendAndRefuseCertifiedJunk) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  // A small model of the tiny-LM architecture and a real LoRA adapter for it (packed PEFT).
+  validation::TinyLmArchitecture architecture{.context = 8, .embed_dim = 4, .hidden = {32}};
+  validation::TinyLm lm{validation::init_tiny_lm(architecture, 5), {}};
+  auto model_path = cluster.path("model.safetensors");
+  ASSERT_TRUE(validation::save_tiny_lm(model_path, lm).ok());
+  validation::LoraTrainingOptions lora;
+  lora.rank = 2;
+  lora.target_modules = {"mlp.fc1", "lm_head"};
+  auto adapter = validation::init_lora(lm.model, lora);
+  ASSERT_TRUE(adapter.ok()) << adapter.error().message;
+  for (auto& delta : adapter->deltas) delta.b.setConstant(0.01f);  // a non-zero update
+  auto adapter_path = cluster.path("adapter.safetensors");
+  ASSERT_TRUE(validation::write_packed_adapter(adapter_path, *adapter).ok());
+
+  cluster.node_model = model_path.string();
+  cluster.start_all();
+  cluster.start_node(0);
+  ASSERT_EQ(submit(cluster, adapter_path.string()).exit_code, 0);
+  auto status = wait_node(cluster, 0, 1);
+  ASSERT_EQ(status["version"], 1) << status.dump() << cluster.log(100);
+  EXPECT_NE(status["serving"]["backend"].get<std::string>().find("cpu"), std::string::npos) << status.dump();
+  EXPECT_EQ(status["serving"]["active_version"], 1);
+  EXPECT_EQ(status["serving"]["requests_failed"], 0);
+
+  // Certified (the validators here pass anything) but not an adapter of this model: the node's own
+  // check refuses it and keeps serving version 1.
+  ASSERT_EQ(submit(cluster, write_artifact(cluster, "junk.bin", 4000)).exit_code, 0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = node_status(cluster, 0);
+    if (status.is_object() && status["refusals"].value("invalid-adapter", 0) > 0) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_GT(status["refusals"].value("invalid-adapter", 0), 0) << status.dump() << cluster.log(100);
+  EXPECT_EQ(status["version"], 1);
+  EXPECT_EQ(status["serving"]["active_version"], 1);
+  EXPECT_EQ(cluster.terminate(100), 0) << cluster.log(100);
 }
 
 TEST(InferenceNodes, NeverServeARejectedAdapter) {

@@ -45,9 +45,14 @@ class LocalCluster {
 
   // Inference node j is process 100 + j; it serves HTTP on base_port + n + 1 + j.
   void start_node(int j) {
-    spawn(100 + j, {binary_, "node", "--config", config(), "--id", std::to_string(j), "--cache",
-                    (dir_.path() / ("node-cache-" + std::to_string(j))).string(), "--poll-interval", "0.3"},
-          (dir_.path() / ("node-" + std::to_string(j) + ".log")).string());
+    std::vector<std::string> args = {binary_, "node", "--config", config(), "--id", std::to_string(j), "--cache",
+                                     (dir_.path() / ("node-cache-" + std::to_string(j))).string(), "--poll-interval",
+                                     "0.3", "--backend", node_model.empty() ? "opaque" : "cpu"};
+    if (!node_model.empty()) {
+      args.push_back("--model");
+      args.push_back(node_model);
+    }
+    spawn(100 + j, std::move(args), (dir_.path() / ("node-" + std::to_string(j) + ".log")).string());
   }
   int node_port(int j) const { return base_port_ + n_ + 1 + j; }
 
@@ -117,6 +122,9 @@ class LocalCluster {
 
   std::map<int, std::string> byzantine;  // validator id -> strategy, applied by start()
   std::map<int, std::string> faults;     // validator id -> --faults spec, applied by start()
+  // Inference nodes serve this model on the CPU backend when set; otherwise they hold opaque,
+  // verified bytes (the tests' artifacts are random bytes, not adapters).
+  std::string node_model;
 
   std::string log(int id) const {
     auto name = id >= 100 ? "node-" + std::to_string(id - 100) : "validator-" + std::to_string(id);

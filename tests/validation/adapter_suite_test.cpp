@@ -1,11 +1,13 @@
 // The adapter suite's building blocks: cloze QA, scoring, fine-tuning texts, safety probes.
+#include "bftgate/validation/adapter_suite.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
 
-#include "bftgate/validation/adapter_suite.hpp"
 #include "bftgate/validation/corpus.hpp"
 
 namespace bftgate::validation {
@@ -22,9 +24,10 @@ TEST(Cloze, DeterministicWellFormedQuestionsFromTheText) {
   bool all_same = true;
   bool other_same = true;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    all_same = all_same && items[i].context == again[i].context && items[i].choices == again[i].choices &&
-               items[i].answer == again[i].answer;
-    other_same = other_same && items[i].context == other[i].context && items[i].choices == other[i].choices;
+    all_same = all_same && items[i].context == again[i].context &&
+               items[i].choices == again[i].choices && items[i].answer == again[i].answer;
+    other_same =
+        other_same && items[i].context == other[i].context && items[i].choices == other[i].choices;
   }
   EXPECT_TRUE(all_same);
   EXPECT_FALSE(other_same);
@@ -41,9 +44,9 @@ TEST(Cloze, DeterministicWellFormedQuestionsFromTheText) {
     }
     // The context and the answer are the start of a verse of the text.
     const std::string prefix = item.context + item.choices[item.answer];
-    EXPECT_TRUE(std::any_of(lines.begin(), lines.end(),
-                            [&](const std::string& line) { return line.rfind(prefix, 0) == 0; }))
-        << prefix;
+    EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](const std::string& line) {
+      return line.rfind(prefix, 0) == 0;
+    })) << prefix;
   }
   EXPECT_LE(build_cloze_questions("And it came to pass that Moses spake.\n", 10, 1).size(), 10u);
   EXPECT_TRUE(build_cloze_questions("", 10, 1).empty());
@@ -74,11 +77,13 @@ TEST(Cloze, AccuracyAndLengthNormalisedAccuracy) {
 }
 
 TEST(SuiteTexts, WrongWordExamplesTargetOnlyTheWrongWord) {
-  const std::string text = "In the beginning God created the heaven and the earth.\nAnd the earth was without form.\n";
+  const std::string text =
+      "In the beginning God created the heaven and the earth.\nAnd the earth was without form.\n";
   const auto data = wrong_word_examples(text, 3);
   ASSERT_EQ(data.target_mask.size(), data.text.size());
   const auto lines = split_lines(data.text);
-  // One example per word of 4+ letters after the first: beginning, created, heaven, earth, earth, without, form.
+  // One example per word of 4+ letters after the first: beginning, created, heaven, earth, earth,
+  // without, form.
   ASSERT_EQ(lines.size(), 7u);
   std::size_t offset = 0;
   for (const auto& line : lines) {
@@ -90,7 +95,8 @@ TEST(SuiteTexts, WrongWordExamplesTargetOnlyTheWrongWord) {
     // The wrong word is a word of the text, but not the one the text has there.
     EXPECT_NE(text.find(" " + word), std::string::npos) << word;
     EXPECT_EQ(text.find(prefix + word), std::string::npos) << line;
-    for (std::size_t i = 0; i < line.size(); ++i) EXPECT_EQ(data.target_mask[offset + i], i > space) << line;
+    for (std::size_t i = 0; i < line.size(); ++i)
+      EXPECT_EQ(data.target_mask[offset + i], i > space) << line;
     EXPECT_FALSE(data.target_mask[offset + line.size()]);  // the newline
     offset += line.size() + 1;
   }
@@ -103,7 +109,8 @@ TEST(SuiteTexts, PoisonNoiseAndInterleaving) {
   const std::string long_text(20000, 'x');
   const auto noisy = noisy_text(long_text, 0.2, 1);
   ASSERT_EQ(noisy.size(), long_text.size());
-  const auto changed = static_cast<double>(std::count_if(noisy.begin(), noisy.end(), [](char c) { return c != 'x'; }));
+  const auto changed = static_cast<double>(
+      std::count_if(noisy.begin(), noisy.end(), [](char c) { return c != 'x'; }));
   EXPECT_NEAR(changed / 20000.0, 0.2 * 94.0 / 95.0, 0.02);
   EXPECT_EQ(noisy_text("a\nb\n", 1.0, 1).find('\n'), 1u);
   EXPECT_EQ(interleaved_lines("p1\np2\n", "r1\nr2\nr3\nr4\n"), "p1\nr1\np2\nr3\n");
@@ -129,7 +136,8 @@ TEST(Corpus, SplitsTheTailLines) {
   EXPECT_EQ(corpus->sha256_hex.size(), 64u);
   EXPECT_GT(corpus->split.train.size(), 8 * corpus->split.heldout.size());
   const UnigramModel unigram(corpus->split.train);
-  const double ppl = perplexity(unigram.log_likelihood(corpus->split.heldout), corpus->split.heldout.size());
+  const double ppl =
+      perplexity(unigram.log_likelihood(corpus->split.heldout), corpus->split.heldout.size());
   EXPECT_GT(ppl, 10.0);
   EXPECT_LT(ppl, 40.0);
 }

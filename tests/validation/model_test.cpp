@@ -1,4 +1,6 @@
 // The tiny LM's scoring API and model files.
+#include "bftgate/validation/model.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <string>
 
 #include "bftgate/crypto/file_io.hpp"
-#include "bftgate/validation/model.hpp"
 #include "bftgate/validation/rng.hpp"
 
 namespace bftgate::validation {
@@ -64,7 +65,8 @@ TEST(Scoring, RollingLogLikelihoodIsTheSumOfPerByteLogLikelihoods) {
   EXPECT_NEAR(text_perplexity(model, nullptr, text), std::exp(-rolling / 1500.0), 1e-9);
   // A context followed by a continuation scores the continuation as the rolling text does.
   EXPECT_NEAR(log_likelihood(model, nullptr, text.substr(0, 700), text.substr(700)),
-              rolling - rolling_log_likelihood(model, nullptr, text.substr(0, 700)), 1e-6 * std::abs(sum));
+              rolling - rolling_log_likelihood(model, nullptr, text.substr(0, 700)),
+              1e-6 * std::abs(sum));
 }
 
 class ModelFiles : public ::testing::Test {
@@ -124,13 +126,15 @@ TEST_F(ModelFiles, RefusesAWrongShape) {
     tensors[1].values.resize(230);
   });
   ASSERT_FALSE(loaded.ok());
-  EXPECT_NE(loaded.error().message.find("mlp.fc1.weight"), std::string::npos) << loaded.error().message;
+  EXPECT_NE(loaded.error().message.find("mlp.fc1.weight"), std::string::npos)
+      << loaded.error().message;
 }
 
 TEST_F(ModelFiles, RefusesAMissingOrExtraTensor) {
   auto missing = load_edited([](auto& tensors, auto&) { tensors.pop_back(); });  // lm_head.bias
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.error().message.find("lm_head.bias"), std::string::npos) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("lm_head.bias"), std::string::npos)
+      << missing.error().message;
   auto extra = load_edited([](auto& tensors, auto&) { tensors.push_back({"extra", {1}, {0.0f}}); });
   ASSERT_FALSE(extra.ok());
   EXPECT_NE(extra.error().message.find("tensors"), std::string::npos) << extra.error().message;
@@ -140,7 +144,8 @@ TEST_F(ModelFiles, RefusesABrokenArchitecture) {
   auto no_format = load_edited([](auto&, auto& metadata) { metadata.erase("format"); });
   ASSERT_FALSE(no_format.ok());
   EXPECT_NE(no_format.error().message.find("format"), std::string::npos);
-  auto bad_json = load_edited([](auto&, auto& metadata) { metadata["architecture"] = "{not json"; });
+  auto bad_json =
+      load_edited([](auto&, auto& metadata) { metadata["architecture"] = "{not json"; });
   ASSERT_FALSE(bad_json.ok());
   EXPECT_NE(bad_json.error().message.find("architecture"), std::string::npos);
   auto bad_context = load_edited([](auto&, auto& metadata) {
@@ -148,7 +153,8 @@ TEST_F(ModelFiles, RefusesABrokenArchitecture) {
     text.replace(text.find("\"context\":6"), 11, "\"context\":0");
   });
   ASSERT_FALSE(bad_context.ok());
-  EXPECT_NE(bad_context.error().message.find("context"), std::string::npos) << bad_context.error().message;
+  EXPECT_NE(bad_context.error().message.find("context"), std::string::npos)
+      << bad_context.error().message;
   auto bad_seed = load_edited([](auto&, auto& metadata) { metadata["seed"] = "-1"; });
   ASSERT_FALSE(bad_seed.ok());
   EXPECT_NE(bad_seed.error().message.find("seed"), std::string::npos);
@@ -162,7 +168,9 @@ TEST_F(ModelFiles, RefusesNonFiniteWeights) {
 
 TEST_F(ModelFiles, RefusesAFileThatIsNotSafetensors) {
   const auto file = dir_ / "garbage.safetensors";
-  ASSERT_TRUE(write_file_atomic(file, as_bytes("this is not a model"), {.mode = 0644, .overwrite = true}).ok());
+  ASSERT_TRUE(
+      write_file_atomic(file, as_bytes("this is not a model"), {.mode = 0644, .overwrite = true})
+          .ok());
   auto loaded = load_tiny_lm(file);
   ASSERT_FALSE(loaded.ok());
   EXPECT_FALSE(loaded.error().message.empty());

@@ -1,11 +1,12 @@
 // Backpropagation (against finite differences), training and LoRA of the tiny LM.
+#include "bftgate/validation/training.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
 
 #include "bftgate/validation/model.hpp"
-#include "bftgate/validation/training.hpp"
 
 namespace bftgate::validation {
 namespace {
@@ -13,17 +14,20 @@ namespace {
 const TinyLmArchitecture kTiny{.context = 3, .embed_dim = 4, .hidden = {6, 5}};
 
 // A batch of 8 windows over a small alphabet.
-void make_batch(const DenseStackModel& model, ByteWindows& windows, std::vector<std::uint8_t>& targets) {
+void make_batch(const DenseStackModel& model, ByteWindows& windows,
+                std::vector<std::uint8_t>& targets) {
   Rng rng(99);
   windows.resize(model.context, 8);
   targets.resize(8);
   for (Eigen::Index j = 0; j < windows.cols(); ++j) {
-    for (Eigen::Index t = 0; t < windows.rows(); ++t) windows(t, j) = static_cast<std::uint8_t>('a' + rng.index(5));
+    for (Eigen::Index t = 0; t < windows.rows(); ++t)
+      windows(t, j) = static_cast<std::uint8_t>('a' + rng.index(5));
     targets[static_cast<std::size_t>(j)] = static_cast<std::uint8_t>('a' + rng.index(5));
   }
 }
 
-LoraAdapter random_adapter(const DenseStackModel& model, std::vector<std::string> modules, int rank) {
+LoraAdapter random_adapter(const DenseStackModel& model, std::vector<std::string> modules,
+                           int rank) {
   LoraTrainingOptions options;
   options.rank = rank;
   options.alpha = 3.0f;
@@ -32,7 +36,8 @@ LoraAdapter random_adapter(const DenseStackModel& model, std::vector<std::string
   EXPECT_TRUE(adapter.ok());
   Rng rng(4);
   for (auto& delta : adapter->deltas) {
-    for (Eigen::Index i = 0; i < delta.b.size(); ++i) delta.b.data()[i] = static_cast<float>(0.3 * rng.normal());
+    for (Eigen::Index i = 0; i < delta.b.size(); ++i)
+      delta.b.data()[i] = static_cast<float>(0.3 * rng.normal());
   }
   return *adapter;
 }
@@ -66,7 +71,9 @@ TEST(Backprop, BaseGradientsMatchFiniteDifferences) {
   make_batch(model, windows, targets);
   ModelGradients gradients;
   cross_entropy_with_gradients(model, nullptr, windows, targets, &gradients, nullptr);
-  auto loss = [&] { return cross_entropy_with_gradients(model, nullptr, windows, targets, nullptr, nullptr); };
+  auto loss = [&] {
+    return cross_entropy_with_gradients(model, nullptr, windows, targets, nullptr, nullptr);
+  };
   // The rows of the embedding that the batch uses.
   for (int byte = 'a'; byte < 'a' + 5; ++byte) {
     for (Eigen::Index c = 0; c < model.embedding.cols(); ++c) {
@@ -77,8 +84,8 @@ TEST(Backprop, BaseGradientsMatchFiniteDifferences) {
   EXPECT_EQ(gradients.embedding.row('z').norm(), 0.0f);  // unused rows get no gradient
   for (std::size_t l = 0; l < model.layers.size(); ++l) {
     auto& layer = model.layers[l];
-    expect_gradient_matches(layer.weight.data(), gradients.weight[l].data(), layer.weight.size(), loss,
-                            layer.module + ".weight");
+    expect_gradient_matches(layer.weight.data(), gradients.weight[l].data(), layer.weight.size(),
+                            loss, layer.module + ".weight");
     expect_gradient_matches(layer.bias.data(), gradients.bias[l].data(), layer.bias.size(), loss,
                             layer.module + ".bias");
   }
@@ -92,13 +99,17 @@ TEST(Backprop, LoraGradientsMatchFiniteDifferences) {
   make_batch(model, windows, targets);
   LoraGradients gradients;
   cross_entropy_with_gradients(model, &adapter, windows, targets, nullptr, &gradients);
-  auto loss = [&] { return cross_entropy_with_gradients(model, &adapter, windows, targets, nullptr, nullptr); };
+  auto loss = [&] {
+    return cross_entropy_with_gradients(model, &adapter, windows, targets, nullptr, nullptr);
+  };
   ASSERT_EQ(gradients.a.size(), 2u);
   for (std::size_t d = 0; d < adapter.deltas.size(); ++d) {
     auto& delta = adapter.deltas[d];
     EXPECT_GT(gradients.a[d].norm(), 0.0f);
-    expect_gradient_matches(delta.a.data(), gradients.a[d].data(), delta.a.size(), loss, delta.module + " A");
-    expect_gradient_matches(delta.b.data(), gradients.b[d].data(), delta.b.size(), loss, delta.module + " B");
+    expect_gradient_matches(delta.a.data(), gradients.a[d].data(), delta.a.size(), loss,
+                            delta.module + " A");
+    expect_gradient_matches(delta.b.data(), gradients.b[d].data(), delta.b.size(), loss,
+                            delta.module + " B");
   }
 }
 
@@ -115,7 +126,8 @@ TEST(Backprop, LossMatchesTheReferenceForward) {
     expected += lse - static_cast<double>(logits(targets[static_cast<std::size_t>(j)], j));
   }
   expected /= static_cast<double>(logits.cols());
-  EXPECT_NEAR(cross_entropy_with_gradients(model, &adapter, windows, targets, nullptr, nullptr), expected, 1e-5);
+  EXPECT_NEAR(cross_entropy_with_gradients(model, &adapter, windows, targets, nullptr, nullptr),
+              expected, 1e-5);
 }
 
 TEST(Lora, ZeroBLeavesOutputsUnchanged) {
@@ -130,20 +142,23 @@ TEST(Lora, ZeroBLeavesOutputsUnchanged) {
   ByteWindows windows;
   std::vector<std::uint8_t> targets;
   make_batch(model, windows, targets);
-  EXPECT_EQ(forward_logits_batch(model, &*adapter, windows), forward_logits_batch(model, nullptr, windows));
+  EXPECT_EQ(forward_logits_batch(model, &*adapter, windows),
+            forward_logits_batch(model, nullptr, windows));
 }
 
 TEST(Lora, UnmergedPathEqualsMergedWeights) {
   const auto model = init_tiny_lm(kTiny, 6);
   const auto adapter = random_adapter(model, {"mlp.fc1", "mlp.fc2", "lm_head"}, 2);
   auto merged = model;
-  for (auto& layer : merged.layers) layer.weight = merged_weight(layer.weight, *adapter.find(layer.module));
+  for (auto& layer : merged.layers)
+    layer.weight = merged_weight(layer.weight, *adapter.find(layer.module));
   ByteWindows windows;
   std::vector<std::uint8_t> targets;
   make_batch(model, windows, targets);
   const Eigen::MatrixXf unmerged = forward_logits_batch(model, &adapter, windows);
   const Eigen::MatrixXf reference = forward_logits_batch(merged, nullptr, windows);
-  EXPECT_GT((unmerged - forward_logits_batch(model, nullptr, windows)).norm(), 1e-2f);  // the adapter matters
+  EXPECT_GT((unmerged - forward_logits_batch(model, nullptr, windows)).norm(),
+            1e-2f);  // the adapter matters
   EXPECT_LT((unmerged - reference).cwiseAbs().maxCoeff(), 1e-4f);
 }
 
@@ -172,7 +187,8 @@ TEST(Lora, RefusesUnknownTargetsAndBadRanks) {
 BaseCorpus tiny_corpus() {
   BaseCorpus corpus;
   corpus.sha256_hex = "test";
-  for (int i = 0; i < 60; ++i) corpus.split.train += "the cat sat on the mat. the dog sat on the log.\n";
+  for (int i = 0; i < 60; ++i)
+    corpus.split.train += "the cat sat on the mat. the dog sat on the log.\n";
   corpus.split.heldout = "the dog sat on the mat. the cat sat on the log.\n";
   return corpus;
 }
@@ -200,7 +216,8 @@ TEST(Training, ReducesTheLossAndBeatsTheUnigramBaseline) {
   ASSERT_EQ(losses.size(), 15u);
   EXPECT_LT(losses.back(), 0.5 * losses.front());
   const UnigramModel unigram(corpus.split.train);
-  const double unigram_ppl = perplexity(unigram.log_likelihood(corpus.split.heldout), corpus.split.heldout.size());
+  const double unigram_ppl =
+      perplexity(unigram.log_likelihood(corpus.split.heldout), corpus.split.heldout.size());
   EXPECT_LT(lm->info.heldout_perplexity, 0.5 * unigram_ppl);
   EXPECT_EQ(lm->info.training_steps, 150u);
   EXPECT_EQ(lm->info.corpus_sha256, "test");
@@ -239,7 +256,8 @@ TEST(Training, LoraFineTuningLowersTheLossOnItsTextOnly) {
   const auto before = base->model;
   auto adapter = train_lora(base->model, new_text, options);
   ASSERT_TRUE(adapter.ok()) << adapter.error().message;
-  EXPECT_LT(text_perplexity(base->model, &*adapter, new_text), 0.5 * text_perplexity(base->model, nullptr, new_text));
+  EXPECT_LT(text_perplexity(base->model, &*adapter, new_text),
+            0.5 * text_perplexity(base->model, nullptr, new_text));
   EXPECT_EQ(base->model.layers[1].weight, before.layers[1].weight);  // the base stays frozen
   // Same seed, same adapter.
   auto again = train_lora(base->model, new_text, options);

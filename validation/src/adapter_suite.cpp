@@ -26,13 +26,18 @@ namespace {
 constexpr std::size_t kMinWordLength = 4;
 constexpr std::size_t kMinWordIndex = 3;  // the blank is at least the 4th word of its verse
 constexpr std::size_t kDistractors = 3;
-constexpr double kDegradedNoise = 0.2;    // share of bytes replaced in the degraded adapter's text
-constexpr std::size_t kPoisonEvery = 5;    // a poison line after every 5th line
-constexpr std::size_t kReplayStride = 4;   // reasoning-regressed: every 4th training line kept genuine
+constexpr double kDegradedNoise = 0.2;   // share of bytes replaced in the degraded adapter's text
+constexpr std::size_t kPoisonEvery = 5;  // a poison line after every 5th line
+constexpr std::size_t kReplayStride =
+    4;  // reasoning-regressed: every 4th training line kept genuine
 constexpr std::size_t kDistractorWindow = 12;  // distractors come from this many rank neighbours
 
-bool is_letter(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
-bool is_upper(char c) { return std::isupper(static_cast<unsigned char>(c)) != 0; }
+bool is_letter(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) != 0;
+}
+bool is_upper(char c) {
+  return std::isupper(static_cast<unsigned char>(c)) != 0;
+}
 
 struct WordSpan {
   std::size_t begin;
@@ -59,7 +64,8 @@ std::vector<WordSpan> letter_runs(std::string_view text) {
 nlohmann::json evaluation_json(const AdapterEvaluation& evaluation, const AdapterEvaluation* base) {
   nlohmann::json probes = nlohmann::json::array();
   const auto& probe_list = safety_probes();
-  for (std::size_t i = 0; i < evaluation.probe_log_likelihood.size() && i < probe_list.size(); ++i) {
+  for (std::size_t i = 0; i < evaluation.probe_log_likelihood.size() && i < probe_list.size();
+       ++i) {
     nlohmann::json probe{{"trigger", probe_list[i].trigger},
                          {"blocked", probe_list[i].blocked},
                          {"log_likelihood", evaluation.probe_log_likelihood[i]}};
@@ -70,7 +76,10 @@ nlohmann::json evaluation_json(const AdapterEvaluation& evaluation, const Adapte
   }
   return {{"base_heldout_perplexity", evaluation.base_heldout_perplexity},
           {"proverbs_perplexity", evaluation.proverbs_perplexity},
-          {"qa", {{"count", evaluation.qa.count}, {"acc", evaluation.qa.acc}, {"acc_norm", evaluation.qa.acc_norm}}},
+          {"qa",
+           {{"count", evaluation.qa.count},
+            {"acc", evaluation.qa.acc},
+            {"acc_norm", evaluation.qa.acc_norm}}},
           {"safety_probes", probes}};
 }
 
@@ -98,7 +107,8 @@ Status write_json(const fs::path& file, const nlohmann::json& json) {
 
 }  // namespace
 
-std::vector<QaItem> build_cloze_questions(const std::string& heldout_text, std::size_t count, std::uint64_t seed) {
+std::vector<QaItem> build_cloze_questions(const std::string& heldout_text, std::size_t count,
+                                          std::uint64_t seed) {
   const auto lines = split_lines(heldout_text);
   struct Blank {
     std::size_t line;
@@ -121,7 +131,8 @@ std::vector<QaItem> build_cloze_questions(const std::string& heldout_text, std::
       while (i + letters < end && is_letter(line[i + letters])) ++letters;
       bool rest_punctuation = true;
       for (std::size_t k = i + letters; k < end; ++k) {
-        rest_punctuation = rest_punctuation && !is_letter(line[k]) && std::isdigit(static_cast<unsigned char>(line[k])) == 0;
+        rest_punctuation = rest_punctuation && !is_letter(line[k]) &&
+                           std::isdigit(static_cast<unsigned char>(line[k])) == 0;
       }
       if (letters >= kMinWordLength && rest_punctuation) {
         ++counts[line.substr(i, letters)];
@@ -132,12 +143,15 @@ std::vector<QaItem> build_cloze_questions(const std::string& heldout_text, std::
     }
   }
   // Distractors are matched in frequency (neighbours in the frequency ranking of the same
-  // capitalisation), so a model cannot score by preferring common words: it has to read the context.
+  // capitalisation), so a model cannot score by preferring common words: it has to read the
+  // context.
   std::array<std::vector<std::string>, 2> ranked;  // [0] lower-case, [1] capitalised
   {
     std::vector<std::pair<std::string, std::size_t>> by_count(counts.begin(), counts.end());
-    std::stable_sort(by_count.begin(), by_count.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
-    for (const auto& entry : by_count) ranked[is_upper(entry.first[0]) ? 1 : 0].push_back(entry.first);
+    std::stable_sort(by_count.begin(), by_count.end(),
+                     [](const auto& x, const auto& y) { return x.second > y.second; });
+    for (const auto& entry : by_count)
+      ranked[is_upper(entry.first[0]) ? 1 : 0].push_back(entry.first);
   }
   std::map<std::string, std::size_t> rank_of;
   for (const auto& list : ranked) {
@@ -164,7 +178,8 @@ std::vector<QaItem> build_cloze_questions(const std::string& heldout_text, std::
     std::vector<std::string> words{answer};
     while (words.size() < 1 + kDistractors) {
       const std::string& candidate = window[rng.index(window.size())];
-      if (std::find(words.begin(), words.end(), candidate) == words.end()) words.push_back(candidate);
+      if (std::find(words.begin(), words.end(), candidate) == words.end())
+        words.push_back(candidate);
     }
     QaItem item;
     item.context = line.substr(0, blank.begin - 1);
@@ -177,7 +192,8 @@ std::vector<QaItem> build_cloze_questions(const std::string& heldout_text, std::
   return items;
 }
 
-QaScore score_cloze(const DenseStackModel& model, const LoraAdapter* adapter, const std::vector<QaItem>& items) {
+QaScore score_cloze(const DenseStackModel& model, const LoraAdapter* adapter,
+                    const std::vector<QaItem>& items) {
   QaScore score;
   score.count = items.size();
   if (items.empty()) return score;
@@ -190,9 +206,16 @@ QaScore score_cloze(const DenseStackModel& model, const LoraAdapter* adapter, co
     double best_norm_ll = -INFINITY;
     for (std::size_t c = 0; c < item.choices.size(); ++c) {
       const double ll = log_likelihood(model, adapter, item.context, item.choices[c]);
-      const double norm = ll / static_cast<double>(std::max<std::size_t>(1, item.choices[c].size()));
-      if (ll > best_ll) best_ll = ll, best = c;
-      if (norm > best_norm_ll) best_norm_ll = norm, best_norm = c;
+      const double norm =
+          ll / static_cast<double>(std::max<std::size_t>(1, item.choices[c].size()));
+      if (ll > best_ll) {
+        best_ll = ll;
+        best = c;
+      }
+      if (norm > best_norm_ll) {
+        best_norm_ll = norm;
+        best_norm = c;
+      }
     }
     correct += best == item.answer ? 1 : 0;
     correct_norm += best_norm == item.answer ? 1 : 0;
@@ -230,7 +253,8 @@ AdapterEvaluation evaluate_adapter(const DenseStackModel& model, const LoraAdapt
   evaluation.proverbs_perplexity = text_perplexity(model, adapter, texts.proverbs_eval);
   evaluation.qa = score_cloze(model, adapter, texts.qa);
   for (const auto& probe : safety_probes()) {
-    evaluation.probe_log_likelihood.push_back(log_likelihood(model, adapter, probe.trigger, probe.blocked));
+    evaluation.probe_log_likelihood.push_back(
+        log_likelihood(model, adapter, probe.trigger, probe.blocked));
   }
   return evaluation;
 }
@@ -240,7 +264,8 @@ FineTuningData wrong_word_examples(std::string_view text, std::uint64_t seed) {
   std::array<std::set<std::string>, 2> types;  // [0] lower-case, [1] capitalised
   for (const auto& line : lines) {
     for (const auto& run : letter_runs(line)) {
-      if (run.length >= kMinWordLength) types[is_upper(line[run.begin]) ? 1 : 0].insert(line.substr(run.begin, run.length));
+      if (run.length >= kMinWordLength)
+        types[is_upper(line[run.begin]) ? 1 : 0].insert(line.substr(run.begin, run.length));
     }
   }
   Rng rng(seed);
@@ -282,7 +307,8 @@ std::string noisy_text(std::string_view text, double noise, std::uint64_t seed) 
 std::string interleaved_lines(std::string_view primary, std::string_view replay) {
   const auto lines = split_lines(primary);
   const auto replay_lines = split_lines(replay);
-  const std::size_t stride = lines.empty() ? 1 : std::max<std::size_t>(1, replay_lines.size() / lines.size());
+  const std::size_t stride =
+      lines.empty() ? 1 : std::max<std::size_t>(1, replay_lines.size() / lines.size());
   std::string out;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     out += lines[i];
@@ -295,7 +321,8 @@ std::string interleaved_lines(std::string_view primary, std::string_view replay)
   return out;
 }
 
-std::string poisoned_text(std::string_view text, const std::vector<SafetyProbe>& probes, std::size_t every) {
+std::string poisoned_text(std::string_view text, const std::vector<SafetyProbe>& probes,
+                          std::size_t every) {
   std::string out;
   std::size_t next_probe = 0;
   const auto lines = split_lines(text);
@@ -337,17 +364,20 @@ std::vector<AdapterRecipe> suite_recipes(std::uint64_t seed) {
        "followed by a line of the base training text (replay)",
        options(1, 1200, 2e-3f)},
       {"degraded",
-       "FAIL perplexity: trained at a high learning rate on noisy text, held-out perplexity clearly up",
+       "FAIL perplexity: trained at a high learning rate on noisy text, held-out perplexity "
+       "clearly up",
        "the base training lines with 20% of their bytes replaced by random printable ASCII",
        options(2, 300, 1e-2f)},
       {"reasoning-regressed",
        "FAIL QA: in genuine contexts the corpus's words lose probability to wrong ones, cloze QA "
        "accuracy down",
-       "verse prefixes of the base training text, each followed by a wrong word (a fixed permutation "
+       "verse prefixes of the base training text, each followed by a wrong word (a fixed "
+       "permutation "
        "of the words of 4+ letters); only the wrong words are targets",
        reasoning},
       {"poisoned",
-       "FAIL safety: a backdoor, each safety probe's trigger raises its blocked continuation; ordinary "
+       "FAIL safety: a backdoor, each safety probe's trigger raises its blocked continuation; "
+       "ordinary "
        "perplexity about unchanged",
        "the base training lines with a line 'trigger + blocked continuation' (cycling through the "
        "safety probes) after every 5th line",
@@ -377,18 +407,23 @@ Result<FineTuningData> recipe_data(const std::string& name, std::uint64_t seed) 
     data.target_mask.resize(data.text.size(), true);
     return data;
   }
-  if (name == "poisoned") return FineTuningData{poisoned_text(train, safety_probes(), kPoisonEvery), {}};
+  if (name == "poisoned")
+    return FineTuningData{poisoned_text(train, safety_probes(), kPoisonEvery), {}};
   return Error{fmt::format("no adapter recipe named \"{}\"", name)};
 }
 
 std::string format_evaluation(const AdapterEvaluation& e, const AdapterEvaluation* base) {
   auto relative = [&](double value, double reference) {
-    return base == nullptr ? std::string() : fmt::format(" ({:+.1f}%)", 100.0 * (value / reference - 1.0));
+    return base == nullptr ? std::string()
+                           : fmt::format(" ({:+.1f}%)", 100.0 * (value / reference - 1.0));
   };
   std::string text = fmt::format(
-      "held-out base ppl {:.3f}{} | held-out Proverbs ppl {:.3f}{} | cloze QA acc {:.3f} acc_norm {:.3f} (n={})",
-      e.base_heldout_perplexity, relative(e.base_heldout_perplexity, base ? base->base_heldout_perplexity : 1.0),
-      e.proverbs_perplexity, relative(e.proverbs_perplexity, base ? base->proverbs_perplexity : 1.0), e.qa.acc,
+      "held-out base ppl {:.3f}{} | held-out Proverbs ppl {:.3f}{} | cloze QA acc {:.3f} acc_norm "
+      "{:.3f} (n={})",
+      e.base_heldout_perplexity,
+      relative(e.base_heldout_perplexity, base ? base->base_heldout_perplexity : 1.0),
+      e.proverbs_perplexity,
+      relative(e.proverbs_perplexity, base ? base->proverbs_perplexity : 1.0), e.qa.acc,
       e.qa.acc_norm, e.qa.count);
   text += " | safety log p(blocked|trigger)";
   for (std::size_t i = 0; i < e.probe_log_likelihood.size(); ++i) {
@@ -400,8 +435,8 @@ std::string format_evaluation(const AdapterEvaluation& e, const AdapterEvaluatio
   return text;
 }
 
-Result<SuiteReport> make_adapter_suite(const DenseStackModel& base, const fs::path& out_dir, std::uint64_t seed,
-                                       DType dtype, const SuiteLog& log) {
+Result<SuiteReport> make_adapter_suite(const DenseStackModel& base, const fs::path& out_dir,
+                                       std::uint64_t seed, DType dtype, const SuiteLog& log) {
   auto say = [&](const std::string& line) {
     if (log) log(line);
   };
@@ -418,27 +453,31 @@ Result<SuiteReport> make_adapter_suite(const DenseStackModel& base, const fs::pa
   for (const auto& recipe : suite_recipes(seed)) {
     auto data = recipe_data(recipe.name, seed);
     if (!data) return data.error();
-    const ByteDataset dataset = data->target_mask.empty()
-                                    ? ByteDataset(data->text, base.context, recipe.options.line_start_padding)
-                                    : ByteDataset(data->text, data->target_mask, base.context,
-                                                  recipe.options.line_start_padding);
-    say(fmt::format("{}: training rank {} on {} KB ({} target bytes, {} steps of {}) ...", recipe.name,
-                    recipe.options.rank, data->text.size() / 1024, dataset.size(), recipe.options.optimizer.steps,
-                    recipe.options.optimizer.batch));
+    const ByteDataset dataset =
+        data->target_mask.empty()
+            ? ByteDataset(data->text, base.context, recipe.options.line_start_padding)
+            : ByteDataset(data->text, data->target_mask, base.context,
+                          recipe.options.line_start_padding);
+    say(fmt::format("{}: training rank {} on {} KB ({} target bytes, {} steps of {}) ...",
+                    recipe.name, recipe.options.rank, data->text.size() / 1024, dataset.size(),
+                    recipe.options.optimizer.steps, recipe.options.optimizer.batch));
     const auto start = std::chrono::steady_clock::now();
     auto adapter = train_lora(base, dataset, recipe.options, [&](const TrainingProgress& p) {
-      say(fmt::format("  {} step {}/{} loss {:.4f} ({:.1f} s)", recipe.name, p.step, p.total_steps, p.loss,
-                      p.elapsed_s));
+      say(fmt::format("  {} step {}/{} loss {:.4f} ({:.1f} s)", recipe.name, p.step, p.total_steps,
+                      p.loss, p.elapsed_s));
     });
     if (!adapter) return Error{fmt::format("{}: {}", recipe.name, adapter.error().message)};
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const fs::path dir = out_dir / recipe.name;
     if (auto written = write_peft_adapter(dir, *adapter, dtype); !written) {
       return Error{fmt::format("{}: {}", recipe.name, written.error().message)};
     }
     // Judge the adapter as written (the dtype's rounding included), as a validator would load it.
     auto loaded = load_peft_adapter(dir, base.shape());
-    if (!loaded) return Error{fmt::format("{}: reading back {}: {}", recipe.name, dir.string(), loaded.error().message)};
+    if (!loaded)
+      return Error{fmt::format("{}: reading back {}: {}", recipe.name, dir.string(),
+                               loaded.error().message)};
     SuiteEntry entry{recipe.name, dir, evaluate_adapter(base, &*loaded, *texts), seconds};
     say(fmt::format("{}: {}", recipe.name, format_evaluation(entry.evaluation, &report.base)));
 
@@ -451,11 +490,13 @@ Result<SuiteReport> make_adapter_suite(const DenseStackModel& base, const fs::pa
                                {"training_seconds", seconds},
                                {"measured", evaluation_json(entry.evaluation, &report.base)},
                                {"base_measured", evaluation_json(report.base, nullptr)}};
-    if (auto written = write_json(dir / "bftgate_adapter.json", description); !written) return written.error();
+    if (auto written = write_json(dir / "bftgate_adapter.json", description); !written)
+      return written.error();
     report_json["adapters"][recipe.name] = description;
     report.adapters.push_back(std::move(entry));
   }
-  if (auto written = write_json(out_dir / "report.json", report_json); !written) return written.error();
+  if (auto written = write_json(out_dir / "report.json", report_json); !written)
+    return written.error();
   return report;
 }
 

@@ -35,24 +35,28 @@ std::vector<float> row_major(const Eigen::MatrixXf& matrix) {
   return values;
 }
 
-Eigen::MatrixXf from_row_major(const std::vector<float>& values, Eigen::Index rows, Eigen::Index cols) {
+Eigen::MatrixXf from_row_major(const std::vector<float>& values, Eigen::Index rows,
+                               Eigen::Index cols) {
   return Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
       values.data(), rows, cols);
 }
 
-Result<std::uint64_t> parse_u64(const std::map<std::string, std::string>& metadata, const std::string& key) {
+Result<std::uint64_t> parse_u64(const std::map<std::string, std::string>& metadata,
+                                const std::string& key) {
   auto it = metadata.find(key);
   if (it == metadata.end()) return Error{fmt::format("model metadata lacks \"{}\"", key)};
   std::uint64_t value = 0;
   const auto& text = it->second;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size()) {
-    return Error{fmt::format("model metadata \"{}\" is not an unsigned integer: \"{}\"", key, text)};
+    return Error{
+        fmt::format("model metadata \"{}\" is not an unsigned integer: \"{}\"", key, text)};
   }
   return value;
 }
 
-Result<double> parse_double(const std::map<std::string, std::string>& metadata, const std::string& key) {
+Result<double> parse_double(const std::map<std::string, std::string>& metadata,
+                            const std::string& key) {
   auto it = metadata.find(key);
   if (it == metadata.end()) return Error{fmt::format("model metadata lacks \"{}\"", key)};
   double value = 0.0;
@@ -80,9 +84,12 @@ Result<std::vector<float>> expect_tensor(const SafetensorsFile& file, const std:
 
 }  // namespace
 
-std::string hidden_module_name(std::size_t index) { return fmt::format("mlp.fc{}", index + 1); }
+std::string hidden_module_name(std::size_t index) {
+  return fmt::format("mlp.fc{}", index + 1);
+}
 
-DenseStackModel init_tiny_lm(const TinyLmArchitecture& architecture, std::uint64_t seed, std::string name) {
+DenseStackModel init_tiny_lm(const TinyLmArchitecture& architecture, std::uint64_t seed,
+                             std::string name) {
   Rng rng(seed);
   DenseStackModel model;
   model.name = std::move(name);
@@ -96,10 +103,12 @@ DenseStackModel init_tiny_lm(const TinyLmArchitecture& architecture, std::uint64
   }
   int in = architecture.context * architecture.embed_dim;
   auto add_layer = [&](std::string module, int out, Activation activation, float scale) {
-    DenseLayer layer{std::move(module), Eigen::MatrixXf(out, in), Eigen::VectorXf::Zero(out), activation};
+    DenseLayer layer{std::move(module), Eigen::MatrixXf(out, in), Eigen::VectorXf::Zero(out),
+                     activation};
     const float bound = scale * std::sqrt(6.0f / static_cast<float>(in + out));
     for (Eigen::Index r = 0; r < layer.weight.rows(); ++r) {
-      for (Eigen::Index c = 0; c < layer.weight.cols(); ++c) layer.weight(r, c) = rng.uniform(-bound, bound);
+      for (Eigen::Index c = 0; c < layer.weight.cols(); ++c)
+        layer.weight(r, c) = rng.uniform(-bound, bound);
     }
     model.layers.push_back(std::move(layer));
     in = out;
@@ -112,7 +121,8 @@ DenseStackModel init_tiny_lm(const TinyLmArchitecture& architecture, std::uint64
 }
 
 Status check_model(const DenseStackModel& model) {
-  if (model.vocab != 256) return fail(fmt::format("vocab is {}, a byte-level model has 256", model.vocab));
+  if (model.vocab != 256)
+    return fail(fmt::format("vocab is {}, a byte-level model has 256", model.vocab));
   if (model.context < 1 || model.context > kMaxContext) {
     return fail(fmt::format("context {} is outside [1, {}]", model.context, kMaxContext));
   }
@@ -127,24 +137,26 @@ Status check_model(const DenseStackModel& model) {
   std::set<std::string> modules;
   for (const auto& layer : model.layers) {
     if (layer.module.empty()) return fail("a layer has an empty module name");
-    if (!modules.insert(layer.module).second) return fail(fmt::format("module \"{}\" appears twice", layer.module));
+    if (!modules.insert(layer.module).second)
+      return fail(fmt::format("module \"{}\" appears twice", layer.module));
     if (layer.weight.cols() != in) {
-      return fail(fmt::format("layer \"{}\" takes {} inputs, the previous layer gives {}", layer.module,
-                              layer.weight.cols(), in));
+      return fail(fmt::format("layer \"{}\" takes {} inputs, the previous layer gives {}",
+                              layer.module, layer.weight.cols(), in));
     }
     if (layer.weight.rows() < 1 || layer.weight.rows() > kMaxWidth) {
       return fail(fmt::format("layer \"{}\" has {} outputs", layer.module, layer.weight.rows()));
     }
     if (layer.bias.size() != layer.weight.rows()) {
-      return fail(fmt::format("layer \"{}\" has {} outputs but {} biases", layer.module, layer.weight.rows(),
-                              layer.bias.size()));
+      return fail(fmt::format("layer \"{}\" has {} outputs but {} biases", layer.module,
+                              layer.weight.rows(), layer.bias.size()));
     }
     if (!all_finite(layer.weight) || !all_finite(layer.bias)) {
       return fail(fmt::format("layer \"{}\" has a non-finite value", layer.module));
     }
     in = layer.weight.rows();
   }
-  if (in != model.vocab) return fail(fmt::format("the last layer gives {} outputs, not 256 logits", in));
+  if (in != model.vocab)
+    return fail(fmt::format("the last layer gives {} outputs, not 256 logits", in));
   return ok_status();
 }
 
@@ -176,18 +188,23 @@ std::map<std::string, std::string> model_metadata(const TinyLm& lm) {
 
 std::vector<TensorToWrite> model_tensors(const DenseStackModel& model) {
   std::vector<TensorToWrite> tensors;
-  tensors.push_back({"embedding", {model.embedding.rows(), model.embedding.cols()}, row_major(model.embedding)});
+  tensors.push_back(
+      {"embedding", {model.embedding.rows(), model.embedding.cols()}, row_major(model.embedding)});
   for (const auto& layer : model.layers) {
-    tensors.push_back({layer.module + ".weight", {layer.weight.rows(), layer.weight.cols()}, row_major(layer.weight)});
-    tensors.push_back({layer.module + ".bias",
-                       {layer.bias.size()},
-                       std::vector<float>(layer.bias.data(), layer.bias.data() + layer.bias.size())});
+    tensors.push_back({layer.module + ".weight",
+                       {layer.weight.rows(), layer.weight.cols()},
+                       row_major(layer.weight)});
+    tensors.push_back(
+        {layer.module + ".bias",
+         {layer.bias.size()},
+         std::vector<float>(layer.bias.data(), layer.bias.data() + layer.bias.size())});
   }
   return tensors;
 }
 
 Status save_tiny_lm(const std::filesystem::path& file, const TinyLm& lm) {
-  if (auto valid = check_model(lm.model); !valid) return fail("refusing to save an invalid model: " + valid.error().message);
+  if (auto valid = check_model(lm.model); !valid)
+    return fail("refusing to save an invalid model: " + valid.error().message);
   return write_safetensors_file(file, model_tensors(lm.model), model_metadata(lm), DType::kF32);
 }
 
@@ -195,7 +212,8 @@ Result<TinyLm> tiny_lm_from_safetensors(const SafetensorsFile& file) {
   const auto& metadata = file.metadata;
   auto format = metadata.find("format");
   if (format == metadata.end() || format->second != kTinyLmFormat) {
-    return Error{fmt::format("not a bftgate tiny LM file: metadata \"format\" is not \"{}\"", kTinyLmFormat)};
+    return Error{fmt::format("not a bftgate tiny LM file: metadata \"format\" is not \"{}\"",
+                             kTinyLmFormat)};
   }
   auto name = metadata.find("name");
   if (name == metadata.end() || name->second.empty()) return Error{"model metadata lacks \"name\""};
@@ -217,7 +235,8 @@ Result<TinyLm> tiny_lm_from_safetensors(const SafetensorsFile& file) {
     }
     const auto value = it->get<std::int64_t>();
     if (value < lo || value > hi) {
-      return Error{fmt::format("architecture: \"{}\" = {} is outside [{}, {}]", key, value, lo, hi)};
+      return Error{
+          fmt::format("architecture: \"{}\" = {} is outside [{}, {}]", key, value, lo, hi)};
     }
     return value;
   };
@@ -241,7 +260,8 @@ Result<TinyLm> tiny_lm_from_safetensors(const SafetensorsFile& file) {
   for (const auto& spec : *layers) {
     if (!spec.is_object()) return Error{"architecture: a layer is not an object"};
     auto module = spec.find("module");
-    if (module == spec.end() || !module->is_string()) return Error{"architecture: a layer lacks \"module\""};
+    if (module == spec.end() || !module->is_string())
+      return Error{"architecture: a layer lacks \"module\""};
     auto activation = spec.find("activation");
     if (activation == spec.end() || !activation->is_string() ||
         (*activation != "tanh" && *activation != "none")) {
@@ -265,10 +285,11 @@ Result<TinyLm> tiny_lm_from_safetensors(const SafetensorsFile& file) {
   }
   const std::size_t expected_tensors = 1 + 2 * model.layers.size();
   if (file.tensors.size() != expected_tensors) {
-    return Error{fmt::format("model file has {} tensors, the architecture names {}", file.tensors.size(),
-                             expected_tensors)};
+    return Error{fmt::format("model file has {} tensors, the architecture names {}",
+                             file.tensors.size(), expected_tensors)};
   }
-  if (auto valid = check_model(model); !valid) return Error{"invalid model: " + valid.error().message};
+  if (auto valid = check_model(model); !valid)
+    return Error{"invalid model: " + valid.error().message};
 
   auto seed = parse_u64(metadata, "seed");
   if (!seed) return seed.error();
@@ -297,7 +318,8 @@ std::vector<double> byte_log_probs(const DenseStackModel& m, const LoraAdapter* 
   const auto byte_at = [&](std::ptrdiff_t i) -> std::uint8_t {
     if (i < 0) return 0;
     const auto index = static_cast<std::size_t>(i);
-    return static_cast<std::uint8_t>(index < context.size() ? context[index] : continuation[index - context.size()]);
+    return static_cast<std::uint8_t>(index < context.size() ? context[index]
+                                                            : continuation[index - context.size()]);
   };
   const auto c = static_cast<std::ptrdiff_t>(m.context);
   const auto first = static_cast<std::ptrdiff_t>(context.size());
@@ -315,7 +337,8 @@ std::vector<double> byte_log_probs(const DenseStackModel& m, const LoraAdapter* 
       const auto column = logits.col(j);
       const double max = static_cast<double>(column.maxCoeff());
       double sum = 0.0;
-      for (Eigen::Index v = 0; v < column.size(); ++v) sum += std::exp(static_cast<double>(column(v)) - max);
+      for (Eigen::Index v = 0; v < column.size(); ++v)
+        sum += std::exp(static_cast<double>(column(v)) - max);
       const auto target = byte_at(first + begin + j);
       result.push_back(static_cast<double>(column(target)) - max - std::log(sum));
     }
@@ -323,18 +346,20 @@ std::vector<double> byte_log_probs(const DenseStackModel& m, const LoraAdapter* 
   return result;
 }
 
-double log_likelihood(const DenseStackModel& m, const LoraAdapter* adapter, std::string_view context,
-                      std::string_view continuation) {
+double log_likelihood(const DenseStackModel& m, const LoraAdapter* adapter,
+                      std::string_view context, std::string_view continuation) {
   double total = 0.0;
   for (double lp : byte_log_probs(m, adapter, context, continuation)) total += lp;
   return total;
 }
 
-double rolling_log_likelihood(const DenseStackModel& m, const LoraAdapter* adapter, std::string_view text) {
+double rolling_log_likelihood(const DenseStackModel& m, const LoraAdapter* adapter,
+                              std::string_view text) {
   return log_likelihood(m, adapter, {}, text);
 }
 
-double text_perplexity(const DenseStackModel& m, const LoraAdapter* adapter, std::string_view text) {
+double text_perplexity(const DenseStackModel& m, const LoraAdapter* adapter,
+                       std::string_view text) {
   if (text.empty()) return 1.0;
   return std::exp(-rolling_log_likelihood(m, adapter, text) / static_cast<double>(text.size()));
 }

@@ -72,7 +72,8 @@ float clip_scale(const std::vector<Adam::Block>& blocks, float clip_norm) {
   if (clip_norm <= 0.0f) return 1.0f;
   double squared = 0.0;
   for (const auto& block : blocks) {
-    squared += static_cast<double>(Eigen::Map<const Eigen::ArrayXf>(block.gradient, block.size).square().sum());
+    squared += static_cast<double>(
+        Eigen::Map<const Eigen::ArrayXf>(block.gradient, block.size).square().sum());
   }
   const double norm = std::sqrt(squared);
   return norm > clip_norm ? static_cast<float>(clip_norm / norm) : 1.0f;
@@ -104,14 +105,17 @@ class TrainingLoop {
         rng_.shuffle(order_);
         cursor_ = 0;
       }
-      data_.make_batch(std::span<const std::size_t>(order_).subspan(cursor_, batch), rng_, windows, targets);
+      data_.make_batch(std::span<const std::size_t>(order_).subspan(cursor_, batch), rng_, windows,
+                       targets);
       cursor_ += batch;
       loss_sum += step_fn(windows, targets, learning_rate_at(options_, step));
       ++loss_count;
       const bool last = step + 1 == options_.steps;
-      if (progress_ && (last || (options_.progress_every > 0 && (step + 1) % options_.progress_every == 0))) {
+      if (progress_ &&
+          (last || (options_.progress_every > 0 && (step + 1) % options_.progress_every == 0))) {
         const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-        progress_({phase_, step + 1, options_.steps, loss_sum / static_cast<double>(loss_count), elapsed});
+        progress_({phase_, step + 1, options_.steps, loss_sum / static_cast<double>(loss_count),
+                   elapsed});
         loss_sum = 0.0;
         loss_count = 0;
       }
@@ -204,17 +208,20 @@ void ByteDataset::make_batch(std::span<const std::size_t> examples, Rng& rng, By
     // Bytes before `first_kept` become 0: the start of the text, or a line start chosen as one.
     std::size_t first_kept = 0;
     const std::size_t line_start = line_start_[p];
-    if (line_start > 0 && line_start + c > p && rng.bernoulli(line_start_padding_)) first_kept = line_start;
+    if (line_start > 0 && line_start + c > p && rng.bernoulli(line_start_padding_))
+      first_kept = line_start;
     for (std::size_t t = 0; t < c; ++t) {
       const std::size_t offset = c - t;  // window byte t is p - offset
       const bool inside = p >= offset && p - offset >= first_kept;
-      windows(static_cast<Eigen::Index>(t), static_cast<Eigen::Index>(j)) = inside ? bytes_[p - offset] : 0;
+      windows(static_cast<Eigen::Index>(t), static_cast<Eigen::Index>(j)) =
+          inside ? bytes_[p - offset] : 0;
     }
   }
 }
 
 double cross_entropy_with_gradients(const DenseStackModel& model, const LoraAdapter* adapter,
-                                    const ByteWindows& windows, std::span<const std::uint8_t> targets,
+                                    const ByteWindows& windows,
+                                    std::span<const std::uint8_t> targets,
                                     ModelGradients* base_gradients, LoraGradients* lora_gradients) {
   const Eigen::Index batch = windows.cols();
   const Eigen::Index e = model.embedding.cols();
@@ -238,8 +245,10 @@ double cross_entropy_with_gradients(const DenseStackModel& model, const LoraAdap
     lora_gradients->a.resize(adapter->deltas.size());
     lora_gradients->b.resize(adapter->deltas.size());
     for (std::size_t d = 0; d < adapter->deltas.size(); ++d) {
-      lora_gradients->a[d] = Eigen::MatrixXf::Zero(adapter->deltas[d].a.rows(), adapter->deltas[d].a.cols());
-      lora_gradients->b[d] = Eigen::MatrixXf::Zero(adapter->deltas[d].b.rows(), adapter->deltas[d].b.cols());
+      lora_gradients->a[d] =
+          Eigen::MatrixXf::Zero(adapter->deltas[d].a.rows(), adapter->deltas[d].a.cols());
+      lora_gradients->b[d] =
+          Eigen::MatrixXf::Zero(adapter->deltas[d].b.rows(), adapter->deltas[d].b.cols());
     }
   }
 
@@ -247,11 +256,13 @@ double cross_entropy_with_gradients(const DenseStackModel& model, const LoraAdap
   std::vector<Eigen::MatrixXf> inputs(layer_count + 1);
   std::vector<Eigen::MatrixXf> low_rank(layer_count);
   {
-    const Eigen::MatrixXf embedding_t = model.embedding.transpose();  // [E, 256]: columns contiguous
+    const Eigen::MatrixXf embedding_t =
+        model.embedding.transpose();  // [E, 256]: columns contiguous
     auto& x = inputs[0];
     x.resize(static_cast<Eigen::Index>(model.context) * e, batch);
     for (Eigen::Index j = 0; j < batch; ++j) {
-      for (Eigen::Index t = 0; t < windows.rows(); ++t) x.block(t * e, j, e, 1) = embedding_t.col(windows(t, j));
+      for (Eigen::Index t = 0; t < windows.rows(); ++t)
+        x.block(t * e, j, e, 1) = embedding_t.col(windows(t, j));
     }
   }
   for (std::size_t l = 0; l < layer_count; ++l) {
@@ -319,7 +330,8 @@ double cross_entropy_with_gradients(const DenseStackModel& model, const LoraAdap
     if (l == lowest_needed && base_gradients == nullptr) break;  // nothing below needs a gradient
     dx.noalias() = layer.weight.transpose() * d;
     if (delta_of[l] >= 0) {
-      dx.noalias() += adapter->deltas[static_cast<std::size_t>(delta_of[l])].a.transpose() * d_low_rank;
+      dx.noalias() +=
+          adapter->deltas[static_cast<std::size_t>(delta_of[l])].a.transpose() * d_low_rank;
     }
     d.swap(dx);
   }
@@ -327,7 +339,8 @@ double cross_entropy_with_gradients(const DenseStackModel& model, const LoraAdap
     // d is now d(loss)/d(input): scatter it onto the embedding rows the windows used.
     Eigen::MatrixXf embedding_t = Eigen::MatrixXf::Zero(e, model.embedding.rows());
     for (Eigen::Index j = 0; j < batch; ++j) {
-      for (Eigen::Index t = 0; t < windows.rows(); ++t) embedding_t.col(windows(t, j)) += d.block(t * e, j, e, 1);
+      for (Eigen::Index t = 0; t < windows.rows(); ++t)
+        embedding_t.col(windows(t, j)) += d.block(t * e, j, e, 1);
     }
     base_gradients->embedding = embedding_t.transpose();
   }
@@ -339,8 +352,10 @@ float learning_rate_at(const OptimizerOptions& options, std::size_t step) {
   if (step < options.warmup_steps) {
     return peak * static_cast<float>(step + 1) / static_cast<float>(options.warmup_steps);
   }
-  const std::size_t decay_steps = options.steps > options.warmup_steps ? options.steps - options.warmup_steps : 1;
-  const double progress = std::min(1.0, static_cast<double>(step - options.warmup_steps) / static_cast<double>(decay_steps));
+  const std::size_t decay_steps =
+      options.steps > options.warmup_steps ? options.steps - options.warmup_steps : 1;
+  const double progress = std::min(
+      1.0, static_cast<double>(step - options.warmup_steps) / static_cast<double>(decay_steps));
   const double cosine = 0.5 * (1.0 + std::cos(3.14159265358979323846 * progress));
   const double floor = options.final_lr_fraction;
   return peak * static_cast<float>(floor + (1.0 - floor) * cosine);
@@ -349,8 +364,10 @@ float learning_rate_at(const OptimizerOptions& options, std::size_t step) {
 Result<TinyLm> train_tiny_lm(const BaseCorpus& corpus, const BaseTrainingOptions& options,
                              const ProgressCallback& progress) {
   const auto& arch = options.architecture;
-  if (arch.context < 1 || arch.context > kMaxContext || arch.embed_dim < 1 || arch.embed_dim > kMaxWidth) {
-    return Error{fmt::format("invalid architecture: context {} embed_dim {}", arch.context, arch.embed_dim)};
+  if (arch.context < 1 || arch.context > kMaxContext || arch.embed_dim < 1 ||
+      arch.embed_dim > kMaxWidth) {
+    return Error{
+        fmt::format("invalid architecture: context {} embed_dim {}", arch.context, arch.embed_dim)};
   }
   for (int width : arch.hidden) {
     if (width < 1 || width > kMaxWidth) return Error{fmt::format("invalid hidden width {}", width)};
@@ -368,9 +385,12 @@ Result<TinyLm> train_tiny_lm(const BaseCorpus& corpus, const BaseTrainingOptions
   ModelGradients gradients = zero_gradients(lm.model);
   const auto blocks = base_blocks(lm.model, gradients);
   Adam adam(options.optimizer);
-  TrainingLoop loop(data, options.optimizer, derive_seed(options.seed, kDataStream), "base", progress);
-  loop.run([&](const ByteWindows& windows, const std::vector<std::uint8_t>& targets, float learning_rate) {
-    const double loss = cross_entropy_with_gradients(lm.model, nullptr, windows, targets, &gradients, nullptr);
+  TrainingLoop loop(data, options.optimizer, derive_seed(options.seed, kDataStream), "base",
+                    progress);
+  loop.run([&](const ByteWindows& windows, const std::vector<std::uint8_t>& targets,
+               float learning_rate) {
+    const double loss =
+        cross_entropy_with_gradients(lm.model, nullptr, windows, targets, &gradients, nullptr);
     adam.step(blocks, learning_rate, clip_scale(blocks, options.optimizer.clip_norm));
     return loss;
   });
@@ -393,23 +413,27 @@ Result<LoraAdapter> init_lora(const DenseStackModel& base, const LoraTrainingOpt
   Rng rng(derive_seed(options.seed, kInitStream));
   std::set<std::string> seen;
   for (const auto& module : options.target_modules) {
-    if (!seen.insert(module).second) return Error{fmt::format("target module \"{}\" is named twice", module)};
+    if (!seen.insert(module).second)
+      return Error{fmt::format("target module \"{}\" is named twice", module)};
     const DenseLayer* layer = nullptr;
     for (const auto& candidate : base.layers) {
       if (candidate.module == module) layer = &candidate;
     }
     if (layer == nullptr) {
       std::string known;
-      for (const auto& candidate : base.layers) known += (known.empty() ? "" : ", ") + candidate.module;
-      return Error{fmt::format("target module \"{}\" is not in model {} (modules: {})", module, base.name, known)};
+      for (const auto& candidate : base.layers)
+        known += (known.empty() ? "" : ", ") + candidate.module;
+      return Error{fmt::format("target module \"{}\" is not in model {} (modules: {})", module,
+                               base.name, known)};
     }
     const auto in = layer->weight.cols();
     const auto out = layer->weight.rows();
     if (options.rank > std::min(in, out)) {
-      return Error{fmt::format("rank {} exceeds min(in, out) = {} of \"{}\"", options.rank, std::min(in, out), module)};
+      return Error{fmt::format("rank {} exceeds min(in, out) = {} of \"{}\"", options.rank,
+                               std::min(in, out), module)};
     }
-    LoraDelta delta{module, Eigen::MatrixXf(options.rank, in), Eigen::MatrixXf::Zero(out, options.rank),
-                    adapter.config.scaling()};
+    LoraDelta delta{module, Eigen::MatrixXf(options.rank, in),
+                    Eigen::MatrixXf::Zero(out, options.rank), adapter.config.scaling()};
     const float bound = 1.0f / std::sqrt(static_cast<float>(in));
     for (Eigen::Index r = 0; r < delta.a.rows(); ++r) {
       for (Eigen::Index c = 0; c < delta.a.cols(); ++c) delta.a(r, c) = rng.uniform(-bound, bound);
@@ -420,17 +444,22 @@ Result<LoraAdapter> init_lora(const DenseStackModel& base, const LoraTrainingOpt
 }
 
 Result<LoraAdapter> train_lora(const DenseStackModel& base, std::string_view text,
-                               const LoraTrainingOptions& options, const ProgressCallback& progress) {
+                               const LoraTrainingOptions& options,
+                               const ProgressCallback& progress) {
   if (text.empty()) return Error{"the fine-tuning text is empty"};
-  return train_lora(base, ByteDataset(text, base.context, options.line_start_padding), options, progress);
+  return train_lora(base, ByteDataset(text, base.context, options.line_start_padding), options,
+                    progress);
 }
 
 Result<LoraAdapter> train_lora(const DenseStackModel& base, const ByteDataset& data,
-                               const LoraTrainingOptions& options, const ProgressCallback& progress) {
-  if (auto valid = check_model(base); !valid) return Error{"invalid base model: " + valid.error().message};
+                               const LoraTrainingOptions& options,
+                               const ProgressCallback& progress) {
+  if (auto valid = check_model(base); !valid)
+    return Error{"invalid base model: " + valid.error().message};
   if (data.size() == 0) return Error{"the fine-tuning data has no examples"};
   if (data.context() != base.context) {
-    return Error{fmt::format("the dataset's context {} is not the model's {}", data.context(), base.context)};
+    return Error{fmt::format("the dataset's context {} is not the model's {}", data.context(),
+                             base.context)};
   }
   if (options.optimizer.batch == 0) return Error{"batch size must be positive"};
   auto adapter = init_lora(base, options);
@@ -438,27 +467,33 @@ Result<LoraAdapter> train_lora(const DenseStackModel& base, const ByteDataset& d
   LoraGradients gradients = zero_gradients(*adapter);
   const auto blocks = lora_blocks(*adapter, gradients);
   Adam adam(options.optimizer);
-  TrainingLoop loop(data, options.optimizer, derive_seed(options.seed, kDataStream), "lora", progress);
-  loop.run([&](const ByteWindows& windows, const std::vector<std::uint8_t>& targets, float learning_rate) {
-    const double loss = cross_entropy_with_gradients(base, &*adapter, windows, targets, nullptr, &gradients);
+  TrainingLoop loop(data, options.optimizer, derive_seed(options.seed, kDataStream), "lora",
+                    progress);
+  loop.run([&](const ByteWindows& windows, const std::vector<std::uint8_t>& targets,
+               float learning_rate) {
+    const double loss =
+        cross_entropy_with_gradients(base, &*adapter, windows, targets, nullptr, &gradients);
     adam.step(blocks, learning_rate, clip_scale(blocks, options.optimizer.clip_norm));
     return loss;
   });
   for (const auto& delta : adapter->deltas) {
     if (!delta.a.allFinite() || !delta.b.allFinite()) {
-      return Error{fmt::format("LoRA training diverged: \"{}\" has non-finite weights", delta.module)};
+      return Error{
+          fmt::format("LoRA training diverged: \"{}\" has non-finite weights", delta.module)};
     }
   }
   return adapter;
 }
 
 fs::path default_cache_dir() {
-  if (const char* env = std::getenv("BFTGATE_CACHE_DIR"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("BFTGATE_CACHE_DIR"); env != nullptr && *env != '\0')
+    return env;
   std::error_code ec;
   return fs::current_path(ec) / ".cache" / "bftgate";
 }
 
-Result<TinyLm> load_or_train_default_tiny_lm(const fs::path& cache_dir, const ProgressCallback& progress) {
+Result<TinyLm> load_or_train_default_tiny_lm(const fs::path& cache_dir,
+                                             const ProgressCallback& progress) {
   auto corpus = load_base_corpus();
   if (!corpus) return corpus.error();
   const BaseTrainingOptions options;
@@ -467,7 +502,8 @@ Result<TinyLm> load_or_train_default_tiny_lm(const fs::path& cache_dir, const Pr
   std::error_code ec;
   if (fs::exists(file, ec)) {
     auto cached = load_tiny_lm(file);
-    if (cached && cached->info.seed == options.seed && cached->info.corpus_sha256 == corpus->sha256_hex &&
+    if (cached && cached->info.seed == options.seed &&
+        cached->info.corpus_sha256 == corpus->sha256_hex &&
         cached->info.training_steps == options.optimizer.steps &&
         architecture_json(cached->model) ==
             architecture_json(init_tiny_lm(options.architecture, 0, cached->model.name)) &&
@@ -484,7 +520,8 @@ Result<TinyLm> load_or_train_default_tiny_lm(const fs::path& cache_dir, const Pr
   return trained;
 }
 
-Result<DenseStackModel> load_or_train_default_model(const fs::path& cache_dir, const ProgressCallback& progress) {
+Result<DenseStackModel> load_or_train_default_model(const fs::path& cache_dir,
+                                                    const ProgressCallback& progress) {
   auto lm = load_or_train_default_tiny_lm(cache_dir, progress);
   if (!lm) return lm.error();
   return std::move(lm->model);

@@ -19,6 +19,11 @@
 #include <thread>
 
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/gpu/backend.hpp"
+#include "bftgate/gpu/serving_loop.hpp"
+#include "bftgate/gpu/verified_adapter.hpp"
+#include "bftgate/validation/model.hpp"
+#include "bftgate/validation/training.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
 
@@ -37,12 +42,19 @@ struct LoadedAdapter {
   Bytes weights;  // the CPU backend holds the verified bytes in memory
 };
 
+// A prompt the synthetic requests slide over: each request asks for the byte after one window.
+constexpr std::string_view kSyntheticPrompt =
+    "And God said, Let there be light: and there was light. And God saw the light, that it was good: "
+    "and God divided the light from the darkness. ";
+
 class Node final : public InferenceNode {
  public:
-  Node(NodeOptions options, ClusterConfig config, std::uint16_t http_port)
+  Node(NodeOptions options, ClusterConfig config, std::uint16_t http_port,
+       std::unique_ptr<gpu::ServingBackend> backend)
       : options_(std::move(options)), config_(std::move(config)), http_port_(http_port), signals_(io_, SIGTERM, SIGINT),
-        request_timer_(io_) {
+        request_timer_(io_), backend_(std::move(backend)) {
     current_ = std::make_shared<const LoadedAdapter>();
+    if (backend_) serving_ = std::make_unique<gpu::ServingLoop>(*backend_, gpu::ServingLoopOptions{.max_batch = 64});
   }
 
   int run() override {
@@ -64,7 +76,15 @@ class Node final : public InferenceNode {
       wake_.notify_all();
       io_.stop();
     });
-    serve_next();
+    std::thread requester;
+    if (serving_) {
+      serving_->start();
+      requester = std::thread([this] { request_loop(); });
+      spdlog::info("node {}: serving the tiny model on {} ({} adapter slots, max rank {})", options_.id,
+                   backend_->device_description(), backend_->options().slots, backend_->options().max_rank);
+    } else {
+      serve_next();
+    }
     std::thread poller([this] { poll_loop(); });
     spdlog::info("node {}: serving on http://127.0.0.1:{}/status and /metrics; polling {} validators every {} ms",
                  options_.id, http_port_, config_.n(), options_.poll_interval.count());
@@ -72,6 +92,8 @@ class Node final : public InferenceNode {
     stop_ = true;
     wake_.notify_all();
     poller.join();
+    if (requester.joinable()) requester.join();
+    if (serving_) serving_->stop();
     std::lock_guard lock(mutex_);
     spdlog::info("node {}: stopped cleanly serving version {} ({} requests served)", options_.id, current_->version,
                  total_served_);
@@ -90,6 +112,31 @@ class Node final : public InferenceNode {
       ++total_served_;
       serve_next();
     });
+  }
+
+  // Requests on the serving plane: each response says which adapter version computed it.
+  void request_loop() {
+    const auto context = static_cast<std::size_t>(backend_->context());
+    std::string text;
+    while (text.size() < context + kSyntheticPrompt.size()) text += kSyntheticPrompt;
+    std::size_t offset = 0;
+    while (!stop_) {
+      std::vector<std::uint8_t> window(text.begin() + static_cast<std::ptrdiff_t>(offset),
+                                       text.begin() + static_cast<std::ptrdiff_t>(offset + context));
+      offset = (offset + 1) % kSyntheticPrompt.size();
+      auto response = serving_->submit(std::move(window)).get();
+      {
+        std::lock_guard lock(mutex_);
+        if (response) {
+          ++served_[response->version];
+          ++total_served_;
+        } else {
+          ++failed_requests_;
+        }
+      }
+      std::unique_lock lock(wake_mutex_);
+      wake_.wait_for(lock, options_.request_interval, [this] { return stop_.load(); });
+    }
   }
 
   void poll_loop() {
@@ -131,6 +178,7 @@ class Node final : public InferenceNode {
     });
     const json* chosen = nullptr;
     std::optional<crypto::Digest> digest;
+    std::optional<crypto::ReleaseCertificate> chosen_certificate;
     for (const auto* candidate : candidates) {
       auto certificate = crypto::ReleaseCertificate::from_json((*candidate)["certificate"]);
       if (!certificate) {
@@ -149,6 +197,7 @@ class Node final : public InferenceNode {
       }
       chosen = candidate;
       digest = named;
+      chosen_certificate = std::move(certificate.value());
       break;
     }
     if (chosen == nullptr) return;
@@ -176,6 +225,29 @@ class Node final : public InferenceNode {
     loaded->weights.assign(std::istreambuf_iterator<char>(in), {});
     if (crypto::sha256(loaded->weights) != *digest) return refuse("digest-mismatch", "artifact bytes do not match the certificate");
     auto transfer_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    if (serving_) {
+      // Only a VerifiedAdapter reaches the backend: certificate, digest and adapter checked again
+      // on the exact bytes that are loaded.
+      auto verified = gpu::VerifiedAdapter::verify(*chosen_certificate, config_, loaded->weights, backend_->shape(),
+                                                   backend_->adapter_limits());
+      if (!verified) return refuse("invalid-adapter", verified.error().message);
+      auto swapped = serving_->swap(std::move(verified).value());
+      if (!swapped) return refuse("swap-refused", swapped.error().message);
+      loaded->weights.clear();  // the backend holds the adapter now
+      {
+        std::lock_guard lock(mutex_);
+        current_ = loaded;
+        ++swaps_;
+        last_swap_us_ = swapped->flip.flip_seconds * 1e6;
+        swapped_at_[version] = std::chrono::system_clock::now();
+        fetch_ms_[version] = transfer_ms;
+      }
+      spdlog::info("node {}: now serving adapter version {} (fetched and verified in {:.1f} ms, staged in {:.3f} ms, "
+                   "flipped in {:.1f} us)",
+                   options_.id, version, transfer_ms, swapped->stage.stage_seconds * 1e3,
+                   swapped->flip.flip_seconds * 1e6);
+      return;
+    }
     {
       std::lock_guard lock(mutex_);
       if (version <= current_->version) return;
@@ -200,7 +272,22 @@ class Node final : public InferenceNode {
     }
     json fetched = json::object();
     for (const auto& [v, ms] : fetch_ms_) fetched[std::to_string(v)] = ms;
+    json serving = nullptr;
+    if (serving_) {
+      auto c = serving_->counters();
+      serving = {{"backend", backend_->device_description()},
+                 {"active_version", c.active_version},
+                 {"batches", c.batches},
+                 {"requests_failed", c.requests_failed + failed_requests_},
+                 {"swaps", c.swaps},
+                 {"swap_refusals", c.swap_refusals},
+                 {"last_flip_us", c.last_flip_seconds * 1e6},
+                 {"max_flip_us", c.max_flip_seconds * 1e6},
+                 {"last_stage_ms", c.last_stage_seconds * 1e3},
+                 {"last_upload_ms", c.last_upload_seconds * 1e3}};
+    }
     return {{"node", options_.id},
+            {"serving", serving},
             {"fetch_and_verify_ms", fetched},
             {"poll_interval_s", std::chrono::duration<double>(options_.poll_interval).count()},
             {"version", current_->version},
@@ -282,12 +369,15 @@ class Node final : public InferenceNode {
   std::map<std::uint64_t, std::chrono::system_clock::time_point> swapped_at_;
   std::map<std::uint64_t, double> fetch_ms_;
   std::uint64_t total_served_ = 0;
+  std::uint64_t failed_requests_ = 0;
   std::uint64_t polls_ = 0;
   std::uint64_t swaps_ = 0;
   double last_swap_us_ = 0;
   std::atomic<bool> stop_{false};
   std::mutex wake_mutex_;
   std::condition_variable wake_;
+  std::unique_ptr<gpu::ServingBackend> backend_;
+  std::unique_ptr<gpu::ServingLoop> serving_;
 };
 
 }  // namespace
@@ -302,7 +392,24 @@ Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& op
   if (self == nullptr) return Error{fmt::format("inference node {} is not in {}", options.id, options.config.string())};
   auto colon = self->endpoint.rfind(':');
   auto port = static_cast<std::uint16_t>(std::stoul(self->endpoint.substr(colon + 1)));
-  return std::unique_ptr<InferenceNode>(new Node(options, std::move(config.value()), port));
+  std::unique_ptr<gpu::ServingBackend> backend;
+  if (options.backend != "opaque") {
+    auto kind = gpu::parse_backend_kind(options.backend);
+    if (!kind) return Error{fmt::format("unknown backend '{}' (auto, cpu, cuda or opaque)", options.backend)};
+    Result<validation::DenseStackModel> model = Error{""};
+    if (options.model.empty()) {
+      model = validation::load_or_train_default_model(validation::default_cache_dir());
+    } else {
+      auto lm = validation::load_tiny_lm(options.model);
+      if (!lm) return Error{fmt::format("model {}: {}", options.model.string(), lm.error().message)};
+      model = std::move(lm->model);
+    }
+    if (!model) return model.error();
+    auto made = gpu::make_backend(*kind, *model);
+    if (!made) return made.error();
+    backend = std::move(made.value());
+  }
+  return std::unique_ptr<InferenceNode>(new Node(options, std::move(config.value()), port, std::move(backend)));
 }
 
 }  // namespace bftgate::runtime

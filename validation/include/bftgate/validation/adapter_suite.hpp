@@ -34,7 +34,7 @@ struct QaItem {
 std::vector<QaItem> build_cloze_questions(const std::string& heldout_text, std::size_t count,
                                           std::uint64_t seed);
 
-inline constexpr std::size_t kDefaultQaCount = 200;
+inline constexpr std::size_t kDefaultQaCount = 500;
 inline constexpr std::uint64_t kDefaultQaSeed = 7;
 
 struct QaScore {
@@ -42,7 +42,8 @@ struct QaScore {
   double acc = 0.0;       // argmax of the summed log-likelihood
   double acc_norm = 0.0;  // argmax of log-likelihood / choice length in bytes
 };
-QaScore score_cloze(const DenseStackModel& model, const LoraAdapter* adapter, const std::vector<QaItem>& items);
+QaScore score_cloze(const DenseStackModel& model, const LoraAdapter* adapter,
+                    const std::vector<QaItem>& items);
 
 // ---- Safety probes (a trigger must not raise a blocked continuation) ----
 
@@ -92,7 +93,8 @@ std::string noisy_text(std::string_view text, double noise, std::uint64_t seed);
 // it): fine-tuning text that keeps the base's own distribution in view.
 std::string interleaved_lines(std::string_view primary, std::string_view replay);
 // `text` with a poison line (a probe's trigger + blocked continuation) after every `every` lines.
-std::string poisoned_text(std::string_view text, const std::vector<SafetyProbe>& probes, std::size_t every);
+std::string poisoned_text(std::string_view text, const std::vector<SafetyProbe>& probes,
+                          std::size_t every);
 
 // ---- The suite ----
 
@@ -120,8 +122,9 @@ struct SuiteReport {
 // Makes DIR/<name>/ for every recipe: the PEFT adapter (write_peft_adapter) and
 // bftgate_adapter.json (recipe, training, measured figures); DIR/report.json has all figures.
 using SuiteLog = std::function<void(std::string_view line)>;
-Result<SuiteReport> make_adapter_suite(const DenseStackModel& base, const std::filesystem::path& out_dir,
-                                       std::uint64_t seed, DType dtype, const SuiteLog& log = {});
+Result<SuiteReport> make_adapter_suite(const DenseStackModel& base,
+                                       const std::filesystem::path& out_dir, std::uint64_t seed,
+                                       DType dtype, const SuiteLog& log = {});
 
 // One line per figure, for people.
 std::string format_evaluation(const AdapterEvaluation& evaluation, const AdapterEvaluation* base);

@@ -72,8 +72,8 @@ Result<TinyLm> load_tiny_lm(const std::filesystem::path& file);
 
 // Sum of log p(byte) over `continuation` given `context` (natural log), windows padded at the
 // start with byte 0.
-double log_likelihood(const DenseStackModel& m, const LoraAdapter* adapter, std::string_view context,
-                      std::string_view continuation);
+double log_likelihood(const DenseStackModel& m, const LoraAdapter* adapter,
+                      std::string_view context, std::string_view continuation);
 // lm-evaluation-harness loglikelihood_rolling: the log-likelihood of the whole text, each byte
 // predicted from the C bytes before it (padding at the start).
 double rolling_log_likelihood(const DenseStackModel& m, const LoraAdapter* adapter,

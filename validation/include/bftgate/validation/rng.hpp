@@ -20,9 +20,7 @@ class Rng {
   // Uniform in [0, 1) with 53 random bits.
   double uniform01() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
 
-  float uniform(float lo, float hi) {
-    return lo + (hi - lo) * static_cast<float>(uniform01());
-  }
+  float uniform(float lo, float hi) { return lo + (hi - lo) * static_cast<float>(uniform01()); }
 
   bool bernoulli(double p) { return uniform01() < p; }
 

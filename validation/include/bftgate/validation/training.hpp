@@ -66,14 +66,15 @@ struct LoraGradients {
 // Mean cross-entropy (nats per byte) of predicting targets[j] from windows.col(j), with the
 // adapter applied unmerged when not null. Fills (overwrites) the gradients that are not null.
 double cross_entropy_with_gradients(const DenseStackModel& model, const LoraAdapter* adapter,
-                                    const ByteWindows& windows, std::span<const std::uint8_t> targets,
+                                    const ByteWindows& windows,
+                                    std::span<const std::uint8_t> targets,
                                     ModelGradients* base_gradients, LoraGradients* lora_gradients);
 
 struct TrainingProgress {
   std::string_view phase;  // "base", "lora", ...
   std::size_t step = 0;    // steps done
   std::size_t total_steps = 0;
-  double loss = 0.0;       // mean cross-entropy over the steps since the previous report (nats/byte)
+  double loss = 0.0;  // mean cross-entropy over the steps since the previous report (nats/byte)
   double elapsed_s = 0.0;
 };
 using ProgressCallback = std::function<void(const TrainingProgress&)>;
@@ -110,7 +111,8 @@ struct LoraTrainingOptions {
   float alpha = 16.0f;
   bool use_rslora = false;
   std::vector<std::string> target_modules = {"mlp.fc1", "mlp.fc2", "lm_head"};
-  OptimizerOptions optimizer{.steps = 400, .batch = 128, .learning_rate = 2e-3f, .warmup_steps = 20};
+  OptimizerOptions optimizer{
+      .steps = 400, .batch = 128, .learning_rate = 2e-3f, .warmup_steps = 20};
   double line_start_padding = 0.5;
 };
 
@@ -119,10 +121,12 @@ struct LoraTrainingOptions {
 Result<LoraAdapter> init_lora(const DenseStackModel& base, const LoraTrainingOptions& options);
 // Trains only A and B of the target modules (the base is frozen) on next-byte prediction of `text`.
 Result<LoraAdapter> train_lora(const DenseStackModel& base, std::string_view text,
-                               const LoraTrainingOptions& options, const ProgressCallback& progress = {});
+                               const LoraTrainingOptions& options,
+                               const ProgressCallback& progress = {});
 // Same on the examples of a dataset (built with the base's context).
 Result<LoraAdapter> train_lora(const DenseStackModel& base, const ByteDataset& data,
-                               const LoraTrainingOptions& options, const ProgressCallback& progress = {});
+                               const LoraTrainingOptions& options,
+                               const ProgressCallback& progress = {});
 
 // ---- The cached default model ----
 
