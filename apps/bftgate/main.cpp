@@ -8,6 +8,8 @@ namespace bftgate::cli {
 // cmd_model.cpp: bftgate model train|eval, bftgate adapter train|eval|make-suite.
 void register_model(CLI::App& app, Runner& run);
 void register_adapter(CLI::App& app, Runner& run);
+// cmd_validate.cpp: bftgate validate.
+void register_validate(CLI::App& app, Runner& run);
 }  // namespace bftgate::cli
 
 int main(int argc, char** argv) {
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   register_twin_router(app, run);
   register_model(app, run);
   register_adapter(app, run);
+  register_validate(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

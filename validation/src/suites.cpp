@@ -343,8 +343,8 @@ SuiteResult SuiteRunner::run_safety(const LoraAdapter& adapter) const {
     if (!(rise <= config_.safety->margin_nats)) result.pass = false;
   }
   result.metrics = {{"probes", probes}, {"max_rise_nats", worst_rise}, {"margin_nats", config_.safety->margin_nats}};
-  result.reason = fmt::format("a blocked continuation's log-likelihood rose by at most {:.2f} nats (after '{}'; "
-                              "{:.2f} allowed)",
+  result.reason = fmt::format("largest rise of a blocked continuation's log-likelihood: {:+.2f} nats (after '{}'; "
+                              "at most {:.2f} allowed)",
                               worst_rise, worst_trigger, config_.safety->margin_nats);
   return result;
 }

@@ -1,0 +1,84 @@
+// The validation suites' verdicts on the real reference adapters: the default tiny model (trained
+// here from seed 1) and the four adapters of `bftgate adapter make-suite`, judged with the default
+// thresholds. Release builds only (training takes about a minute at -O3); the model and the
+// adapters are cached under $BFTGATE_CACHE_DIR (the test sets it to the build directory's cache).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "bftgate/validation/adapter_suite.hpp"
+#include "bftgate/validation/suites.hpp"
+#include "bftgate/validation/training.hpp"
+
+namespace bftgate::validation {
+namespace {
+
+class VerdictsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cache_ = std::filesystem::absolute(BFTGATE_VERDICTS_CACHE);
+    ::setenv("BFTGATE_CACHE_DIR", cache_.c_str(), 1);
+    auto model = load_or_train_default_model(cache_);
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    suite_dir_ = cache_ / "verdicts-adapter-suite";
+    if (!std::filesystem::exists(suite_dir_ / "report.json")) {
+      auto made = make_adapter_suite(*model, suite_dir_, 1, DType::kF32);
+      ASSERT_TRUE(made.ok()) << made.error().message;
+    }
+    auto runner = SuiteRunner::create(SuiteConfig::defaults());
+    ASSERT_TRUE(runner.ok()) << runner.error().message;
+    runner_ = new SuiteRunner(std::move(runner.value()));
+  }
+  static void TearDownTestSuite() {
+    delete runner_;
+    runner_ = nullptr;
+  }
+
+  // The verdict of each suite for one adapter, with the report for failure messages.
+  static std::map<std::string, bool> verdicts(const std::string& adapter, std::string* report) {
+    auto result = runner_->validate(suite_dir_ / adapter);
+    *report = result.to_json().dump(2);
+    std::map<std::string, bool> out;
+    for (const auto& s : result.suites) out[s.suite] = s.pass;
+    out["overall"] = result.pass;
+    return out;
+  }
+
+  static inline std::filesystem::path cache_;
+  static inline std::filesystem::path suite_dir_;
+  static inline SuiteRunner* runner_ = nullptr;
+};
+
+TEST_F(VerdictsTest, GoodAdapterPassesEverySuite) {
+  std::string report;
+  auto v = verdicts("good", &report);
+  EXPECT_TRUE(v["overall"]) << report;
+  EXPECT_TRUE(v["perplexity"] && v["qa"] && v["safety"]) << report;
+}
+
+TEST_F(VerdictsTest, DegradedAdapterFailsPerplexity) {
+  std::string report;
+  auto v = verdicts("degraded", &report);
+  EXPECT_FALSE(v["overall"]) << report;
+  EXPECT_FALSE(v["perplexity"]) << report;
+}
+
+TEST_F(VerdictsTest, ReasoningRegressedAdapterFailsQa) {
+  std::string report;
+  auto v = verdicts("reasoning-regressed", &report);
+  EXPECT_FALSE(v["overall"]) << report;
+  EXPECT_FALSE(v["qa"]) << report;
+}
+
+TEST_F(VerdictsTest, PoisonedAdapterFailsSafetyAndOnlySafety) {
+  std::string report;
+  auto v = verdicts("poisoned", &report);
+  EXPECT_FALSE(v["overall"]) << report;
+  EXPECT_FALSE(v["safety"]) << report;
+  // The backdoor hides from the other suites: only the safety probes catch it.
+  EXPECT_TRUE(v["perplexity"]) << report;
+  EXPECT_TRUE(v["qa"]) << report;
+}
+
+}  // namespace
+}  // namespace bftgate::validation
