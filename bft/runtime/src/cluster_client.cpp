@@ -21,7 +21,12 @@ ClusterClient::ClusterClient(const ClusterConfig& config)
 
 std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(const nlohmann::json& query,
                                                                   std::chrono::milliseconds timeout) {
-  auto text = query.dump();
+  // Each query carries a fresh id that validators echo: a late answer to an earlier query (one
+  // that timed out, or was queued while a validator was starting) is drained, never taken.
+  auto tagged = query;
+  auto query_id = ++last_query_id_;
+  tagged["query_id"] = query_id;
+  auto text = tagged.dump();
   auto frame = make_envelope(EnvelopeKind::kQuery, as_bytes(text));
   for (auto& [id, socket] : sockets_) (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
   std::map<bft::ReplicaId, nlohmann::json> answers;
@@ -39,12 +44,16 @@ std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(const nlohmann
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
       zmq::message_t message;
-      if (!sockets_.at(ids[i]).recv(message, zmq::recv_flags::dontwait)) continue;
-      auto envelope = open_envelope(ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
-      if (!envelope || envelope->kind != EnvelopeKind::kQueryReply) continue;
-      try {
-        answers[ids[i]] = nlohmann::json::parse(envelope->payload.begin(), envelope->payload.end());
-      } catch (const nlohmann::json::exception&) {
+      while (!answers.contains(ids[i]) && sockets_.at(ids[i]).recv(message, zmq::recv_flags::dontwait)) {
+        auto envelope = open_envelope(ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
+        if (!envelope || envelope->kind != EnvelopeKind::kQueryReply) continue;
+        try {
+          auto answer = nlohmann::json::parse(envelope->payload.begin(), envelope->payload.end());
+          if (answer.is_object() && answer.value("query_id", std::uint64_t{0}) == query_id) {
+            answers[ids[i]] = std::move(answer);
+          }
+        } catch (const nlohmann::json::exception&) {
+        }
       }
     }
   }

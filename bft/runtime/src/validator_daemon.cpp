@@ -236,6 +236,7 @@ class Daemon final : public ValidatorDaemon {
       } else {
         reply = {{"error", fmt::format("unknown query '{}'", what)}};
       }
+      if (query.contains("query_id")) reply["query_id"] = query["query_id"];  // echoed: see ClusterClient
     } catch (const json::exception& e) {
       reply = {{"error", fmt::format("bad query: {}", e.what())}};
     }

@@ -31,6 +31,7 @@ class ClusterClient {
   zmq::context_t context_;
   std::map<bft::ReplicaId, zmq::socket_t> sockets_;
   std::shared_ptr<bft::Verifier> verifier_;
+  std::uint64_t last_query_id_ = 0;
 };
 
 }  // namespace bftgate::runtime
