@@ -309,7 +309,8 @@ TEST_F(RegisterSnapshotTest, WrongMagicOrFormatVersionIsRefused) {
     return snapshot;
   };
   expect_refused(source, reseal(source.snapshot(), 0, 'X'), "bad magic");
-  expect_refused(source, reseal(source.snapshot(), 4, 2), "unsupported format version 2");
+  expect_refused(source, reseal(source.snapshot(), 4, 3), "unsupported format version 3");
+  expect_refused(source, reseal(source.snapshot(), 4, 1), "unsupported format version 1");
 }
 
 }  // namespace
