@@ -109,4 +109,34 @@ Result<CommandOutcome> run_command(const std::string& command, std::chrono::mill
   return outcome;
 }
 
+CommandVerdict run_verdict_command(const std::string& command, std::chrono::milliseconds timeout,
+                                   const std::atomic<bool>* cancel) {
+  CommandVerdict verdict;
+  auto outcome = run_command(command, timeout, 1 << 20, cancel);
+  if (!outcome) {
+    verdict.reason = outcome.error().message;
+  } else if (outcome->cancelled) {
+    verdict.cancelled = true;
+    verdict.reason = "cancelled";
+  } else if (outcome->timed_out) {
+    verdict.reason = fmt::format("timed out after {} ms", timeout.count());
+  } else if (outcome->exit_code != 0) {
+    verdict.reason = fmt::format("exited with status {}", outcome->exit_code);
+  } else {
+    try {
+      auto j = nlohmann::json::parse(outcome->output);
+      if (!j.is_object() || !j.contains("pass") || !j["pass"].is_boolean()) {
+        verdict.reason = "output has no boolean \"pass\"";
+      } else {
+        verdict.pass = j["pass"].get<bool>();
+        verdict.metrics = j.value("metrics", nlohmann::json::object());
+        verdict.reason = verdict.pass ? "the command passed the adapter" : "the command failed the adapter";
+      }
+    } catch (const nlohmann::json::exception& e) {
+      verdict.reason = fmt::format("output is not JSON: {}", e.what());
+    }
+  }
+  return verdict;
+}
+
 }  // namespace bftgate::validation

@@ -364,33 +364,14 @@ SuiteResult SuiteRunner::run_external(const std::filesystem::path& adapter, cons
   }
   auto command = fill_placeholders(config_.external->command, {{"adapter_dir", shell_quote(dir.string())},
                                                                {"base_model", shell_quote(config_.model.string())}});
-  auto outcome = run_command(command, config_.external->timeout, 1 << 20, cancel);
+  auto verdict = run_verdict_command(command, config_.external->timeout, cancel);
   if (!unpacked.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(unpacked, ec);
   }
-  if (!outcome) {
-    result.reason = outcome.error().message;
-  } else if (outcome->cancelled) {
-    result.reason = "cancelled";
-  } else if (outcome->timed_out) {
-    result.reason = fmt::format("timed out after {} ms", config_.external->timeout.count());
-  } else if (outcome->exit_code != 0) {
-    result.reason = fmt::format("exited with status {}", outcome->exit_code);
-  } else {
-    try {
-      auto j = json::parse(outcome->output);
-      if (!j.is_object() || !j.contains("pass") || !j["pass"].is_boolean()) {
-        result.reason = "output has no boolean \"pass\"";
-      } else {
-        result.pass = j["pass"].get<bool>();
-        result.metrics = j.value("metrics", json::object());
-        result.reason = result.pass ? "the command passed the adapter" : "the command failed the adapter";
-      }
-    } catch (const json::exception& e) {
-      result.reason = fmt::format("output is not JSON: {}", e.what());
-    }
-  }
+  result.pass = verdict.pass;
+  result.reason = verdict.reason;
+  result.metrics = verdict.metrics;
   return result;
 }
 

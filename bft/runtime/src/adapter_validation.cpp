@@ -19,33 +19,14 @@ class CommandValidation final : public AdapterValidation {
       : command_(std::move(command)), timeout_(timeout) {}
 
   AdapterVerdict judge(const std::filesystem::path& artifact, const std::atomic<bool>& cancel) override {
-    AdapterVerdict verdict;
-    verdict.metrics_json = "{}";
     auto command = validation::fill_placeholders(command_, {{"adapter_path", validation::shell_quote(artifact.string())}});
-    auto outcome = validation::run_command(command, timeout_, 1 << 20, &cancel);
-    if (!outcome) {
-      verdict.reason = outcome.error().message;
-    } else if (outcome->cancelled) {
-      verdict.cancelled = true;
-      verdict.reason = "validation cancelled: the validator is shutting down";
-    } else if (outcome->timed_out) {
-      verdict.reason = fmt::format("validation command timed out after {} ms", timeout_.count());
-    } else if (outcome->exit_code != 0) {
-      verdict.reason = fmt::format("validation command exited with status {}", outcome->exit_code);
-    } else {
-      try {
-        auto j = json::parse(outcome->output);
-        if (!j.is_object() || !j.contains("pass") || !j["pass"].is_boolean()) {
-          verdict.reason = "validation output has no boolean \"pass\"";
-        } else {
-          verdict.pass = j["pass"].get<bool>();
-          verdict.metrics_json = j.value("metrics", json::object()).dump();
-          verdict.reason = verdict.pass ? "passed" : "the suite failed the adapter";
-        }
-      } catch (const json::exception& e) {
-        verdict.reason = fmt::format("validation output is not JSON: {}", e.what());
-      }
-    }
+    auto outcome = validation::run_verdict_command(command, timeout_, &cancel);
+    AdapterVerdict verdict;
+    verdict.pass = outcome.pass;
+    verdict.cancelled = outcome.cancelled;
+    verdict.reason = outcome.cancelled ? "validation cancelled: the validator is shutting down"
+                                       : fmt::format("validation command: {}", outcome.reason);
+    verdict.metrics_json = outcome.metrics.dump();
     return verdict;
   }
 
