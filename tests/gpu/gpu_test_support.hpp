@@ -74,8 +74,9 @@ inline validation::LoraAdapter random_adapter(const validation::DenseStackModel&
   adapter.config.alpha = alpha;
   adapter.config.target_modules = modules;
   adapter.config.base_model_name_or_path = model.name;
+  const auto shapes = model.shape();  // find() points into it: it must outlive the loop
   for (const auto& module : modules) {
-    const auto* shape = model.shape().find(module);
+    const auto* shape = shapes.find(module);
     if (shape == nullptr) throw std::invalid_argument("random_adapter: no module " + module);
     validation::LoraDelta delta;
     delta.module = module;
