@@ -38,18 +38,15 @@ using json = nlohmann::json;
 
 struct ValidationResult {
   std::uint64_t version = 0;
-  bool pass = false;
-  std::string reason;
-  std::string metrics_json;
-  double seconds = 0;  // fetch, digest check and suite, as the convergence bound counts it
-  bool cancelled = false;  // shutdown stopped it: no vote
+  AdapterVerdict verdict;  // a fetch or digest failure is a FAIL with its reason
+  double seconds = 0;      // fetch, digest check and suite, as the convergence bound counts it
 };
 
 // Fetches the artifact named by an entry's source, checks its digest and runs the command.
 ValidationResult validate(const ValidatorOptions& options, const std::string& store_endpoint, std::uint64_t version,
                           const std::string& source, const crypto::Digest& digest, AdapterValidation& validation,
                           const std::atomic<bool>& cancel) {
-  ValidationResult result{version, false, {}, "{}"};
+  ValidationResult result{version, {false, false, {}, "{}"}, 0};
   constexpr std::string_view kFile = "file://";
   constexpr std::string_view kStore = "store://";
   std::filesystem::path path;
@@ -63,29 +60,25 @@ ValidationResult validate(const ValidatorOptions& options, const std::string& st
     if (!std::filesystem::exists(path)) {
       StoreClient store(store_endpoint, std::chrono::milliseconds(30'000));
       if (auto s = store.get(digest, path); !s) {
-        result.reason = fmt::format("cannot fetch the artifact: {}", s.error().message);
+        result.verdict.reason = fmt::format("cannot fetch the artifact: {}", s.error().message);
         return result;
       }
     }
   } else {
-    result.reason = fmt::format("unsupported artifact source '{}'", source);
+    result.verdict.reason = fmt::format("unsupported artifact source '{}'", source);
     return result;
   }
   auto file_digest = crypto::sha256_file(path);
   if (!file_digest) {
-    result.reason = file_digest.error().message;
+    result.verdict.reason = file_digest.error().message;
     return result;
   }
   if (file_digest->digest != digest) {
-    result.reason = fmt::format("artifact digest {} does not match the proposed {}", file_digest->digest.hex(),
+    result.verdict.reason = fmt::format("artifact digest {} does not match the proposed {}", file_digest->digest.hex(),
                                 digest.hex());
     return result;
   }
-  auto verdict = validation.judge(path, cancel);
-  result.pass = verdict.pass;
-  result.cancelled = verdict.cancelled;
-  result.reason = verdict.reason;
-  result.metrics_json = verdict.metrics_json;
+  result.verdict = validation.judge(path, cancel);
   return result;
 }
 
@@ -384,7 +377,7 @@ class Daemon final : public ValidatorDaemon {
       auto started = std::chrono::steady_clock::now();
       auto result = validate(options_, config_.artifact_store_endpoint, version, source, digest, *validation_,
                              cancel_validations_);
-      if (result.cancelled) {
+      if (result.verdict.cancelled) {
         spdlog::info("validator {}: validation of version {} cancelled by shutdown", options_.id, version);
         return;
       }
@@ -394,15 +387,15 @@ class Daemon final : public ValidatorDaemon {
   }
 
   void vote(const ValidationResult& result, const crypto::Digest& digest, const crypto::Digest& previous) {
-    spdlog::info("validator {}: version {} {}: {}", options_.id, result.version, result.pass ? "PASS" : "FAIL",
-                 result.reason);
-    auto metrics = json{{"pass", result.pass},
-                        {"reason", result.reason},
-                        {"metrics", json::parse(result.metrics_json)},
+    spdlog::info("validator {}: version {} {}: {}", options_.id, result.version,
+                 result.verdict.pass ? "PASS" : "FAIL", result.verdict.reason);
+    auto metrics = json{{"pass", result.verdict.pass},
+                        {"reason", result.verdict.reason},
+                        {"metrics", json::parse(result.verdict.metrics_json)},
                         {"validation_s", result.seconds}};
     validations_[std::to_string(result.version)] = metrics;
     auto metrics_digest = crypto::sha256(as_bytes(metrics.dump()));
-    std::optional<bft::Verdict> verdict = result.pass ? bft::Verdict::kPass : bft::Verdict::kFail;
+    std::optional<bft::Verdict> verdict = result.verdict.pass ? bft::Verdict::kPass : bft::Verdict::kFail;
     std::vector<Bytes> operations;
     if (strategy_) {
       verdict = strategy_->vote(*verdict);
