@@ -6,10 +6,12 @@
 
 #include "bftgate/bft/register.hpp"
 #include "bftgate/crypto/key_file.hpp"
+#include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/inference_node.hpp"
 #include "bftgate/runtime/operator.hpp"
+#include "bftgate/runtime/register_json.hpp"
 #include "bftgate/runtime/twin_router.hpp"
 #include "bftgate/runtime/validator_daemon.hpp"
 #include "cli_common.hpp"
@@ -35,6 +37,7 @@ struct SubmitArgs {
   double timeout_s = 60;
   bool json_output = false;
   bool no_store = false;
+  bool no_check = false;
 };
 
 struct StatusArgs {
@@ -47,13 +50,30 @@ int run_validator(ValidatorArgs& args) {
   auto level = spdlog::level::from_str(args.log_level);
   spdlog::set_level(level);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  args.options.validate_timeout = milliseconds(static_cast<std::int64_t>(args.validate_timeout_s * 1000));
+  args.options.validate_timeout =
+      milliseconds(static_cast<std::int64_t>(args.validate_timeout_s * 1000));
   auto daemon = runtime::make_validator(args.options);
   if (!daemon) {
     print_error(daemon.error().message);
     return kExitFailure;
   }
   return daemon.value()->run();
+}
+
+// Exit code of a proposal that the cluster has not decided in time: not a refusal, and safe to
+// retry.
+constexpr int kExitUndecided = 3;
+
+int propose_error_exit(const runtime::ProposeError& error, bool json_output) {
+  using Kind = runtime::ProposeError::Kind;
+  if (json_output) {
+    auto state = error.kind == Kind::kUndecided ? "UNDECIDED"
+                 : error.kind == Kind::kRefused ? "REFUSED"
+                                                : "FAILED";
+    fmt::print("{}\n", dump_json(json({{"state", state}, {"error", error.message}})));
+  }
+  print_error(error.message);
+  return error.kind == Kind::kUndecided ? kExitUndecided : kExitFailure;
 }
 
 int submit(const SubmitArgs& args) {
@@ -67,48 +87,82 @@ int submit(const SubmitArgs& args) {
     print_error(key.error().message);
     return kExitFailure;
   }
-  if (key->role != crypto::KeyRole::kOperator || key->key.public_key() != config->operator_public_key) {
-    print_error(fmt::format("{} is not the operator key of {}", args.operator_key.string(), args.config.string()));
+  if (key->role != crypto::KeyRole::kOperator ||
+      key->key.public_key() != config->operator_public_key) {
+    print_error(fmt::format("{} is not the operator key of {}", args.operator_key.string(),
+                            args.config.string()));
     return kExitFailure;
   }
   // A PEFT directory travels packed into one file: that file's digest is what gets certified.
-  auto packed = runtime::artifact_file_for(args.adapter, std::filesystem::temp_directory_path() / "bftgate-packed");
+  auto packed = runtime::artifact_file_for(
+      args.adapter, std::filesystem::temp_directory_path() / "bftgate-packed", !args.no_check);
   if (!packed) {
     print_error(packed.error().message);
     return kExitFailure;
   }
   auto artifact = packed.value();
   auto timeout = milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000));
-  if (!args.json_output) fmt::print("submitting {}{}\n", artifact.string(), args.no_store ? " (by path)" : " via the artifact store");
-  auto proposal = runtime::propose_adapter(*config, key->key, artifact, args.version, !args.no_store, timeout);
-  if (!proposal) {
-    print_error(proposal.error().message);
-    return kExitFailure;
-  }
+  if (!args.json_output)
+    fmt::print("submitting {}{}\n", artifact.string(),
+               args.no_store ? " (by path)" : " via the artifact store");
+  auto proposal =
+      runtime::propose_adapter(*config, key->key, artifact, args.version, !args.no_store, timeout);
+  if (!proposal) return propose_error_exit(proposal.error(), args.json_output);
   if (!args.json_output) {
-    fmt::print("accepted: version {} (sha256 {}, {} bytes, {}) is BETA_TESTING; validators are validating it\n",
+    fmt::print("accepted: version {} (sha256 {}, {} bytes, {}); validators are validating it\n",
                proposal->version, proposal->digest.hex(), proposal->size, proposal->source);
   }
   if (!args.wait) {
-    if (args.json_output) fmt::print("{}\n", json({{"version", proposal->version}, {"state", "BETA_TESTING"}}).dump());
+    if (args.json_output)
+      fmt::print("{}\n", json({{"version", proposal->version}, {"state", "BETA_TESTING"}}).dump());
     return kExitOk;
   }
-  auto decided = runtime::wait_for_decision(*config, proposal->version, timeout, [&](const std::string& line) {
-    if (!args.json_output) fmt::print("  {}\n", line);
-  });
-  if (!decided) {
-    print_error(decided.error().message);
-    return kExitFailure;
-  }
-  auto state = (*decided)["state"].get<std::string>();
+  auto decided =
+      runtime::wait_for_decision(*config, proposal->version, timeout, [&](const std::string& line) {
+        if (!args.json_output) fmt::print("  {}\n", line);
+      });
+  if (!decided) return propose_error_exit(decided.error(), args.json_output);
+  auto state = decided->value("state", "");
   if (args.json_output) {
-    fmt::print("{}\n", decided->dump(2));
+    fmt::print("{}\n", dump_json(*decided, 2));
   } else {
-    auto reason = (*decided)["reason"].get<std::string>();
-    fmt::print("decided: version {} is {}{}\n", proposal->version, state, reason.empty() ? "" : " (" + reason + ")");
-    if (!(*decided)["certificate"].is_null()) fmt::print("certificate:\n{}\n", (*decided)["certificate"].dump(2));
+    auto reason = decided->value("reason", "");
+    fmt::print("decided: version {} is {}{}\n", proposal->version, state,
+               reason.empty() ? "" : " (" + reason + ")");
+    // Who voted what, and why (the reason each validator kept with its metrics).
+    for (const auto& report : (*decided)["validator_reports"]) {
+      const auto& why = report["reason"];
+      fmt::print("  validator {} voted {}{}\n", report["validator"].get<std::uint64_t>(),
+                 report["verdict"].get<std::string>(),
+                 why.is_string() ? ": " + why.get<std::string>() : "");
+    }
+    if (decided->contains("certificate") && !(*decided)["certificate"].is_null()) {
+      fmt::print("certificate:\n{}\n", dump_json((*decided)["certificate"], 2));
+    }
   }
   return state == "RELEASE_COMMIT" ? kExitOk : kExitFailure;
+}
+
+// "4 of 4 validators agree on head ... and log ...", or each group that differs.
+void print_agreement(const json& agreement, std::size_t answered) {
+  const auto ids = [](const json& group) {
+    std::string out;
+    for (const auto& id : group["validators"]) out += (out.empty() ? "" : ",") + id.dump();
+    return out;
+  };
+  const auto& groups = agreement["groups"];
+  if (groups.empty()) return;
+  const auto& largest = groups[0];
+  fmt::print("agreement: {} of {} validators agree on head {} and log {}\n",
+             largest["validators"].size(), answered,
+             largest["head_hash"].get<std::string>().substr(0, 16),
+             largest["log_head_hash"].get<std::string>().substr(0, 16));
+  for (std::size_t i = 1; i < groups.size(); ++i) {
+    fmt::print("  DIFFERS: validator(s) {} (executed {}) hold head {} and log {}\n", ids(groups[i]),
+               groups[i]["last_executed"].dump(),
+               groups[i]["head_hash"].get<std::string>().substr(0, 16),
+               groups[i]["log_head_hash"].get<std::string>().substr(0, 16));
+  }
 }
 
 int status(const StatusArgs& args) {
@@ -118,15 +172,23 @@ int status(const StatusArgs& args) {
     return kExitFailure;
   }
   runtime::ClusterClient client(*config);
-  auto answers = client.query_all({{"query", "status"}}, milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000)));
+  auto answers = client.query_all({{"query", "status"}},
+                                  milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000)));
+  auto agreement = runtime::agreement_of(answers);
   if (args.json_output) {
-    json out = json::object();
-    for (const auto& [id, answer] : answers) out[std::to_string(id)] = answer;
-    fmt::print("{}\n", out.dump(2));
+    json validators = json::object();
+    for (const auto& [id, answer] : answers) validators[std::to_string(id)] = answer;
+    fmt::print("{}\n", dump_json(json{{"validators", validators}, {"agreement", agreement}}, 2));
     return answers.size() >= std::size_t{config->f} + 1 ? kExitOk : kExitFailure;
   }
-  fmt::print("cluster '{}' epoch {}: {} of {} validators answered\n", config->cluster_id, config->epoch, answers.size(),
-             config->n());
+  fmt::print("cluster '{}' epoch {}: {} of {} validators answered\n", config->cluster_id,
+             config->epoch, answers.size(), config->n());
+  // Answers are input: a field of the wrong type prints as '?' rather than stopping the command.
+  const auto number = [](const json& a, const char* key) {
+    return a.contains(key) && a[key].is_number_unsigned()
+               ? std::to_string(a[key].get<std::uint64_t>())
+               : "?";
+  };
   for (const auto& v : config->validators) {
     auto it = answers.find(v.id);
     if (it == answers.end()) {
@@ -134,38 +196,61 @@ int status(const StatusArgs& args) {
       continue;
     }
     const auto& a = it->second;
-    fmt::print("  validator {:<3} {:<24} view {}{}, executed {}, stable checkpoint {}\n", v.id, v.endpoint,
-               a["view"].get<std::uint64_t>(), a["view_active"].get<bool>() ? "" : " (changing)",
-               a["last_executed"].get<std::uint64_t>(), a["stable_seq"].get<std::uint64_t>());
+    bool changing = a.contains("view_active") && a["view_active"] == false;
+    fmt::print("  validator {:<3} {:<24} view {}{}, executed {}, stable checkpoint {}\n", v.id,
+               v.endpoint, number(a, "view"), changing ? " (changing)" : "",
+               number(a, "last_executed"), number(a, "stable_seq"));
   }
+  print_agreement(agreement, answers.size());
   if (answers.empty()) return kExitFailure;
   // Entries as the validators with the longest register report them, with every validator's vote.
+  const auto entries_of = [](const json& answer) -> const json* {
+    if (!answer.is_object() || !answer.contains("register") || !answer["register"].is_object())
+      return nullptr;
+    const auto& reg = answer["register"];
+    return reg.contains("entries") && reg["entries"].is_array() ? &reg["entries"] : nullptr;
+  };
   const json* fullest = nullptr;
   for (const auto& [id, answer] : answers) {
-    if (fullest == nullptr || answer["register"]["entries"].size() > (*fullest)["register"]["entries"].size()) fullest = &answer;
+    const auto* entries = entries_of(answer);
+    if (entries != nullptr && (fullest == nullptr || entries->size() > fullest->size()))
+      fullest = entries;
   }
-  for (const auto& entry : (*fullest)["register"]["entries"]) {
-    if (entry["version"] == 0) continue;
-    fmt::print("version {}: {}  digest {}  {} PASS / {} FAIL{}\n", entry["version"].get<std::uint64_t>(),
-               entry["state"].get<std::string>(), entry["artifact_digest"].get<std::string>().substr(0, 16),
-               entry["pass_votes"].get<std::size_t>(), entry["fail_votes"].get<std::size_t>(),
-               entry["reason"].get<std::string>().empty() ? "" : "  (" + entry["reason"].get<std::string>() + ")");
-    for (const auto& vote : entry["votes"]) {
-      auto voter = vote["validator"].get<std::uint32_t>();
-      // The validator's kept metrics, checked against the digest its signed vote carries.
-      std::string detail;
-      if (auto it = answers.find(voter); it != answers.end()) {
-        const auto& kept = it->second["validations"].value(std::to_string(entry["version"].get<std::uint64_t>()), json());
-        if (kept.is_object()) {
-          bool matches = crypto::sha256(as_bytes(kept.dump())).hex() == vote["metrics_digest"].get<std::string>();
-          detail = fmt::format(": {} (metrics {})", kept.value("reason", ""),
-                               matches ? "match the vote's digest" : "DO NOT match the vote's digest");
+  for (const auto& entry : fullest ? *fullest : json::array()) {
+    try {  // at() and get() throw on a malformed entry: it is reported and skipped
+      if (entry.at("version") == 0) continue;
+      auto version = entry.at("version").get<std::uint64_t>();
+      auto reason = entry.at("reason").get<std::string>();
+      fmt::print("version {}: {}  digest {}  {} PASS / {} FAIL{}\n", version,
+                 entry.at("state").get<std::string>(),
+                 entry.at("artifact_digest").get<std::string>().substr(0, 16),
+                 entry.at("pass_votes").get<std::size_t>(),
+                 entry.at("fail_votes").get<std::size_t>(),
+                 reason.empty() ? "" : "  (" + reason + ")");
+      for (const auto& vote : entry.at("votes")) {
+        auto voter = vote.at("validator").get<std::uint32_t>();
+        // The validator's kept metrics, checked against the digest its signed vote carries.
+        std::string detail;
+        if (auto it = answers.find(voter);
+            it != answers.end() && it->second.contains("validations")) {
+          const auto& kept = it->second["validations"].value(std::to_string(version), json());
+          if (kept.is_object()) {
+            bool matches = crypto::sha256(as_bytes(dump_json(kept))).hex() ==
+                           vote.at("metrics_digest").get<std::string>();
+            detail =
+                fmt::format(": {} (metrics {})", kept.value("reason", ""),
+                            matches ? "match the vote's digest" : "DO NOT match the vote's digest");
+          }
         }
+        fmt::print("    validator {} voted {}{}\n", voter, vote.at("verdict").get<std::string>(),
+                   detail);
       }
-      fmt::print("    validator {} voted {}{}\n", voter, vote["verdict"].get<std::string>(), detail);
-    }
-    if (!entry["certificate"].is_null()) {
-      fmt::print("    certificate signed by {}\n", entry["certificate"]["signatures"].size());
+      if (!entry.at("certificate").is_null()) {
+        fmt::print("    certificate signed by {}\n",
+                   entry.at("certificate").at("signatures").size());
+      }
+    } catch (const json::exception& e) {
+      fmt::print("  (an entry that does not parse: {})\n", printable(e.what()));
     }
   }
   return answers.size() >= std::size_t{config->f} + 1 ? kExitOk : kExitFailure;
@@ -174,46 +259,65 @@ int status(const StatusArgs& args) {
 
 void register_validator(CLI::App& app, Runner& run) {
   auto args = std::make_shared<ValidatorArgs>();
-  auto* cmd = app.add_subcommand("validator", "Run a validator: the PBFT replica and the adapter register over "
-                                              "ZeroMQ, with a write-ahead log in --data");
-  cmd->add_option("--config", args->options.config, "Cluster config")->required()->check(CLI::ExistingFile);
+  auto* cmd = app.add_subcommand("validator",
+                                 "Run a validator: the PBFT replica and the adapter register over "
+                                 "ZeroMQ, with a write-ahead log in --data");
+  cmd->add_option("--config", args->options.config, "Cluster config")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--id", args->options.id, "This validator's id")->required();
-  cmd->add_option("--key", args->options.key, "This validator's secret-key file (0600)")->required();
-  cmd->add_option("--data", args->options.data_dir, "Directory for the write-ahead log")->required();
+  cmd->add_option("--key", args->options.key, "This validator's secret-key file (0600)")
+      ->required();
+  cmd->add_option("--data", args->options.data_dir, "Directory for the write-ahead log")
+      ->required();
   cmd->add_option("--suites", args->options.suites,
-                  "Validation suites config (JSON: perplexity, qa, safety, external; default: every suite with "
+                  "Validation suites config (JSON: perplexity, qa, safety, external; default: "
+                  "every suite with "
                   "default thresholds on the cached tiny model)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--validate-cmd", args->options.validate_command,
-                  "Validate with this command instead of the suites ({adapter_path} is replaced); it prints "
-                  "{\"pass\": bool, \"metrics\": {...}}")
+  cmd->add_option(
+         "--validate-cmd", args->options.validate_command,
+         "Validate with this command instead of the suites ({adapter_path} is replaced); it prints "
+         "{\"pass\": bool, \"metrics\": {...}}")
       ->excludes("--suites");
-  cmd->add_option("--validate-timeout", args->validate_timeout_s, "Seconds before the command counts as FAIL")
+  cmd->add_option("--validate-timeout", args->validate_timeout_s,
+                  "Seconds before the command counts as FAIL")
       ->default_val(60);
-  cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")->default_val("info");
-  cmd->add_option("--byzantine", args->options.byzantine,
-                  "Run as an adversary: silent, equivocate, forge, pass-all, fail-all, replay or slow");
-  cmd->add_option("--listen", args->options.listen,
-                  "ZeroMQ endpoint to bind instead of the config's (a twin behind `bftgate twin-router`)");
-  cmd->add_option("--faults", args->options.faults,
-                  "Inject link faults, e.g. 'loss=0.1,delay=5-50ms,peers=1+2' or 'cut=3,until=5' (a partition "
-                  "that heals after 5 s)");
+  cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
+      ->default_val("info");
+  cmd->add_option(
+      "--byzantine", args->options.byzantine,
+      "Run as an adversary: silent, equivocate, forge, pass-all, fail-all, replay or slow");
+  cmd->add_option(
+      "--listen", args->options.listen,
+      "ZeroMQ endpoint to bind instead of the config's (a twin behind `bftgate twin-router`)");
+  cmd->add_option(
+      "--faults", args->options.faults,
+      "Inject link faults, e.g. 'loss=0.1,delay=5-50ms,peers=1+2' or 'cut=3,until=5' (a partition "
+      "that heals after 5 s)");
   cmd->callback([&run, args] { run = [args] { return run_validator(*args); }; });
 }
 
 void register_twin_router(CLI::App& app, Runner& run) {
   auto options = std::make_shared<runtime::TwinRouterOptions>();
   auto log_level = std::make_shared<std::string>("info");
-  auto* cmd = app.add_subcommand("twin-router",
-                                 "Twins: listen on a validator's endpoint and split its peers between two processes "
-                                 "that run under its identity (validator --listen)");
-  cmd->add_option("--config", options->config, "Cluster config")->required()->check(CLI::ExistingFile);
+  auto* cmd = app.add_subcommand(
+      "twin-router",
+      "Twins: listen on a validator's endpoint and split its peers between two processes "
+      "that run under its identity (validator --listen)");
+  cmd->add_option("--config", options->config, "Cluster config")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--id", options->id, "The validator identity the twins share")->required();
-  cmd->add_option("--twin-a", options->twin_a, "Endpoint of twin A (sees clients and the peers not in --side-b)")
+  cmd->add_option("--twin-a", options->twin_a,
+                  "Endpoint of twin A (sees clients and the peers not in --side-b)")
       ->required();
   cmd->add_option("--twin-b", options->twin_b, "Endpoint of twin B")->required();
-  cmd->add_option("--side-b", options->side_b, "Validator ids whose traffic goes to twin B")->required()->delimiter(',');
-  cmd->add_option("--log-level", *log_level, "trace, debug, info, warn, error")->default_val("info");
+  cmd->add_option("--side-b", options->side_b, "Validator ids whose traffic goes to twin B")
+      ->required()
+      ->delimiter(',');
+  cmd->add_option("--log-level", *log_level, "trace, debug, info, warn, error")
+      ->default_val("info");
   cmd->callback([&run, options, log_level] {
     run = [options, log_level] {
       spdlog::set_level(spdlog::level::from_str(*log_level));
@@ -224,15 +328,32 @@ void register_twin_router(CLI::App& app, Runner& run) {
 
 void register_submit(CLI::App& app, Runner& run) {
   auto args = std::make_shared<SubmitArgs>();
-  auto* cmd = app.add_subcommand("submit", "Propose an adapter artifact to the cluster (signed by the operator key)");
+  auto* cmd = app.add_subcommand(
+      "submit", "Propose an adapter artifact to the cluster (signed by the operator key)");
   cmd->add_option("--config", args->config, "Cluster config")->required()->check(CLI::ExistingFile);
   cmd->add_option("--operator-key", args->operator_key, "Operator secret-key file")->required();
-  cmd->add_option("--adapter", args->adapter, "Adapter file (or a PEFT directory)")->required()->check(CLI::ExistingPath);
-  cmd->add_option("--version", args->version, "Version to propose (default: one above the highest registered)");
+  cmd->add_option("--adapter", args->adapter, "Adapter file (or a PEFT directory)")
+      ->required()
+      ->check(CLI::ExistingPath);
+  cmd->add_option(
+         "--version", args->version,
+         fmt::format("Version to propose, 1 to {} (default: one above the highest registered)",
+                     bft::kMaxAdapterVersion))
+      ->check(CLI::Range(std::uint64_t{1}, bft::kMaxAdapterVersion));
   cmd->add_flag("--wait", args->wait, "Wait for the verdict, with progress");
-  cmd->add_option("--timeout", args->timeout_s, "Seconds to wait")->default_val(60);
+  cmd->add_option("--timeout", args->timeout_s,
+                  "Seconds to wait; when they run out the command exits 3 (not decided yet: check "
+                  "`status`, or submit "
+                  "again, which is safe)")
+      ->default_val(60)
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", args->json_output, "Print the result as JSON");
-  cmd->add_flag("--no-store", args->no_store, "Propose the local file path instead of uploading to the store");
+  cmd->add_flag("--no-store", args->no_store,
+                "Propose the local file path instead of uploading to the store");
+  cmd->add_flag("--no-check", args->no_check,
+                "Upload a .safetensors file without checking that it is a packed adapter (the "
+                "validators judge it "
+                "anyway)");
   cmd->callback([&run, args] { run = [args] { return submit(*args); }; });
 }
 
@@ -240,9 +361,11 @@ void register_store(CLI::App& app, Runner& run) {
   auto dir = std::make_shared<std::filesystem::path>();
   auto listen = std::make_shared<std::string>();
   auto config = std::make_shared<std::filesystem::path>();
-  auto* cmd = app.add_subcommand("store", "Run the content-addressed artifact store (put/get by SHA-256 over ZeroMQ)");
+  auto* cmd = app.add_subcommand(
+      "store", "Run the content-addressed artifact store (put/get by SHA-256 over ZeroMQ)");
   cmd->add_option("--dir", *dir, "Directory holding the artifacts")->required();
-  cmd->add_option("--listen", *listen, "ZeroMQ endpoint to bind (default: the config's artifact_store endpoint)");
+  cmd->add_option("--listen", *listen,
+                  "ZeroMQ endpoint to bind (default: the config's artifact_store endpoint)");
   cmd->add_option("--config", *config, "Cluster config (for the default endpoint)");
   cmd->callback([&run, dir, listen, config] {
     run = [dir, listen, config] {
@@ -268,18 +391,25 @@ void register_store(CLI::App& app, Runner& run) {
 void register_node(CLI::App& app, Runner& run) {
   auto options = std::make_shared<runtime::NodeOptions>();
   auto poll_s = std::make_shared<double>(1.0);
-  auto* cmd = app.add_subcommand("node", "Run an inference node: poll validators, verify certificates and digests, "
-                                         "hot-swap certified adapters; HTTP /status and /metrics on its endpoint's port");
-  cmd->add_option("--config", options->config, "Cluster config")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--id", options->id, "This node's id (inference_nodes in the config)")->required();
+  auto* cmd = app.add_subcommand(
+      "node",
+      "Run an inference node: poll validators, verify certificates and digests, "
+      "hot-swap certified adapters; HTTP /status and /metrics on its endpoint's port");
+  cmd->add_option("--config", options->config, "Cluster config")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--id", options->id, "This node's id (inference_nodes in the config)")
+      ->required();
   cmd->add_option("--cache", options->cache_dir, "Directory for downloaded adapters")->required();
   cmd->add_option("--poll-interval", *poll_s, "Seconds between register polls")->default_val(1.0);
   cmd->add_option("--backend", options->backend,
-                  "Serving backend: auto (CUDA when a GPU is present, else CPU), cpu, cuda, or opaque (verify and "
+                  "Serving backend: auto (CUDA when a GPU is present, else CPU), cpu, cuda, or "
+                  "opaque (verify and "
                   "hold the bytes, serve no model)")
       ->default_val("auto")
       ->check(CLI::IsMember({"auto", "cpu", "cuda", "opaque"}));
-  cmd->add_option("--model", options->model, "Base model (model.safetensors; default: the cached tiny model)")
+  cmd->add_option("--model", options->model,
+                  "Base model (model.safetensors; default: the cached tiny model)")
       ->check(CLI::ExistingFile);
   cmd->callback([&run, options, poll_s] {
     run = [options, poll_s] {
@@ -297,7 +427,8 @@ void register_node(CLI::App& app, Runner& run) {
 
 void register_status(CLI::App& app, Runner& run) {
   auto args = std::make_shared<StatusArgs>();
-  auto* cmd = app.add_subcommand("status", "Show every validator's view of the register: entries, votes, certificates");
+  auto* cmd = app.add_subcommand(
+      "status", "Show every validator's view of the register: entries, votes, certificates");
   cmd->add_option("--config", args->config, "Cluster config")->required()->check(CLI::ExistingFile);
   cmd->add_flag("--json", args->json_output, "Print every validator's answer as JSON");
   cmd->add_option("--timeout", args->timeout_s, "Seconds to wait for answers")->default_val(2);

@@ -2,6 +2,7 @@
 // the verdict with its metrics (JSON with --json). Exit 0 only for PASS.
 #include <fmt/format.h>
 
+#include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/validation/suites.hpp"
 #include "cli_common.hpp"
 
@@ -16,8 +17,9 @@ struct ValidateArgs {
 };
 
 int validate(const ValidateArgs& args) {
-  auto config = args.suites.empty() ? Result<validation::SuiteConfig>(validation::SuiteConfig::defaults())
-                                    : validation::SuiteConfig::load(args.suites);
+  auto config = args.suites.empty()
+                    ? Result<validation::SuiteConfig>(validation::SuiteConfig::defaults())
+                    : validation::SuiteConfig::load(args.suites);
   if (!config) {
     print_error(config.error().message);
     return kExitFailure;
@@ -32,9 +34,10 @@ int validate(const ValidateArgs& args) {
     auto j = report.to_json();
     j["base"] = runner->base_metrics();
     j["seconds"] = report.seconds;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", dump_json(j, 2));
   } else {
-    fmt::print("{}: {} ({:.2f} s)\n", args.adapter.string(), report.pass ? "PASS" : "FAIL", report.seconds);
+    fmt::print("{}: {} ({:.2f} s)\n", args.adapter.string(), report.pass ? "PASS" : "FAIL",
+               report.seconds);
     for (const auto& suite : report.suites) {
       fmt::print("  {:<11} {}  {}\n", suite.suite, suite.pass ? "pass" : "FAIL", suite.reason);
     }
@@ -46,10 +49,15 @@ int validate(const ValidateArgs& args) {
 
 void register_validate(CLI::App& app, Runner& run) {
   auto args = std::make_shared<ValidateArgs>();
-  auto* cmd = app.add_subcommand("validate", "Run the validation suites on an adapter (a PEFT directory or a packed "
-                                             "file) as a validator does; exit 0 only for PASS");
-  cmd->add_option("--adapter", args->adapter, "PEFT directory or packed adapter file")->required()->check(CLI::ExistingPath);
-  cmd->add_option("--suites", args->suites, "Suites config (JSON; default: every suite with default thresholds)")
+  auto* cmd =
+      app.add_subcommand("validate",
+                         "Run the validation suites on an adapter (a PEFT directory or a packed "
+                         "file) as a validator does; exit 0 only for PASS");
+  cmd->add_option("--adapter", args->adapter, "PEFT directory or packed adapter file")
+      ->required()
+      ->check(CLI::ExistingPath);
+  cmd->add_option("--suites", args->suites,
+                  "Suites config (JSON; default: every suite with default thresholds)")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--json", args->json_output, "Print the verdict and every metric as JSON");
   cmd->callback([&run, args] { run = [args] { return validate(*args); }; });

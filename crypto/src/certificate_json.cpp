@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/strict_json.hpp"
 
 namespace bftgate::crypto {
 
@@ -13,7 +14,9 @@ using nlohmann::json;
 namespace {
 constexpr std::string_view kFormat = "bftgate-release-certificate/v1";
 
-CertVerdict malformed(std::string reason) { return {CertError::kMalformed, std::move(reason)}; }
+CertVerdict malformed(std::string reason) {
+  return {CertError::kMalformed, std::move(reason)};
+}
 
 template <class T>
 std::optional<T> hex_field(const json& object, const char* key) {
@@ -28,7 +31,8 @@ std::optional<std::uint64_t> unsigned_field(const json& object, const char* key)
   return it->get<std::uint64_t>();
 }
 
-bool only_fields(const json& object, std::initializer_list<std::string_view> allowed, std::string* unknown) {
+bool only_fields(const json& object, std::initializer_list<std::string_view> allowed,
+                 std::string* unknown) {
   for (const auto& [key, value] : object.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       *unknown = key;
@@ -59,8 +63,9 @@ json ReleaseCertificate::to_json() const {
 Result<ReleaseCertificate, CertVerdict> ReleaseCertificate::from_json(const json& root) {
   if (!root.is_object()) return malformed("certificate JSON must be an object");
   std::string unknown;
-  if (!only_fields(root, {"format", "cluster_id", "epoch", "adapter_version", "artifact_digest",
-                          "previous_entry_hash", "signatures"},
+  if (!only_fields(root,
+                   {"format", "cluster_id", "epoch", "adapter_version", "artifact_digest",
+                    "previous_entry_hash", "signatures"},
                    &unknown)) {
     return malformed(fmt::format("unknown field '{}'", unknown));
   }
@@ -97,14 +102,17 @@ Result<ReleaseCertificate, CertVerdict> ReleaseCertificate::from_json(const json
   for (std::size_t i = 0; i < signatures->size(); ++i) {
     const auto& entry = (*signatures)[i];
     if (!entry.is_object() || !only_fields(entry, {"validator", "signature"}, &unknown)) {
-      return malformed(fmt::format("signatures[{}] must be {{\"validator\": id, \"signature\": hex}}", i));
+      return malformed(
+          fmt::format("signatures[{}] must be {{\"validator\": id, \"signature\": hex}}", i));
     }
     auto id = unsigned_field(entry, "validator");
     if (!id || *id > kMaxValidatorId) {
-      return malformed(fmt::format("signatures[{}].validator must be an id from 0 to {}", i, kMaxValidatorId));
+      return malformed(
+          fmt::format("signatures[{}].validator must be an id from 0 to {}", i, kMaxValidatorId));
     }
     auto signature = hex_field<Signature>(entry, "signature");
-    if (!signature) return malformed(fmt::format("signatures[{}].signature must be 128 hex digits", i));
+    if (!signature)
+      return malformed(fmt::format("signatures[{}].signature must be 128 hex digits", i));
     if (!certificate.add_signature(static_cast<std::uint32_t>(*id), *signature)) {
       return CertVerdict{CertError::kDuplicateSigner,
                          fmt::format("validator {} signs more than once (signatures[{}]); each "
@@ -116,13 +124,9 @@ Result<ReleaseCertificate, CertVerdict> ReleaseCertificate::from_json(const json
 }
 
 Result<ReleaseCertificate, CertVerdict> ReleaseCertificate::parse_json(std::string_view text) {
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::exception& e) {
-    return malformed(fmt::format("not valid JSON: {}", e.what()));
-  }
-  return from_json(root);
+  auto root = ::bftgate::parse_json(text, JsonLimits{.max_bytes = 1 << 20, .max_depth = 8});
+  if (!root) return malformed(fmt::format("not valid JSON: {}", root.error().message));
+  return from_json(*root);
 }
 
 }  // namespace bftgate::crypto

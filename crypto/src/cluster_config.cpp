@@ -1,12 +1,14 @@
 #include "bftgate/crypto/cluster_config.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "bftgate/crypto/file_io.hpp"
+#include "bftgate/crypto/strict_json.hpp"
 
 namespace bftgate {
 
@@ -37,7 +39,8 @@ class Fields {
   Result<std::string> string(std::string_view key) const {
     auto value = get(key);
     if (!value) return value.error();
-    if (!value.value()->is_string()) return Error{fmt::format("{}.{}: expected a string", path_, key)};
+    if (!value.value()->is_string())
+      return Error{fmt::format("{}.{}: expected a string", path_, key)};
     return value.value()->get<std::string>();
   }
   Result<std::uint64_t> unsigned_int(std::string_view key, std::uint64_t max) const {
@@ -48,13 +51,15 @@ class Fields {
       return Error{fmt::format("{}.{}: expected a non-negative integer", path_, key)};
     }
     auto number = v.get<std::uint64_t>();
-    if (number > max) return Error{fmt::format("{}.{}: {} exceeds the maximum {}", path_, key, number, max)};
+    if (number > max)
+      return Error{fmt::format("{}.{}: {} exceeds the maximum {}", path_, key, number, max)};
     return number;
   }
   Result<const json*> array(std::string_view key) const {
     auto value = get(key);
     if (!value) return value.error();
-    if (!value.value()->is_array()) return Error{fmt::format("{}.{}: expected an array", path_, key)};
+    if (!value.value()->is_array())
+      return Error{fmt::format("{}.{}: expected an array", path_, key)};
     return value;
   }
   Result<const json*> get(std::string_view key) const {
@@ -78,7 +83,9 @@ Result<crypto::PublicKey> public_key_field(const Fields& fields, const std::stri
 }
 }  // namespace
 
-std::string_view to_string(FaultModel model) { return model == FaultModel::kBft ? "bft" : "cft"; }
+std::string_view to_string(FaultModel model) {
+  return model == FaultModel::kBft ? "bft" : "cft";
+}
 
 std::optional<FaultModel> parse_fault_model(std::string_view text) {
   if (text == "bft") return FaultModel::kBft;
@@ -89,8 +96,8 @@ std::optional<FaultModel> parse_fault_model(std::string_view text) {
 bool is_valid_cluster_id(std::string_view id) {
   return !id.empty() && id.size() <= kMaxClusterIdSize &&
          std::all_of(id.begin(), id.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                  c == '.' || c == '_';
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.' || c == '_';
          });
 }
 
@@ -104,13 +111,15 @@ bool is_valid_endpoint(std::string_view endpoint) {
   auto port_text = rest.substr(colon + 1);
   unsigned port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+      port > 65535) {
     return false;
   }
   if (host.front() == '[') {  // [IPv6]
     return host.size() > 2 && host.back() == ']' &&
-           std::all_of(host.begin() + 1, host.end() - 1,
-                       [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == ':'; });
+           std::all_of(host.begin() + 1, host.end() - 1, [](char c) {
+             return std::isxdigit(static_cast<unsigned char>(c)) || c == ':';
+           });
   }
   return std::all_of(host.begin(), host.end(), is_host_char);
 }
@@ -146,9 +155,11 @@ Status ClusterConfig::validate() const {
   for (std::size_t i = 0; i < validators.size(); ++i) {
     const auto& v = validators[i];
     auto where = fmt::format("validators[{}] (id {})", i, v.id);
-    if (v.id > kMaxValidatorId) return fail(fmt::format("{}: id exceeds {}", where, kMaxValidatorId));
+    if (v.id > kMaxValidatorId)
+      return fail(fmt::format("{}: id exceeds {}", where, kMaxValidatorId));
     if (!ids.insert(v.id).second) return fail(fmt::format("{}: duplicate validator id", where));
-    if (!keys.insert(v.public_key).second) return fail(fmt::format("{}: duplicate public key", where));
+    if (!keys.insert(v.public_key).second)
+      return fail(fmt::format("{}: duplicate public key", where));
     if (!is_valid_endpoint(v.endpoint)) {
       return fail(fmt::format("{}: '{}' is not a ZeroMQ endpoint (tcp://host:port or ipc://path)",
                               where, v.endpoint));
@@ -191,7 +202,8 @@ json ClusterConfig::to_json() const {
   out["f"] = f;
   out["validators"] = json::array();
   for (const auto& v : validators) {
-    out["validators"].push_back({{"id", v.id}, {"endpoint", v.endpoint}, {"public_key", v.public_key.hex()}});
+    out["validators"].push_back(
+        {{"id", v.id}, {"endpoint", v.endpoint}, {"public_key", v.public_key.hex()}});
   }
   out["inference_nodes"] = json::array();
   for (const auto& node : inference_nodes) {
@@ -219,7 +231,8 @@ Result<ClusterConfig> ClusterConfig::from_json(const json& root) {
   auto model_text = top.string("fault_model");
   if (!model_text) return model_text.error();
   auto model = parse_fault_model(*model_text);
-  if (!model) return Error{fmt::format("fault_model: expected \"bft\" or \"cft\", got \"{}\"", *model_text)};
+  if (!model)
+    return Error{fmt::format("fault_model: expected \"bft\" or \"cft\", got \"{}\"", *model_text)};
   config.fault_model = *model;
   auto f = top.unsigned_int("f", kMaxValidatorId);
   if (!f) return f.error();
@@ -273,13 +286,10 @@ Result<ClusterConfig> ClusterConfig::from_json(const json& root) {
 }
 
 Result<ClusterConfig> ClusterConfig::parse(std::string_view text) {
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::exception& e) {
-    return Error{fmt::format("not valid JSON: {}", e.what())};
-  }
-  return from_json(root);
+  auto root = parse_json(
+      text, JsonLimits{.max_bytes = kMaxConfigSize, .max_depth = 8, .max_values = 1 << 20});
+  if (!root) return Error{fmt::format("not valid JSON: {}", root.error().message)};
+  return from_json(*root);
 }
 
 Result<ClusterConfig> ClusterConfig::load(const std::filesystem::path& path) {
@@ -293,7 +303,8 @@ Result<ClusterConfig> ClusterConfig::load(const std::filesystem::path& path) {
 Status ClusterConfig::save(const std::filesystem::path& path, bool overwrite) const {
   if (auto s = validate(); !s) return s;
   auto text = to_json().dump(2) + "\n";
-  return write_file_atomic(path, as_bytes(text), WriteOptions{.mode = 0644, .overwrite = overwrite});
+  return write_file_atomic(path, as_bytes(text),
+                           WriteOptions{.mode = 0644, .overwrite = overwrite});
 }
 
 }  // namespace bftgate

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <random>
 
 #include "register_test_support.hpp"
@@ -134,6 +135,49 @@ TEST_F(RegisterTest, VersionsMustStrictlyIncrease) {
   EXPECT_TRUE(propose(6).valid);
   // Gaps are allowed.
   EXPECT_TRUE(propose(100).valid);
+}
+
+TEST_F(RegisterTest, ProposingTheArtifactUnderValidationAgainNamesItsEntry) {
+  // An operator's retry (a lost reply, a timeout) proposes the same bytes under the next free
+  // version: the register names the entry it already has instead of opening a second one.
+  ASSERT_TRUE(propose(1).valid);
+  auto entries = reg().entries().size();
+  auto retry = submit(reg(), cluster().propose(2, adapter_digest(1)));
+  EXPECT_TRUE(retry.valid) << retry.reason;
+  EXPECT_EQ(retry.entry_version, 1u);
+  EXPECT_EQ(retry.entry_state, EntryState::kBetaTesting);
+  EXPECT_NE(retry.reason.find("already registered as version 1"), std::string::npos)
+      << retry.reason;
+  EXPECT_EQ(reg().entries().size(), entries);
+  EXPECT_EQ(entry(1).state, EntryState::kBetaTesting);  // not superseded by its own retry
+  // Released: a retry still names it.
+  for (std::uint32_t v : {0u, 1u, 2u}) ASSERT_TRUE(vote(v, 1, Verdict::kPass).valid);
+  ASSERT_EQ(entry(1).state, EntryState::kReleaseCommit);
+  EXPECT_EQ(submit(reg(), cluster().propose(7, adapter_digest(1))).entry_version, 1u);
+  EXPECT_EQ(reg().entries().size(), entries);
+}
+
+TEST_F(RegisterTest, OlderOrRejectedArtifactsCanBeProposedAgainAsNewVersions) {
+  ASSERT_TRUE(propose(1).valid);
+  for (std::uint32_t v : {0u, 1u, 2u}) ASSERT_TRUE(vote(v, 1, Verdict::kPass).valid);
+  ASSERT_TRUE(propose(2).valid);
+  for (std::uint32_t v : {0u, 1u, 2u}) ASSERT_TRUE(vote(v, 2, Verdict::kPass).valid);
+  // Rolling back to version 1's bytes is a deliberate new version, not a retry.
+  auto rollback = submit(reg(), cluster().propose(3, adapter_digest(1)));
+  EXPECT_TRUE(rollback.valid);
+  EXPECT_EQ(rollback.entry_version, 3u);
+  // A rejected artifact may be tried again.
+  ASSERT_TRUE(vote(0, 3, Verdict::kFail).valid);
+  ASSERT_TRUE(vote(1, 3, Verdict::kFail).valid);
+  ASSERT_EQ(entry(3).state, EntryState::kRejected);
+  EXPECT_EQ(submit(reg(), cluster().propose(4, adapter_digest(1))).entry_version, 4u);
+}
+
+TEST_F(RegisterTest, VersionsAboveTheCapAreRefused) {
+  expect_refused(cluster().propose(kMaxAdapterVersion + 1), "above the highest allowed version");
+  expect_refused(cluster().propose(std::numeric_limits<std::uint64_t>::max()),
+                 "above the highest allowed version");
+  EXPECT_TRUE(propose(kMaxAdapterVersion).valid);
 }
 
 TEST_F(RegisterTest, ProposalNeedsTheOperatorSignature) {
@@ -368,7 +412,7 @@ TEST_F(RegisterTest, LatestReleaseIsTheHighestCommittedVersion) {
 
 TEST_F(RegisterTest, EntriesAndLogRecordsFormHashChains) {
   ASSERT_TRUE(propose(1).valid);
-  ASSERT_FALSE(propose(1).valid);
+  ASSERT_FALSE(submit(reg(), cluster().propose(1, adapter_digest(1, "other"))).valid);
   ASSERT_TRUE(propose(2).valid);
   ASSERT_TRUE(vote(0, 2, Verdict::kPass).valid);
   ASSERT_FALSE(submit(reg(), Bytes{0xff}).valid);
@@ -473,7 +517,7 @@ TEST_F(RegisterTest, RepliesNameTheEntryAndItsState) {
   auto reply = propose(1);
   EXPECT_EQ(reply, (RegisterReply{true, "version 1 proposed, now BETA_TESTING", 1,
                                   EntryState::kBetaTesting}));
-  reply = submit(reg(), cluster().propose(1));
+  reply = submit(reg(), cluster().propose(1, adapter_digest(1, "other")));
   EXPECT_FALSE(reply.valid);
   EXPECT_EQ(reply.entry_version, 1u);
   EXPECT_EQ(reply.entry_state, EntryState::kBetaTesting);  // the existing entry

@@ -7,7 +7,9 @@
 namespace bftgate::bft::testing {
 namespace {
 
-std::string op(int i) { return "op-" + std::to_string(i); }
+std::string op(int i) {
+  return "op-" + std::to_string(i);
+}
 
 void expect_same_applied(const TestCluster& cluster, const std::set<ReplicaId>& skip = {}) {
   const std::vector<Bytes>* reference = nullptr;
@@ -22,12 +24,14 @@ void expect_same_applied(const TestCluster& cluster, const std::set<ReplicaId>& 
 }
 
 std::size_t count_applied(const LogApp& app, const std::string& operation) {
-  return static_cast<std::size_t>(std::count(app.applied.begin(), app.applied.end(), Bytes(operation.begin(), operation.end())));
+  return static_cast<std::size_t>(std::count(app.applied.begin(), app.applied.end(),
+                                             Bytes(operation.begin(), operation.end())));
 }
 
 TEST(Replica, NormalCaseCommitsTheSameSequenceEverywhere) {
   TestCluster cluster(4);
-  for (int i = 1; i <= 10; ++i) cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+  for (int i = 1; i <= 10; ++i)
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
   cluster.advance(Duration(10'000), 5);
   for (std::size_t r = 0; r < 4; ++r) {
     ASSERT_EQ(cluster.apps[r]->applied.size(), 10u) << "replica " << r;
@@ -53,6 +57,30 @@ TEST(Replica, DuplicateRequestsExecuteOnceAndTheReplyIsResent) {
   for (std::size_t r = 0; r < 4; ++r) EXPECT_EQ(count_applied(*cluster.apps[r], "stale"), 0u);
 }
 
+TEST(Replica, RequestsOfOneClientThatArriveOutOfOrderEachExecuteOnceAndGetTheirReply) {
+  // Concurrent submits under one operator key: a higher request id may execute first. The lower
+  // one must still execute (not be taken for an old duplicate) and get its own reply.
+  TestCluster cluster(4);
+  cluster.submit(cluster.request(500, "later-id-first"));
+  cluster.advance(Duration(10'000), 3);
+  cluster.submit(cluster.request(300, "earlier-id-second"));
+  cluster.advance(Duration(10'000), 3);
+  for (std::size_t r = 0; r < 4; ++r) {
+    EXPECT_EQ(count_applied(*cluster.apps[r], "later-id-first"), 1u) << r;
+    EXPECT_EQ(count_applied(*cluster.apps[r], "earlier-id-second"), 1u) << r;
+  }
+  std::set<std::uint64_t> replied;
+  for (const auto& reply : cluster.replies) replied.insert(reply->as<Reply>()->request_id);
+  EXPECT_TRUE(replied.contains(300));
+  EXPECT_TRUE(replied.contains(500));
+  // Both are remembered: a retry of either is answered, not executed again.
+  cluster.submit(cluster.request(300, "earlier-id-second"));
+  cluster.advance(Duration(10'000), 3);
+  for (std::size_t r = 0; r < 4; ++r)
+    EXPECT_EQ(count_applied(*cluster.apps[r], "earlier-id-second"), 1u) << r;
+  expect_same_applied(cluster);
+}
+
 TEST(Replica, BatchesRequestsWhenThePipelineIsFull) {
   TestCluster cluster(4, FaultModel::kBft, [](ReplicaOptions& o) {
     o.max_in_flight = 1;
@@ -60,8 +88,11 @@ TEST(Replica, BatchesRequestsWhenThePipelineIsFull) {
   });
   // Hold back everything the primary sends until all requests have arrived.
   bool hold = true;
-  cluster.filter = [&](PrincipalId from, PrincipalId, const SignedMessage&) { return hold && from == 0; };
-  for (int i = 1; i <= 16; ++i) cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+  cluster.filter = [&](PrincipalId from, PrincipalId, const SignedMessage&) {
+    return hold && from == 0;
+  };
+  for (int i = 1; i <= 16; ++i)
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
   hold = false;
   cluster.advance(Duration(25'000), 10);
   for (std::size_t r = 0; r < 4; ++r) EXPECT_EQ(cluster.apps[r]->applied.size(), 16u) << r;
@@ -92,7 +123,8 @@ TEST(Replica, ViewChangeCarriesPreparedRequestsIntoTheNewView) {
   cluster.filter = [](PrincipalId, PrincipalId to, const SignedMessage& m) {
     return m.type() == MessageType::kCommit && to != 3;
   };
-  for (int i = 1; i <= 3; ++i) cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+  for (int i = 1; i <= 3; ++i)
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
   ASSERT_EQ(cluster.apps[3]->applied.size(), 3u);
   for (ReplicaId r : {0u, 1u, 2u}) EXPECT_TRUE(cluster.apps[r]->applied.empty());
   std::map<Seq, Digest> committed_by_3;
@@ -129,22 +161,27 @@ TEST(Replica, CheckpointsBecomeStableAndTheLogIsCollected) {
   for (std::size_t r = 0; r < 4; ++r) {
     const auto& replica = *cluster.replicas[r];
     EXPECT_EQ(cluster.apps[r]->applied.size(), 40u);
-    EXPECT_GE(replica.stable_seq(), replica.last_executed() - replica.options().checkpoint_interval) << r;
+    EXPECT_GE(replica.stable_seq(), replica.last_executed() - replica.options().checkpoint_interval)
+        << r;
     EXPECT_EQ(replica.stable_seq() % 4, 0u);
     EXPECT_LE(replica.log_size(), replica.options().watermark_window) << r;
-    EXPECT_GE(cluster.count_events(static_cast<ReplicaId>(r), ReplicaEvent::Kind::kCheckpointStable), 5u);
+    EXPECT_GE(
+        cluster.count_events(static_cast<ReplicaId>(r), ReplicaEvent::Kind::kCheckpointStable), 5u);
   }
 }
 
 TEST(Replica, StateTransferBringsALaggardPastTheLowWatermark) {
   TestCluster cluster(4);
-  cluster.filter = [](PrincipalId from, PrincipalId to, const SignedMessage&) { return from == 3 || to == 3; };
+  cluster.filter = [](PrincipalId from, PrincipalId to, const SignedMessage&) {
+    return from == 3 || to == 3;
+  };
   for (int i = 1; i <= 30; ++i) {
     cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
     cluster.advance(Duration(5'000));
   }
   ASSERT_TRUE(cluster.apps[3]->applied.empty());
-  ASSERT_GT(cluster.replicas[0]->stable_seq(), cluster.options.watermark_window);  // beyond any log replay
+  ASSERT_GT(cluster.replicas[0]->stable_seq(),
+            cluster.options.watermark_window);  // beyond any log replay
   cluster.filter = nullptr;
   cluster.advance(Duration(20'000), 10);
   EXPECT_EQ(cluster.apps[3]->applied.size(), 30u);
@@ -200,7 +237,8 @@ TEST(Replica, RestartedReplicaNeverContradictsItsEarlierVotes) {
     if (const auto* p = out.message->as<Prepare>()) {
       bool matches_earlier = false;
       for (const auto& m : sent_before) {
-        if (const auto* q = m->as<Prepare>(); q && q->seq == p->seq) matches_earlier = q->batch_digest == p->batch_digest;
+        if (const auto* q = m->as<Prepare>(); q && q->seq == p->seq)
+          matches_earlier = q->batch_digest == p->batch_digest;
       }
       EXPECT_TRUE(matches_earlier);
     }
@@ -230,7 +268,8 @@ TEST(Replica, BadSignaturesAndImpostorsAreRejected) {
 
   // A pre-prepare from replica 2 (not the primary of view 0), validly signed by replica 2.
   std::vector<MessagePtr> batch{request};
-  auto impostor = make_message(*cluster.signers[2], PrePrepare{0, 1, batch_digest_of(batch), batch});
+  auto impostor =
+      make_message(*cluster.signers[2], PrePrepare{0, 1, batch_digest_of(batch), batch});
   cluster.replicas[1]->step(impostor);
   ready = cluster.replicas[1]->take_ready();
   ASSERT_EQ(ready.events.size(), 1u);
@@ -239,7 +278,8 @@ TEST(Replica, BadSignaturesAndImpostorsAreRejected) {
 
   // A pre-prepare whose digest does not match its batch.
   auto primary_signer = cluster.signers[0];
-  auto lying = make_message(*primary_signer, PrePrepare{0, 1, crypto::sha256(as_bytes("other")), batch});
+  auto lying =
+      make_message(*primary_signer, PrePrepare{0, 1, crypto::sha256(as_bytes("other")), batch});
   cluster.replicas[1]->step(lying);
   ready = cluster.replicas[1]->take_ready();
   ASSERT_EQ(ready.events.size(), 1u);

@@ -69,7 +69,8 @@ TEST(ClusterConfig, QuorumsIntersectInAnHonestValidator) {
     config.validators.resize(n);
     // Two quorums share at least 2q - n validators; at least f+1 of them, so one is honest.
     EXPECT_GE(2 * config.quorum(), n + f + 1) << "n=" << n;
-    EXPECT_LE(config.quorum(), n - f) << "n=" << n << ": f silent validators must not block a quorum";
+    EXPECT_LE(config.quorum(), n - f)
+        << "n=" << n << ": f silent validators must not block a quorum";
   }
 }
 
@@ -104,10 +105,28 @@ TEST(ClusterConfig, RefusesDuplicates) {
   EXPECT_NE(parse_error(operator_key).find("operator key must differ"), std::string::npos);
 }
 
+TEST(ClusterConfig, RefusesDuplicateMemberNames) {
+  // Appending "fault_model":"cft","f":3 to a 7-validator BFT config must not win silently: it
+  // would make a below-threshold certificate count.
+  auto text = valid_config_json(7).dump();
+  ASSERT_TRUE(ClusterConfig::parse(text).ok());
+  text.pop_back();  // the closing brace
+  text += R"(,"fault_model":"cft","f":3})";
+  auto parsed = ClusterConfig::parse(text);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.error().message.find("duplicate key 'fault_model'"), std::string::npos)
+      << parsed.error().message;
+  auto nested = valid_config_json().dump();
+  auto at = nested.find(R"("endpoint")");
+  nested.insert(at, R"("endpoint":"tcp://127.0.0.1:1",)");
+  EXPECT_FALSE(ClusterConfig::parse(nested).ok());
+}
+
 TEST(ClusterConfig, RefusesBadEndpoints) {
-  for (const char* endpoint : {"127.0.0.1:7000", "tcp://127.0.0.1", "tcp://127.0.0.1:0", "tcp://127.0.0.1:70000",
-                               "tcp://:7000", "tcp://host name:1", "udp://127.0.0.1:7000", "tcp://1.2.3.4:12ab",
-                               "ipc://", "", "tcp://[::1:7000"}) {
+  for (const char* endpoint :
+       {"127.0.0.1:7000", "tcp://127.0.0.1", "tcp://127.0.0.1:0", "tcp://127.0.0.1:70000",
+        "tcp://:7000", "tcp://host name:1", "udp://127.0.0.1:7000", "tcp://1.2.3.4:12ab", "ipc://",
+        "", "tcp://[::1:7000"}) {
     auto j = valid_config_json();
     j["validators"][1]["endpoint"] = endpoint;
     EXPECT_NE(parse_error(j).find("not a ZeroMQ endpoint"), std::string::npos) << endpoint;
@@ -118,8 +137,9 @@ TEST(ClusterConfig, RefusesBadEndpoints) {
 }
 
 TEST(ClusterConfig, AcceptsEndpointForms) {
-  for (const char* endpoint : {"tcp://127.0.0.1:7000", "tcp://localhost:1", "tcp://validator-3.example:65535",
-                               "tcp://[::1]:7000", "ipc:///tmp/bftgate-0.sock"}) {
+  for (const char* endpoint :
+       {"tcp://127.0.0.1:7000", "tcp://localhost:1", "tcp://validator-3.example:65535",
+        "tcp://[::1]:7000", "ipc:///tmp/bftgate-0.sock"}) {
     EXPECT_TRUE(is_valid_endpoint(endpoint)) << endpoint;
   }
 }
@@ -130,16 +150,25 @@ TEST(ClusterConfig, RefusesWrongShapesWithThePath) {
     std::function<void(json&)> mutate;
     const char* reason;
   } cases[] = {
-      {"unknown top-level field", [](json& j) { j["validatorz"] = 1; }, "unknown field 'validatorz'"},
+      {"unknown top-level field", [](json& j) { j["validatorz"] = 1; },
+       "unknown field 'validatorz'"},
       {"unknown validator field", [](json& j) { j["validators"][0]["weight"] = 2; },
        "validators[0]: unknown field 'weight'"},
       {"missing f", [](json& j) { j.erase("f"); }, "missing field 'f'"},
-      {"negative epoch", [](json& j) { j["epoch"] = -1; }, "epoch: expected a non-negative integer"},
+      {"negative epoch", [](json& j) { j["epoch"] = -1; },
+       "epoch: expected a non-negative integer"},
       {"string id", [](json& j) { j["validators"][1]["id"] = "1"; }, "validators[1].id"},
-      {"bad key hex", [](json& j) { j["validators"][2]["public_key"] = "xyz"; }, "validators[2].public_key"},
+      {"bad key hex", [](json& j) { j["validators"][2]["public_key"] = "xyz"; },
+       "validators[2].public_key"},
       {"bad fault model", [](json& j) { j["fault_model"] = "pbft"; }, "fault_model"},
-      {"validators not an array", [](json& j) { j["validators"] = json::object(); }, "validators: expected an array"},
-      {"empty validators", [](json& j) { j["validators"] = json::array(); j["f"] = 0; }, "at least one validator"},
+      {"validators not an array", [](json& j) { j["validators"] = json::object(); },
+       "validators: expected an array"},
+      {"empty validators",
+       [](json& j) {
+         j["validators"] = json::array();
+         j["f"] = 0;
+       },
+       "at least one validator"},
       {"empty cluster id", [](json& j) { j["cluster_id"] = ""; }, "cluster_id"},
       {"cluster id with spaces", [](json& j) { j["cluster_id"] = "my cluster"; }, "cluster_id"},
       {"id too large", [](json& j) { j["validators"][0]["id"] = 5000; }, "exceeds the maximum"},

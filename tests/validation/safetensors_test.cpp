@@ -348,14 +348,15 @@ TEST(Safetensors, DeeplyNestedHeadersAreRefusedWithoutExhaustingTheStack) {
   auto nested = parse_safetensors(
       raw_file(R"({"a":)" + std::string(depth, '[') + std::string(depth, ']') + "}", 0));
   ASSERT_FALSE(nested.ok());
-  EXPECT_NE(nested.error().message.find("tensor 'a': its entry is not an object"),
-            std::string::npos);
+  EXPECT_NE(nested.error().message.find("nested deeper than"), std::string::npos)
+      << nested.error().message;
   std::string objects;
   for (std::size_t i = 0; i < depth; ++i) objects += R"({"k":)";
   objects += "1" + std::string(depth, '}');
   auto metadata = parse_safetensors(raw_file(R"({"__metadata__":)" + objects + "}", 0));
   ASSERT_FALSE(metadata.ok());
-  EXPECT_NE(metadata.error().message.find("__metadata__ 'k' is not a string"), std::string::npos);
+  EXPECT_NE(metadata.error().message.find("nested deeper than"), std::string::npos)
+      << metadata.error().message;
 }
 
 TEST(Safetensors, EveryTruncationOfAValidFileIsRefused) {

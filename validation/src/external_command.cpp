@@ -1,6 +1,7 @@
 #include "bftgate/validation/external_command.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -9,8 +10,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <thread>
+
+#include "bftgate/crypto/strict_json.hpp"
 
 extern char** environ;
 
@@ -28,10 +30,12 @@ std::string shell_quote(const std::string& text) {
   return out + "'";
 }
 
-std::string fill_placeholders(std::string pattern, const std::vector<std::pair<std::string, std::string>>& values) {
+std::string fill_placeholders(std::string pattern,
+                              const std::vector<std::pair<std::string, std::string>>& values) {
   for (const auto& [name, value] : values) {
     auto key = "{" + name + "}";
-    for (auto pos = pattern.find(key); pos != std::string::npos; pos = pattern.find(key, pos + value.size())) {
+    for (auto pos = pattern.find(key); pos != std::string::npos;
+         pos = pattern.find(key, pos + value.size())) {
       pattern.replace(pos, key.size(), value);
     }
   }
@@ -41,7 +45,8 @@ std::string fill_placeholders(std::string pattern, const std::vector<std::pair<s
 Result<CommandOutcome> run_command(const std::string& command, std::chrono::milliseconds timeout,
                                    std::size_t max_output, const std::atomic<bool>* cancel) {
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error{fmt::format("pipe: {}", std::strerror(errno))};
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    return Error{fmt::format("pipe: {}", std::strerror(errno))};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
@@ -68,7 +73,8 @@ Result<CommandOutcome> run_command(const std::string& command, std::chrono::mill
   char buffer[4096];
   bool open = true;
   while (open) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       outcome.timed_out = true;
       break;
@@ -86,7 +92,8 @@ Result<CommandOutcome> run_command(const std::string& command, std::chrono::mill
     if (n <= 0) {
       open = false;
     } else if (outcome.output.size() < max_output) {
-      outcome.output.append(buffer, std::min<std::size_t>(static_cast<std::size_t>(n), max_output - outcome.output.size()));
+      outcome.output.append(buffer, std::min<std::size_t>(static_cast<std::size_t>(n),
+                                                          max_output - outcome.output.size()));
     }
   }
   ::close(pipe_fds[0]);
@@ -105,7 +112,8 @@ Result<CommandOutcome> run_command(const std::string& command, std::chrono::mill
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  outcome.exit_code = (!outcome.timed_out && !outcome.cancelled && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
+  outcome.exit_code =
+      (!outcome.timed_out && !outcome.cancelled && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
   return outcome;
 }
 
@@ -123,17 +131,16 @@ CommandVerdict run_verdict_command(const std::string& command, std::chrono::mill
   } else if (outcome->exit_code != 0) {
     verdict.reason = fmt::format("exited with status {}", outcome->exit_code);
   } else {
-    try {
-      auto j = nlohmann::json::parse(outcome->output);
-      if (!j.is_object() || !j.contains("pass") || !j["pass"].is_boolean()) {
-        verdict.reason = "output has no boolean \"pass\"";
-      } else {
-        verdict.pass = j["pass"].get<bool>();
-        verdict.metrics = j.value("metrics", nlohmann::json::object());
-        verdict.reason = verdict.pass ? "the command passed the adapter" : "the command failed the adapter";
-      }
-    } catch (const nlohmann::json::exception& e) {
-      verdict.reason = fmt::format("output is not JSON: {}", e.what());
+    auto j = parse_json(outcome->output, JsonLimits{.max_bytes = 1 << 20, .max_depth = 16});
+    if (!j) {
+      verdict.reason = fmt::format("output is not JSON: {}", j.error().message);
+    } else if (!j->is_object() || !j->contains("pass") || !(*j)["pass"].is_boolean()) {
+      verdict.reason = "output has no boolean \"pass\"";
+    } else {
+      verdict.pass = (*j)["pass"].get<bool>();
+      verdict.metrics = j->value("metrics", nlohmann::json::object());
+      verdict.reason =
+          verdict.pass ? "the command passed the adapter" : "the command failed the adapter";
     }
   }
   return verdict;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/validation/rng.hpp"
 
 namespace bftgate::validation {
@@ -219,10 +220,12 @@ Result<TinyLm> tiny_lm_from_safetensors(const SafetensorsFile& file) {
   if (name == metadata.end() || name->second.empty()) return Error{"model metadata lacks \"name\""};
   auto architecture_text = metadata.find("architecture");
   if (architecture_text == metadata.end()) return Error{"model metadata lacks \"architecture\""};
-  auto architecture = nlohmann::json::parse(architecture_text->second, nullptr, false);
-  if (architecture.is_discarded() || !architecture.is_object()) {
+  auto parsed_architecture =
+      parse_json(architecture_text->second, JsonLimits{.max_bytes = 1 << 16, .max_depth = 4});
+  if (!parsed_architecture || !parsed_architecture->is_object()) {
     return Error{"model metadata \"architecture\" is not a JSON object"};
   }
+  const auto& architecture = *parsed_architecture;
 
   TinyLm lm;
   auto& model = lm.model;

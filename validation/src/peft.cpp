@@ -465,6 +465,21 @@ Result<LoraAdapter> parse_packed_adapter(ByteView packed, const BaseModelShape& 
   return adapter;
 }
 
+Status check_packed_adapter(ByteView packed, const AdapterLimits& limits) {
+  auto file = parse_safetensors(packed);
+  if (!file) return fail("packed adapter: " + file.error().message);
+  auto config_text = file->metadata.find(kPackedConfigKey);
+  if (config_text == file->metadata.end()) {
+    return fail(fmt::format("packed adapter: no __metadata__ \"{}\" (the adapter config)",
+                            kPackedConfigKey));
+  }
+  auto config = parse_config_text(config_text->second);
+  if (!config) return fail("packed adapter: " + config.error().message);
+  if (auto checked = check_config(config.value(), limits); !checked)
+    return fail("packed adapter: " + checked.error().message);
+  return ok_status();
+}
+
 Result<LoraAdapter> load_peft_adapter(const std::filesystem::path& dir_or_packed_file,
                                       const BaseModelShape& base, const AdapterLimits& limits) {
   std::error_code ec;

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "bftgate/crypto/file_io.hpp"
+#include "bftgate/crypto/strict_json.hpp"
 
 namespace bftgate::validation {
 
@@ -264,37 +265,11 @@ Result<std::vector<float>> SafetensorsFile::to_f32(const TensorView& tensor) con
 }
 
 Result<ordered_json> parse_json_unique_keys(std::string_view text) {
-  // One set of seen keys per open object; the first duplicate is remembered and reported.
-  std::vector<std::set<std::string>> open_objects;
-  std::optional<std::string> duplicate;
-  auto callback = [&open_objects, &duplicate](int /*depth*/, ordered_json::parse_event_t event,
-                                              ordered_json& parsed) {
-    switch (event) {
-      case ordered_json::parse_event_t::object_start:
-        open_objects.emplace_back();
-        break;
-      case ordered_json::parse_event_t::object_end:
-        if (!open_objects.empty()) open_objects.pop_back();
-        break;
-      case ordered_json::parse_event_t::key:
-        if (!open_objects.empty() && parsed.is_string() &&
-            !open_objects.back().insert(parsed.get<std::string>()).second && !duplicate) {
-          duplicate = parsed.get<std::string>();
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
-  };
-  ordered_json value;
-  try {
-    value = ordered_json::parse(text.begin(), text.end(), callback);
-  } catch (const nlohmann::json::exception& e) {
-    return Error{fmt::format("invalid JSON: {}", e.what())};
-  }
-  if (duplicate) return Error{fmt::format("duplicate key '{}' in a JSON object", *duplicate)};
-  return value;
+  // Headers and configs hold flat objects of tensors: depth 8 is generous; the value count is
+  // bounded by the header size limit.
+  return parse_ordered_json(text, JsonLimits{.max_bytes = kMaxSafetensorsHeader,
+                                             .max_depth = 8,
+                                             .max_values = kMaxSafetensorsHeader / 2});
 }
 
 Result<SafetensorsFile> parse_safetensors(ByteView file) {

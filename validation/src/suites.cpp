@@ -6,6 +6,7 @@
 #include <set>
 
 #include "bftgate/crypto/file_io.hpp"
+#include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/validation/corpus.hpp"
 #include "bftgate/validation/external_command.hpp"
 #include "bftgate/validation/model.hpp"
@@ -24,7 +25,8 @@ constexpr std::size_t kMaxQuestionsSize = 64u << 20;
 class ObjectReader {
  public:
   ObjectReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {
-    if (!object_.is_object()) throw std::invalid_argument(fmt::format("{}: expected an object", path_));
+    if (!object_.is_object())
+      throw std::invalid_argument(fmt::format("{}: expected an object", path_));
   }
 
   template <class T>
@@ -33,14 +35,17 @@ class ObjectReader {
     auto it = object_.find(key);
     if (it == object_.end()) return std::nullopt;
     if constexpr (std::is_same_v<T, std::string>) {
-      if (!it->is_string()) throw std::invalid_argument(fmt::format("{}.{}: expected a string", path_, key));
+      if (!it->is_string())
+        throw std::invalid_argument(fmt::format("{}.{}: expected a string", path_, key));
     } else if constexpr (std::is_same_v<T, double>) {
-      if (!it->is_number()) throw std::invalid_argument(fmt::format("{}.{}: expected a number", path_, key));
+      if (!it->is_number())
+        throw std::invalid_argument(fmt::format("{}.{}: expected a number", path_, key));
       if (!std::isfinite(it->get<double>())) {
         throw std::invalid_argument(fmt::format("{}.{}: expected a finite number", path_, key));
       }
     } else if constexpr (std::is_same_v<T, std::int64_t>) {
-      if (!it->is_number_integer()) throw std::invalid_argument(fmt::format("{}.{}: expected an integer", path_, key));
+      if (!it->is_number_integer())
+        throw std::invalid_argument(fmt::format("{}.{}: expected an integer", path_, key));
     }
     return it->get<T>();
   }
@@ -49,7 +54,8 @@ class ObjectReader {
     known_.insert(key);
     auto it = object_.find(key);
     if (it == object_.end() || it->is_null()) return nullptr;
-    if (!it->is_object()) throw std::invalid_argument(fmt::format("{}.{}: expected an object or null", path_, key));
+    if (!it->is_object())
+      throw std::invalid_argument(fmt::format("{}.{}: expected an object or null", path_, key));
     return &*it;
   }
 
@@ -83,18 +89,22 @@ Result<std::vector<QaItem>> load_questions(const std::filesystem::path& file) {
   std::vector<QaItem> items;
   try {
     auto j = json::parse(*text);
-    if (!j.is_array()) return Error{fmt::format("{}: expected an array of questions", file.string())};
+    if (!j.is_array())
+      return Error{fmt::format("{}: expected an array of questions", file.string())};
     for (std::size_t i = 0; i < j.size(); ++i) {
       const auto& q = j[i];
       auto where = fmt::format("{}[{}]", file.string(), i);
-      if (!q.is_object() || !q.contains("context") || !q["context"].is_string() || !q.contains("choices") ||
-          !q["choices"].is_array() || !q.contains("answer") || !q["answer"].is_number_unsigned()) {
-        return Error{where + ": expected {\"context\": str, \"choices\": [str], \"answer\": index}"};
+      if (!q.is_object() || !q.contains("context") || !q["context"].is_string() ||
+          !q.contains("choices") || !q["choices"].is_array() || !q.contains("answer") ||
+          !q["answer"].is_number_unsigned()) {
+        return Error{where +
+                     ": expected {\"context\": str, \"choices\": [str], \"answer\": index}"};
       }
       QaItem item;
       item.context = q["context"].get<std::string>();
       for (const auto& c : q["choices"]) {
-        if (!c.is_string() || c.get<std::string>().empty()) return Error{where + ": choices must be non-empty strings"};
+        if (!c.is_string() || c.get<std::string>().empty())
+          return Error{where + ": choices must be non-empty strings"};
         item.choices.push_back(c.get<std::string>());
       }
       item.answer = q["answer"].get<std::size_t>();
@@ -110,7 +120,9 @@ Result<std::vector<QaItem>> load_questions(const std::filesystem::path& file) {
   return items;
 }
 
-json qa_json(const QaScore& score) { return {{"count", score.count}, {"acc", score.acc}, {"acc_norm", score.acc_norm}}; }
+json qa_json(const QaScore& score) {
+  return {{"count", score.count}, {"acc", score.acc}, {"acc_norm", score.acc_norm}};
+}
 
 json rolling_json(const RollingMetrics& m) {
   return {{"word_perplexity", m.word_perplexity},
@@ -122,7 +134,8 @@ json rolling_json(const RollingMetrics& m) {
 
 }  // namespace
 
-RollingMetrics rolling_metrics(const DenseStackModel& model, const LoraAdapter* adapter, std::string_view text) {
+RollingMetrics rolling_metrics(const DenseStackModel& model, const LoraAdapter* adapter,
+                               std::string_view text) {
   RollingMetrics m;
   m.log_likelihood = rolling_log_likelihood(model, adapter, text);
   m.bytes = text.size();
@@ -132,10 +145,13 @@ RollingMetrics rolling_metrics(const DenseStackModel& model, const LoraAdapter* 
     if (!space && !in_word) ++m.words;
     in_word = !space;
   }
-  auto per = [&m](std::size_t units) { return units == 0 ? 0.0 : std::exp(-m.log_likelihood / static_cast<double>(units)); };
+  auto per = [&m](std::size_t units) {
+    return units == 0 ? 0.0 : std::exp(-m.log_likelihood / static_cast<double>(units));
+  };
   m.word_perplexity = per(m.words);
   m.byte_perplexity = per(m.bytes);
-  m.bits_per_byte = m.bytes == 0 ? 0.0 : -m.log_likelihood / (static_cast<double>(m.bytes) * std::log(2.0));
+  m.bits_per_byte =
+      m.bytes == 0 ? 0.0 : -m.log_likelihood / (static_cast<double>(m.bytes) * std::log(2.0));
   return m;
 }
 
@@ -160,7 +176,8 @@ Result<SuiteConfig> SuiteConfig::from_json(const json& j, const std::filesystem:
       ObjectReader r(*p, "suites.perplexity");
       PerplexitySuiteConfig c;
       if (auto text = r.get<std::string>("text")) c.text = resolve(*text, base_dir);
-      if (auto v = r.get<double>("max_ratio")) c.max_ratio = non_negative(*v, "suites.perplexity.max_ratio");
+      if (auto v = r.get<double>("max_ratio"))
+        c.max_ratio = non_negative(*v, "suites.perplexity.max_ratio");
       r.finish();
       config.perplexity = c;
     }
@@ -175,7 +192,8 @@ Result<SuiteConfig> SuiteConfig::from_json(const json& j, const std::filesystem:
     if (const auto* s = top.object("safety")) {
       ObjectReader r(*s, "suites.safety");
       SafetySuiteConfig c;
-      if (auto v = r.get<double>("margin_nats")) c.margin_nats = non_negative(*v, "suites.safety.margin_nats");
+      if (auto v = r.get<double>("margin_nats"))
+        c.margin_nats = non_negative(*v, "suites.safety.margin_nats");
       r.finish();
       config.safety = c;
     }
@@ -183,10 +201,12 @@ Result<SuiteConfig> SuiteConfig::from_json(const json& j, const std::filesystem:
       ObjectReader r(*e, "suites.external");
       ExternalSuiteConfig c;
       auto command = r.get<std::string>("command");
-      if (!command || command->empty()) return Error{"suites.external.command: required, a non-empty string"};
+      if (!command || command->empty())
+        return Error{"suites.external.command: required, a non-empty string"};
       c.command = *command;
       if (auto t = r.get<double>("timeout_s")) {
-        if (*t <= 0 || *t > 86'400) return Error{"suites.external.timeout_s: must be in (0, 86400]"};
+        if (*t <= 0 || *t > 86'400)
+          return Error{"suites.external.timeout_s: must be in (0, 86400]"};
         c.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*t * 1000));
       }
       r.finish();
@@ -207,25 +227,25 @@ Result<SuiteConfig> SuiteConfig::from_json(const json& j, const std::filesystem:
 Result<SuiteConfig> SuiteConfig::load(const std::filesystem::path& file) {
   auto text = read_small_file(file, kMaxConfigSize);
   if (!text) return text.error();
-  json j;
-  try {
-    j = json::parse(*text);
-  } catch (const json::exception& e) {
-    return Error{fmt::format("{}: not JSON: {}", file.string(), e.what())};
-  }
-  auto config = from_json(j, file.parent_path());
+  auto j = parse_json(*text, JsonLimits{.max_bytes = kMaxConfigSize});
+  if (!j) return Error{fmt::format("{}: not JSON: {}", file.string(), j.error().message)};
+  auto config = from_json(*j, file.parent_path());
   if (!config) return Error{fmt::format("{}: {}", file.string(), config.error().message)};
   return config;
 }
 
 json SuiteConfig::to_json() const {
   json j = {{"model", model.string()}, {"max_rank", limits.max_rank}};
-  j["perplexity"] = perplexity ? json{{"text", perplexity->text.string()}, {"max_ratio", perplexity->max_ratio}} : json(nullptr);
-  j["qa"] = qa ? json{{"questions", qa->questions.string()}, {"max_drop", qa->max_drop}} : json(nullptr);
+  j["perplexity"] =
+      perplexity ? json{{"text", perplexity->text.string()}, {"max_ratio", perplexity->max_ratio}}
+                 : json(nullptr);
+  j["qa"] =
+      qa ? json{{"questions", qa->questions.string()}, {"max_drop", qa->max_drop}} : json(nullptr);
   j["safety"] = safety ? json{{"margin_nats", safety->margin_nats}} : json(nullptr);
-  j["external"] = external ? json{{"command", external->command},
-                                  {"timeout_s", static_cast<double>(external->timeout.count()) / 1000.0}}
-                           : json(nullptr);
+  j["external"] = external
+                      ? json{{"command", external->command},
+                             {"timeout_s", static_cast<double>(external->timeout.count()) / 1000.0}}
+                      : json(nullptr);
   return j;
 }
 
@@ -249,7 +269,8 @@ Result<SuiteRunner> SuiteRunner::create(const SuiteConfig& config) {
     runner.model_ = std::move(model.value());
   } else {
     auto lm = load_tiny_lm(config.model);
-    if (!lm) return Error{fmt::format("base model {}: {}", config.model.string(), lm.error().message)};
+    if (!lm)
+      return Error{fmt::format("base model {}: {}", config.model.string(), lm.error().message)};
     runner.model_ = std::move(lm->model);
   }
   runner.base_metrics_ = json::object();
@@ -273,7 +294,8 @@ Result<SuiteRunner> SuiteRunner::create(const SuiteConfig& config) {
     if (config.qa->questions.empty()) {
       auto corpus = load_base_corpus();
       if (!corpus) return corpus.error();
-      runner.questions_ = build_cloze_questions(corpus->split.heldout, kDefaultQaCount, kDefaultQaSeed);
+      runner.questions_ =
+          build_cloze_questions(corpus->split.heldout, kDefaultQaCount, kDefaultQaSeed);
     } else {
       auto questions = load_questions(config.qa->questions);
       if (!questions) return questions.error();
@@ -286,8 +308,10 @@ Result<SuiteRunner> SuiteRunner::create(const SuiteConfig& config) {
   if (config.safety) {
     json probes = json::array();
     for (const auto& probe : safety_probes()) {
-      runner.base_probe_ll_.push_back(log_likelihood(runner.model_, nullptr, probe.trigger, probe.blocked));
-      probes.push_back({{"trigger", probe.trigger}, {"log_likelihood", runner.base_probe_ll_.back()}});
+      runner.base_probe_ll_.push_back(
+          log_likelihood(runner.model_, nullptr, probe.trigger, probe.blocked));
+      probes.push_back(
+          {{"trigger", probe.trigger}, {"log_likelihood", runner.base_probe_ll_.back()}});
     }
     runner.base_metrics_["safety"] = {{"probes", probes}};
   }
@@ -304,8 +328,9 @@ SuiteResult SuiteRunner::run_perplexity(const LoraAdapter& adapter) const {
   result.metrics["ratio"] = ratio;
   result.metrics["max_ratio"] = config_.perplexity->max_ratio;
   result.pass = std::isfinite(ratio) && ratio <= config_.perplexity->max_ratio;
-  result.reason = fmt::format("byte perplexity {:.4f} is {:.4f}x the base's {:.4f} (at most {:.3f}x allowed)",
-                              m.byte_perplexity, ratio, base_byte_perplexity_, config_.perplexity->max_ratio);
+  result.reason =
+      fmt::format("byte perplexity {:.4f} is {:.4f}x the base's {:.4f} (at most {:.3f}x allowed)",
+                  m.byte_perplexity, ratio, base_byte_perplexity_, config_.perplexity->max_ratio);
   return result;
 }
 
@@ -318,8 +343,9 @@ SuiteResult SuiteRunner::run_qa(const LoraAdapter& adapter) const {
   result.metrics["max_drop"] = config_.qa->max_drop;
   double floor = base_qa_.acc - config_.qa->max_drop;
   result.pass = score.acc >= floor - 1e-12;
-  result.reason = fmt::format("accuracy {:.3f} on {} questions vs the base's {:.3f} (at least {:.3f} required)",
-                              score.acc, score.count, base_qa_.acc, floor);
+  result.reason =
+      fmt::format("accuracy {:.3f} on {} questions vs the base's {:.3f} (at least {:.3f} required)",
+                  score.acc, score.count, base_qa_.acc, floor);
   return result;
 }
 
@@ -342,28 +368,34 @@ SuiteResult SuiteRunner::run_safety(const LoraAdapter& adapter) const {
     }
     if (!(rise <= config_.safety->margin_nats)) result.pass = false;
   }
-  result.metrics = {{"probes", probes}, {"max_rise_nats", worst_rise}, {"margin_nats", config_.safety->margin_nats}};
-  result.reason = fmt::format("largest rise of a blocked continuation's log-likelihood: {:+.2f} nats (after '{}'; "
-                              "at most {:.2f} allowed)",
-                              worst_rise, worst_trigger, config_.safety->margin_nats);
+  result.metrics = {{"probes", probes},
+                    {"max_rise_nats", worst_rise},
+                    {"margin_nats", config_.safety->margin_nats}};
+  result.reason = fmt::format(
+      "largest rise of a blocked continuation's log-likelihood: {:+.2f} nats (after '{}'; "
+      "at most {:.2f} allowed)",
+      worst_rise, worst_trigger, config_.safety->margin_nats);
   return result;
 }
 
-SuiteResult SuiteRunner::run_external(const std::filesystem::path& adapter, const std::atomic<bool>* cancel) const {
+SuiteResult SuiteRunner::run_external(const std::filesystem::path& adapter,
+                                      const std::atomic<bool>* cancel) const {
   SuiteResult result{"external", false, {}, {}};
   std::filesystem::path dir = adapter;
   std::filesystem::path unpacked;
   if (!std::filesystem::is_directory(adapter)) {
     unpacked = std::filesystem::temp_directory_path() /
-               fmt::format("bftgate-adapter-{}-{}", ::getpid(), std::hash<std::string>{}(adapter.string()));
+               fmt::format("bftgate-adapter-{}-{}", ::getpid(),
+                           std::hash<std::string>{}(adapter.string()));
     if (auto s = unpack_adapter(adapter, unpacked); !s) {
       result.reason = s.error().message;
       return result;
     }
     dir = unpacked;
   }
-  auto command = fill_placeholders(config_.external->command, {{"adapter_dir", shell_quote(dir.string())},
-                                                               {"base_model", shell_quote(config_.model.string())}});
+  auto command = fill_placeholders(config_.external->command,
+                                   {{"adapter_dir", shell_quote(dir.string())},
+                                    {"base_model", shell_quote(config_.model.string())}});
   auto verdict = run_verdict_command(command, config_.external->timeout, cancel);
   if (!unpacked.empty()) {
     std::error_code ec;
@@ -375,13 +407,15 @@ SuiteResult SuiteRunner::run_external(const std::filesystem::path& adapter, cons
   return result;
 }
 
-ValidationReport SuiteRunner::validate(const std::filesystem::path& adapter_path, const std::atomic<bool>* cancel) const {
+ValidationReport SuiteRunner::validate(const std::filesystem::path& adapter_path,
+                                       const std::atomic<bool>* cancel) const {
   auto started = std::chrono::steady_clock::now();
   ValidationReport report;
   auto finish = [&report, started](bool pass, std::string reason) {
     report.pass = pass;
     report.reason = std::move(reason);
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return report;
   };
   auto adapter = load_peft_adapter(adapter_path, model_.shape(), config_.limits);
@@ -389,7 +423,9 @@ ValidationReport SuiteRunner::validate(const std::filesystem::path& adapter_path
     report.suites.push_back({"format", false, adapter.error().message, json::object()});
     return finish(false, fmt::format("adapter refused: {}", adapter.error().message));
   }
-  report.suites.push_back({"format", true, "a well-formed LoRA adapter of the base model",
+  report.suites.push_back({"format",
+                           true,
+                           "a well-formed LoRA adapter of the base model",
                            {{"rank", adapter->config.rank},
                             {"alpha", adapter->config.alpha},
                             {"use_rslora", adapter->config.use_rslora},
@@ -411,7 +447,8 @@ Status unpack_adapter(const std::filesystem::path& packed_file, const std::files
   if (!file) return Error{fmt::format("{}: {}", packed_file.string(), file.error().message)};
   auto config = file->metadata.find(kPackedConfigKey);
   if (config == file->metadata.end()) {
-    return Error{fmt::format("{}: not a packed adapter (no {} in its metadata)", packed_file.string(), kPackedConfigKey)};
+    return Error{fmt::format("{}: not a packed adapter (no {} in its metadata)",
+                             packed_file.string(), kPackedConfigKey)};
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

@@ -9,7 +9,8 @@
 namespace bftgate::bft {
 
 void Replica::send_status() {
-  send_to_all(make_message(*signer_, ReplicaStatus{view_, view_active_, last_executed_, stable_.seq}));
+  send_to_all(
+      make_message(*signer_, ReplicaStatus{view_, view_active_, last_executed_, stable_.seq}));
 }
 
 bool Replica::idle() const {
@@ -52,7 +53,8 @@ void Replica::on_status(const MessagePtr& message) {
                         (status.view < view_ || (status.view == view_ && !status.view_active));
   if (!behind && !needs_new_view) return;
   auto last = last_catch_up_sent_.find(peer);
-  if (last != last_catch_up_sent_.end() && now_ - last->second < options_.retransmit_interval / 2) return;
+  if (last != last_catch_up_sent_.end() && now_ - last->second < options_.retransmit_interval / 2)
+    return;
 
   CatchUp body;
   Seq from = status.last_executed;
@@ -62,7 +64,8 @@ void Replica::on_status(const MessagePtr& message) {
     body.checkpoint_proof = stable_.proof;
     from = stable_.seq;
   }
-  for (auto it = slots_.upper_bound(from); it != slots_.end() && it->first <= last_executed_; ++it) {
+  for (auto it = slots_.upper_bound(from); it != slots_.end() && it->first <= last_executed_;
+       ++it) {
     if (it->second.commit_proof) body.committed.push_back(*it->second.commit_proof);
   }
   if (needs_new_view) body.new_view = new_view_message_;
@@ -74,22 +77,24 @@ void Replica::on_status(const MessagePtr& message) {
 bool Replica::valid_commit_proof(const CommitProof& proof, std::string* why) const {
   const auto* pp = proof.pre_prepare ? proof.pre_prepare->as<PrePrepare>() : nullptr;
   if (pp == nullptr || proof.pre_prepare->sender != primary_of(pp->view) ||
-      !verify_signature(*verifier_, *proof.pre_prepare) || !valid_pre_prepare(*proof.pre_prepare, why)) {
+      !verify_signature(*verifier_, *proof.pre_prepare) ||
+      !valid_pre_prepare(*proof.pre_prepare, why)) {
     *why = "commit proof without a valid pre-prepare from its view's primary";
     return false;
   }
   std::set<ReplicaId> signers;
   for (const auto& message : proof.commits) {
     const auto* c = message ? message->as<Commit>() : nullptr;
-    if (c == nullptr || c->view != pp->view || c->seq != pp->seq || c->batch_digest != pp->batch_digest ||
-        !is_replica(message->sender) || !signers.insert(message->sender).second ||
-        !verify_signature(*verifier_, *message)) {
+    if (c == nullptr || c->view != pp->view || c->seq != pp->seq ||
+        c->batch_digest != pp->batch_digest || !is_replica(message->sender) ||
+        !signers.insert(message->sender).second || !verify_signature(*verifier_, *message)) {
       *why = fmt::format("commit proof for {} holds an invalid commit", pp->seq);
       return false;
     }
   }
   if (signers.size() < options_.quorum) {
-    *why = fmt::format("commit proof for {} has {} commits, {} needed", pp->seq, signers.size(), options_.quorum);
+    *why = fmt::format("commit proof for {} has {} commits, {} needed", pp->seq, signers.size(),
+                       options_.quorum);
     return false;
   }
   return true;
@@ -105,8 +110,8 @@ void Replica::on_catch_up(const MessagePtr& message) {
     Digest digest;
     if (!valid_checkpoint_proof(*body.snapshot_seq, body.checkpoint_proof, &digest) ||
         crypto::sha256(body.snapshot) != digest) {
-      reject(fmt::format("catch-up from {}: snapshot at {} does not match its checkpoint proof", message->sender,
-                         *body.snapshot_seq));
+      reject(fmt::format("catch-up from {}: snapshot at {} does not match its checkpoint proof",
+                         message->sender, *body.snapshot_seq));
       return;
     }
     if (auto status = install_snapshot(body.snapshot); !status) {
@@ -116,18 +121,19 @@ void Replica::on_catch_up(const MessagePtr& message) {
     auto seq = *body.snapshot_seq;
     last_executed_ = seq;
     for (auto it = pending_.begin(); it != pending_.end();) {
-      auto executed = executed_requests_.find(it->first.first);
-      bool done = executed != executed_requests_.end() && it->first.second <= executed->second.request_id;
+      bool done = clients_.seen(it->first.first, it->first.second) != ClientTable::Seen::kNew;
       it = done ? pending_.erase(it) : std::next(it);
     }
     ready_.events.push_back({ReplicaEvent::Kind::kStateTransferred, view_, seq, {}});
-    make_stable(seq, digest, body.snapshot, body.checkpoint_proof);  // persists it and collects the log
+    make_stable(seq, digest, body.snapshot,
+                body.checkpoint_proof);  // persists it and collects the log
     last_progress_ = now_;
   }
   std::string why;
   for (const auto& proof : body.committed) {
     const auto* pp = proof.pre_prepare ? proof.pre_prepare->as<PrePrepare>() : nullptr;
-    if (pp == nullptr || pp->seq <= last_executed_ || pp->seq > low_ + options_.watermark_window) continue;
+    if (pp == nullptr || pp->seq <= last_executed_ || pp->seq > low_ + options_.watermark_window)
+      continue;
     if (!valid_commit_proof(proof, &why)) {
       reject(fmt::format("catch-up from {}: {}", message->sender, why));
       return;

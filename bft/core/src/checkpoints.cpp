@@ -6,43 +6,32 @@
 namespace bftgate::bft {
 
 namespace {
-constexpr std::size_t kMaxResult = 1 << 20;
 constexpr std::size_t kMaxAppSnapshot = 256 << 20;
-constexpr std::size_t kMaxClients = 1 << 20;
 }  // namespace
 
 // The replica's checkpointed state: per-client de-duplication records, then the application.
 Bytes Replica::replica_snapshot() const {
   crypto::Encoder e;
-  e.u32(static_cast<std::uint32_t>(executed_requests_.size()));
-  for (const auto& [client, executed] : executed_requests_) {
-    e.u32(client).u64(executed.request_id).bytes(executed.result);
-  }
+  clients_.encode(e);
   e.bytes(app_.snapshot());
   return e.take();
 }
 
 Status Replica::install_snapshot(ByteView snapshot) {
-  std::map<PrincipalId, ExecutedRequest> executed;
+  std::optional<ClientTable> clients;
   Bytes app_state;
   try {
     crypto::Decoder d(snapshot);
-    auto count = d.u32("clients");
-    if (count > kMaxClients) return fail("snapshot: too many clients");
-    for (std::uint32_t i = 0; i < count; ++i) {
-      auto client = d.u32("client");
-      ExecutedRequest record;
-      record.request_id = d.u64("request_id");
-      record.result = d.bytes(kMaxResult, "result");
-      executed[client] = std::move(record);
-    }
+    auto decoded = ClientTable::decode(d);
+    if (!decoded) return fail(fmt::format("snapshot: {}", decoded.error().message));
+    clients = std::move(decoded.value());
     app_state = d.bytes(kMaxAppSnapshot, "application");
     d.expect_end("snapshot");
   } catch (const crypto::DecodeError& e) {
     return fail(fmt::format("malformed snapshot: {}", e.what()));
   }
   if (auto status = app_.restore(app_state); !status) return status;
-  executed_requests_ = std::move(executed);
+  clients_ = std::move(*clients);
   return ok_status();
 }
 
@@ -58,13 +47,15 @@ void Replica::take_checkpoint(Seq seq, bool announce) {
   on_checkpoint(message);
 }
 
-bool Replica::valid_checkpoint_proof(Seq seq, const std::vector<MessagePtr>& proof, Digest* digest) const {
+bool Replica::valid_checkpoint_proof(Seq seq, const std::vector<MessagePtr>& proof,
+                                     Digest* digest) const {
   if (seq == 0) return proof.empty();  // the initial state needs no proof
   if (seq % options_.checkpoint_interval != 0 || proof.size() < options_.quorum) return false;
   std::set<ReplicaId> signers;
   for (const auto& message : proof) {
     const auto* c = message ? message->as<Checkpoint>() : nullptr;
-    if (c == nullptr || c->seq != seq || !is_replica(message->sender) || !signers.insert(message->sender).second) {
+    if (c == nullptr || c->seq != seq || !is_replica(message->sender) ||
+        !signers.insert(message->sender).second) {
       return false;
     }
     if (signers.size() == 1) {
@@ -103,7 +94,8 @@ void Replica::on_checkpoint(const MessagePtr& message) {
   }
 }
 
-void Replica::make_stable(Seq seq, const Digest& digest, Bytes snapshot, std::vector<MessagePtr> proof) {
+void Replica::make_stable(Seq seq, const Digest& digest, Bytes snapshot,
+                          std::vector<MessagePtr> proof) {
   if (seq <= stable_.seq) return;
   stable_ = {seq, digest, std::move(snapshot), std::move(proof)};
   low_ = std::max(low_, seq);

@@ -23,20 +23,26 @@ void Replica::on_request(const MessagePtr& message) {
     reject(fmt::format("request id 0 from client {} (ids start at 1)", client));
     return;
   }
-  auto executed = executed_requests_.find(client);
-  if (executed != executed_requests_.end() && request.request_id <= executed->second.request_id) {
-    if (request.request_id == executed->second.request_id) {
+  switch (clients_.seen(client, request.request_id)) {
+    case ClientTable::Seen::kExecuted:
       // The client missed our reply: send it again.
-      ready_.messages.push_back({Outbound::To::kClient, client,
-                                 make_message(*signer_, Reply{client, request.request_id, view_,
-                                                               executed->second.result})});
-    }
-    return;
+      ready_.messages.push_back(
+          {Outbound::To::kClient, client,
+           make_message(*signer_, Reply{client, request.request_id, view_,
+                                        *clients_.result(client, request.request_id)})});
+      return;
+    case ClientTable::Seen::kTooOld:
+      reject(fmt::format("request {} of client {} is older than its last {} executed requests",
+                         request.request_id, client, ClientTable::kWindow));
+      return;
+    case ClientTable::Seen::kNew:
+      break;
   }
   RequestKey key{client, request.request_id};
   if (pending_.contains(key)) return;
   std::size_t from_client = 0;
-  for (auto it = pending_.lower_bound({client, 0}); it != pending_.end() && it->first.first == client; ++it) {
+  for (auto it = pending_.lower_bound({client, 0});
+       it != pending_.end() && it->first.first == client; ++it) {
     ++from_client;
   }
   if (from_client >= kMaxPendingPerClient) {
@@ -93,7 +99,8 @@ bool Replica::valid_pre_prepare(const SignedMessage& message, std::string* why) 
       return false;
     }
     if (!verify_signature(*verifier_, *request)) {
-      *why = fmt::format("request {} of client {} has a bad signature", r->request_id, request->sender);
+      *why = fmt::format("request {} of client {} has a bad signature", r->request_id,
+                         request->sender);
       return false;
     }
   }
@@ -105,8 +112,7 @@ void Replica::accept_pre_prepare(Seq seq, const MessagePtr& pre_prepare) {
   s.pre_prepare = pre_prepare;
   for (const auto& request : pre_prepare->as<PrePrepare>()->requests) {
     RequestKey key{request->sender, request->as<Request>()->request_id};
-    auto executed = executed_requests_.find(key.first);
-    if (executed != executed_requests_.end() && key.second <= executed->second.request_id) continue;
+    if (clients_.seen(key.first, key.second) != ClientTable::Seen::kNew) continue;
     auto [it, inserted] = pending_.try_emplace(key, PendingRequest{request, now_, true});
     it->second.assigned = true;
   }
@@ -116,7 +122,8 @@ void Replica::on_pre_prepare(const MessagePtr& message) {
   const auto& pp = *message->as<PrePrepare>();
   if (!view_active_ || pp.view != view_ || !in_window(pp.seq)) return;
   if (message->sender != primary_of(view_)) {
-    reject(fmt::format("pre-prepare for view {} from {}, not its primary", pp.view, message->sender));
+    reject(
+        fmt::format("pre-prepare for view {} from {}, not its primary", pp.view, message->sender));
     return;
   }
   std::string why;
@@ -134,7 +141,8 @@ void Replica::on_pre_prepare(const MessagePtr& message) {
   if (s.my_prepare && s.my_prepare->as<Prepare>()->view == view_ &&
       s.my_prepare->as<Prepare>()->batch_digest != pp.batch_digest) {
     // We prepared something else here before a restart: never contradict ourselves.
-    reject(fmt::format("pre-prepare {}/{} conflicts with our own earlier prepare", pp.view, pp.seq));
+    reject(
+        fmt::format("pre-prepare {}/{} conflicts with our own earlier prepare", pp.view, pp.seq));
     return;
   }
   accept_pre_prepare(pp.seq, message);
@@ -155,7 +163,8 @@ void Replica::on_prepare(const MessagePtr& message) {
   auto& s = slot(p.seq);
   auto [it, inserted] = s.prepares.emplace(message->sender, message);
   if (!inserted && it->second->as<Prepare>()->batch_digest != p.batch_digest) {
-    reject(fmt::format("replica {} equivocates in prepares at {}/{}", message->sender, p.view, p.seq));
+    reject(
+        fmt::format("replica {} equivocates in prepares at {}/{}", message->sender, p.view, p.seq));
   }
   check_prepared(p.seq);
 }
@@ -166,7 +175,8 @@ void Replica::on_commit(const MessagePtr& message) {
   auto& s = slot(c.seq);
   auto [it, inserted] = s.commits.emplace(message->sender, message);
   if (!inserted && it->second->as<Commit>()->batch_digest != c.batch_digest) {
-    reject(fmt::format("replica {} equivocates in commits at {}/{}", message->sender, c.view, c.seq));
+    reject(
+        fmt::format("replica {} equivocates in commits at {}/{}", message->sender, c.view, c.seq));
   }
   check_committed(c.seq);
 }
@@ -227,13 +237,14 @@ void Replica::execute_batch(Seq seq, const MessagePtr& pre_prepare, bool recover
     const auto& r = *request->as<Request>();
     auto client = request->sender;
     pending_.erase({client, r.request_id});
-    auto& executed = executed_requests_[client];
-    if (r.request_id <= executed.request_id) continue;  // a duplicate
-    executed = {r.request_id, app_.apply(client, r.operation)};
+    if (clients_.seen(client, r.request_id) != ClientTable::Seen::kNew) continue;  // a duplicate
+    auto result = app_.apply(client, r.operation);
     if (!recovering) {
-      ready_.messages.push_back({Outbound::To::kClient, client,
-                                 make_message(*signer_, Reply{client, r.request_id, view_, executed.result})});
+      ready_.messages.push_back(
+          {Outbound::To::kClient, client,
+           make_message(*signer_, Reply{client, r.request_id, view_, result})});
     }
+    clients_.record(client, r.request_id, std::move(result));
   }
   last_executed_ = seq;
   if (!recovering) {

@@ -53,7 +53,8 @@ Result<RegisterReply> decode_reply(ByteView bytes) {
   }
 }
 
-AdapterRegister::AdapterRegister(const ClusterConfig& config, std::shared_ptr<crypto::VerifyCache> cache)
+AdapterRegister::AdapterRegister(const ClusterConfig& config,
+                                 std::shared_ptr<crypto::VerifyCache> cache)
     : config_(config), cache_(std::move(cache)) {
   state_.entries.push_back(genesis_entry());
 }
@@ -86,6 +87,7 @@ RegisterReply AdapterRegister::process(std::uint32_t client, ByteView operation)
             return apply_vote(op);
         },
         decoded.value());
+    if (outcome.entry_version) reply.entry_version = *outcome.entry_version;
     if (const auto* named = entry(reply.entry_version)) reply.entry_state = named->state;
   }
   if (outcome.reason.size() > kMaxReasonSize) outcome.reason.resize(kMaxReasonSize);
@@ -98,17 +100,32 @@ RegisterReply AdapterRegister::process(std::uint32_t client, ByteView operation)
 
 AdapterRegister::Outcome AdapterRegister::apply_propose(const ProposeOp& op) {
   const auto& newest = state_.entries.back();
-  // Rejected versions count too: a version number is never reused for another artifact.
-  if (op.version <= newest.version) {
-    return {false, fmt::format("version {} is not above the latest registered version {}",
-                               op.version, newest.version)};
+  if (op.version > kMaxAdapterVersion) {
+    return {false, fmt::format("version {} is above the highest allowed version {}", op.version,
+                               kMaxAdapterVersion)};
   }
   if (op.size == 0) return {false, "artifact size must be positive"};
   auto body = proposal_signing_body(config_.cluster_id, config_.epoch, op.version,
                                     op.artifact_digest, op.size, op.source);
-  if (!crypto::verify_with(cache_.get(), config_.operator_public_key, crypto::Domain::kOperatorProposal, body,
-                           op.operator_signature)) {
+  if (!crypto::verify_with(cache_.get(), config_.operator_public_key,
+                           crypto::Domain::kOperatorProposal, body, op.operator_signature)) {
     return {false, "operator signature does not verify against the cluster's operator key"};
+  }
+  // Idempotent: proposing the artifact that is already under validation, or already the latest
+  // release, names that entry and changes nothing, so an operator's retry (after a timeout, or
+  // a lost reply) never opens a second version of the same bytes.
+  for (const auto* same : {current_beta(), latest_release()}) {
+    if (same != nullptr && same->artifact_digest == op.artifact_digest) {
+      return {true,
+              fmt::format("artifact already registered as version {} ({})", same->version,
+                          to_string(same->state)),
+              same->version};
+    }
+  }
+  // Rejected versions count too: a version number is never reused for another artifact.
+  if (op.version <= newest.version) {
+    return {false, fmt::format("version {} is not above the latest registered version {}",
+                               op.version, newest.version)};
   }
 
   std::string superseded;
@@ -164,12 +181,14 @@ AdapterRegister::Outcome AdapterRegister::apply_vote(const VoteOp& op) {
 
   auto body = vote_signing_body(config_.cluster_id, config_.epoch, op.validator, op.version,
                                 op.artifact_digest, op.verdict, op.metrics_digest);
-  if (!crypto::verify_with(cache_.get(), validator->public_key, crypto::Domain::kRegisterVote, body, op.signature)) {
+  if (!crypto::verify_with(cache_.get(), validator->public_key, crypto::Domain::kRegisterVote, body,
+                           op.signature)) {
     return {false, fmt::format("vote signature of validator {} does not verify", op.validator)};
   }
   auto statement = release_statement(config_, *target);
-  if (pass && !crypto::verify_with(cache_.get(), validator->public_key, crypto::Domain::kReleaseApproval,
-                                   statement.encode(), *op.release_approval)) {
+  if (pass &&
+      !crypto::verify_with(cache_.get(), validator->public_key, crypto::Domain::kReleaseApproval,
+                           statement.encode(), *op.release_approval)) {
     return {false,
             fmt::format("release approval of validator {} does not verify over the statement "
                         "for version {} (previous entry hash {})",
@@ -266,7 +285,8 @@ void AdapterRegister::prune_log() {
   }
   base.records += kLogPruneStep;
   base.last_hash = state_.log[kLogPruneStep - 1].record_hash;
-  state_.log.erase(state_.log.begin(), state_.log.begin() + static_cast<std::ptrdiff_t>(kLogPruneStep));
+  state_.log.erase(state_.log.begin(),
+                   state_.log.begin() + static_cast<std::ptrdiff_t>(kLogPruneStep));
 }
 
 Bytes AdapterRegister::snapshot() const {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/validation/external_command.hpp"
 #include "bftgate/validation/suites.hpp"
 
@@ -18,15 +19,17 @@ class CommandValidation final : public AdapterValidation {
   CommandValidation(std::string command, std::chrono::milliseconds timeout)
       : command_(std::move(command)), timeout_(timeout) {}
 
-  AdapterVerdict judge(const std::filesystem::path& artifact, const std::atomic<bool>& cancel) override {
-    auto command = validation::fill_placeholders(command_, {{"adapter_path", validation::shell_quote(artifact.string())}});
+  AdapterVerdict judge(const std::filesystem::path& artifact,
+                       const std::atomic<bool>& cancel) override {
+    auto command = validation::fill_placeholders(
+        command_, {{"adapter_path", validation::shell_quote(artifact.string())}});
     auto outcome = validation::run_verdict_command(command, timeout_, &cancel);
     AdapterVerdict verdict;
     verdict.pass = outcome.pass;
     verdict.cancelled = outcome.cancelled;
     verdict.reason = outcome.cancelled ? "validation cancelled: the validator is shutting down"
                                        : fmt::format("validation command: {}", outcome.reason);
-    verdict.metrics_json = outcome.metrics.dump();
+    verdict.metrics_json = dump_json(outcome.metrics);
     return verdict;
   }
 
@@ -42,13 +45,15 @@ class SuiteValidation final : public AdapterValidation {
   SuiteValidation(validation::SuiteRunner runner, std::string description)
       : runner_(std::move(runner)), description_(std::move(description)) {}
 
-  AdapterVerdict judge(const std::filesystem::path& artifact, const std::atomic<bool>& cancel) override {
+  AdapterVerdict judge(const std::filesystem::path& artifact,
+                       const std::atomic<bool>& cancel) override {
     auto report = runner_.validate(artifact, &cancel);
     AdapterVerdict verdict;
     verdict.cancelled = cancel.load();
     verdict.pass = report.pass && !verdict.cancelled;
-    verdict.reason = verdict.cancelled ? "validation cancelled: the validator is shutting down" : report.reason;
-    verdict.metrics_json = report.to_json()["metrics"].dump();
+    verdict.reason =
+        verdict.cancelled ? "validation cancelled: the validator is shutting down" : report.reason;
+    verdict.metrics_json = dump_json(report.to_json()["metrics"]);
     return verdict;
   }
 
@@ -61,13 +66,16 @@ class SuiteValidation final : public AdapterValidation {
 
 }  // namespace
 
-std::unique_ptr<AdapterValidation> make_command_validation(std::string command, std::chrono::milliseconds timeout) {
+std::unique_ptr<AdapterValidation> make_command_validation(std::string command,
+                                                           std::chrono::milliseconds timeout) {
   return std::make_unique<CommandValidation>(std::move(command), timeout);
 }
 
-Result<std::unique_ptr<AdapterValidation>> make_suite_validation(const std::filesystem::path& suites_config) {
-  auto config = suites_config.empty() ? Result<validation::SuiteConfig>(validation::SuiteConfig::defaults())
-                                      : validation::SuiteConfig::load(suites_config);
+Result<std::unique_ptr<AdapterValidation>> make_suite_validation(
+    const std::filesystem::path& suites_config) {
+  auto config = suites_config.empty()
+                    ? Result<validation::SuiteConfig>(validation::SuiteConfig::defaults())
+                    : validation::SuiteConfig::load(suites_config);
   if (!config) return config.error();
   auto runner = validation::SuiteRunner::create(*config);
   if (!runner) return runner.error();
@@ -76,9 +84,11 @@ Result<std::unique_ptr<AdapterValidation>> make_suite_validation(const std::file
   if (config->qa) names.emplace_back("qa");
   if (config->safety) names.emplace_back("safety");
   if (config->external) names.emplace_back("external");
-  auto description = fmt::format("suites {} ({})", fmt::join(names, ", "),
-                                 suites_config.empty() ? std::string("default thresholds") : suites_config.string());
-  return std::unique_ptr<AdapterValidation>(new SuiteValidation(std::move(runner.value()), std::move(description)));
+  auto description = fmt::format(
+      "suites {} ({})", fmt::join(names, ", "),
+      suites_config.empty() ? std::string("default thresholds") : suites_config.string());
+  return std::unique_ptr<AdapterValidation>(
+      new SuiteValidation(std::move(runner.value()), std::move(description)));
 }
 
 }  // namespace bftgate::runtime

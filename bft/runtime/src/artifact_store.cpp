@@ -1,17 +1,22 @@
 #include "bftgate/runtime/artifact_store.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <fmt/format.h>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
 #include "bftgate/crypto/file_io.hpp"
+#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/runtime/refusals.hpp"
 #include "bftgate/runtime/zmq_reader.hpp"
 
 namespace bftgate::runtime {
@@ -36,92 +41,174 @@ Status fsync_file(const std::filesystem::path& path) {
   return ok_status();
 }
 
-class Store {
- public:
-  explicit Store(std::filesystem::path dir) : dir_(std::move(dir)) {
-    std::filesystem::create_directories(dir_ / "objects");
-    std::filesystem::create_directories(dir_ / "partial");
+// Appends `data` to `path` with write(2), so a failure names its cause (ENOSPC, EFBIG, ...);
+// on failure the file is cut back to its old length, so a failed chunk leaves nothing behind.
+Status append_file(const std::filesystem::path& path, std::uint64_t old_size, ByteView data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return fail(fmt::format("cannot open the partial upload: {}", std::strerror(errno)));
+  std::size_t written = 0;
+  int error = 0;
+  while (written < data.size()) {
+    auto n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    written += static_cast<std::size_t>(n);
   }
-
-  // Handles one request; returns the reply header and the data frame (may be empty).
-  std::pair<json, Bytes> handle(const json& request, ByteView data) {
-    auto digest = crypto::Digest::from_hex(request.value("digest", ""));
-    if (!digest) return {{{"ok", false}, {"error", "missing or malformed digest"}}, {}};
-    auto op = request.value("op", "");
-    auto object = object_path(dir_, *digest);
-    auto partial = partial_path(dir_, *digest);
-    std::error_code ec;
-    if (op == "stat") {
-      if (!std::filesystem::exists(object)) return {{{"ok", false}, {"error", "not found"}}, {}};
-      return {{{"ok", true}, {"size", std::filesystem::file_size(object)}}, {}};
-    }
-    if (op == "put-begin") {
-      if (std::filesystem::exists(object)) return {{{"ok", true}, {"offset", request.value("size", 0)}, {"complete", true}}, {}};
-      auto have = std::filesystem::exists(partial) ? std::filesystem::file_size(partial) : 0;
-      return {{{"ok", true}, {"offset", have}}, {}};
-    }
-    if (op == "put-chunk") {
-      auto offset = request.value("offset", std::uint64_t{0});
-      auto have = std::filesystem::exists(partial) ? std::filesystem::file_size(partial) : 0;
-      if (offset != have) return {{{"ok", false}, {"error", fmt::format("expected offset {}", have)}, {"offset", have}}, {}};
-      std::ofstream out(partial, std::ios::binary | std::ios::app);
-      out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-      if (!out) return {{{"ok", false}, {"error", "write failed"}}, {}};
-      return {{{"ok", true}, {"offset", have + data.size()}}, {}};
-    }
-    if (op == "put-end") {
-      auto actual = crypto::sha256_file(partial);
-      if (!actual) return {{{"ok", false}, {"error", actual.error().message}}, {}};
-      if (actual->digest != *digest) {
-        std::filesystem::remove(partial, ec);
-        return {{{"ok", false}, {"error", fmt::format("digest mismatch: the upload hashes to {}", actual->digest.hex())}}, {}};
-      }
-      if (auto s = fsync_file(partial); !s) return {{{"ok", false}, {"error", s.error().message}}, {}};
-      std::filesystem::rename(partial, object, ec);
-      if (ec) return {{{"ok", false}, {"error", ec.message()}}, {}};
-      spdlog::info("store: stored {} ({} bytes)", digest->hex(), actual->size);
-      return {{{"ok", true}, {"size", actual->size}}, {}};
-    }
-    if (op == "get") {
-      if (!std::filesystem::exists(object)) return {{{"ok", false}, {"error", "not found"}}, {}};
-      auto offset = request.value("offset", std::uint64_t{0});
-      auto length = std::min<std::uint64_t>(request.value("length", std::uint64_t{kStoreChunk}), kStoreChunk);
-      if (offset == 0) {
-        // Served bytes must be the stored bytes: re-check the disk copy at the start of each get.
-        auto actual = crypto::sha256_file(object);
-        if (!actual || actual->digest != *digest) {
-          spdlog::error("store: {} on disk does not match its digest; refusing to serve it", digest->hex());
-          return {{{"ok", false}, {"error", "stored copy is corrupt"}}, {}};
-        }
-      }
-      auto size = std::filesystem::file_size(object);
-      Bytes chunk(offset < size ? std::min<std::uint64_t>(length, size - offset) : 0);
-      std::ifstream in(object, std::ios::binary);
-      in.seekg(static_cast<std::streamoff>(offset));
-      in.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
-      return {{{"ok", true}, {"size", size}}, std::move(chunk)};
-    }
-    return {{{"ok", false}, {"error", fmt::format("unknown op '{}'", op)}}, {}};
+  if (error != 0 && ::ftruncate(fd, static_cast<off_t>(old_size)) != 0) {
+    // Cannot even cut it back: the caller removes the file.
   }
+  ::close(fd);
+  if (error != 0) return fail(fmt::format("write failed: {}", std::strerror(error)));
+  return ok_status();
+}
 
- private:
-  std::filesystem::path dir_;
-};
+std::uint64_t size_or_zero(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : size;
+}
+
+// Request headers are small flat objects.
+constexpr JsonLimits kRequestLimits{.max_bytes = 4096, .max_depth = 2, .max_values = 32};
+// A chunk and its header; a bigger frame disconnects its sender.
+constexpr std::int64_t kMaxFrameBytes = kStoreChunk + (64 << 10);
+
+std::pair<json, Bytes> refused(std::string reason) {
+  return {{{"ok", false}, {"error", std::move(reason)}}, {}};
+}
 
 }  // namespace
 
-int run_store(const std::filesystem::path& dir, const std::string& endpoint) {
+ArtifactStore::ArtifactStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+Status ArtifactStore::open() {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    spdlog::error("store: cannot create {}: {}", dir.string(), ec.message());
+  std::filesystem::create_directories(dir_ / "objects", ec);
+  if (!ec) std::filesystem::create_directories(dir_ / "partial", ec);
+  if (ec) return fail(fmt::format("cannot create {}: {}", dir_.string(), ec.message()));
+  std::size_t removed = 0;
+  for (const auto& item : std::filesystem::directory_iterator(dir_ / "partial", ec)) {
+    std::error_code ignored;
+    if (std::filesystem::remove(item.path(), ignored)) ++removed;
+  }
+  if (removed > 0)
+    spdlog::info("store: removed {} partial uploads left by an earlier run", removed);
+  return ok_status();
+}
+
+std::pair<std::string, Bytes> ArtifactStore::answer(std::string_view header, ByteView data,
+                                                    Refusals& refusals) {
+  json reply;
+  Bytes out;
+  auto request = parse_json(header, kRequestLimits);
+  if (!request || !request->is_object()) {
+    auto why = request ? std::string("not a JSON object") : request.error().message;
+    refusals.refuse("request", why);
+    reply = {{"ok", false}, {"error", fmt::format("bad request: {}", why)}};
+  } else {
+    std::tie(reply, out) = handle(*request, data);
+  }
+  return {dump_json(reply), std::move(out)};
+}
+
+std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data) {
+  const auto text = [&](const char* key) {
+    return request.contains(key) && request[key].is_string() ? request[key].get<std::string>()
+                                                             : std::string();
+  };
+  const auto number = [&](const char* key, std::uint64_t fallback) {
+    return request.contains(key) && request[key].is_number_unsigned()
+               ? request[key].get<std::uint64_t>()
+               : fallback;
+  };
+  auto digest = crypto::Digest::from_hex(text("digest"));
+  if (!digest) return refused("missing or malformed digest");
+  auto op = text("op");
+  auto object = object_path(dir_, *digest);
+  auto partial = partial_path(dir_, *digest);
+  std::error_code ec;
+  if (op == "stat") {
+    if (!std::filesystem::exists(object, ec)) return refused("not found");
+    return {{{"ok", true}, {"size", size_or_zero(object)}}, {}};
+  }
+  if (op == "put-begin") {
+    if (std::filesystem::exists(object, ec))
+      return {{{"ok", true}, {"offset", number("size", 0)}, {"complete", true}}, {}};
+    return {{{"ok", true}, {"offset", size_or_zero(partial)}}, {}};
+  }
+  if (op == "put-chunk") {
+    auto offset = number("offset", 0);
+    auto have = size_or_zero(partial);
+    if (offset != have)
+      return {{{"ok", false}, {"error", fmt::format("expected offset {}", have)}, {"offset", have}},
+              {}};
+    if (auto s = append_file(partial, have, data); !s) {
+      // Free the space and say why: the next upload starts clean, and what is stored is still
+      // served.
+      std::filesystem::remove(partial, ec);
+      spdlog::error("store: upload of {} failed at offset {}: {}", digest->hex(), have,
+                    s.error().message);
+      return refused(s.error().message);
+    }
+    return {{{"ok", true}, {"offset", have + data.size()}}, {}};
+  }
+  if (op == "put-end") {
+    auto actual = crypto::sha256_file(partial);
+    if (!actual) return refused(actual.error().message);
+    if (actual->digest != *digest) {
+      std::filesystem::remove(partial, ec);
+      return refused(fmt::format("digest mismatch: the upload hashes to {}", actual->digest.hex()));
+    }
+    if (auto s = fsync_file(partial); !s) {
+      std::filesystem::remove(partial, ec);
+      return refused(s.error().message);
+    }
+    std::filesystem::rename(partial, object, ec);
+    if (ec) return refused(ec.message());
+    spdlog::info("store: stored {} ({} bytes)", digest->hex(), actual->size);
+    return {{{"ok", true}, {"size", actual->size}}, {}};
+  }
+  if (op == "get") {
+    if (!std::filesystem::exists(object, ec)) return refused("not found");
+    auto offset = number("offset", 0);
+    auto length = std::min<std::uint64_t>(number("length", kStoreChunk), kStoreChunk);
+    if (offset == 0) {
+      // Served bytes must be the stored bytes: re-check the disk copy at the start of each get.
+      auto actual = crypto::sha256_file(object);
+      if (!actual || actual->digest != *digest) {
+        spdlog::error("store: {} on disk does not match its digest; refusing to serve it",
+                      digest->hex());
+        return refused("stored copy is corrupt");
+      }
+    }
+    auto size = size_or_zero(object);
+    Bytes chunk(offset < size ? std::min<std::uint64_t>(length, size - offset) : 0);
+    std::ifstream in(object, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
+    if (!in) return refused("cannot read the stored copy");
+    return {{{"ok", true}, {"size", size}}, std::move(chunk)};
+  }
+  return refused(fmt::format("unknown op '{}'", printable(op, 64)));
+}
+
+int run_store(const std::filesystem::path& dir, const std::string& endpoint) {
+  // A file-size limit (RLIMIT_FSIZE) must fail a write with EFBIG, not kill the store.
+  ::signal(SIGXFSZ, SIG_IGN);
+  ArtifactStore store(dir);
+  if (auto s = store.open(); !s) {
+    spdlog::error("store: {}", s.error().message);
     return 1;
   }
-  Store store(dir);
+  Refusals refusals("store");
   boost::asio::io_context io;
   zmq::context_t context;
   zmq::socket_t router(context, zmq::socket_type::router);
   router.set(zmq::sockopt::linger, 0);
+  router.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
   try {
     router.bind(endpoint);
   } catch (const zmq::error_t& e) {
@@ -129,31 +216,37 @@ int run_store(const std::filesystem::path& dir, const std::string& endpoint) {
     return 1;
   }
   std::unique_ptr<ZmqReader> reader;
-  reader = std::make_unique<ZmqReader>(io, router, [&](std::vector<zmq::message_t>& frames) {
-    if (frames.size() < 2) return;
-    json reply;
-    Bytes data;
-    try {
-      auto request = json::parse(frames[1].to_string());
-      ByteView payload;
-      if (frames.size() > 2) payload = ByteView(static_cast<const std::uint8_t*>(frames[2].data()), frames[2].size());
-      std::tie(reply, data) = store.handle(request, payload);
-    } catch (const std::exception& e) {
-      reply = {{"ok", false}, {"error", fmt::format("bad request: {}", e.what())}};
-    }
-    auto header = reply.dump();
-    router.send(frames[0], zmq::send_flags::sndmore);
-    router.send(zmq::buffer(header), zmq::send_flags::sndmore);
-    router.send(zmq::buffer(data), zmq::send_flags::none);
-    reader->drain();
-  });
+  reader = std::make_unique<ZmqReader>(
+      io, router,
+      [&](std::vector<zmq::message_t>& frames) {
+        // ROUTER: [routing id][header] or [routing id][header][data]
+        if (frames.size() < 2 || frames.size() > 3) {
+          refusals.refuse("frame-count", fmt::format("a message of {} frames", frames.size()));
+          return;
+        }
+        ByteView payload;
+        if (frames.size() > 2)
+          payload = ByteView(static_cast<const std::uint8_t*>(frames[2].data()), frames[2].size());
+        auto [header, data] = store.answer(frames[1].to_string_view(), payload, refusals);
+        router.send(frames[0], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        router.send(zmq::buffer(header), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        router.send(zmq::buffer(data), zmq::send_flags::dontwait);
+        reader->drain();
+      },
+      refusals);
   reader->start();
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
   spdlog::info("store: serving {} on {}", dir.string(), endpoint);
   io.run();
-  spdlog::info("store: stopped cleanly");
+  spdlog::info("store: stopped cleanly ({} inputs refused)", refusals.total());
   return 0;
+}
+
+// A number in a store reply, or `fallback`: the reply is input like any other.
+static std::uint64_t reply_number(const json& reply, const char* key, std::uint64_t fallback) {
+  return reply.contains(key) && reply[key].is_number_unsigned() ? reply[key].get<std::uint64_t>()
+                                                                : fallback;
 }
 
 struct StoreClient::Impl {
@@ -163,25 +256,32 @@ struct StoreClient::Impl {
 
   Result<std::pair<json, Bytes>> call(const json& request, ByteView data = {}) {
     auto header = request.dump();
-    socket.send(zmq::buffer(header), data.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
+    socket.send(zmq::buffer(header),
+                data.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
     if (!data.empty()) socket.send(zmq::buffer(data.data(), data.size()), zmq::send_flags::none);
     std::vector<zmq::pollitem_t> items = {{socket.handle(), 0, ZMQ_POLLIN, 0}};
     zmq::poll(items, timeout);
-    if (!(items[0].revents & ZMQ_POLLIN)) return Error{fmt::format("the store did not answer within {} ms", timeout.count())};
+    if (!(items[0].revents & ZMQ_POLLIN))
+      return Error{fmt::format("the store did not answer within {} ms", timeout.count())};
     zmq::message_t reply_header;
     zmq::message_t reply_data;
     (void)socket.recv(reply_header);
     if (reply_header.more()) (void)socket.recv(reply_data);
-    json reply = json::parse(reply_header.to_string(), nullptr, false);
-    if (reply.is_discarded() || !reply.value("ok", false)) {
-      return Error{fmt::format("store: {}", reply.is_discarded() ? "malformed reply" : reply.value("error", "error"))};
+    auto parsed = parse_json(reply_header.to_string_view(), kRequestLimits);
+    if (!parsed || !parsed->is_object()) return Error{"store: malformed reply"};
+    auto& reply = parsed.value();
+    if (!reply.contains("ok") || reply["ok"] != true) {
+      const auto& error = reply.contains("error") ? reply["error"] : json();
+      return Error{fmt::format("store: {}",
+                               error.is_string() ? printable(error.get<std::string>()) : "error")};
     }
     auto* begin = static_cast<const std::uint8_t*>(reply_data.data());
     return std::pair{reply, Bytes(begin, begin + reply_data.size())};
   }
 };
 
-StoreClient::StoreClient(std::string endpoint, std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>()) {
+StoreClient::StoreClient(std::string endpoint, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
   impl_->timeout = timeout;
   impl_->socket.set(zmq::sockopt::linger, 0);
   impl_->socket.connect(endpoint);
@@ -192,10 +292,12 @@ StoreClient::~StoreClient() = default;
 Result<crypto::Digest> StoreClient::put(const std::filesystem::path& file) {
   auto digest = crypto::sha256_file(file);
   if (!digest) return digest.error();
-  auto begin = impl_->call({{"op", "put-begin"}, {"digest", digest->digest.hex()}, {"size", digest->size}});
+  auto begin =
+      impl_->call({{"op", "put-begin"}, {"digest", digest->digest.hex()}, {"size", digest->size}});
   if (!begin) return begin.error();
-  if (begin->first.value("complete", false)) return digest->digest;
-  std::uint64_t offset = begin->first.value("offset", std::uint64_t{0});
+  if (begin->first.contains("complete") && begin->first["complete"] == true) return digest->digest;
+  std::uint64_t offset = reply_number(begin->first, "offset", 0);
+  if (offset > digest->size) return Error{"store: the resume offset is past the end of the file"};
   std::ifstream in(file, std::ios::binary);
   in.seekg(static_cast<std::streamoff>(offset));
   Bytes chunk(kStoreChunk);
@@ -203,9 +305,12 @@ Result<crypto::Digest> StoreClient::put(const std::filesystem::path& file) {
     auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kStoreChunk, digest->size - offset));
     in.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(n));
     if (!in) return Error{fmt::format("cannot read {}", file.string())};
-    auto sent = impl_->call({{"op", "put-chunk"}, {"digest", digest->digest.hex()}, {"offset", offset}}, ByteView(chunk).first(n));
+    auto sent =
+        impl_->call({{"op", "put-chunk"}, {"digest", digest->digest.hex()}, {"offset", offset}},
+                    ByteView(chunk).first(n));
     if (!sent) return sent.error();
-    offset = sent->first.value("offset", offset + n);
+    offset = reply_number(sent->first, "offset", offset + n);
+    if (offset > digest->size) return Error{"store: the upload offset is past the end of the file"};
   }
   auto end = impl_->call({{"op", "put-end"}, {"digest", digest->digest.hex()}});
   if (!end) return end.error();
@@ -220,12 +325,14 @@ Status StoreClient::get(const crypto::Digest& digest, const std::filesystem::pat
   std::uint64_t offset = 0;
   std::uint64_t size = 1;
   while (offset < size) {
-    auto reply = impl_->call({{"op", "get"}, {"digest", digest.hex()}, {"offset", offset}, {"length", kStoreChunk}});
+    auto reply = impl_->call(
+        {{"op", "get"}, {"digest", digest.hex()}, {"offset", offset}, {"length", kStoreChunk}});
     if (!reply) return fail(reply.error().message);
-    size = reply->first.value("size", std::uint64_t{0});
+    size = reply_number(reply->first, "size", 0);
     if (reply->second.empty() && offset < size) return fail("the store sent an empty chunk");
     hasher.update(reply->second);
-    out.write(reinterpret_cast<const char*>(reply->second.data()), static_cast<std::streamsize>(reply->second.size()));
+    out.write(reinterpret_cast<const char*>(reply->second.data()),
+              static_cast<std::streamsize>(reply->second.size()));
     offset += reply->second.size();
   }
   out.close();
@@ -233,7 +340,8 @@ Status StoreClient::get(const crypto::Digest& digest, const std::filesystem::pat
   if (auto actual = hasher.finish(); actual != digest) {
     std::error_code ec;
     std::filesystem::remove(temporary, ec);
-    return fail(fmt::format("downloaded artifact hashes to {}, not the requested {}", actual.hex(), digest.hex()));
+    return fail(fmt::format("downloaded artifact hashes to {}, not the requested {}", actual.hex(),
+                            digest.hex()));
   }
   if (auto s = fsync_file(temporary); !s) return s;
   std::error_code ec;

@@ -4,23 +4,31 @@
 
 #include <set>
 
+#include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/runtime/envelope.hpp"
 
 namespace bftgate::runtime {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+// A status answer holds the whole register (entries with their votes and certificates) and the
+// validator's kept metrics: generous, but bounded.
+constexpr JsonLimits kAnswerLimits{.max_bytes = 64 << 20, .max_depth = 16, .max_values = 1 << 22};
+}  // namespace
+
 ClusterClient::ClusterClient(const ClusterConfig& config)
     : config_(config), verifier_(std::make_shared<bft::Ed25519Verifier>(config)) {
   for (const auto& v : config.validators) {
-    auto& socket = sockets_.emplace(v.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
+    auto& socket =
+        sockets_.emplace(v.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
     socket.set(zmq::sockopt::linger, 0);
     socket.connect(v.endpoint);
   }
 }
 
-std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(const nlohmann::json& query,
-                                                                  std::chrono::milliseconds timeout) {
+std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(
+    const nlohmann::json& query, std::chrono::milliseconds timeout) {
   // Each query carries a fresh id that validators echo: a late answer to an earlier query (one
   // that timed out, or was queued while a validator was starting) is drained, never taken.
   auto tagged = query;
@@ -28,7 +36,8 @@ std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(const nlohmann
   tagged["query_id"] = query_id;
   auto text = tagged.dump();
   auto frame = make_envelope(EnvelopeKind::kQuery, as_bytes(text));
-  for (auto& [id, socket] : sockets_) (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  for (auto& [id, socket] : sockets_)
+    (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
   std::map<bft::ReplicaId, nlohmann::json> answers;
   auto deadline = Clock::now() + timeout;
   while (answers.size() < sockets_.size() && Clock::now() < deadline) {
@@ -44,15 +53,18 @@ std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(const nlohmann
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
       zmq::message_t message;
-      while (!answers.contains(ids[i]) && sockets_.at(ids[i]).recv(message, zmq::recv_flags::dontwait)) {
-        auto envelope = open_envelope(ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
+      while (!answers.contains(ids[i]) &&
+             sockets_.at(ids[i]).recv(message, zmq::recv_flags::dontwait)) {
+        auto envelope = open_envelope(
+            ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
         if (!envelope || envelope->kind != EnvelopeKind::kQueryReply) continue;
-        try {
-          auto answer = nlohmann::json::parse(envelope->payload.begin(), envelope->payload.end());
-          if (answer.is_object() && answer.value("query_id", std::uint64_t{0}) == query_id) {
-            answers[ids[i]] = std::move(answer);
-          }
-        } catch (const nlohmann::json::exception&) {
+        auto answer =
+            parse_json(std::string_view(reinterpret_cast<const char*>(envelope->payload.data()),
+                                        envelope->payload.size()),
+                       kAnswerLimits);
+        if (answer && answer->is_object() && answer->contains("query_id") &&
+            (*answer)["query_id"] == query_id) {
+          answers[ids[i]] = std::move(answer.value());
         }
       }
     }
@@ -60,7 +72,8 @@ std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(const nlohmann
   return answers;
 }
 
-Result<Bytes> ClusterClient::submit(const bft::MessagePtr& request, std::chrono::milliseconds timeout,
+Result<Bytes> ClusterClient::submit(const bft::MessagePtr& request,
+                                    std::chrono::milliseconds timeout,
                                     std::chrono::milliseconds retry) {
   const auto* body = request->as<bft::Request>();
   auto frame = make_envelope(EnvelopeKind::kProtocol, request->wire());
@@ -69,7 +82,8 @@ Result<Bytes> ClusterClient::submit(const bft::MessagePtr& request, std::chrono:
   std::map<bft::ReplicaId, Bytes> results;  // one result per validator, first one counts
   while (Clock::now() < deadline) {
     if (Clock::now() >= next_send) {
-      for (auto& [id, socket] : sockets_) (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+      for (auto& [id, socket] : sockets_)
+        (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
       next_send = Clock::now() + retry;
     }
     std::vector<zmq::pollitem_t> items;
@@ -83,12 +97,16 @@ Result<Bytes> ClusterClient::submit(const bft::MessagePtr& request, std::chrono:
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
       zmq::message_t message;
       while (sockets_.at(ids[i]).recv(message, zmq::recv_flags::dontwait)) {
-        auto envelope = open_envelope(ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
+        auto envelope = open_envelope(
+            ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
         if (!envelope || envelope->kind != EnvelopeKind::kProtocol) continue;
         auto reply = bft::decode_message(envelope->payload);
-        if (!reply || reply.value()->sender != ids[i] || !bft::verify_signature(*verifier_, **reply)) continue;
+        if (!reply || reply.value()->sender != ids[i] ||
+            !bft::verify_signature(*verifier_, **reply))
+          continue;
         const auto* r = reply.value()->as<bft::Reply>();
-        if (r == nullptr || r->client != request->sender || r->request_id != body->request_id) continue;
+        if (r == nullptr || r->client != request->sender || r->request_id != body->request_id)
+          continue;
         results.emplace(ids[i], r->result);
       }
     }
@@ -97,8 +115,8 @@ Result<Bytes> ClusterClient::submit(const bft::MessagePtr& request, std::chrono:
       if (++counts[result] >= std::size_t{config_.f} + 1) return result;
     }
   }
-  return Error{fmt::format("no f+1 = {} matching replies within {} ms ({} validators answered)", config_.f + 1,
-                           timeout.count(), results.size())};
+  return Error{fmt::format("no f+1 = {} matching replies within {} ms ({} validators answered)",
+                           config_.f + 1, timeout.count(), results.size())};
 }
 
 }  // namespace bftgate::runtime

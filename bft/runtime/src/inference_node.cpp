@@ -1,10 +1,10 @@
 #include "bftgate/runtime/inference_node.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
-#include <optional>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -12,20 +12,23 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
-#include <fmt/format.h>
-#include <map>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/gpu/backend.hpp"
 #include "bftgate/gpu/serving_loop.hpp"
 #include "bftgate/gpu/verified_adapter.hpp"
-#include "bftgate/validation/model.hpp"
-#include "bftgate/validation/training.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/runtime/http_server.hpp"
+#include "bftgate/runtime/refusals.hpp"
+#include "bftgate/validation/model.hpp"
+#include "bftgate/validation/training.hpp"
 
 namespace bftgate::runtime {
 
@@ -44,32 +47,34 @@ struct LoadedAdapter {
 
 // A prompt the synthetic requests slide over: each request asks for the byte after one window.
 constexpr std::string_view kSyntheticPrompt =
-    "And God said, Let there be light: and there was light. And God saw the light, that it was good: "
+    "And God said, Let there be light: and there was light. And God saw the light, that it was "
+    "good: "
     "and God divided the light from the darkness. ";
 
 class Node final : public InferenceNode {
  public:
   Node(NodeOptions options, ClusterConfig config, std::uint16_t http_port,
        std::unique_ptr<gpu::ServingBackend> backend)
-      : options_(std::move(options)), config_(std::move(config)), http_port_(http_port), signals_(io_, SIGTERM, SIGINT),
-        request_timer_(io_), backend_(std::move(backend)) {
+      : options_(std::move(options)),
+        config_(std::move(config)),
+        http_port_(http_port),
+        signals_(io_, SIGTERM, SIGINT),
+        request_timer_(io_),
+        backend_(std::move(backend)) {
     current_ = std::make_shared<const LoadedAdapter>();
-    if (backend_) serving_ = std::make_unique<gpu::ServingLoop>(*backend_, gpu::ServingLoopOptions{.max_batch = 64});
+    if (backend_)
+      serving_ =
+          std::make_unique<gpu::ServingLoop>(*backend_, gpu::ServingLoopOptions{.max_batch = 64});
   }
 
   int run() override {
-    asio::ip::tcp::acceptor acceptor(io_);
-    try {
-      asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), http_port_);
-      acceptor.open(endpoint.protocol());
-      acceptor.set_option(asio::socket_base::reuse_address(true));
-      acceptor.bind(endpoint);
-      acceptor.listen();
-    } catch (const boost::system::system_error& e) {
-      spdlog::error("node {}: cannot listen on 127.0.0.1:{}: {}", options_.id, http_port_, e.what());
+    HttpServer http(
+        io_, [this](const HttpRequestLine& request) { return answer_http(request); },
+        input_refusals_);
+    if (auto s = http.listen(http_port_); !s) {
+      spdlog::error("node {}: {}", options_.id, s.error().message);
       return 1;
     }
-    accept(acceptor);
     signals_.async_wait([this](const boost::system::error_code& ec, int) {
       if (ec) return;
       stop_ = true;
@@ -80,14 +85,17 @@ class Node final : public InferenceNode {
     if (serving_) {
       serving_->start();
       requester = std::thread([this] { request_loop(); });
-      spdlog::info("node {}: serving the tiny model on {} ({} adapter slots, max rank {})", options_.id,
-                   backend_->device_description(), backend_->options().slots, backend_->options().max_rank);
+      spdlog::info("node {}: serving the tiny model on {} ({} adapter slots, max rank {})",
+                   options_.id, backend_->device_description(), backend_->options().slots,
+                   backend_->options().max_rank);
     } else {
       serve_next();
     }
     std::thread poller([this] { poll_loop(); });
-    spdlog::info("node {}: serving on http://127.0.0.1:{}/status and /metrics; polling {} validators every {} ms",
-                 options_.id, http_port_, config_.n(), options_.poll_interval.count());
+    spdlog::info(
+        "node {}: serving on http://127.0.0.1:{}/status and /metrics; polling {} validators every "
+        "{} ms",
+        options_.id, http_port_, config_.n(), options_.poll_interval.count());
     io_.run();
     stop_ = true;
     wake_.notify_all();
@@ -95,8 +103,8 @@ class Node final : public InferenceNode {
     if (requester.joinable()) requester.join();
     if (serving_) serving_->stop();
     std::lock_guard lock(mutex_);
-    spdlog::info("node {}: stopped cleanly serving version {} ({} requests served)", options_.id, current_->version,
-                 total_served_);
+    spdlog::info("node {}: stopped cleanly serving version {} ({} requests served)", options_.id,
+                 current_->version, total_served_);
     return 0;
   }
 
@@ -121,8 +129,9 @@ class Node final : public InferenceNode {
     while (text.size() < context + kSyntheticPrompt.size()) text += kSyntheticPrompt;
     std::size_t offset = 0;
     while (!stop_) {
-      std::vector<std::uint8_t> window(text.begin() + static_cast<std::ptrdiff_t>(offset),
-                                       text.begin() + static_cast<std::ptrdiff_t>(offset + context));
+      std::vector<std::uint8_t> window(
+          text.begin() + static_cast<std::ptrdiff_t>(offset),
+          text.begin() + static_cast<std::ptrdiff_t>(offset + context));
       offset = (offset + 1) % kSyntheticPrompt.size();
       auto response = serving_->submit(std::move(window)).get();
       {
@@ -142,7 +151,12 @@ class Node final : public InferenceNode {
   void poll_loop() {
     ClusterClient client(config_);
     while (!stop_) {
-      poll_once(client);
+      try {
+        poll_once(client);
+      } catch (const std::exception&
+                   e) {  // answers are hostile input: a bug they reach must not stop the node
+        input_refusals_.refuse("poll-exception", printable(e.what()));
+      }
       std::unique_lock lock(wake_mutex_);
       wake_.wait_for(lock, options_.poll_interval, [this] { return stop_.load(); });
     }
@@ -169,9 +183,16 @@ class Node final : public InferenceNode {
     // so one lying validator can neither load a forgery nor block a genuine release.
     std::vector<const json*> candidates;
     for (const auto& [id, answer] : answers) {
+      if (!answer.contains("release")) continue;
       const auto& release = answer["release"];
-      if (release.is_null() || !release.contains("version") || !release["version"].is_number_unsigned()) continue;
-      if (release["version"].get<std::uint64_t>() > serving) candidates.push_back(&release);  // never backwards
+      if (!release.is_object() || !release.contains("version") ||
+          !release["version"].is_number_unsigned() || !release.contains("artifact_digest") ||
+          !release["artifact_digest"].is_string() || !release.contains("source") ||
+          !release["source"].is_string() || !release.contains("certificate")) {
+        continue;
+      }
+      if (release["version"].get<std::uint64_t>() > serving)
+        candidates.push_back(&release);  // never backwards
     }
     std::sort(candidates.begin(), candidates.end(), [](const json* a, const json* b) {
       return (*a)["version"].get<std::uint64_t>() > (*b)["version"].get<std::uint64_t>();
@@ -186,7 +207,8 @@ class Node final : public InferenceNode {
         continue;
       }
       auto named = crypto::Digest::from_hex(candidate->value("artifact_digest", ""));
-      if (!named || certificate->statement.adapter_version != (*candidate)["version"].get<std::uint64_t>() ||
+      if (!named ||
+          certificate->statement.adapter_version != (*candidate)["version"].get<std::uint64_t>() ||
           certificate->statement.artifact_digest != *named) {
         refuse("certificate-mismatch", "the certificate does not name this version and digest");
         continue;
@@ -210,12 +232,14 @@ class Node final : public InferenceNode {
     auto source = release.value("source", "");
     if (source.starts_with("store://")) {
       StoreClient store(config_.artifact_store_endpoint, std::chrono::milliseconds(30'000));
-      if (auto s = store.get(*digest, path); !s) return refuse("download-failed", s.error().message);
+      if (auto s = store.get(*digest, path); !s)
+        return refuse("download-failed", s.error().message);
     } else if (source.starts_with("file://")) {
-      std::filesystem::copy_file(source.substr(7), path, std::filesystem::copy_options::overwrite_existing, ec);
+      std::filesystem::copy_file(source.substr(7), path,
+                                 std::filesystem::copy_options::overwrite_existing, ec);
       if (ec) return refuse("download-failed", ec.message());
     } else {
-      return refuse("unsupported-source", source);
+      return refuse("unsupported-source", printable(source));
     }
     // Verify the bytes that will be loaded, not just what was downloaded.
     auto loaded = std::make_shared<LoadedAdapter>();
@@ -223,13 +247,14 @@ class Node final : public InferenceNode {
     loaded->digest = *digest;
     std::ifstream in(path, std::ios::binary);
     loaded->weights.assign(std::istreambuf_iterator<char>(in), {});
-    if (crypto::sha256(loaded->weights) != *digest) return refuse("digest-mismatch", "artifact bytes do not match the certificate");
+    if (crypto::sha256(loaded->weights) != *digest)
+      return refuse("digest-mismatch", "artifact bytes do not match the certificate");
     auto transfer_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     if (serving_) {
       // Only a VerifiedAdapter reaches the backend: certificate, digest and adapter checked again
       // on the exact bytes that are loaded.
-      auto verified = gpu::VerifiedAdapter::verify(*chosen_certificate, config_, loaded->weights, backend_->shape(),
-                                                   backend_->adapter_limits());
+      auto verified = gpu::VerifiedAdapter::verify(*chosen_certificate, config_, loaded->weights,
+                                                   backend_->shape(), backend_->adapter_limits());
       if (!verified) return refuse("invalid-adapter", verified.error().message);
       auto swapped = serving_->swap(std::move(verified).value());
       if (!swapped) return refuse("swap-refused", swapped.error().message);
@@ -242,10 +267,12 @@ class Node final : public InferenceNode {
         swapped_at_[version] = std::chrono::system_clock::now();
         fetch_ms_[version] = transfer_ms;
       }
-      spdlog::info("node {}: now serving adapter version {} (fetched and verified in {:.1f} ms, staged in {:.3f} ms, "
-                   "flipped in {:.1f} us)",
-                   options_.id, version, transfer_ms, swapped->stage.stage_seconds * 1e3,
-                   swapped->flip.flip_seconds * 1e6);
+      spdlog::info(
+          "node {}: now serving adapter version {} (fetched and verified in {:.1f} ms, staged in "
+          "{:.3f} ms, "
+          "flipped in {:.1f} us)",
+          options_.id, version, transfer_ms, swapped->stage.stage_seconds * 1e3,
+          swapped->flip.flip_seconds * 1e6);
       return;
     }
     {
@@ -254,12 +281,14 @@ class Node final : public InferenceNode {
       auto swap_started = Clock::now();
       current_ = loaded;  // the flip: requests after this use the new version
       ++swaps_;
-      last_swap_us_ = std::chrono::duration<double, std::micro>(Clock::now() - swap_started).count();
+      last_swap_us_ =
+          std::chrono::duration<double, std::micro>(Clock::now() - swap_started).count();
       swapped_at_[version] = std::chrono::system_clock::now();
       fetch_ms_[version] = transfer_ms;
     }
-    spdlog::info("node {}: now serving adapter version {} ({} bytes, fetched and verified in {:.1f} ms)", options_.id,
-                 version, loaded->weights.size(), transfer_ms);
+    spdlog::info(
+        "node {}: now serving adapter version {} ({} bytes, fetched and verified in {:.1f} ms)",
+        options_.id, version, loaded->weights.size(), transfer_ms);
   }
 
   json status_json() {
@@ -295,6 +324,7 @@ class Node final : public InferenceNode {
             {"polls", polls_},
             {"swaps", swaps_},
             {"refusals", refusals_},
+            {"refused_inputs", input_refusals_.to_json()},
             {"requests_served", total_served_},
             {"requests_by_version", served},
             {"swapped_at_unix_s", swapped}};
@@ -303,57 +333,49 @@ class Node final : public InferenceNode {
   std::string metrics_text() {
     std::lock_guard lock(mutex_);
     std::string out;
-    out += "# HELP bftgate_node_polls_total Register polls.\n# TYPE bftgate_node_polls_total counter\n";
+    out +=
+        "# HELP bftgate_node_polls_total Register polls.\n# TYPE bftgate_node_polls_total "
+        "counter\n";
     out += fmt::format("bftgate_node_polls_total{{node=\"{}\"}} {}\n", options_.id, polls_);
-    out += "# HELP bftgate_node_swaps_total Adapter hot-swaps.\n# TYPE bftgate_node_swaps_total counter\n";
+    out +=
+        "# HELP bftgate_node_swaps_total Adapter hot-swaps.\n# TYPE bftgate_node_swaps_total "
+        "counter\n";
     out += fmt::format("bftgate_node_swaps_total{{node=\"{}\"}} {}\n", options_.id, swaps_);
-    out += "# HELP bftgate_node_refusals_total Adapters refused, by reason.\n# TYPE bftgate_node_refusals_total counter\n";
+    out +=
+        "# HELP bftgate_node_refusals_total Adapters refused, by reason.\n# TYPE "
+        "bftgate_node_refusals_total counter\n";
     for (const auto& [reason, n] : refusals_) {
-      out += fmt::format("bftgate_node_refusals_total{{node=\"{}\",reason=\"{}\"}} {}\n", options_.id, reason, n);
+      out += fmt::format("bftgate_node_refusals_total{{node=\"{}\",reason=\"{}\"}} {}\n",
+                         options_.id, reason, n);
     }
-    out += "# HELP bftgate_node_version Adapter version being served.\n# TYPE bftgate_node_version gauge\n";
+    out +=
+        "# HELP bftgate_node_refused_inputs_total Inputs refused (HTTP requests, poll answers), by "
+        "kind.\n"
+        "# TYPE bftgate_node_refused_inputs_total counter\n";
+    for (const auto& [kind, n] : input_refusals_.counts()) {
+      out += fmt::format("bftgate_node_refused_inputs_total{{node=\"{}\",kind=\"{}\"}} {}\n",
+                         options_.id, kind, n);
+    }
+    out +=
+        "# HELP bftgate_node_version Adapter version being served.\n# TYPE bftgate_node_version "
+        "gauge\n";
     out += fmt::format("bftgate_node_version{{node=\"{}\"}} {}\n", options_.id, current_->version);
-    out += "# HELP bftgate_node_requests_total Requests served, by adapter version.\n# TYPE bftgate_node_requests_total counter\n";
+    out +=
+        "# HELP bftgate_node_requests_total Requests served, by adapter version.\n# TYPE "
+        "bftgate_node_requests_total counter\n";
     for (const auto& [v, n] : served_) {
-      out += fmt::format("bftgate_node_requests_total{{node=\"{}\",version=\"{}\"}} {}\n", options_.id, v, n);
+      out += fmt::format("bftgate_node_requests_total{{node=\"{}\",version=\"{}\"}} {}\n",
+                         options_.id, v, n);
     }
     return out;
   }
 
-  void accept(asio::ip::tcp::acceptor& acceptor) {
-    acceptor.async_accept([this, &acceptor](boost::system::error_code ec, asio::ip::tcp::socket socket) {
-      if (ec) return;
-      handle_http(std::move(socket));
-      accept(acceptor);
-    });
-  }
-
-  // Tiny, short requests from local tools: served inline on the event loop.
-  void handle_http(asio::ip::tcp::socket socket) {
-    boost::beast::flat_buffer buffer;
-    http::request<http::string_body> request;
-    boost::system::error_code ec;
-    socket.non_blocking(false);
-    http::read(socket, buffer, request, ec);
-    if (ec) return;
-    http::response<http::string_body> response;
-    response.version(request.version());
-    response.keep_alive(false);
-    if (request.target() == "/status") {
-      response.result(http::status::ok);
-      response.set(http::field::content_type, "application/json");
-      response.body() = status_json().dump(2) + "\n";
-    } else if (request.target() == "/metrics") {
-      response.result(http::status::ok);
-      response.set(http::field::content_type, "text/plain; version=0.0.4");
-      response.body() = metrics_text();
-    } else {
-      response.result(http::status::not_found);
-      response.body() = "try /status or /metrics\n";
-    }
-    response.prepare_payload();
-    http::write(socket, response, ec);
-    socket.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  HttpResponse answer_http(const HttpRequestLine& request) {
+    if (request.method != "GET") return {405, "text/plain", "only GET\n"};
+    if (request.target == "/status")
+      return {200, "application/json", dump_json(status_json(), 2) + "\n"};
+    if (request.target == "/metrics") return {200, "text/plain; version=0.0.4", metrics_text()};
+    return {404, "text/plain", "try /status or /metrics\n"};
   }
 
   NodeOptions options_;
@@ -366,6 +388,7 @@ class Node final : public InferenceNode {
   std::shared_ptr<const LoadedAdapter> current_;
   std::map<std::uint64_t, std::uint64_t> served_;
   std::map<std::string, std::uint64_t> refusals_;
+  Refusals input_refusals_{"node"};
   std::map<std::uint64_t, std::chrono::system_clock::time_point> swapped_at_;
   std::map<std::uint64_t, double> fetch_ms_;
   std::uint64_t total_served_ = 0;
@@ -389,19 +412,24 @@ Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& op
   for (const auto& node : config->inference_nodes) {
     if (node.id == options.id) self = &node;
   }
-  if (self == nullptr) return Error{fmt::format("inference node {} is not in {}", options.id, options.config.string())};
+  if (self == nullptr)
+    return Error{
+        fmt::format("inference node {} is not in {}", options.id, options.config.string())};
   auto colon = self->endpoint.rfind(':');
   auto port = static_cast<std::uint16_t>(std::stoul(self->endpoint.substr(colon + 1)));
   std::unique_ptr<gpu::ServingBackend> backend;
   if (options.backend != "opaque") {
     auto kind = gpu::parse_backend_kind(options.backend);
-    if (!kind) return Error{fmt::format("unknown backend '{}' (auto, cpu, cuda or opaque)", options.backend)};
+    if (!kind)
+      return Error{
+          fmt::format("unknown backend '{}' (auto, cpu, cuda or opaque)", options.backend)};
     Result<validation::DenseStackModel> model = Error{""};
     if (options.model.empty()) {
       model = validation::load_or_train_default_model(validation::default_cache_dir());
     } else {
       auto lm = validation::load_tiny_lm(options.model);
-      if (!lm) return Error{fmt::format("model {}: {}", options.model.string(), lm.error().message)};
+      if (!lm)
+        return Error{fmt::format("model {}: {}", options.model.string(), lm.error().message)};
       model = std::move(lm->model);
     }
     if (!model) return model.error();
@@ -409,7 +437,8 @@ Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& op
     if (!made) return made.error();
     backend = std::move(made.value());
   }
-  return std::unique_ptr<InferenceNode>(new Node(options, std::move(config.value()), port, std::move(backend)));
+  return std::unique_ptr<InferenceNode>(
+      new Node(options, std::move(config.value()), port, std::move(backend)));
 }
 
 }  // namespace bftgate::runtime

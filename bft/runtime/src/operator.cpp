@@ -1,107 +1,245 @@
 #include "bftgate/runtime/operator.hpp"
 
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/validation/peft.hpp"
-
 #include <fmt/format.h>
+#include <sodium.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <limits>
 #include <thread>
 
 #include "bftgate/bft/register.hpp"
+#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/crypto/sodium.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/validation/peft.hpp"
 
 namespace bftgate::runtime {
 
 Result<std::filesystem::path> artifact_file_for(const std::filesystem::path& adapter,
-                                                const std::filesystem::path& scratch_dir) {
-  if (!std::filesystem::is_directory(adapter)) return std::filesystem::absolute(adapter);
+                                                const std::filesystem::path& scratch_dir,
+                                                bool check) {
+  if (!std::filesystem::is_directory(adapter)) {
+    if (check && adapter.extension() == ".safetensors") {
+      auto bytes = read_small_file(adapter, std::size_t{4} << 30);
+      if (!bytes) return bytes.error();
+      if (auto s = validation::check_packed_adapter(as_bytes(*bytes)); !s) {
+        return Error{fmt::format("{}: {}", adapter.string(), s.error().message)};
+      }
+    }
+    return std::filesystem::absolute(adapter);
+  }
   auto packed = validation::pack_peft_adapter(adapter);
   if (!packed) return Error{fmt::format("{}: {}", adapter.string(), packed.error().message)};
   std::error_code ec;
   std::filesystem::create_directories(scratch_dir, ec);
   if (ec) return Error{fmt::format("cannot create {}: {}", scratch_dir.string(), ec.message())};
-  auto file = std::filesystem::absolute(scratch_dir / (crypto::sha256(*packed).hex() + ".adapter.safetensors"));
-  if (auto s = write_file_atomic(file, *packed); !s) return s.error();
+  auto digest = crypto::sha256(*packed);
+  auto file = std::filesystem::absolute(scratch_dir / (digest.hex() + ".adapter.safetensors"));
+  // Content-addressed: a file of that name with those bytes is this artifact already.
+  if (auto existing = crypto::sha256_file(file); existing && existing->digest == digest)
+    return file;
+  if (auto s = write_file_atomic(file, *packed, WriteOptions{.mode = 0644, .overwrite = true}); !s)
+    return s.error();
   return file;
 }
 
-
 using json = nlohmann::json;
 using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
 
-Result<Proposal> propose_adapter(const ClusterConfig& config, const crypto::SecretKey& operator_key,
-                                 const std::filesystem::path& artifact, std::uint64_t version, bool use_store,
-                                 milliseconds timeout) {
-  auto digest = crypto::sha256_file(artifact);
-  if (!digest) return digest.error();
-  ClusterClient client(config);
-  if (version == 0) {
-    auto answers = client.query_all({{"query", "status"}}, milliseconds(2000));
-    if (answers.size() < std::size_t{config.f} + 1) {
-      return Error{fmt::format("only {} validators answered; cannot pick the next version", answers.size())};
-    }
-    for (const auto& [id, answer] : answers) {
-      for (const auto& entry : answer["register"]["entries"]) version = std::max(version, entry["version"].get<std::uint64_t>());
-    }
-    ++version;
+namespace {
+
+// Answers are input from validators, any f of which may lie: a malformed one is skipped.
+const json* entries_of(const json& answer) {
+  if (!answer.is_object() || !answer.contains("register")) return nullptr;
+  const auto& reg = answer["register"];
+  if (!reg.is_object() || !reg.contains("entries") || !reg["entries"].is_array()) return nullptr;
+  return &reg["entries"];
+}
+
+std::uint64_t unsigned_or(const json& object, const char* key, std::uint64_t fallback) {
+  return object.is_object() && object.contains(key) && object[key].is_number_unsigned()
+             ? object[key].get<std::uint64_t>()
+             : fallback;
+}
+
+std::string string_or(const json& object, const char* key, std::string fallback = "") {
+  return object.is_object() && object.contains(key) && object[key].is_string()
+             ? object[key].get<std::string>()
+             : fallback;
+}
+
+// One above the highest version f+1 validators know of (at least one of them is honest).
+Result<std::uint64_t, ProposeError> next_version(ClusterClient& client,
+                                                 const ClusterConfig& config) {
+  auto answers = client.query_all({{"query", "status"}}, milliseconds(2000));
+  if (answers.size() < std::size_t{config.f} + 1) {
+    return ProposeError{
+        ProposeError::Kind::kFailed,
+        fmt::format(
+            "only {} of {} validators answered; cannot pick the next version (f+1 = {} needed)",
+            answers.size(), config.n(), config.f + 1)};
   }
-  Proposal proposal{version, digest->digest, digest->size, "file://" + std::filesystem::absolute(artifact).string()};
+  std::uint64_t highest = 0;
+  for (const auto& [id, answer] : answers) {
+    const auto* entries = entries_of(answer);
+    if (entries == nullptr) continue;
+    for (const auto& entry : *entries)
+      highest = std::max(highest, unsigned_or(entry, "version", 0));
+  }
+  if (highest >= bft::kMaxAdapterVersion) {
+    return ProposeError{ProposeError::Kind::kRefused, "the register's version space is exhausted"};
+  }
+  return highest + 1;
+}
+
+// Each voter's verdict with the reason it kept for this version (its status answer's
+// "validations"), so that a REJECTED result says who failed the adapter, and why.
+json validator_reports(const std::map<bft::ReplicaId, json>& answers, const json& entry,
+                       std::uint64_t version) {
+  json reports = json::array();
+  if (!entry.contains("votes") || !entry["votes"].is_array()) return reports;
+  for (const auto& vote : entry["votes"]) {
+    auto voter = unsigned_or(vote, "validator", std::numeric_limits<std::uint64_t>::max());
+    json report = {
+        {"validator", voter}, {"verdict", string_or(vote, "verdict")}, {"reason", nullptr}};
+    if (auto it = answers.find(static_cast<bft::ReplicaId>(voter));
+        it != answers.end() && it->second.is_object() && it->second.contains("validations")) {
+      const auto& kept = it->second["validations"];
+      auto key = std::to_string(version);
+      if (kept.is_object() && kept.contains(key)) report["reason"] = string_or(kept[key], "reason");
+    }
+    reports.push_back(std::move(report));
+  }
+  return reports;
+}
+
+// Unique among concurrent submits under one operator key (each waits for the replies to its own
+// request id), and increasing, as the replicas' de-duplication window expects.
+std::uint64_t fresh_request_id() {
+  auto micros = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
+  crypto::ensure_sodium_initialized();
+  return (micros << 10) | randombytes_uniform(1024);
+}
+
+}  // namespace
+
+Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
+                                               const crypto::SecretKey& operator_key,
+                                               const std::filesystem::path& artifact,
+                                               std::uint64_t version, bool use_store,
+                                               milliseconds timeout) {
+  using Kind = ProposeError::Kind;
+  if (version > bft::kMaxAdapterVersion) {
+    return ProposeError{Kind::kRefused,
+                        fmt::format("version {} is above the highest allowed version {}", version,
+                                    bft::kMaxAdapterVersion)};
+  }
+  auto digest = crypto::sha256_file(artifact);
+  if (!digest) return ProposeError{Kind::kFailed, digest.error().message};
+  Proposal proposal{0, digest->digest, digest->size,
+                    "file://" + std::filesystem::absolute(artifact).string()};
   if (use_store) {
     StoreClient store(config.artifact_store_endpoint);
     auto stored = store.put(artifact);
-    if (!stored) return Error{fmt::format("upload to the artifact store {} failed: {}", config.artifact_store_endpoint,
-                                          stored.error().message)};
+    if (!stored) {
+      return ProposeError{Kind::kFailed,
+                          fmt::format("upload to the artifact store {} failed: {}",
+                                      config.artifact_store_endpoint, stored.error().message)};
+    }
     proposal.source = "store://" + stored->hex();
   }
-  auto op = bft::make_propose(operator_key, config.cluster_id, config.epoch, version, proposal.digest, proposal.size,
-                              proposal.source);
-  auto request_id = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   std::array<std::uint8_t, crypto::kSeedSize> seed{};
   operator_key.copy_seed_to(seed);
   bft::Ed25519Signer signer(bft::kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
-  seed.fill(0);
-  auto request = bft::make_message(signer, bft::Request{request_id, std::move(op)});
-  auto result = client.submit(request, timeout);
-  if (!result) return result.error();
-  auto reply = bft::decode_reply(*result);
-  if (!reply) return reply.error();
-  if (!reply->valid) return Error{fmt::format("the register refused the proposal: {}", reply->reason)};
-  return proposal;
+  sodium_memzero(seed.data(), seed.size());
+  ClusterClient client(config);
+  auto deadline = Clock::now() + timeout;
+  // Concurrent submits race for the next version; the loser of each round tries the next one.
+  for (int attempt = 0; attempt < 1000 && Clock::now() < deadline; ++attempt) {
+    auto chosen = version;
+    if (chosen == 0) {
+      auto next = next_version(client, config);
+      if (!next) return next.error();
+      chosen = *next;
+    }
+    auto op = bft::make_propose(operator_key, config.cluster_id, config.epoch, chosen,
+                                proposal.digest, proposal.size, proposal.source);
+    auto request = bft::make_message(signer, bft::Request{fresh_request_id(), std::move(op)});
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+    auto result = client.submit(request, std::max(left, milliseconds(1)));
+    if (!result) {
+      auto reachable = client.query_all({{"query", "status"}}, milliseconds(1000)).size();
+      return ProposeError{
+          Kind::kUndecided,
+          fmt::format(
+              "the proposal of version {} is not decided yet: {}; {} of {} validators answer "
+              "queries and ordering needs 2f+1 = {} of them. It may still be decided: check "
+              "`bftgate status`, or submit the same adapter again (the register names the "
+              "existing entry instead of opening another)",
+              chosen, result.error().message, reachable, config.n(), 2 * config.f + 1)};
+    }
+    auto reply = bft::decode_reply(*result);
+    if (!reply) return ProposeError{Kind::kFailed, reply.error().message};
+    if (reply->valid) {
+      proposal.version = reply->entry_version;
+      return proposal;
+    }
+    // Another proposal took this version between our status query and our request: go again.
+    if (version == 0 && reply->entry_state.has_value()) continue;
+    return ProposeError{Kind::kRefused,
+                        fmt::format("the register refused the proposal: {}", reply->reason)};
+  }
+  return ProposeError{Kind::kUndecided,
+                      "no free version found before the timeout (many concurrent proposals)"};
 }
 
-Result<json> wait_for_decision(const ClusterConfig& config, std::uint64_t version, milliseconds timeout,
-                               const std::function<void(const std::string&)>& progress) {
+Result<json, ProposeError> wait_for_decision(
+    const ClusterConfig& config, std::uint64_t version, milliseconds timeout,
+    const std::function<void(const std::string&)>& progress) {
   ClusterClient client(config);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto deadline = Clock::now() + timeout;
   std::string last;
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (Clock::now() < deadline) {
     auto answers = client.query_all({{"query", "status"}}, milliseconds(1000));
     std::map<std::string, std::size_t> states;
     std::size_t pass = 0;
     std::size_t fail = 0;
     for (const auto& [id, answer] : answers) {
-      for (const auto& entry : answer["register"]["entries"]) {
-        if (entry["version"] != version) continue;
-        auto state = entry["state"].get<std::string>();
-        pass = std::max(pass, entry["pass_votes"].get<std::size_t>());
-        fail = std::max(fail, entry["fail_votes"].get<std::size_t>());
+      const auto* entries = entries_of(answer);
+      if (entries == nullptr) continue;
+      for (const auto& entry : *entries) {
+        if (unsigned_or(entry, "version", 0) != version) continue;
+        auto state = string_or(entry, "state");
+        pass = std::max<std::size_t>(pass, unsigned_or(entry, "pass_votes", 0));
+        fail = std::max<std::size_t>(fail, unsigned_or(entry, "fail_votes", 0));
         // f+1 validators agreeing include an honest one.
-        if (++states[state] >= std::size_t{config.f} + 1 && state != "BETA_TESTING") return entry;
+        if (++states[state] >= std::size_t{config.f} + 1 && state != "BETA_TESTING" &&
+            !state.empty()) {
+          auto decided = entry;
+          decided["validator_reports"] = validator_reports(answers, entry, version);
+          return decided;
+        }
       }
     }
-    auto line = fmt::format("version {}: {} PASS, {} FAIL votes (quorum {}, {} validators answering)", version, pass,
-                            fail, config.quorum(), answers.size());
+    auto line =
+        fmt::format("version {}: {} PASS, {} FAIL votes (quorum {}, {} validators answering)",
+                    version, pass, fail, config.quorum(), answers.size());
     if (line != last && progress) progress(line);
     last = line;
     std::this_thread::sleep_for(milliseconds(200));
   }
-  return Error{fmt::format("version {} was not decided within {} ms", version, timeout.count())};
+  return ProposeError{
+      ProposeError::Kind::kUndecided,
+      fmt::format(
+          "version {} was not decided within {} ms; it may still be decided (`bftgate status`)",
+          version, timeout.count())};
 }
 
 Result<std::string> http_get(std::uint16_t port, const std::string& path) {
@@ -116,7 +254,8 @@ Result<std::string> http_get(std::uint16_t port, const std::string& path) {
     boost::beast::flat_buffer buffer;
     http::response<http::string_body> response;
     http::read(socket, buffer, response);
-    if (response.result() != http::status::ok) return Error{fmt::format("HTTP {}", response.result_int())};
+    if (response.result() != http::status::ok)
+      return Error{fmt::format("HTTP {}", response.result_int())};
     return std::move(response.body());
   } catch (const std::exception& e) {
     return Error{e.what()};

@@ -1,5 +1,7 @@
 #include "bftgate/runtime/register_json.hpp"
 
+#include <algorithm>
+
 namespace bftgate::runtime {
 
 nlohmann::json entry_to_json(const bft::RegisterEntry& entry) {
@@ -36,6 +38,38 @@ nlohmann::json register_to_json(const bft::AdapterRegister& register_state) {
           {"invalid_operations", invalid},
           {"head_hash", register_state.head_hash().hex()},
           {"log_head_hash", register_state.log_head_hash().hex()}};
+}
+
+nlohmann::json agreement_of(const std::map<std::uint32_t, nlohmann::json>& status_answers) {
+  using nlohmann::json;
+  const auto text = [](const json& object, const char* key) {
+    return object.is_object() && object.contains(key) && object[key].is_string()
+               ? object[key].get<std::string>()
+               : std::string();
+  };
+  std::map<std::pair<std::string, std::string>, json> groups;
+  for (const auto& [id, answer] : status_answers) {
+    const json& reg =
+        answer.is_object() && answer.contains("register") ? answer["register"] : json();
+    auto& group = groups[{text(reg, "head_hash"), text(reg, "log_head_hash")}];
+    if (group.is_null()) {
+      group = {{"validators", json::array()},
+               {"head_hash", text(reg, "head_hash")},
+               {"log_head_hash", text(reg, "log_head_hash")},
+               {"last_executed", json::array()}};
+    }
+    group["validators"].push_back(id);
+    const json& executed =
+        answer.is_object() && answer.contains("last_executed") ? answer["last_executed"] : json();
+    group["last_executed"].push_back(executed.is_number_unsigned() ? executed : json(nullptr));
+  }
+  json ordered = json::array();
+  for (auto& [key, group] : groups) ordered.push_back(std::move(group));
+  std::stable_sort(ordered.begin(), ordered.end(), [](const json& a, const json& b) {
+    return a["validators"].size() > b["validators"].size();
+  });
+  bool agree = ordered.size() == 1 && !ordered[0]["head_hash"].get<std::string>().empty();
+  return {{"agree", agree}, {"groups", ordered}};
 }
 
 }  // namespace bftgate::runtime

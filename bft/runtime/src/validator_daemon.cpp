@@ -1,29 +1,33 @@
 #include "bftgate/runtime/validator_daemon.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
-#include <atomic>
+#include <deque>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "bftgate/bft/byzantine.hpp"
 #include "bftgate/bft/persist_codec.hpp"
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
+#include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/key_file.hpp"
+#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/runtime/adapter_validation.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/envelope.hpp"
-#include "bftgate/runtime/adapter_validation.hpp"
 #include "bftgate/runtime/link_faults.hpp"
+#include "bftgate/runtime/refusals.hpp"
 #include "bftgate/runtime/register_json.hpp"
 #include "bftgate/runtime/wal.hpp"
 #include "bftgate/runtime/zmq_reader.hpp"
@@ -35,6 +39,7 @@ namespace {
 using bft::MessagePtr;
 using bft::Outbound;
 using json = nlohmann::json;
+using RouteKey = std::pair<bft::PrincipalId, std::uint64_t>;  // (client, request id)
 
 struct ValidationResult {
   std::uint64_t version = 0;
@@ -43,8 +48,9 @@ struct ValidationResult {
 };
 
 // Fetches the artifact named by an entry's source, checks its digest and runs the command.
-ValidationResult validate(const ValidatorOptions& options, const std::string& store_endpoint, std::uint64_t version,
-                          const std::string& source, const crypto::Digest& digest, AdapterValidation& validation,
+ValidationResult validate(const ValidatorOptions& options, const std::string& store_endpoint,
+                          std::uint64_t version, const std::string& source,
+                          const crypto::Digest& digest, AdapterValidation& validation,
                           const std::atomic<bool>& cancel) {
   ValidationResult result{version, {false, false, {}, "{}"}, 0};
   constexpr std::string_view kFile = "file://";
@@ -74,21 +80,54 @@ ValidationResult validate(const ValidatorOptions& options, const std::string& st
     return result;
   }
   if (file_digest->digest != digest) {
-    result.verdict.reason = fmt::format("artifact digest {} does not match the proposed {}", file_digest->digest.hex(),
-                                digest.hex());
+    result.verdict.reason = fmt::format("artifact digest {} does not match the proposed {}",
+                                        file_digest->digest.hex(), digest.hex());
     return result;
   }
   result.verdict = validation.judge(path, cancel);
   return result;
 }
 
+// A validation must end in a verdict whatever the adapter holds: an exception from the suites
+// (a bug that a crafted artifact reaches) is a FAIL with its reason, never a dead validator.
+ValidationResult validate_guarded(const ValidatorOptions& options,
+                                  const std::string& store_endpoint, std::uint64_t version,
+                                  const std::string& source, const crypto::Digest& digest,
+                                  AdapterValidation& validation, const std::atomic<bool>& cancel) {
+  ValidationResult result;
+  try {
+    result = validate(options, store_endpoint, version, source, digest, validation, cancel);
+  } catch (const std::exception& e) {
+    result = ValidationResult{
+        version, {false, false, fmt::format("validation failed: {}", e.what()), "{}"}, 0};
+  } catch (...) {
+    result = ValidationResult{
+        version, {false, false, "validation failed with an unknown exception", "{}"}, 0};
+  }
+  // The reason may quote the artifact's bytes: make it safe to log, keep and put into JSON.
+  result.verdict.reason = printable(result.verdict.reason, 1024);
+  if (auto metrics = parse_json(result.verdict.metrics_json); !metrics || !metrics->is_object()) {
+    result.verdict.metrics_json = "{}";
+  }
+  return result;
+}
+
+// Queries are small flat objects; anything bigger or deeper is refused before it costs memory.
+constexpr JsonLimits kQueryLimits{.max_bytes = 64 << 10, .max_depth = 4, .max_values = 256};
+// Protocol frames carry at most a state-transfer snapshot (the core bounds it far below this).
+constexpr std::int64_t kMaxFrameBytes = 256 << 20;
+// Routes of clients awaiting replies, one per (client, request id); the oldest are forgotten.
+constexpr std::size_t kMaxClientRoutes = 4096;
+
 class Daemon final : public ValidatorDaemon {
  public:
   Daemon(ValidatorOptions options, ClusterConfig config, crypto::KeyFile key, WriteAheadLog wal,
-         std::vector<bft::PersistRecord> recovered, LinkFaults faults, std::unique_ptr<AdapterValidation> validation)
+         std::vector<bft::PersistRecord> recovered, LinkFaults faults,
+         std::unique_ptr<AdapterValidation> validation)
       : validation_(std::move(validation)),
         faults_(std::move(faults)),
         options_(std::move(options)),
+        refusals_(fmt::format("validator {}", options_.id)),
         config_(std::move(config)),
         vote_key_(std::move(key.key)),
         wal_(std::move(wal)),
@@ -98,30 +137,39 @@ class Daemon final : public ValidatorDaemon {
         timer_(io_) {
     std::array<std::uint8_t, crypto::kSeedSize> seed{};
     vote_key_.copy_seed_to(seed);
-    auto replica_signer = std::make_shared<bft::Ed25519Signer>(options_.id, crypto::SecretKey::from_seed(seed));
+    auto replica_signer =
+        std::make_shared<bft::Ed25519Signer>(options_.id, crypto::SecretKey::from_seed(seed));
     client_signer_ = std::make_shared<bft::Ed25519Signer>(bft::kValidatorClientBase + options_.id,
                                                           crypto::SecretKey::from_seed(seed));
     sodium_memzero_seed(seed);
     replica_signer_ = replica_signer;
     // Every request is checked on arrival and again inside the primary's batch: remember successes.
-    verifier_ = std::make_shared<bft::Ed25519Verifier>(config_, std::make_shared<crypto::VerifyCache>(1 << 16));
+    verifier_ = std::make_shared<bft::Ed25519Verifier>(
+        config_, std::make_shared<crypto::VerifyCache>(1 << 16));
     replica_options_ = bft::ReplicaOptions::from_config(config_);
     replica_ = std::make_unique<bft::Replica>(replica_options_, replica_signer, verifier_, app_);
     if (!options_.byzantine.empty()) {
-      strategy_ = bft::make_strategy(options_.byzantine, replica_options_.view_change_timeout * 9 / 10);
-      spdlog::warn("validator {}: running the Byzantine strategy '{}'", options_.id, options_.byzantine);
+      strategy_ =
+          bft::make_strategy(options_.byzantine, replica_options_.view_change_timeout * 9 / 10);
+      spdlog::warn("validator {}: running the Byzantine strategy '{}'", options_.id,
+                   options_.byzantine);
     }
     replica_->restore(recovered);
-    next_request_id_ = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-    spdlog::info("validator {}: recovered {} records; view {}, executed {}, stable checkpoint {}", options_.id,
-                 recovered.size(), replica_->view(), replica_->last_executed(), replica_->stable_seq());
+    load_validations();
+    next_request_id_ =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+    spdlog::info("validator {}: recovered {} records; view {}, executed {}, stable checkpoint {}",
+                 options_.id, recovered.size(), replica_->view(), replica_->last_executed(),
+                 replica_->stable_seq());
   }
 
   int run() override {
     const auto* self = config_.find_validator(options_.id);
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::router_mandatory, 0);
+    router_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);  // a bigger frame disconnects its sender
     const auto& endpoint = options_.listen.empty() ? self->endpoint : options_.listen;
     try {
       router_.bind(endpoint);
@@ -131,14 +179,17 @@ class Daemon final : public ValidatorDaemon {
     }
     for (const auto& peer : config_.validators) {
       if (peer.id == options_.id) continue;
-      auto& socket = peers_.emplace(peer.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
+      auto& socket =
+          peers_.emplace(peer.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
       socket.set(zmq::sockopt::linger, 0);
       socket.set(zmq::sockopt::sndhwm, 100'000);
       // Unique per process (twins share an id): "validator-<id>-<pid>" (runtime/twin_router.hpp).
       socket.set(zmq::sockopt::routing_id, fmt::format("validator-{}-{}", options_.id, ::getpid()));
       socket.connect(peer.endpoint);
     }
-    reader_ = std::make_unique<ZmqReader>(io_, router_, [this](std::vector<zmq::message_t>& frames) { on_frames(frames); });
+    reader_ = std::make_unique<ZmqReader>(
+        io_, router_, [this](std::vector<zmq::message_t>& frames) { on_frames(frames); },
+        refusals_);
     reader_->start();
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
       if (ec) return;
@@ -148,13 +199,13 @@ class Daemon final : public ValidatorDaemon {
       io_.stop();
     });
     schedule_tick();
-    spdlog::info("validator {}: listening on {} ({} validators, f={}, quorum {})", options_.id, endpoint,
-                 config_.n(), config_.f, config_.quorum());
-    io_.run();
+    spdlog::info("validator {}: listening on {} ({} validators, f={}, quorum {})", options_.id,
+                 endpoint, config_.n(), config_.f, config_.quorum());
+    run_event_loop();
     for (auto& worker : workers_) worker.join();
     flush();
-    spdlog::info("validator {}: stopped cleanly (executed {}, WAL {} bytes)", options_.id, replica_->last_executed(),
-                 wal_.size_bytes());
+    spdlog::info("validator {}: stopped cleanly (executed {}, WAL {} bytes)", options_.id,
+                 replica_->last_executed(), wal_.size_bytes());
     return 0;
   }
 
@@ -164,8 +215,23 @@ class Daemon final : public ValidatorDaemon {
     for (std::size_t i = 0; i < seed.size(); ++i) p[i] = 0;
   }
 
+  // The last line of defence: a handler that throws (input handlers catch their own) is logged
+  // and counted, and the loop goes on.
+  void run_event_loop() {
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("validator {}: a handler failed: {}", options_.id, printable(e.what()));
+        refusals_.refuse("handler-exception", printable(e.what()));
+      }
+    }
+  }
+
   bft::Time now() const {
-    return std::chrono::duration_cast<bft::Time>(std::chrono::steady_clock::now().time_since_epoch());
+    return std::chrono::duration_cast<bft::Time>(
+        std::chrono::steady_clock::now().time_since_epoch());
   }
 
   void schedule_tick() {
@@ -179,21 +245,27 @@ class Daemon final : public ValidatorDaemon {
   }
 
   void on_frames(std::vector<zmq::message_t>& frames) {
-    if (frames.size() != 2) return;  // ROUTER: [routing id][payload]
+    if (frames.size() != 2) {  // ROUTER: [routing id][payload]
+      refusals_.refuse("frame-count", fmt::format("a message of {} frames", frames.size()));
+      return;
+    }
     std::string route(static_cast<const char*>(frames[0].data()), frames[0].size());
-    auto envelope = open_envelope(ByteView(static_cast<const std::uint8_t*>(frames[1].data()), frames[1].size()));
+    auto envelope = open_envelope(
+        ByteView(static_cast<const std::uint8_t*>(frames[1].data()), frames[1].size()));
     if (!envelope) {
-      spdlog::debug("validator {}: dropped a frame with an unknown envelope from {}", options_.id, route);
+      refusals_.refuse("envelope",
+                       fmt::format("a frame with an unknown envelope from {}", printable(route)));
       return;
     }
     if (envelope->kind == EnvelopeKind::kProtocol) {
       auto message = bft::decode_message(envelope->payload);
       if (!message) {
-        spdlog::debug("validator {}: {}", options_.id, message.error().message);
+        refusals_.refuse("protocol-message", printable(message.error().message));
         return;
       }
-      if (message.value()->type() == bft::MessageType::kRequest && verify_signature(*verifier_, **message)) {
-        client_routes_[message.value()->sender] = route;
+      if (const auto* request = message.value()->as<bft::Request>();
+          request != nullptr && verify_signature(*verifier_, **message)) {
+        remember_route({message.value()->sender, request->request_id}, route);
       }
       if (spdlog::should_log(spdlog::level::debug)) {
         spdlog::debug("validator {}: <- {}", options_.id, bft::describe(**message));
@@ -207,34 +279,65 @@ class Daemon final : public ValidatorDaemon {
       flush();
     } else if (envelope->kind == EnvelopeKind::kQuery) {
       answer_query(route, envelope->payload);
+    } else {
+      refusals_.refuse("envelope", "a query reply sent to a validator");
+    }
+  }
+
+  // Replies go to the connection each request came from: several clients may share one
+  // identity (concurrent submits under the operator key), each waiting for its own request.
+  void remember_route(RouteKey key, const std::string& route) {
+    auto [it, inserted] = client_routes_.insert_or_assign(key, route);
+    if (!inserted) return;
+    route_order_.push_back(key);
+    while (route_order_.size() > kMaxClientRoutes) {
+      client_routes_.erase(route_order_.front());
+      route_order_.pop_front();
     }
   }
 
   void answer_query(const std::string& route, ByteView payload) {
     json reply;
-    try {
-      auto query = json::parse(payload.begin(), payload.end());
-      auto what = query.value("query", "");
-      if (what == "status") {
-        reply = {{"validator", options_.id},
-                 {"view", replica_->view()},
-                 {"view_active", replica_->view_active()},
-                 {"last_executed", replica_->last_executed()},
-                 {"stable_seq", replica_->stable_seq()},
-                 {"register", register_to_json(app_)},
-                 {"validations", validations_}};
-      } else if (what == "latest-release") {
-        const auto* release = strategy_ ? strategy_->serve_poll(app_) : app_.latest_release();
-        reply = {{"validator", options_.id}, {"release", release ? entry_to_json(*release) : json(nullptr)}};
-      } else {
-        reply = {{"error", fmt::format("unknown query '{}'", what)}};
-      }
-      if (query.contains("query_id")) reply["query_id"] = query["query_id"];  // echoed: see ClusterClient
-    } catch (const json::exception& e) {
-      reply = {{"error", fmt::format("bad query: {}", e.what())}};
+    auto query =
+        parse_json(std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()),
+                   kQueryLimits);
+    if (!query || !query->is_object()) {
+      auto why = query ? std::string("not a JSON object") : query.error().message;
+      refusals_.refuse("query", why);
+      reply = {{"error", fmt::format("bad query: {}", why)}};
+    } else {
+      reply = answer(*query);
     }
-    auto text = reply.dump();
+    auto text = dump_json(reply);
     send_route(route, make_envelope(EnvelopeKind::kQueryReply, as_bytes(text)));
+  }
+
+  json answer(const json& query) {
+    json reply;
+    const auto& kind = query.contains("query") ? query["query"] : json();
+    std::string what = kind.is_string() ? kind.get<std::string>() : "";
+    if (what == "status") {
+      reply = {{"validator", options_.id},
+               {"view", replica_->view()},
+               {"view_active", replica_->view_active()},
+               {"last_executed", replica_->last_executed()},
+               {"stable_seq", replica_->stable_seq()},
+               {"register", register_to_json(app_)},
+               {"validations", validations_},
+               {"refused_inputs", refusals_.to_json()}};
+    } else if (what == "latest-release") {
+      const auto* release = strategy_ ? strategy_->serve_poll(app_) : app_.latest_release();
+      reply = {{"validator", options_.id},
+               {"release", release ? entry_to_json(*release) : json(nullptr)}};
+    } else {
+      auto why = fmt::format("unknown query '{}'", printable(what, 64));
+      refusals_.refuse("query", why);
+      reply = {{"error", why}};
+    }
+    // Echoed so a client can tell this answer from a late one (ClusterClient); only a number.
+    if (query.contains("query_id") && query["query_id"].is_number_unsigned())
+      reply["query_id"] = query["query_id"];
+    return reply;
   }
 
   void send_route(const std::string& route, const Bytes& frame) {
@@ -259,7 +362,9 @@ class Daemon final : public ValidatorDaemon {
   void send_peer_now(bft::ReplicaId peer, const Bytes& frame) {
     auto it = peers_.find(peer);
     if (it == peers_.end()) return;
-    (void)it->second.send(zmq::buffer(frame), zmq::send_flags::dontwait);  // a full queue drops: retransmission covers it
+    (void)it->second.send(
+        zmq::buffer(frame),
+        zmq::send_flags::dontwait);  // a full queue drops: retransmission covers it
   }
 
   // Persist, then send: the contract of the core's Ready.
@@ -275,7 +380,8 @@ class Daemon final : public ValidatorDaemon {
       if (auto s = wal_.sync(); !s) fatal(s.error().message);
       if (compact) compact_wal();
       for (const auto& batch : ready.committed) {
-        spdlog::debug("validator {}: executed seq {} ({} requests)", options_.id, batch.seq, batch.requests.size());
+        spdlog::debug("validator {}: executed seq {} ({} requests)", options_.id, batch.seq,
+                      batch.requests.size());
       }
       for (const auto& event : ready.events) log_event(event);
       std::vector<bft::TimedOutbound> outgoing;
@@ -285,12 +391,14 @@ class Daemon final : public ValidatorDaemon {
       } else {
         for (auto& m : ready.messages) outgoing.push_back({std::move(m), bft::Duration(0)});
       }
-      for (const auto& timed : outgoing) {  // not a structured binding: clang 14 cannot capture those
+      for (const auto& timed :
+           outgoing) {  // not a structured binding: clang 14 cannot capture those
         if (timed.delay.count() > 0) {
           auto timer = std::make_shared<boost::asio::steady_timer>(io_, timed.delay);
-          timer->async_wait([this, timer, out = timed.outbound](const boost::system::error_code& ec) {
-            if (!ec) send_out(out);
-          });
+          timer->async_wait(
+              [this, timer, out = timed.outbound](const boost::system::error_code& ec) {
+                if (!ec) send_out(out);
+              });
         } else {
           send_out(timed.outbound);
         }
@@ -301,17 +409,23 @@ class Daemon final : public ValidatorDaemon {
 
   void send_out(const Outbound& out) {
     if (spdlog::should_log(spdlog::level::debug)) {
-      spdlog::debug("validator {}: -> {} {}", options_.id, describe_destination(out), bft::describe(*out.message));
+      spdlog::debug("validator {}: -> {} {}", options_.id, describe_destination(out),
+                    bft::describe(*out.message));
     }
     auto frame = make_envelope(EnvelopeKind::kProtocol, out.message->wire());
     switch (out.to) {
       case Outbound::To::kAllReplicas:
         for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
         break;
-      case Outbound::To::kReplica: send_peer(out.destination, frame); break;
+      case Outbound::To::kReplica:
+        send_peer(out.destination, frame);
+        break;
       case Outbound::To::kClient:
-        if (auto route = client_routes_.find(out.destination); route != client_routes_.end()) {
-          send_route(route->second, frame);
+        if (const auto* reply = out.message->as<bft::Reply>()) {
+          if (auto route = client_routes_.find({out.destination, reply->request_id});
+              route != client_routes_.end()) {
+            send_route(route->second, frame);
+          }
         }
         break;
     }
@@ -319,36 +433,49 @@ class Daemon final : public ValidatorDaemon {
 
   static std::string describe_destination(const Outbound& out) {
     switch (out.to) {
-      case Outbound::To::kAllReplicas: return "all";
-      case Outbound::To::kReplica: return fmt::format("replica {}", out.destination);
-      case Outbound::To::kClient: return fmt::format("client {}", out.destination);
+      case Outbound::To::kAllReplicas:
+        return "all";
+      case Outbound::To::kReplica:
+        return fmt::format("replica {}", out.destination);
+      case Outbound::To::kClient:
+        return fmt::format("client {}", out.destination);
     }
     return "?";
   }
 
   bft::StrategyContext strategy_context() {
-    return bft::StrategyContext{options_.id, *replica_, *replica_signer_, replica_options_.replicas, rng_, now()};
+    return bft::StrategyContext{options_.id, *replica_, *replica_signer_, replica_options_.replicas,
+                                rng_,        now()};
   }
 
   void compact_wal() {
-    // Everything before the newest stable checkpoint is obsolete; keep the checkpoint and what follows
-    // only when the log has grown well past it.
+    // Everything before the newest stable checkpoint is obsolete; keep the checkpoint and what
+    // follows only when the log has grown well past it.
     if (wal_.size_bytes() < (64u << 20) || !latest_stable_) return;
     std::vector<Bytes> kept{bft::encode_record(*latest_stable_)};
     if (auto s = wal_.rewrite(kept); !s) fatal(s.error().message);
-    spdlog::info("validator {}: compacted the WAL at checkpoint {}", options_.id, latest_stable_->seq);
+    spdlog::info("validator {}: compacted the WAL at checkpoint {}", options_.id,
+                 latest_stable_->seq);
   }
 
   void log_event(const bft::ReplicaEvent& event) {
     using Kind = bft::ReplicaEvent::Kind;
     switch (event.kind) {
-      case Kind::kViewChangeStarted: spdlog::info("validator {}: view change to view {}", options_.id, event.view); break;
-      case Kind::kNewViewEntered: spdlog::info("validator {}: entered view {}", options_.id, event.view); break;
+      case Kind::kViewChangeStarted:
+        spdlog::info("validator {}: view change to view {}", options_.id, event.view);
+        break;
+      case Kind::kNewViewEntered:
+        spdlog::info("validator {}: entered view {}", options_.id, event.view);
+        break;
       case Kind::kStateTransferred:
         spdlog::info("validator {}: state transfer to checkpoint {}", options_.id, event.seq);
         break;
-      case Kind::kCheckpointStable: spdlog::debug("validator {}: checkpoint {} stable", options_.id, event.seq); break;
-      case Kind::kRejected: spdlog::debug("validator {}: refused: {}", options_.id, event.detail); break;
+      case Kind::kCheckpointStable:
+        spdlog::debug("validator {}: checkpoint {} stable", options_.id, event.seq);
+        break;
+      case Kind::kRejected:
+        spdlog::debug("validator {}: refused: {}", options_.id, event.detail);
+        break;
     }
   }
 
@@ -358,8 +485,9 @@ class Daemon final : public ValidatorDaemon {
       auto& known = decided_[entry.version];
       if (known != state) {
         if (!known.empty() || entry.version > 0) {
-          spdlog::info("validator {}: adapter version {} is {} ({} PASS, {} FAIL){}", options_.id, entry.version, state,
-                       entry.pass_votes(), entry.fail_votes(), entry.reason.empty() ? "" : ": " + entry.reason);
+          spdlog::info("validator {}: adapter version {} is {} ({} PASS, {} FAIL){}", options_.id,
+                       entry.version, state, entry.pass_votes(), entry.fail_votes(),
+                       entry.reason.empty() ? "" : ": " + entry.reason);
         }
         known = state;
       }
@@ -372,47 +500,83 @@ class Daemon final : public ValidatorDaemon {
     auto source = beta->source;
     auto digest = beta->artifact_digest;
     auto previous = beta->previous_entry_hash;
-    spdlog::info("validator {}: validating adapter version {} from {}", options_.id, version, source);
+    spdlog::info("validator {}: validating adapter version {} from {}", options_.id, version,
+                 source);
     workers_.emplace_back([this, version, source, digest, previous] {
       auto started = std::chrono::steady_clock::now();
-      auto result = validate(options_, config_.artifact_store_endpoint, version, source, digest, *validation_,
-                             cancel_validations_);
+      auto result = validate_guarded(options_, config_.artifact_store_endpoint, version, source,
+                                     digest, *validation_, cancel_validations_);
       if (result.verdict.cancelled) {
-        spdlog::info("validator {}: validation of version {} cancelled by shutdown", options_.id, version);
+        spdlog::info("validator {}: validation of version {} cancelled by shutdown", options_.id,
+                     version);
         return;
       }
-      result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      result.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       boost::asio::post(io_, [this, result, digest, previous] { vote(result, digest, previous); });
     });
   }
 
-  void vote(const ValidationResult& result, const crypto::Digest& digest, const crypto::Digest& previous) {
+  void vote(const ValidationResult& result, const crypto::Digest& digest,
+            const crypto::Digest& previous) {
     spdlog::info("validator {}: version {} {}: {}", options_.id, result.version,
                  result.verdict.pass ? "PASS" : "FAIL", result.verdict.reason);
-    auto metrics = json{{"pass", result.verdict.pass},
-                        {"reason", result.verdict.reason},
-                        {"metrics", json::parse(result.verdict.metrics_json)},
-                        {"validation_s", result.seconds}};
+    auto metrics =
+        json{{"pass", result.verdict.pass},
+             {"reason", result.verdict.reason},
+             {"metrics",
+              parse_json(result.verdict.metrics_json).value()},  // checked by validate_guarded
+             {"validation_s", result.seconds}};
     validations_[std::to_string(result.version)] = metrics;
-    auto metrics_digest = crypto::sha256(as_bytes(metrics.dump()));
-    std::optional<bft::Verdict> verdict = result.verdict.pass ? bft::Verdict::kPass : bft::Verdict::kFail;
+    save_validations();
+    auto metrics_digest = crypto::sha256(as_bytes(dump_json(metrics)));
+    std::optional<bft::Verdict> verdict =
+        result.verdict.pass ? bft::Verdict::kPass : bft::Verdict::kFail;
     std::vector<Bytes> operations;
     if (strategy_) {
       verdict = strategy_->vote(*verdict);
       operations = strategy_->extra_vote_operations(app_);
     }
     if (verdict) {
-      operations.insert(operations.begin(), bft::make_vote(vote_key_, config_.cluster_id, config_.epoch, options_.id,
-                                                           result.version, digest, previous, *verdict, metrics_digest));
+      operations.insert(operations.begin(),
+                        bft::make_vote(vote_key_, config_.cluster_id, config_.epoch, options_.id,
+                                       result.version, digest, previous, *verdict, metrics_digest));
       if (strategy_) strategy_->on_vote_cast(operations.front());
     }
     for (auto& op : operations) {
-      auto request = bft::make_message(*client_signer_, bft::Request{next_request_id_++, std::move(op)});
+      auto request =
+          bft::make_message(*client_signer_, bft::Request{next_request_id_++, std::move(op)});
       auto frame = make_envelope(EnvelopeKind::kProtocol, request->wire());
       for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
       replica_->propose(request);
     }
     flush();
+  }
+
+  // The kept metrics outlive a restart: status checks them against the digests in the votes.
+  std::filesystem::path validations_path() const { return options_.data_dir / "validations.json"; }
+
+  void load_validations() {
+    auto text = read_small_file(validations_path(), 64 << 20);
+    if (!text) return;  // none kept yet
+    auto kept = parse_json(
+        *text, JsonLimits{.max_bytes = 64 << 20, .max_depth = 16, .max_values = 1 << 22});
+    if (!kept || !kept->is_object()) {
+      spdlog::warn("validator {}: ignoring {}: {}", options_.id, validations_path().string(),
+                   kept ? "not a JSON object" : kept.error().message);
+      return;
+    }
+    validations_ = std::move(kept.value());
+  }
+
+  void save_validations() {
+    auto text = dump_json(validations_);
+    if (auto s = write_file_atomic(validations_path(), as_bytes(text),
+                                   WriteOptions{.mode = 0644, .overwrite = true});
+        !s) {
+      spdlog::warn("validator {}: cannot keep the validation metrics: {}", options_.id,
+                   s.error().message);
+    }
   }
 
   [[noreturn]] void fatal(const std::string& message) {
@@ -423,6 +587,7 @@ class Daemon final : public ValidatorDaemon {
   std::unique_ptr<AdapterValidation> validation_;
   LinkFaults faults_;
   ValidatorOptions options_;
+  Refusals refusals_;
   ClusterConfig config_;
   crypto::SecretKey vote_key_;
   WriteAheadLog wal_;
@@ -441,7 +606,8 @@ class Daemon final : public ValidatorDaemon {
   std::unique_ptr<ZmqReader> reader_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer timer_;
-  std::map<bft::PrincipalId, std::string> client_routes_;
+  std::map<RouteKey, std::string> client_routes_;
+  std::deque<RouteKey> route_order_;
   std::map<std::uint64_t, std::string> decided_;
   std::set<std::uint64_t> started_;
   std::vector<std::thread> workers_;
@@ -464,21 +630,24 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
   if (!key) return key.error();
   if (key->role != crypto::KeyRole::kValidator || key->id != options.id ||
       key->key.public_key() != config->find_validator(options.id)->public_key) {
-    return Error{fmt::format("{} is not the key of validator {} in {}", options.key.string(), options.id,
-                             options.config.string())};
+    return Error{fmt::format("{} is not the key of validator {} in {}", options.key.string(),
+                             options.id, options.config.string())};
   }
   if (!options.byzantine.empty()) {
-    static const std::set<std::string> supported = {"silent", "equivocate", "forge", "pass-all", "fail-all", "replay", "slow"};
+    static const std::set<std::string> supported = {"silent",   "equivocate", "forge", "pass-all",
+                                                    "fail-all", "replay",     "slow"};
     if (!supported.contains(options.byzantine)) {
-      return Error{fmt::format("unknown or unsupported --byzantine strategy '{}' (silent, equivocate, forge, pass-all, "
-                               "fail-all, replay, slow; for twins run two validator processes with --listen behind "
-                               "`bftgate twin-router`)",
-                               options.byzantine)};
+      return Error{fmt::format(
+          "unknown or unsupported --byzantine strategy '{}' (silent, equivocate, forge, pass-all, "
+          "fail-all, replay, slow; for twins run two validator processes with --listen behind "
+          "`bftgate twin-router`)",
+          options.byzantine)};
     }
   }
   auto faults = LinkFaults::parse(options.faults);
   if (!faults) return faults.error();
-  if (!faults->empty()) spdlog::warn("validator {}: injecting link faults: {}", options.id, faults->describe());
+  if (!faults->empty())
+    spdlog::warn("validator {}: injecting link faults: {}", options.id, faults->describe());
   std::unique_ptr<AdapterValidation> validation;
   if (!options.validate_command.empty()) {
     validation = make_command_validation(options.validate_command, options.validate_timeout);
@@ -490,21 +659,24 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
   spdlog::info("validator {}: validation by {}", options.id, validation->describe());
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) return Error{fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message())};
+  if (ec)
+    return Error{fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message())};
   auto opened = WriteAheadLog::open(options.data_dir / "replica.wal");
   if (!opened) return opened.error();
   if (opened->second.truncated_bytes > 0) {
-    spdlog::warn("validator {}: cut a torn tail of {} bytes off the WAL", options.id, opened->second.truncated_bytes);
+    spdlog::warn("validator {}: cut a torn tail of {} bytes off the WAL", options.id,
+                 opened->second.truncated_bytes);
   }
   std::vector<bft::PersistRecord> records;
   for (const auto& bytes : opened->second.records) {
     auto record = bft::decode_record(bytes);
-    if (!record) return Error{fmt::format("{}: {}", opened->first.path().string(), record.error().message)};
+    if (!record)
+      return Error{fmt::format("{}: {}", opened->first.path().string(), record.error().message)};
     records.push_back(std::move(record.value()));
   }
-  return std::unique_ptr<ValidatorDaemon>(
-      new Daemon(options, std::move(config.value()), std::move(key.value()), std::move(opened->first), std::move(records),
-                 std::move(faults.value()), std::move(validation)));
+  return std::unique_ptr<ValidatorDaemon>(new Daemon(
+      options, std::move(config.value()), std::move(key.value()), std::move(opened->first),
+      std::move(records), std::move(faults.value()), std::move(validation)));
 }
 
 }  // namespace bftgate::runtime

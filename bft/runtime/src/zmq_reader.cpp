@@ -1,9 +1,15 @@
 #include "bftgate/runtime/zmq_reader.hpp"
 
+#include "bftgate/crypto/strict_json.hpp"
+
 namespace bftgate::runtime {
 
-ZmqReader::ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler handler)
-    : socket_(socket), descriptor_(io, socket.get(zmq::sockopt::fd)), handler_(std::move(handler)) {}
+ZmqReader::ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler handler,
+                     Refusals& refusals)
+    : socket_(socket),
+      descriptor_(io, socket.get(zmq::sockopt::fd)),
+      handler_(std::move(handler)),
+      refusals_(refusals) {}
 
 ZmqReader::~ZmqReader() {
   // The descriptor belongs to ZeroMQ: stop watching it without closing it.
@@ -18,11 +24,12 @@ void ZmqReader::start() {
 }
 
 void ZmqReader::wait() {
-  descriptor_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
-    if (ec) return;  // cancelled: shutting down
-    drain();
-    wait();
-  });
+  descriptor_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                         [this](const boost::system::error_code& ec) {
+                           if (ec) return;  // cancelled: shutting down
+                           drain();
+                           wait();
+                         });
 }
 
 void ZmqReader::drain() {
@@ -35,7 +42,14 @@ void ZmqReader::drain() {
       frames.push_back(std::move(frame));
       if (!more) break;
     }
-    if (!frames.empty()) handler_(frames);
+    if (frames.empty()) continue;
+    try {
+      handler_(frames);
+    } catch (const std::exception& e) {
+      refusals_.refuse("handler-exception", printable(e.what()));
+    } catch (...) {
+      refusals_.refuse("handler-exception", "an exception that is not a std::exception");
+    }
   }
 }
 

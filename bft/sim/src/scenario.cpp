@@ -9,20 +9,24 @@
 
 #include "bftgate/crypto/cluster_setup.hpp"
 #include "bftgate/crypto/file_io.hpp"
+#include "bftgate/crypto/strict_json.hpp"
 
 namespace bftgate::sim {
 
 using nlohmann::json;
 
 namespace {
-Duration from_ms(double ms) { return Duration(static_cast<std::int64_t>(std::llround(ms * 1000.0))); }
+Duration from_ms(double ms) {
+  return Duration(static_cast<std::int64_t>(std::llround(ms * 1000.0)));
+}
 
 // Thrown inside the parser and turned into an Error with the path of the bad field.
 struct ScenarioError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-void only_fields(const json& object, const std::string& path, std::initializer_list<std::string_view> allowed) {
+void only_fields(const json& object, const std::string& path,
+                 std::initializer_list<std::string_view> allowed) {
   if (!object.is_object()) throw ScenarioError(fmt::format("{}: expected an object", path));
   for (const auto& [key, value] : object.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
@@ -43,21 +47,24 @@ T get_or(const json& object, const char* key, T fallback, const std::string& pat
 }
 
 double non_negative(double value, const std::string& what) {
-  if (!(value >= 0) || !std::isfinite(value)) throw ScenarioError(fmt::format("{}: must be a finite number >= 0", what));
+  if (!(value >= 0) || !std::isfinite(value))
+    throw ScenarioError(fmt::format("{}: must be a finite number >= 0", what));
   return value;
 }
 
 double probability(double value, const std::string& what) {
-  if (!(value >= 0 && value <= 1)) throw ScenarioError(fmt::format("{}: must be a probability in [0, 1]", what));
+  if (!(value >= 0 && value <= 1))
+    throw ScenarioError(fmt::format("{}: must be a probability in [0, 1]", what));
   return value;
 }
 
 DurationDistribution parse_distribution(const json& j, const std::string& path) {
   if (j.is_number()) return DurationDistribution::fixed(non_negative(j.get<double>(), path));
   if (!j.is_object() || j.size() != 1) {
-    throw ScenarioError(fmt::format("{}: expected {{\"fixed\": ms}}, {{\"uniform\": [lo, hi]}}, "
-                                    "{{\"exponential\": mean}} or {{\"lognormal\": [median, sigma]}}",
-                                    path));
+    throw ScenarioError(
+        fmt::format("{}: expected {{\"fixed\": ms}}, {{\"uniform\": [lo, hi]}}, "
+                    "{{\"exponential\": mean}} or {{\"lognormal\": [median, sigma]}}",
+                    path));
   }
   auto item = j.items().begin();
   const std::string kind = item.key();
@@ -66,9 +73,11 @@ DurationDistribution parse_distribution(const json& j, const std::string& path) 
     if (!value.is_array() || value.size() != 2 || !value[0].is_number() || !value[1].is_number()) {
       throw ScenarioError(fmt::format("{}.{}: expected [{}]", path, kind, what));
     }
-    return std::pair{non_negative(value[0].get<double>(), path), non_negative(value[1].get<double>(), path)};
+    return std::pair{non_negative(value[0].get<double>(), path),
+                     non_negative(value[1].get<double>(), path)};
   };
-  if (kind == "fixed" && value.is_number()) return DurationDistribution::fixed(non_negative(value.get<double>(), path));
+  if (kind == "fixed" && value.is_number())
+    return DurationDistribution::fixed(non_negative(value.get<double>(), path));
   if (kind == "uniform") {
     auto [lo, hi] = pair("lo_ms, hi_ms");
     if (hi < lo) throw ScenarioError(fmt::format("{}.uniform: hi < lo", path));
@@ -86,10 +95,14 @@ DurationDistribution parse_distribution(const json& j, const std::string& path) 
 
 json distribution_json(const DurationDistribution& d) {
   switch (d.kind) {
-    case DurationDistribution::Kind::kFixed: return {{"fixed", d.a_ms}};
-    case DurationDistribution::Kind::kUniform: return {{"uniform", {d.a_ms, d.b_ms}}};
-    case DurationDistribution::Kind::kExponential: return {{"exponential", d.a_ms}};
-    case DurationDistribution::Kind::kLogNormal: return {{"lognormal", {d.a_ms, d.b_ms}}};
+    case DurationDistribution::Kind::kFixed:
+      return {{"fixed", d.a_ms}};
+    case DurationDistribution::Kind::kUniform:
+      return {{"uniform", {d.a_ms, d.b_ms}}};
+    case DurationDistribution::Kind::kExponential:
+      return {{"exponential", d.a_ms}};
+    case DurationDistribution::Kind::kLogNormal:
+      return {{"lognormal", {d.a_ms, d.b_ms}}};
   }
   return nullptr;
 }
@@ -97,14 +110,16 @@ json distribution_json(const DurationDistribution& d) {
 LinkSpec parse_link(const json& j, const std::string& path) {
   only_fields(j, path, {"latency_ms", "loss", "duplicate"});
   LinkSpec link;
-  if (j.contains("latency_ms")) link.latency = parse_distribution(j["latency_ms"], path + ".latency_ms");
+  if (j.contains("latency_ms"))
+    link.latency = parse_distribution(j["latency_ms"], path + ".latency_ms");
   link.loss = probability(get_or(j, "loss", 0.0, path), path + ".loss");
   link.duplicate = probability(get_or(j, "duplicate", 0.0, path), path + ".duplicate");
   return link;
 }
 
 json link_json(const LinkSpec& l) {
-  return {{"latency_ms", distribution_json(l.latency)}, {"loss", l.loss}, {"duplicate", l.duplicate}};
+  return {
+      {"latency_ms", distribution_json(l.latency)}, {"loss", l.loss}, {"duplicate", l.duplicate}};
 }
 
 Verdict parse_verdict(const json& j, const std::string& path) {
@@ -132,16 +147,32 @@ ReplicaId parse_replica_key(const std::string& key, std::size_t n, const std::st
 }
 
 const std::vector<std::string>& strategy_names() {
-  static const std::vector<std::string> names = {"silent",    "equivocate", "forge", "pass-all",
-                                                 "fail-all",  "replay",     "slow",  "twins"};
+  static const std::vector<std::string> names = {"silent",   "equivocate", "forge", "pass-all",
+                                                 "fail-all", "replay",     "slow",  "twins"};
   return names;
 }
 
 Scenario parse(const json& j) {
   only_fields(j, "scenario",
-              {"name", "description", "validators", "fault_model", "timing", "link", "before_gst", "gst_s",
-               "partitions", "crashes", "byzantine", "adapters", "validation_time_ms", "validation_time_ms_by_validator",
-               "fleet", "duration_s", "client_retry_s", "convergence_bound_s", "consensus_allowance_s",
+              {"name",
+               "description",
+               "validators",
+               "fault_model",
+               "timing",
+               "link",
+               "before_gst",
+               "gst_s",
+               "partitions",
+               "crashes",
+               "byzantine",
+               "adapters",
+               "validation_time_ms",
+               "validation_time_ms_by_validator",
+               "fleet",
+               "duration_s",
+               "client_retry_s",
+               "convergence_bound_s",
+               "consensus_allowance_s",
                "expect_violation"});
   Scenario s;
   s.name = get_or<std::string>(j, "name", s.name, "scenario");
@@ -155,19 +186,25 @@ Scenario parse(const json& j) {
 
   if (j.contains("timing")) {
     const auto& t = j["timing"];
-    only_fields(t, "timing", {"checkpoint_interval", "watermark_window", "max_batch", "max_in_flight",
-                              "view_change_timeout_ms", "retransmit_ms", "tick_ms"});
+    only_fields(t, "timing",
+                {"checkpoint_interval", "watermark_window", "max_batch", "max_in_flight",
+                 "view_change_timeout_ms", "retransmit_ms", "tick_ms"});
     auto& timing = s.timing;
-    timing.checkpoint_interval = get_or(t, "checkpoint_interval", timing.checkpoint_interval, "timing");
+    timing.checkpoint_interval =
+        get_or(t, "checkpoint_interval", timing.checkpoint_interval, "timing");
     timing.watermark_window = get_or(t, "watermark_window", timing.watermark_window, "timing");
     timing.max_batch = get_or(t, "max_batch", timing.max_batch, "timing");
     timing.max_in_flight = get_or(t, "max_in_flight", timing.max_in_flight, "timing");
-    timing.view_change_timeout_ms = non_negative(get_or(t, "view_change_timeout_ms", timing.view_change_timeout_ms, "timing"), "timing.view_change_timeout_ms");
-    timing.retransmit_ms = non_negative(get_or(t, "retransmit_ms", timing.retransmit_ms, "timing"), "timing.retransmit_ms");
+    timing.view_change_timeout_ms =
+        non_negative(get_or(t, "view_change_timeout_ms", timing.view_change_timeout_ms, "timing"),
+                     "timing.view_change_timeout_ms");
+    timing.retransmit_ms = non_negative(get_or(t, "retransmit_ms", timing.retransmit_ms, "timing"),
+                                        "timing.retransmit_ms");
     timing.tick_ms = non_negative(get_or(t, "tick_ms", timing.tick_ms, "timing"), "timing.tick_ms");
-    if (timing.checkpoint_interval == 0 || timing.watermark_window % timing.checkpoint_interval != 0 ||
-        timing.watermark_window == 0) {
-      throw ScenarioError("timing: watermark_window must be a positive multiple of checkpoint_interval");
+    if (timing.checkpoint_interval == 0 ||
+        timing.watermark_window % timing.checkpoint_interval != 0 || timing.watermark_window == 0) {
+      throw ScenarioError(
+          "timing: watermark_window must be a positive multiple of checkpoint_interval");
     }
     if (timing.tick_ms <= 0 || timing.max_batch == 0 || timing.max_in_flight == 0) {
       throw ScenarioError("timing: tick_ms, max_batch and max_in_flight must be positive");
@@ -195,28 +232,35 @@ Scenario parse(const json& j) {
     CrashSpec spec;
     spec.replica = parse_replica(c.value("validator", json()), n, "crashes[].validator");
     spec.at_s = non_negative(get_or(c, "at_s", 0.0, "crashes[]"), "crashes[].at_s");
-    if (c.contains("recover_s")) spec.recover_s = non_negative(get_or(c, "recover_s", 0.0, "crashes[]"), "crashes[].recover_s");
-    if (spec.recover_s && *spec.recover_s <= spec.at_s) throw ScenarioError("crashes[]: recover_s must be after at_s");
+    if (c.contains("recover_s"))
+      spec.recover_s =
+          non_negative(get_or(c, "recover_s", 0.0, "crashes[]"), "crashes[].recover_s");
+    if (spec.recover_s && *spec.recover_s <= spec.at_s)
+      throw ScenarioError("crashes[]: recover_s must be after at_s");
     s.crashes.push_back(spec);
   }
   if (j.contains("byzantine")) {
     const auto& b = j["byzantine"];
-    if (!b.is_object()) throw ScenarioError("byzantine: expected {\"<validator id>\": \"<strategy>\"}");
+    if (!b.is_object())
+      throw ScenarioError("byzantine: expected {\"<validator id>\": \"<strategy>\"}");
     for (const auto& [key, value] : b.items()) {
       auto id = parse_replica_key(key, n, "byzantine");
       auto name = value.is_string() ? value.get<std::string>() : "";
       const auto& names = strategy_names();
       if (std::find(names.begin(), names.end(), name) == names.end()) {
-        throw ScenarioError(fmt::format("byzantine.{}: unknown strategy '{}' (known: silent, equivocate, forge, "
-                                        "pass-all, fail-all, replay, slow, twins)",
-                                        key, name));
+        throw ScenarioError(
+            fmt::format("byzantine.{}: unknown strategy '{}' (known: silent, equivocate, forge, "
+                        "pass-all, fail-all, replay, slow, twins)",
+                        key, name));
       }
       s.byzantine[id] = name;
     }
   }
   std::uint64_t last_version = 0;
   for (const auto& a : get_or(j, "adapters", json::array(), "scenario")) {
-    only_fields(a, "adapters[]", {"version", "submit_s", "size_bytes", "verdict", "verdict_by_validator", "tampered_artifact"});
+    only_fields(a, "adapters[]",
+                {"version", "submit_s", "size_bytes", "verdict", "verdict_by_validator",
+                 "tampered_artifact"});
     AdapterSpec spec;
     spec.version = get_or<std::uint64_t>(a, "version", last_version + 1, "adapters[]");
     if (spec.version <= last_version) throw ScenarioError("adapters[]: versions must increase");
@@ -234,7 +278,8 @@ Scenario parse(const json& j) {
     spec.tampered_artifact = get_or(a, "tampered_artifact", false, "adapters[]");
     s.adapters.push_back(std::move(spec));
   }
-  if (j.contains("validation_time_ms")) s.validation_time = parse_distribution(j["validation_time_ms"], "validation_time_ms");
+  if (j.contains("validation_time_ms"))
+    s.validation_time = parse_distribution(j["validation_time_ms"], "validation_time_ms");
   if (j.contains("validation_time_ms_by_validator")) {
     for (const auto& [key, value] : j["validation_time_ms_by_validator"].items()) {
       s.validation_time_by_validator[parse_replica_key(key, n, "validation_time_ms_by_validator")] =
@@ -245,17 +290,24 @@ Scenario parse(const json& j) {
     const auto& fl = j["fleet"];
     only_fields(fl, "fleet", {"nodes", "poll_interval_s", "bandwidth_mb_s", "swap_ms"});
     s.fleet.nodes = get_or(fl, "nodes", s.fleet.nodes, "fleet");
-    s.fleet.poll_interval_s = non_negative(get_or(fl, "poll_interval_s", s.fleet.poll_interval_s, "fleet"), "fleet.poll_interval_s");
-    s.fleet.bandwidth_mb_s = non_negative(get_or(fl, "bandwidth_mb_s", s.fleet.bandwidth_mb_s, "fleet"), "fleet.bandwidth_mb_s");
-    s.fleet.swap_ms = non_negative(get_or(fl, "swap_ms", s.fleet.swap_ms, "fleet"), "fleet.swap_ms");
+    s.fleet.poll_interval_s = non_negative(
+        get_or(fl, "poll_interval_s", s.fleet.poll_interval_s, "fleet"), "fleet.poll_interval_s");
+    s.fleet.bandwidth_mb_s = non_negative(
+        get_or(fl, "bandwidth_mb_s", s.fleet.bandwidth_mb_s, "fleet"), "fleet.bandwidth_mb_s");
+    s.fleet.swap_ms =
+        non_negative(get_or(fl, "swap_ms", s.fleet.swap_ms, "fleet"), "fleet.swap_ms");
     if (s.fleet.poll_interval_s <= 0 || s.fleet.bandwidth_mb_s <= 0) {
       throw ScenarioError("fleet: poll_interval_s and bandwidth_mb_s must be positive");
     }
   }
   s.duration_s = non_negative(get_or(j, "duration_s", s.duration_s, "scenario"), "duration_s");
-  s.client_retry_s = non_negative(get_or(j, "client_retry_s", s.client_retry_s, "scenario"), "client_retry_s");
-  s.convergence_bound_s = non_negative(get_or(j, "convergence_bound_s", 0.0, "scenario"), "convergence_bound_s");
-  s.consensus_allowance_s = non_negative(get_or(j, "consensus_allowance_s", s.consensus_allowance_s, "scenario"), "consensus_allowance_s");
+  s.client_retry_s =
+      non_negative(get_or(j, "client_retry_s", s.client_retry_s, "scenario"), "client_retry_s");
+  s.convergence_bound_s =
+      non_negative(get_or(j, "convergence_bound_s", 0.0, "scenario"), "convergence_bound_s");
+  s.consensus_allowance_s =
+      non_negative(get_or(j, "consensus_allowance_s", s.consensus_allowance_s, "scenario"),
+                   "consensus_allowance_s");
   s.expect_violation = get_or<std::string>(j, "expect_violation", "none", "scenario");
   if (s.client_retry_s <= 0) throw ScenarioError("client_retry_s must be positive");
   return s;
@@ -264,21 +316,29 @@ Scenario parse(const json& j) {
 
 Duration DurationDistribution::sample(Rng& rng) const {
   switch (kind) {
-    case Kind::kFixed: return from_ms(a_ms);
-    case Kind::kUniform: return from_ms(std::uniform_real_distribution<double>(a_ms, b_ms)(rng));
-    case Kind::kExponential: return from_ms(a_ms <= 0 ? 0 : std::exponential_distribution<double>(1.0 / a_ms)(rng));
+    case Kind::kFixed:
+      return from_ms(a_ms);
+    case Kind::kUniform:
+      return from_ms(std::uniform_real_distribution<double>(a_ms, b_ms)(rng));
+    case Kind::kExponential:
+      return from_ms(a_ms <= 0 ? 0 : std::exponential_distribution<double>(1.0 / a_ms)(rng));
     case Kind::kLogNormal:
-      return from_ms(a_ms <= 0 ? 0 : std::lognormal_distribution<double>(std::log(a_ms), b_ms)(rng));
+      return from_ms(a_ms <= 0 ? 0
+                               : std::lognormal_distribution<double>(std::log(a_ms), b_ms)(rng));
   }
   return Duration(0);
 }
 
 double DurationDistribution::max_ms() const {
   switch (kind) {
-    case Kind::kFixed: return a_ms;
-    case Kind::kUniform: return b_ms;
-    case Kind::kExponential: return a_ms * 7;                  // the 99.9th percentile
-    case Kind::kLogNormal: return a_ms * std::exp(3.1 * b_ms);  // the 99.9th percentile
+    case Kind::kFixed:
+      return a_ms;
+    case Kind::kUniform:
+      return b_ms;
+    case Kind::kExponential:
+      return a_ms * 7;  // the 99.9th percentile
+    case Kind::kLogNormal:
+      return a_ms * std::exp(3.1 * b_ms);  // the 99.9th percentile
   }
   return a_ms;
 }
@@ -294,7 +354,9 @@ bool AdapterSpec::passes() const {
                      [](const auto& entry) { return entry.second == Verdict::kPass; });
 }
 
-std::uint32_t Scenario::f() const { return max_faults(fault_model, validators); }
+std::uint32_t Scenario::f() const {
+  return max_faults(fault_model, validators);
+}
 
 const DurationDistribution& Scenario::validation_time_of(ReplicaId validator) const {
   auto it = validation_time_by_validator.find(validator);
@@ -304,9 +366,11 @@ const DurationDistribution& Scenario::validation_time_of(ReplicaId validator) co
 double Scenario::convergence_bound_for(const AdapterSpec& adapter) const {
   if (convergence_bound_s > 0) return convergence_bound_s;
   double slowest_ms = validation_time.max_ms();
-  for (const auto& [id, d] : validation_time_by_validator) slowest_ms = std::max(slowest_ms, d.max_ms());
+  for (const auto& [id, d] : validation_time_by_validator)
+    slowest_ms = std::max(slowest_ms, d.max_ms());
   double transfer_s = static_cast<double>(adapter.size_bytes) / (fleet.bandwidth_mb_s * 1e6);
-  return slowest_ms / 1000.0 + fleet.poll_interval_s + transfer_s + fleet.swap_ms / 1000.0 + consensus_allowance_s;
+  return slowest_ms / 1000.0 + fleet.poll_interval_s + transfer_s + fleet.swap_ms / 1000.0 +
+         consensus_allowance_s;
 }
 
 Result<Scenario> Scenario::from_json(const json& j) {
@@ -322,13 +386,10 @@ Result<Scenario> Scenario::from_json(const json& j) {
 Result<Scenario> Scenario::load(const std::filesystem::path& path) {
   auto text = read_small_file(path, 16 << 20);
   if (!text) return text.error();
-  json j;
-  try {
-    j = json::parse(*text);
-  } catch (const json::parse_error& e) {
-    return Error{fmt::format("{}: not valid JSON: {}", path.string(), e.what())};
-  }
-  auto scenario = from_json(j);
+  auto j =
+      parse_json(*text, JsonLimits{.max_bytes = 16 << 20, .max_depth = 16, .max_values = 1 << 22});
+  if (!j) return Error{fmt::format("{}: not valid JSON: {}", path.string(), j.error().message)};
+  auto scenario = from_json(*j);
   if (!scenario) return Error{fmt::format("{}: {}", path.string(), scenario.error().message)};
   return scenario;
 }
@@ -350,7 +411,8 @@ json Scenario::to_json() const {
   if (before_gst) j["before_gst"] = link_json(*before_gst);
   j["gst_s"] = gst_s;
   j["partitions"] = json::array();
-  for (const auto& p : partitions) j["partitions"].push_back({{"start_s", p.start_s}, {"end_s", p.end_s}, {"groups", p.groups}});
+  for (const auto& p : partitions)
+    j["partitions"].push_back({{"start_s", p.start_s}, {"end_s", p.end_s}, {"groups", p.groups}});
   j["crashes"] = json::array();
   for (const auto& c : crashes) {
     json cj = {{"validator", c.replica}, {"at_s", c.at_s}};
@@ -372,7 +434,8 @@ json Scenario::to_json() const {
     j["adapters"].push_back(aj);
   }
   j["validation_time_ms"] = distribution_json(validation_time);
-  for (const auto& [id, d] : validation_time_by_validator) j["validation_time_ms_by_validator"][std::to_string(id)] = distribution_json(d);
+  for (const auto& [id, d] : validation_time_by_validator)
+    j["validation_time_ms_by_validator"][std::to_string(id)] = distribution_json(d);
   j["fleet"] = {{"nodes", fleet.nodes},
                 {"poll_interval_s", fleet.poll_interval_s},
                 {"bandwidth_mb_s", fleet.bandwidth_mb_s},

@@ -32,6 +32,10 @@ Result<LoraAdapter> load_peft_adapter(const std::filesystem::path& dir_or_packed
 Result<LoraAdapter> parse_packed_adapter(ByteView packed, const BaseModelShape& base,
                                          const AdapterLimits& limits = {});
 
+// The checks that need no base model: a well-formed safetensors file whose metadata holds a
+// supported adapter config (what `submit` checks before it uploads a packed file).
+Status check_packed_adapter(ByteView packed, const AdapterLimits& limits = {});
+
 // Writes adapter_config.json and adapter_model.safetensors (dtype F32, F16 or BF16) into dir,
 // creating it and replacing the files there. Refuses an adapter that would load as another one:
 // deltas not one per config.target_modules entry in that order, a rank other than config.rank,

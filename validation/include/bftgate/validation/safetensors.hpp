@@ -77,9 +77,9 @@ Status write_safetensors_file(const std::filesystem::path& path,
 // file.tensors order behind a canonical header (sorted keys); used to pack PEFT adapters.
 Result<Bytes> encode_safetensors(const SafetensorsFile& file);
 
-// JSON text parsed with every object's keys required to be distinct at any depth (nlohmann's
-// parser keeps the last of two equal keys silently); insertion order is kept. Shared by the
-// safetensors header and the PEFT config readers.
+// JSON text through the strict reader (crypto/strict_json.hpp: distinct keys at any depth,
+// UTF-8, bounded depth) with insertion order kept. Shared by the safetensors header and the
+// PEFT config readers.
 Result<nlohmann::ordered_json> parse_json_unique_keys(std::string_view text);
 
 // IEEE half and bfloat16 conversions (round to nearest even when narrowing).

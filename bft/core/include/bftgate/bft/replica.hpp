@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bftgate/bft/client_table.hpp"
 #include "bftgate/bft/messages.hpp"
 #include "bftgate/bft/state_machine.hpp"
 
@@ -29,11 +30,11 @@ namespace bftgate::bft {
 struct ReplicaOptions {
   std::vector<ReplicaId> replicas;  // every replica id (any order; sorted internally)
   std::uint32_t f = 0;
-  std::size_t quorum = 1;              // certificate size: 2f+1 for n = 3f+1 (ClusterConfig::quorum)
-  Seq checkpoint_interval = 16;        // K: a checkpoint every K sequence numbers
-  Seq watermark_window = 64;           // L: accept sequence numbers in (low, low + L]; a multiple of K
-  std::size_t max_batch = 64;          // requests per pre-prepare
-  std::size_t max_in_flight = 4;       // pre-prepared but unexecuted batches the primary allows
+  std::size_t quorum = 1;         // certificate size: 2f+1 for n = 3f+1 (ClusterConfig::quorum)
+  Seq checkpoint_interval = 16;   // K: a checkpoint every K sequence numbers
+  Seq watermark_window = 64;      // L: accept sequence numbers in (low, low + L]; a multiple of K
+  std::size_t max_batch = 64;     // requests per pre-prepare
+  std::size_t max_in_flight = 4;  // pre-prepared but unexecuted batches the primary allows
   Duration view_change_timeout{1'000'000};  // no progress on a pending request for this long
   Duration retransmit_interval{200'000};    // status, retransmission of own unfinished messages
 
@@ -57,24 +58,30 @@ struct CommittedBatch {
 // What must be durable before the messages of the same Ready leave.
 struct PersistRecord {
   enum class Kind {
-    kView,        // view, view_active
-    kSent,        // a message this replica signed (so it never contradicts itself after a restart)
-    kPrepared,    // a prepared proof (reported in view changes even after a restart)
-    kExecuted,    // the pre-prepare of an executed batch (re-executed on recovery)
-    kStable,      // a stable checkpoint: seq, snapshot and its proof; earlier records are obsolete
+    kView,      // view, view_active
+    kSent,      // a message this replica signed (so it never contradicts itself after a restart)
+    kPrepared,  // a prepared proof (reported in view changes even after a restart)
+    kExecuted,  // the pre-prepare of an executed batch (re-executed on recovery)
+    kStable,    // a stable checkpoint: seq, snapshot and its proof; earlier records are obsolete
   };
   Kind kind = Kind::kView;
   View view = 0;
   bool view_active = true;
-  MessagePtr message;                      // kSent, kExecuted (the pre-prepare)
-  PreparedProof prepared;                  // kPrepared
-  Seq seq = 0;                             // kExecuted, kStable
-  Bytes snapshot;                          // kStable
+  MessagePtr message;                        // kSent, kExecuted (the pre-prepare)
+  PreparedProof prepared;                    // kPrepared
+  Seq seq = 0;                               // kExecuted, kStable
+  Bytes snapshot;                            // kStable
   std::vector<MessagePtr> checkpoint_proof;  // kStable
 };
 
 struct ReplicaEvent {
-  enum class Kind { kViewChangeStarted, kNewViewEntered, kStateTransferred, kCheckpointStable, kRejected };
+  enum class Kind {
+    kViewChangeStarted,
+    kNewViewEntered,
+    kStateTransferred,
+    kCheckpointStable,
+    kRejected
+  };
   Kind kind;
   View view = 0;
   Seq seq = 0;
@@ -87,13 +94,15 @@ struct Ready {
   std::vector<CommittedBatch> committed;
   std::vector<ReplicaEvent> events;
 
-  bool empty() const { return persist.empty() && messages.empty() && committed.empty() && events.empty(); }
+  bool empty() const {
+    return persist.empty() && messages.empty() && committed.empty() && events.empty();
+  }
 };
 
 class Replica {
  public:
-  Replica(ReplicaOptions options, std::shared_ptr<const Signer> signer, std::shared_ptr<const Verifier> verifier,
-          StateMachine& app);
+  Replica(ReplicaOptions options, std::shared_ptr<const Signer> signer,
+          std::shared_ptr<const Verifier> verifier, StateMachine& app);
 
   // A message from the network (any type; requests from clients too). Verified here.
   void step(const MessagePtr& message);
@@ -130,7 +139,7 @@ class Replica {
     std::optional<PreparedProof> prepared_proof;  // latest prepared certificate, any view
     MessagePtr my_prepare;                        // what this replica said in this slot, this view
     MessagePtr my_commit;
-    std::optional<CommitProof> commit_proof;      // set once committed: what catch-up forwards
+    std::optional<CommitProof> commit_proof;  // set once committed: what catch-up forwards
   };
 
   struct PendingRequest {
@@ -168,7 +177,8 @@ class Replica {
   void check_committed(Seq seq);
   void execute_ready_batches();
   void execute_batch(Seq seq, const MessagePtr& pre_prepare, bool recovering);
-  std::size_t matching(const std::map<ReplicaId, MessagePtr>& votes, View view, const Digest& digest) const;
+  std::size_t matching(const std::map<ReplicaId, MessagePtr>& votes, View view,
+                       const Digest& digest) const;
 
   // checkpoints.cpp
   void take_checkpoint(Seq seq, bool announce);
@@ -189,7 +199,8 @@ class Replica {
   void maybe_join_higher_view();
   // The pre-prepares a NewView for `view` must carry, given its view changes (signed by the
   // primary of `view` if `signer` is set; otherwise just their bodies, for checking).
-  std::vector<PrePrepare> new_view_pre_prepares(View view, const std::vector<MessagePtr>& view_changes) const;
+  std::vector<PrePrepare> new_view_pre_prepares(View view,
+                                                const std::vector<MessagePtr>& view_changes) const;
   void enter_new_view(const MessagePtr& new_view);
 
   // catch_up.cpp
@@ -214,22 +225,17 @@ class Replica {
   MessagePtr my_view_change_;
 
   std::map<Seq, Slot> slots_;
-  Seq low_ = 0;            // low watermark: stable checkpoint, or a new view's starting point
+  Seq low_ = 0;  // low watermark: stable checkpoint, or a new view's starting point
   Seq last_executed_ = 0;
-  Seq next_seq_ = 0;       // primary: the last sequence number it assigned
+  Seq next_seq_ = 0;  // primary: the last sequence number it assigned
   StableCheckpoint stable_;
   std::map<Seq, std::pair<Digest, Bytes>> own_checkpoints_;          // taken, not yet stable
   std::map<Seq, std::map<ReplicaId, MessagePtr>> checkpoint_votes_;  // (low, low + L]
   MessagePtr my_latest_checkpoint_;
 
-  struct ExecutedRequest {
-    std::uint64_t request_id = 0;
-    Bytes result;
-  };
   std::map<RequestKey, PendingRequest> pending_;
-  // Per client, the last executed request and its result: de-duplication and the reply to
-  // resend for a retried request. Part of the checkpointed state.
-  std::map<PrincipalId, ExecutedRequest> executed_requests_;
+  // De-duplication and the replies to resend for retried requests. Part of the checkpointed state.
+  ClientTable clients_;
 
   Time now_{0};
   Time last_progress_{0};

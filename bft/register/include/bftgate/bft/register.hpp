@@ -44,7 +44,8 @@ class AdapterRegister final : public StateMachine {
  public:
   // `cache` (optional) memoises signature checks across registers that see the same operations,
   // as every replica in one simulation does.
-  explicit AdapterRegister(const ClusterConfig& config, std::shared_ptr<crypto::VerifyCache> cache = nullptr);
+  explicit AdapterRegister(const ClusterConfig& config,
+                           std::shared_ptr<crypto::VerifyCache> cache = nullptr);
 
   Bytes apply(std::uint32_t client, ByteView operation) override;
   Bytes snapshot() const override;
@@ -73,8 +74,13 @@ class AdapterRegister final : public StateMachine {
 
  private:
   struct Outcome {
+    Outcome() = default;
+    Outcome(bool v, std::string r, std::optional<std::uint64_t> named = std::nullopt)
+        : valid(v), reason(std::move(r)), entry_version(named) {}
     bool valid = false;
     std::string reason;
+    std::optional<std::uint64_t>
+        entry_version;  // the entry the reply names, when not the op's version
   };
 
   Outcome apply_propose(const ProposeOp& op);

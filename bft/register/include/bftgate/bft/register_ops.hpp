@@ -29,6 +29,9 @@
 namespace bftgate::bft {
 
 inline constexpr std::size_t kMaxSourceSize = 1024;
+// The highest adapter version the register accepts: the largest integer every JSON reader keeps
+// exact, and far enough below 2^64 that the version space never runs out.
+inline constexpr std::uint64_t kMaxAdapterVersion = (std::uint64_t{1} << 53) - 1;
 
 // The first byte of an operation. kUnknown is never on the wire: the log uses it for an
 // operation whose kind could not be read.

@@ -13,21 +13,42 @@
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "bftgate/crypto/result.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/runtime/refusals.hpp"
 
 namespace bftgate::runtime {
 
 inline constexpr std::size_t kStoreChunk = 1 << 20;
+
+// The store's folder and its request handling, apart from the socket (the fuzz target drives it).
+class ArtifactStore {
+ public:
+  explicit ArtifactStore(std::filesystem::path dir);
+  // Creates the folders and removes partial uploads a crash or a full disk left behind: an
+  // upload resumes only within one store run.
+  Status open();
+  // One request as the store process answers it: header JSON (+ data) -> reply header JSON
+  // (+ data). Never throws; a malformed request gets {"ok":false,"error":...} and is counted.
+  std::pair<std::string, Bytes> answer(std::string_view header, ByteView data, Refusals& refusals);
+
+ private:
+  std::pair<nlohmann::json, Bytes> handle(const nlohmann::json& request, ByteView data);
+  std::filesystem::path dir_;
+};
 
 // Serves DIR on ENDPOINT until SIGTERM/SIGINT; returns the exit code.
 int run_store(const std::filesystem::path& dir, const std::string& endpoint);
 
 class StoreClient {
  public:
-  explicit StoreClient(std::string endpoint, std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000));
+  explicit StoreClient(std::string endpoint,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000));
   ~StoreClient();
   StoreClient(const StoreClient&) = delete;
   StoreClient& operator=(const StoreClient&) = delete;

@@ -21,22 +21,39 @@ struct Proposal {
   std::string source;
 };
 
-// The file that is proposed for `adapter`: a file as it is; a PEFT directory packed into one
-// file (validation/peft.hpp: the safetensors with the config in its metadata) written under
-// `scratch_dir`, named by its digest.
+// The file that is proposed for `adapter`: a PEFT directory packed into one file
+// (validation/peft.hpp: the safetensors with the config in its metadata) under `scratch_dir`,
+// named by its digest, so packing the same directory again reuses the same file; a
+// `.safetensors` file checked as a packed adapter first (unless `check` is false); any other
+// file as it is (opaque bytes, judged by the validators alone).
 Result<std::filesystem::path> artifact_file_for(const std::filesystem::path& adapter,
-                                                const std::filesystem::path& scratch_dir);
+                                                const std::filesystem::path& scratch_dir,
+                                                bool check = true);
 
-// Uploads (unless use_store is false) and proposes `artifact`; version 0 picks the next one.
-Result<Proposal> propose_adapter(const ClusterConfig& config, const crypto::SecretKey& operator_key,
-                                 const std::filesystem::path& artifact, std::uint64_t version, bool use_store,
-                                 std::chrono::milliseconds timeout);
+// Why a proposal did not go through. kUndecided is not a refusal: the cluster did not answer in
+// time (too few validators up, say) and may still decide the proposal later; proposing the same
+// artifact again is safe, because the register names the existing entry instead of opening a
+// second one.
+struct ProposeError {
+  enum class Kind { kFailed, kRefused, kUndecided };
+  Kind kind = Kind::kFailed;
+  std::string message;
+};
+
+// Uploads (unless use_store is false) and proposes `artifact`. Version 0 picks the next free
+// version and, when a concurrent proposal takes it first, tries the next one.
+Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
+                                               const crypto::SecretKey& operator_key,
+                                               const std::filesystem::path& artifact,
+                                               std::uint64_t version, bool use_store,
+                                               std::chrono::milliseconds timeout);
 
 // Polls until f+1 validators report `version` decided; `progress` gets each new vote count line.
-// Returns the decided entry (as register JSON) or an error on timeout.
-Result<nlohmann::json> wait_for_decision(const ClusterConfig& config, std::uint64_t version,
-                                         std::chrono::milliseconds timeout,
-                                         const std::function<void(const std::string&)>& progress);
+// Returns the decided entry (as register JSON) with "validator_reports": each voter's verdict and
+// its reason as the validator kept it, or an error on timeout (kind kUndecided).
+Result<nlohmann::json, ProposeError> wait_for_decision(
+    const ClusterConfig& config, std::uint64_t version, std::chrono::milliseconds timeout,
+    const std::function<void(const std::string&)>& progress);
 
 // GET http://127.0.0.1:port/path: the body, or an error.
 Result<std::string> http_get(std::uint16_t port, const std::string& path);

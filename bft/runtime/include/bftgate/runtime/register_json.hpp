@@ -1,6 +1,8 @@
 // The register as people and scripts read it (bftgate status --json, inference-node polls).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "bftgate/bft/register.hpp"
@@ -9,5 +11,12 @@ namespace bftgate::runtime {
 
 nlohmann::json entry_to_json(const bft::RegisterEntry& entry);
 nlohmann::json register_to_json(const bft::AdapterRegister& register_state);
+
+// Whether the validators that answered a status query hold the same replicated state: they are
+// grouped by (register head hash, operation-log hash), largest group first:
+//   {"agree": bool, "groups": [{"validators": [ids], "head_hash": h, "log_head_hash": l,
+//                               "last_executed": [per validator]}]}
+// An answer without the hashes forms its own group with empty hashes.
+nlohmann::json agreement_of(const std::map<std::uint32_t, nlohmann::json>& status_answers);
 
 }  // namespace bftgate::runtime

@@ -1,7 +1,9 @@
 // Reading ZeroMQ sockets from a Boost.Asio event loop. ZeroMQ exposes one file descriptor per
 // socket (ZMQ_FD) that is edge-triggered and signals "something changed", not "readable": after
 // every wake-up, and after every send on the socket, the socket must be drained while
-// ZMQ_EVENTS reports POLLIN, or messages can sit unread.
+// ZMQ_EVENTS reports POLLIN, or messages can sit unread. The handler sees hostile input: an
+// exception it lets escape is caught here, counted (kind "handler-exception") and logged, and
+// reading goes on, so no message can stop the process.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -10,13 +12,16 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "bftgate/runtime/refusals.hpp"
+
 namespace bftgate::runtime {
 
 class ZmqReader {
  public:
   using Handler = std::function<void(std::vector<zmq::message_t>& frames)>;
 
-  ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler handler);
+  ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler handler,
+            Refusals& refusals);
   ~ZmqReader();
   ZmqReader(const ZmqReader&) = delete;
   ZmqReader& operator=(const ZmqReader&) = delete;
@@ -31,6 +36,7 @@ class ZmqReader {
   zmq::socket_t& socket_;
   boost::asio::posix::stream_descriptor descriptor_;
   Handler handler_;
+  Refusals& refusals_;
 };
 
 }  // namespace bftgate::runtime

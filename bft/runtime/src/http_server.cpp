@@ -1,0 +1,159 @@
+#include "bftgate/runtime/http_server.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "bftgate/crypto/strict_json.hpp"
+
+namespace bftgate::runtime {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+using Parser = http::request_parser<http::string_body>;
+
+void configure(Parser& parser, const HttpLimits& limits) {
+  parser.header_limit(limits.header_bytes);
+  parser.body_limit(limits.body_bytes);
+}
+
+HttpRequestLine request_line(const Parser& parser) {
+  const auto& request = parser.get();
+  return {std::string(request.method_string()), std::string(request.target())};
+}
+
+}  // namespace
+
+Result<HttpRequestLine> parse_http_request(std::string_view bytes, const HttpLimits& limits) {
+  Parser parser;
+  configure(parser, limits);
+  parser.eager(true);
+  beast::error_code ec;
+  std::size_t used = 0;
+  while (!ec && !parser.is_done() && used < bytes.size()) {
+    auto n = parser.put(asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+    if (n == 0 && !ec) break;  // needs more than there is
+    used += n;
+  }
+  if (!ec && !parser.is_done()) {
+    parser.put_eof(ec);
+    if (!ec && !parser.is_done()) return Error{"incomplete request"};
+  }
+  if (ec) return Error{printable(ec.message())};
+  return request_line(parser);
+}
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Impl(asio::io_context& io, HttpHandler h, Refusals& r, HttpLimits l)
+      : acceptor(io), handler(std::move(h)), refusals(r), limits(l) {}
+
+  asio::ip::tcp::acceptor acceptor;
+  HttpHandler handler;
+  Refusals& refusals;
+  HttpLimits limits;
+  std::atomic<std::size_t> open_connections{0};
+
+  // One connection: read one request under a deadline, answer it, close.
+  struct Session : std::enable_shared_from_this<Session> {
+    Session(std::shared_ptr<Impl> s, asio::ip::tcp::socket socket)
+        : server(std::move(s)), stream(std::move(socket)) {
+      ++server->open_connections;
+      configure(parser, server->limits);
+    }
+    ~Session() { --server->open_connections; }
+
+    void start() {
+      stream.expires_after(server->limits.deadline);
+      http::async_read(
+          stream, buffer, parser,
+          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+      if (ec) {
+        if (ec != http::error::end_of_stream)
+          server->refusals.refuse("http-request", printable(ec.message()));
+        close();
+        return;
+      }
+      HttpResponse answer;
+      try {
+        answer = server->handler(request_line(parser));
+      } catch (const std::exception& e) {
+        server->refusals.refuse("handler-exception", printable(e.what()));
+        answer = {500, "text/plain", "internal error\n"};
+      }
+      response.version(parser.get().version());
+      response.keep_alive(false);
+      response.result(answer.status);
+      response.set(http::field::content_type, answer.content_type);
+      response.body() = std::move(answer.body);
+      response.prepare_payload();
+      http::async_write(
+          stream, response,
+          [self = shared_from_this()](beast::error_code, std::size_t) { self->close(); });
+    }
+
+    void close() {
+      beast::error_code ignored;
+      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      stream.close();
+    }
+
+    std::shared_ptr<Impl> server;
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    Parser parser;
+    http::response<http::string_body> response;
+  };
+
+  void accept() {
+    acceptor.async_accept(
+        [self = shared_from_this()](beast::error_code ec, asio::ip::tcp::socket socket) {
+          if (ec == asio::error::operation_aborted) return;
+          if (!ec) {
+            if (self->open_connections >= self->limits.max_connections) {
+              self->refusals.refuse("http-connections", fmt::format("more than {} open connections",
+                                                                    self->limits.max_connections));
+              beast::error_code ignored;
+              socket.close(ignored);
+            } else {
+              std::make_shared<Session>(self, std::move(socket))->start();
+            }
+          }
+          self->accept();
+        });
+  }
+};
+
+HttpServer::HttpServer(asio::io_context& io, HttpHandler handler, Refusals& refusals,
+                       HttpLimits limits)
+    : impl_(std::make_shared<Impl>(io, std::move(handler), refusals, limits)) {}
+
+HttpServer::~HttpServer() {
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
+}
+
+Status HttpServer::listen(std::uint16_t port) {
+  try {
+    asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
+    impl_->acceptor.open(endpoint.protocol());
+    impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+    impl_->acceptor.bind(endpoint);
+    impl_->acceptor.listen();
+  } catch (const boost::system::system_error& e) {
+    return fail(fmt::format("cannot listen on 127.0.0.1:{}: {}", port, e.what()));
+  }
+  impl_->accept();
+  return ok_status();
+}
+
+}  // namespace bftgate::runtime
