@@ -3,6 +3,7 @@
 // child stopped and reaped when the test ends (SIGTERM, then SIGKILL after a grace period).
 #pragma once
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,7 +12,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <random>
@@ -32,8 +32,9 @@ class LocalCluster {
     auto base = runtime::free_port_range(validators + 4);
     if (!base) throw std::runtime_error("no free port range on 127.0.0.1");
     base_port_ = *base;
-    auto result = run_command(binary_ + " keygen --validators " + std::to_string(validators) + " --nodes 2 --base-port " +
-                              std::to_string(base_port_) + " --out " + dir_.path().string());
+    auto result = run_command(binary_ + " keygen --validators " + std::to_string(validators) +
+                              " --nodes 2 --base-port " + std::to_string(base_port_) + " --out " +
+                              dir_.path().string());
     if (result.exit_code != 0) throw std::runtime_error("keygen failed: " + result.output);
   }
   ~LocalCluster() { stop_all(); }
@@ -45,31 +46,54 @@ class LocalCluster {
 
   // Inference node j is process 100 + j; it serves HTTP on base_port + n + 1 + j.
   void start_node(int j) {
-    std::vector<std::string> args = {binary_, "node", "--config", config(), "--id", std::to_string(j), "--cache",
-                                     (dir_.path() / ("node-cache-" + std::to_string(j))).string(), "--poll-interval",
-                                     "0.3", "--backend", node_model.empty() ? "opaque" : "cpu"};
+    std::vector<std::string> args = {binary_,
+                                     "node",
+                                     "--config",
+                                     config(),
+                                     "--id",
+                                     std::to_string(j),
+                                     "--cache",
+                                     (dir_.path() / ("node-cache-" + std::to_string(j))).string(),
+                                     "--poll-interval",
+                                     "0.3",
+                                     "--backend",
+                                     node_model.empty() ? "opaque" : "cpu"};
     if (!node_model.empty()) {
       args.push_back("--model");
       args.push_back(node_model);
     }
-    spawn(100 + j, std::move(args), (dir_.path() / ("node-" + std::to_string(j) + ".log")).string());
+    spawn(100 + j, std::move(args),
+          (dir_.path() / ("node-" + std::to_string(j) + ".log")).string());
   }
   int node_port(int j) const { return base_port_ + n_ + 1 + j; }
 
-  // The artifact store; it is process -1.
-  void start_store() {
-    spawn(-1, {binary_, "store", "--config", config(), "--dir", (dir_.path() / "store").string()},
-          (dir_.path() / "store.log").string());
+  // The artifact store; it is process -1. `wrapper` runs in front of it (e.g. prlimit).
+  void start_store(std::vector<std::string> wrapper = {}) {
+    wrapper.insert(wrapper.end(), {binary_, "store", "--config", config(), "--dir",
+                                   (dir_.path() / "store").string()});
+    spawn(-1, std::move(wrapper), (dir_.path() / "store.log").string());
   }
 
+  // TCP ports from the config: validator `id`'s endpoint, and the store's.
+  int validator_port(int id) const { return base_port_ + id; }
+  int store_port() const { return base_port_ + n_; }
+
   void start(int id) {
-    std::vector<std::string> args = {binary_,        "validator",
-                                     "--config",     config(),
-                                     "--id",         std::to_string(id),
-                                     "--key",        (dir_.path() / "keys" / ("validator-" + std::to_string(id) + ".key")).string(),
-                                     "--data",       (dir_.path() / ("data-" + std::to_string(id))).string(),
-                                     "--validate-cmd", validate_command_,
-                                     "--log-level",  "info"};
+    std::vector<std::string> args = {
+        binary_,
+        "validator",
+        "--config",
+        config(),
+        "--id",
+        std::to_string(id),
+        "--key",
+        (dir_.path() / "keys" / ("validator-" + std::to_string(id) + ".key")).string(),
+        "--data",
+        (dir_.path() / ("data-" + std::to_string(id))).string(),
+        "--validate-cmd",
+        validate_command_,
+        "--log-level",
+        "info"};
     if (auto f = faults.find(id); f != faults.end()) {
       args.push_back("--faults");
       args.push_back(f->second);
@@ -78,11 +102,13 @@ class LocalCluster {
       args.push_back("--byzantine");
       args.push_back(b->second);
     }
-    spawn(id, std::move(args), (dir_.path() / ("validator-" + std::to_string(id) + ".log")).string());
+    spawn(id, std::move(args),
+          (dir_.path() / ("validator-" + std::to_string(id) + ".log")).string());
   }
 
   void spawn(int id, std::vector<std::string> args, const std::string& log) {
-    if (auto s = processes_.spawn(std::to_string(id), args, log); !s) throw std::runtime_error(s.error().message);
+    if (auto s = processes_.spawn(std::to_string(id), args, log); !s)
+      throw std::runtime_error(s.error().message);
   }
   void start_all() {
     start_store();
@@ -114,7 +140,8 @@ class LocalCluster {
     }
     std::string response;
     char buffer[4096];
-    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) response.append(buffer, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;)
+      response.append(buffer, static_cast<std::size_t>(n));
     ::close(fd);
     auto body = response.find("\r\n\r\n");
     return body == std::string::npos ? "" : response.substr(body + 4);
@@ -127,7 +154,9 @@ class LocalCluster {
   std::string node_model;
 
   std::string log(int id) const {
-    auto name = id >= 100 ? "node-" + std::to_string(id - 100) : "validator-" + std::to_string(id);
+    auto name = id >= 100 ? "node-" + std::to_string(id - 100)
+                : id < 0  ? std::string("store")
+                          : "validator-" + std::to_string(id);
     std::ifstream in(dir_.path() / (name + ".log"));
     return std::string(std::istreambuf_iterator<char>(in), {});
   }

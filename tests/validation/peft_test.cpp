@@ -523,6 +523,27 @@ TEST(Peft, PackedAdapterWithoutOrWithBadConfigIsRefused) {
   EXPECT_NE(missing.error().message.find("nothing-here"), std::string::npos);
 }
 
+TEST(Peft, APackedAdapterWithANonUtf8HeaderByteIsRefusedWithAPrintableReason) {
+  // The reproduction that aborted every validator: "format":"pt" in the header with a byte that
+  // is not UTF-8. The reason ends up in a vote's metrics JSON, so it must be valid UTF-8.
+  TempDir dir;
+  ASSERT_TRUE(write_peft_adapter(dir.path(), tiny_adapter()).ok());
+  auto packed = pack_peft_adapter(dir.path()).value();
+  std::string text(packed.begin(), packed.end());
+  auto at = text.find(R"("format":"pt")");
+  ASSERT_NE(at, std::string::npos);
+  packed[at + 10] = 0xff;  // "format":"\xfft"
+  ASSERT_TRUE(check_packed_adapter(pack_peft_adapter(dir.path()).value()).ok());
+  auto checked = check_packed_adapter(packed);
+  ASSERT_FALSE(checked.ok());
+  auto parsed = parse_packed_adapter(packed, tiny_base());
+  ASSERT_FALSE(parsed.ok());
+  for (const auto& reason : {checked.error().message, parsed.error().message}) {
+    EXPECT_NO_THROW((void)nlohmann::json({{"reason", reason}}).dump()) << reason;
+    EXPECT_NE(reason.find("\\xff"), std::string::npos) << reason;
+  }
+}
+
 TEST(Peft, WriterRefusesAnAdapterThatWouldLoadDifferently) {
   TempDir dir;
   auto scaled = tiny_adapter();
