@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -28,6 +29,13 @@ namespace {
 
 using nlohmann::json;
 using std::chrono::milliseconds;
+
+// BFTGATE_TEST_BINARY runs these tests against another build (e.g. one from before a fix, to see
+// them fail).
+std::string binary_under_test() {
+  const char* other = std::getenv("BFTGATE_TEST_BINARY");
+  return other != nullptr && *other != '\0' ? other : BFTGATE_BINARY;
+}
 
 const std::string kPass = R"(echo '{"pass": true, "metrics": {"suite": "test"}}')";
 
@@ -97,7 +105,8 @@ bool wait_listening(int port, std::chrono::seconds limit = std::chrono::seconds(
 void send_raw(int port, std::string_view bytes, milliseconds pause = milliseconds(100)) {
   int fd = connect_loopback(port);
   ASSERT_GE(fd, 0) << "nothing listens on " << port;
-  (void)::write(fd, bytes.data(), bytes.size());
+  (void)::send(fd, bytes.data(), bytes.size(),
+               MSG_NOSIGNAL);  // a peer that hung up is no reason to stop
   std::this_thread::sleep_for(pause);
   ::close(fd);
 }
@@ -155,7 +164,7 @@ std::map<bft::ReplicaId, json> status_of_all(const LocalCluster& cluster, std::s
 }
 
 TEST(HostileInput, ASixBytePacketStopsNeitherAValidatorNorTheStore) {
-  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  LocalCluster cluster(binary_under_test(), 4, kPass);
   cluster.start_all();
   // First a release, so the validators have validated something (the case that aborted).
   auto first = submit(cluster, write_artifact(cluster, "v1.bin", 1000));
@@ -191,7 +200,7 @@ TEST(HostileInput, ASixBytePacketStopsNeitherAValidatorNorTheStore) {
 }
 
 TEST(HostileInput, HostilePeersStopNoProcessAndTheClusterStillCertifies) {
-  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  LocalCluster cluster(binary_under_test(), 4, kPass);
   cluster.start_all();
   cluster.start_node(0);
   std::mt19937_64 rng(20261201);
@@ -247,7 +256,7 @@ TEST(HostileInput, HostilePeersStopNoProcessAndTheClusterStillCertifies) {
   send_raw(node, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", milliseconds(20));  // a TLS hello
   int idle = connect_loopback(node);
   ASSERT_GE(idle, 0);
-  (void)::write(idle, "GET /status HTTP/1.1\r\nHost: x\r\n", 31);
+  (void)::send(idle, "GET /status HTTP/1.1\r\nHost: x\r\n", 31, MSG_NOSIGNAL);
 
   // Everyone is still up: the node answers while the idle client waits, and a release goes through.
   auto started = std::chrono::steady_clock::now();
@@ -282,7 +291,7 @@ TEST(HostileInput, HostilePeersStopNoProcessAndTheClusterStillCertifies) {
 TEST(HostileInput, AValidationReportWithBadBytesIsAFailWithAReasonNotACrash) {
   // The validation's own output holds a byte that is not UTF-8: every validator must still vote
   // (FAIL, with a printable reason), keep running, and report why.
-  LocalCluster cluster(BFTGATE_BINARY, 4,
+  LocalCluster cluster(binary_under_test(), 4,
                        R"(printf '{"pass": true, "metrics": {"note": "\377"}}')");
   cluster.start_all();
   auto result = submit(cluster, write_artifact(cluster, "adapter.bin", 1000));
@@ -306,7 +315,7 @@ TEST(HostileInput, AValidationReportWithBadBytesIsAFailWithAReasonNotACrash) {
 }
 
 TEST(HostileInput, ConcurrentSubmitsEachGetTheirOwnAnswer) {
-  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  LocalCluster cluster(binary_under_test(), 4, kPass);
   cluster.start_all();
   constexpr std::size_t kSubmits = 20;
   std::vector<std::string> artifacts;
@@ -338,7 +347,7 @@ TEST(HostileInput, ConcurrentSubmitsEachGetTheirOwnAnswer) {
 }
 
 TEST(HostileInput, AnUndecidedSubmitSaysSoAndItsRetryIsIdempotent) {
-  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  LocalCluster cluster(binary_under_test(), 4, kPass);
   cluster.start_all();
   cluster.kill9(1);
   cluster.kill9(3);
@@ -366,7 +375,7 @@ TEST(HostileInput, AnUndecidedSubmitSaysSoAndItsRetryIsIdempotent) {
 }
 
 TEST(HostileInput, OutOfRangeVersionsAndTimeoutsAreUsageErrors) {
-  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  LocalCluster cluster(binary_under_test(), 4, kPass);
   auto artifact = write_artifact(cluster, "adapter.bin", 100);
   for (const char* flags :
        {"--version 18446744073709551616", "--version 18446744073709551615",
@@ -379,7 +388,7 @@ TEST(HostileInput, OutOfRangeVersionsAndTimeoutsAreUsageErrors) {
 }
 
 TEST(HostileInput, KeptMetricsSurviveARestart) {
-  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  LocalCluster cluster(binary_under_test(), 4, kPass);
   cluster.start_all();
   auto result = submit(cluster, write_artifact(cluster, "adapter.bin", 1000));
   ASSERT_EQ(result.exit_code, 0) << result.output;
@@ -400,7 +409,7 @@ TEST(HostileInput, KeptMetricsSurviveARestart) {
 
 TEST(HostileInput, AFailedUploadIsNamedCleanedUpAndTheStoreKeepsServing) {
   // A file-size limit makes the store's writes fail as a full disk would (EFBIG instead of ENOSPC).
-  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  LocalCluster cluster(binary_under_test(), 4, kPass);
   cluster.start_store({"/usr/bin/prlimit", "--fsize=2000000"});
   auto config = ClusterConfig::load(cluster.config());
   ASSERT_TRUE(config.ok());

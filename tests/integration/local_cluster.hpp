@@ -133,6 +133,9 @@ class LocalCluster {
       ::close(fd);
       return "";
     }
+    timeval limit{.tv_sec = 10,
+                  .tv_usec = 0};  // a node that never answers fails the test, not hangs it
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
     auto request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     if (::write(fd, request.data(), request.size()) < 0) {
       ::close(fd);

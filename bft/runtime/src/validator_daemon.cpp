@@ -114,8 +114,9 @@ ValidationResult validate_guarded(const ValidatorOptions& options,
 
 // Queries are small flat objects; anything bigger or deeper is refused before it costs memory.
 constexpr JsonLimits kQueryLimits{.max_bytes = 64 << 10, .max_depth = 4, .max_values = 256};
-// Protocol frames carry at most a state-transfer snapshot (the core bounds it far below this).
-constexpr std::int64_t kMaxFrameBytes = 256 << 20;
+// The largest protocol frame is a state transfer; 64 MiB holds a register far larger than any
+// experiment makes (the log is pruned to its newest records).
+constexpr std::int64_t kMaxFrameBytes = 64 << 20;
 // Routes of clients awaiting replies, one per (client, request id); the oldest are forgotten.
 constexpr std::size_t kMaxClientRoutes = 4096;
 
