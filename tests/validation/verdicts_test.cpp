@@ -6,7 +6,9 @@
 
 #include <filesystem>
 
+#include "bftgate/crypto/file_io.hpp"
 #include "bftgate/validation/adapter_suite.hpp"
+#include "bftgate/validation/peft.hpp"
 #include "bftgate/validation/suites.hpp"
 #include "bftgate/validation/training.hpp"
 
@@ -78,6 +80,24 @@ TEST_F(VerdictsTest, PoisonedAdapterFailsSafetyAndOnlySafety) {
   // The backdoor hides from the other suites: only the safety probes catch it.
   EXPECT_TRUE(v["perplexity"]) << report;
   EXPECT_TRUE(v["qa"]) << report;
+}
+
+TEST_F(VerdictsTest, AGoodAdapterWithOneBadHeaderByteFailsWithAReportThatPrints) {
+  // The reproduction that aborted every validator and `bftgate validate --json`: the packed good
+  // adapter with "format":"pt" holding a byte that is not UTF-8.
+  auto packed = pack_peft_adapter(suite_dir_ / "good");
+  ASSERT_TRUE(packed.ok()) << packed.error().message;
+  std::string bytes(packed->begin(), packed->end());
+  auto at = bytes.find(R"("format":"pt")");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 10] = '\xff';
+  auto file = cache_ / "good-bad-header.adapter.safetensors";
+  ASSERT_TRUE(write_file_atomic(file, as_bytes(bytes), WriteOptions{.mode = 0644, .overwrite = true}).ok());
+  auto report = runner_->validate(file);
+  EXPECT_FALSE(report.pass);
+  std::string text;
+  EXPECT_NO_THROW(text = report.to_json().dump(2));
+  EXPECT_NE(text.find("\\\\xff"), std::string::npos) << text;
 }
 
 }  // namespace

@@ -115,8 +115,9 @@ Result<Bytes> ClusterClient::submit(const bft::MessagePtr& request,
       if (++counts[result] >= std::size_t{config_.f} + 1) return result;
     }
   }
-  return Error{fmt::format("no f+1 = {} matching replies within {} ms ({} validators answered)",
-                           config_.f + 1, timeout.count(), results.size())};
+  return Error{fmt::format(
+      "no f+1 = {} matching replies within {} ms ({} of {} validators replied to this request)",
+      config_.f + 1, timeout.count(), results.size(), config_.n())};
 }
 
 }  // namespace bftgate::runtime
