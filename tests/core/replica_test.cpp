@@ -216,33 +216,73 @@ TEST(Replica, RestartRecoversEverythingCommittedFromItsLog) {
 }
 
 TEST(Replica, RestartedReplicaNeverContradictsItsEarlierVotes) {
+  // Replica 1 sends its prepare for seq 1 but hears no prepares or commits, so seq 1 stays
+  // unexecuted in its memory: only its persisted prepare can stop it from contradicting itself.
   TestCluster cluster(4);
+  cluster.filter = [](PrincipalId, PrincipalId to, const SignedMessage& m) {
+    return to == 1 && (m.type() == MessageType::kPrepare || m.type() == MessageType::kCommit);
+  };
   cluster.submit(cluster.request(1, op(1)));
-  cluster.advance(Duration(5'000));
-  std::vector<MessagePtr> sent_before;
+  MessagePtr earlier;
   for (const auto& record : cluster.disks[1]) {
-    if (record.kind == PersistRecord::Kind::kSent) sent_before.push_back(record.message);
+    if (record.kind == PersistRecord::Kind::kSent && record.message->as<Prepare>())
+      earlier = record.message;
   }
-  ASSERT_FALSE(sent_before.empty());
+  ASSERT_NE(earlier, nullptr);
+  ASSERT_EQ(cluster.replicas[1]->last_executed(), 0u);
   cluster.crash(1);
   cluster.start(1, /*recover=*/true);
-  // The restarted replica answers the same pre-prepare with the same prepare, never another.
-  for (const auto& record : cluster.disks[0]) {
-    if (record.kind == PersistRecord::Kind::kSent && record.message->as<PrePrepare>()) {
-      cluster.replicas[1]->step(record.message);
-    }
-  }
+  // An equivocating primary now offers another batch at the same view and sequence number.
+  std::vector<MessagePtr> other_batch{cluster.request(2, "conflicting")};
+  auto conflicting = make_message(*cluster.signers[0],
+                                  PrePrepare{0, 1, batch_digest_of(other_batch), other_batch});
+  cluster.replicas[1]->step(conflicting);
   auto ready = cluster.replicas[1]->take_ready();
   for (const auto& out : ready.messages) {
-    if (const auto* p = out.message->as<Prepare>()) {
-      bool matches_earlier = false;
-      for (const auto& m : sent_before) {
-        if (const auto* q = m->as<Prepare>(); q && q->seq == p->seq)
-          matches_earlier = q->batch_digest == p->batch_digest;
-      }
-      EXPECT_TRUE(matches_earlier);
+    if (const auto* p = out.message->as<Prepare>(); p && p->seq == 1) {
+      EXPECT_EQ(p->batch_digest, earlier->as<Prepare>()->batch_digest)
+          << "a second, contradicting prepare left";
     }
   }
+  bool refused = false;
+  for (const auto& event : ready.events) refused |= event.kind == ReplicaEvent::Kind::kRejected;
+  EXPECT_TRUE(refused) << "the conflicting pre-prepare was not refused";
+}
+
+TEST(Replica, RestartRebuildsExactlyTheStateWhenACheckpointBecameStableAfterLaterBatches) {
+  // Replica 3 executes seq 1..6 before the checkpoint at 4 is stable for it (the others'
+  // checkpoint messages are late), so its log holds kExecuted 5 and 6 before kStable 4.
+  TestCluster cluster(4);
+  cluster.filter = [](PrincipalId, PrincipalId to, const SignedMessage& m) {
+    return to == 3 && m.type() == MessageType::kCheckpoint;
+  };
+  for (int i = 1; i <= 6; ++i)
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+  ASSERT_EQ(cluster.replicas[3]->last_executed(), 6u);
+  ASSERT_EQ(cluster.replicas[3]->stable_seq(), 0u);
+  cluster.filter = nullptr;
+  for (ReplicaId from : {0u, 1u}) {
+    for (const auto& record : cluster.disks[from]) {
+      if (record.kind == PersistRecord::Kind::kSent && record.message->as<Checkpoint>()) {
+        cluster.replicas[3]->step(record.message);
+      }
+    }
+  }
+  cluster.drain(3);
+  ASSERT_EQ(cluster.replicas[3]->stable_seq(), 4u);
+  auto applied = cluster.apps[3]->applied;
+  ASSERT_EQ(applied.size(), 6u);
+
+  cluster.crash(3);
+  cluster.start(3, /*recover=*/true);
+  EXPECT_EQ(cluster.replicas[3]->last_executed(), 6u);
+  EXPECT_EQ(cluster.replicas[3]->stable_seq(), 4u);
+  EXPECT_EQ(cluster.apps[3]->applied, applied);  // not rolled back to the checkpoint's 4
+  // And it goes on in step with the others.
+  for (int i = 7; i <= 9; ++i)
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+  cluster.advance(Duration(10'000), 3);
+  expect_same_applied(cluster);
 }
 
 TEST(Replica, CftModeCommitsWithAMajority) {

@@ -17,18 +17,27 @@ void Replica::restore(const std::vector<PersistRecord>& records) {
         break;
       case PersistRecord::Kind::kStable: {
         if (record.seq <= stable_.seq) break;
-        if (auto status = install_snapshot(record.snapshot); !status) {
-          throw std::runtime_error("persisted snapshot is unreadable: " + status.error().message);
+        // A checkpoint often becomes stable after this replica has executed (and persisted)
+        // batches above it, so its record follows theirs in the log: the state rebuilt so far
+        // already contains it. Only a checkpoint above what was executed (a state transfer, or
+        // a compacted log) replaces the state; installing an older one would roll the
+        // application back while last_executed_ stayed ahead, losing those batches here alone.
+        if (record.seq > last_executed_) {
+          if (auto status = install_snapshot(record.snapshot); !status) {
+            throw std::runtime_error("persisted snapshot is unreadable: " + status.error().message);
+          }
+          last_executed_ = record.seq;
         }
-        stable_ = {record.seq, crypto::sha256(record.snapshot), record.snapshot, record.checkpoint_proof};
-        last_executed_ = std::max(last_executed_, record.seq);
+        stable_ = {record.seq, crypto::sha256(record.snapshot), record.snapshot,
+                   record.checkpoint_proof};
         low_ = std::max(low_, record.seq);
         slots_.erase(slots_.begin(), slots_.upper_bound(record.seq));
         own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.upper_bound(record.seq));
         break;
       }
       case PersistRecord::Kind::kExecuted:
-        if (record.seq == last_executed_ + 1) execute_batch(record.seq, record.message, /*recovering=*/true);
+        if (record.seq == last_executed_ + 1)
+          execute_batch(record.seq, record.message, /*recovering=*/true);
         break;
       case PersistRecord::Kind::kPrepared: {
         auto seq = record.prepared.pre_prepare->as<PrePrepare>()->seq;
@@ -62,7 +71,8 @@ void Replica::restore(const std::vector<PersistRecord>& records) {
   for (auto& [seq, s] : slots_) {
     if (s.pre_prepare && s.pre_prepare->as<PrePrepare>()->view != view_) s.pre_prepare = nullptr;
   }
-  if (new_view_message_ && new_view_message_->as<NewView>()->view != view_) new_view_message_ = nullptr;
+  if (new_view_message_ && new_view_message_->as<NewView>()->view != view_)
+    new_view_message_ = nullptr;
   ready_ = Ready{};
 }
 
