@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/gpu/backend.hpp"
 #include "bftgate/gpu/serving_loop.hpp"
@@ -91,6 +92,7 @@ class Node final : public InferenceNode {
     } else {
       serve_next();
     }
+    restore_served();
     std::thread poller([this] { poll_loop(); });
     spdlog::info(
         "node {}: serving on http://127.0.0.1:{}/status and /metrics; polling {} validators every "
@@ -153,8 +155,8 @@ class Node final : public InferenceNode {
     while (!stop_) {
       try {
         poll_once(client);
-      } catch (const std::exception&
-                   e) {  // answers are hostile input: a bug they reach must not stop the node
+      } catch (const std::exception& e) {
+        // Answers are hostile input: a bug they reach must not stop the node.
         input_refusals_.refuse("poll-exception", printable(e.what()));
       }
       std::unique_lock lock(wake_mutex_);
@@ -191,8 +193,9 @@ class Node final : public InferenceNode {
           !release["source"].is_string() || !release.contains("certificate")) {
         continue;
       }
-      if (release["version"].get<std::uint64_t>() > serving)
-        candidates.push_back(&release);  // never backwards
+      // Never backwards: not below what is served, nor below what was served before a restart.
+      auto offered = release["version"].get<std::uint64_t>();
+      if (offered > serving && offered >= floor_) candidates.push_back(&release);
     }
     std::sort(candidates.begin(), candidates.end(), [](const json* a, const json* b) {
       return (*a)["version"].get<std::uint64_t>() > (*b)["version"].get<std::uint64_t>();
@@ -241,19 +244,27 @@ class Node final : public InferenceNode {
     } else {
       return refuse("unsupported-source", printable(source));
     }
+    install(version, *digest, *chosen_certificate, path, started);
+  }
+
+  // Loads the artifact at `path` as `version` if its bytes match the certified digest, then
+  // records it as the floor no restart may go below.
+  void install(std::uint64_t version, const crypto::Digest& digest,
+               const crypto::ReleaseCertificate& certificate, const std::filesystem::path& path,
+               Clock::time_point started) {
     // Verify the bytes that will be loaded, not just what was downloaded.
     auto loaded = std::make_shared<LoadedAdapter>();
     loaded->version = version;
-    loaded->digest = *digest;
+    loaded->digest = digest;
     std::ifstream in(path, std::ios::binary);
     loaded->weights.assign(std::istreambuf_iterator<char>(in), {});
-    if (crypto::sha256(loaded->weights) != *digest)
+    if (crypto::sha256(loaded->weights) != digest)
       return refuse("digest-mismatch", "artifact bytes do not match the certificate");
     auto transfer_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     if (serving_) {
       // Only a VerifiedAdapter reaches the backend: certificate, digest and adapter checked again
       // on the exact bytes that are loaded.
-      auto verified = gpu::VerifiedAdapter::verify(*chosen_certificate, config_, loaded->weights,
+      auto verified = gpu::VerifiedAdapter::verify(certificate, config_, loaded->weights,
                                                    backend_->shape(), backend_->adapter_limits());
       if (!verified) return refuse("invalid-adapter", verified.error().message);
       auto swapped = serving_->swap(std::move(verified).value());
@@ -269,10 +280,10 @@ class Node final : public InferenceNode {
       }
       spdlog::info(
           "node {}: now serving adapter version {} (fetched and verified in {:.1f} ms, staged in "
-          "{:.3f} ms, "
-          "flipped in {:.1f} us)",
+          "{:.3f} ms, flipped in {:.1f} us)",
           options_.id, version, transfer_ms, swapped->stage.stage_seconds * 1e3,
           swapped->flip.flip_seconds * 1e6);
+      remember_served(version, digest, certificate);
       return;
     }
     {
@@ -289,6 +300,51 @@ class Node final : public InferenceNode {
     spdlog::info(
         "node {}: now serving adapter version {} ({} bytes, fetched and verified in {:.1f} ms)",
         options_.id, version, loaded->weights.size(), transfer_ms);
+    remember_served(version, digest, certificate);
+  }
+
+  // Rollback protection across restarts (as TUF's): the highest version served, with its
+  // certificate, fsync'd in the cache folder.
+  std::filesystem::path served_path() const { return options_.cache_dir / "served.json"; }
+
+  void remember_served(std::uint64_t version, const crypto::Digest& digest,
+                       const crypto::ReleaseCertificate& certificate) {
+    json record = {
+        {"version", version}, {"digest", digest.hex()}, {"certificate", certificate.to_json()}};
+    if (auto s = write_file_atomic(served_path(), as_bytes(dump_json(record)),
+                                   WriteOptions{.mode = 0644, .overwrite = true});
+        !s) {
+      spdlog::error("node {}: cannot record the served version: {}", options_.id,
+                    s.error().message);
+    }
+    if (version > floor_) floor_ = version;
+  }
+
+  // At start: the version served before the restart becomes the floor, and is served again at
+  // once from the cache when its bytes are still there and verify.
+  void restore_served() {
+    auto text = read_small_file(served_path(), 1 << 20);
+    if (!text) return;  // first start
+    auto record = parse_json(*text, JsonLimits{.max_bytes = 1 << 20, .max_depth = 8});
+    if (!record || !record->is_object() || !record->contains("certificate")) {
+      spdlog::warn("node {}: ignoring {}: not a served-version record", options_.id,
+                   served_path().string());
+      return;
+    }
+    auto certificate = crypto::ReleaseCertificate::from_json((*record)["certificate"]);
+    if (!certificate || !crypto::verify(*certificate, config_).ok()) {
+      spdlog::warn("node {}: ignoring {}: its certificate does not verify", options_.id,
+                   served_path().string());
+      return;
+    }
+    const auto version = certificate->statement.adapter_version;
+    const auto digest = certificate->statement.artifact_digest;
+    floor_ = version;
+    spdlog::info("node {}: served version {} before the restart; nothing older will be served",
+                 options_.id, version);
+    if (std::filesystem::exists(options_.cache_dir / digest.hex())) {
+      install(version, digest, *certificate, options_.cache_dir / digest.hex(), Clock::now());
+    }
   }
 
   json status_json() {
@@ -320,6 +376,7 @@ class Node final : public InferenceNode {
             {"fetch_and_verify_ms", fetched},
             {"poll_interval_s", std::chrono::duration<double>(options_.poll_interval).count()},
             {"version", current_->version},
+            {"version_floor", floor_.load()},
             {"digest", current_->version == 0 ? "" : current_->digest.hex()},
             {"polls", polls_},
             {"swaps", swaps_},
@@ -389,6 +446,8 @@ class Node final : public InferenceNode {
   std::map<std::uint64_t, std::uint64_t> served_;
   std::map<std::string, std::uint64_t> refusals_;
   Refusals input_refusals_{"node"};
+  std::atomic<std::uint64_t> floor_{
+      0};  // the lowest version this node may serve (restarts included)
   std::map<std::uint64_t, std::chrono::system_clock::time_point> swapped_at_;
   std::map<std::uint64_t, double> fetch_ms_;
   std::uint64_t total_served_ = 0;
