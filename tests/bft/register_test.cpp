@@ -142,8 +142,10 @@ TEST_F(RegisterTest, ProposingTheArtifactUnderValidationAgainNamesItsEntry) {
   // version: the register names the entry it already has instead of opening a second one.
   ASSERT_TRUE(propose(1).valid);
   auto entries = reg().entries().size();
+  auto log_size = reg().log().size();
   auto retry = submit(reg(), cluster().propose(2, adapter_digest(1)));
-  EXPECT_TRUE(retry.valid) << retry.reason;
+  EXPECT_FALSE(retry.valid) << retry.reason;  // it changes nothing
+  EXPECT_EQ(reg().log().size(), log_size + 1);
   EXPECT_EQ(retry.entry_version, 1u);
   EXPECT_EQ(retry.entry_state, EntryState::kBetaTesting);
   EXPECT_NE(retry.reason.find("already registered as version 1"), std::string::npos)
@@ -155,6 +157,11 @@ TEST_F(RegisterTest, ProposingTheArtifactUnderValidationAgainNamesItsEntry) {
   ASSERT_EQ(entry(1).state, EntryState::kReleaseCommit);
   EXPECT_EQ(submit(reg(), cluster().propose(7, adapter_digest(1))).entry_version, 1u);
   EXPECT_EQ(reg().entries().size(), entries);
+  // The register's own snapshot, retries included, restores (each valid proposal is one entry).
+  AdapterRegister restored(cluster().config());
+  auto status = restored.restore(reg().snapshot());
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(restored.head_hash(), reg().head_hash());
 }
 
 TEST_F(RegisterTest, OlderOrRejectedArtifactsCanBeProposedAgainAsNewVersions) {

@@ -112,11 +112,12 @@ AdapterRegister::Outcome AdapterRegister::apply_propose(const ProposeOp& op) {
     return {false, "operator signature does not verify against the cluster's operator key"};
   }
   // Idempotent: proposing the artifact that is already under validation, or already the latest
-  // release, names that entry and changes nothing, so an operator's retry (after a timeout, or
-  // a lost reply) never opens a second version of the same bytes.
+  // release, changes nothing and names that entry, so an operator's retry (after a timeout, or a
+  // lost reply) never opens a second version of the same bytes. Like every operation that
+  // changes nothing it is logged as invalid (each valid proposal makes exactly one entry).
   for (const auto* same : {current_beta(), latest_release()}) {
     if (same != nullptr && same->artifact_digest == op.artifact_digest) {
-      return {true,
+      return {false,
               fmt::format("artifact already registered as version {} ({})", same->version,
                           to_string(same->state)),
               same->version};

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include "bftgate/crypto/strict_json.hpp"
+
 namespace bftgate::bft {
 
 using crypto::DecodeError;
@@ -220,7 +222,8 @@ void check_log(const RegisterContents& contents) {
     const auto& record = contents.log[i];
     auto expected_index = base.records + i;
     auto where = fmt::format("log record {}", expected_index);
-    if (record.index != expected_index) throw DecodeError(fmt::format("{}: index is {}", where, record.index));
+    if (record.index != expected_index)
+      throw DecodeError(fmt::format("{}: index is {}", where, record.index));
     if (record.previous_hash != previous)
       throw DecodeError(where + ": previous_hash does not link");
     if (record.record_hash != compute_record_hash(record))
@@ -283,7 +286,7 @@ Result<RegisterContents> decode_snapshot(const ClusterConfig& config, ByteView s
     if (cluster_id != config.cluster_id || epoch != config.epoch) {
       throw DecodeError(
           fmt::format("it is for cluster '{}' epoch {}, this register is cluster '{}' epoch {}",
-                      cluster_id, epoch, config.cluster_id, config.epoch));
+                      printable(cluster_id), epoch, config.cluster_id, config.epoch));
     }
 
     RegisterContents contents;

@@ -109,12 +109,13 @@ std::pair<std::string, Bytes> ArtifactStore::answer(std::string_view header, Byt
     refusals.refuse("request", why);
     reply = {{"ok", false}, {"error", fmt::format("bad request: {}", why)}};
   } else {
-    std::tie(reply, out) = handle(*request, data);
+    std::tie(reply, out) = handle(*request, data, refusals);
   }
   return {dump_json(reply), std::move(out)};
 }
 
-std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data) {
+std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
+                                             Refusals& refusals) {
   const auto text = [&](const char* key) {
     return request.contains(key) && request[key].is_string() ? request[key].get<std::string>()
                                                              : std::string();
@@ -125,7 +126,10 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data)
                : fallback;
   };
   auto digest = crypto::Digest::from_hex(text("digest"));
-  if (!digest) return refused("missing or malformed digest");
+  if (!digest) {
+    refusals.refuse("request", "missing or malformed digest");
+    return refused("missing or malformed digest");
+  }
   auto op = text("op");
   auto object = object_path(dir_, *digest);
   auto partial = partial_path(dir_, *digest);
@@ -192,7 +196,9 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data)
     if (!in) return refused("cannot read the stored copy");
     return {{{"ok", true}, {"size", size}}, std::move(chunk)};
   }
-  return refused(fmt::format("unknown op '{}'", printable(op, 64)));
+  auto unknown = fmt::format("unknown op '{}'", printable(op, 64));
+  refusals.refuse("request", unknown);
+  return refused(unknown);
 }
 
 int run_store(const std::filesystem::path& dir, const std::string& endpoint) {

@@ -20,7 +20,9 @@ namespace {
 using Parser = http::request_parser<http::string_body>;
 
 void configure(Parser& parser, const HttpLimits& limits) {
-  parser.header_limit(limits.header_bytes);
+  // Beast applies its header limit to the request line and to the header fields separately:
+  // half for each keeps the whole head within header_bytes.
+  parser.header_limit(limits.header_bytes / 2);
   parser.body_limit(limits.body_bytes);
 }
 
@@ -32,6 +34,13 @@ HttpRequestLine request_line(const Parser& parser) {
 }  // namespace
 
 Result<HttpRequestLine> parse_http_request(std::string_view bytes, const HttpLimits& limits) {
+  if (bytes.empty()) return Error{"empty request"};  // the server sees end of stream
+  auto head_end = bytes.find("\r\n\r\n");
+  auto head = head_end == std::string_view::npos ? bytes.size() : head_end + 4;
+  if (head > limits.header_bytes) {
+    return Error{
+        fmt::format("request head of {} bytes is over the limit of {}", head, limits.header_bytes)};
+  }
   Parser parser;
   configure(parser, limits);
   parser.eager(true);

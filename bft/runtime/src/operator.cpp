@@ -97,6 +97,23 @@ Result<std::uint64_t, ProposeError> next_version(ClusterClient& client,
   return highest + 1;
 }
 
+// Whether f+1 validators (one of them honest) hold `digest` as the artifact of `version`.
+bool holds_artifact(ClusterClient& client, const ClusterConfig& config, std::uint64_t version,
+                    const crypto::Digest& digest) {
+  std::size_t agreeing = 0;
+  for (const auto& [id, answer] : client.query_all({{"query", "status"}}, milliseconds(2000))) {
+    const auto* entries = entries_of(answer);
+    if (entries == nullptr) continue;
+    for (const auto& entry : *entries) {
+      if (unsigned_or(entry, "version", 0) == version &&
+          string_or(entry, "artifact_digest") == digest.hex()) {
+        ++agreeing;
+      }
+    }
+  }
+  return agreeing >= std::size_t{config.f} + 1;
+}
+
 // Each voter's verdict with the reason it kept for this version (its status answer's
 // "validations"), so that a REJECTED result says who failed the adapter, and why.
 json validator_reports(const std::map<bft::ReplicaId, json>& answers, const json& entry,
@@ -191,8 +208,15 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
       proposal.version = reply->entry_version;
       return proposal;
     }
-    // Another proposal took this version between our status query and our request: go again.
-    if (version == 0 && reply->entry_state.has_value()) continue;
+    if (reply->entry_state.has_value()) {
+      // The refusal names an entry: ours already (a retry, which the register de-duplicates), or
+      // another proposal's that took this version between our status query and our request.
+      if (holds_artifact(client, config, reply->entry_version, proposal.digest)) {
+        proposal.version = reply->entry_version;
+        return proposal;
+      }
+      if (version == 0) continue;
+    }
     return ProposeError{Kind::kRefused,
                         fmt::format("the register refused the proposal: {}", reply->reason)};
   }

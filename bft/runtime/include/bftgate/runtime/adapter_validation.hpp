@@ -24,15 +24,18 @@ class AdapterValidation {
  public:
   virtual ~AdapterValidation() = default;
   // Runs on a worker thread; must return soon after `cancel` becomes true.
-  virtual AdapterVerdict judge(const std::filesystem::path& artifact, const std::atomic<bool>& cancel) = 0;
+  virtual AdapterVerdict judge(const std::filesystem::path& artifact,
+                               const std::atomic<bool>& cancel) = 0;
   virtual std::string describe() const = 0;
 };
 
 // /bin/sh -c COMMAND with {adapter_path}; it prints {"pass": bool, "metrics": {...}}.
-std::unique_ptr<AdapterValidation> make_command_validation(std::string command, std::chrono::milliseconds timeout);
+std::unique_ptr<AdapterValidation> make_command_validation(std::string command,
+                                                           std::chrono::milliseconds timeout);
 
 // The suites of a JSON config file (empty path: every suite with default thresholds on the cached
 // default model, trained on first use). Loads the model and computes its reference figures now.
-Result<std::unique_ptr<AdapterValidation>> make_suite_validation(const std::filesystem::path& suites_config);
+Result<std::unique_ptr<AdapterValidation>> make_suite_validation(
+    const std::filesystem::path& suites_config);
 
 }  // namespace bftgate::runtime

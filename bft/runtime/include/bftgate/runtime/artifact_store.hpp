@@ -38,7 +38,8 @@ class ArtifactStore {
   std::pair<std::string, Bytes> answer(std::string_view header, ByteView data, Refusals& refusals);
 
  private:
-  std::pair<nlohmann::json, Bytes> handle(const nlohmann::json& request, ByteView data);
+  std::pair<nlohmann::json, Bytes> handle(const nlohmann::json& request, ByteView data,
+                                          Refusals& refusals);
   std::filesystem::path dir_;
 };
 

@@ -19,7 +19,8 @@ class ClusterClient {
   explicit ClusterClient(const ClusterConfig& config);
 
   // Asks every validator; returns the answers that arrived within `timeout`.
-  std::map<bft::ReplicaId, nlohmann::json> query_all(const nlohmann::json& query, std::chrono::milliseconds timeout);
+  std::map<bft::ReplicaId, nlohmann::json> query_all(const nlohmann::json& query,
+                                                     std::chrono::milliseconds timeout);
 
   // Sends a signed request to every validator and waits for f+1 matching, verified replies,
   // resending every `retry` until `timeout`. Returns the agreed result.

@@ -18,7 +18,7 @@
 namespace bftgate::runtime {
 
 struct HttpLimits {
-  std::uint32_t header_bytes = 8 << 10;
+  std::uint32_t header_bytes = 8 << 10;  // request line and header fields together
   std::uint64_t body_bytes = 4 << 10;
   std::chrono::milliseconds deadline{5'000};  // to read the request and write the response
   std::size_t max_connections = 64;

@@ -24,7 +24,8 @@ class LinkFaults {
   static Result<LinkFaults> parse(const std::string& spec);
 
   // The fate of one outgoing message to `peer`: nullopt = dropped; otherwise the delay.
-  std::optional<std::chrono::milliseconds> outgoing(bft::ReplicaId peer, std::chrono::steady_clock::time_point now);
+  std::optional<std::chrono::milliseconds> outgoing(bft::ReplicaId peer,
+                                                    std::chrono::steady_clock::time_point now);
   // Whether a message from `peer` is dropped on arrival.
   bool drop_incoming(bft::ReplicaId peer, std::chrono::steady_clock::time_point now) const;
   bool empty() const { return loss_ == 0 && delay_max_ms_ == 0 && cut_.empty(); }

@@ -28,11 +28,15 @@ class ChildProcesses {
   ~ChildProcesses() { stop_all(); }
 
   // Starts argv[0] with argv, stdout and stderr appended to `log`, under the name `key`.
-  Status spawn(const std::string& key, const std::vector<std::string>& argv, const std::filesystem::path& log);
-  // Sends `signal` to `key` and waits for it; returns its exit code (128+signal if killed), -1 if unknown.
+  Status spawn(const std::string& key, const std::vector<std::string>& argv,
+               const std::filesystem::path& log);
+  // Sends `signal` to `key` and waits for it; returns its exit code (128+signal if killed), -1 if
+  // unknown.
   int signal_and_wait(const std::string& key, int signal);
-  // SIGTERM to all, SIGKILL to those still running after `grace`; returns the keys that did not exit 0.
-  std::vector<std::string> stop_all(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+  // SIGTERM to all, SIGKILL to those still running after `grace`; returns the keys that did not
+  // exit 0.
+  std::vector<std::string> stop_all(
+      std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
   std::size_t size() const { return children_.size(); }
 
  private:

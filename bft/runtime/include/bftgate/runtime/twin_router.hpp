@@ -17,9 +17,9 @@ namespace bftgate::runtime {
 
 struct TwinRouterOptions {
   std::filesystem::path config;
-  std::uint32_t id = 0;     // the identity both twins use
-  std::string twin_a;       // endpoint twin A listens on (validator --listen)
-  std::string twin_b;       // endpoint twin B listens on
+  std::uint32_t id = 0;            // the identity both twins use
+  std::string twin_a;              // endpoint twin A listens on (validator --listen)
+  std::string twin_b;              // endpoint twin B listens on
   std::set<std::uint32_t> side_b;  // validator ids whose traffic goes to twin B
 };
 

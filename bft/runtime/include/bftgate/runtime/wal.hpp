@@ -46,7 +46,8 @@ class WriteAheadLog {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  WriteAheadLog(std::filesystem::path path, int fd, std::uint64_t size) : path_(std::move(path)), fd_(fd), size_(size) {}
+  WriteAheadLog(std::filesystem::path path, int fd, std::uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
   Status flush_buffer();
 
   std::filesystem::path path_;
