@@ -37,7 +37,7 @@ bench:
 fuzz:
 	@scripts/bootstrap.sh --fuzz
 	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz -j $(JOBS)
+	@cmake --build --preset fuzz -j $(JOBS) --target bftgate_fuzzers
 	@scripts/run_fuzz.sh build/fuzz $(FUZZ_SECONDS)
 
 format:

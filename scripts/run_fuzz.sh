@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target (BUILD_DIR/tests/fuzz/fuzz_*) for SECONDS each, starting from a
 # copy of its seed corpus (tests/fuzz/corpus/<target>) in a scratch folder under BUILD_DIR, so
-# nothing is ever written into the source tree. Prints executions, coverage and corpus size per
+# nothing is ever written into the source tree; the text formats get a dictionary
+# (tests/fuzz/dict/). Each target runs with TMPDIR set to its own scratch folder. Prints executions, coverage and corpus size per
 # target; exits non-zero if any target crashes, leaks, times out or runs out of memory, and
 # names the input that did it (and the log with the sanitizer report).
 # Usage: scripts/run_fuzz.sh BUILD_DIR SECONDS
@@ -18,6 +19,16 @@ fi
 seconds=$2
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
 seeds=$source_dir/tests/fuzz/corpus
+dicts=$source_dir/tests/fuzz/dict
+
+# The dictionary of a target, if its input is a text format.
+dictionary_of() {
+  case "$1" in
+    fuzz_strict_json | fuzz_validator_query | fuzz_store_request | fuzz_certificate_json | \
+      fuzz_cluster_config) echo "$dicts/json.dict" ;;
+    fuzz_http_request) echo "$dicts/http.dict" ;;
+  esac
+}
 
 mapfile -t targets < <(find "$build_dir/tests/fuzz" -maxdepth 1 -type f -name 'fuzz_*' \
   -perm -u+x 2>/dev/null | sort)
@@ -45,10 +56,14 @@ for exe in "${targets[@]}"; do
     seed_count=$(find "$dir/corpus" -type f | wc -l)
   fi
   log=$dir/fuzz.log
-  echo "== $name: ${seconds}s from $seed_count seeds"
+  options=()
+  dictionary=$(dictionary_of "$name")
+  if [[ -n "$dictionary" && -f "$dictionary" ]]; then options+=(-dict="$dictionary"); fi
+  echo "== $name: ${seconds}s from $seed_count seeds${dictionary:+, dictionary $(basename "$dictionary")}"
   # -timeout: one input running over 10s is reported as a hang; -rss_limit_mb: as an OOM.
   TMPDIR=$dir/tmp "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$log" 2>&1
+    -print_final_stats=1 "${options[@]}" -artifact_prefix="$dir/artifacts/" "$dir/corpus" \
+    >"$log" 2>&1
   rc=$?
 
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -69,6 +71,57 @@ const ClusterConfig& fixed_config() {
                static_cast<int>(what.size()), what.data(), input.size(),
                input.size() > kShown ? ", first 512 shown" : "", to_hex(shown).c_str());
   std::abort();
+}
+
+bool valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto b = static_cast<unsigned char>(text[i]);
+    std::size_t extra = 0;
+    std::uint32_t code = 0;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if ((b & 0xE0) == 0xC0) {
+      extra = 1;
+      code = b & 0x1Fu;
+    } else if ((b & 0xF0) == 0xE0) {
+      extra = 2;
+      code = b & 0x0Fu;
+    } else if ((b & 0xF8) == 0xF0) {
+      extra = 3;
+      code = b & 0x07u;
+    } else {
+      return false;
+    }
+    if (i + extra >= text.size()) return false;  // truncated sequence
+    for (std::size_t k = 1; k <= extra; ++k) {
+      auto c = static_cast<unsigned char>(text[i + k]);
+      if ((c & 0xC0) != 0x80) return false;
+      code = (code << 6) | (c & 0x3Fu);
+    }
+    static constexpr std::uint32_t kSmallest[] = {0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[extra] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+      return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+void check_safe_text(std::string_view what, std::string_view text, ByteView input) {
+  if (!valid_utf8(text)) {
+    fail(std::string(what) + " is not valid UTF-8: " + hex_prefix(as_bytes(text), 128), input);
+  }
+  try {
+    (void)nlohmann::json(std::string(text)).dump();
+  } catch (const std::exception& e) {
+    fail(std::string(what) + " does not dump as JSON (" + e.what() + ")", input);
+  }
+}
+
+std::string hex_prefix(ByteView bytes, std::size_t max) {
+  auto shown = bytes.subspan(0, std::min(bytes.size(), max));
+  return to_hex(shown) + (bytes.size() > max ? "..." : "");
 }
 
 }  // namespace bftgate::fuzz

@@ -2,6 +2,7 @@
 // checked against, and how a target reports a broken property.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "bftgate/crypto/bytes.hpp"
@@ -20,5 +21,16 @@ crypto::SecretKey operator_key();
 
 // Prints what broke and the input (hex), then aborts so libFuzzer keeps the input.
 [[noreturn]] void fail(std::string_view what, ByteView input);
+
+// Whether `text` is valid UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF).
+// Written independently of the library's own check, so the two can disagree.
+bool valid_utf8(std::string_view text);
+
+// Text that reaches logs, replies or JSON (an error message, printable() output): fails unless
+// it is valid UTF-8 and nlohmann::json(text).dump() succeeds with the default (strict) handler.
+void check_safe_text(std::string_view what, std::string_view text, ByteView input);
+
+// Hex of the first bytes of `bytes` (for failure messages).
+std::string hex_prefix(ByteView bytes, std::size_t max = 64);
 
 }  // namespace bftgate::fuzz

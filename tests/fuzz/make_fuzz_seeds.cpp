@@ -1,7 +1,14 @@
 // Writes the seed corpus of the fuzz targets: make_fuzz_seeds OUT_DIR creates
-// OUT_DIR/<target>/<seed> for every target. The committed corpus under tests/fuzz/corpus was
-// made with it. The keys are the fixed, public test keys of fuzz_support.cpp and Ed25519
-// signatures are deterministic, so every run writes the same bytes.
+// OUT_DIR/<target>/<seed> for the certificate, config, key-file, JSON, query, store and HTTP
+// targets. The committed corpus under tests/fuzz/corpus was made with it:
+//
+//   cmake --preset fuzz && cmake --build --preset fuzz --target make_fuzz_seeds make_protocol_seeds
+//   build/fuzz/tests/fuzz/make_fuzz_seeds tests/fuzz/corpus
+//   build/fuzz/tests/fuzz/make_protocol_seeds tests/fuzz/corpus
+//
+// (make_protocol_seeds writes the protocol, persisted-record, register-operation and snapshot
+// seeds from real replica traffic.) The keys are the fixed, public test keys of fuzz_support.cpp
+// and Ed25519 signatures are deterministic, so every run writes the same bytes.
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -11,10 +18,11 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 #include "bftgate/crypto/certificate.hpp"
 #include "bftgate/crypto/key_file.hpp"
-
+#include "bftgate/crypto/sha256.hpp"
 #include "fuzz_support.hpp"
 
 namespace {
@@ -38,6 +46,21 @@ bool write(const fs::path& path, ByteView content) {
 
 bool write(const fs::path& path, std::string_view text) {
   return write(path, bftgate::as_bytes(text));
+}
+
+// One request of fuzz_store_request: u16 header length | u16 data length | header | data.
+void store_request(bftgate::Bytes& out, std::string_view header, std::string_view data = {}) {
+  for (auto length : {header.size(), data.size()}) {
+    out.push_back(static_cast<std::uint8_t>(length & 0xff));
+    out.push_back(static_cast<std::uint8_t>(length >> 8));
+  }
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), data.begin(), data.end());
+}
+
+// A query frame as a client sends it to a validator: the kQuery envelope byte, then the JSON.
+std::string query_frame(std::string_view json) {
+  return std::string(1, '\x02') + std::string(json);
 }
 
 crypto::ReleaseCertificate certificate(const crypto::ReleaseStatement& statement,
@@ -121,5 +144,113 @@ int main(int argc, char** argv) {
       ok = false;
     }
   }
+
+  // fuzz_strict_json: documents near each limit and each refusal of the strict reader.
+  const std::vector<std::pair<const char*, std::string>> json_seeds = {
+      {"cluster-config.json", config.to_json().dump(2) + "\n"},
+      {"certificate.json", quorum.to_json().dump()},
+      {"query-status.json", R"({"query":"status","query_id":42})"},
+      {"scalars.json", R"([null,true,false,0,-0,-1,18446744073709551615,-9223372036854775808,)"
+                       R"(1.5e300,-2.5E-300,0.1,1e-400,"",12345678901234567890123])"},
+      {"strings.json", R"({"ascii":"tab\tnl\nq\"bs\\","escapes":"\u00e9\u20ac\ud83d\ude00\u0000",)"
+                       "\"utf8\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\",\"slash\":\"a\\/b\"}"},
+      {"depth-4.json", R"([{"a":[{"b":1}]}])"},
+      {"depth-5.json", R"([{"a":[{"b":[1]}]}])"},
+      {"values-64.json",
+       [] {
+         std::string text = "[";
+         for (int i = 0; i < 62; ++i) text += (i ? "," : "") + std::to_string(i);
+         return text + "]";
+       }()},
+      {"duplicate-key.json", R"({"f":1,"g":{"x":1},"f":2})"},
+      {"invalid-utf8.json", "{\"k\":\"\xc0\xaf\xed\xa0\x80\xff\"}"},
+      {"control-char.json", std::string("{\"k\":\"a\x01\x7f\"}")},
+      {"trailing.json", R"({"a":1} {"b":2})"},
+      {"truncated.json", R"({"a":[1,2,{"b":"c)"},
+      {"whitespace.json", " \t\r\n{ \"a\" : [ ] , \"b\" : { } }\n"},
+  };
+  for (const auto& [name, text] : json_seeds) ok &= write(out / "fuzz_strict_json" / name, text);
+
+  // fuzz_validator_query: query frames (protocol frames: make_protocol_seeds).
+  const std::vector<std::pair<const char*, std::string>> query_seeds = {
+      {"status.bin", R"({"query":"status","query_id":1})"},
+      {"latest-release.bin", R"({"query":"latest-release","query_id":18446744073709551615})"},
+      {"unknown.bin",
+       R"({"query":"\u00e9\u0001\ud83d\ude00-unknown-query-name-longer-than-sixty-four-bytes-xxxxxxxxxxxxxxxx"})"},
+      {"query-id-negative.bin", R"({"query":"status","query_id":-1,"extra":[1,{"a":[2]}]})"},
+      {"depth-5.bin", R"({"query":"status","x":[[[[1]]]]})"},
+      {"not-object.bin", R"(["status"])"},
+  };
+  for (const auto& [name, text] : query_seeds) {
+    ok &= write(out / "fuzz_validator_query" / name, query_frame(text));
+  }
+  ok &= write(out / "fuzz_validator_query" / "query-reply.bin", std::string("\x03{}"));
+
+  // fuzz_store_request: request sequences, each on an empty store.
+  const std::string payload = "adapter bytes for the fuzz store";
+  const auto digest = crypto::sha256(bftgate::as_bytes(payload)).hex();
+  const auto other = crypto::sha256(bftgate::as_bytes("other")).hex();
+  auto request = [](std::initializer_list<std::pair<const char*, nlohmann::json>> fields) {
+    nlohmann::json header = nlohmann::json::object();
+    for (const auto& [key, value] : fields) header[key] = value;
+    return header.dump();
+  };
+  {
+    bftgate::Bytes upload;
+    store_request(upload,
+                  request({{"op", "put-begin"}, {"digest", digest}, {"size", payload.size()}}));
+    store_request(upload, request({{"op", "put-chunk"}, {"digest", digest}, {"offset", 0}}),
+                  std::string_view(payload).substr(0, 10));
+    store_request(upload,
+                  request({{"op", "put-begin"}, {"digest", digest}, {"size", payload.size()}}));
+    store_request(upload, request({{"op", "put-chunk"}, {"digest", digest}, {"offset", 10}}),
+                  std::string_view(payload).substr(10));
+    store_request(upload, request({{"op", "put-end"}, {"digest", digest}}));
+    store_request(upload, request({{"op", "stat"}, {"digest", digest}}));
+    store_request(upload,
+                  request({{"op", "get"}, {"digest", digest}, {"offset", 0}, {"length", 1 << 20}}));
+    store_request(upload,
+                  request({{"op", "get"}, {"digest", digest}, {"offset", 7}, {"length", 5}}));
+    ok &= write(out / "fuzz_store_request" / "upload-stat-get.bin", upload);
+  }
+  {
+    bftgate::Bytes mismatch;
+    store_request(mismatch, request({{"op", "put-chunk"}, {"digest", other}, {"offset", 0}}),
+                  "not other");
+    store_request(mismatch, request({{"op", "put-chunk"}, {"digest", other}, {"offset", 3}}),
+                  "gap");
+    store_request(mismatch, request({{"op", "put-end"}, {"digest", other}}));
+    store_request(mismatch, request({{"op", "stat"}, {"digest", other}}));
+    store_request(mismatch, request({{"op", "get"}, {"digest", other}}));
+    ok &= write(out / "fuzz_store_request" / "digest-mismatch.bin", mismatch);
+  }
+  {
+    bftgate::Bytes refusals;
+    store_request(refusals, R"({"op":"stat","digest":"00"})");
+    store_request(refusals, R"({"op":"fetch","digest":")" + digest + R"("})");
+    store_request(refusals, R"({"op":"stat","digest":")" + digest + R"(","op":"get"})");
+    store_request(refusals, "[1,2,3]");
+    store_request(refusals,
+                  R"({"op":"get","digest":")" + digest + R"(","offset":-1,"length":1.5})");
+    store_request(refusals, "{\"op\":\"\xff\"}");
+    store_request(refusals, R"({"op":"put-begin","digest":")" + digest + R"(","x":{"y":{}}})");
+    ok &= write(out / "fuzz_store_request" / "refusals.bin", refusals);
+  }
+
+  // fuzz_http_request: what the node's /status and /metrics see.
+  const std::vector<std::pair<const char*, std::string>> http_seeds = {
+      {"get-status.txt",
+       "GET /status HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/7.88.1\r\n"
+       "Accept: */*\r\n\r\n"},
+      {"get-metrics.txt", "GET /metrics HTTP/1.0\r\nAccept: text/plain;version=0.0.4\r\n\r\n"},
+      {"post-body.txt", "POST /status?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"},
+      {"chunked.txt",
+       "PUT /metrics HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "3\r\nabc\r\n0\r\n\r\n"},
+      {"custom-method.txt",
+       "BREW /pot%20of%20coffee HTTP/1.1\r\nX-Long: " + std::string(80, 'x') + "\r\n\r\n"},
+      {"bare-lf.txt", "GET / HTTP/1.1\nHost: a\n\n"},
+  };
+  for (const auto& [name, text] : http_seeds) ok &= write(out / "fuzz_http_request" / name, text);
   return ok ? 0 : 1;
 }

@@ -1,0 +1,199 @@
+// libFuzzer target: the adapter register's operations, bft::decode_op and
+// AdapterRegister::apply (what every replica runs on every committed client request).
+//
+// The input is one operation. It is applied to a fresh register of the fixed cluster, and to
+// the scripted register state it is most meaningful in (register_fixture.hpp): a vote on v1 to
+// v1 one PASS short of release, on v2 to v2 one FAIL short of rejection, on v4 to v4 in beta;
+// anything else to the state after the whole script but its last operation (register_fixture.hpp:
+// consistent_prefix()). Seeds are the script's real signed operations.
+//
+// Properties checked on every input:
+//   - decode_op never throws; a refusal has a reason; a decoded operation re-encodes to exactly
+//     the input (register_ops.hpp: one value, one encoding);
+//   - apply() never throws, its reply decodes with decode_reply and re-encodes to the same
+//     bytes, is valid only for an operation that decodes, names the version the operation
+//     named (or the entry it resolved to) and that entry's state when the entry exists;
+//   - the operation is logged: one more record, with the input's digest, its kind byte and the
+//     reply's validity, chained to the previous head;
+//   - an invalid operation changes no entry (register.hpp: "invalid operations are logged with
+//     their reason and change nothing else");
+//   - an entry that the operation moved to RELEASE_COMMIT carries a certificate that verifies
+//     against the cluster;
+//   - the register stays consistent: its snapshot restores into a new register (which checks
+//     the hash chains, versions, vote counts and certificates) with the same head hash, log
+//     head and snapshot bytes.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "bftgate/bft/register.hpp"
+#include "bftgate/bft/types.hpp"
+#include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/sha256.hpp"
+#include "fuzz_support.hpp"
+#include "register_fixture.hpp"
+
+using bftgate::Bytes;
+using bftgate::ByteView;
+using bftgate::fuzz::fail;
+namespace bft = bftgate::bft;
+namespace crypto = bftgate::crypto;
+
+namespace {
+
+struct Fixture {
+  bft::AdapterRegister fresh = bftgate::fuzz::register_after(0);
+  bft::AdapterRegister v1_one_pass_short = bftgate::fuzz::register_after(3);
+  bft::AdapterRegister v2_one_fail_short = bftgate::fuzz::register_after(7);
+  bft::AdapterRegister v4_in_beta = bftgate::fuzz::register_after(11);
+  bft::AdapterRegister everything =
+      bftgate::fuzz::register_after(bftgate::fuzz::consistent_prefix());
+};
+
+const Fixture& fixture() {
+  static const Fixture states;
+  return states;
+}
+
+void check_consistent(const bft::AdapterRegister& state, ByteView input, const char* where) {
+  auto snapshot = state.snapshot();
+  bft::AdapterRegister restored(bftgate::fuzz::fixed_config());
+  if (auto status = restored.restore(snapshot); !status) {
+    fail(std::string(where) +
+             ": the register's own snapshot does not restore: " + status.error().message,
+         input);
+  }
+  if (restored.head_hash() != state.head_hash()) {
+    fail(std::string(where) + ": the restored register has another head hash", input);
+  }
+  if (restored.log_head_hash() != state.log_head_hash()) {
+    fail(std::string(where) + ": the restored register has another log head", input);
+  }
+  if (restored.snapshot() != snapshot) {
+    fail(std::string(where) + ": the restored register snapshots to other bytes", input);
+  }
+}
+
+void apply_and_check(const bft::AdapterRegister& start, std::uint32_t client, ByteView input,
+                     const std::optional<bft::RegisterOp>& op, const char* where) {
+  const std::string at(where);
+  bft::AdapterRegister state = start;
+  const auto entries_before = state.entries();
+  const auto log_size_before = state.log().size() + state.log_base().records;
+  const auto log_head_before = state.log_head_hash();
+
+  auto reply_bytes = state.apply(client, input);
+  auto reply = bft::decode_reply(reply_bytes);
+  if (!reply)
+    fail(at + ": apply() gave a reply that does not decode: " + reply.error().message, input);
+  if (bft::encode_reply(reply.value()) != reply_bytes) {
+    fail(at + ": the reply's encoding is not canonical", input);
+  }
+  if (reply->valid && !op) fail(at + ": a malformed operation was answered valid", input);
+  if (reply->reason.empty()) fail(at + ": a reply without a reason", input);
+  bftgate::fuzz::check_safe_text(at + ": the reply's reason", reply->reason, input);
+  if (op) {
+    auto named = std::visit([](const auto& o) { return o.version; }, *op);
+    const auto* entry = state.entry(reply->entry_version);
+    // The reply names the operation's version, or (an idempotent retry of a proposal) the entry
+    // that already holds the same artifact.
+    if (reply->entry_version != named &&
+        !(reply->valid && std::holds_alternative<bft::ProposeOp>(*op) && entry != nullptr &&
+          entry->artifact_digest == std::get<bft::ProposeOp>(*op).artifact_digest)) {
+      fail(at + ": the reply names version " + std::to_string(reply->entry_version) +
+               ", the operation version " + std::to_string(named),
+           input);
+    }
+    if ((entry != nullptr) != reply->entry_state.has_value() ||
+        (entry != nullptr && entry->state != *reply->entry_state)) {
+      fail(at + ": the reply's entry state disagrees with the register", input);
+    }
+  }
+
+  // Logged: one record, chained, with the input's digest, kind and validity.
+  if (state.log().size() + state.log_base().records != log_size_before + 1 || state.log().empty()) {
+    fail(at + ": apply() did not log exactly one record", input);
+  }
+  const auto& record = state.log().back();
+  auto kind = bft::OpKind::kUnknown;
+  if (!input.empty() && (input[0] == 1 || input[0] == 2)) kind = static_cast<bft::OpKind>(input[0]);
+  if (record.kind != kind || record.valid != reply->valid ||
+      record.operation_digest != crypto::sha256(input) || record.previous_hash != log_head_before ||
+      record.record_hash != bft::compute_record_hash(record) || record.reason != reply->reason) {
+    fail(at + ": the log record does not describe the operation and its reply", input);
+  }
+
+  if (!reply->valid && state.entries() != entries_before) {
+    fail(at + ": an invalid operation changed the register's entries", input);
+  }
+  for (std::size_t i = 0; i < state.entries().size(); ++i) {
+    const auto& entry = state.entries()[i];
+    bool was_released =
+        i < entries_before.size() && entries_before[i].state == bft::EntryState::kReleaseCommit;
+    if (entry.state != bft::EntryState::kReleaseCommit || was_released) continue;
+    if (!entry.certificate) fail(at + ": a release without a certificate", input);
+    auto verdict = crypto::verify(*entry.certificate, state.config());
+    if (!verdict.ok()) {
+      fail(at + ": a new release's certificate does not verify: " + verdict.reason, input);
+    }
+    if (entry.certificate->statement != bft::release_statement(state.config(), entry)) {
+      fail(at + ": a new release's certificate is over another statement", input);
+    }
+  }
+  check_consistent(state, input, where);
+}
+
+// The scripted state in which `op` is most meaningful.
+const bft::AdapterRegister& state_for(const std::optional<bft::RegisterOp>& op) {
+  const auto& states = fixture();
+  if (!op) return states.everything;
+  if (const auto* vote = std::get_if<bft::VoteOp>(&*op)) {
+    switch (vote->version) {
+      case 1:
+        return states.v1_one_pass_short;
+      case 2:
+        return states.v2_one_fail_short;
+      case 4:
+        return states.v4_in_beta;
+      default:
+        break;
+    }
+  }
+  return states.everything;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  (void)fixture();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const ByteView input(data, size);
+  auto decoded = bft::decode_op(input);
+  std::optional<bft::RegisterOp> op;
+  std::uint32_t client = bft::kOperatorPrincipal;
+  if (!decoded) {
+    if (decoded.error().message.empty()) fail("decode_op refused without a reason", input);
+    bftgate::fuzz::check_safe_text("decode_op's error", decoded.error().message, input);
+  } else {
+    op = decoded.value();
+    auto encoded = bft::encode_op(*op);
+    if (!std::equal(encoded.begin(), encoded.end(), input.begin(), input.end())) {
+      fail("non-canonical encoding: encode_op(decode_op(input)) != input", input);
+    }
+    auto again = bft::decode_op(encoded);
+    if (!again || !(again.value() == *op)) fail("decode_op(encode_op(op)) != op", input);
+    if (const auto* vote = std::get_if<bft::VoteOp>(&*op)) {
+      client = bft::kValidatorClientBase + (vote->validator & 0xffffu);
+    }
+  }
+  apply_and_check(fixture().fresh, client, input, op, "fresh register");
+  apply_and_check(state_for(op), client, input, op, "scripted register");
+  return 0;
+}
