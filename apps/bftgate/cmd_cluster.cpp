@@ -295,6 +295,10 @@ void register_validator(CLI::App& app, Runner& run) {
       "--faults", args->options.faults,
       "Inject link faults, e.g. 'loss=0.1,delay=5-50ms,peers=1+2' or 'cut=3,until=5' (a partition "
       "that heals after 5 s)");
+  cmd->add_flag(
+      "--recover-from-peers", args->options.recover_from_peers,
+      "Set the write-ahead log aside (renamed) and rejoin by state transfer: for a log that is "
+      "corrupt or lost; the validator forgets the messages it signed before");
   cmd->callback([&run, args] { run = [args] { return run_validator(*args); }; });
 }
 

@@ -102,6 +102,8 @@ class LocalCluster {
       args.push_back("--byzantine");
       args.push_back(b->second);
     }
+    if (auto e = extra_args.find(id); e != extra_args.end())
+      args.insert(args.end(), e->second.begin(), e->second.end());
     spawn(id, std::move(args),
           (dir_.path() / ("validator-" + std::to_string(id) + ".log")).string());
   }
@@ -152,6 +154,8 @@ class LocalCluster {
 
   std::map<int, std::string> byzantine;  // validator id -> strategy, applied by start()
   std::map<int, std::string> faults;     // validator id -> --faults spec, applied by start()
+  std::map<int, std::vector<std::string>>
+      extra_args;  // validator id -> more flags, applied by start()
   // Inference nodes serve this model on the CPU backend when set; otherwise they hold opaque,
   // verified bytes (the tests' artifacts are random bytes, not adapters).
   std::string node_model;

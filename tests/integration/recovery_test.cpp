@@ -1,11 +1,16 @@
 // Crash recovery of real processes: what a restarted process must remember.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "bftgate/crypto/file_io.hpp"
+#include "bftgate/runtime/cluster_client.hpp"
 #include "local_cluster.hpp"
 
 namespace bftgate::testing {
@@ -77,6 +82,72 @@ TEST(Recovery, ARestartedNodeNeverServesAnOlderVersion) {
   auto later = node_status(cluster, 0);
   EXPECT_EQ(later.value("version", 0), 2) << later.dump();
   EXPECT_FALSE(later["requests_by_version"].contains("1")) << later.dump();
+}
+
+// The byte offsets of the records in a write-ahead log (magic, then u32 length | u32 CRC |
+// payload).
+std::vector<std::size_t> wal_records(const std::filesystem::path& wal) {
+  auto bytes = read_small_file(wal, 256 << 20).value();
+  std::vector<std::size_t> offsets;
+  for (std::size_t at = 8; at + 8 <= bytes.size();) {
+    std::uint32_t length = 0;
+    std::memcpy(&length, bytes.data() + at, 4);
+    offsets.push_back(at);
+    at += 8 + length;
+  }
+  return offsets;
+}
+
+TEST(Recovery, AValidatorRefusesALogCorruptInTheMiddleAndRejoinsFromPeersWhenTold) {
+  LocalCluster cluster(binary_under_test(), 4, kPass);
+  cluster.start_all();
+  for (std::size_t v = 1; v <= 3; ++v)
+    ASSERT_EQ(submit(cluster, write_artifact(cluster, fmt::format("v{}.bin", v), 1000 * v)), 0);
+  ASSERT_EQ(cluster.terminate(2), 0);
+  auto wal = cluster.path("data-2") / "replica.wal";
+  auto records = wal_records(wal);
+  ASSERT_GE(records.size(), 6u);
+  auto middle = records[records.size() / 2];
+  {
+    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(middle + 8));
+    f.put('\x5a');
+  }
+  auto size = std::filesystem::file_size(wal);
+  cluster.start(2);
+  // It refuses to start, names the offset, and cuts nothing off.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (cluster.log(2).find("is corrupt") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  auto exit_code = cluster.terminate(2);
+  EXPECT_NE(exit_code, 0);
+  EXPECT_NE(cluster.log(2).find(fmt::format("record at byte {} is corrupt", middle)),
+            std::string::npos)
+      << cluster.log(2);
+  EXPECT_EQ(std::filesystem::file_size(wal), size);
+  // Told to, it sets the log aside and rejoins by state transfer.
+  cluster.extra_args[2] = {"--recover-from-peers"};
+  cluster.start(2);
+  ASSERT_EQ(submit(cluster, write_artifact(cluster, "v4.bin", 4000)), 0);
+  auto config = ClusterConfig::load(cluster.config());
+  runtime::ClusterClient client(*config);
+  std::map<bft::ReplicaId, json> answers;
+  bool same = false;
+  for (int attempt = 0; attempt < 150 && !same; ++attempt) {
+    answers = client.query_all({{"query", "status"}}, milliseconds(500));
+    std::set<std::string> heads;
+    for (const auto& [id, a] : answers) heads.insert(a["register"]["head_hash"].get<std::string>());
+    same = answers.size() == 4 && heads.size() == 1;
+    if (!same) std::this_thread::sleep_for(milliseconds(200));
+  }
+  std::string views;
+  for (const auto& [id, a] : answers)
+    views +=
+        fmt::format(" {}: view {} executed {};", id, a["view"].dump(), a["last_executed"].dump());
+  EXPECT_TRUE(same) << views << cluster.log(2);
+  EXPECT_NE(cluster.log(2).find("set the write-ahead log aside"), std::string::npos);
 }
 
 }  // namespace

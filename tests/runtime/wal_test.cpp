@@ -13,7 +13,9 @@
 namespace bftgate::runtime {
 namespace {
 
-Bytes bytes_of(const std::string& s) { return Bytes(s.begin(), s.end()); }
+Bytes bytes_of(const std::string& s) {
+  return Bytes(s.begin(), s.end());
+}
 
 std::vector<Bytes> reopen(const std::filesystem::path& path, std::uint64_t* truncated = nullptr) {
   auto opened = WriteAheadLog::open(path);
@@ -24,7 +26,8 @@ std::vector<Bytes> reopen(const std::filesystem::path& path, std::uint64_t* trun
 
 void append_raw(const std::filesystem::path& path, ByteView bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::app);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 TEST(WriteAheadLog, RecordsSurviveReopening) {
@@ -91,7 +94,7 @@ TEST(WriteAheadLog, TornTailIsTruncatedAndAppendingContinues) {
   EXPECT_EQ(records[2], bytes_of("after-recovery"));
 }
 
-TEST(WriteAheadLog, CorruptRecordEndsTheLog) {
+TEST(WriteAheadLog, CorruptionInTheMiddleIsRefusedNotCutOff) {
   TempDir dir;
   auto path = dir.path() / "wal.log";
   {
@@ -100,18 +103,44 @@ TEST(WriteAheadLog, CorruptRecordEndsTheLog) {
     for (const char* r : {"a", "b", "c"}) ASSERT_TRUE(opened->first.append(bytes_of(r)).ok());
     ASSERT_TRUE(opened->first.sync().ok());
   }
-  // Flip the payload byte of record "b": its checksum fails, so it and what follows are dropped.
+  // Flip the payload byte of record "b": its checksum fails, and intact "c" follows it.
   int fd = ::open(path.c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
   off_t offset = 8 + (8 + 1) + 8;
   char flipped = 'x';
   ASSERT_EQ(::pwrite(fd, &flipped, 1, offset), 1);
   ::close(fd);
+  auto size = std::filesystem::file_size(path);
+  auto opened = WriteAheadLog::open(path);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.error().message.find("record at byte 17 is corrupt"), std::string::npos)
+      << opened.error().message;
+  EXPECT_NE(opened.error().message.find("1 intact record(s) follow"), std::string::npos)
+      << opened.error().message;
+  EXPECT_NE(opened.error().message.find("--recover-from-peers"), std::string::npos);
+  EXPECT_EQ(std::filesystem::file_size(path), size);  // nothing was cut off
+}
+
+TEST(WriteAheadLog, ACorruptLastRecordIsATornTail) {
+  TempDir dir;
+  auto path = dir.path() / "wal.log";
+  {
+    auto opened = WriteAheadLog::open(path);
+    ASSERT_TRUE(opened.ok());
+    for (const char* r : {"a", "b", "c"}) ASSERT_TRUE(opened->first.append(bytes_of(r)).ok());
+    ASSERT_TRUE(opened->first.sync().ok());
+  }
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  off_t offset = 8 + 2 * (8 + 1) + 8;  // the payload of "c"
+  char flipped = 'x';
+  ASSERT_EQ(::pwrite(fd, &flipped, 1, offset), 1);
+  ::close(fd);
   std::uint64_t truncated = 0;
   auto records = reopen(path, &truncated);
-  ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0], bytes_of("a"));
-  EXPECT_EQ(truncated, 2u * (8 + 1));
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1], bytes_of("b"));
+  EXPECT_EQ(truncated, 8u + 1);
 }
 
 TEST(WriteAheadLog, RefusesAFileThatIsNotAWal) {
@@ -130,7 +159,8 @@ TEST(WriteAheadLog, RewriteCompactsAtomically) {
   auto opened = WriteAheadLog::open(path);
   ASSERT_TRUE(opened.ok());
   auto& wal = opened->first;
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(wal.append(Bytes(1000, static_cast<std::uint8_t>(i))).ok());
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(wal.append(Bytes(1000, static_cast<std::uint8_t>(i))).ok());
   ASSERT_TRUE(wal.sync().ok());
   auto big = wal.size_bytes();
   ASSERT_TRUE(wal.rewrite({bytes_of("checkpoint"), bytes_of("after")}).ok());
@@ -155,7 +185,8 @@ TEST(WriteAheadLog, ReplicaRecoversThroughTheLog) {
   {
     auto opened = WriteAheadLog::open(path);
     ASSERT_TRUE(opened.ok());
-    for (const auto& record : cluster.disks[1]) ASSERT_TRUE(opened->first.append(bft::encode_record(record)).ok());
+    for (const auto& record : cluster.disks[1])
+      ASSERT_TRUE(opened->first.append(bft::encode_record(record)).ok());
     ASSERT_TRUE(opened->first.sync().ok());
   }
   std::vector<bft::PersistRecord> recovered;
@@ -176,8 +207,8 @@ TEST(WriteAheadLog, ReplicaRecoversThroughTheLog) {
 
 TEST(PersistCodec, RefusesMalformedRecords) {
   EXPECT_FALSE(bft::decode_record(Bytes{}).ok());
-  EXPECT_FALSE(bft::decode_record(Bytes{9, 0}).ok());       // unknown format
-  EXPECT_FALSE(bft::decode_record(Bytes{1, 77}).ok());      // unknown kind
+  EXPECT_FALSE(bft::decode_record(Bytes{9, 0}).ok());        // unknown format
+  EXPECT_FALSE(bft::decode_record(Bytes{1, 77}).ok());       // unknown kind
   EXPECT_FALSE(bft::decode_record(Bytes{1, 0, 1, 2}).ok());  // truncated view
   bft::PersistRecord view;
   view.view = 3;

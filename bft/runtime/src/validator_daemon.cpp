@@ -662,7 +662,21 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec)
     return Error{fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message())};
-  auto opened = WriteAheadLog::open(options.data_dir / "replica.wal");
+  const auto wal_path = options.data_dir / "replica.wal";
+  if (options.recover_from_peers && std::filesystem::exists(wal_path)) {
+    auto aside = wal_path;
+    aside += fmt::format(".set-aside-{}", std::chrono::duration_cast<std::chrono::seconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+    std::filesystem::rename(wal_path, aside, ec);
+    if (ec) return Error{fmt::format("cannot set {} aside: {}", wal_path.string(), ec.message())};
+    spdlog::warn(
+        "validator {}: --recover-from-peers: set the write-ahead log aside as {}; rejoining by "
+        "state "
+        "transfer",
+        options.id, aside.string());
+  }
+  auto opened = WriteAheadLog::open(wal_path);
   if (!opened) return opened.error();
   if (opened->second.truncated_bytes > 0) {
     spdlog::warn("validator {}: cut a torn tail of {} bytes off the WAL", options.id,

@@ -1,13 +1,13 @@
 #include "bftgate/runtime/wal.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/crc.hpp>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "bftgate/crypto/file_io.hpp"
 
@@ -30,6 +30,21 @@ void put_u32(Bytes& out, std::uint32_t v) {
 std::uint32_t get_u32(const std::uint8_t* p) {
   return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
          static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+}
+
+// How many well-formed records chain from `offset` (a torn record may end them).
+std::size_t intact_records_from(const Bytes& content, std::size_t offset) {
+  std::size_t count = 0;
+  while (offset + kFrameHeader <= content.size()) {
+    auto length = get_u32(content.data() + offset);
+    if (length > WriteAheadLog::kMaxRecord || offset + kFrameHeader + length > content.size())
+      break;
+    ByteView payload(content.data() + offset + kFrameHeader, length);
+    if (crc32(payload) != get_u32(content.data() + offset + 4)) break;
+    ++count;
+    offset += kFrameHeader + length;
+  }
+  return count;
 }
 
 std::string os_error(std::string_view what, const std::filesystem::path& path) {
@@ -67,7 +82,8 @@ Bytes frame_record(ByteView payload) {
   return out;
 }
 
-Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(const std::filesystem::path& path) {
+Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(
+    const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Error{os_error("cannot open write-ahead log", path)};
   auto close_on_error = [fd](Error e) {
@@ -94,8 +110,10 @@ Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(const std::fil
       if (n <= 0) return close_on_error(Error{os_error("cannot read", path)});
       done += static_cast<std::size_t>(n);
     }
-    if (content.size() < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), content.begin())) {
-      return close_on_error(Error{fmt::format("{} is not a bftgate write-ahead log (bad header)", path.string())});
+    if (content.size() < kMagic.size() ||
+        !std::equal(kMagic.begin(), kMagic.end(), content.begin())) {
+      return close_on_error(
+          Error{fmt::format("{} is not a bftgate write-ahead log (bad header)", path.string())});
     }
     good = kMagic.size();
     while (good + kFrameHeader <= content.size()) {
@@ -103,7 +121,21 @@ Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(const std::fil
       auto checksum = get_u32(content.data() + good + 4);
       if (length > kMaxRecord || good + kFrameHeader + length > content.size()) break;
       ByteView payload(content.data() + good + kFrameHeader, length);
-      if (crc32(payload) != checksum) break;
+      if (crc32(payload) != checksum) {
+        // A torn write damages only the last record. A bad record with intact ones after it is
+        // corruption: cutting it off would silently drop safety state, so refuse instead.
+        auto intact = intact_records_from(content, good + kFrameHeader + length);
+        if (intact > 0) {
+          return close_on_error(
+              Error{fmt::format("{}: the record at byte {} is corrupt (checksum mismatch) and {} "
+                                "intact record(s) follow it; "
+                                "refusing to cut them off. Restore the file, or start with "
+                                "--recover-from-peers to set "
+                                "it aside and rejoin by state transfer",
+                                path.string(), good, intact)});
+        }
+        break;
+      }
       recovery.records.emplace_back(payload.begin(), payload.end());
       good += kFrameHeader + length;
     }
@@ -115,12 +147,16 @@ Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(const std::fil
       }
     }
   }
-  if (::lseek(fd, static_cast<off_t>(good), SEEK_SET) < 0) return close_on_error(Error{os_error("cannot seek", path)});
+  if (::lseek(fd, static_cast<off_t>(good), SEEK_SET) < 0)
+    return close_on_error(Error{os_error("cannot seek", path)});
   return std::pair{WriteAheadLog(path, fd, good), std::move(recovery)};
 }
 
 WriteAheadLog::WriteAheadLog(WriteAheadLog&& other) noexcept
-    : path_(std::move(other.path_)), fd_(other.fd_), size_(other.size_), syncs_(other.syncs_),
+    : path_(std::move(other.path_)),
+      fd_(other.fd_),
+      size_(other.size_),
+      syncs_(other.syncs_),
       buffer_(std::move(other.buffer_)) {
   other.fd_ = -1;
 }
@@ -143,7 +179,8 @@ WriteAheadLog::~WriteAheadLog() {
 }
 
 Status WriteAheadLog::append(ByteView record) {
-  if (record.size() > kMaxRecord) return fail(fmt::format("record of {} bytes exceeds the WAL limit", record.size()));
+  if (record.size() > kMaxRecord)
+    return fail(fmt::format("record of {} bytes exceeds the WAL limit", record.size()));
   auto framed = frame_record(record);
   buffer_.insert(buffer_.end(), framed.begin(), framed.end());
   return ok_status();

@@ -33,6 +33,10 @@ struct ValidatorOptions {
   std::string listen;
   // Link faults on this validator's own sockets (runtime/link_faults.hpp); empty: none.
   std::string faults;
+  // Sets an unreadable write-ahead log aside (renamed, not deleted) and starts from an empty one,
+  // to rejoin by state transfer. The validator forgets what it signed before: an operator's
+  // explicit choice for a log that is corrupt or lost.
+  bool recover_from_peers = false;
 };
 
 class ValidatorDaemon {

@@ -1,6 +1,8 @@
 // The write-ahead log of a validator: append-only, checksummed records, fsync'd before the
 // messages that depend on them leave. A crash can leave a torn last record; opening the log
-// truncates it (and anything after it) and keeps every complete record.
+// truncates it and keeps every complete record. A bad record followed by intact ones is not a
+// torn write but corruption: opening refuses the log, naming the offset, rather than cut off
+// the records after it.
 //
 // File layout: "BFTGWAL1" then records, each  u32 length | u32 CRC-32 of the payload | payload.
 // Compaction rewrites the log (temp file, fsync, rename, fsync of the directory) so that it
@@ -18,7 +20,7 @@ namespace bftgate::runtime {
 
 struct WalRecovery {
   std::vector<Bytes> records;
-  std::uint64_t truncated_bytes = 0;  // a torn or corrupt tail that was cut off
+  std::uint64_t truncated_bytes = 0;  // a torn tail that was cut off
 };
 
 class WriteAheadLog {
