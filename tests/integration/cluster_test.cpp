@@ -1,7 +1,6 @@
 // Real processes on 127.0.0.1: validators over ZeroMQ, the operator CLI, kill -9 and restarts.
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
@@ -34,8 +33,9 @@ std::string write_artifact(const LocalCluster& cluster, const std::string& name,
 }
 
 CommandResult submit(const LocalCluster& cluster, const std::string& artifact, int timeout_s = 60) {
-  return run_command(cluster.bftgate() + " submit --json --wait --timeout " + std::to_string(timeout_s) + " --config " +
-                     cluster.config() + " --operator-key " + cluster.operator_key() + " --adapter " + artifact);
+  return run_command(cluster.bftgate() + " submit --json --wait --timeout " +
+                     std::to_string(timeout_s) + " --config " + cluster.config() +
+                     " --operator-key " + cluster.operator_key() + " --adapter " + artifact);
 }
 
 json last_json(const std::string& output) {
@@ -45,7 +45,8 @@ json last_json(const std::string& output) {
 
 // Polls every validator until `predicate` holds for `needed` of them or the time is up.
 std::map<bft::ReplicaId, json> wait_for(const LocalCluster& cluster, std::size_t needed,
-                                        const std::function<bool(const json&)>& predicate, int seconds = 40) {
+                                        const std::function<bool(const json&)>& predicate,
+                                        int seconds = 40) {
   auto config = ClusterConfig::load(cluster.config());
   runtime::ClusterClient client(*config);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
@@ -79,12 +80,13 @@ TEST(Cluster, ReleasesAPassingAdapterAndEveryValidatorAgrees) {
   // The certificate verifies offline, against the config and the artifact.
   auto cert_path = cluster.path("cert.json");
   ASSERT_TRUE(write_file_atomic(cert_path, as_bytes(decided["certificate"].dump())).ok());
-  auto verify = run_command(cluster.bftgate() + " verify-cert --config " + cluster.config() + " " + cert_path.string() +
-                            " --artifact " + artifact);
+  auto verify = run_command(cluster.bftgate() + " verify-cert --config " + cluster.config() + " " +
+                            cert_path.string() + " --artifact " + artifact);
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
 
   // All four registers converge on the same hash chain.
-  auto answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
+  auto answers =
+      wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
   ASSERT_EQ(answers.size(), 4u);
   std::set<std::string> heads;
   for (const auto& [id, a] : answers) heads.insert(a["register"]["head_hash"]);
@@ -123,7 +125,8 @@ TEST(Cluster, RestartedValidatorCatchesUpAndLosesNothing) {
   ASSERT_EQ(submit(cluster, write_artifact(cluster, "v2.bin", 2000)).exit_code, 0);
   ASSERT_EQ(submit(cluster, write_artifact(cluster, "v3.bin", 3000)).exit_code, 0);
   cluster.start(2);
-  auto answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
+  auto answers =
+      wait_for(cluster, 4, [](const json& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
   ASSERT_TRUE(answers.contains(2));
   // What it committed before the kill came back from its WAL; the rest through catch-up.
   EXPECT_NE(cluster.log(2).find("recovered"), std::string::npos);
@@ -132,8 +135,10 @@ TEST(Cluster, RestartedValidatorCatchesUpAndLosesNothing) {
   // registers' operation logs are the same hash chain.
   std::uint64_t target = 0;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
-    if (answers.contains(0) && answers.contains(2) && answers.at(0)["last_executed"] == answers.at(2)["last_executed"]) {
+    answers =
+        wait_for(cluster, 4, [](const json& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
+    if (answers.contains(0) && answers.contains(2) &&
+        answers.at(0)["last_executed"] == answers.at(2)["last_executed"]) {
       target = answers.at(0)["last_executed"].get<std::uint64_t>();
       break;
     }
@@ -147,15 +152,17 @@ TEST(Cluster, ShutdownCancelsARunningValidation) {
   // A suite that would run for a minute: SIGTERM must kill it, not wait for it.
   LocalCluster cluster(BFTGATE_BINARY, 4, R"(sleep 60; echo '{"pass": true}')");
   cluster.start_all();
-  auto proposed = run_command(cluster.bftgate() + " submit --config " + cluster.config() + " --operator-key " +
-                              cluster.operator_key() + " --adapter " + write_artifact(cluster, "slow.bin", 1000));
+  auto proposed = run_command(cluster.bftgate() + " submit --config " + cluster.config() +
+                              " --operator-key " + cluster.operator_key() + " --adapter " +
+                              write_artifact(cluster, "slow.bin", 1000));
   ASSERT_EQ(proposed.exit_code, 0) << proposed.output;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (cluster.log(1).find("validating adapter version 1") == std::string::npos &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(50));
   }
-  ASSERT_NE(cluster.log(1).find("validating adapter version 1"), std::string::npos) << cluster.log(1);
+  ASSERT_NE(cluster.log(1).find("validating adapter version 1"), std::string::npos)
+      << cluster.log(1);
   auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(cluster.terminate(1), 0) << cluster.log(1);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
@@ -170,17 +177,19 @@ TEST(Cluster, NoCertificateWithFPlusOneDownThenProgressWhenTheyReturn) {
   cluster.kill9(3);
   auto result = submit(cluster, write_artifact(cluster, "adapter.bin", 1000), 3);
   EXPECT_NE(result.exit_code, 0) << result.output;
-  auto answers = wait_for(cluster, 2, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 2);
+  auto answers = wait_for(
+      cluster, 2, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 2);
   for (const auto& [id, a] : answers) EXPECT_NE(state_of(a, 1), "RELEASE_COMMIT");
   cluster.start(1);
   cluster.start(3);
-  answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 60);
+  answers = wait_for(
+      cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 60);
   std::size_t released = 0;
   std::string views;
   for (const auto& [id, a] : answers) {
     released += state_of(a, 1) == "RELEASE_COMMIT" ? 1u : 0u;
-    views += fmt::format(" v{}: view {} active {} executed {};", id, a["view"].dump(), a["view_active"].dump(),
-                         a["last_executed"].dump());
+    views += fmt::format(" v{}: view {} active {} executed {};", id, a["view"].dump(),
+                         a["view_active"].dump(), a["last_executed"].dump());
   }
   EXPECT_EQ(released, 4u) << views;
 }
@@ -306,7 +315,8 @@ TEST(InferenceNodes, ServeCertifiedLoraAdaptersOnTheCpuBackendAndRefuseCertified
   ASSERT_EQ(submit(cluster, adapter_path.string()).exit_code, 0);
   auto status = wait_node(cluster, 0, 1);
   ASSERT_EQ(status["version"], 1) << status.dump() << cluster.log(100);
-  EXPECT_NE(status["serving"]["backend"].get<std::string>().find("cpu"), std::string::npos) << status.dump();
+  EXPECT_NE(status["serving"]["backend"].get<std::string>().find("cpu"), std::string::npos)
+      << status.dump();
   EXPECT_EQ(status["serving"]["active_version"], 1);
   EXPECT_EQ(status["serving"]["requests_failed"], 0);
 
@@ -341,8 +351,9 @@ TEST(InferenceNodes, EveryNodeRefusesATamperedArtifact) {
   cluster.start_all();
   auto artifact = write_artifact(cluster, "adapter.bin", 50'000);
   // Proposed by path: the validators check the bytes, then someone changes the file.
-  auto result = run_command(cluster.bftgate() + " submit --no-store --wait --config " + cluster.config() +
-                            " --operator-key " + cluster.operator_key() + " --adapter " + artifact);
+  auto result =
+      run_command(cluster.bftgate() + " submit --no-store --wait --config " + cluster.config() +
+                  " --operator-key " + cluster.operator_key() + " --adapter " + artifact);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   {
     std::fstream f(artifact, std::ios::in | std::ios::out | std::ios::binary);
@@ -368,7 +379,8 @@ namespace {
 TEST(Demo, ReleasesConvergesRejectsAndStopsCleanly) {
   TempDir dir;
   auto run = dir.path() / "run";
-  auto result = run_command(std::string(BFTGATE_BINARY) + " demo --stand-in --artifact-mib 1 --out " + run.string());
+  auto result = run_command(std::string(BFTGATE_BINARY) +
+                            " demo --stand-in --artifact-mib 1 --out " + run.string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   auto report = json::parse(std::ifstream(run / "report.json"));
   EXPECT_TRUE(report["ok"].get<bool>());
@@ -411,7 +423,8 @@ TEST(Adversaries, EquivocatingPrimaryIsReplacedByAViewChange) {
   });
   std::size_t moved_on = 0;
   for (int id : {1, 2, 3}) {
-    if (answers.contains(static_cast<bft::ReplicaId>(id)) && answers.at(static_cast<bft::ReplicaId>(id))["view"] >= 1) {
+    if (answers.contains(static_cast<bft::ReplicaId>(id)) &&
+        answers.at(static_cast<bft::ReplicaId>(id))["view"] >= 1) {
       ++moved_on;
     }
   }
@@ -430,12 +443,14 @@ TEST(Adversaries, TwinsUnderOneIdentityCannotSplitTheCluster) {
   auto key = cluster.path("keys/validator-0.key").string();
   for (const auto& [name, endpoint] : {std::pair{"a", twin_a}, std::pair{"b", twin_b}}) {
     cluster.spawn(name[0] == 'a' ? 200 : 201,
-                  {cluster.bftgate(), "validator", "--config", cluster.config(), "--id", "0", "--key", key, "--data",
-                   cluster.path(std::string("data-0") + name).string(), "--validate-cmd", kPass, "--listen", endpoint},
+                  {cluster.bftgate(), "validator", "--config", cluster.config(), "--id", "0",
+                   "--key", key, "--data", cluster.path(std::string("data-0") + name).string(),
+                   "--validate-cmd", kPass, "--listen", endpoint},
                   cluster.path(std::string("validator-0") + name + ".log").string());
   }
-  cluster.spawn(0, {cluster.bftgate(), "twin-router", "--config", cluster.config(), "--id", "0", "--twin-a", twin_a,
-                    "--twin-b", twin_b, "--side-b", "2,3"},
+  cluster.spawn(0,
+                {cluster.bftgate(), "twin-router", "--config", cluster.config(), "--id", "0",
+                 "--twin-a", twin_a, "--twin-b", twin_b, "--side-b", "2,3"},
                 cluster.path("validator-0.log").string());
   cluster.start_store();
   for (int id : {1, 2, 3}) cluster.start(id);
@@ -447,14 +462,18 @@ TEST(Adversaries, TwinsUnderOneIdentityCannotSplitTheCluster) {
   ASSERT_EQ(decided["state"], "RELEASE_COMMIT") << result.output;
   auto certificate = crypto::ReleaseCertificate::from_json(decided["certificate"]);
   ASSERT_TRUE(certificate.ok());
-  EXPECT_TRUE(crypto::verify_with_artifact(*certificate, *ClusterConfig::load(cluster.config()), artifact).ok());
+  EXPECT_TRUE(
+      crypto::verify_with_artifact(*certificate, *ClusterConfig::load(cluster.config()), artifact)
+          .ok());
 
   // The honest validators hold one register: same entries, same hash chain.
-  auto answers = wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
+  auto answers =
+      wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
   std::set<std::string> heads;
   for (int id : {1, 2, 3}) {
     ASSERT_TRUE(answers.contains(static_cast<bft::ReplicaId>(id))) << cluster.log(id);
-    heads.insert(answers.at(static_cast<bft::ReplicaId>(id))["register"]["head_hash"].get<std::string>());
+    heads.insert(
+        answers.at(static_cast<bft::ReplicaId>(id))["register"]["head_hash"].get<std::string>());
   }
   EXPECT_EQ(heads.size(), 1u);
   // Both twins really ran and the router really split the traffic.
@@ -480,11 +499,14 @@ TEST(LinkFaultsOnTheWire, APartitionedValidatorCatchesUpWhenItHeals) {
   auto started = std::chrono::steady_clock::now();
   cluster.start_all();
   ASSERT_EQ(submit(cluster, write_artifact(cluster, "adapter.bin", 1000)).exit_code, 0);
-  auto early = wait_for(cluster, 3, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 5);
-  if (early.contains(3) && std::chrono::steady_clock::now() - started < std::chrono::milliseconds(3500)) {
+  auto early = wait_for(
+      cluster, 3, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 5);
+  if (early.contains(3) &&
+      std::chrono::steady_clock::now() - started < std::chrono::milliseconds(3500)) {
     EXPECT_NE(state_of(early.at(3), 1), "RELEASE_COMMIT");  // still cut off
   }
-  auto healed = wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 30);
+  auto healed = wait_for(
+      cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 30);
   ASSERT_TRUE(healed.contains(3));
   EXPECT_EQ(state_of(healed.at(3), 1), "RELEASE_COMMIT") << cluster.log(3);
   EXPECT_NE(cluster.log(3).find("injecting link faults"), std::string::npos);

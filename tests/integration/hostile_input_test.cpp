@@ -30,23 +30,11 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-// BFTGATE_TEST_BINARY runs these tests against another build (e.g. one from before a fix, to see
-// them fail).
-std::string binary_under_test() {
-  const char* other = std::getenv("BFTGATE_TEST_BINARY");
-  return other != nullptr && *other != '\0' ? other : BFTGATE_BINARY;
-}
-
 const std::string kPass = R"(echo '{"pass": true, "metrics": {"suite": "test"}}')";
 
 std::string write_artifact(const LocalCluster& cluster, const std::string& name, std::size_t size,
                            std::uint64_t seed = 0) {
-  Bytes bytes(size);
-  std::mt19937_64 rng(seed == 0 ? size : seed);
-  for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
-  auto path = cluster.path(name);
-  EXPECT_TRUE(write_file_atomic(path, bytes, WriteOptions{.mode = 0644, .overwrite = true}).ok());
-  return path.string();
+  return write_random_artifact(cluster, name, size, seed);
 }
 
 CommandResult submit(const LocalCluster& cluster, const std::string& artifact, int timeout_s = 60,
@@ -75,16 +63,7 @@ json last_json(const std::string& output) {
 }
 
 int connect_loopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
+  return LocalCluster::connect_loopback(port);
 }
 
 // Waits until something listens on the port (processes take a moment to start).

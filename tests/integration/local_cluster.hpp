@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <random>
@@ -19,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "bftgate/crypto/file_io.hpp"
 #include "bftgate/runtime/local_processes.hpp"
 #include "run_command.hpp"
 #include "test_dirs.hpp"
@@ -124,8 +126,8 @@ class LocalCluster {
 
   void stop_all() { processes_.stop_all(); }
 
-  // GET http://127.0.0.1:port/path; the body, or "" on any error.
-  static std::string http_get(int port, const std::string& path) {
+  // A TCP connection to 127.0.0.1:port, or -1.
+  static int connect_loopback(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -133,8 +135,15 @@ class LocalCluster {
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
       ::close(fd);
-      return "";
+      return -1;
     }
+    return fd;
+  }
+
+  // GET http://127.0.0.1:port/path; the body, or "" on any error.
+  static std::string http_get(int port, const std::string& path) {
+    int fd = connect_loopback(port);
+    if (fd < 0) return "";
     timeval limit{.tv_sec = 10,
                   .tv_usec = 0};  // a node that never answers fails the test, not hangs it
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
@@ -178,5 +187,25 @@ class LocalCluster {
   int base_port_ = 0;
   runtime::ChildProcesses processes_;
 };
+
+// The bftgate binary the tests run: BFTGATE_TEST_BINARY runs them against another build (e.g.
+// one from before a fix, to see them fail).
+inline std::string binary_under_test() {
+  const char* other = std::getenv("BFTGATE_TEST_BINARY");
+  return other != nullptr && *other != '\0' ? other : BFTGATE_BINARY;
+}
+
+// `size` pseudo-random bytes (from `seed`, or from the size) in the cluster's folder; the path.
+inline std::string write_random_artifact(const LocalCluster& cluster, const std::string& name,
+                                         std::size_t size, std::uint64_t seed = 0) {
+  Bytes bytes(size);
+  std::mt19937_64 rng(seed == 0 ? size : seed);
+  for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
+  auto path = cluster.path(name);
+  if (!write_file_atomic(path, bytes, WriteOptions{.mode = 0644, .overwrite = true}).ok()) {
+    throw std::runtime_error("cannot write " + path.string());
+  }
+  return path.string();
+}
 
 }  // namespace bftgate::testing

@@ -17,21 +17,10 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-// BFTGATE_TEST_BINARY runs these tests against another build (to see them fail without a fix).
-std::string binary_under_test() {
-  const char* other = std::getenv("BFTGATE_TEST_BINARY");
-  return other != nullptr && *other != '\0' ? other : BFTGATE_BINARY;
-}
-
 const std::string kPass = R"(echo '{"pass": true, "metrics": {"suite": "test"}}')";
 
 std::string write_artifact(const LocalCluster& cluster, const std::string& name, std::size_t size) {
-  Bytes bytes(size);
-  std::mt19937_64 rng(size);
-  for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
-  auto path = cluster.path(name);
-  EXPECT_TRUE(write_file_atomic(path, bytes).ok());
-  return path.string();
+  return write_random_artifact(cluster, name, size);
 }
 
 int submit(const LocalCluster& cluster, const std::string& artifact) {
