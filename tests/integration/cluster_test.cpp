@@ -409,7 +409,8 @@ TEST(Adversaries, ForgedCertificateIsRefusedAndTheGenuineReleaseStillLoads) {
   EXPECT_EQ(status["version"], 1) << status.dump() << cluster.log(100);
   status = wait_refusal(cluster, 0, "bad-signature");
   EXPECT_EQ(status["version"], 1);  // the forgery (version 2) never loads
-  EXPECT_GT(status["refusals"].value("bad-signature", 0), 0) << status.dump();
+  EXPECT_GT(status["refusals"].value("bad-signature", 0), 0)
+      << status.dump() << cluster.log(3) << cluster.log(100);
 }
 
 TEST(Adversaries, EquivocatingPrimaryIsReplacedByAViewChange) {

@@ -1,6 +1,7 @@
 #include "bftgate/runtime/local_processes.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -9,9 +10,11 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fmt/format.h>
+#include <fstream>
 #include <random>
 #include <thread>
+#include <utility>
+#include <vector>
 
 extern char** environ;
 
@@ -30,13 +33,30 @@ bool port_free(int port) {
   return ok;
 }
 
-int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+// The kernel's range for outgoing connections' local ports: a port there that is free now can
+// be taken by any process's next connect() before our server binds it.
+std::pair<int, int> ephemeral_ports() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  if (!(in >> low >> high) || low > high) return {32768, 60999};
+  return {low, high};
+}
+
+int exit_code(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 }  // namespace
 
 std::optional<std::uint16_t> free_port_range(int count) {
   std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(::getpid()));
+  // Candidates avoid the ephemeral range (else a racing connect() steals a port after the check).
+  auto [low, high] = ephemeral_ports();
+  std::vector<int> bases;
+  for (int base = 10000; base + count <= 65536; base += count)
+    if (base + count <= low || base > high) bases.push_back(base);
+  if (bases.empty()) return std::nullopt;
   for (int attempt = 0; attempt < 200; ++attempt) {
-    int base = 20000 + static_cast<int>(rng() % 35000);
+    int base = bases[rng() % bases.size()];
     bool all = true;
     for (int p = base; p < base + count && all; ++p) all = port_free(p);
     if (all) return static_cast<std::uint16_t>(base);
@@ -52,7 +72,8 @@ Status ChildProcesses::spawn(const std::string& key, const std::vector<std::stri
   pointers.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   pid_t pid = 0;
   int rc = posix_spawn(&pid, args.at(0).c_str(), &actions, nullptr, pointers.data(), environ);

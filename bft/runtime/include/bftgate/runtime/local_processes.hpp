@@ -17,7 +17,8 @@
 
 namespace bftgate::runtime {
 
-// A base port such that [base, base + count) are all free on 127.0.0.1 right now.
+// A base port such that [base, base + count) are all free on 127.0.0.1 right now, outside the
+// kernel's ephemeral range so no outgoing connection can take one before it is bound.
 std::optional<std::uint16_t> free_port_range(int count);
 
 class ChildProcesses {
