@@ -40,6 +40,7 @@ void Replica::take_checkpoint(Seq seq, bool announce) {
   auto digest = crypto::sha256(snapshot);
   own_checkpoints_[seq] = {digest, std::move(snapshot)};
   if (!announce) return;
+  ready_.events.push_back({ReplicaEvent::Kind::kCheckpointTaken, view_, seq, {}, digest});
   auto message = make_message(*signer_, Checkpoint{seq, digest});
   persist_sent(message);
   send_to_all(message);

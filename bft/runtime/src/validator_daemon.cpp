@@ -471,6 +471,10 @@ class Daemon final : public ValidatorDaemon {
       case Kind::kStateTransferred:
         spdlog::info("validator {}: state transfer to checkpoint {}", options_.id, event.seq);
         break;
+      case Kind::kCheckpointTaken:
+        spdlog::debug("validator {}: checkpoint {} taken, state {}", options_.id, event.seq,
+                      event.digest.hex().substr(0, 16));
+        break;
       case Kind::kCheckpointStable:
         spdlog::debug("validator {}: checkpoint {} stable", options_.id, event.seq);
         break;

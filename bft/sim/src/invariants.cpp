@@ -13,9 +13,31 @@ void InvariantChecker::violation(std::string text) {
 void InvariantChecker::on_commit(ReplicaId replica, const bft::CommittedBatch& batch) {
   auto [it, inserted] = committed_.emplace(batch.seq, batch.batch_digest);
   if (!inserted && it->second != batch.batch_digest) {
-    violation(fmt::format("agreement: replica {} committed batch {} at sequence {}, another honest replica {}",
-                          replica, batch.batch_digest.hex().substr(0, 12), batch.seq, it->second.hex().substr(0, 12)));
+    violation(fmt::format(
+        "agreement: replica {} committed batch {} at sequence {}, another honest replica {}",
+        replica, batch.batch_digest.hex().substr(0, 12), batch.seq,
+        it->second.hex().substr(0, 12)));
   }
+}
+
+void InvariantChecker::same_at(std::map<bft::Seq, std::pair<ReplicaId, crypto::Digest>>& seen,
+                               const char* what, ReplicaId replica, bft::Seq seq,
+                               const crypto::Digest& digest) {
+  auto [it, inserted] = seen.emplace(seq, std::pair{replica, digest});
+  if (!inserted && it->second.second != digest) {
+    violation(fmt::format("agreement: after sequence {} replica {} has {} {}, replica {} has {}",
+                          seq, replica, what, digest.hex().substr(0, 12), it->second.first,
+                          it->second.second.hex().substr(0, 12)));
+  }
+}
+
+void InvariantChecker::on_state(ReplicaId replica, bft::Seq seq, const crypto::Digest& log_head) {
+  same_at(log_heads_, "register log hash", replica, seq, log_head);
+}
+
+void InvariantChecker::on_checkpoint(ReplicaId replica, bft::Seq seq,
+                                     const crypto::Digest& digest) {
+  same_at(checkpoints_, "checkpoint digest", replica, seq, digest);
 }
 
 bool InvariantChecker::on_release(ReplicaId replica, const bft::RegisterEntry& entry) {
@@ -24,8 +46,9 @@ bool InvariantChecker::on_release(ReplicaId replica, const bft::RegisterEntry& e
   crypto::VerifyOptions options;
   options.cache = cache_;
   if (auto verdict = crypto::verify(certificate, config_, options); !verdict.ok()) {
-    violation(fmt::format("register-safety: replica {} holds a certificate for version {} that does not verify: {}",
-                          replica, entry.version, verdict.reason));
+    violation(fmt::format(
+        "register-safety: replica {} holds a certificate for version {} that does not verify: {}",
+        replica, entry.version, verdict.reason));
   }
   const AdapterSpec* spec = nullptr;
   for (const auto& a : scenario_.adapters) {
@@ -36,8 +59,9 @@ bool InvariantChecker::on_release(ReplicaId replica, const bft::RegisterEntry& e
     if (honest(id) && spec != nullptr && spec->honest_verdict(id) == Verdict::kPass) ++honest_pass;
   }
   if (honest_pass < std::size_t{config_.f} + 1) {
-    violation(fmt::format("register-safety: version {} certified with {} honest PASS votes, fewer than f+1 = {}",
-                          entry.version, honest_pass, config_.f + 1));
+    violation(fmt::format(
+        "register-safety: version {} certified with {} honest PASS votes, fewer than f+1 = {}",
+        entry.version, honest_pass, config_.f + 1));
   }
   auto [it, first] = certified_.emplace(entry.version, entry.artifact_digest);
   if (!first && it->second != entry.artifact_digest) {
@@ -49,30 +73,39 @@ bool InvariantChecker::on_release(ReplicaId replica, const bft::RegisterEntry& e
 void InvariantChecker::on_load(std::uint32_t node, std::uint64_t serving, std::uint64_t version,
                                const crypto::Digest& digest) {
   if (version <= serving) {
-    violation(fmt::format("serving-safety: node {} would go from version {} back to {}", node, serving, version));
+    violation(fmt::format("serving-safety: node {} would go from version {} back to {}", node,
+                          serving, version));
   }
   auto certified = certified_.find(version);
   if (certified == certified_.end() || certified->second != digest) {
-    violation(fmt::format("serving-safety: node {} loaded version {} that no honest replica certified", node, version));
+    violation(
+        fmt::format("serving-safety: node {} loaded version {} that no honest replica certified",
+                    node, version));
   }
 }
 
 void InvariantChecker::at_end(const std::vector<VersionOutcome>& outcomes) {
   double stable_from = scenario_.gst_s;
   for (const auto& p : scenario_.partitions) stable_from = std::max(stable_from, p.end_s);
+  // The bound assumes a stable cluster: it starts once the last crash or restart is over.
+  for (const auto& c : scenario_.crashes)
+    stable_from = std::max(stable_from, c.recover_s.value_or(c.at_s));
   const auto& adapters = scenario_.adapters;
   for (std::size_t i = 0; i < adapters.size(); ++i) {
     const auto& a = adapters[i];
     const auto& o = outcomes[i];
     if (!a.passes() || a.tampered_artifact || a.submit_s < stable_from) continue;
     if (a.submit_s + o.bound_s > scenario_.duration_s) continue;  // the run ends before the bound
-    if (i + 1 < adapters.size() && adapters[i + 1].submit_s < a.submit_s + o.bound_s) continue;  // superseded
+    if (i + 1 < adapters.size() && adapters[i + 1].submit_s < a.submit_s + o.bound_s)
+      continue;  // superseded
     if (!o.certified_s) {
-      violation(fmt::format("liveness: passing adapter version {} (submitted at {:.2f}s) was never certified",
-                            a.version, a.submit_s));
+      violation(fmt::format(
+          "liveness: passing adapter version {} (submitted at {:.2f}s) was never certified",
+          a.version, a.submit_s));
     } else if (!o.converged_s || *o.converged_s - a.submit_s > o.bound_s) {
-      violation(fmt::format("liveness: the fleet did not converge on version {} within {:.2f}s of submission",
-                            a.version, o.bound_s));
+      violation(fmt::format(
+          "liveness: the fleet did not converge on version {} within {:.2f}s of submission",
+          a.version, o.bound_s));
     }
   }
 }

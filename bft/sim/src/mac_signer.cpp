@@ -17,8 +17,9 @@ const MacKey& MacKeyring::key(bft::PrincipalId principal) {
   for (std::size_t i = 0; i < 8; ++i) root[i] = static_cast<std::uint8_t>(seed_ >> (8 * i));
   MacKey key{};
   for (std::uint8_t half = 0; half < 2; ++half) {
-    std::array<std::uint8_t, 5> input = {half, static_cast<std::uint8_t>(principal), static_cast<std::uint8_t>(principal >> 8),
-                                         static_cast<std::uint8_t>(principal >> 16), static_cast<std::uint8_t>(principal >> 24)};
+    std::array<std::uint8_t, 5> input = {
+        half, static_cast<std::uint8_t>(principal), static_cast<std::uint8_t>(principal >> 8),
+        static_cast<std::uint8_t>(principal >> 16), static_cast<std::uint8_t>(principal >> 24)};
     crypto_shorthash(key.data() + 8 * half, input.data(), input.size(), root.data());
   }
   return keys_.emplace(principal, key).first->second;
@@ -32,7 +33,9 @@ crypto::Signature mac_sign(const MacKey& key, crypto::Domain domain, ByteView bo
   return signature;
 }
 
-crypto::Signature MacSigner::sign(crypto::Domain domain, ByteView body) const { return mac_sign(key_, domain, body); }
+crypto::Signature MacSigner::sign(crypto::Domain domain, ByteView body) const {
+  return mac_sign(key_, domain, body);
+}
 
 bool MacVerifier::verify(bft::PrincipalId signer, crypto::Domain domain, ByteView body,
                          const crypto::Signature& signature) const {

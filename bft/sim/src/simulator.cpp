@@ -7,10 +7,10 @@
 #include <queue>
 #include <set>
 
+#include "bftgate/bft/byzantine.hpp"
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/bft/byzantine.hpp"
 #include "bftgate/sim/invariants.hpp"
 #include "bftgate/sim/mac_signer.hpp"
 
@@ -22,8 +22,12 @@ using bft::PrincipalId;
 
 namespace {
 
-Time seconds(double s) { return Time(static_cast<std::int64_t>(s * 1e6)); }
-double to_seconds(Time t) { return static_cast<double>(t.count()) / 1e6; }
+Time seconds(double s) {
+  return Time(static_cast<std::int64_t>(s * 1e6));
+}
+double to_seconds(Time t) {
+  return static_cast<double>(t.count()) / 1e6;
+}
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
   // splitmix64 finaliser over the running hash: cheap, and any change anywhere changes the end.
@@ -36,7 +40,8 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
 }
 
 crypto::Digest artifact_digest(std::uint64_t version, bool tampered) {
-  return crypto::sha256(as_bytes(fmt::format("bftgate-sim-artifact/{}{}", version, tampered ? "/tampered" : "")));
+  return crypto::sha256(
+      as_bytes(fmt::format("bftgate-sim-artifact/{}{}", version, tampered ? "/tampered" : "")));
 }
 
 enum class EventKind : std::uint8_t {
@@ -120,15 +125,20 @@ class Simulation {
  private:
   void build_cluster(std::uint64_t seed);
   Instance make_instance(ReplicaHost& host);
-  void schedule(Time at, EventKind kind, std::uint32_t target, std::uint64_t arg = 0, MessagePtr message = nullptr) {
+  void schedule(Time at, EventKind kind, std::uint32_t target, std::uint64_t arg = 0,
+                MessagePtr message = nullptr) {
     queue_.push(Event{at, next_order_++, kind, target, arg, std::move(message)});
   }
   void process(const Event& event);
   void deliver(const Event& event);
   void handle_ready(ReplicaHost& host, std::size_t instance);
-  void send(std::uint32_t from_replica_group, PrincipalId to, const MessagePtr& message, Duration extra_delay);
+  void send(std::uint32_t from_replica_group, PrincipalId to, const MessagePtr& message,
+            Duration extra_delay);
   bool partitioned(ReplicaId a, ReplicaId b) const;
-  const LinkSpec& link() const { return (scenario_.before_gst && now_ < seconds(scenario_.gst_s)) ? *scenario_.before_gst : scenario_.link; }
+  const LinkSpec& link() const {
+    return (scenario_.before_gst && now_ < seconds(scenario_.gst_s)) ? *scenario_.before_gst
+                                                                     : scenario_.link;
+  }
   void client_submit(Client& client, Bytes operation);
   void client_send_all(Client& client, const MessagePtr& request);
   void start_validations(ReplicaHost& host);
@@ -188,13 +198,15 @@ void Simulation::build_cluster(std::uint64_t seed) {
   };
   for (std::size_t i = 0; i < n; ++i) {
     keys.push_back(derived_key(i));
-    config_.validators.push_back({static_cast<ReplicaId>(i), fmt::format("tcp://127.0.0.1:{}", 20000 + i),
+    config_.validators.push_back({static_cast<ReplicaId>(i),
+                                  fmt::format("tcp://127.0.0.1:{}", 20000 + i),
                                   keys.back().public_key()});
   }
   operator_key_ = derived_key(1'000'000);
   config_.operator_public_key = operator_key_->public_key();
   config_.artifact_store_endpoint = "tcp://127.0.0.1:19999";
-  if (auto status = config_.validate(); !status) throw std::invalid_argument(status.error().message);
+  if (auto status = config_.validate(); !status)
+    throw std::invalid_argument(status.error().message);
 
   options_ = bft::ReplicaOptions::from_config(config_);
   const auto& t = scenario_.timing;
@@ -202,7 +214,8 @@ void Simulation::build_cluster(std::uint64_t seed) {
   options_.watermark_window = t.watermark_window;
   options_.max_batch = t.max_batch;
   options_.max_in_flight = t.max_in_flight;
-  options_.view_change_timeout = Duration(static_cast<std::int64_t>(t.view_change_timeout_ms * 1000));
+  options_.view_change_timeout =
+      Duration(static_cast<std::int64_t>(t.view_change_timeout_ms * 1000));
   options_.retransmit_interval = Duration(static_cast<std::int64_t>(t.retransmit_ms * 1000));
   verifier_ = std::make_shared<MacVerifier>(keyring_);
 
@@ -213,27 +226,34 @@ void Simulation::build_cluster(std::uint64_t seed) {
     host.signer = std::make_shared<MacSigner>(host.id, keyring_->key(host.id));
     host.vote_key = std::move(keys[i]);
     auto byz = scenario_.byzantine.find(host.id);
-    if (byz != scenario_.byzantine.end()) host.strategy = bft::make_strategy(byz->second, slow_delay);
+    if (byz != scenario_.byzantine.end())
+      host.strategy = bft::make_strategy(byz->second, slow_delay);
     hosts_.push_back(std::move(host));
   }
   for (auto& host : hosts_) {
     host.instances.push_back(make_instance(host));
     if (host.strategy && host.strategy->twins()) host.instances.push_back(make_instance(host));
     auto client_id = bft::kValidatorClientBase + host.id;
-    clients_[client_id] = Client{client_id, std::make_shared<MacSigner>(client_id, keyring_->key(client_id)), host.id,
-                                 1, {}};
+    clients_[client_id] = Client{client_id,
+                                 std::make_shared<MacSigner>(client_id, keyring_->key(client_id)),
+                                 host.id,
+                                 1,
+                                 {}};
   }
-  clients_[bft::kOperatorPrincipal] =
-      Client{bft::kOperatorPrincipal,
-             std::make_shared<MacSigner>(bft::kOperatorPrincipal, keyring_->key(bft::kOperatorPrincipal)), kNoReplica, 1,
-             {}};
+  clients_[bft::kOperatorPrincipal] = Client{
+      bft::kOperatorPrincipal,
+      std::make_shared<MacSigner>(bft::kOperatorPrincipal, keyring_->key(bft::kOperatorPrincipal)),
+      kNoReplica,
+      1,
+      {}};
   fleet_.resize(scenario_.fleet.nodes);
 }
 
 Instance Simulation::make_instance(ReplicaHost& host) {
   Instance instance;
   instance.app = std::make_unique<bft::AdapterRegister>(config_, verify_cache_);
-  instance.replica = std::make_unique<bft::Replica>(options_, host.signer, verifier_, *instance.app);
+  instance.replica =
+      std::make_unique<bft::Replica>(options_, host.signer, verifier_, *instance.app);
   return instance;
 }
 
@@ -241,21 +261,23 @@ RunResult Simulation::run() {
   auto tick = Duration(static_cast<std::int64_t>(scenario_.timing.tick_ms * 1000));
   for (auto& host : hosts_) {
     // Stagger the first ticks so replicas are not in lock step.
-    schedule(Duration(static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(tick.count() + 1))),
-             EventKind::kTick, host.id);
+    schedule(
+        Duration(static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(tick.count() + 1))),
+        EventKind::kTick, host.id);
   }
   for (const auto& crash : scenario_.crashes) {
     schedule(seconds(crash.at_s), EventKind::kCrash, crash.replica);
     if (crash.recover_s) schedule(seconds(*crash.recover_s), EventKind::kRecover, crash.replica);
   }
   for (const auto& a : scenario_.adapters) {
-    result_.versions.push_back({a.version, a.passes(), "absent", a.submit_s, std::nullopt, std::nullopt,
-                                scenario_.convergence_bound_for(a)});
+    result_.versions.push_back({a.version, a.passes(), "absent", a.submit_s, std::nullopt,
+                                std::nullopt, scenario_.convergence_bound_for(a)});
     schedule(seconds(a.submit_s), EventKind::kSubmit, 0, a.version);
   }
   auto poll_interval = seconds(scenario_.fleet.poll_interval_s);
   for (std::uint32_t j = 0; j < fleet_.size(); ++j) {
-    schedule(Duration(static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(poll_interval.count() + 1))),
+    schedule(Duration(static_cast<std::int64_t>(
+                 rng_() % static_cast<std::uint64_t>(poll_interval.count() + 1))),
              EventKind::kPoll, j);
   }
 
@@ -265,9 +287,10 @@ RunResult Simulation::run() {
     queue_.pop();
     now_ = event.at;
     ++result_.events;
-    result_.trace_hash = mix(mix(mix(result_.trace_hash, static_cast<std::uint64_t>(event.at.count())),
-                                 static_cast<std::uint64_t>(event.kind) << 32 | event.target),
-                             event.message ? event.message->signed_bytes.size() : event.arg);
+    result_.trace_hash =
+        mix(mix(mix(result_.trace_hash, static_cast<std::uint64_t>(event.at.count())),
+                static_cast<std::uint64_t>(event.kind) << 32 | event.target),
+            event.message ? event.message->signed_bytes.size() : event.arg);
     process(event);
   }
   now_ = end;
@@ -278,7 +301,8 @@ RunResult Simulation::run() {
   for (auto& o : result_.versions) {
     for (const auto& host : hosts_) {
       if (!honest(host.id) || !host.up) continue;
-      if (const auto* entry = host.instances[0].app->entry(o.version)) o.state = to_string(entry->state);
+      if (const auto* entry = host.instances[0].app->entry(o.version))
+        o.state = to_string(entry->state);
       break;
     }
   }
@@ -287,7 +311,9 @@ RunResult Simulation::run() {
 
 void Simulation::process(const Event& event) {
   switch (event.kind) {
-    case EventKind::kDeliver: deliver(event); break;
+    case EventKind::kDeliver:
+      deliver(event);
+      break;
     case EventKind::kTick: {
       auto& host = hosts_[event.target];
       if (!host.up) break;
@@ -295,8 +321,8 @@ void Simulation::process(const Event& event) {
         host.instances[k].replica->tick(now_);
         handle_ready(host, k);
       }
-      schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.timing.tick_ms * 1000)), EventKind::kTick,
-               host.id);
+      schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.timing.tick_ms * 1000)),
+               EventKind::kTick, host.id);
       break;
     }
     case EventKind::kCrash: {
@@ -318,6 +344,11 @@ void Simulation::process(const Event& event) {
         instance = make_instance(host);
         instance.replica->restore(disk);
         instance.disk = std::move(disk);
+        // Recovery must rebuild exactly the state the replica had executed.
+        if (honest(host.id)) {
+          checker_.on_state(host.id, instance.replica->last_executed(),
+                            instance.app->log_head_hash());
+        }
       }
       schedule(now_, EventKind::kTick, host.id);
       break;
@@ -330,17 +361,22 @@ void Simulation::process(const Event& event) {
       client_submit(clients_.at(bft::kOperatorPrincipal), std::move(op));
       break;
     }
-    case EventKind::kValidated: cast_vote(hosts_[event.target], event.arg); break;
+    case EventKind::kValidated:
+      cast_vote(hosts_[event.target], event.arg);
+      break;
     case EventKind::kClientRetry: {
       auto& client = clients_.at(event.target);
       auto it = client.outstanding.find(event.arg);
       if (it == client.outstanding.end() || it->second.done) break;
       if (client.colocated_with != kNoReplica && !hosts_[client.colocated_with].up) break;
       client_send_all(client, it->second.request);
-      schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kClientRetry, client.id, event.arg);
+      schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kClientRetry, client.id,
+               event.arg);
       break;
     }
-    case EventKind::kPoll: poll(event.target); break;
+    case EventKind::kPoll:
+      poll(event.target);
+      break;
     case EventKind::kFetched: {
       auto& node = fleet_[event.target];
       const auto* a = adapter(event.arg);
@@ -351,8 +387,8 @@ void Simulation::process(const Event& event) {
         node.fetching.reset();
         break;
       }
-      schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.fleet.swap_ms * 1000)), EventKind::kSwapped,
-               event.target, event.arg);
+      schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.fleet.swap_ms * 1000)),
+               EventKind::kSwapped, event.target, event.arg);
       break;
     }
     case EventKind::kSwapped: {
@@ -375,8 +411,9 @@ void Simulation::deliver(const Event& event) {
   auto to = event.target;
   if (auto client = clients_.find(to); client != clients_.end()) {
     const auto* reply = event.message->as<bft::Reply>();
-    if (reply == nullptr || !verifier_->verify(event.message->sender, bft::domain_of(event.message->type()),
-                                               event.message->signed_bytes, event.message->signature)) {
+    if (reply == nullptr ||
+        !verifier_->verify(event.message->sender, bft::domain_of(event.message->type()),
+                           event.message->signed_bytes, event.message->signature)) {
       return;
     }
     auto it = client->second.outstanding.find(reply->request_id);
@@ -391,7 +428,8 @@ void Simulation::deliver(const Event& event) {
   if (!host.up) return;
   for (std::size_t k = 0; k < host.instances.size(); ++k) {
     if (host.strategy) {
-      bft::StrategyContext context{host.id, *host.instances[k].replica, *host.signer, options_.replicas, rng_, now_};
+      bft::StrategyContext context{
+          host.id, *host.instances[k].replica, *host.signer, options_.replicas, rng_, now_};
       if (!host.strategy->accept(context, event.message)) continue;
     }
     host.instances[k].replica->step(event.message);
@@ -407,9 +445,15 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
   for (auto& record : ready.persist) instance.disk.push_back(std::move(record));
   if (honest(host.id)) {
     for (const auto& batch : ready.committed) checker_.on_commit(host.id, batch);
+    if (!ready.committed.empty()) {
+      // The state after the Ready is the state after its last batch.
+      checker_.on_state(host.id, ready.committed.back().seq, instance.app->log_head_hash());
+    }
     for (const auto& e : ready.events) {
       if (e.kind == bft::ReplicaEvent::Kind::kNewViewEntered) ++result_.view_changes;
       if (e.kind == bft::ReplicaEvent::Kind::kStateTransferred) ++result_.state_transfers;
+      if (e.kind == bft::ReplicaEvent::Kind::kCheckpointTaken)
+        checker_.on_checkpoint(host.id, e.seq, e.digest);
     }
     if (!ready.committed.empty()) check_releases(host);
   }
@@ -417,7 +461,8 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
 
   std::vector<bft::TimedOutbound> outgoing;
   if (host.strategy) {
-    bft::StrategyContext context{host.id, *instance.replica, *host.signer, options_.replicas, rng_, now_};
+    bft::StrategyContext context{host.id, *instance.replica, *host.signer, options_.replicas, rng_,
+                                 now_};
     outgoing = host.strategy->transform(context, std::move(ready.messages));
   } else {
     outgoing.reserve(ready.messages.size());
@@ -431,7 +476,9 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
         }
         break;
       case Outbound::To::kReplica:
-      case Outbound::To::kClient: send(host.id, out.destination, out.message, delay); break;
+      case Outbound::To::kClient:
+        send(host.id, out.destination, out.message, delay);
+        break;
     }
   }
 }
@@ -454,12 +501,15 @@ bool Simulation::partitioned(ReplicaId a, ReplicaId b) const {
   return false;
 }
 
-void Simulation::send(std::uint32_t from_group, PrincipalId to, const MessagePtr& message, Duration extra_delay) {
+void Simulation::send(std::uint32_t from_group, PrincipalId to, const MessagePtr& message,
+                      Duration extra_delay) {
   ++result_.sent_by_type[static_cast<std::size_t>(message->type())];
   ReplicaId to_group = to < hosts_.size() ? to : kNoReplica;
-  if (auto client = clients_.find(to); client != clients_.end()) to_group = client->second.colocated_with;
+  if (auto client = clients_.find(to); client != clients_.end())
+    to_group = client->second.colocated_with;
   const auto& l = link();
-  if (partitioned(from_group, to_group) || (l.loss > 0 && std::uniform_real_distribution<double>()(rng_) < l.loss)) {
+  if (partitioned(from_group, to_group) ||
+      (l.loss > 0 && std::uniform_real_distribution<double>()(rng_) < l.loss)) {
     ++result_.dropped;
     return;
   }
@@ -474,7 +524,8 @@ void Simulation::client_submit(Client& client, Bytes operation) {
   auto request = bft::make_message(*client.signer, bft::Request{request_id, std::move(operation)});
   client.outstanding[request_id] = Outstanding{request, {}, false};
   client_send_all(client, request);
-  schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kClientRetry, client.id, request_id);
+  schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kClientRetry, client.id,
+           request_id);
 }
 
 void Simulation::client_send_all(Client& client, const MessagePtr& request) {
@@ -485,7 +536,8 @@ void Simulation::start_validations(ReplicaHost& host) {
   const auto* beta = host.instances[0].app->current_beta();
   if (beta == nullptr || host.validating.contains(beta->version)) return;
   host.validating.insert(beta->version);
-  schedule(now_ + scenario_.validation_time_of(host.id).sample(rng_), EventKind::kValidated, host.id, beta->version);
+  schedule(now_ + scenario_.validation_time_of(host.id).sample(rng_), EventKind::kValidated,
+           host.id, beta->version);
 }
 
 void Simulation::cast_vote(ReplicaHost& host, std::uint64_t version) {
@@ -494,8 +546,9 @@ void Simulation::cast_vote(ReplicaHost& host, std::uint64_t version) {
   const auto* entry = app.entry(version);
   if (entry == nullptr || entry->state != bft::EntryState::kBetaTesting) return;
   const auto* spec = adapter(version);
-  auto honest_verdict = (spec != nullptr && spec->honest_verdict(host.id) == Verdict::kPass) ? bft::Verdict::kPass
-                                                                                            : bft::Verdict::kFail;
+  auto honest_verdict = (spec != nullptr && spec->honest_verdict(host.id) == Verdict::kPass)
+                            ? bft::Verdict::kPass
+                            : bft::Verdict::kFail;
   std::optional<bft::Verdict> verdict = honest_verdict;
   std::vector<Bytes> extra;
   if (host.strategy) {
@@ -543,8 +596,10 @@ void Simulation::poll(std::uint32_t index) {
   if (entry == nullptr) return;
   node.fetching = entry->version;
   node.fetching_digest = entry->certificate->statement.artifact_digest;
-  auto transfer = seconds(static_cast<double>(entry->size) / (scenario_.fleet.bandwidth_mb_s * 1e6));
-  schedule(now_ + transfer + link().latency.sample(rng_), EventKind::kFetched, index, entry->version);
+  auto transfer =
+      seconds(static_cast<double>(entry->size) / (scenario_.fleet.bandwidth_mb_s * 1e6));
+  schedule(now_ + transfer + link().latency.sample(rng_), EventKind::kFetched, index,
+           entry->version);
 }
 
 void Simulation::check_releases(ReplicaHost& host) {
@@ -557,7 +612,8 @@ void Simulation::check_releases(ReplicaHost& host) {
 void Simulation::check_convergence() {
   for (auto& o : result_.versions) {
     if (o.converged_s || !o.certified_s) continue;
-    bool all = std::all_of(fleet_.begin(), fleet_.end(), [&](const FleetNode& n) { return n.serving >= o.version; });
+    bool all = std::all_of(fleet_.begin(), fleet_.end(),
+                           [&](const FleetNode& n) { return n.serving >= o.version; });
     if (all) o.converged_s = to_seconds(now_);
   }
 }
@@ -583,13 +639,17 @@ nlohmann::json RunResult::to_json() const {
   j["trace_hash"] = fmt::format("{:016x}", trace_hash);
   nlohmann::json sent = nlohmann::json::object();
   for (std::size_t t = 1; t < sent_by_type.size(); ++t) {
-    if (sent_by_type[t] > 0) sent[std::string(bft::to_string(static_cast<bft::MessageType>(t)))] = sent_by_type[t];
+    if (sent_by_type[t] > 0)
+      sent[std::string(bft::to_string(static_cast<bft::MessageType>(t)))] = sent_by_type[t];
   }
   j["messages_sent"] = sent;
   j["versions"] = nlohmann::json::array();
   for (const auto& v : versions) {
-    nlohmann::json vj = {{"version", v.version}, {"passes", v.passes}, {"state", v.state},
-                         {"submitted_s", v.submitted_s}, {"bound_s", v.bound_s}};
+    nlohmann::json vj = {{"version", v.version},
+                         {"passes", v.passes},
+                         {"state", v.state},
+                         {"submitted_s", v.submitted_s},
+                         {"bound_s", v.bound_s}};
     vj["certified_s"] = v.certified_s ? nlohmann::json(*v.certified_s) : nlohmann::json(nullptr);
     vj["converged_s"] = v.converged_s ? nlohmann::json(*v.converged_s) : nlohmann::json(nullptr);
     if (v.converged_s) vj["convergence_s"] = *v.converged_s - v.submitted_s;
@@ -599,6 +659,8 @@ nlohmann::json RunResult::to_json() const {
   return j;
 }
 
-RunResult simulate(const Scenario& scenario, std::uint64_t seed) { return Simulation(scenario, seed).run(); }
+RunResult simulate(const Scenario& scenario, std::uint64_t seed) {
+  return Simulation(scenario, seed).run();
+}
 
 }  // namespace bftgate::sim

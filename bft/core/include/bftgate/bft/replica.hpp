@@ -79,6 +79,7 @@ struct ReplicaEvent {
     kViewChangeStarted,
     kNewViewEntered,
     kStateTransferred,
+    kCheckpointTaken,  // this replica's own checkpoint at `seq` (not yet stable): `digest`
     kCheckpointStable,
     kRejected
   };
@@ -86,6 +87,7 @@ struct ReplicaEvent {
   View view = 0;
   Seq seq = 0;
   std::string detail;  // for kRejected: why a message was refused
+  Digest digest{};     // for kCheckpointTaken: the digest of the whole replicated state
 };
 
 struct Ready {

@@ -2,12 +2,16 @@
 // invariant (a commit, a register decision, an inference node's load), so each invariant is
 // checked right after the event that could violate it, and liveness once the run is over.
 //
-//   agreement        no two honest replicas commit different batches at one sequence number
+//   agreement        honest replicas hold the same replicated state: no two commit different
+//                    batches at one sequence number, and after executing through a sequence
+//                    number they have the same register operation-log hash and, at checkpoints,
+//                    the same digest of the whole replicated state (application and client table)
 //   register-safety  every certificate verifies, holds at least f+1 PASS votes of honest
 //                    validators (so an adapter every honest validator fails is never certified),
 //                    and no version is certified with two digests
 //   serving-safety   inference nodes load only certified digests; their versions never decrease
-//   liveness         after GST (and after the last partition), a passing adapter is certified and
+//   liveness         after GST (and after the last partition, crash and restart), a passing adapter
+//   is certified and
 //                    every inference node serves it within the scenario's bound
 #pragma once
 
@@ -26,14 +30,20 @@ struct VersionOutcome;
 
 class InvariantChecker {
  public:
-  InvariantChecker(const Scenario& scenario, const ClusterConfig& config, crypto::VerifyCache* cache)
+  InvariantChecker(const Scenario& scenario, const ClusterConfig& config,
+                   crypto::VerifyCache* cache)
       : scenario_(scenario), config_(config), cache_(cache) {}
 
   void on_commit(ReplicaId replica, const bft::CommittedBatch& batch);
+  // The register's operation-log head hash of an honest replica that has executed through `seq`.
+  void on_state(ReplicaId replica, bft::Seq seq, const crypto::Digest& log_head);
+  // An honest replica's own checkpoint digest at `seq`.
+  void on_checkpoint(ReplicaId replica, bft::Seq seq, const crypto::Digest& digest);
   // Each RELEASE_COMMIT entry an honest replica's register holds; returns true the first time
   // any honest replica holds a release of that version.
   bool on_release(ReplicaId replica, const bft::RegisterEntry& entry);
-  void on_load(std::uint32_t node, std::uint64_t serving, std::uint64_t version, const crypto::Digest& digest);
+  void on_load(std::uint32_t node, std::uint64_t serving, std::uint64_t version,
+               const crypto::Digest& digest);
   void at_end(const std::vector<VersionOutcome>& outcomes);
 
   const std::vector<std::string>& violations() const { return violations_; }
@@ -46,7 +56,12 @@ class InvariantChecker {
   const Scenario& scenario_;
   const ClusterConfig& config_;
   crypto::VerifyCache* cache_;
+  void same_at(std::map<bft::Seq, std::pair<ReplicaId, crypto::Digest>>& seen, const char* what,
+               ReplicaId replica, bft::Seq seq, const crypto::Digest& digest);
+
   std::map<bft::Seq, crypto::Digest> committed_;
+  std::map<bft::Seq, std::pair<ReplicaId, crypto::Digest>> log_heads_;
+  std::map<bft::Seq, std::pair<ReplicaId, crypto::Digest>> checkpoints_;
   std::map<std::uint64_t, crypto::Digest> certified_;
   std::set<std::pair<ReplicaId, std::uint64_t>> checked_;
   std::vector<std::string> violations_;

@@ -6,12 +6,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "bftgate/bft/types.hpp"
 #include "bftgate/crypto/cluster_config.hpp"
@@ -47,7 +46,7 @@ struct LinkSpec {
 
 struct PartitionSpec {
   double start_s = 0;
-  double end_s = 0;  // heals at end_s
+  double end_s = 0;                            // heals at end_s
   std::vector<std::vector<ReplicaId>> groups;  // replicas in different groups cannot talk
 };
 
@@ -63,9 +62,9 @@ struct AdapterSpec {
   std::uint64_t version = 1;
   double submit_s = 0;
   std::uint64_t size_bytes = 32 << 20;
-  Verdict verdict = Verdict::kPass;                 // what honest validators conclude...
+  Verdict verdict = Verdict::kPass;                   // what honest validators conclude...
   std::map<ReplicaId, Verdict> verdict_by_validator;  // ...unless overridden for one of them
-  bool tampered_artifact = false;                   // the store serves bytes that do not match
+  bool tampered_artifact = false;                     // the store serves bytes that do not match
 
   Verdict honest_verdict(ReplicaId validator) const;
   // Passing: every honest validator would vote PASS (liveness is owed only to these).

@@ -8,11 +8,10 @@
 
 #include <array>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "bftgate/bft/messages.hpp"
 #include "bftgate/sim/scenario.hpp"
@@ -21,8 +20,8 @@ namespace bftgate::sim {
 
 struct VersionOutcome {
   std::uint64_t version = 0;
-  bool passes = false;            // every honest validator votes PASS
-  std::string state = "absent";   // in the honest replicas' registers at the end
+  bool passes = false;           // every honest validator votes PASS
+  std::string state = "absent";  // in the honest replicas' registers at the end
   double submitted_s = 0;
   std::optional<double> certified_s;  // first honest replica to hold its certificate
   std::optional<double> converged_s;  // the whole live fleet serving it (or later)
@@ -36,12 +35,12 @@ struct RunResult {
   std::uint64_t deliveries = 0;
   std::uint64_t dropped = 0;
   std::uint64_t events = 0;
-  std::uint64_t view_changes = 0;     // new views entered (by any honest replica)
+  std::uint64_t view_changes = 0;  // new views entered (by any honest replica)
   std::uint64_t state_transfers = 0;
-  std::uint64_t committed_seqs = 0;   // highest sequence number executed by an honest replica
-  std::uint64_t refused_loads = 0;    // inference-node refusals (bad certificate, digest, version)
+  std::uint64_t committed_seqs = 0;  // highest sequence number executed by an honest replica
+  std::uint64_t refused_loads = 0;   // inference-node refusals (bad certificate, digest, version)
   std::vector<std::string> violations;  // each: "<invariant>: <what happened>"
-  std::uint64_t trace_hash = 0;       // folds every event: equal for equal runs
+  std::uint64_t trace_hash = 0;         // folds every event: equal for equal runs
   double end_s = 0;
 
   bool has_violation(std::string_view invariant) const;
