@@ -285,6 +285,59 @@ TEST(Replica, RestartRebuildsExactlyTheStateWhenACheckpointBecameStableAfterLate
   expect_same_applied(cluster);
 }
 
+TEST(Replica, AReplicaAloneInAHigherViewReturnsToItsPeersViewAndFollowsWithoutVoting) {
+  TestCluster cluster(4);
+  // Replica 3 is cut off: it holds a request no pre-prepare reaches it for, so it asks for view 1.
+  bool cut = true;
+  std::vector<MessagePtr> votes_by_3;
+  cluster.filter = [&](PrincipalId from, PrincipalId to, const SignedMessage& m) {
+    if (from == 3 && (m.as<Prepare>() || m.as<Commit>() || m.as<PrePrepare>()))
+      votes_by_3.push_back(std::make_shared<SignedMessage>(m));
+    return cut && (from == 3 || to == 3);
+  };
+  cluster.submit(cluster.request(1, op(1)));
+  cluster.advance(Duration(20'000), 100);  // 2 s: twenty view-change timeouts
+  // Nobody joined: without a quorum for view 1 it does not climb further.
+  EXPECT_EQ(cluster.replicas[3]->view(), 1u);
+  EXPECT_FALSE(cluster.replicas[3]->view_active());
+  EXPECT_EQ(cluster.count_events(3, ReplicaEvent::Kind::kViewChangeStarted), 1u);
+  for (ReplicaId r : {0u, 1u, 2u}) EXPECT_EQ(cluster.replicas[r]->view(), 0u);
+
+  cut = false;  // healed: the peers' status says they are active in view 0
+  cluster.advance(Duration(20'000), 60);
+  EXPECT_EQ(cluster.replicas[3]->view(), 0u);
+  EXPECT_TRUE(cluster.replicas[3]->view_active());
+  EXPECT_FALSE(cluster.replicas[3]->voting());
+  EXPECT_EQ(cluster.count_events(3, ReplicaEvent::Kind::kReturnedToView), 1u);
+  EXPECT_EQ(cluster.replicas[3]->last_executed(), cluster.replicas[0]->last_executed());
+
+  // It follows what commits, but its view change promised not to vote below view 1.
+  votes_by_3.clear();
+  for (int i = 2; i <= 6; ++i) {
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+    cluster.advance(Duration(5'000));
+  }
+  EXPECT_EQ(cluster.apps[3]->applied.size(), 6u);
+  EXPECT_TRUE(votes_by_3.empty()) << "replica 3 voted in view 0 after asking for view 1";
+  expect_same_applied(cluster);
+  // The promise survives a restart.
+  cluster.crash(3);
+  cluster.start(3, /*recover=*/true);
+  EXPECT_EQ(cluster.replicas[3]->view(), 0u);
+  EXPECT_FALSE(cluster.replicas[3]->voting());
+
+  // The next real view change takes it along, and it votes again from view 1 on.
+  cluster.filter = [](PrincipalId from, PrincipalId, const SignedMessage&) { return from == 0; };
+  cluster.submit(cluster.request(7, op(7)));
+  cluster.advance(Duration(20'000), 40);
+  for (ReplicaId r : {1u, 2u, 3u}) {
+    EXPECT_EQ(cluster.replicas[r]->view(), 1u) << r;
+    EXPECT_TRUE(cluster.replicas[r]->voting()) << r;
+    EXPECT_EQ(count_applied(*cluster.apps[r], op(7)), 1u) << r;
+  }
+  expect_same_applied(cluster, {0});
+}
+
 TEST(Replica, CftModeCommitsWithAMajority) {
   TestCluster cluster(3, FaultModel::kCft);
   ASSERT_EQ(cluster.options.quorum, 2u);

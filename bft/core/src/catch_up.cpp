@@ -25,6 +25,16 @@ void Replica::retransmit() {
     last_status_ = now_;
     send_status();
   }
+  if (view_active_ && !is_primary()) {
+    // A request only this backup holds (the client stopped retrying, or the primary was down
+    // when it was sent) would otherwise wait for a view change: relay it to the primary.
+    std::size_t relayed = 0;
+    for (const auto& [key, pending] : pending_) {
+      if (pending.assigned || now_ - pending.arrived < options_.retransmit_interval) continue;
+      send_to(primary_of(view_), pending.request);
+      if (++relayed == options_.max_batch) break;
+    }
+  }
   if (view_active_) {
     for (const auto& [seq, s] : slots_) {
       if (seq <= last_executed_) continue;
@@ -43,11 +53,14 @@ void Replica::retransmit() {
 void Replica::on_status(const MessagePtr& message) {
   const auto& status = *message->as<ReplicaStatus>();
   auto peer = message->sender;
-  // A replica's last_executed never decreases (it is recovered after a crash), so a status
-  // showing less than we have seen from it is a replay: ignore it rather than answer it.
-  auto& seen = peer_executed_[peer];
-  if (status.last_executed < seen) return;
-  seen = status.last_executed;
+  // Each peer's view as of its furthest execution: a replayed older status does not move it back,
+  // while a peer that returned to a lower view (maybe_return_to_peers_view) is followed.
+  auto& known = peer_views_[peer];
+  if (status.last_executed >= known.executed)
+    known = {status.view, status.view_active, status.last_executed};
+  // A status behind ours is answered even when it is lower than what this peer reported before:
+  // a replica that lost its log (--recover-from-peers) starts again from nothing. Answers are
+  // rate-limited per peer, so a replayed old status costs at most one catch-up per interval.
   bool behind = status.last_executed < last_executed_;
   bool needs_new_view = view_active_ && new_view_message_ &&
                         (status.view < view_ || (status.view == view_ && !status.view_active));

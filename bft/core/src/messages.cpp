@@ -10,7 +10,7 @@ using crypto::Encoder;
 
 namespace {
 constexpr std::size_t kMaxOperation = 1 << 20;
-constexpr std::size_t kMaxEmbedded = 4096;      // messages embedded in one list
+constexpr std::size_t kMaxEmbedded = 4096;  // messages embedded in one list
 constexpr std::size_t kMaxSnapshot = 256 << 20;
 constexpr std::size_t kMaxEmbeddedWire = 64 << 20;
 constexpr int kMaxDepth = 4;  // NewView > ViewChange > PreparedProof > PrePrepare > Request
@@ -20,7 +20,9 @@ void put_messages(Encoder& e, const std::vector<MessagePtr>& messages) {
   for (const auto& m : messages) e.bytes(m->wire());
 }
 
-void put_digest(Encoder& e, const Digest& d) { e.fixed(d.bytes); }
+void put_digest(Encoder& e, const Digest& d) {
+  e.fixed(d.bytes);
+}
 
 struct BodyEncoder {
   Encoder& e;
@@ -56,7 +58,9 @@ struct BodyEncoder {
     put_messages(e, n.view_changes);
     put_messages(e, n.pre_prepares);
   }
-  void operator()(const ReplicaStatus& s) const { e.u64(s.view).boolean(s.view_active).u64(s.last_executed).u64(s.stable_seq); }
+  void operator()(const ReplicaStatus& s) const {
+    e.u64(s.view).boolean(s.view_active).u64(s.last_executed).u64(s.stable_seq);
+  }
   void operator()(const CatchUp& c) const {
     e.boolean(c.snapshot_seq.has_value());
     if (c.snapshot_seq) {
@@ -71,7 +75,9 @@ struct BodyEncoder {
     e.boolean(c.new_view != nullptr);
     if (c.new_view) e.bytes(c.new_view->wire());
   }
-  void operator()(const Reply& r) const { e.u32(r.client).u64(r.request_id).u64(r.view).bytes(r.result); }
+  void operator()(const Reply& r) const {
+    e.u32(r.client).u64(r.request_id).u64(r.view).bytes(r.result);
+  }
 };
 
 MessagePtr decode_at_depth(ByteView wire, int depth);
@@ -83,14 +89,18 @@ MessagePtr decode_embedded(Decoder& d, int depth, std::string_view field) {
 
 std::vector<MessagePtr> get_messages(Decoder& d, int depth, std::string_view field) {
   auto count = d.u32(field);
-  if (count > kMaxEmbedded) throw DecodeError(fmt::format("{}: {} messages exceed the limit {}", field, count, kMaxEmbedded));
+  if (count > kMaxEmbedded)
+    throw DecodeError(
+        fmt::format("{}: {} messages exceed the limit {}", field, count, kMaxEmbedded));
   std::vector<MessagePtr> out;
   out.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) out.push_back(decode_embedded(d, depth, field));
   return out;
 }
 
-Digest get_digest(Decoder& d, std::string_view field) { return Digest{d.fixed_array<crypto::kDigestSize>(field)}; }
+Digest get_digest(Decoder& d, std::string_view field) {
+  return Digest{d.fixed_array<crypto::kDigestSize>(field)};
+}
 
 MessageBody decode_body(MessageType type, Decoder& d, int depth) {
   switch (type) {
@@ -209,16 +219,26 @@ MessagePtr decode_at_depth(ByteView wire, int depth) {
 
 std::string_view to_string(MessageType type) {
   switch (type) {
-    case MessageType::kRequest: return "request";
-    case MessageType::kPrePrepare: return "pre-prepare";
-    case MessageType::kPrepare: return "prepare";
-    case MessageType::kCommit: return "commit";
-    case MessageType::kCheckpoint: return "checkpoint";
-    case MessageType::kViewChange: return "view-change";
-    case MessageType::kNewView: return "new-view";
-    case MessageType::kStatus: return "status";
-    case MessageType::kCatchUp: return "catch-up";
-    case MessageType::kReply: return "reply";
+    case MessageType::kRequest:
+      return "request";
+    case MessageType::kPrePrepare:
+      return "pre-prepare";
+    case MessageType::kPrepare:
+      return "prepare";
+    case MessageType::kCommit:
+      return "commit";
+    case MessageType::kCheckpoint:
+      return "checkpoint";
+    case MessageType::kViewChange:
+      return "view-change";
+    case MessageType::kNewView:
+      return "new-view";
+    case MessageType::kStatus:
+      return "status";
+    case MessageType::kCatchUp:
+      return "catch-up";
+    case MessageType::kReply:
+      return "reply";
   }
   return "unknown";
 }
@@ -231,21 +251,24 @@ std::string describe(const SignedMessage& message) {
         if constexpr (std::is_same_v<T, Request>) {
           return fmt::format("{} id={} ({} bytes)", head, body.request_id, body.operation.size());
         } else if constexpr (std::is_same_v<T, PrePrepare>) {
-          return fmt::format("{} view={} seq={} requests={}", head, body.view, body.seq, body.requests.size());
+          return fmt::format("{} view={} seq={} requests={}", head, body.view, body.seq,
+                             body.requests.size());
         } else if constexpr (std::is_same_v<T, Prepare> || std::is_same_v<T, Commit>) {
-          return fmt::format("{} view={} seq={} batch={}", head, body.view, body.seq, body.batch_digest.hex().substr(0, 12));
+          return fmt::format("{} view={} seq={} batch={}", head, body.view, body.seq,
+                             body.batch_digest.hex().substr(0, 12));
         } else if constexpr (std::is_same_v<T, Checkpoint>) {
           return fmt::format("{} seq={}", head, body.seq);
         } else if constexpr (std::is_same_v<T, ViewChange>) {
-          return fmt::format("{} new_view={} stable={} prepared={}", head, body.new_view, body.stable_seq,
-                             body.prepared.size());
+          return fmt::format("{} new_view={} stable={} prepared={}", head, body.new_view,
+                             body.stable_seq, body.prepared.size());
         } else if constexpr (std::is_same_v<T, NewView>) {
-          return fmt::format("{} view={} view_changes={}", head, body.view, body.view_changes.size());
+          return fmt::format("{} view={} view_changes={}", head, body.view,
+                             body.view_changes.size());
         } else if constexpr (std::is_same_v<T, ReplicaStatus>) {
           return fmt::format("{} view={} stable={}", head, body.view, body.stable_seq);
         } else if constexpr (std::is_same_v<T, CatchUp>) {
-          return fmt::format("{} snapshot={} committed={}", head, body.snapshot_seq ? *body.snapshot_seq : 0,
-                             body.committed.size());
+          return fmt::format("{} snapshot={} committed={}", head,
+                             body.snapshot_seq ? *body.snapshot_seq : 0, body.committed.size());
         } else {
           return fmt::format("{} client={} id={}", head, body.client, body.request_id);
         }
@@ -255,9 +278,12 @@ std::string describe(const SignedMessage& message) {
 
 crypto::Domain domain_of(MessageType type) {
   switch (type) {
-    case MessageType::kRequest: return crypto::Domain::kClientRequest;
-    case MessageType::kCheckpoint: return crypto::Domain::kCheckpoint;
-    default: return crypto::Domain::kProtocolMessage;
+    case MessageType::kRequest:
+      return crypto::Domain::kClientRequest;
+    case MessageType::kCheckpoint:
+      return crypto::Domain::kCheckpoint;
+    default:
+      return crypto::Domain::kProtocolMessage;
   }
 }
 
@@ -303,7 +329,8 @@ Result<MessagePtr> decode_message(ByteView wire) {
 }
 
 bool verify_signature(const Verifier& verifier, const SignedMessage& message) {
-  return verifier.verify(message.sender, domain_of(message.type()), message.signed_bytes, message.signature);
+  return verifier.verify(message.sender, domain_of(message.type()), message.signed_bytes,
+                         message.signature);
 }
 
 Digest batch_digest_of(const std::vector<MessagePtr>& requests) {

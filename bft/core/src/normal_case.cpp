@@ -54,7 +54,7 @@ void Replica::on_request(const MessagePtr& message) {
 }
 
 void Replica::maybe_propose_batches() {
-  if (!view_active_ || !is_primary()) return;
+  if (!view_active_ || !is_primary() || !voting()) return;
   for (;;) {
     if (next_seq_ < last_executed_) next_seq_ = std::max(next_seq_, last_executed_);
     if (next_seq_ - last_executed_ >= options_.max_in_flight) return;
@@ -146,6 +146,7 @@ void Replica::on_pre_prepare(const MessagePtr& message) {
     return;
   }
   accept_pre_prepare(pp.seq, message);
+  if (!voting()) return;  // it follows: executes what commits, signs nothing in this view
   if (!s.my_prepare || s.my_prepare->as<Prepare>()->view != view_) {
     auto prepare = make_message(*signer_, Prepare{view_, pp.seq, pp.batch_digest});
     persist_sent(prepare);
@@ -183,7 +184,8 @@ void Replica::on_commit(const MessagePtr& message) {
 
 void Replica::check_prepared(Seq seq) {
   auto& s = slot(seq);
-  if (!s.pre_prepare || (s.my_commit && s.my_commit->as<Commit>()->view == view_)) return;
+  if (!voting() || !s.pre_prepare || (s.my_commit && s.my_commit->as<Commit>()->view == view_))
+    return;
   const auto& digest = s.pre_prepare->as<PrePrepare>()->batch_digest;
   if (matching(s.prepares, view_, digest) + 1 < options_.quorum) return;
 

@@ -35,13 +35,19 @@ Bytes encode_record(const PersistRecord& record) {
   crypto::Encoder e;
   e.u8(kRecordFormat).u8(static_cast<std::uint8_t>(record.kind));
   switch (record.kind) {
-    case PersistRecord::Kind::kView: e.u64(record.view).boolean(record.view_active); break;
-    case PersistRecord::Kind::kSent: e.bytes(record.message->wire()); break;
+    case PersistRecord::Kind::kView:
+      e.u64(record.view).boolean(record.view_active);
+      break;
+    case PersistRecord::Kind::kSent:
+      e.bytes(record.message->wire());
+      break;
     case PersistRecord::Kind::kPrepared:
       e.bytes(record.prepared.pre_prepare->wire());
       put_messages(e, record.prepared.prepares);
       break;
-    case PersistRecord::Kind::kExecuted: e.u64(record.seq).bytes(record.message->wire()); break;
+    case PersistRecord::Kind::kExecuted:
+      e.u64(record.seq).bytes(record.message->wire());
+      break;
     case PersistRecord::Kind::kStable:
       e.u64(record.seq).bytes(record.snapshot);
       put_messages(e, record.checkpoint_proof);
@@ -67,16 +73,20 @@ Result<PersistRecord> decode_record(ByteView bytes) {
         record.view = d.u64("view");
         record.view_active = d.boolean("view_active");
         break;
-      case PersistRecord::Kind::kSent: record.message = get_message(d, "message"); break;
+      case PersistRecord::Kind::kSent:
+        record.message = get_message(d, "message");
+        break;
       case PersistRecord::Kind::kPrepared:
         record.prepared.pre_prepare = get_message(d, "pre_prepare");
-        if (!record.prepared.pre_prepare->as<PrePrepare>()) return Error{"prepared record without a pre-prepare"};
+        if (!record.prepared.pre_prepare->as<PrePrepare>())
+          return Error{"prepared record without a pre-prepare"};
         record.prepared.prepares = get_messages(d, "prepares");
         break;
       case PersistRecord::Kind::kExecuted:
         record.seq = d.u64("seq");
         record.message = get_message(d, "pre_prepare");
-        if (!record.message->as<PrePrepare>()) return Error{"executed record without a pre-prepare"};
+        if (!record.message->as<PrePrepare>())
+          return Error{"executed record without a pre-prepare"};
         break;
       case PersistRecord::Kind::kStable:
         record.seq = d.u64("seq");

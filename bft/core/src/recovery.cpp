@@ -53,8 +53,9 @@ void Replica::restore(const std::vector<PersistRecord>& records) {
           if (p->seq > low_) slot(p->seq).my_prepare = m;
         } else if (const auto* c = m->as<Commit>()) {
           if (c->seq > low_) slot(c->seq).my_commit = m;
-        } else if (m->as<ViewChange>()) {
+        } else if (const auto* vc = m->as<ViewChange>()) {
           my_view_change_ = m;
+          promised_view_ = std::max(promised_view_, vc->new_view);
         } else if (const auto* nv = m->as<NewView>()) {
           new_view_message_ = m;
           for (const auto& pp_message : nv->pre_prepares) {

@@ -1,8 +1,9 @@
 // Dispatch, timers and outputs of the replica.
-#include <algorithm>
+#include "bftgate/bft/replica.hpp"
+
 #include <fmt/format.h>
 
-#include "bftgate/bft/replica.hpp"
+#include <algorithm>
 
 namespace bftgate::bft {
 
@@ -26,17 +27,23 @@ Replica::Replica(ReplicaOptions options, std::shared_ptr<const Signer> signer,
   if (replicas_.empty() || !std::binary_search(replicas_.begin(), replicas_.end(), self_)) {
     throw std::invalid_argument("replica id is not in the replica set");
   }
-  if (options_.quorum == 0 || options_.quorum > replicas_.size()) throw std::invalid_argument("bad quorum size");
-  if (options_.checkpoint_interval == 0 || options_.watermark_window < options_.checkpoint_interval ||
+  if (options_.quorum == 0 || options_.quorum > replicas_.size())
+    throw std::invalid_argument("bad quorum size");
+  if (options_.checkpoint_interval == 0 ||
+      options_.watermark_window < options_.checkpoint_interval ||
       options_.watermark_window % options_.checkpoint_interval != 0) {
-    throw std::invalid_argument("watermark window must be a positive multiple of the checkpoint interval");
+    throw std::invalid_argument(
+        "watermark window must be a positive multiple of the checkpoint interval");
   }
-  if (options_.max_batch == 0 || options_.max_in_flight == 0) throw std::invalid_argument("bad batching options");
+  if (options_.max_batch == 0 || options_.max_in_flight == 0)
+    throw std::invalid_argument("bad batching options");
   stable_.snapshot = replica_snapshot();
   stable_.digest = crypto::sha256(stable_.snapshot);
 }
 
-bool Replica::is_replica(PrincipalId id) const { return std::binary_search(replicas_.begin(), replicas_.end(), id); }
+bool Replica::is_replica(PrincipalId id) const {
+  return std::binary_search(replicas_.begin(), replicas_.end(), id);
+}
 
 void Replica::reject(std::string detail) {
   ready_.events.push_back({ReplicaEvent::Kind::kRejected, view_, 0, std::move(detail)});
@@ -72,21 +79,42 @@ void Replica::step(const MessagePtr& message) {
     return;
   }
   // Only replicas speak the protocol; clients only send requests.
-  if (message->type() != MessageType::kRequest && (!is_replica(message->sender) || message->sender == self_)) {
-    if (message->sender != self_) reject(fmt::format("{} from non-replica {}", to_string(message->type()), message->sender));
+  if (message->type() != MessageType::kRequest &&
+      (!is_replica(message->sender) || message->sender == self_)) {
+    if (message->sender != self_)
+      reject(fmt::format("{} from non-replica {}", to_string(message->type()), message->sender));
     return;
   }
   switch (message->type()) {
-    case MessageType::kRequest: on_request(message); break;
-    case MessageType::kPrePrepare: on_pre_prepare(message); break;
-    case MessageType::kPrepare: on_prepare(message); break;
-    case MessageType::kCommit: on_commit(message); break;
-    case MessageType::kCheckpoint: on_checkpoint(message); break;
-    case MessageType::kViewChange: on_view_change(message); break;
-    case MessageType::kNewView: on_new_view(message); break;
-    case MessageType::kStatus: on_status(message); break;
-    case MessageType::kCatchUp: on_catch_up(message); break;
-    case MessageType::kReply: break;  // replies are for clients
+    case MessageType::kRequest:
+      on_request(message);
+      break;
+    case MessageType::kPrePrepare:
+      on_pre_prepare(message);
+      break;
+    case MessageType::kPrepare:
+      on_prepare(message);
+      break;
+    case MessageType::kCommit:
+      on_commit(message);
+      break;
+    case MessageType::kCheckpoint:
+      on_checkpoint(message);
+      break;
+    case MessageType::kViewChange:
+      on_view_change(message);
+      break;
+    case MessageType::kNewView:
+      on_new_view(message);
+      break;
+    case MessageType::kStatus:
+      on_status(message);
+      break;
+    case MessageType::kCatchUp:
+      on_catch_up(message);
+      break;
+    case MessageType::kReply:
+      break;  // replies are for clients
   }
 }
 
@@ -102,11 +130,21 @@ void Replica::tick(Time now) {
       if (now_ - since >= options_.view_change_timeout) start_view_change(view_ + 1);
     }
   } else {
-    // The view change itself stalled (the next primary is faulty too): try the one after,
-    // waiting twice as long each time so that honest replicas eventually overlap. The doubling
-    // stops at 8x, so replicas that were cut off for long do not sit out minutes once healed.
+    // The view change stalled. With a quorum asking for this view, its primary is faulty or cut
+    // off: try the next one, waiting twice as long each time so that honest replicas eventually
+    // overlap (the doubling stops at 8x, so replicas cut off for long do not sit out minutes once
+    // healed). Without a quorum, a higher view would not gather one either (PBFT moves on only
+    // after 2f+1 view changes): if f+1 peers are active in a view, go back to it; otherwise
+    // keep asking (retransmission) until peers join or answer.
     auto timeout = options_.view_change_timeout * (1 << std::min(view_change_attempts_, 3u));
-    if (now_ - view_change_started_ >= timeout) start_view_change(view_ + 1);
+    if (now_ - view_change_started_ >= timeout) {
+      auto asked = view_changes_.find(view_);
+      if (asked != view_changes_.end() && asked->second.size() >= options_.quorum) {
+        start_view_change(view_ + 1);
+      } else {
+        maybe_return_to_peers_view();
+      }
+    }
   }
   if (now_ - last_retransmit_ >= options_.retransmit_interval) {
     last_retransmit_ = now_;
@@ -120,7 +158,8 @@ Ready Replica::take_ready() {
   return out;
 }
 
-std::size_t Replica::matching(const std::map<ReplicaId, MessagePtr>& votes, View view, const Digest& digest) const {
+std::size_t Replica::matching(const std::map<ReplicaId, MessagePtr>& votes, View view,
+                              const Digest& digest) const {
   std::size_t count = 0;
   for (const auto& [sender, message] : votes) {
     if (const auto* p = message->as<Prepare>()) {

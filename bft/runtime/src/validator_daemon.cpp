@@ -321,6 +321,7 @@ class Daemon final : public ValidatorDaemon {
       reply = {{"validator", options_.id},
                {"view", replica_->view()},
                {"view_active", replica_->view_active()},
+               {"voting", replica_->voting()},
                {"last_executed", replica_->last_executed()},
                {"stable_seq", replica_->stable_seq()},
                {"register", register_to_json(app_)},
@@ -467,6 +468,12 @@ class Daemon final : public ValidatorDaemon {
         break;
       case Kind::kNewViewEntered:
         spdlog::info("validator {}: entered view {}", options_.id, event.view);
+        break;
+      case Kind::kReturnedToView:
+        spdlog::info(
+            "validator {}: no peer joined its view change; back in view {} with its peers, "
+            "following without voting until the view it asked for",
+            options_.id, event.view);
         break;
       case Kind::kStateTransferred:
         spdlog::info("validator {}: state transfer to checkpoint {}", options_.id, event.seq);

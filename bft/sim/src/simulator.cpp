@@ -298,6 +298,13 @@ RunResult Simulation::run() {
   checker_.at_end(result_.versions);
   result_.violations = checker_.violations();
   result_.committed_seqs = checker_.highest_commit();
+  for (const auto& host : hosts_) {
+    if (!honest(host.id) || !host.up) continue;
+    const auto& replica = *host.instances[0].replica;
+    result_.replicas_at_end.push_back({host.id, replica.view(), replica.view_active(),
+                                       replica.voting(), replica.last_executed(),
+                                       host.instances[0].app->log_head_hash().hex()});
+  }
   for (auto& o : result_.versions) {
     for (const auto& host : hosts_) {
       if (!honest(host.id) || !host.up) continue;
@@ -656,6 +663,15 @@ nlohmann::json RunResult::to_json() const {
     j["versions"].push_back(vj);
   }
   j["violations"] = violations;
+  j["replicas_at_end"] = nlohmann::json::array();
+  for (const auto& r : replicas_at_end) {
+    j["replicas_at_end"].push_back({{"id", r.id},
+                                    {"view", r.view},
+                                    {"view_active", r.view_active},
+                                    {"voting", r.voting},
+                                    {"last_executed", r.last_executed},
+                                    {"log_hash", r.log_hash}});
+  }
   return j;
 }
 

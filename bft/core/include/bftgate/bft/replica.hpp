@@ -78,6 +78,7 @@ struct ReplicaEvent {
   enum class Kind {
     kViewChangeStarted,
     kNewViewEntered,
+    kReturnedToView,  // a view change nobody joined was abandoned for the peers' view `view`
     kStateTransferred,
     kCheckpointTaken,  // this replica's own checkpoint at `seq` (not yet stable): `digest`
     kCheckpointStable,
@@ -122,6 +123,10 @@ class Replica {
   ReplicaId id() const { return self_; }
   View view() const { return view_; }
   bool view_active() const { return view_active_; }
+  // Whether this replica votes in its view. It does not after returning from a view change
+  // nobody joined, until it reaches the view it asked for: the view change it signed promised
+  // that it would prepare nothing more in lower views.
+  bool voting() const { return view_ >= promised_view_; }
   ReplicaId primary_of(View view) const { return replicas_[view % replicas_.size()]; }
   bool is_primary() const { return primary_of(view_) == self_; }
   Seq last_executed() const { return last_executed_; }
@@ -199,6 +204,8 @@ class Replica {
   bool valid_prepared_proof(const PreparedProof& proof, View before_view, std::string* why) const;
   void maybe_make_new_view();
   void maybe_join_higher_view();
+  // After a view change with no quorum timed out: back to the view f+1 peers are active in.
+  bool maybe_return_to_peers_view();
   // The pre-prepares a NewView for `view` must carry, given its view changes (signed by the
   // primary of `view` if `signer` is set; otherwise just their bodies, for checking).
   std::vector<PrePrepare> new_view_pre_prepares(View view,
@@ -222,6 +229,7 @@ class Replica {
   bool view_active_ = true;
   Time view_change_started_{0};
   unsigned view_change_attempts_ = 0;
+  View promised_view_ = 0;  // the highest view this replica has sent a view change for
   std::map<View, std::map<ReplicaId, MessagePtr>> view_changes_;
   MessagePtr new_view_message_;  // the NewView that started the current view (none for view 0)
   MessagePtr my_view_change_;
@@ -243,7 +251,12 @@ class Replica {
   Time last_progress_{0};
   Time last_retransmit_{0};
   std::map<ReplicaId, Time> last_catch_up_sent_;
-  std::map<ReplicaId, Seq> peer_executed_;  // highest last_executed each peer reported
+  struct PeerView {
+    View view = 0;
+    bool active = true;
+    Seq executed = 0;
+  };
+  std::map<ReplicaId, PeerView> peer_views_;  // from peers' status
   Time last_status_{0};
   bool idle() const;
   Ready ready_;

@@ -28,6 +28,18 @@ struct VersionOutcome {
   double bound_s = 0;                 // the liveness bound for this adapter
 };
 
+// Where an honest replica that is up stands when the run ends.
+struct ReplicaAtEnd {
+  std::uint32_t id = 0;
+  std::uint64_t view = 0;
+  bool view_active = true;
+  bool voting = true;
+  std::uint64_t last_executed = 0;
+  std::string log_hash;  // the register's operation-log head, hex
+
+  bool operator==(const ReplicaAtEnd&) const = default;
+};
+
 struct RunResult {
   std::uint64_t seed = 0;
   std::vector<VersionOutcome> versions;
@@ -40,7 +52,8 @@ struct RunResult {
   std::uint64_t committed_seqs = 0;  // highest sequence number executed by an honest replica
   std::uint64_t refused_loads = 0;   // inference-node refusals (bad certificate, digest, version)
   std::vector<std::string> violations;  // each: "<invariant>: <what happened>"
-  std::uint64_t trace_hash = 0;         // folds every event: equal for equal runs
+  std::vector<ReplicaAtEnd> replicas_at_end;
+  std::uint64_t trace_hash = 0;  // folds every event: equal for equal runs
   double end_s = 0;
 
   bool has_violation(std::string_view invariant) const;
