@@ -299,6 +299,11 @@ void register_validator(CLI::App& app, Runner& run) {
       "--recover-from-peers", args->options.recover_from_peers,
       "Set the write-ahead log aside (renamed) and rejoin by state transfer: for a log that is "
       "corrupt or lost; the validator forgets the messages it signed before");
+  cmd->add_option("--wal-compact-bytes", args->options.wal_compact_bytes,
+                  "Rewrite the write-ahead log with only the replica's live records once it "
+                  "reaches this many bytes")
+      ->default_val(64ull << 20)
+      ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{1} << 40));
   cmd->callback([&run, args] { run = [args] { return run_validator(*args); }; });
 }
 

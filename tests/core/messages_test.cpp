@@ -20,7 +20,8 @@ class MessagesTest : public ::testing::Test {
     }
     std::array<std::uint8_t, 32> seed{};
     cluster->operator_key.copy_seed_to(seed);
-    client_ = std::make_shared<Ed25519Signer>(kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
+    client_ =
+        std::make_shared<Ed25519Signer>(kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
     verifier_ = std::make_shared<Ed25519Verifier>(config_);
   }
 
@@ -33,10 +34,12 @@ class MessagesTest : public ::testing::Test {
     auto prepare2 = make_message(*signers_[2], Prepare{0, 1, batch_digest_of(batch)});
     auto commit = make_message(*signers_[1], Commit{0, 1, batch_digest_of(batch)});
     auto checkpoint = make_message(*signers_[3], Checkpoint{4, crypto::sha256(as_bytes("state"))});
-    auto vc = make_message(*signers_[2], ViewChange{1, 0, {}, {PreparedProof{pp, {prepare1, prepare2}}}});
+    auto vc =
+        make_message(*signers_[2], ViewChange{1, 0, {}, {PreparedProof{pp, {prepare1, prepare2}}}});
     auto nv = make_message(*signers_[1], NewView{1, {vc}, {pp}});
     auto status = make_message(*signers_[3], ReplicaStatus{2, false, 9, 8});
-    auto catch_up = make_message(*signers_[0], CatchUp{4, Bytes{9, 9}, {checkpoint}, {CommitProof{pp, {commit}}}, nv});
+    auto catch_up = make_message(
+        *signers_[0], CatchUp{4, Bytes{9, 9}, {checkpoint}, {CommitProof{pp, {commit}}}, nv});
     auto reply = make_message(*signers_[2], Reply{kOperatorPrincipal, 7, 0, Bytes{4}});
     return {request, pp, prepare1, commit, checkpoint, vc, nv, status, catch_up, reply};
   }
@@ -63,8 +66,10 @@ TEST_F(MessagesTest, EveryTypeRoundTripsThroughTheWire) {
 TEST_F(MessagesTest, TruncatedOrExtendedWireIsRefused) {
   for (const auto& message : samples()) {
     auto wire = message->wire();
-    for (std::size_t cut = 0; cut < wire.size(); cut += std::max<std::size_t>(1, wire.size() / 40)) {
-      EXPECT_FALSE(decode_message(ByteView(wire).first(cut)).ok()) << to_string(message->type()) << " cut " << cut;
+    for (std::size_t cut = 0; cut < wire.size();
+         cut += std::max<std::size_t>(1, wire.size() / 40)) {
+      EXPECT_FALSE(decode_message(ByteView(wire).first(cut)).ok())
+          << to_string(message->type()) << " cut " << cut;
     }
     auto longer = wire;
     longer.insert(longer.end() - crypto::kSignatureSize, 0);
@@ -84,13 +89,15 @@ TEST_F(MessagesTest, SignatureCoversSenderAndBody) {
   auto claimed = make_message_as(2, prepare->body, prepare->signature);
   EXPECT_FALSE(verify_signature(*verifier_, *claimed));
   // A changed body does not verify under the old signature.
-  auto changed = make_message_as(1, Prepare{0, 2, crypto::sha256(as_bytes("a"))}, prepare->signature);
+  auto changed =
+      make_message_as(1, Prepare{0, 2, crypto::sha256(as_bytes("a"))}, prepare->signature);
   EXPECT_FALSE(verify_signature(*verifier_, *changed));
   // A checkpoint signature is not a protocol-message signature (domain separation).
   auto checkpoint = make_message(*signers_[1], Checkpoint{4, crypto::sha256(as_bytes("s"))});
   EXPECT_EQ(domain_of(MessageType::kCheckpoint), crypto::Domain::kCheckpoint);
   EXPECT_TRUE(verify_signature(*verifier_, *checkpoint));
-  EXPECT_FALSE(verifier_->verify(1, crypto::Domain::kProtocolMessage, checkpoint->signed_bytes, checkpoint->signature));
+  EXPECT_FALSE(verifier_->verify(1, crypto::Domain::kProtocolMessage, checkpoint->signed_bytes,
+                                 checkpoint->signature));
 }
 
 TEST_F(MessagesTest, DeepNestingIsRefused) {

@@ -136,6 +136,38 @@ TEST(SimulatorProperty, RestartStormsKeepTheWholeReplicatedStateIdentical) {
   }
 }
 
+// Logs compacted to the replicas' live records every few dozen records, and a replica crashing
+// right after a compaction (before that step's messages leave) a third of the time.
+TEST(SimulatorProperty, CrashesRightAfterCompactionsBreakNoInvariant) {
+  auto seeds = property_seeds();
+  std::uint64_t compactions = 0;
+  std::uint64_t crashes = 0;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    auto scenario = short_scenario();
+    scenario.timing.checkpoint_interval = 4;
+    scenario.timing.watermark_window = 16;
+    scenario.timing.max_batch = 2;
+    scenario.compaction = {.wal_records = 24, .crash_after_probability = 0.3, .down_s = 0.3};
+    scenario.adapters[1].submit_s = 2.5;
+    scenario.adapters.push_back({.version = 3,
+                                 .submit_s = 5.0,
+                                 .size_bytes = 1 << 20,
+                                 .verdict = Verdict::kPass,
+                                 .verdict_by_validator = {},
+                                 .tampered_artifact = false});
+    scenario.duration_s = 12;
+    auto result = simulate(scenario, seed);
+    ASSERT_TRUE(result.violations.empty()) << "seed " << seed << ": " << result.violations.front();
+    ASSERT_EQ(result.versions[0].state, "RELEASE_COMMIT") << "seed " << seed;
+    ASSERT_EQ(result.versions[1].state, "REJECTED") << "seed " << seed;
+    ASSERT_EQ(result.versions[2].state, "RELEASE_COMMIT") << "seed " << seed;
+    compactions += result.compactions;
+    crashes += result.crashes_after_compaction;
+  }
+  EXPECT_GT(compactions, seeds);  // several per run
+  EXPECT_GT(crashes, seeds / 2);
+}
+
 TEST(SimulatorProperty, FPlusOneColludersCanCertifyAnAdapterMostHonestValidatorsFail) {
   // The limit of the model, shown rather than hidden: beyond f, a certificate can hold fewer
   // than f+1 honest PASS votes.
@@ -218,11 +250,14 @@ TEST(Simulator, CountsMessagesAndDecisions) {
 TEST(Scenario, ParsesAndRefusesWithReasons) {
   auto ok = Scenario::from_json(nlohmann::json::parse(R"({"name": "x", "validators": 7,
       "byzantine": {"3": "slow"}, "adapters": [{"submit_s": 1, "verdict": "fail"}],
-      "link": {"latency_ms": {"exponential": 3}, "loss": 0.1}})"));
+      "link": {"latency_ms": {"exponential": 3}, "loss": 0.1},
+      "compaction": {"wal_records": 10, "crash_after_probability": 0.5}})"));
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_EQ(ok->f(), 2u);
   EXPECT_EQ(ok->byzantine.at(3), "slow");
   EXPECT_EQ(ok->adapters[0].version, 1u);
+  EXPECT_EQ(ok->compaction.wal_records, 10u);
+  EXPECT_EQ(ok->compaction.crash_after_probability, 0.5);
   auto round_trip = Scenario::from_json(ok->to_json());
   ASSERT_TRUE(round_trip.ok()) << round_trip.error().message;
   EXPECT_EQ(round_trip->to_json(), ok->to_json());
@@ -240,6 +275,8 @@ TEST(Scenario, ParsesAndRefusesWithReasons) {
       {R"({"timing": {"checkpoint_interval": 3, "watermark_window": 8}})", "multiple"},
       {R"({"crashes": [{"validator": 1, "at_s": 5, "recover_s": 2}]})", "recover_s"},
       {R"({"fault_model": "pbft"})", "fault_model"},
+      {R"({"compaction": {"crash_after_probability": 2}})", "at most 1"},
+      {R"({"compaction": {"wal_record": 5}})", "unknown field 'wal_record'"},
   };
   for (const auto& c : cases) {
     auto parsed = Scenario::from_json(nlohmann::json::parse(c.json));

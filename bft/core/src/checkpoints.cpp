@@ -103,6 +103,7 @@ void Replica::make_stable(Seq seq, const Digest& digest, Bytes snapshot,
   slots_.erase(slots_.begin(), slots_.upper_bound(seq));
   checkpoint_votes_.erase(checkpoint_votes_.begin(), checkpoint_votes_.upper_bound(seq));
   own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.upper_bound(seq));
+  executed_.erase(executed_.begin(), executed_.upper_bound(seq));
   PersistRecord record;
   record.kind = PersistRecord::Kind::kStable;
   record.seq = seq;

@@ -249,6 +249,7 @@ void Replica::execute_batch(Seq seq, const MessagePtr& pre_prepare, bool recover
     clients_.record(client, r.request_id, std::move(result));
   }
   last_executed_ = seq;
+  executed_[seq] = pre_prepare;
   if (!recovering) {
     ready_.committed.push_back({seq, pp.view, pp.batch_digest, pp.requests});
     PersistRecord record;

@@ -30,6 +30,7 @@ void Replica::restore(const std::vector<PersistRecord>& records) {
         }
         stable_ = {record.seq, crypto::sha256(record.snapshot), record.snapshot,
                    record.checkpoint_proof};
+        executed_.erase(executed_.begin(), executed_.upper_bound(record.seq));
         low_ = std::max(low_, record.seq);
         slots_.erase(slots_.begin(), slots_.upper_bound(record.seq));
         own_checkpoints_.erase(own_checkpoints_.begin(), own_checkpoints_.upper_bound(record.seq));
@@ -55,11 +56,16 @@ void Replica::restore(const std::vector<PersistRecord>& records) {
           if (c->seq > low_) slot(c->seq).my_commit = m;
         } else if (const auto* vc = m->as<ViewChange>()) {
           my_view_change_ = m;
-          promised_view_ = std::max(promised_view_, vc->new_view);
+          if (vc->new_view > promised_view_) {
+            promised_view_ = vc->new_view;
+            my_highest_view_change_ = m;
+          }
         } else if (const auto* nv = m->as<NewView>()) {
           new_view_message_ = m;
           for (const auto& pp_message : nv->pre_prepares) {
-            next_seq_ = std::max(next_seq_, pp_message->as<PrePrepare>()->seq);
+            auto seq = pp_message->as<PrePrepare>()->seq;
+            next_seq_ = std::max(next_seq_, seq);
+            if (seq > low_) slot(seq).pre_prepare = pp_message;  // re-issued by this primary
           }
         } else if (m->as<Checkpoint>()) {
           my_latest_checkpoint_ = m;
@@ -75,6 +81,63 @@ void Replica::restore(const std::vector<PersistRecord>& records) {
   if (new_view_message_ && new_view_message_->as<NewView>()->view != view_)
     new_view_message_ = nullptr;
   ready_ = Ready{};
+}
+
+std::vector<PersistRecord> Replica::live_records() const {
+  std::vector<PersistRecord> out;
+  auto add = [&out](PersistRecord record) { out.push_back(std::move(record)); };
+  if (stable_.seq > 0) {
+    PersistRecord record;
+    record.kind = PersistRecord::Kind::kStable;
+    record.seq = stable_.seq;
+    record.snapshot = stable_.snapshot;
+    record.checkpoint_proof = stable_.proof;
+    add(std::move(record));
+  }
+  for (const auto& [seq, pre_prepare] : executed_) {
+    PersistRecord record;
+    record.kind = PersistRecord::Kind::kExecuted;
+    record.seq = seq;
+    record.message = pre_prepare;
+    add(std::move(record));
+  }
+  auto sent = [&add](const MessagePtr& message) {
+    if (!message) return;
+    PersistRecord record;
+    record.kind = PersistRecord::Kind::kSent;
+    record.message = message;
+    add(std::move(record));
+  };
+  for (const auto& [seq, s] : slots_) {
+    if (seq <= stable_.seq) continue;
+    if (s.prepared_proof) {
+      PersistRecord record;
+      record.kind = PersistRecord::Kind::kPrepared;
+      record.prepared = *s.prepared_proof;
+      add(std::move(record));
+    }
+    // Pre-prepares of an earlier view are not restored (see the end of restore()).
+    if (s.pre_prepare && s.pre_prepare->sender == self_ &&
+        s.pre_prepare->as<PrePrepare>()->view == view_) {
+      sent(s.pre_prepare);
+    }
+    sent(s.my_prepare);
+    sent(s.my_commit);
+  }
+  // The promise first, so that the latest view change (maybe a lower view) is restored as such.
+  if (my_highest_view_change_ != my_view_change_) sent(my_highest_view_change_);
+  sent(my_view_change_);
+  if (new_view_message_ && new_view_message_->sender == self_ &&
+      new_view_message_->as<NewView>()->view == view_) {
+    sent(new_view_message_);
+  }
+  sent(my_latest_checkpoint_);
+  PersistRecord view;
+  view.kind = PersistRecord::Kind::kView;
+  view.view = view_;
+  view.view_active = view_active_;
+  add(std::move(view));
+  return out;
 }
 
 }  // namespace bftgate::bft

@@ -15,6 +15,7 @@ void Replica::start_view_change(View new_view) {
   view_active_ = false;
   view_change_started_ = now_;
   ++view_change_attempts_;
+  bool promises_more = new_view > promised_view_;
   promised_view_ = std::max(promised_view_, new_view);
   for (auto& [key, pending] : pending_) pending.assigned = false;
 
@@ -30,6 +31,7 @@ void Replica::start_view_change(View new_view) {
   persist_sent(message);
   send_to_all(message);
   my_view_change_ = message;
+  if (promises_more) my_highest_view_change_ = message;
   view_changes_[new_view][self_] = message;
   ready_.events.push_back({ReplicaEvent::Kind::kViewChangeStarted, new_view, last_executed_, {}});
   maybe_make_new_view();

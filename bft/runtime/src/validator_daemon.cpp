@@ -322,6 +322,8 @@ class Daemon final : public ValidatorDaemon {
                {"view", replica_->view()},
                {"view_active", replica_->view_active()},
                {"voting", replica_->voting()},
+               {"wal_bytes", wal_.size_bytes()},
+               {"wal_compactions", compactions_},
                {"last_executed", replica_->last_executed()},
                {"stable_seq", replica_->stable_seq()},
                {"register", register_to_json(app_)},
@@ -373,14 +375,11 @@ class Daemon final : public ValidatorDaemon {
   void flush() {
     while (replica_->has_ready()) {
       auto ready = replica_->take_ready();
-      bool compact = false;
       for (const auto& record : ready.persist) {
         if (auto s = wal_.append(bft::encode_record(record)); !s) fatal(s.error().message);
-        compact |= record.kind == bft::PersistRecord::Kind::kStable;
-        if (record.kind == bft::PersistRecord::Kind::kStable) latest_stable_ = record;
       }
       if (auto s = wal_.sync(); !s) fatal(s.error().message);
-      if (compact) compact_wal();
+      maybe_compact_wal();
       for (const auto& batch : ready.committed) {
         spdlog::debug("validator {}: executed seq {} ({} requests)", options_.id, batch.seq,
                       batch.requests.size());
@@ -450,14 +449,20 @@ class Daemon final : public ValidatorDaemon {
                                 rng_,        now()};
   }
 
-  void compact_wal() {
-    // Everything before the newest stable checkpoint is obsolete; keep the checkpoint and what
-    // follows only when the log has grown well past it.
-    if (wal_.size_bytes() < (64u << 20) || !latest_stable_) return;
-    std::vector<Bytes> kept{bft::encode_record(*latest_stable_)};
+  // Rewrites the log (atomically) with what the replica still needs, as the core states it:
+  // the same records a restart from the full log would rebuild it from.
+  void maybe_compact_wal() {
+    auto size = wal_.size_bytes();
+    if (size < std::max(options_.wal_compact_bytes, 2 * compacted_bytes_)) return;
+    std::vector<Bytes> kept;
+    for (const auto& record : replica_->live_records()) kept.push_back(bft::encode_record(record));
     if (auto s = wal_.rewrite(kept); !s) fatal(s.error().message);
-    spdlog::info("validator {}: compacted the WAL at checkpoint {}", options_.id,
-                 latest_stable_->seq);
+    compacted_bytes_ = wal_.size_bytes();
+    ++compactions_;
+    spdlog::info(
+        "validator {}: compacted the WAL from {} to {} bytes ({} live records, view {}, "
+        "stable checkpoint {})",
+        options_.id, size, compacted_bytes_, kept.size(), replica_->view(), replica_->stable_seq());
   }
 
   void log_event(const bft::ReplicaEvent& event) {
@@ -624,7 +629,8 @@ class Daemon final : public ValidatorDaemon {
   std::set<std::uint64_t> started_;
   std::vector<std::thread> workers_;
   json validations_ = json::object();
-  std::optional<bft::PersistRecord> latest_stable_;
+  std::uint64_t compacted_bytes_ = 0;  // the log's size after the last compaction
+  std::uint64_t compactions_ = 0;
   std::uint64_t next_request_id_ = 1;
   bool stopping_ = false;
   std::atomic<bool> cancel_validations_{false};

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "bftgate/sim/simulator.hpp"
 
 namespace bftgate::sim {
@@ -28,6 +30,29 @@ void InvariantChecker::same_at(std::map<bft::Seq, std::pair<ReplicaId, crypto::D
     violation(fmt::format("agreement: after sequence {} replica {} has {} {}, replica {} has {}",
                           seq, replica, what, digest.hex().substr(0, 12), it->second.first,
                           it->second.second.hex().substr(0, 12)));
+  }
+}
+
+void InvariantChecker::on_sent(ReplicaId replica, const bft::SignedMessage& message) {
+  std::optional<std::tuple<ReplicaId, bft::MessageType, bft::View, bft::Seq>> key;
+  crypto::Digest digest;
+  if (const auto* pp = message.as<bft::PrePrepare>()) {
+    key = {replica, message.type(), pp->view, pp->seq};
+    digest = pp->batch_digest;
+  } else if (const auto* p = message.as<bft::Prepare>()) {
+    key = {replica, message.type(), p->view, p->seq};
+    digest = p->batch_digest;
+  } else if (const auto* c = message.as<bft::Commit>()) {
+    key = {replica, message.type(), c->view, c->seq};
+    digest = c->batch_digest;
+  }
+  if (!key) return;
+  auto [it, inserted] = signed_.emplace(*key, digest);
+  if (!inserted && it->second != digest) {
+    violation(
+        fmt::format("no-contradiction: replica {} signed two different {} for view {} "
+                    "sequence {}",
+                    replica, bft::to_string(message.type()), std::get<2>(*key), std::get<3>(*key)));
   }
 }
 

@@ -164,6 +164,7 @@ Scenario parse(const json& j) {
                "gst_s",
                "partitions",
                "crashes",
+               "compaction",
                "byzantine",
                "adapters",
                "validation_time_ms",
@@ -226,6 +227,20 @@ Scenario parse(const json& j) {
       spec.groups.push_back(std::move(members));
     }
     s.partitions.push_back(std::move(spec));
+  }
+  if (j.contains("compaction")) {
+    const auto& c = j["compaction"];
+    only_fields(c, "compaction", {"wal_records", "crash_after_probability", "down_s"});
+    auto& compaction = s.compaction;
+    compaction.wal_records = get_or(c, "wal_records", compaction.wal_records, "compaction");
+    compaction.crash_after_probability =
+        non_negative(get_or(c, "crash_after_probability", 0.0, "compaction"),
+                     "compaction.crash_after_probability");
+    if (compaction.crash_after_probability > 1)
+      throw ScenarioError("compaction.crash_after_probability: must be at most 1");
+    compaction.down_s =
+        non_negative(get_or(c, "down_s", compaction.down_s, "compaction"), "compaction.down_s");
+    if (compaction.down_s <= 0) throw ScenarioError("compaction.down_s: must be positive");
   }
   for (const auto& c : get_or(j, "crashes", json::array(), "scenario")) {
     only_fields(c, "crashes[]", {"validator", "at_s", "recover_s"});
@@ -419,6 +434,9 @@ json Scenario::to_json() const {
     if (c.recover_s) cj["recover_s"] = *c.recover_s;
     j["crashes"].push_back(cj);
   }
+  j["compaction"] = {{"wal_records", compaction.wal_records},
+                     {"crash_after_probability", compaction.crash_after_probability},
+                     {"down_s", compaction.down_s}};
   j["byzantine"] = json::object();
   for (const auto& [id, strategy] : byzantine) j["byzantine"][std::to_string(id)] = strategy;
   j["adapters"] = json::array();

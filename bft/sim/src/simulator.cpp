@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <queue>
@@ -74,6 +75,7 @@ struct Instance {
   std::unique_ptr<bft::AdapterRegister> app;
   std::unique_ptr<bft::Replica> replica;
   std::vector<bft::PersistRecord> disk;
+  std::size_t compacted_records = 0;  // the disk's size after its last compaction
 };
 
 struct Outstanding {
@@ -132,6 +134,8 @@ class Simulation {
   void process(const Event& event);
   void deliver(const Event& event);
   void handle_ready(ReplicaHost& host, std::size_t instance);
+  bool maybe_compact(Instance& instance);
+  void crash(ReplicaHost& host);
   void send(std::uint32_t from_replica_group, PrincipalId to, const MessagePtr& message,
             Duration extra_delay);
   bool partitioned(ReplicaId a, ReplicaId b) const;
@@ -332,15 +336,9 @@ void Simulation::process(const Event& event) {
                EventKind::kTick, host.id);
       break;
     }
-    case EventKind::kCrash: {
-      auto& host = hosts_[event.target];
-      host.up = false;
-      for (auto& instance : host.instances) {
-        instance.replica.reset();
-        instance.app.reset();
-      }
+    case EventKind::kCrash:
+      crash(hosts_[event.target]);
       break;
-    }
     case EventKind::kRecover: {
       auto& host = hosts_[event.target];
       if (host.up) break;
@@ -444,14 +442,35 @@ void Simulation::deliver(const Event& event) {
   }
 }
 
+void Simulation::crash(ReplicaHost& host) {
+  host.up = false;
+  for (auto& instance : host.instances) {
+    instance.replica.reset();
+    instance.app.reset();
+  }
+}
+
+// The validator's compaction: the disk becomes the replica's live records.
+bool Simulation::maybe_compact(Instance& instance) {
+  auto threshold = scenario_.compaction.wal_records;
+  if (threshold == 0 || instance.disk.size() < std::max(threshold, 2 * instance.compacted_records))
+    return false;
+  instance.disk = instance.replica->live_records();
+  instance.compacted_records = instance.disk.size();
+  ++result_.compactions;
+  return true;
+}
+
 void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
   auto& instance = host.instances[k];
   if (!instance.replica->has_ready()) return;
   auto ready = instance.replica->take_ready();
   // Persist before send: in the simulator the disk is the list of records a restart replays.
   for (auto& record : ready.persist) instance.disk.push_back(std::move(record));
+  bool compacted = maybe_compact(instance);
   if (honest(host.id)) {
     for (const auto& batch : ready.committed) checker_.on_commit(host.id, batch);
+    for (const auto& out : ready.messages) checker_.on_sent(host.id, *out.message);
     if (!ready.committed.empty()) {
       // The state after the Ready is the state after its last batch.
       checker_.on_state(host.id, ready.committed.back().seq, instance.app->log_head_hash());
@@ -463,6 +482,17 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
         checker_.on_checkpoint(host.id, e.seq, e.digest);
     }
     if (!ready.committed.empty()) check_releases(host);
+  }
+  if (compacted && honest(host.id) && host.instances.size() == 1 &&
+      scenario_.compaction.crash_after_probability > 0 &&
+      std::all_of(hosts_.begin(), hosts_.end(), [](const ReplicaHost& h) { return h.up; }) &&
+      std::uniform_real_distribution<double>()(rng_) <
+          scenario_.compaction.crash_after_probability) {
+    // Crash right after the compaction: this step's messages never leave.
+    ++result_.crashes_after_compaction;
+    crash(host);
+    schedule(now_ + seconds(scenario_.compaction.down_s), EventKind::kRecover, host.id);
+    return;
   }
   if (k == 0 && !ready.committed.empty()) start_validations(host);
 
@@ -641,6 +671,8 @@ nlohmann::json RunResult::to_json() const {
   j["dropped"] = dropped;
   j["view_changes"] = view_changes;
   j["state_transfers"] = state_transfers;
+  j["compactions"] = compactions;
+  j["crashes_after_compaction"] = crashes_after_compaction;
   j["committed_seqs"] = committed_seqs;
   j["refused_loads"] = refused_loads;
   j["trace_hash"] = fmt::format("{:016x}", trace_hash);

@@ -120,6 +120,12 @@ class Replica {
   Ready take_ready();
   bool has_ready() const { return !ready_.empty(); }
 
+  // The records that rebuild this replica as it is now: the stable checkpoint, the batches
+  // executed above it, its prepared proofs, every message it signed that restore() uses (so it
+  // never contradicts itself), its highest view change (its promise) and its view. What a
+  // compacted log keeps; restore(live_records()) gives a replica with the same live_records().
+  std::vector<PersistRecord> live_records() const;
+
   ReplicaId id() const { return self_; }
   View view() const { return view_; }
   bool view_active() const { return view_active_; }
@@ -233,12 +239,14 @@ class Replica {
   std::map<View, std::map<ReplicaId, MessagePtr>> view_changes_;
   MessagePtr new_view_message_;  // the NewView that started the current view (none for view 0)
   MessagePtr my_view_change_;
+  MessagePtr my_highest_view_change_;  // the one for promised_view_
 
   std::map<Seq, Slot> slots_;
   Seq low_ = 0;  // low watermark: stable checkpoint, or a new view's starting point
   Seq last_executed_ = 0;
   Seq next_seq_ = 0;  // primary: the last sequence number it assigned
   StableCheckpoint stable_;
+  std::map<Seq, MessagePtr> executed_;  // pre-prepares executed above the stable checkpoint
   std::map<Seq, std::pair<Digest, Bytes>> own_checkpoints_;          // taken, not yet stable
   std::map<Seq, std::map<ReplicaId, MessagePtr>> checkpoint_votes_;  // (low, low + L]
   MessagePtr my_latest_checkpoint_;

@@ -37,6 +37,9 @@ struct ValidatorOptions {
   // to rejoin by state transfer. The validator forgets what it signed before: an operator's
   // explicit choice for a log that is corrupt or lost.
   bool recover_from_peers = false;
+  // The write-ahead log is rewritten with only the replica's live records once it reaches this
+  // size (and twice its size after the last compaction, so live records alone never thrash it).
+  std::uint64_t wal_compact_bytes = 64ull << 20;
 };
 
 class ValidatorDaemon {

@@ -6,6 +6,9 @@
 //                    batches at one sequence number, and after executing through a sequence
 //                    number they have the same register operation-log hash and, at checkpoints,
 //                    the same digest of the whole replicated state (application and client table)
+//   no-contradiction an honest replica never signs two different pre-prepares, prepares or
+//                    commits for one view and sequence number, not even across crashes and
+//                    compactions of its log
 //   register-safety  every certificate verifies, holds at least f+1 PASS votes of honest
 //                    validators (so an adapter every honest validator fails is never certified),
 //                    and no version is certified with two digests
@@ -18,6 +21,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "bftgate/bft/register.hpp"
@@ -37,6 +41,8 @@ class InvariantChecker {
   void on_commit(ReplicaId replica, const bft::CommittedBatch& batch);
   // The register's operation-log head hash of an honest replica that has executed through `seq`.
   void on_state(ReplicaId replica, bft::Seq seq, const crypto::Digest& log_head);
+  // A message an honest replica signed and sends.
+  void on_sent(ReplicaId replica, const bft::SignedMessage& message);
   // An honest replica's own checkpoint digest at `seq`.
   void on_checkpoint(ReplicaId replica, bft::Seq seq, const crypto::Digest& digest);
   // Each RELEASE_COMMIT entry an honest replica's register holds; returns true the first time
@@ -59,6 +65,7 @@ class InvariantChecker {
   void same_at(std::map<bft::Seq, std::pair<ReplicaId, crypto::Digest>>& seen, const char* what,
                ReplicaId replica, bft::Seq seq, const crypto::Digest& digest);
 
+  std::map<std::tuple<ReplicaId, bft::MessageType, bft::View, bft::Seq>, crypto::Digest> signed_;
   std::map<bft::Seq, crypto::Digest> committed_;
   std::map<bft::Seq, std::pair<ReplicaId, crypto::Digest>> log_heads_;
   std::map<bft::Seq, std::pair<ReplicaId, crypto::Digest>> checkpoints_;

@@ -81,6 +81,16 @@ struct ProtocolTiming {
   double tick_ms = 10;
 };
 
+// Write-ahead log compaction, through the same Replica::live_records() the validator uses.
+// JSON: "compaction": {"wal_records": 256, "crash_after_probability": 0, "down_s": 0.5}.
+struct CompactionSpec {
+  std::size_t wal_records = 256;  // compact a replica's log at this many records (0: never)
+  // Chance that an honest replica crashes right after a compaction, before that step's messages
+  // leave (only while every other replica is up), restarting down_s later.
+  double crash_after_probability = 0;
+  double down_s = 0.5;
+};
+
 struct FleetSpec {
   std::size_t nodes = 3;
   double poll_interval_s = 1.0;
@@ -99,6 +109,7 @@ struct Scenario {
   double gst_s = 0;
   std::vector<PartitionSpec> partitions;
   std::vector<CrashSpec> crashes;
+  CompactionSpec compaction;
   std::map<ReplicaId, std::string> byzantine;  // validator id -> strategy name
   std::vector<AdapterSpec> adapters;
   DurationDistribution validation_time = DurationDistribution::uniform(200, 800);
