@@ -134,7 +134,8 @@ void Replica::on_pre_prepare(const MessagePtr& message) {
   auto& s = slot(pp.seq);
   if (s.pre_prepare) {
     if (s.pre_prepare->as<PrePrepare>()->batch_digest != pp.batch_digest) {
-      reject(fmt::format("primary {} equivocates at {}/{}", message->sender, pp.view, pp.seq));
+      equivocation(message->sender, fmt::format("primary {} equivocates at {}/{}", message->sender,
+                                                pp.view, pp.seq));
     }
     return;
   }
@@ -164,8 +165,8 @@ void Replica::on_prepare(const MessagePtr& message) {
   auto& s = slot(p.seq);
   auto [it, inserted] = s.prepares.emplace(message->sender, message);
   if (!inserted && it->second->as<Prepare>()->batch_digest != p.batch_digest) {
-    reject(
-        fmt::format("replica {} equivocates in prepares at {}/{}", message->sender, p.view, p.seq));
+    equivocation(message->sender, fmt::format("replica {} equivocates in prepares at {}/{}",
+                                              message->sender, p.view, p.seq));
   }
   check_prepared(p.seq);
 }
@@ -176,8 +177,8 @@ void Replica::on_commit(const MessagePtr& message) {
   auto& s = slot(c.seq);
   auto [it, inserted] = s.commits.emplace(message->sender, message);
   if (!inserted && it->second->as<Commit>()->batch_digest != c.batch_digest) {
-    reject(
-        fmt::format("replica {} equivocates in commits at {}/{}", message->sender, c.view, c.seq));
+    equivocation(message->sender, fmt::format("replica {} equivocates in commits at {}/{}",
+                                              message->sender, c.view, c.seq));
   }
   check_committed(c.seq);
 }

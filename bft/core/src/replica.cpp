@@ -49,6 +49,11 @@ void Replica::reject(std::string detail) {
   ready_.events.push_back({ReplicaEvent::Kind::kRejected, view_, 0, std::move(detail)});
 }
 
+void Replica::equivocation(ReplicaId peer, std::string detail) {
+  ready_.events.push_back(
+      {ReplicaEvent::Kind::kEquivocation, view_, 0, std::move(detail), {}, peer});
+}
+
 void Replica::send_to_all(const MessagePtr& message) {
   ready_.messages.push_back({Outbound::To::kAllReplicas, 0, message});
 }

@@ -490,6 +490,11 @@ class Daemon final : public ValidatorDaemon {
       case Kind::kCheckpointStable:
         spdlog::debug("validator {}: checkpoint {} stable", options_.id, event.seq);
         break;
+      case Kind::kEquivocation:
+        // Counted per signer: a peer's contradiction is evidence against it (an honest validator
+        // restarted from its log must never show up here).
+        refusals_.refuse(fmt::format("equivocation-by-{}", event.peer), event.detail);
+        break;
       case Kind::kRejected:
         spdlog::debug("validator {}: refused: {}", options_.id, event.detail);
         break;

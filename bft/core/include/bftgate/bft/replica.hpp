@@ -82,13 +82,15 @@ struct ReplicaEvent {
     kStateTransferred,
     kCheckpointTaken,  // this replica's own checkpoint at `seq` (not yet stable): `digest`
     kCheckpointStable,
-    kRejected
+    kRejected,
+    kEquivocation,  // replica `peer` signed two different messages for one slot: `detail`
   };
   Kind kind;
   View view = 0;
   Seq seq = 0;
   std::string detail;  // for kRejected: why a message was refused
   Digest digest{};     // for kCheckpointTaken: the digest of the whole replicated state
+  ReplicaId peer = 0;  // for kEquivocation
 };
 
 struct Ready {
@@ -170,6 +172,7 @@ class Replica {
 
   // replica.cpp
   void reject(std::string detail);
+  void equivocation(ReplicaId peer, std::string detail);
   void send_to_all(const MessagePtr& message);
   void send_to(ReplicaId replica, const MessagePtr& message);
   void persist_sent(const MessagePtr& message);
