@@ -3,12 +3,15 @@
 // Real Ed25519 keys and signatures throughout.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <deque>
 #include <functional>
 #include <memory>
 #include <set>
 
 #include "bftgate/bft/replica.hpp"
+#include "bftgate/bft/replica_checker.hpp"
 #include "bftgate/crypto/cluster_setup.hpp"
 
 namespace bftgate::bft::testing {
@@ -49,7 +52,8 @@ class TestCluster {
 
   explicit TestCluster(std::size_t n, FaultModel model = FaultModel::kBft,
                        std::function<void(ReplicaOptions&)> adjust = {}) {
-    auto generated = generate_cluster({.validators = n, .inference_nodes = 0, .fault_model = model});
+    auto generated =
+        generate_cluster({.validators = n, .inference_nodes = 0, .fault_model = model});
     if (!generated) throw std::runtime_error(generated.error().message);
     cluster_ = std::make_unique<GeneratedCluster>(std::move(generated.value()));
     options = ReplicaOptions::from_config(cluster_->config);
@@ -62,6 +66,7 @@ class TestCluster {
     apps.resize(n);
     disks.resize(n);
     replicas.resize(n);
+    checkers.resize(n);
     for (std::size_t i = 0; i < n; ++i) start(static_cast<ReplicaId>(i), false);
   }
 
@@ -78,7 +83,10 @@ class TestCluster {
     signers.resize(n_of_config());
     signers[i] = signer;
     replicas[i] = std::make_unique<Replica>(options, signer, verifier, *apps[i]);
-    if (recover) replicas[i]->restore(disks[i]);
+    if (recover) {
+      replicas[i]->restore(disks[i]);
+      checkers[i].restored(disks[i]);
+    }
     down.erase(i);
   }
   void crash(ReplicaId i) { down.insert(i); }
@@ -88,7 +96,8 @@ class TestCluster {
     return make_message(*operator_signer(), Request{id, Bytes(operation.begin(), operation.end())});
   }
   void submit(const MessagePtr& request) {
-    for (std::size_t i = 0; i < n(); ++i) queue.push_back({kOperatorPrincipal, static_cast<PrincipalId>(i), request});
+    for (std::size_t i = 0; i < n(); ++i)
+      queue.push_back({kOperatorPrincipal, static_cast<PrincipalId>(i), request});
     pump();
   }
 
@@ -119,8 +128,11 @@ class TestCluster {
     }
   }
 
+  // Takes replica i's output, after checking its invariants (replica_checker.hpp).
   void drain(ReplicaId i) {
     auto ready = replicas[i]->take_ready();
+    if (auto broken = checkers[i].after_step(*replicas[i], ready))
+      ADD_FAILURE() << "replica " << i << " broke an invariant: " << *broken;
     for (auto& record : ready.persist) disks[i].push_back(std::move(record));
     for (auto& batch : ready.committed) committed[i].push_back(batch);
     for (auto& event : ready.events) events[i].push_back(event);
@@ -143,8 +155,9 @@ class TestCluster {
   std::size_t count_events(ReplicaId i, ReplicaEvent::Kind kind) const {
     auto it = events.find(i);
     if (it == events.end()) return 0;
-    return static_cast<std::size_t>(std::count_if(it->second.begin(), it->second.end(),
-                                                   [&](const ReplicaEvent& e) { return e.kind == kind; }));
+    return static_cast<std::size_t>(
+        std::count_if(it->second.begin(), it->second.end(),
+                      [&](const ReplicaEvent& e) { return e.kind == kind; }));
   }
 
   ReplicaOptions options;
@@ -153,6 +166,7 @@ class TestCluster {
   std::vector<std::unique_ptr<LogApp>> apps;
   std::vector<std::unique_ptr<Replica>> replicas;
   std::vector<std::vector<PersistRecord>> disks;
+  std::vector<ReplicaChecker> checkers;  // kept across restarts
   std::set<ReplicaId> down;
   struct InFlight {
     PrincipalId from;
@@ -172,7 +186,8 @@ class TestCluster {
     if (!operator_signer_) {
       std::array<std::uint8_t, 32> seed{};
       cluster_->operator_key.copy_seed_to(seed);
-      operator_signer_ = std::make_shared<Ed25519Signer>(kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
+      operator_signer_ =
+          std::make_shared<Ed25519Signer>(kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
     }
     return operator_signer_;
   }

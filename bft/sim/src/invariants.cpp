@@ -33,6 +33,10 @@ void InvariantChecker::same_at(std::map<bft::Seq, std::pair<ReplicaId, crypto::D
   }
 }
 
+void InvariantChecker::on_replica_invariant(ReplicaId replica, const std::string& what) {
+  violation(fmt::format("replica-invariant: replica {}: {}", replica, what));
+}
+
 void InvariantChecker::on_sent(ReplicaId replica, const bft::SignedMessage& message) {
   std::optional<std::tuple<ReplicaId, bft::MessageType, bft::View, bft::Seq>> key;
   crypto::Digest digest;

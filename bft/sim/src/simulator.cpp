@@ -11,6 +11,7 @@
 #include "bftgate/bft/byzantine.hpp"
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
+#include "bftgate/bft/replica_checker.hpp"
 #include "bftgate/crypto/certificate.hpp"
 #include "bftgate/sim/invariants.hpp"
 #include "bftgate/sim/mac_signer.hpp"
@@ -96,7 +97,8 @@ struct ReplicaHost {
   ReplicaId id = 0;
   std::unique_ptr<bft::ByzantineStrategy> strategy;  // null: honest
   bool up = true;
-  std::vector<Instance> instances;  // two for twins
+  std::vector<Instance> instances;            // two for twins
+  std::vector<bft::ReplicaChecker> checkers;  // one per instance, kept across restarts
   std::shared_ptr<bft::Signer> signer;
   std::optional<crypto::SecretKey> vote_key;
   std::set<std::uint64_t> validating;
@@ -183,6 +185,7 @@ class Simulation {
   std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
   std::uint64_t next_order_ = 0;
   Time now_{0};
+  bool stopped_ = false;  // a replica broke one of its own invariants: the run ends there
   RunResult result_;
   InvariantChecker checker_;
 };
@@ -237,6 +240,7 @@ void Simulation::build_cluster(std::uint64_t seed) {
   for (auto& host : hosts_) {
     host.instances.push_back(make_instance(host));
     if (host.strategy && host.strategy->twins()) host.instances.push_back(make_instance(host));
+    host.checkers.resize(host.instances.size());
     auto client_id = bft::kValidatorClientBase + host.id;
     clients_[client_id] = Client{client_id,
                                  std::make_shared<MacSigner>(client_id, keyring_->key(client_id)),
@@ -286,7 +290,7 @@ RunResult Simulation::run() {
   }
 
   auto end = seconds(scenario_.duration_s);
-  while (!queue_.empty() && queue_.top().at <= end) {
+  while (!queue_.empty() && queue_.top().at <= end && !stopped_) {
     Event event = queue_.top();
     queue_.pop();
     now_ = event.at;
@@ -344,10 +348,12 @@ void Simulation::process(const Event& event) {
       if (host.up) break;
       host.up = true;
       host.validating.clear();
-      for (auto& instance : host.instances) {
+      for (std::size_t k = 0; k < host.instances.size(); ++k) {
+        auto& instance = host.instances[k];
         auto disk = std::move(instance.disk);
         instance = make_instance(host);
         instance.replica->restore(disk);
+        host.checkers[k].restored(disk);
         instance.disk = std::move(disk);
         // Recovery must rebuild exactly the state the replica had executed.
         if (honest(host.id)) {
@@ -463,8 +469,15 @@ bool Simulation::maybe_compact(Instance& instance) {
 
 void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
   auto& instance = host.instances[k];
-  if (!instance.replica->has_ready()) return;
-  auto ready = instance.replica->take_ready();
+  auto ready = instance.replica->has_ready() ? instance.replica->take_ready() : bft::Ready{};
+  if (auto broken = host.checkers[k].after_step(*instance.replica, ready)) {
+    checker_.on_replica_invariant(
+        host.id, fmt::format("seed {}, event {} at {:.6f} s: {}", result_.seed, result_.events,
+                             to_seconds(now_), *broken));
+    stopped_ = true;
+    return;
+  }
+  if (ready.empty()) return;
   // Persist before send: in the simulator the disk is the list of records a restart replays.
   for (auto& record : ready.persist) instance.disk.push_back(std::move(record));
   bool compacted = maybe_compact(instance);

@@ -128,6 +128,11 @@ class Replica {
   // compacted log keeps; restore(live_records()) gives a replica with the same live_records().
   std::vector<PersistRecord> live_records() const;
 
+  // LogCabin-style self-check of this replica's own state (checkpoints, watermarks, window,
+  // slots, its own messages): empty when every invariant holds, else what is broken. Drivers
+  // call it after every step (replica_checker.hpp).
+  std::optional<std::string> invariant_violation() const;
+
   ReplicaId id() const { return self_; }
   View view() const { return view_; }
   bool view_active() const { return view_active_; }
@@ -135,6 +140,7 @@ class Replica {
   // nobody joined, until it reaches the view it asked for: the view change it signed promised
   // that it would prepare nothing more in lower views.
   bool voting() const { return view_ >= promised_view_; }
+  View promised_view() const { return promised_view_; }
   ReplicaId primary_of(View view) const { return replicas_[view % replicas_.size()]; }
   bool is_primary() const { return primary_of(view_) == self_; }
   Seq last_executed() const { return last_executed_; }

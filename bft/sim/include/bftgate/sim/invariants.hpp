@@ -9,6 +9,7 @@
 //   no-contradiction an honest replica never signs two different pre-prepares, prepares or
 //                    commits for one view and sequence number, not even across crashes and
 //                    compactions of its log
+//   replica-invariant every replica's own state after every step (bft/replica_checker.hpp)
 //   register-safety  every certificate verifies, holds at least f+1 PASS votes of honest
 //                    validators (so an adapter every honest validator fails is never certified),
 //                    and no version is certified with two digests
@@ -41,6 +42,8 @@ class InvariantChecker {
   void on_commit(ReplicaId replica, const bft::CommittedBatch& batch);
   // The register's operation-log head hash of an honest replica that has executed through `seq`.
   void on_state(ReplicaId replica, bft::Seq seq, const crypto::Digest& log_head);
+  // A replica broke one of its own invariants (bft/replica_checker.hpp); the run stops.
+  void on_replica_invariant(ReplicaId replica, const std::string& what);
   // A message an honest replica signed and sends.
   void on_sent(ReplicaId replica, const bft::SignedMessage& message);
   // An honest replica's own checkpoint digest at `seq`.
