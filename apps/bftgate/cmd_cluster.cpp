@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "bftgate/bft/byzantine.hpp"
 #include "bftgate/bft/register.hpp"
 #include "bftgate/crypto/key_file.hpp"
 #include "bftgate/crypto/strict_json.hpp"
@@ -285,9 +286,8 @@ void register_validator(CLI::App& app, Runner& run) {
       ->default_val(60);
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
       ->default_val("info");
-  cmd->add_option(
-      "--byzantine", args->options.byzantine,
-      "Run as an adversary: silent, equivocate, forge, pass-all, fail-all, replay or slow");
+  cmd->add_option("--byzantine", args->options.byzantine,
+                  "Run as an adversary: " + bft::strategy_names(/*one_process_only=*/true));
   cmd->add_option(
       "--listen", args->options.listen,
       "ZeroMQ endpoint to bind instead of the config's (a twin behind `bftgate twin-router`)");

@@ -1,18 +1,22 @@
 #include "bftgate/bft/byzantine.hpp"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 
 namespace bftgate::bft {
 
-
-std::vector<TimedOutbound> ByzantineStrategy::transform(StrategyContext&, std::vector<Outbound> messages) {
+std::vector<TimedOutbound> ByzantineStrategy::transform(StrategyContext&,
+                                                        std::vector<Outbound> messages) {
   std::vector<TimedOutbound> out;
   out.reserve(messages.size());
   for (auto& m : messages) out.push_back({std::move(m), Duration(0)});
   return out;
 }
 
-bool ByzantineStrategy::accept(StrategyContext&, const MessagePtr&) { return true; }
+bool ByzantineStrategy::accept(StrategyContext&, const MessagePtr&) {
+  return true;
+}
 
 namespace {
 
@@ -20,7 +24,9 @@ namespace {
 class Silent final : public ByzantineStrategy {
  public:
   std::string_view name() const override { return "silent"; }
-  std::vector<TimedOutbound> transform(StrategyContext&, std::vector<Outbound>) override { return {}; }
+  std::vector<TimedOutbound> transform(StrategyContext&, std::vector<Outbound>) override {
+    return {};
+  }
   std::optional<Verdict> vote(Verdict) override { return std::nullopt; }
   const RegisterEntry* serve_poll(const AdapterRegister&) override { return nullptr; }
 };
@@ -32,11 +38,13 @@ class Silent final : public ByzantineStrategy {
 class Equivocate final : public ByzantineStrategy {
  public:
   std::string_view name() const override { return "equivocate"; }
-  std::vector<TimedOutbound> transform(StrategyContext& context, std::vector<Outbound> messages) override {
+  std::vector<TimedOutbound> transform(StrategyContext& context,
+                                       std::vector<Outbound> messages) override {
     std::vector<TimedOutbound> out;
     for (auto& m : messages) {
       const auto* pp = m.message->as<PrePrepare>();
-      if (pp == nullptr || m.to != Outbound::To::kAllReplicas || m.message->sender != context.self) {
+      if (pp == nullptr || m.to != Outbound::To::kAllReplicas ||
+          m.message->sender != context.self) {
         out.push_back({std::move(m), Duration(0)});
         continue;
       }
@@ -89,17 +97,21 @@ class Forge final : public ByzantineStrategy {
 
  private:
   RegisterEntry forged_;
-  std::vector<TimedOutbound> transform(StrategyContext& context, std::vector<Outbound> messages) override {
+  std::vector<TimedOutbound> transform(StrategyContext& context,
+                                       std::vector<Outbound> messages) override {
     std::vector<TimedOutbound> out;
     for (auto& m : messages) {
       auto corrupted = m.message->signature;
       corrupted.bytes[0] ^= 0x01;
-      out.push_back({{m.to, m.destination, make_message_as(m.message->sender, m.message->body, corrupted)},
-                     Duration(0)});
+      out.push_back(
+          {{m.to, m.destination, make_message_as(m.message->sender, m.message->body, corrupted)},
+           Duration(0)});
       auto victim = context.replicas[context.rng() % context.replicas.size()];
       if (victim != context.self) {
-        auto forged = make_message_as(victim, m.message->body, context.signer.sign(
-            domain_of(m.message->type()), encode_signed_bytes(victim, m.message->body)));
+        auto forged =
+            make_message_as(victim, m.message->body,
+                            context.signer.sign(domain_of(m.message->type()),
+                                                encode_signed_bytes(victim, m.message->body)));
         out.push_back({{m.to, m.destination, forged}, Duration(0)});
       }
     }
@@ -129,7 +141,8 @@ class Replay final : public ByzantineStrategy {
     remember(message);
     return true;
   }
-  std::vector<TimedOutbound> transform(StrategyContext& context, std::vector<Outbound> messages) override {
+  std::vector<TimedOutbound> transform(StrategyContext& context,
+                                       std::vector<Outbound> messages) override {
     std::vector<TimedOutbound> out;
     for (auto& m : messages) {
       remember(m.message);
@@ -176,7 +189,8 @@ class Slow final : public ByzantineStrategy {
  public:
   explicit Slow(Duration delay) : delay_(delay) {}
   std::string_view name() const override { return "slow"; }
-  std::vector<TimedOutbound> transform(StrategyContext& context, std::vector<Outbound> messages) override {
+  std::vector<TimedOutbound> transform(StrategyContext& context,
+                                       std::vector<Outbound> messages) override {
     std::vector<TimedOutbound> out;
     for (auto& m : messages) {
       bool hold = m.message->as<PrePrepare>() != nullptr && m.message->sender == context.self;
@@ -197,6 +211,30 @@ class Twins final : public ByzantineStrategy {
 
 }  // namespace
 
+const std::vector<StrategyInfo>& strategies() {
+  static const std::vector<StrategyInfo> registry = {
+      {"silent"},   {"equivocate"}, {"forge"}, {"pass-all"},
+      {"fail-all"}, {"replay"},     {"slow"},  {"twins", /*one_process=*/false},
+  };
+  return registry;
+}
+
+bool known_strategy(std::string_view name, bool one_process_only) {
+  for (const auto& s : strategies()) {
+    if (s.name == name) return s.one_process || !one_process_only;
+  }
+  return false;
+}
+
+std::string strategy_names(bool one_process_only) {
+  std::string out;
+  for (const auto& s : strategies()) {
+    if (one_process_only && !s.one_process) continue;
+    out += (out.empty() ? "" : ", ") + std::string(s.name);
+  }
+  return out;
+}
+
 std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration slow_delay) {
   if (name == "silent") return std::make_unique<Silent>();
   if (name == "equivocate") return std::make_unique<Equivocate>();
@@ -206,7 +244,8 @@ std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration
   if (name == "replay") return std::make_unique<Replay>();
   if (name == "slow") return std::make_unique<Slow>(slow_delay);
   if (name == "twins") return std::make_unique<Twins>();
-  throw std::invalid_argument("unknown Byzantine strategy: " + std::string(name));
+  throw std::invalid_argument(
+      fmt::format("unknown Byzantine strategy '{}' (known: {})", name, strategy_names()));
 }
 
 }  // namespace bftgate::bft

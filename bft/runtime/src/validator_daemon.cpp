@@ -657,14 +657,11 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
                              options.id, options.config.string())};
   }
   if (!options.byzantine.empty()) {
-    static const std::set<std::string> supported = {"silent",   "equivocate", "forge", "pass-all",
-                                                    "fail-all", "replay",     "slow"};
-    if (!supported.contains(options.byzantine)) {
+    if (!bft::known_strategy(options.byzantine, /*one_process_only=*/true)) {
       return Error{fmt::format(
-          "unknown or unsupported --byzantine strategy '{}' (silent, equivocate, forge, pass-all, "
-          "fail-all, replay, slow; for twins run two validator processes with --listen behind "
-          "`bftgate twin-router`)",
-          options.byzantine)};
+          "unknown or unsupported --byzantine strategy '{}' ({}; for twins run two validator "
+          "processes with --listen behind `bftgate twin-router`)",
+          printable(options.byzantine, 64), bft::strategy_names(/*one_process_only=*/true))};
     }
   }
   auto faults = LinkFaults::parse(options.faults);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "bftgate/bft/byzantine.hpp"
 #include "bftgate/crypto/cluster_setup.hpp"
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/strict_json.hpp"
@@ -146,12 +147,6 @@ ReplicaId parse_replica_key(const std::string& key, std::size_t n, const std::st
   throw ScenarioError(fmt::format("{}: '{}' is not a validator id in [0, {})", path, key, n));
 }
 
-const std::vector<std::string>& strategy_names() {
-  static const std::vector<std::string> names = {"silent",   "equivocate", "forge", "pass-all",
-                                                 "fail-all", "replay",     "slow",  "twins"};
-  return names;
-}
-
 Scenario parse(const json& j) {
   only_fields(j, "scenario",
               {"name",
@@ -261,12 +256,9 @@ Scenario parse(const json& j) {
     for (const auto& [key, value] : b.items()) {
       auto id = parse_replica_key(key, n, "byzantine");
       auto name = value.is_string() ? value.get<std::string>() : "";
-      const auto& names = strategy_names();
-      if (std::find(names.begin(), names.end(), name) == names.end()) {
-        throw ScenarioError(
-            fmt::format("byzantine.{}: unknown strategy '{}' (known: silent, equivocate, forge, "
-                        "pass-all, fail-all, replay, slow, twins)",
-                        key, name));
+      if (!bft::known_strategy(name)) {
+        throw ScenarioError(fmt::format("byzantine.{}: unknown strategy '{}' (known: {})", key,
+                                        name, bft::strategy_names()));
       }
       s.byzantine[id] = name;
     }

@@ -7,12 +7,12 @@
 
 #include <memory>
 #include <optional>
+#include <random>
 #include <string_view>
 #include <vector>
 
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
-#include <random>
 
 namespace bftgate::bft {
 
@@ -24,7 +24,8 @@ struct TimedOutbound {
 struct StrategyContext {
   ReplicaId self;
   const Replica& replica;
-  const Signer& signer;  // the strategy's own key: it can sign anything as itself, nothing as others
+  const Signer&
+      signer;  // the strategy's own key: it can sign anything as itself, nothing as others
   const std::vector<ReplicaId>& replicas;
   std::mt19937_64& rng;
   Time now;
@@ -36,7 +37,8 @@ class ByzantineStrategy {
   virtual std::string_view name() const = 0;
 
   // Rewrites the honest replica's outgoing messages.
-  virtual std::vector<TimedOutbound> transform(StrategyContext& context, std::vector<Outbound> messages);
+  virtual std::vector<TimedOutbound> transform(StrategyContext& context,
+                                               std::vector<Outbound> messages);
   // Whether an incoming message is given to the replica (and remembered for replays).
   virtual bool accept(StrategyContext& context, const MessagePtr& message);
   // The validator's vote given what an honest validator would conclude; nullopt: no vote.
@@ -53,8 +55,20 @@ class ByzantineStrategy {
   virtual bool twins() const { return false; }
 };
 
-// "silent", "equivocate", "forge", "pass-all", "fail-all", "replay", "slow", "twins".
-// slow_delay: how long the slow primary holds its pre-prepares (just under the view-change timeout).
+// The one registry of strategy names: the simulator's scenarios, the validator's --byzantine
+// and the CLI's help all read it.
+struct StrategyInfo {
+  std::string_view name;
+  // Whether one validator process can play it (twins needs two processes behind a router).
+  bool one_process = true;
+};
+const std::vector<StrategyInfo>& strategies();
+bool known_strategy(std::string_view name, bool one_process_only = false);
+// "silent, equivocate, ..." for messages and help texts.
+std::string strategy_names(bool one_process_only = false);
+
+// A strategy from the registry; slow_delay: how long the slow primary holds its pre-prepares
+// (just under the view-change timeout). Throws std::invalid_argument for an unknown name.
 std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration slow_delay);
 
 }  // namespace bftgate::bft

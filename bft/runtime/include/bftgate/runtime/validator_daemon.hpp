@@ -26,8 +26,8 @@ struct ValidatorOptions {
   std::filesystem::path suites;
   std::chrono::milliseconds validate_timeout{60'000};
   std::chrono::milliseconds tick{10};
-  // A Byzantine strategy (bft/byzantine.hpp) for adversarial experiments: silent, equivocate,
-  // forge, pass-all, fail-all, replay or slow. Empty: honest.
+  // A Byzantine strategy for adversarial experiments, one of bft::strategies() that a single
+  // process can play (bft/byzantine.hpp). Empty: honest.
   std::string byzantine;
   // Endpoint to listen on instead of the config's (a twin behind runtime/twin_router.hpp).
   std::string listen;
