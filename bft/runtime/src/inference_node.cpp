@@ -24,6 +24,7 @@
 #include "bftgate/gpu/backend.hpp"
 #include "bftgate/gpu/serving_loop.hpp"
 #include "bftgate/gpu/verified_adapter.hpp"
+#include "bftgate/runtime/artifact_source.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/http_server.hpp"
@@ -228,23 +229,16 @@ class Node final : public InferenceNode {
     if (chosen == nullptr) return;
     const auto& release = *chosen;
     auto version = release["version"].get<std::uint64_t>();
-    std::error_code ec;
-    std::filesystem::create_directories(options_.cache_dir, ec);
-    auto path = options_.cache_dir / digest->hex();
     auto started = Clock::now();
-    auto source = release.value("source", "");
-    if (source.starts_with("store://")) {
-      StoreClient store(config_.artifact_store_endpoint, std::chrono::milliseconds(30'000));
-      if (auto s = store.get(*digest, path); !s)
-        return refuse("download-failed", s.error().message);
-    } else if (source.starts_with("file://")) {
-      std::filesystem::copy_file(source.substr(7), path,
-                                 std::filesystem::copy_options::overwrite_existing, ec);
-      if (ec) return refuse("download-failed", ec.message());
-    } else {
-      return refuse("unsupported-source", printable(source));
-    }
-    install(version, *digest, *chosen_certificate, path, started);
+    auto source = ArtifactSource::parse(release.value("source", ""));
+    if (!source) return refuse("unsupported-source", source.error().message);
+    auto path = fetch_artifact(*source, *digest,
+                               {.store_endpoint = config_.artifact_store_endpoint,
+                                .cache_dir = options_.cache_dir,
+                                .copy_files = true,
+                                .timeout = std::chrono::milliseconds(30'000)});
+    if (!path) return refuse("download-failed", path.error().message);
+    install(version, *digest, *chosen_certificate, *path, started);
   }
 
   // Loads the artifact at `path` as `version` if its bytes match the certified digest, then
@@ -258,8 +252,11 @@ class Node final : public InferenceNode {
     loaded->digest = digest;
     std::ifstream in(path, std::ios::binary);
     loaded->weights.assign(std::istreambuf_iterator<char>(in), {});
-    if (crypto::sha256(loaded->weights) != digest)
+    if (crypto::sha256(loaded->weights) != digest) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);  // fetched again on the next poll, not kept wrong
       return refuse("digest-mismatch", "artifact bytes do not match the certificate");
+    }
     auto transfer_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     if (serving_) {
       // Only a VerifiedAdapter reaches the backend: certificate, digest and adapter checked again

@@ -13,6 +13,7 @@
 #include "bftgate/bft/register.hpp"
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/sodium.hpp"
+#include "bftgate/runtime/artifact_source.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/validation/peft.hpp"
@@ -161,7 +162,7 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
   auto digest = crypto::sha256_file(artifact);
   if (!digest) return ProposeError{Kind::kFailed, digest.error().message};
   Proposal proposal{0, digest->digest, digest->size,
-                    "file://" + std::filesystem::absolute(artifact).string()};
+                    ArtifactSource::file(std::filesystem::absolute(artifact)).to_string()};
   if (use_store) {
     StoreClient store(config.artifact_store_endpoint);
     auto stored = store.put(artifact);
@@ -170,7 +171,7 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
                           fmt::format("upload to the artifact store {} failed: {}",
                                       config.artifact_store_endpoint, stored.error().message)};
     }
-    proposal.source = "store://" + stored->hex();
+    proposal.source = ArtifactSource::store(*stored).to_string();
   }
   std::array<std::uint8_t, crypto::kSeedSize> seed{};
   operator_key.copy_seed_to(seed);

@@ -24,6 +24,7 @@
 #include "bftgate/crypto/key_file.hpp"
 #include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/runtime/adapter_validation.hpp"
+#include "bftgate/runtime/artifact_source.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/envelope.hpp"
 #include "bftgate/runtime/link_faults.hpp"
@@ -53,27 +54,22 @@ ValidationResult validate(const ValidatorOptions& options, const std::string& st
                           const crypto::Digest& digest, AdapterValidation& validation,
                           const std::atomic<bool>& cancel) {
   ValidationResult result{version, {false, false, {}, "{}"}, 0};
-  constexpr std::string_view kFile = "file://";
-  constexpr std::string_view kStore = "store://";
-  std::filesystem::path path;
-  if (source.starts_with(kFile)) {
-    path = source.substr(kFile.size());
-  } else if (source.starts_with(kStore)) {
-    // Content-addressed: fetch by the proposed digest (the store and this side both check it).
-    std::error_code ec;
-    std::filesystem::create_directories(options.data_dir / "artifacts", ec);
-    path = options.data_dir / "artifacts" / digest.hex();
-    if (!std::filesystem::exists(path)) {
-      StoreClient store(store_endpoint, std::chrono::milliseconds(30'000));
-      if (auto s = store.get(digest, path); !s) {
-        result.verdict.reason = fmt::format("cannot fetch the artifact: {}", s.error().message);
-        return result;
-      }
-    }
-  } else {
-    result.verdict.reason = fmt::format("unsupported artifact source '{}'", source);
+  auto parsed = ArtifactSource::parse(source);
+  if (!parsed) {
+    result.verdict.reason = parsed.error().message;
     return result;
   }
+  // Content-addressed: fetched by the proposed digest (the store and this side both check it).
+  auto fetched = fetch_artifact(*parsed, digest,
+                                {.store_endpoint = store_endpoint,
+                                 .cache_dir = options.data_dir / "artifacts",
+                                 .copy_files = false,
+                                 .timeout = std::chrono::milliseconds(30'000)});
+  if (!fetched) {
+    result.verdict.reason = fetched.error().message;
+    return result;
+  }
+  const auto& path = fetched.value();
   auto file_digest = crypto::sha256_file(path);
   if (!file_digest) {
     result.verdict.reason = file_digest.error().message;
