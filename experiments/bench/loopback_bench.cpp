@@ -11,9 +11,7 @@
 // wal:0 keeps each validator's WAL on disk (the default, the real cost of fsync here); wal:1 on
 // /dev/shm (tmpfs: fsync is free), to separate the protocol's cost from the disk's.
 #include <benchmark/benchmark.h>
-
 #include <fmt/format.h>
-#include <zmq.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -25,7 +23,9 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+#include <zmq.hpp>
 
+#include "bftgate/bft/ed25519_signer.hpp"
 #include "bftgate/bft/messages.hpp"
 #include "bftgate/bft/signer.hpp"
 #include "bftgate/crypto/cluster_setup.hpp"
@@ -44,7 +44,8 @@ constexpr std::size_t kValidators = 4;
 class LoopbackCluster {
  public:
   explicit LoopbackCluster(bool wal_on_tmpfs) {
-    auto root = wal_on_tmpfs ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path();
+    auto root =
+        wal_on_tmpfs ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path();
     dir_ = root / fmt::format("bftgate-loopback-{}", ::getpid());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
@@ -62,15 +63,17 @@ class LoopbackCluster {
     config_ = generated->config;
     std::array<std::uint8_t, crypto::kSeedSize> seed{};
     generated->operator_key.copy_seed_to(seed);
-    signer_ = std::make_unique<bft::Ed25519Signer>(bft::kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
+    signer_ = std::make_unique<bft::Ed25519Signer>(bft::kOperatorPrincipal,
+                                                   crypto::SecretKey::from_seed(seed));
     verifier_ = std::make_unique<bft::Ed25519Verifier>(config_);
     for (std::size_t i = 0; i < kValidators; ++i) {
       auto id = std::to_string(i);
-      auto status = processes_.spawn(id,
-                                     {BFTGATE_BINARY, "validator", "--config", files->config.string(), "--id", id, "--key",
-                                      files->validator_keys[i].string(), "--data", (dir_ / ("data-" + id)).string(),
-                                      "--validate-cmd", "true", "--log-level", "warn"},
-                                     dir_ / ("validator-" + id + ".log"));
+      auto status = processes_.spawn(
+          id,
+          {BFTGATE_BINARY, "validator", "--config", files->config.string(), "--id", id, "--key",
+           files->validator_keys[i].string(), "--data", (dir_ / ("data-" + id)).string(),
+           "--validate-cmd", "true", "--log-level", "warn"},
+          dir_ / ("validator-" + id + ".log"));
       if (!status) throw std::runtime_error(status.error().message);
     }
     for (const auto& v : config_.validators) {
@@ -86,7 +89,8 @@ class LoopbackCluster {
     while (Clock::now() < deadline) {
       if (run_one(std::chrono::milliseconds(500))) return;
     }
-    throw std::runtime_error("the loopback cluster did not answer within 30 s; logs in " + dir_.string());
+    throw std::runtime_error("the loopback cluster did not answer within 30 s; logs in " +
+                             dir_.string());
   }
 
   ~LoopbackCluster() {
@@ -126,8 +130,8 @@ class LoopbackCluster {
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
       zmq::message_t message;
       while (sockets_[i].recv(message, zmq::recv_flags::dontwait)) {
-        auto envelope =
-            runtime::open_envelope(ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
+        auto envelope = runtime::open_envelope(
+            ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
         if (!envelope || envelope->kind != runtime::EnvelopeKind::kProtocol) continue;
         auto decoded = bft::decode_message(envelope->payload);
         if (!decoded || decoded.value()->sender != ids_[i]) continue;
@@ -207,7 +211,12 @@ void BM_DecisionLatency(benchmark::State& state) {
   state.counters["median_target_ratio"] = percentile(latencies_us, 0.5) / 1000.0;
   if (failures > 0) state.SkipWithError("some requests got no f+1 matching replies within 5 s");
 }
-BENCHMARK(BM_DecisionLatency)->ArgName("wal_tmpfs")->Arg(0)->Arg(1)->Iterations(2000)->UseManualTime()
+BENCHMARK(BM_DecisionLatency)
+    ->ArgName("wal_tmpfs")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(2000)
+    ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 
 void BM_BatchedThroughput(benchmark::State& state) {
@@ -235,7 +244,8 @@ void BM_BatchedThroughput(benchmark::State& state) {
     completed += done;
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(completed));
-  state.counters["requests_per_s"] = benchmark::Counter(static_cast<double>(completed), benchmark::Counter::kIsRate);
+  state.counters["requests_per_s"] =
+      benchmark::Counter(static_cast<double>(completed), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_BatchedThroughput)
     ->ArgNames({"wal_tmpfs", "window"})
@@ -257,13 +267,17 @@ void BM_SignatureCeiling(benchmark::State& state) {
   auto signature = key.sign(crypto::Domain::kProtocolMessage, body);
   constexpr int kSamples = 2000;
   auto started = Clock::now();
-  for (int i = 0; i < kSamples; ++i) benchmark::DoNotOptimize(key.sign(crypto::Domain::kProtocolMessage, body));
-  auto sign_us = std::chrono::duration<double, std::micro>(Clock::now() - started).count() / kSamples;
+  for (int i = 0; i < kSamples; ++i)
+    benchmark::DoNotOptimize(key.sign(crypto::Domain::kProtocolMessage, body));
+  auto sign_us =
+      std::chrono::duration<double, std::micro>(Clock::now() - started).count() / kSamples;
   started = Clock::now();
   for (int i = 0; i < kSamples; ++i) {
-    benchmark::DoNotOptimize(crypto::verify(key.public_key(), crypto::Domain::kProtocolMessage, body, signature));
+    benchmark::DoNotOptimize(
+        crypto::verify(key.public_key(), crypto::Domain::kProtocolMessage, body, signature));
   }
-  auto verify_us = std::chrono::duration<double, std::micro>(Clock::now() - started).count() / kSamples;
+  auto verify_us =
+      std::chrono::duration<double, std::micro>(Clock::now() - started).count() / kSamples;
   for (auto _ : state) benchmark::DoNotOptimize(sign_us + verify_us);
   const double n = kValidators;
   const double f = 1;
@@ -275,8 +289,9 @@ void BM_SignatureCeiling(benchmark::State& state) {
   // The sequential critical path of one unbatched decision (each step waits on the one before):
   // client sign, primary verify + sign, backup verify x2 + sign, prepares verified, commit
   // signed, commits verified, reply signed, client verifies f+1 replies.
-  double path_us = sign_us + (verify_us + sign_us) + (2 * verify_us + sign_us) + (2 * f) * verify_us + sign_us +
-                   (2 * f) * verify_us + sign_us + (f + 1) * verify_us;
+  double path_us = sign_us + (verify_us + sign_us) + (2 * verify_us + sign_us) +
+                   (2 * f) * verify_us + sign_us + (2 * f) * verify_us + sign_us +
+                   (f + 1) * verify_us;
   state.counters["sign_us"] = sign_us;
   state.counters["verify_us"] = verify_us;
   state.counters["unbatched_path_us"] = path_us;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bftgate/bft/ed25519_signer.hpp"
 #include "bftgate/crypto/cluster_setup.hpp"
 
 namespace bftgate::bft {

@@ -10,8 +10,10 @@
 #include <memory>
 #include <set>
 
+#include "bftgate/bft/ed25519_signer.hpp"
 #include "bftgate/bft/replica.hpp"
 #include "bftgate/bft/replica_checker.hpp"
+#include "bftgate/bft/replica_config.hpp"
 #include "bftgate/crypto/cluster_setup.hpp"
 
 namespace bftgate::bft::testing {
@@ -56,7 +58,7 @@ class TestCluster {
         generate_cluster({.validators = n, .inference_nodes = 0, .fault_model = model});
     if (!generated) throw std::runtime_error(generated.error().message);
     cluster_ = std::make_unique<GeneratedCluster>(std::move(generated.value()));
-    options = ReplicaOptions::from_config(cluster_->config);
+    options = replica_options(cluster_->config);
     options.checkpoint_interval = 4;
     options.watermark_window = 8;
     options.view_change_timeout = Duration(100'000);

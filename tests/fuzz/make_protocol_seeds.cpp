@@ -39,10 +39,12 @@
 #include <vector>
 
 #include "bftgate/bft/byzantine.hpp"
+#include "bftgate/bft/ed25519_signer.hpp"
 #include "bftgate/bft/messages.hpp"
 #include "bftgate/bft/persist_codec.hpp"
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
+#include "bftgate/bft/replica_config.hpp"
 #include "bftgate/bft/signer.hpp"
 #include "bftgate/runtime/envelope.hpp"
 #include "fuzz_support.hpp"
@@ -126,7 +128,7 @@ class Cluster {
  public:
   explicit Cluster(Collector& messages, Collector& records)
       : messages_(messages), records_(records), config_(fuzz::fixed_config()) {
-    options_ = bft::ReplicaOptions::from_config(config_);
+    options_ = bft::replica_options(config_);
     options_.checkpoint_interval = 4;
     options_.watermark_window = 8;
     options_.view_change_timeout = bft::Duration(100'000);

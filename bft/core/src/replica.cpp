@@ -7,14 +7,6 @@
 
 namespace bftgate::bft {
 
-ReplicaOptions ReplicaOptions::from_config(const ClusterConfig& config) {
-  ReplicaOptions options;
-  for (const auto& v : config.validators) options.replicas.push_back(v.id);
-  options.f = config.f;
-  options.quorum = config.quorum();
-  return options;
-}
-
 Replica::Replica(ReplicaOptions options, std::shared_ptr<const Signer> signer,
                  std::shared_ptr<const Verifier> verifier, StateMachine& app)
     : options_(std::move(options)),

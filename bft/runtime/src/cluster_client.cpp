@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "bftgate/bft/ed25519_signer.hpp"
 #include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/runtime/envelope.hpp"
 

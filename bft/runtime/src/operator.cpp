@@ -10,6 +10,7 @@
 #include <limits>
 #include <thread>
 
+#include "bftgate/bft/ed25519_signer.hpp"
 #include "bftgate/bft/register.hpp"
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/sodium.hpp"

@@ -17,9 +17,11 @@
 #include <thread>
 
 #include "bftgate/bft/byzantine.hpp"
+#include "bftgate/bft/ed25519_signer.hpp"
 #include "bftgate/bft/persist_codec.hpp"
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
+#include "bftgate/bft/replica_config.hpp"
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/key_file.hpp"
 #include "bftgate/crypto/strict_json.hpp"
@@ -143,7 +145,7 @@ class Daemon final : public ValidatorDaemon {
     // Every request is checked on arrival and again inside the primary's batch: remember successes.
     verifier_ = std::make_shared<bft::Ed25519Verifier>(
         config_, std::make_shared<crypto::VerifyCache>(1 << 16));
-    replica_options_ = bft::ReplicaOptions::from_config(config_);
+    replica_options_ = bft::replica_options(config_);
     replica_ = std::make_unique<bft::Replica>(replica_options_, replica_signer, verifier_, app_);
     if (!options_.byzantine.empty()) {
       strategy_ =

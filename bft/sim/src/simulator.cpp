@@ -12,6 +12,7 @@
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
 #include "bftgate/bft/replica_checker.hpp"
+#include "bftgate/bft/replica_config.hpp"
 #include "bftgate/crypto/certificate.hpp"
 #include "bftgate/sim/invariants.hpp"
 #include "bftgate/sim/mac_signer.hpp"
@@ -215,7 +216,7 @@ void Simulation::build_cluster(std::uint64_t seed) {
   if (auto status = config_.validate(); !status)
     throw std::invalid_argument(status.error().message);
 
-  options_ = bft::ReplicaOptions::from_config(config_);
+  options_ = bft::replica_options(config_);
   const auto& t = scenario_.timing;
   options_.checkpoint_interval = t.checkpoint_interval;
   options_.watermark_window = t.watermark_window;

@@ -30,15 +30,13 @@ namespace bftgate::bft {
 struct ReplicaOptions {
   std::vector<ReplicaId> replicas;  // every replica id (any order; sorted internally)
   std::uint32_t f = 0;
-  std::size_t quorum = 1;         // certificate size: 2f+1 for n = 3f+1 (ClusterConfig::quorum)
+  std::size_t quorum = 1;         // certificate size: 2f+1 for n = 3f+1 (bft/replica_config.hpp)
   Seq checkpoint_interval = 16;   // K: a checkpoint every K sequence numbers
   Seq watermark_window = 64;      // L: accept sequence numbers in (low, low + L]; a multiple of K
   std::size_t max_batch = 64;     // requests per pre-prepare
   std::size_t max_in_flight = 4;  // pre-prepared but unexecuted batches the primary allows
   Duration view_change_timeout{1'000'000};  // no progress on a pending request for this long
   Duration retransmit_interval{200'000};    // status, retransmission of own unfinished messages
-
-  static ReplicaOptions from_config(const ClusterConfig& config);
 };
 
 struct Outbound {

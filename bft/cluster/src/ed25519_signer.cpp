@@ -1,4 +1,4 @@
-#include "bftgate/bft/signer.hpp"
+#include "bftgate/bft/ed25519_signer.hpp"
 
 namespace bftgate::bft {
 
