@@ -28,8 +28,24 @@ ClusterClient::ClusterClient(const ClusterConfig& config)
   }
 }
 
+std::vector<bft::ReplicaId> ClusterClient::validators() const {
+  std::vector<bft::ReplicaId> ids;
+  for (const auto& [id, socket] : sockets_) ids.push_back(id);
+  return ids;
+}
+
 std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(
     const nlohmann::json& query, std::chrono::milliseconds timeout) {
+  return this->query(validators(), query, timeout);
+}
+
+std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query(
+    const std::vector<bft::ReplicaId>& validators, const nlohmann::json& query,
+    std::chrono::milliseconds timeout) {
+  std::set<bft::ReplicaId> asked;
+  for (auto id : validators) {
+    if (sockets_.contains(id)) asked.insert(id);
+  }
   // Each query carries a fresh id that validators echo: a late answer to an earlier query (one
   // that timed out, or was queued while a validator was starting) is drained, never taken.
   auto tagged = query;
@@ -37,14 +53,14 @@ std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(
   tagged["query_id"] = query_id;
   auto text = tagged.dump();
   auto frame = make_envelope(EnvelopeKind::kQuery, as_bytes(text));
-  for (auto& [id, socket] : sockets_)
-    (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  for (auto id : asked) (void)sockets_.at(id).send(zmq::buffer(frame), zmq::send_flags::dontwait);
   std::map<bft::ReplicaId, nlohmann::json> answers;
   auto deadline = Clock::now() + timeout;
-  while (answers.size() < sockets_.size() && Clock::now() < deadline) {
+  while (answers.size() < asked.size() && Clock::now() < deadline) {
     std::vector<zmq::pollitem_t> items;
     std::vector<bft::ReplicaId> ids;
-    for (auto& [id, socket] : sockets_) {
+    for (auto id : asked) {
+      auto& socket = sockets_.at(id);
       if (answers.contains(id)) continue;
       items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
       ids.push_back(id);

@@ -29,6 +29,7 @@
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/http_server.hpp"
 #include "bftgate/runtime/refusals.hpp"
+#include "bftgate/runtime/register_json.hpp"
 #include "bftgate/validation/model.hpp"
 #include "bftgate/validation/training.hpp"
 
@@ -171,66 +172,62 @@ class Node final : public InferenceNode {
     spdlog::warn("node {}: refused an adapter ({}): {}", options_.id, reason, detail);
   }
 
+  std::uint64_t polls() {
+    std::lock_guard lock(mutex_);
+    return polls_;
+  }
+
+  // Appends the typed offers of `answers`; a malformed answer is refused here.
+  void add_offers(const std::map<bft::ReplicaId, nlohmann::json>& answers,
+                  std::vector<bft::ReleaseOffer>& offers) {
+    for (const auto& [id, answer] : answers) {
+      auto offer = offer_from_json(id, answer);
+      if (!offer) {
+        refuse("malformed-release", offer.error().message);
+        continue;
+      }
+      offers.push_back(std::move(offer.value()));
+    }
+  }
+
   void poll_once(ClusterClient& client) {
     {
       std::lock_guard lock(mutex_);
       ++polls_;
     }
-    auto answers = client.query_all({{"query", "latest-release"}}, std::chrono::milliseconds(800));
-    std::uint64_t serving = 0;
+    // f+1 validators include an honest one; the others only when those answers leave the
+    // choice open (one did not answer, or offered something that does not verify).
+    auto ids = client.validators();
+    std::rotate(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(polls() % ids.size()),
+                ids.end());
+    std::vector<bft::ReplicaId> first(
+        ids.begin(), ids.begin() + std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(ids.size()),
+                                                            config_.f + 1));
+    const nlohmann::json query = {{"query", "latest-release"}};
+    std::uint64_t floor = 0;
     {
       std::lock_guard lock(mutex_);
-      serving = current_->version;
+      // Never backwards: above what is served, and not below what was served before a restart
+      // (the persisted floor itself may be loaded again, e.g. when its cached copy is gone).
+      floor = std::max<std::uint64_t>(current_->version, floor_ > 0 ? floor_ - 1 : 0);
     }
-    // Newest first; a validator offering something that does not verify is skipped, not obeyed,
-    // so one lying validator can neither load a forgery nor block a genuine release.
-    std::vector<const json*> candidates;
-    for (const auto& [id, answer] : answers) {
-      if (!answer.contains("release")) continue;
-      const auto& release = answer["release"];
-      if (!release.is_object() || !release.contains("version") ||
-          !release["version"].is_number_unsigned() || !release.contains("artifact_digest") ||
-          !release["artifact_digest"].is_string() || !release.contains("source") ||
-          !release["source"].is_string() || !release.contains("certificate")) {
-        continue;
-      }
-      // Never backwards: not below what is served, nor below what was served before a restart.
-      auto offered = release["version"].get<std::uint64_t>();
-      if (offered > serving && offered >= floor_) candidates.push_back(&release);
+    std::vector<bft::ReleaseOffer> offers;
+    add_offers(client.query(first, query, std::chrono::milliseconds(800)), offers);
+    auto selection = bft::select_release(offers, floor, config_);
+    if (selection.needs_wider_poll(config_.f)) {
+      std::vector<bft::ReplicaId> rest(ids.begin() + static_cast<std::ptrdiff_t>(first.size()),
+                                       ids.end());
+      add_offers(client.query(rest, query, std::chrono::milliseconds(800)), offers);
+      selection = bft::select_release(offers, floor, config_);
     }
-    std::sort(candidates.begin(), candidates.end(), [](const json* a, const json* b) {
-      return (*a)["version"].get<std::uint64_t>() > (*b)["version"].get<std::uint64_t>();
-    });
-    const json* chosen = nullptr;
-    std::optional<crypto::Digest> digest;
-    std::optional<crypto::ReleaseCertificate> chosen_certificate;
-    for (const auto* candidate : candidates) {
-      auto certificate = crypto::ReleaseCertificate::from_json((*candidate)["certificate"]);
-      if (!certificate) {
-        refuse("malformed-certificate", certificate.error().reason);
-        continue;
-      }
-      auto named = crypto::Digest::from_hex(candidate->value("artifact_digest", ""));
-      if (!named ||
-          certificate->statement.adapter_version != (*candidate)["version"].get<std::uint64_t>() ||
-          certificate->statement.artifact_digest != *named) {
-        refuse("certificate-mismatch", "the certificate does not name this version and digest");
-        continue;
-      }
-      if (auto verdict = crypto::verify(*certificate, config_); !verdict.ok()) {
-        refuse(std::string(crypto::to_string(verdict.error)), verdict.reason);
-        continue;
-      }
-      chosen = candidate;
-      digest = named;
-      chosen_certificate = std::move(certificate.value());
-      break;
-    }
-    if (chosen == nullptr) return;
-    const auto& release = *chosen;
-    auto version = release["version"].get<std::uint64_t>();
+    for (const auto& refusal : selection.refused) refuse(refusal.kind, refusal.detail);
+    if (!selection.chosen) return;
+    const auto& chosen = *selection.chosen;
+    auto version = chosen.version;
+    const auto* digest = &chosen.artifact_digest;
+    const auto& chosen_certificate = chosen.certificate;
     auto started = Clock::now();
-    auto source = ArtifactSource::parse(release.value("source", ""));
+    auto source = ArtifactSource::parse(chosen.source);
     if (!source) return refuse("unsupported-source", source.error().message);
     auto path = fetch_artifact(*source, *digest,
                                {.store_endpoint = config_.artifact_store_endpoint,

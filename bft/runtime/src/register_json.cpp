@@ -1,5 +1,7 @@
 #include "bftgate/runtime/register_json.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace bftgate::runtime {
@@ -24,6 +26,37 @@ nlohmann::json entry_to_json(const bft::RegisterEntry& entry) {
                       {"votes", votes}};
   j["certificate"] = entry.certificate ? entry.certificate->to_json() : nlohmann::json(nullptr);
   return j;
+}
+
+Result<bft::ReleaseOffer> offer_from_json(bft::ReplicaId from, const nlohmann::json& answer) {
+  bft::ReleaseOffer offer;
+  offer.from = from;
+  if (!answer.is_object() || !answer.contains("release"))
+    return Error{fmt::format("validator {}: an answer without a release field", from)};
+  const auto& release = answer["release"];
+  if (release.is_null()) return offer;  // no release yet
+  if (!release.is_object() || !release.contains("version") ||
+      !release["version"].is_number_unsigned() || !release.contains("artifact_digest") ||
+      !release["artifact_digest"].is_string() || !release.contains("source") ||
+      !release["source"].is_string() || !release.contains("certificate")) {
+    return Error{fmt::format("validator {}: a malformed release", from)};
+  }
+  offer.version = release["version"].get<std::uint64_t>();
+  auto digest = crypto::Digest::from_hex(release["artifact_digest"].get<std::string>());
+  if (!digest) return Error{fmt::format("validator {}: a malformed artifact digest", from)};
+  offer.artifact_digest = *digest;
+  offer.source = release["source"].get<std::string>();
+  if (release.contains("size") && release["size"].is_number_unsigned())
+    offer.size = release["size"].get<std::uint64_t>();
+  if (!release["certificate"].is_null()) {
+    auto certificate = crypto::ReleaseCertificate::from_json(release["certificate"]);
+    if (!certificate) {
+      return Error{fmt::format("validator {}: a malformed certificate: {}", from,
+                               certificate.error().reason)};
+    }
+    offer.certificate = std::move(certificate.value());
+  }
+  return offer;
 }
 
 nlohmann::json register_to_json(const bft::AdapterRegister& register_state) {

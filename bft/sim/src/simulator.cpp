@@ -10,6 +10,7 @@
 
 #include "bftgate/bft/byzantine.hpp"
 #include "bftgate/bft/register.hpp"
+#include "bftgate/bft/release_selector.hpp"
 #include "bftgate/bft/replica.hpp"
 #include "bftgate/bft/replica_checker.hpp"
 #include "bftgate/bft/replica_config.hpp"
@@ -621,32 +622,34 @@ void Simulation::poll(std::uint32_t index) {
   schedule(now_ + seconds(scenario_.fleet.poll_interval_s), EventKind::kPoll, index);
   auto& node = fleet_[index];
   if (node.fetching) return;
-  // The node asks f+1 validators, so at least one answer comes from an honest one; it trusts
-  // nothing it cannot verify and takes the newest verified release.
-  std::vector<std::size_t> asked(hosts_.size());
-  std::iota(asked.begin(), asked.end(), 0);
-  std::shuffle(asked.begin(), asked.end(), rng_);
-  asked.resize(std::min<std::size_t>(asked.size(), std::size_t{config_.f} + 1));
-  const bft::RegisterEntry* entry = nullptr;
-  for (auto h : asked) {
-    auto& host = hosts_[h];
-    if (!host.up) continue;
-    const auto& app = *host.instances[0].app;
-    const auto* answer = host.strategy ? host.strategy->serve_poll(app) : app.latest_release();
-    if (answer == nullptr || answer->version <= node.serving) continue;  // never backwards
-    if (entry != nullptr && answer->version <= entry->version) continue;
-    const auto* certificate = answer->certificate ? &*answer->certificate : nullptr;
-    if (certificate == nullptr || !crypto::verify(*certificate, config_, cached()).ok() ||
-        certificate->statement.adapter_version != answer->version ||
-        certificate->statement.artifact_digest != answer->artifact_digest) {
-      ++result_.refused_loads;
-      continue;
+  // As the node does (runtime/inference_node.cpp): f+1 validators include an honest one; the
+  // others only when those answers leave the choice open. The choice is the node's own code.
+  std::vector<std::size_t> order(hosts_.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng_);
+  auto first = std::min<std::size_t>(order.size(), std::size_t{config_.f} + 1);
+  std::vector<bft::ReleaseOffer> offers;
+  auto ask = [&](std::size_t from, std::size_t to) {
+    for (auto i = from; i < to; ++i) {
+      auto& host = hosts_[order[i]];
+      if (!host.up) continue;  // no answer
+      const auto& app = *host.instances[0].app;
+      const auto* answer = host.strategy ? host.strategy->serve_poll(app) : app.latest_release();
+      offers.push_back(answer ? bft::ReleaseOffer::of(host.id, *answer)
+                              : bft::ReleaseOffer{host.id, 0, {}, 0, {}, std::nullopt});
     }
-    entry = answer;
+  };
+  ask(0, first);
+  auto selection = bft::select_release(offers, node.serving, config_, cached());
+  if (selection.needs_wider_poll(config_.f)) {
+    ask(first, order.size());
+    selection = bft::select_release(offers, node.serving, config_, cached());
   }
-  if (entry == nullptr) return;
+  result_.refused_loads += selection.refused.size();
+  if (!selection.chosen) return;
+  const auto* entry = &*selection.chosen;
   node.fetching = entry->version;
-  node.fetching_digest = entry->certificate->statement.artifact_digest;
+  node.fetching_digest = entry->artifact_digest;
   auto transfer =
       seconds(static_cast<double>(entry->size) / (scenario_.fleet.bandwidth_mb_s * 1e6));
   schedule(now_ + transfer + link().latency.sample(rng_), EventKind::kFetched, index,

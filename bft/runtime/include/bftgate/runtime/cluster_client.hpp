@@ -21,6 +21,11 @@ class ClusterClient {
   // Asks every validator; returns the answers that arrived within `timeout`.
   std::map<bft::ReplicaId, nlohmann::json> query_all(const nlohmann::json& query,
                                                      std::chrono::milliseconds timeout);
+  // The same, asking only `validators` (ids not in the config are skipped).
+  std::map<bft::ReplicaId, nlohmann::json> query(const std::vector<bft::ReplicaId>& validators,
+                                                 const nlohmann::json& query,
+                                                 std::chrono::milliseconds timeout);
+  std::vector<bft::ReplicaId> validators() const;
 
   // Sends a signed request to every validator and waits for f+1 matching, verified replies,
   // resending every `retry` until `timeout`. Returns the agreed result.

@@ -6,10 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "bftgate/bft/register.hpp"
+#include "bftgate/bft/release_selector.hpp"
 
 namespace bftgate::runtime {
 
 nlohmann::json entry_to_json(const bft::RegisterEntry& entry);
+// A validator's answer to a latest-release query ({"release": entry JSON or null}) as a typed
+// offer (bft/release_selector.hpp); no release is an offer of version 0. Anything malformed is
+// refused with the reason.
+Result<bft::ReleaseOffer> offer_from_json(bft::ReplicaId from, const nlohmann::json& answer);
 nlohmann::json register_to_json(const bft::AdapterRegister& register_state);
 
 // Whether the validators that answered a status query hold the same replicated state: they are

@@ -1,0 +1,60 @@
+#include "bftgate/bft/release_selector.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace bftgate::bft {
+
+ReleaseOffer ReleaseOffer::of(ReplicaId from, const RegisterEntry& entry) {
+  return {from, entry.version, entry.artifact_digest, entry.size, entry.source, entry.certificate};
+}
+
+ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::uint64_t floor,
+                                const ClusterConfig& config, const crypto::VerifyOptions& options) {
+  ReleaseSelection selection;
+  std::vector<const ReleaseOffer*> newer;
+  for (const auto& offer : offers) {
+    if (offer.version > floor) {
+      newer.push_back(&offer);
+    } else {
+      ++selection.usable_answers;  // never backwards: an old offer only says "nothing newer"
+    }
+  }
+  std::stable_sort(newer.begin(), newer.end(),
+                   [](const auto* a, const auto* b) { return a->version > b->version; });
+  for (const auto* offer : newer) {
+    if (selection.chosen && offer->version <= selection.chosen->version) {
+      ++selection.usable_answers;  // older than what is chosen: nothing to check
+      continue;
+    }
+    auto refuse = [&](std::string kind, std::string detail) {
+      selection.refused.push_back(
+          {offer->from, offer->version, std::move(kind), std::move(detail)});
+    };
+    if (!offer->certificate) {
+      refuse("no-certificate", fmt::format("validator {} offered version {} without a certificate",
+                                           offer->from, offer->version));
+      continue;
+    }
+    const auto& statement = offer->certificate->statement;
+    if (statement.adapter_version != offer->version ||
+        statement.artifact_digest != offer->artifact_digest) {
+      refuse("certificate-mismatch",
+             fmt::format("validator {}: the certificate does not name version {} and its digest",
+                         offer->from, offer->version));
+      continue;
+    }
+    if (auto verdict = crypto::verify(*offer->certificate, config, options); !verdict.ok()) {
+      refuse(
+          std::string(crypto::to_string(verdict.error)),
+          fmt::format("validator {}, version {}: {}", offer->from, offer->version, verdict.reason));
+      continue;
+    }
+    selection.chosen = *offer;
+    ++selection.usable_answers;
+  }
+  return selection;
+}
+
+}  // namespace bftgate::bft
