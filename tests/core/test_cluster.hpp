@@ -133,6 +133,7 @@ class TestCluster {
   // Takes replica i's output, after checking its invariants (replica_checker.hpp).
   void drain(ReplicaId i) {
     auto ready = replicas[i]->take_ready();
+    if (observer) observer(i, ready);
     if (auto broken = checkers[i].after_step(*replicas[i], ready))
       ADD_FAILURE() << "replica " << i << " broke an invariant: " << *broken;
     for (auto& record : ready.persist) disks[i].push_back(std::move(record));
@@ -181,6 +182,8 @@ class TestCluster {
   std::map<ReplicaId, std::vector<ReplicaEvent>> events;
   std::array<std::size_t, kMessageTypeCount> sent_by_type{};
   Filter filter;
+  // Sees every Ready as it is taken (transcript tests).
+  std::function<void(ReplicaId, const Ready&)> observer;
   Time now{0};
 
  private:

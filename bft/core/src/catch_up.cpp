@@ -4,6 +4,8 @@
 // so one honest responder suffices and a Byzantine one cannot mislead.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "bftgate/bft/replica.hpp"
 
 namespace bftgate::bft {
@@ -25,9 +27,13 @@ void Replica::retransmit() {
     last_status_ = now_;
     send_status();
   }
-  if (view_active_ && !is_primary()) {
+  bool behind = std::any_of(peer_views_.begin(), peer_views_.end(), [this](const auto& peer) {
+    return peer.second.executed > last_executed_;
+  });
+  if (view_active_ && !is_primary() && !behind) {
     // A request only this backup holds (the client stopped retrying, or the primary was down
-    // when it was sent) would otherwise wait for a view change: relay it to the primary.
+    // when it was sent) would otherwise wait for a view change: relay it to the primary. Not
+    // while peers are ahead: then it is this replica that lags, and catch-up brings the rest.
     std::size_t relayed = 0;
     for (const auto& [key, pending] : pending_) {
       if (pending.assigned || now_ - pending.arrived < options_.retransmit_interval) continue;
