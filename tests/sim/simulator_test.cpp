@@ -9,6 +9,7 @@
 #include <random>
 
 #include "bftgate/bft/byzantine.hpp"
+#include "bftgate/sim/aggregate.hpp"
 
 namespace bftgate::sim {
 namespace {
@@ -290,6 +291,36 @@ TEST(Scenario, ParsesAndRefusesWithReasons) {
     ASSERT_FALSE(parsed.ok()) << c.json;
     EXPECT_NE(parsed.error().message.find(c.reason), std::string::npos) << parsed.error().message;
   }
+}
+
+}  // namespace
+}  // namespace bftgate::sim
+
+namespace bftgate::sim {
+namespace {
+
+TEST(SeedAggregate, SumsRunsAndJudgesThemAgainstTheScenario) {
+  EXPECT_EQ(percentile({3, 1, 2}, 0.5), 2);
+  EXPECT_EQ(percentile({}, 0.99), 0);
+  auto scenario = short_scenario();
+  SeedAggregate clean(scenario);
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) clean.add(simulate(scenario, seed));
+  EXPECT_EQ(clean.runs(), 3u);
+  EXPECT_TRUE(clean.as_expected());
+  auto json = clean.to_json(1.0);
+  EXPECT_EQ(json["decisions"]["v1 RELEASE_COMMIT"], 3);
+  EXPECT_EQ(json["certification_latency_s"]["count"], 3);
+  RunResult broken;
+  broken.violations = {"agreement: made up"};
+  clean.add(broken);
+  EXPECT_FALSE(clean.as_expected());
+  scenario.expect_violation = "agreement";
+  SeedAggregate expected(scenario);
+  expected.add(broken);
+  EXPECT_TRUE(expected.as_expected());
+  EXPECT_EQ(*parse_shard("1/4"), (std::pair<std::uint64_t, std::uint64_t>{1, 4}));
+  for (const char* bad : {"4/4", "1/0", "x/2", "1/", "1-2", "-1/3"})
+    EXPECT_FALSE(parse_shard(bad).ok()) << bad;
 }
 
 }  // namespace
