@@ -22,6 +22,7 @@
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
 #include "bftgate/bft/replica_config.hpp"
+#include "bftgate/bft/validator_votes.hpp"
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/key_file.hpp"
 #include "bftgate/crypto/strict_json.hpp"
@@ -153,6 +154,7 @@ class Daemon final : public ValidatorDaemon {
       spdlog::warn("validator {}: running the Byzantine strategy '{}'", options_.id,
                    options_.byzantine);
     }
+    votes_.emplace(options_.id, vote_key_, strategy_.get());
     replica_->restore(recovered);
     load_validations();
     next_request_id_ =
@@ -512,20 +514,16 @@ class Daemon final : public ValidatorDaemon {
         known = state;
       }
     }
-    const auto* beta = app_.current_beta();
-    if (beta == nullptr || started_.contains(beta->version) || beta->has_voted(options_.id)) return;
-    started_.insert(beta->version);
+    auto job = votes_->next_validation(app_);
+    if (!job) return;
     // Validation runs beside consensus: a worker validates, the event loop votes.
-    auto version = beta->version;
-    auto source = beta->source;
-    auto digest = beta->artifact_digest;
-    auto previous = beta->previous_entry_hash;
-    spdlog::info("validator {}: validating adapter version {} from {}", options_.id, version,
-                 source);
-    workers_.emplace_back([this, version, source, digest, previous] {
+    spdlog::info("validator {}: validating adapter version {} from {}", options_.id, job->version,
+                 printable(job->source, 200));
+    workers_.emplace_back([this, job = *job] {
+      auto version = job.version;
       auto started = std::chrono::steady_clock::now();
-      auto result = validate_guarded(options_, config_.artifact_store_endpoint, version, source,
-                                     digest, *validation_, cancel_validations_);
+      auto result = validate_guarded(options_, config_.artifact_store_endpoint, version, job.source,
+                                     job.artifact_digest, *validation_, cancel_validations_);
       if (result.verdict.cancelled) {
         spdlog::info("validator {}: validation of version {} cancelled by shutdown", options_.id,
                      version);
@@ -533,12 +531,11 @@ class Daemon final : public ValidatorDaemon {
       }
       result.seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      boost::asio::post(io_, [this, result, digest, previous] { vote(result, digest, previous); });
+      boost::asio::post(io_, [this, result, job] { vote(result, job); });
     });
   }
 
-  void vote(const ValidationResult& result, const crypto::Digest& digest,
-            const crypto::Digest& previous) {
+  void vote(const ValidationResult& result, const bft::ValidationJob& job) {
     spdlog::info("validator {}: version {} {}: {}", options_.id, result.version,
                  result.verdict.pass ? "PASS" : "FAIL", result.verdict.reason);
     auto metrics =
@@ -550,19 +547,7 @@ class Daemon final : public ValidatorDaemon {
     validations_[std::to_string(result.version)] = metrics;
     save_validations();
     auto metrics_digest = crypto::sha256(as_bytes(dump_json(metrics)));
-    std::optional<bft::Verdict> verdict =
-        result.verdict.pass ? bft::Verdict::kPass : bft::Verdict::kFail;
-    std::vector<Bytes> operations;
-    if (strategy_) {
-      verdict = strategy_->vote(*verdict);
-      operations = strategy_->extra_vote_operations(app_);
-    }
-    if (verdict) {
-      operations.insert(operations.begin(),
-                        bft::make_vote(vote_key_, config_.cluster_id, config_.epoch, options_.id,
-                                       result.version, digest, previous, *verdict, metrics_digest));
-      if (strategy_) strategy_->on_vote_cast(operations.front());
-    }
+    auto operations = votes_->votes_for(app_, job, result.verdict.pass, metrics_digest);
     for (auto& op : operations) {
       auto request =
           bft::make_message(*client_signer_, bft::Request{next_request_id_++, std::move(op)});
@@ -629,7 +614,7 @@ class Daemon final : public ValidatorDaemon {
   std::map<RouteKey, std::string> client_routes_;
   std::deque<RouteKey> route_order_;
   std::map<std::uint64_t, std::string> decided_;
-  std::set<std::uint64_t> started_;
+  std::optional<bft::ValidatorVotes> votes_;  // which candidate to validate, what to vote
   std::vector<std::thread> workers_;
   json validations_ = json::object();
   std::uint64_t compacted_bytes_ = 0;  // the log's size after the last compaction

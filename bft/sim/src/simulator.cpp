@@ -14,6 +14,7 @@
 #include "bftgate/bft/replica.hpp"
 #include "bftgate/bft/replica_checker.hpp"
 #include "bftgate/bft/replica_config.hpp"
+#include "bftgate/bft/validator_votes.hpp"
 #include "bftgate/crypto/certificate.hpp"
 #include "bftgate/sim/invariants.hpp"
 #include "bftgate/sim/mac_signer.hpp"
@@ -103,7 +104,10 @@ struct ReplicaHost {
   std::vector<bft::ReplicaChecker> checkers;  // one per instance, kept across restarts
   std::shared_ptr<bft::Signer> signer;
   std::optional<crypto::SecretKey> vote_key;
-  std::set<std::uint64_t> validating;
+  // The validator process's own vote logic; recreated when the host restarts (what it was
+  // validating died with it).
+  std::optional<bft::ValidatorVotes> votes;
+  std::map<std::uint64_t, bft::ValidationJob> validating;
 };
 
 struct FleetNode {
@@ -240,6 +244,7 @@ void Simulation::build_cluster(std::uint64_t seed) {
     hosts_.push_back(std::move(host));
   }
   for (auto& host : hosts_) {
+    host.votes.emplace(host.id, *host.vote_key, host.strategy.get());
     host.instances.push_back(make_instance(host));
     if (host.strategy && host.strategy->twins()) host.instances.push_back(make_instance(host));
     host.checkers.resize(host.instances.size());
@@ -350,6 +355,7 @@ void Simulation::process(const Event& event) {
       if (host.up) break;
       host.up = true;
       host.validating.clear();
+      host.votes.emplace(host.id, *host.vote_key, host.strategy.get());
       for (std::size_t k = 0; k < host.instances.size(); ++k) {
         auto& instance = host.instances[k];
         auto disk = std::move(instance.disk);
@@ -585,37 +591,25 @@ void Simulation::client_send_all(Client& client, const MessagePtr& request) {
 }
 
 void Simulation::start_validations(ReplicaHost& host) {
-  const auto* beta = host.instances[0].app->current_beta();
-  if (beta == nullptr || host.validating.contains(beta->version)) return;
-  host.validating.insert(beta->version);
+  auto job = host.votes->next_validation(*host.instances[0].app);
+  if (!job) return;
+  auto version = job->version;
+  host.validating[version] = std::move(*job);
   schedule(now_ + scenario_.validation_time_of(host.id).sample(rng_), EventKind::kValidated,
-           host.id, beta->version);
+           host.id, version);
 }
 
 void Simulation::cast_vote(ReplicaHost& host, std::uint64_t version) {
   if (!host.up) return;  // the validation died with the process
-  const auto& app = *host.instances[0].app;
-  const auto* entry = app.entry(version);
-  if (entry == nullptr || entry->state != bft::EntryState::kBetaTesting) return;
+  auto job = host.validating.find(version);
+  if (job == host.validating.end()) return;
   const auto* spec = adapter(version);
-  auto honest_verdict = (spec != nullptr && spec->honest_verdict(host.id) == Verdict::kPass)
-                            ? bft::Verdict::kPass
-                            : bft::Verdict::kFail;
-  std::optional<bft::Verdict> verdict = honest_verdict;
-  std::vector<Bytes> extra;
-  if (host.strategy) {
-    verdict = host.strategy->vote(honest_verdict);
-    extra = host.strategy->extra_vote_operations(app);
-  }
+  bool pass = spec != nullptr && spec->honest_verdict(host.id) == Verdict::kPass;
+  auto metrics = crypto::sha256(as_bytes(fmt::format("metrics/{}/{}", host.id, version)));
   auto& client = clients_.at(bft::kValidatorClientBase + host.id);
-  if (verdict) {
-    auto metrics = crypto::sha256(as_bytes(fmt::format("metrics/{}/{}", host.id, version)));
-    auto op = bft::make_vote(*host.vote_key, config_.cluster_id, config_.epoch, host.id, version,
-                             entry->artifact_digest, entry->previous_entry_hash, *verdict, metrics);
-    if (host.strategy) host.strategy->on_vote_cast(op);
+  for (auto& op : host.votes->votes_for(*host.instances[0].app, job->second, pass, metrics))
     client_submit(client, std::move(op));
-  }
-  for (auto& op : extra) client_submit(client, std::move(op));
+  host.validating.erase(job);
 }
 
 void Simulation::poll(std::uint32_t index) {
