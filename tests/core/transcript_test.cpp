@@ -20,7 +20,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include "test_cluster.hpp"
@@ -147,16 +146,20 @@ class Transcript {
   };
 
   // Batch digests depend on the generated keys: name them B1, B2, ... in order of appearance.
-  std::string stable_text(std::string text) {
-    static const std::regex digest("batch=([0-9a-f]{12})");
-    std::smatch match;
+  std::string stable_text(const std::string& text) {
+    constexpr std::string_view kBatch = "batch=";
+    constexpr std::size_t kHex = 12;
     std::string out;
-    while (std::regex_search(text, match, digest)) {
-      auto [it, inserted] = batches_.emplace(match[1].str(), batches_.size() + 1);
-      out += match.prefix().str() + "batch=B" + std::to_string(it->second);
-      text = match.suffix().str();
+    std::size_t at = 0;
+    for (auto found = text.find(kBatch); found != std::string::npos;
+         found = text.find(kBatch, at)) {
+      auto hex = text.substr(found + kBatch.size(), kHex);
+      out += text.substr(at, found - at) + std::string(kBatch);
+      auto [it, inserted] = batches_.emplace(hex, batches_.size() + 1);
+      out += "B" + std::to_string(it->second);
+      at = found + kBatch.size() + hex.size();
     }
-    return out + text;
+    return out + text.substr(at);
   }
 
   std::string label(const CommittedBatch& batch) {
