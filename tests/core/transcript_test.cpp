@@ -156,7 +156,7 @@ class Transcript {
       auto hex = text.substr(found + kBatch.size(), kHex);
       out += text.substr(at, found - at) + std::string(kBatch);
       auto [it, inserted] = batches_.emplace(hex, batches_.size() + 1);
-      out += "B" + std::to_string(it->second);
+      out += fmt::format("B{}", it->second);
       at = found + kBatch.size() + hex.size();
     }
     return out + text.substr(at);
@@ -165,7 +165,7 @@ class Transcript {
   std::string label(const CommittedBatch& batch) {
     auto hex = batch.batch_digest.hex().substr(0, 12);
     auto [it, inserted] = batches_.emplace(hex, batches_.size() + 1);
-    return "B" + std::to_string(it->second);
+    return fmt::format("B{}", it->second);
   }
 
   void record(ReplicaId r, const Ready& ready) {
