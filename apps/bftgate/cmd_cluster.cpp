@@ -198,8 +198,12 @@ int status(const StatusArgs& args) {
     }
     const auto& a = it->second;
     bool changing = a.contains("view_active") && a["view_active"] == false;
+    bool following = !changing && a.contains("voting") && a["voting"] == false;
     fmt::print("  validator {:<3} {:<24} view {}{}, executed {}, stable checkpoint {}\n", v.id,
-               v.endpoint, number(a, "view"), changing ? " (changing)" : "",
+               v.endpoint, number(a, "view"),
+               changing    ? " (changing)"
+               : following ? " (following, not voting until the next view change)"
+                           : "",
                number(a, "last_executed"), number(a, "stable_seq"));
   }
   print_agreement(agreement, answers.size());
