@@ -253,7 +253,8 @@ TEST_F(RegisterSnapshotTest, TheLogIsPrunedButStaysOneHashChain) {
   AdapterRegister reg(cluster_.config());
   feed(reg, history());
   const auto total = kRetainedLogRecords + 3 * kLogPruneStep + 17;
-  for (std::size_t i = reg.log().size(); i < total; ++i) reg.apply(9, Bytes{static_cast<std::uint8_t>(i), 1});
+  for (std::size_t i = reg.log().size(); i < total; ++i)
+    reg.apply(9, Bytes{static_cast<std::uint8_t>(i), 1});
   // Bounded: never more than the retained records plus one prune step.
   EXPECT_LE(reg.log().size(), kRetainedLogRecords + kLogPruneStep);
   EXPECT_EQ(reg.log_base().records + reg.log().size(), total);
@@ -279,11 +280,14 @@ TEST_F(RegisterSnapshotTest, TheLogIsPrunedButStaysOneHashChain) {
     EXPECT_TRUE(contains(decoded.error().message, reason)) << decoded.error().message;
   };
   check([](RegisterContents& c) { c.log_base.invalid += 1; }, "do not add up");
-  check([](RegisterContents& c) { c.log_base.last_hash.bytes[0] ^= 1; }, "previous_hash does not link");
-  check([](RegisterContents& c) {
-    c.log_base.valid_votes += 1;
-    c.log_base.invalid -= 1;
-  }, "do not match");
+  check([](RegisterContents& c) { c.log_base.last_hash.bytes[0] ^= 1; },
+        "previous_hash does not link");
+  check(
+      [](RegisterContents& c) {
+        c.log_base.valid_votes += 1;
+        c.log_base.invalid -= 1;
+      },
+      "do not match");
 }
 
 TEST_F(RegisterSnapshotTest, SnapshotsAreBoundToTheirClusterAndEpoch) {

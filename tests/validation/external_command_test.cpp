@@ -55,7 +55,8 @@ TEST(ExternalCommand, CancellationStopsARunningCommand) {
 }
 
 TEST(ExternalCommand, PlaceholdersAndQuoting) {
-  EXPECT_EQ(fill_placeholders("run {adapter_path} {x} {adapter_path}", {{"adapter_path", "a b"}}), "run a b {x} a b");
+  EXPECT_EQ(fill_placeholders("run {adapter_path} {x} {adapter_path}", {{"adapter_path", "a b"}}),
+            "run a b {x} a b");
   auto outcome = run_command("printf %s " + shell_quote("it's $HOME"), 5s);
   ASSERT_TRUE(outcome.ok());
   EXPECT_EQ(outcome->output, "it's $HOME");
