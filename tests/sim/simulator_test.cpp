@@ -44,6 +44,24 @@ Scenario short_scenario() {
   return s;
 }
 
+// A passing 1 MiB adapter submitted at `at_s`.
+AdapterSpec passing(std::uint64_t version, double at_s) {
+  return {.version = version,
+          .submit_s = at_s,
+          .size_bytes = 1 << 20,
+          .verdict = Verdict::kPass,
+          .verdict_by_validator = {},
+          .tampered_artifact = false};
+}
+
+// Checkpoints every 4 and batches of 2: checkpoints become stable often, and after later
+// batches, which is where recovery and compaction are exercised.
+void frequent_checkpoints(Scenario& scenario) {
+  scenario.timing.checkpoint_interval = 4;
+  scenario.timing.watermark_window = 16;
+  scenario.timing.max_batch = 2;
+}
+
 class ByzantineStrategyProperty : public ::testing::TestWithParam<std::string> {};
 
 // Every strategy in the registry (bft/byzantine.hpp), so a new one is covered at once.
@@ -85,12 +103,7 @@ TEST(SimulatorProperty, LossPartitionsAndCrashesBeforeGstBreakNoInvariant) {
     scenario.partitions.push_back({0.5, 2.0, {{0, 1}, {2, 3}}});
     scenario.crashes.push_back({static_cast<ReplicaId>(seed % 4), 1.0, 2.5});
     scenario.adapters[1].submit_s = 5.0;
-    scenario.adapters.push_back({.version = 3,
-                                 .submit_s = 6.0,
-                                 .size_bytes = 1 << 20,
-                                 .verdict = Verdict::kPass,
-                                 .verdict_by_validator = {},
-                                 .tampered_artifact = false});
+    scenario.adapters.push_back(passing(3, 6.0));
     scenario.duration_s = 12;
     auto result = simulate(scenario, seed);
     ASSERT_TRUE(result.violations.empty()) << "seed " << seed << ": " << result.violations.front();
@@ -103,18 +116,13 @@ TEST(SimulatorProperty, LossPartitionsAndCrashesBeforeGstBreakNoInvariant) {
 // register back. Agreement covers the whole replicated state (log hashes, checkpoint digests).
 Scenario restart_storm(std::uint64_t seed) {
   auto scenario = short_scenario();
-  scenario.timing.checkpoint_interval = 4;
-  scenario.timing.watermark_window = 16;
-  scenario.timing.max_batch = 2;
+  frequent_checkpoints(scenario);
   scenario.adapters.clear();
   for (std::uint64_t v = 1; v <= 8; ++v) {  // the last one after the storm, for liveness
     auto submit_s = v < 8 ? 0.1 + 1.2 * static_cast<double>(v - 1) : 10.5;
-    scenario.adapters.push_back({.version = v,
-                                 .submit_s = submit_s,
-                                 .size_bytes = 1 << 20,
-                                 .verdict = v % 3 == 0 ? Verdict::kFail : Verdict::kPass,
-                                 .verdict_by_validator = {},
-                                 .tampered_artifact = false});
+    auto adapter = passing(v, submit_s);
+    if (v % 3 == 0) adapter.verdict = Verdict::kFail;
+    scenario.adapters.push_back(adapter);
   }
   std::mt19937_64 rng(seed);
   for (double at = 0.3; at < 10.0;) {
@@ -152,17 +160,10 @@ TEST(SimulatorProperty, CrashesRightAfterCompactionsBreakNoInvariant) {
   std::uint64_t crashes = 0;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
     auto scenario = short_scenario();
-    scenario.timing.checkpoint_interval = 4;
-    scenario.timing.watermark_window = 16;
-    scenario.timing.max_batch = 2;
+    frequent_checkpoints(scenario);
     scenario.compaction = {.wal_records = 24, .crash_after_probability = 0.3, .down_s = 0.3};
     scenario.adapters[1].submit_s = 2.5;
-    scenario.adapters.push_back({.version = 3,
-                                 .submit_s = 5.0,
-                                 .size_bytes = 1 << 20,
-                                 .verdict = Verdict::kPass,
-                                 .verdict_by_validator = {},
-                                 .tampered_artifact = false});
+    scenario.adapters.push_back(passing(3, 5.0));
     scenario.duration_s = 12;
     auto result = simulate(scenario, seed);
     ASSERT_TRUE(result.violations.empty()) << "seed " << seed << ": " << result.violations.front();
