@@ -1,5 +1,6 @@
 // bftgate validator, submit and status: running a validator process and operating the cluster.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <thread>
@@ -123,47 +124,61 @@ int submit(const SubmitArgs& args) {
         if (!args.json_output) fmt::print("  {}\n", line);
       });
   if (!decided) return propose_error_exit(decided.error(), args.json_output);
-  auto state = decided->value("state", "");
+  const auto& entry = decided->entry;
   if (args.json_output) {
-    fmt::print("{}\n", dump_json(*decided, 2));
+    fmt::print("{}\n", dump_json(decided->to_json(), 2));
   } else {
-    auto reason = decided->value("reason", "");
-    fmt::print("decided: version {} is {}{}\n", proposal->version, state,
-               reason.empty() ? "" : " (" + reason + ")");
+    fmt::print("decided: version {} is {}{}\n", proposal->version, bft::to_string(entry.state),
+               entry.reason.empty() ? "" : " (" + entry.reason + ")");
     // Who voted what, and why (the reason each validator kept with its metrics).
-    for (const auto& report : (*decided)["validator_reports"]) {
-      const auto& why = report["reason"];
-      fmt::print("  validator {} voted {}{}\n", report["validator"].get<std::uint64_t>(),
-                 report["verdict"].get<std::string>(),
-                 why.is_string() ? ": " + why.get<std::string>() : "");
+    for (const auto& voter : decided->voters) {
+      fmt::print("  validator {} voted {}{}\n", voter.validator, bft::to_string(voter.verdict),
+                 voter.reason ? ": " + *voter.reason : "");
     }
-    if (decided->contains("certificate") && !(*decided)["certificate"].is_null()) {
-      fmt::print("certificate:\n{}\n", dump_json((*decided)["certificate"], 2));
-    }
+    if (entry.certificate)
+      fmt::print("certificate:\n{}\n", dump_json(entry.certificate->to_json(), 2));
   }
-  return state == "RELEASE_COMMIT" ? kExitOk : kExitFailure;
+  return entry.state == bft::EntryState::kReleaseCommit ? kExitOk : kExitFailure;
 }
 
 // "4 of 4 validators agree on head ... and log ...", or each group that differs.
-void print_agreement(const json& agreement, std::size_t answered) {
-  const auto ids = [](const json& group) {
-    std::string out;
-    for (const auto& id : group["validators"]) out += (out.empty() ? "" : ",") + id.dump();
-    return out;
-  };
-  const auto& groups = agreement["groups"];
-  if (groups.empty()) return;
-  const auto& largest = groups[0];
+void print_agreement(const runtime::Agreement& agreement, std::size_t answered) {
+  if (agreement.groups.empty()) return;
+  const auto& largest = agreement.groups[0];
   fmt::print("agreement: {} of {} validators agree on head {} and log {}\n",
-             largest["validators"].size(), answered,
-             largest["head_hash"].get<std::string>().substr(0, 16),
-             largest["log_head_hash"].get<std::string>().substr(0, 16));
-  for (std::size_t i = 1; i < groups.size(); ++i) {
-    fmt::print("  DIFFERS: validator(s) {} (executed {}) hold head {} and log {}\n", ids(groups[i]),
-               groups[i]["last_executed"].dump(),
-               groups[i]["head_hash"].get<std::string>().substr(0, 16),
-               groups[i]["log_head_hash"].get<std::string>().substr(0, 16));
+             largest.validators.size(), answered, largest.head_hash.hex().substr(0, 16),
+             largest.log_head_hash.hex().substr(0, 16));
+  for (std::size_t i = 1; i < agreement.groups.size(); ++i) {
+    const auto& group = agreement.groups[i];
+    fmt::print("  DIFFERS: validator(s) {} (executed {}) hold head {} and log {}\n",
+               fmt::join(group.validators, ","), fmt::join(group.last_executed, ","),
+               group.head_hash.hex().substr(0, 16), group.log_head_hash.hex().substr(0, 16));
   }
+}
+
+// One register entry with every validator's vote, and the metrics the voter kept checked
+// against the digest its signed vote carries.
+void print_entry(const runtime::EntryReport& entry,
+                 const std::map<bft::ReplicaId, runtime::StatusAnswer>& answers) {
+  fmt::print("version {}: {}  digest {}  {} PASS / {} FAIL{}\n", entry.version,
+             bft::to_string(entry.state), entry.artifact_digest.hex().substr(0, 16),
+             entry.pass_votes(), entry.fail_votes(),
+             entry.reason.empty() ? "" : "  (" + printable(entry.reason) + ")");
+  for (const auto& vote : entry.votes) {
+    std::string detail;
+    if (auto it = answers.find(vote.validator); it != answers.end()) {
+      if (const auto* kept = it->second.validation(entry.version)) {
+        detail = fmt::format(": {} (metrics {})", printable(kept->reason),
+                             kept->digest() == vote.metrics_digest
+                                 ? "match the vote's digest"
+                                 : "DO NOT match the vote's digest");
+      }
+    }
+    fmt::print("    validator {} voted {}{}\n", vote.validator, bft::to_string(vote.verdict),
+               detail);
+  }
+  if (entry.certificate)
+    fmt::print("    certificate signed by {}\n", entry.certificate->signatures().size());
 }
 
 int status(const StatusArgs& args) {
@@ -173,92 +188,54 @@ int status(const StatusArgs& args) {
     return kExitFailure;
   }
   runtime::ClusterClient client(*config);
-  auto answers = client.query_all({{"query", "status"}},
-                                  milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000)));
+  auto statuses =
+      client.status_all(milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000)));
+  const auto& answers = statuses.answers;
   auto agreement = runtime::agreement_of(answers);
+  auto enough = answers.size() >= std::size_t{config->f} + 1 ? kExitOk : kExitFailure;
   if (args.json_output) {
     json validators = json::object();
-    for (const auto& [id, answer] : answers) validators[std::to_string(id)] = answer;
-    fmt::print("{}\n", dump_json(json{{"validators", validators}, {"agreement", agreement}}, 2));
-    return answers.size() >= std::size_t{config->f} + 1 ? kExitOk : kExitFailure;
+    for (const auto& [id, answer] : answers) validators[std::to_string(id)] = to_json(answer);
+    json refused = json::object();
+    for (const auto& [id, why] : statuses.refused) refused[std::to_string(id)] = why;
+    fmt::print("{}\n", dump_json(json{{"validators", validators},
+                                      {"malformed_answers", refused},
+                                      {"agreement", agreement.to_json()}},
+                                     2));
+    return enough;
   }
   fmt::print("cluster '{}' epoch {}: {} of {} validators answered\n", config->cluster_id,
              config->epoch, answers.size(), config->n());
-  // Answers are input: a field of the wrong type prints as '?' rather than stopping the command.
-  const auto number = [](const json& a, const char* key) {
-    return a.contains(key) && a[key].is_number_unsigned()
-               ? std::to_string(a[key].get<std::uint64_t>())
-               : "?";
-  };
   for (const auto& v : config->validators) {
+    if (auto refused = statuses.refused.find(v.id); refused != statuses.refused.end()) {
+      fmt::print("  validator {:<3} {:<24} a malformed answer: {}\n", v.id, v.endpoint,
+                 refused->second);
+      continue;
+    }
     auto it = answers.find(v.id);
     if (it == answers.end()) {
       fmt::print("  validator {:<3} {:<24} no answer\n", v.id, v.endpoint);
       continue;
     }
     const auto& a = it->second;
-    bool changing = a.contains("view_active") && a["view_active"] == false;
-    bool following = !changing && a.contains("voting") && a["voting"] == false;
     fmt::print("  validator {:<3} {:<24} view {}{}, executed {}, stable checkpoint {}\n", v.id,
-               v.endpoint, number(a, "view"),
-               changing    ? " (changing)"
-               : following ? " (following, not voting until the next view change)"
-                           : "",
-               number(a, "last_executed"), number(a, "stable_seq"));
+               v.endpoint, a.view,
+               !a.view_active ? " (changing)"
+               : !a.voting    ? " (following, not voting until the next view change)"
+                              : "",
+               a.last_executed, a.stable_seq);
   }
   print_agreement(agreement, answers.size());
   if (answers.empty()) return kExitFailure;
-  // Entries as the validators with the longest register report them, with every validator's vote.
-  const auto entries_of = [](const json& answer) -> const json* {
-    if (!answer.is_object() || !answer.contains("register") || !answer["register"].is_object())
-      return nullptr;
-    const auto& reg = answer["register"];
-    return reg.contains("entries") && reg["entries"].is_array() ? &reg["entries"] : nullptr;
-  };
-  const json* fullest = nullptr;
+  // Entries as the validator with the longest register reports them.
+  const runtime::StatusAnswer* fullest = nullptr;
   for (const auto& [id, answer] : answers) {
-    const auto* entries = entries_of(answer);
-    if (entries != nullptr && (fullest == nullptr || entries->size() > fullest->size()))
-      fullest = entries;
+    if (fullest == nullptr || answer.entries.size() > fullest->entries.size()) fullest = &answer;
   }
-  for (const auto& entry : fullest ? *fullest : json::array()) {
-    try {  // at() and get() throw on a malformed entry: it is reported and skipped
-      if (entry.at("version") == 0) continue;
-      auto version = entry.at("version").get<std::uint64_t>();
-      auto reason = entry.at("reason").get<std::string>();
-      fmt::print("version {}: {}  digest {}  {} PASS / {} FAIL{}\n", version,
-                 entry.at("state").get<std::string>(),
-                 entry.at("artifact_digest").get<std::string>().substr(0, 16),
-                 entry.at("pass_votes").get<std::size_t>(),
-                 entry.at("fail_votes").get<std::size_t>(),
-                 reason.empty() ? "" : "  (" + reason + ")");
-      for (const auto& vote : entry.at("votes")) {
-        auto voter = vote.at("validator").get<std::uint32_t>();
-        // The validator's kept metrics, checked against the digest its signed vote carries.
-        std::string detail;
-        if (auto it = answers.find(voter);
-            it != answers.end() && it->second.contains("validations")) {
-          const auto& kept = it->second["validations"].value(std::to_string(version), json());
-          if (kept.is_object()) {
-            bool matches = crypto::sha256(as_bytes(dump_json(kept))).hex() ==
-                           vote.at("metrics_digest").get<std::string>();
-            detail =
-                fmt::format(": {} (metrics {})", kept.value("reason", ""),
-                            matches ? "match the vote's digest" : "DO NOT match the vote's digest");
-          }
-        }
-        fmt::print("    validator {} voted {}{}\n", voter, vote.at("verdict").get<std::string>(),
-                   detail);
-      }
-      if (!entry.at("certificate").is_null()) {
-        fmt::print("    certificate signed by {}\n",
-                   entry.at("certificate").at("signatures").size());
-      }
-    } catch (const json::exception& e) {
-      fmt::print("  (an entry that does not parse: {})\n", printable(e.what()));
-    }
+  for (const auto& entry : fullest->entries) {
+    if (entry.version != 0) print_entry(entry, answers);
   }
-  return answers.size() >= std::size_t{config->f} + 1 ? kExitOk : kExitFailure;
+  return enough;
 }
 }  // namespace
 

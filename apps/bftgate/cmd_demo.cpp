@@ -18,7 +18,7 @@
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/key_file.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/local_processes.hpp"
+#include "bftgate/runtime/local_cluster.hpp"
 #include "bftgate/runtime/operator.hpp"
 #include "bftgate/validation/adapter_suite.hpp"
 #include "bftgate/validation/corpus.hpp"
@@ -147,22 +147,181 @@ Result<DemoAdapters> real_adapters(const DemoArgs& args, const StepLog& step) {
 }
 
 // One line of a validator's suite metrics for an adapter version.
-std::string metrics_line(const json& validation) {
-  if (!validation.is_object()) return "no metrics";
-  const auto& m = validation.value("metrics", json::object());
+std::string metrics_line(const runtime::KeptValidation* validation) {
+  if (validation == nullptr) return "no metrics";
+  const auto& m = validation->metrics;
   if (m.contains("regression_marker")) return fmt::format("regression marker {}", m["regression_marker"].dump());
   std::vector<std::string> parts;
+  const auto number = [](const json& object, const char* key) {
+    return object.is_object() && object.contains(key) && object[key].is_number() ? object[key].get<double>() : 0.0;
+  };
   if (m.contains("perplexity")) {
-    parts.push_back(fmt::format("held-out perplexity x{:.3f} of base", m["perplexity"].value("ratio", 0.0)));
+    parts.push_back(fmt::format("held-out perplexity x{:.3f} of base", number(m["perplexity"], "ratio")));
   }
   if (m.contains("qa")) {
-    parts.push_back(fmt::format("QA acc {:.3f} (base {:.3f})", m["qa"].value("acc", 0.0), m["qa"].value("base_acc", 0.0)));
+    parts.push_back(fmt::format("QA acc {:.3f} (base {:.3f})", number(m["qa"], "acc"), number(m["qa"], "base_acc")));
   }
   if (m.contains("safety")) {
     parts.push_back(fmt::format("safety: blocked continuation +{:.2f} nats (limit {:.2f})",
-                                m["safety"].value("max_rise_nats", 0.0), m["safety"].value("margin_nats", 0.0)));
+                                number(m["safety"], "max_rise_nats"), number(m["safety"], "margin_nats")));
   }
   return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+// The demo's run: the cluster, its client and the step log, shared by the two acts.
+struct DemoRun {
+  const DemoArgs& args;
+  runtime::LocalCluster& cluster;
+  runtime::ClusterClient client;
+  StepLog step;
+
+  const ClusterConfig& config() const { return cluster.config(); }
+
+  // Validators running the suites compute the base model's reference figures before listening.
+  Status wait_until_up() {
+    auto deadline = Clock::now() + std::chrono::seconds(args.stand_in ? 20 : 180);
+    while (client.status_all(milliseconds(300)).answers.size() < config().n()) {
+      if (Clock::now() > deadline) return Error{"the validators did not all come up in time (see their logs)"};
+    }
+    for (std::uint32_t j = 0; j < args.nodes; ++j) {
+      while (node_status(cluster.node_port(j)).is_null()) {
+        if (Clock::now() > deadline) return Error{fmt::format("inference node {} did not come up", j)};
+        std::this_thread::sleep_for(milliseconds(50));
+      }
+    }
+    return ok_status();
+  }
+
+  // Each validator's suite metrics for `version`, one line each.
+  void show_metrics(std::uint64_t version) {
+    for (const auto& [id, status] : client.status_all(milliseconds(1000)).answers)
+      step(fmt::format("  validator {} on version {}: {}", id, version, metrics_line(status.validation(version))));
+  }
+
+  Result<runtime::Decision> propose_and_decide(const crypto::SecretKey& key, const std::filesystem::path& artifact,
+                                               std::uint64_t& version) {
+    auto proposal = runtime::propose_adapter(config(), key, artifact, 0, true, milliseconds(30'000));
+    if (!proposal) return Error{proposal.error().message};
+    version = proposal->version;
+    step(fmt::format("submitted {} ({:.2f} MiB, sha256 {}...) as version {}", artifact.filename().string(),
+                     static_cast<double>(proposal->size) / (1 << 20), proposal->digest.hex().substr(0, 16),
+                     proposal->version));
+    auto decided = runtime::wait_for_decision(config(), proposal->version, milliseconds(60'000),
+                                              [&](const std::string& line) { step("  " + line); });
+    if (!decided) return Error{decided.error().message};
+    return std::move(decided.value());
+  }
+};
+
+struct GoodRelease {
+  std::uint64_t version = 0;
+  std::filesystem::path certificate_path;
+  std::vector<std::uint32_t> signers;
+  std::vector<json> node_statuses;
+  json convergence;
+};
+
+// Act 1: the good adapter is certified, the certificate verifies offline, and every node serves
+// it; the convergence time is measured against seed 000's bound.
+Result<GoodRelease> release_good(DemoRun& run, const crypto::SecretKey& key, const std::filesystem::path& artifact) {
+  const auto& args = run.args;
+  GoodRelease release;
+  auto submitted = Clock::now();
+  auto submitted_wall = std::chrono::system_clock::now();
+  auto decided = run.propose_and_decide(key, artifact, release.version);
+  if (!decided) return decided.error();
+  const auto& entry = decided->entry;
+  if (entry.state != bft::EntryState::kReleaseCommit || !entry.certificate)
+    return Error{fmt::format("version {} was {} ({})", release.version, bft::to_string(entry.state), entry.reason)};
+  auto verdict = crypto::verify_with_artifact(*entry.certificate, run.config(), artifact);
+  run.step(fmt::format("version {} is RELEASE_COMMIT after {:.2f} s; certificate {} offline against the config and "
+                       "the artifact",
+                       release.version, std::chrono::duration<double>(Clock::now() - submitted).count(),
+                       verdict.ok() ? "VERIFIES" : "FAILS: " + verdict.reason));
+  if (!verdict.ok()) return Error{verdict.reason};
+  release.certificate_path = args.out / "certificate.json";
+  release.signers = entry.certificate->signers().ids();
+  if (auto s = write_file_atomic(release.certificate_path, as_bytes(entry.certificate->to_json().dump(2) + "\n"),
+                                 {.mode = 0644, .overwrite = true});
+      !s) {
+    return s.error();
+  }
+
+  release.node_statuses.resize(args.nodes);
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (std::uint32_t j = 0; j < args.nodes; ++j) {
+    for (;;) {
+      release.node_statuses[j] = node_status(run.cluster.node_port(j));
+      if (release.node_statuses[j].is_object() && release.node_statuses[j]["version"] == release.version) break;
+      if (Clock::now() > deadline) return Error{fmt::format("node {} did not converge on version {}", j, release.version)};
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+  auto key_of = std::to_string(release.version);
+  double convergence_s = 0;
+  double transfer_s = 0;
+  for (const auto& status : release.node_statuses) {
+    auto swapped = status["swapped_at_unix_s"].value(key_of, 0.0);
+    convergence_s = std::max(convergence_s, swapped - std::chrono::duration<double>(submitted_wall.time_since_epoch()).count());
+    transfer_s = std::max(transfer_s, status["fetch_and_verify_ms"].value(key_of, 0.0) / 1000);
+  }
+  double slowest_validation_s = 0;
+  for (const auto& [id, status] : run.client.status_all(milliseconds(1000)).answers) {
+    if (const auto* kept = status.validation(release.version))
+      slowest_validation_s = std::max(slowest_validation_s, kept->validation_s);
+  }
+  double bound_s = slowest_validation_s + args.poll_s + transfer_s;
+  run.show_metrics(release.version);
+  run.step(fmt::format("every inference node serves version {}: convergence {:.2f} s after submission; seed-000 "
+                       "bound (slowest validation {:.2f} s + poll interval {:.2f} s + transfer {:.2f} s) = {:.2f} s, "
+                       "plus consensus latency",
+                       release.version, convergence_s, slowest_validation_s, args.poll_s, transfer_s, bound_s));
+  release.convergence = {{"measured_s", convergence_s},
+                         {"slowest_validation_s", slowest_validation_s},
+                         {"poll_interval_s", args.poll_s},
+                         {"transfer_s", transfer_s},
+                         {"seed000_bound_s", bound_s}};
+  return release;
+}
+
+struct Rejection {
+  std::uint64_t version = 0;
+  runtime::EntryReport entry;
+  bool fleet_unchanged = true;
+};
+
+// Act 2: the bad adapter is rejected, and the fleet keeps serving the good one.
+Result<Rejection> reject_bad(DemoRun& run, const crypto::SecretKey& key, const DemoAdapters& adapters,
+                             const GoodRelease& good, std::vector<json>& node_statuses) {
+  Rejection rejection;
+  auto decided = run.propose_and_decide(key, adapters.bad, rejection.version);
+  if (!decided) return decided.error();
+  rejection.entry = decided->entry;
+  std::this_thread::sleep_for(milliseconds(static_cast<std::int64_t>(run.args.poll_s * 3000)));
+  run.show_metrics(rejection.version);
+  for (std::uint32_t j = 0; j < run.args.nodes; ++j) {
+    node_statuses[j] = node_status(run.cluster.node_port(j));
+    rejection.fleet_unchanged &= node_statuses[j].is_object() && node_statuses[j]["version"] == good.version;
+  }
+  run.step(fmt::format("version {} is {} ({}); the fleet still serves version {}: {}", rejection.version,
+                       bft::to_string(rejection.entry.state), rejection.entry.reason, good.version,
+                       rejection.fleet_unchanged ? "yes" : "NO"));
+  return rejection;
+}
+
+Status start_processes(runtime::LocalCluster& cluster, const DemoArgs& args, const DemoAdapters& adapters) {
+  if (auto s = cluster.start_store(); !s) return s;
+  for (std::uint32_t i = 0; i < args.validators; ++i) {
+    if (auto s = cluster.start_validator(i, adapters.judging[i]); !s) return s;
+  }
+  for (std::uint32_t j = 0; j < args.nodes; ++j) {
+    if (auto s = cluster.start_node(j, {"--poll-interval", fmt::format("{}", args.poll_s), "--backend",
+                                        args.stand_in ? "opaque" : "auto"});
+        !s) {
+      return s;
+    }
+  }
+  return ok_status();
 }
 
 int run_demo(DemoArgs args) {
@@ -176,188 +335,63 @@ int run_demo(DemoArgs args) {
     return kExitFailure;
   };
   if (args.out.empty()) args.out = std::filesystem::path("runs") / fmt::format("demo-{}", utc_timestamp());
-  std::error_code ec;
-  std::filesystem::create_directories(args.out / "logs", ec);
-  if (ec) return failed(fmt::format("cannot create {}: {}", args.out.string(), ec.message()));
   args.out = std::filesystem::absolute(args.out);
   fmt::print("bftgate demo: a local cluster of real processes on 127.0.0.1 (run folder {})\n", args.out.string());
 
-  auto ports = static_cast<int>(args.validators + args.nodes + 1);
-  auto base = runtime::free_port_range(ports);
-  if (!base) return failed("no free range of ports on 127.0.0.1");
-  auto cluster = generate_cluster({.validators = args.validators,
-                                   .inference_nodes = args.nodes,
-                                   .fault_model = FaultModel::kBft,
-                                   .cluster_id = "bftgate-demo",
-                                   .epoch = 1,
-                                   .host = "127.0.0.1",
-                                   .base_port = *base});
+  auto cluster = runtime::LocalCluster::create({.binary = std::filesystem::read_symlink("/proc/self/exe"),
+                                                .dir = args.out,
+                                                .validators = args.validators,
+                                                .nodes = args.nodes,
+                                                .cluster_id = "bftgate-demo"});
   if (!cluster) return failed(cluster.error().message);
-  auto files = write_cluster(*cluster, args.out, /*overwrite=*/true);
-  if (!files) return failed(files.error().message);
-  const auto& config = cluster->config;
+  const auto& config = (*cluster)->config();
   step(fmt::format("cluster: {} validators (f={}, quorum {}), {} inference nodes, store at {}", config.n(), config.f,
                    config.quorum(), args.nodes, config.artifact_store_endpoint));
 
   auto adapters = args.stand_in ? stand_in_adapters(args) : real_adapters(args, step);
   if (!adapters) return failed(adapters.error().message);
+  if (auto s = start_processes(**cluster, args, *adapters); !s) return failed(s.error().message);
+  step(fmt::format("started {} processes (logs in {}/logs)", (*cluster)->running(), args.out.string()));
+  DemoRun run{args, **cluster, runtime::ClusterClient(config), step};
+  if (auto s = run.wait_until_up(); !s) return failed(s.error().message);
+  step("all validators and inference nodes are up; the fleet serves the base model (version 0)");
 
-  runtime::ChildProcesses processes;
-  auto self = std::filesystem::read_symlink("/proc/self/exe").string();
-  auto config_path = files->config.string();
-  if (auto s = processes.spawn("store", {self, "store", "--config", config_path, "--dir", (args.out / "store").string()},
-                               args.out / "logs" / "store.log");
+  auto operator_key = crypto::read_key_file((*cluster)->operator_key_path());
+  if (!operator_key) return failed(operator_key.error().message);
+  auto good = release_good(run, operator_key->key, adapters->good);
+  if (!good) return failed(good.error().message);
+  auto rejected = reject_bad(run, operator_key->key, *adapters, *good, good->node_statuses);
+  if (!rejected) return failed(rejected.error().message);
+
+  auto unclean = (*cluster)->stop_all();
+  step(unclean.empty() ? "all processes stopped cleanly"
+                       : fmt::format("processes that did not stop cleanly: {}", fmt::join(unclean, ", ")));
+
+  bool ok = rejected->entry.state == bft::EntryState::kRejected && rejected->fleet_unchanged && unclean.empty();
+  json report = {{"git_revision", build_info::kGitRevision},
+                 {"seed", args.seed},
+                 {"args", {{"validators", args.validators}, {"nodes", args.nodes}, {"artifact_mib", args.artifact_mib},
+                           {"poll_interval_s", args.poll_s}, {"stand_in", args.stand_in}}},
+                 {"cluster", {{"n", config.n()}, {"f", config.f}, {"quorum", config.quorum()}}},
+                 {"good", {{"version", good->version}, {"state", "RELEASE_COMMIT"},
+                           {"certificate", good->certificate_path.string()}}},
+                 {"convergence", good->convergence},
+                 {"regressed", {{"kind", adapters->bad_label}, {"version", rejected->version},
+                                {"state", bft::to_string(rejected->entry.state)}, {"reason", rejected->entry.reason},
+                                {"fleet_unchanged", rejected->fleet_unchanged}}},
+                 {"nodes", good->node_statuses},
+                 {"processes_stopped_cleanly", unclean.empty()},
+                 {"ok", ok}};
+  if (auto s = write_file_atomic(args.out / "report.json", as_bytes(report.dump(2) + "\n"),
+                                 {.mode = 0644, .overwrite = true});
       !s) {
     return failed(s.error().message);
   }
-  for (std::size_t i = 0; i < args.validators; ++i) {
-    std::vector<std::string> argv = {self, "validator", "--config", config_path, "--id", std::to_string(i), "--key",
-                                     files->validator_keys[i].string(), "--data",
-                                     (args.out / fmt::format("validator-{}", i)).string()};
-    argv.insert(argv.end(), adapters->judging[i].begin(), adapters->judging[i].end());
-    if (auto s = processes.spawn(fmt::format("validator {}", i), argv,
-                                 args.out / "logs" / fmt::format("validator-{}.log", i));
-        !s) {
-      return failed(s.error().message);
-    }
-  }
-  for (std::size_t j = 0; j < args.nodes; ++j) {
-    if (auto s = processes.spawn(fmt::format("node {}", j),
-                                 {self, "node", "--config", config_path, "--id", std::to_string(j), "--cache",
-                                  (args.out / fmt::format("node-{}", j)).string(), "--poll-interval",
-                                  fmt::format("{}", args.poll_s), "--backend", args.stand_in ? "opaque" : "auto"},
-                                 args.out / "logs" / fmt::format("node-{}.log", j));
-        !s) {
-      return failed(s.error().message);
-    }
-  }
-  step(fmt::format("started {} processes (logs in {}/logs)", processes.size(), args.out.string()));
-
-  runtime::ClusterClient client(config);
-  // Validators running the suites compute the base model's reference figures before listening.
-  auto deadline = Clock::now() + std::chrono::seconds(args.stand_in ? 20 : 180);
-  while (client.query_all({{"query", "status"}}, milliseconds(300)).size() < config.n()) {
-    if (Clock::now() > deadline) return failed("the validators did not all come up in time (see their logs)");
-  }
-  auto node_port = [&](std::size_t j) { return static_cast<std::uint16_t>(*base + args.validators + 1 + j); };
-  for (std::size_t j = 0; j < args.nodes; ++j) {
-    while (node_status(node_port(j)).is_null()) {
-      if (Clock::now() > deadline) return failed(fmt::format("inference node {} did not come up", j));
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-  }
-  step("all validators and inference nodes are up; the fleet serves the base model (version 0)");
-
-  std::string operator_key_path = files->operator_key.string();
-  auto operator_key = crypto::read_key_file(operator_key_path);
-  if (!operator_key) return failed(operator_key.error().message);
-  const auto& good_path = adapters->good;
-  const auto& regressed_path = adapters->bad;
-  auto artifact_mib = static_cast<double>(std::filesystem::file_size(good_path)) / (1 << 20);
-
-  // 1. The good adapter: released, then served by the whole fleet.
-  auto submitted = Clock::now();
-  auto submitted_wall = std::chrono::system_clock::now();
-  auto good = runtime::propose_adapter(config, operator_key->key, good_path, 0, true, milliseconds(30'000));
-  if (!good) return failed(good.error().message);
-  step(fmt::format("submitted {} ({:.2f} MiB, sha256 {}...) as version {}", good_path.filename().string(), artifact_mib,
-                   good->digest.hex().substr(0, 16), good->version));
-  auto decided = runtime::wait_for_decision(config, good->version, milliseconds(60'000),
-                                            [&](const std::string& line) { step("  " + line); });
-  if (!decided) return failed(decided.error().message);
-  if ((*decided)["state"] != "RELEASE_COMMIT") return failed(fmt::format("version {} was {}", good->version, (*decided)["state"].dump()));
-  auto certificate = crypto::ReleaseCertificate::from_json((*decided)["certificate"]);
-  if (!certificate) return failed(certificate.error().reason);
-  auto verdict = crypto::verify_with_artifact(*certificate, config, good_path);
-  step(fmt::format("version {} is RELEASE_COMMIT after {:.2f} s; certificate {} offline against the config and the "
-                   "artifact",
-                   good->version, std::chrono::duration<double>(Clock::now() - submitted).count(),
-                   verdict.ok() ? "VERIFIES" : "FAILS: " + verdict.reason));
-  if (!verdict.ok()) return failed(verdict.reason);
-  auto cert_path = args.out / "certificate.json";
-  (void)write_file_atomic(cert_path, as_bytes(certificate->to_json().dump(2) + "\n"), {.mode = 0644, .overwrite = true});
-
-  std::vector<json> statuses(args.nodes);
-  deadline = Clock::now() + std::chrono::seconds(60);
-  for (std::size_t j = 0; j < args.nodes; ++j) {
-    for (;;) {
-      statuses[j] = node_status(node_port(j));
-      if (statuses[j].is_object() && statuses[j]["version"] == good->version) break;
-      if (Clock::now() > deadline) return failed(fmt::format("node {} did not converge on version {}", j, good->version));
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-  }
-  double convergence_s = 0;
-  double transfer_s = 0;
-  for (const auto& status : statuses) {
-    auto swapped = status["swapped_at_unix_s"][std::to_string(good->version)].get<double>();
-    convergence_s = std::max(convergence_s, swapped - std::chrono::duration<double>(submitted_wall.time_since_epoch()).count());
-    transfer_s = std::max(transfer_s, status["fetch_and_verify_ms"][std::to_string(good->version)].get<double>() / 1000);
-  }
-  double slowest_validation_s = 0;
-  for (const auto& [id, answer] : client.query_all({{"query", "status"}}, milliseconds(1000))) {
-    auto key = std::to_string(good->version);
-    if (answer["validations"].contains(key)) {
-      slowest_validation_s = std::max(slowest_validation_s, answer["validations"][key]["validation_s"].get<double>());
-    }
-  }
-  double bound_s = slowest_validation_s + args.poll_s + transfer_s;
-  auto answers = client.query_all({{"query", "status"}}, milliseconds(1000));
-  for (const auto& [id, answer] : answers) {
-    step(fmt::format("  validator {} on version {}: {}", id, good->version,
-                     metrics_line(answer["validations"].value(std::to_string(good->version), json()))));
-  }
-  step(fmt::format("every inference node serves version {}: convergence {:.2f} s after submission; seed-000 bound "
-                   "(slowest validation {:.2f} s + poll interval {:.2f} s + transfer {:.2f} s) = {:.2f} s, plus "
-                   "consensus latency",
-                   good->version, convergence_s, slowest_validation_s, args.poll_s, transfer_s, bound_s));
-
-  // 2. The regressed adapter: rejected, and never served.
-  auto regressed = runtime::propose_adapter(config, operator_key->key, regressed_path, 0, true, milliseconds(30'000));
-  if (!regressed) return failed(regressed.error().message);
-  step(fmt::format("submitted the {} adapter {} as version {}", adapters->bad_label, regressed_path.filename().string(),
-                   regressed->version));
-  auto rejected = runtime::wait_for_decision(config, regressed->version, milliseconds(60'000),
-                                             [&](const std::string& line) { step("  " + line); });
-  if (!rejected) return failed(rejected.error().message);
-  std::this_thread::sleep_for(milliseconds(static_cast<std::int64_t>(args.poll_s * 3000)));
-  for (const auto& [id, answer] : client.query_all({{"query", "status"}}, milliseconds(1000))) {
-    step(fmt::format("  validator {} on version {}: {}", id, regressed->version,
-                     metrics_line(answer["validations"].value(std::to_string(regressed->version), json()))));
-  }
-  bool fleet_unchanged = true;
-  for (std::size_t j = 0; j < args.nodes; ++j) {
-    statuses[j] = node_status(node_port(j));
-    fleet_unchanged &= statuses[j]["version"] == good->version;
-  }
-  step(fmt::format("version {} is {} ({}); the fleet still serves version {}: {}", regressed->version,
-                   (*rejected)["state"].get<std::string>(), (*rejected)["reason"].get<std::string>(), good->version,
-                   fleet_unchanged ? "yes" : "NO"));
-
-  auto unclean = processes.stop_all();
-  step(unclean.empty() ? "all processes stopped cleanly" : fmt::format("processes that did not stop cleanly: {}", unclean.size()));
-
-  bool ok = (*rejected)["state"] == "REJECTED" && fleet_unchanged && unclean.empty();
-  json report = {{"git_revision", build_info::kGitRevision},
-                 {"seed", args.seed},
-                 {"args", {{"validators", args.validators}, {"nodes", args.nodes}, {"artifact_mib", artifact_mib},
-                           {"poll_interval_s", args.poll_s}, {"stand_in", args.stand_in}}},
-                 {"cluster", {{"n", config.n()}, {"f", config.f}, {"quorum", config.quorum()}}},
-                 {"good", {{"version", good->version}, {"digest", good->digest.hex()}, {"state", (*decided)["state"]},
-                           {"certificate", cert_path.string()}}},
-                 {"convergence", {{"measured_s", convergence_s}, {"slowest_validation_s", slowest_validation_s},
-                                  {"poll_interval_s", args.poll_s}, {"transfer_s", transfer_s}, {"seed000_bound_s", bound_s}}},
-                 {"regressed", {{"kind", adapters->bad_label}, {"version", regressed->version}, {"state", (*rejected)["state"]},
-                                {"reason", (*rejected)["reason"]}, {"fleet_unchanged", fleet_unchanged}}},
-                 {"nodes", statuses},
-                 {"processes_stopped_cleanly", unclean.empty()},
-                 {"ok", ok}};
-  (void)write_file_atomic(args.out / "report.json", as_bytes(report.dump(2) + "\n"), {.mode = 0644, .overwrite = true});
   fmt::print("\nreport: {}\n  certificate  {} (signed by validators {})\n  convergence  {:.2f} s measured, seed-000 bound "
              "{:.2f} s + consensus\n  {:<12} version {} {}\n  result       {}\n",
-             (args.out / "report.json").string(), cert_path.string(),
-             fmt::join(certificate->signers().ids(), ", "), convergence_s, bound_s, adapters->bad_label, regressed->version,
-             (*rejected)["state"].get<std::string>(), ok ? "OK" : "FAILED");
+             (args.out / "report.json").string(), good->certificate_path.string(), fmt::join(good->signers, ", "),
+             good->convergence["measured_s"].get<double>(), good->convergence["seed000_bound_s"].get<double>(),
+             adapters->bad_label, rejected->version, bft::to_string(rejected->entry.state), ok ? "OK" : "FAILED");
   return ok ? kExitOk : kExitFailure;
 }
 }  // namespace

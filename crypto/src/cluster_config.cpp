@@ -124,6 +124,14 @@ bool is_valid_endpoint(std::string_view endpoint) {
   return std::all_of(host.begin(), host.end(), is_host_char);
 }
 
+std::optional<std::uint16_t> tcp_port(std::string_view endpoint) {
+  if (!endpoint.starts_with("tcp://") || !is_valid_endpoint(endpoint)) return std::nullopt;
+  auto text = endpoint.substr(endpoint.rfind(':') + 1);
+  unsigned port = 0;
+  std::from_chars(text.data(), text.data() + text.size(), port);  // checked by is_valid_endpoint
+  return static_cast<std::uint16_t>(port);
+}
+
 std::size_t ClusterConfig::quorum() const {
   if (fault_model == FaultModel::kCft) return n() / 2 + 1;
   return (n() + f + 2) / 2;  // ceil((n + f + 1) / 2)

@@ -24,12 +24,7 @@ const std::string kFail = R"(echo '{"pass": false, "metrics": {"suite": "test"}}
 const std::string kSlowPass = R"(sleep 1; echo '{"pass": true}')";
 
 std::string write_artifact(const LocalCluster& cluster, const std::string& name, std::size_t size) {
-  Bytes bytes(size);
-  std::mt19937_64 rng(size);
-  for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
-  auto path = cluster.path(name);
-  EXPECT_TRUE(write_file_atomic(path, bytes).ok());
-  return path.string();
+  return write_random_artifact(cluster, name, size);
 }
 
 CommandResult submit(const LocalCluster& cluster, const std::string& artifact, int timeout_s = 60) {
@@ -41,31 +36,6 @@ CommandResult submit(const LocalCluster& cluster, const std::string& artifact, i
 json last_json(const std::string& output) {
   auto start = output.find('{');
   return start == std::string::npos ? json() : json::parse(output.substr(start), nullptr, false);
-}
-
-// Polls every validator until `predicate` holds for `needed` of them or the time is up.
-std::map<bft::ReplicaId, json> wait_for(const LocalCluster& cluster, std::size_t needed,
-                                        const std::function<bool(const json&)>& predicate,
-                                        int seconds = 40) {
-  auto config = ClusterConfig::load(cluster.config());
-  runtime::ClusterClient client(*config);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  std::map<bft::ReplicaId, json> answers;
-  while (std::chrono::steady_clock::now() < deadline) {
-    answers = client.query_all({{"query", "status"}}, milliseconds(500));
-    std::size_t ok = 0;
-    for (const auto& [id, a] : answers) ok += predicate(a) ? 1u : 0u;
-    if (ok >= needed) return answers;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return answers;
-}
-
-std::string state_of(const json& status, std::uint64_t version) {
-  for (const auto& entry : status["register"]["entries"]) {
-    if (entry["version"] == version) return entry["state"];
-  }
-  return "absent";
 }
 
 TEST(Cluster, ReleasesAPassingAdapterAndEveryValidatorAgrees) {
@@ -86,10 +56,10 @@ TEST(Cluster, ReleasesAPassingAdapterAndEveryValidatorAgrees) {
 
   // All four registers converge on the same hash chain.
   auto answers =
-      wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
+      wait_for(cluster, 4, [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
   ASSERT_EQ(answers.size(), 4u);
   std::set<std::string> heads;
-  for (const auto& [id, a] : answers) heads.insert(a["register"]["head_hash"]);
+  for (const auto& [id, a] : answers) heads.insert(a.head_hash.hex());
   EXPECT_EQ(heads.size(), 1u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(cluster.terminate(i), 0) << cluster.log(i);
 }
@@ -120,13 +90,13 @@ TEST(Cluster, RestartedValidatorCatchesUpAndLosesNothing) {
   LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
   cluster.start_all();
   ASSERT_EQ(submit(cluster, write_artifact(cluster, "v1.bin", 1000)).exit_code, 0);
-  wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
+  wait_for(cluster, 4, [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
   cluster.kill9(2);
   ASSERT_EQ(submit(cluster, write_artifact(cluster, "v2.bin", 2000)).exit_code, 0);
   ASSERT_EQ(submit(cluster, write_artifact(cluster, "v3.bin", 3000)).exit_code, 0);
   cluster.start(2);
   auto answers =
-      wait_for(cluster, 4, [](const json& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
+      wait_for(cluster, 4, [](const StatusAnswer& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
   ASSERT_TRUE(answers.contains(2));
   // What it committed before the kill came back from its WAL; the rest through catch-up.
   EXPECT_NE(cluster.log(2).find("recovered"), std::string::npos);
@@ -136,16 +106,16 @@ TEST(Cluster, RestartedValidatorCatchesUpAndLosesNothing) {
   std::uint64_t target = 0;
   for (int attempt = 0; attempt < 100; ++attempt) {
     answers =
-        wait_for(cluster, 4, [](const json& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
+        wait_for(cluster, 4, [](const StatusAnswer& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
     if (answers.contains(0) && answers.contains(2) &&
-        answers.at(0)["last_executed"] == answers.at(2)["last_executed"]) {
-      target = answers.at(0)["last_executed"].get<std::uint64_t>();
+        answers.at(0).last_executed == answers.at(2).last_executed) {
+      target = answers.at(0).last_executed;
       break;
     }
     std::this_thread::sleep_for(milliseconds(100));
   }
   ASSERT_GT(target, 0u);
-  EXPECT_EQ(answers.at(2)["register"]["log_head_hash"], answers.at(0)["register"]["log_head_hash"]);
+  EXPECT_EQ(answers.at(2).log_head_hash, answers.at(0).log_head_hash);
 }
 
 TEST(Cluster, ShutdownCancelsARunningValidation) {
@@ -178,18 +148,18 @@ TEST(Cluster, NoCertificateWithFPlusOneDownThenProgressWhenTheyReturn) {
   auto result = submit(cluster, write_artifact(cluster, "adapter.bin", 1000), 3);
   EXPECT_NE(result.exit_code, 0) << result.output;
   auto answers = wait_for(
-      cluster, 2, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 2);
+      cluster, 2, [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 2);
   for (const auto& [id, a] : answers) EXPECT_NE(state_of(a, 1), "RELEASE_COMMIT");
   cluster.start(1);
   cluster.start(3);
   answers = wait_for(
-      cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 60);
+      cluster, 4, [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 60);
   std::size_t released = 0;
   std::string views;
   for (const auto& [id, a] : answers) {
     released += state_of(a, 1) == "RELEASE_COMMIT" ? 1u : 0u;
-    views += fmt::format(" v{}: view {} active {} executed {};", id, a["view"].dump(),
-                         a["view_active"].dump(), a["last_executed"].dump());
+    views += fmt::format(" v{}: view {} active {} executed {};", id, a.view, a.view_active,
+                         a.last_executed);
   }
   EXPECT_EQ(released, 4u) << views;
 }
@@ -419,13 +389,13 @@ TEST(Adversaries, EquivocatingPrimaryIsReplacedByAViewChange) {
   cluster.start_all();
   auto result = submit(cluster, write_artifact(cluster, "adapter.bin", 1000), 60);
   ASSERT_EQ(result.exit_code, 0) << result.output << cluster.log(1);
-  auto answers = wait_for(cluster, 3, [](const json& a) {
-    return a["view"].get<std::uint64_t>() >= 1 && state_of(a, 1) == "RELEASE_COMMIT";
+  auto answers = wait_for(cluster, 3, [](const StatusAnswer& a) {
+    return a.view >= 1 && state_of(a, 1) == "RELEASE_COMMIT";
   });
   std::size_t moved_on = 0;
   for (int id : {1, 2, 3}) {
     if (answers.contains(static_cast<bft::ReplicaId>(id)) &&
-        answers.at(static_cast<bft::ReplicaId>(id))["view"] >= 1) {
+        answers.at(static_cast<bft::ReplicaId>(id)).view >= 1) {
       ++moved_on;
     }
   }
@@ -443,16 +413,14 @@ TEST(Adversaries, TwinsUnderOneIdentityCannotSplitTheCluster) {
   auto twin_b = fmt::format("tcp://127.0.0.1:{}", *ports + 1);
   auto key = cluster.path("keys/validator-0.key").string();
   for (const auto& [name, endpoint] : {std::pair{"a", twin_a}, std::pair{"b", twin_b}}) {
-    cluster.spawn(name[0] == 'a' ? 200 : 201,
+    cluster.spawn(std::string("twin-") + name,
                   {cluster.bftgate(), "validator", "--config", cluster.config(), "--id", "0",
-                   "--key", key, "--data", cluster.path(std::string("data-0") + name).string(),
-                   "--validate-cmd", kPass, "--listen", endpoint},
-                  cluster.path(std::string("validator-0") + name + ".log").string());
+                   "--key", key, "--data", cluster.path(std::string("twin-") + name).string(),
+                   "--validate-cmd", kPass, "--listen", endpoint});
   }
-  cluster.spawn(0,
+  cluster.spawn("validator-0",
                 {cluster.bftgate(), "twin-router", "--config", cluster.config(), "--id", "0",
-                 "--twin-a", twin_a, "--twin-b", twin_b, "--side-b", "2,3"},
-                cluster.path("validator-0.log").string());
+                 "--twin-a", twin_a, "--twin-b", twin_b, "--side-b", "2,3"});
   cluster.start_store();
   for (int id : {1, 2, 3}) cluster.start(id);
 
@@ -469,19 +437,16 @@ TEST(Adversaries, TwinsUnderOneIdentityCannotSplitTheCluster) {
 
   // The honest validators hold one register: same entries, same hash chain.
   auto answers =
-      wait_for(cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
+      wait_for(cluster, 4, [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
   std::set<std::string> heads;
   for (int id : {1, 2, 3}) {
     ASSERT_TRUE(answers.contains(static_cast<bft::ReplicaId>(id))) << cluster.log(id);
-    heads.insert(
-        answers.at(static_cast<bft::ReplicaId>(id))["register"]["head_hash"].get<std::string>());
+    heads.insert(answers.at(static_cast<bft::ReplicaId>(id)).head_hash.hex());
   }
   EXPECT_EQ(heads.size(), 1u);
   // Both twins really ran and the router really split the traffic.
   EXPECT_NE(cluster.log(0).find("split"), std::string::npos) << cluster.log(0);
-  for (int twin : {200, 201}) {
-    EXPECT_EQ(cluster.terminate(twin), 0);
-  }
+  for (const char* twin : {"twin-a", "twin-b"}) EXPECT_EQ(cluster.terminate(twin), 0);
   EXPECT_EQ(cluster.terminate(0), 0);
   EXPECT_NE(cluster.log(0).find("to twin B"), std::string::npos) << cluster.log(0);
 }
@@ -501,13 +466,13 @@ TEST(LinkFaultsOnTheWire, APartitionedValidatorCatchesUpWhenItHeals) {
   cluster.start_all();
   ASSERT_EQ(submit(cluster, write_artifact(cluster, "adapter.bin", 1000)).exit_code, 0);
   auto early = wait_for(
-      cluster, 3, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 5);
+      cluster, 3, [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 5);
   if (early.contains(3) &&
       std::chrono::steady_clock::now() - started < std::chrono::milliseconds(3500)) {
     EXPECT_NE(state_of(early.at(3), 1), "RELEASE_COMMIT");  // still cut off
   }
   auto healed = wait_for(
-      cluster, 4, [](const json& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 30);
+      cluster, 4, [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; }, 30);
   ASSERT_TRUE(healed.contains(3));
   EXPECT_EQ(state_of(healed.at(3), 1), "RELEASE_COMMIT") << cluster.log(3);
   EXPECT_NE(cluster.log(3).find("injecting link faults"), std::string::npos);

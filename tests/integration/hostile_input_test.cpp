@@ -132,13 +132,12 @@ std::string query_envelope(std::string_view body) {
   return std::string(1, static_cast<char>(runtime::EnvelopeKind::kQuery)) + std::string(body);
 }
 
-std::map<bft::ReplicaId, json> status_of_all(const LocalCluster& cluster, std::size_t needed = 4) {
-  auto config = ClusterConfig::load(cluster.config());
-  runtime::ClusterClient client(*config);
-  std::map<bft::ReplicaId, json> answers;
-  for (int attempt = 0; attempt < 50 && answers.size() < needed; ++attempt) {
-    answers = client.query_all({{"query", "status"}}, milliseconds(500));
-  }
+// Every validator's status answer, decoded (asked again until `needed` answer).
+std::map<bft::ReplicaId, StatusAnswer> status_of_all(const LocalCluster& cluster,
+                                                     std::size_t needed = 4) {
+  std::map<bft::ReplicaId, StatusAnswer> answers;
+  for (int attempt = 0; attempt < 50 && answers.size() < needed; ++attempt)
+    answers = statuses_of(cluster, milliseconds(500));
   return answers;
 }
 
@@ -163,9 +162,8 @@ TEST(HostileInput, ASixBytePacketStopsNeitherAValidatorNorTheStore) {
   auto answers = status_of_all(cluster);
   ASSERT_EQ(answers.size(), 4u);
   for (const auto& [id, answer] : answers) {
-    ASSERT_TRUE(answer.contains("refused_inputs")) << answer.dump();
-    EXPECT_GE(answer["refused_inputs"].value("query", 0), 1)
-        << "validator " << id << ": " << answer["refused_inputs"];
+    EXPECT_GE(answer.refused_inputs.value("query", 0), 1)
+        << "validator " << id << ": " << answer.refused_inputs;
   }
   // Still certifying, and the store still stores.
   auto second = submit(cluster, write_artifact(cluster, "v2.bin", 2000));
@@ -259,8 +257,8 @@ TEST(HostileInput, HostilePeersStopNoProcessAndTheClusterStillCertifies) {
   EXPECT_LE(::read(idle, &byte, 1), 0);
   ::close(idle);
   for (const auto& [id, answer] : status_of_all(cluster)) {
-    EXPECT_GE(answer["refused_inputs"].value("query", 0), 4)
-        << "validator " << id << answer["refused_inputs"];
+    EXPECT_GE(answer.refused_inputs.value("query", 0), 4)
+        << "validator " << id << answer.refused_inputs;
   }
   EXPECT_EQ(cluster.terminate(100), 0) << cluster.log(100);
   EXPECT_EQ(cluster.terminate(-1), 0) << cluster.log(-1);
@@ -348,7 +346,7 @@ TEST(HostileInput, AnUndecidedSubmitSaysSoAndItsRetryIsIdempotent) {
   auto again = submit(cluster, artifact, 60);
   EXPECT_EQ(last_json(again.output)["version"], 1) << again.output;
   for (const auto& [id, answer] : status_of_all(cluster)) {
-    EXPECT_EQ(answer["register"]["entries"].size(), 2u)
+    EXPECT_EQ(answer.entries.size(), 2u)
         << "validator " << id;  // genesis and version 1
   }
 }
@@ -377,9 +375,9 @@ TEST(HostileInput, KeptMetricsSurviveARestart) {
   cluster.start(voter);
   auto answers = status_of_all(cluster);
   ASSERT_TRUE(answers.contains(static_cast<bft::ReplicaId>(voter)));
-  const auto& kept = answers.at(static_cast<bft::ReplicaId>(voter))["validations"];
-  ASSERT_TRUE(kept.contains("1")) << answers.at(static_cast<bft::ReplicaId>(voter)).dump();
-  EXPECT_EQ(kept["1"]["pass"], true);
+  const auto* kept = answers.at(static_cast<bft::ReplicaId>(voter)).validation(1);
+  ASSERT_NE(kept, nullptr);
+  EXPECT_TRUE(kept->pass);
   auto status = run_command(cluster.bftgate() + " status --config " + cluster.config());
   EXPECT_NE(status.output.find(fmt::format("validator {} voted PASS: ", voter)), std::string::npos)
       << status.output;

@@ -1,6 +1,7 @@
 // A real cluster of bftgate processes on 127.0.0.1 for integration tests: free ports, one
 // process per validator with its own data directory and log, kill -9 and restart, and every
 // child stopped and reaped when the test ends (SIGTERM, then SIGKILL after a grace period).
+// Status answers are read with the validators' own codec (bftgate/runtime/register_json.hpp).
 #pragma once
 
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -21,110 +23,78 @@
 #include <vector>
 
 #include "bftgate/crypto/file_io.hpp"
-#include "bftgate/runtime/local_processes.hpp"
+#include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/runtime/local_cluster.hpp"
 #include "run_command.hpp"
 #include "test_dirs.hpp"
 
 namespace bftgate::testing {
 
+// The runtime's local cluster (bftgate/runtime/local_cluster.hpp, which the demo runs too) with
+// the tests' defaults: a validation command for every validator, per-validator faults and
+// strategies, and ids for processes (validator id, 100 + j for node j, -1 for the store).
 class LocalCluster {
  public:
   LocalCluster(std::string binary, int validators, std::string validate_command)
-      : binary_(std::move(binary)), n_(validators), validate_command_(std::move(validate_command)) {
-    auto base = runtime::free_port_range(validators + 4);
-    if (!base) throw std::runtime_error("no free port range on 127.0.0.1");
-    base_port_ = *base;
-    auto result = run_command(binary_ + " keygen --validators " + std::to_string(validators) +
-                              " --nodes 2 --base-port " + std::to_string(base_port_) + " --out " +
-                              dir_.path().string());
-    if (result.exit_code != 0) throw std::runtime_error("keygen failed: " + result.output);
+      : binary_(std::move(binary)), validate_command_(std::move(validate_command)) {
+    auto made = runtime::LocalCluster::create({.binary = binary_,
+                                               .dir = dir_.path(),
+                                               .validators = static_cast<std::size_t>(validators),
+                                               .nodes = 2});
+    if (!made) throw std::runtime_error(made.error().message);
+    cluster_ = std::move(made.value());
   }
   ~LocalCluster() { stop_all(); }
 
-  std::string config() const { return (dir_.path() / "cluster.json").string(); }
-  std::string operator_key() const { return (dir_.path() / "keys" / "operator.key").string(); }
+  std::string config() const { return cluster_->config_path().string(); }
+  std::string operator_key() const { return cluster_->operator_key_path().string(); }
   std::filesystem::path path(const std::string& name) const { return dir_.path() / name; }
+  // Validator `id`'s data folder.
+  std::filesystem::path data_dir(int id) const {
+    return cluster_->data_dir(runtime::LocalCluster::validator_name(static_cast<std::uint32_t>(id)));
+  }
   std::string bftgate() const { return binary_; }
 
-  // Inference node j is process 100 + j; it serves HTTP on base_port + n + 1 + j.
+  // Inference node j is process 100 + j.
   void start_node(int j) {
-    std::vector<std::string> args = {binary_,
-                                     "node",
-                                     "--config",
-                                     config(),
-                                     "--id",
-                                     std::to_string(j),
-                                     "--cache",
-                                     (dir_.path() / ("node-cache-" + std::to_string(j))).string(),
-                                     "--poll-interval",
-                                     "0.3",
-                                     "--backend",
-                                     node_model.empty() ? "opaque" : "cpu"};
-    if (!node_model.empty()) {
-      args.push_back("--model");
-      args.push_back(node_model);
-    }
-    spawn(100 + j, std::move(args),
-          (dir_.path() / ("node-" + std::to_string(j) + ".log")).string());
+    std::vector<std::string> extra = {"--poll-interval", "0.3", "--backend",
+                                      node_model.empty() ? "opaque" : "cpu"};
+    if (!node_model.empty()) extra.insert(extra.end(), {"--model", node_model});
+    check(cluster_->start_node(static_cast<std::uint32_t>(j), extra));
   }
-  int node_port(int j) const { return base_port_ + n_ + 1 + j; }
-
   // The artifact store; it is process -1. `wrapper` runs in front of it (e.g. prlimit).
   void start_store(std::vector<std::string> wrapper = {}) {
-    wrapper.insert(wrapper.end(), {binary_, "store", "--config", config(), "--dir",
-                                   (dir_.path() / "store").string()});
-    spawn(-1, std::move(wrapper), (dir_.path() / "store.log").string());
+    check(cluster_->start_store(std::move(wrapper)));
   }
-
-  // TCP ports from the config: validator `id`'s endpoint, and the store's.
-  int validator_port(int id) const { return base_port_ + id; }
-  int store_port() const { return base_port_ + n_; }
-
   void start(int id) {
-    std::vector<std::string> args = {
-        binary_,
-        "validator",
-        "--config",
-        config(),
-        "--id",
-        std::to_string(id),
-        "--key",
-        (dir_.path() / "keys" / ("validator-" + std::to_string(id) + ".key")).string(),
-        "--data",
-        (dir_.path() / ("data-" + std::to_string(id))).string(),
-        "--validate-cmd",
-        validate_command_,
-        "--log-level",
-        "info"};
-    if (auto f = faults.find(id); f != faults.end()) {
-      args.push_back("--faults");
-      args.push_back(f->second);
-    }
-    if (auto b = byzantine.find(id); b != byzantine.end()) {
-      args.push_back("--byzantine");
-      args.push_back(b->second);
-    }
+    std::vector<std::string> extra = {"--validate-cmd", validate_command_, "--log-level", "info"};
+    if (auto f = faults.find(id); f != faults.end()) extra.insert(extra.end(), {"--faults", f->second});
+    if (auto b = byzantine.find(id); b != byzantine.end())
+      extra.insert(extra.end(), {"--byzantine", b->second});
     if (auto e = extra_args.find(id); e != extra_args.end())
-      args.insert(args.end(), e->second.begin(), e->second.end());
-    spawn(id, std::move(args),
-          (dir_.path() / ("validator-" + std::to_string(id) + ".log")).string());
+      extra.insert(extra.end(), e->second.begin(), e->second.end());
+    check(cluster_->start_validator(static_cast<std::uint32_t>(id), extra));
   }
-
-  void spawn(int id, std::vector<std::string> args, const std::string& log) {
-    if (auto s = processes_.spawn(std::to_string(id), args, log); !s)
-      throw std::runtime_error(s.error().message);
+  // Any other process under `name` (twins, a router).
+  void spawn(const std::string& name, const std::vector<std::string>& argv) {
+    check(cluster_->spawn(name, argv));
   }
   void start_all() {
     start_store();
-    for (int i = 0; i < n_; ++i) start(i);
+    for (std::uint32_t i = 0; i < cluster_->config().n(); ++i) start(static_cast<int>(i));
   }
 
-  // kill -9: no chance to flush anything that was not already durable.
-  void kill9(int id) { stop(id, SIGKILL); }
-  // SIGTERM; returns the exit status (0 for a clean shutdown).
-  int terminate(int id) { return stop(id, SIGTERM); }
+  // TCP ports, from the config.
+  int node_port(int j) const { return cluster_->node_port(static_cast<std::uint32_t>(j)); }
+  int validator_port(int id) const { return cluster_->validator_port(static_cast<std::uint32_t>(id)); }
+  int store_port() const { return cluster_->store_port(); }
 
-  void stop_all() { processes_.stop_all(); }
+  // kill -9: no chance to flush anything that was not already durable.
+  void kill9(int id) { cluster_->signal(name_of(id), SIGKILL); }
+  // SIGTERM; returns the exit status (0 for a clean shutdown).
+  int terminate(int id) { return cluster_->signal(name_of(id), SIGTERM); }
+  int terminate(const std::string& name) { return cluster_->signal(name, SIGTERM); }
+  void stop_all() { cluster_->stop_all(); }
 
   // A TCP connection to 127.0.0.1:port, or -1.
   static int connect_loopback(int port) {
@@ -169,23 +139,23 @@ class LocalCluster {
   // verified bytes (the tests' artifacts are random bytes, not adapters).
   std::string node_model;
 
-  std::string log(int id) const {
-    auto name = id >= 100 ? "node-" + std::to_string(id - 100)
-                : id < 0  ? std::string("store")
-                          : "validator-" + std::to_string(id);
-    std::ifstream in(dir_.path() / (name + ".log"));
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string log(int id) const { return cluster_->log(name_of(id)); }
+  std::string log(const std::string& name) const { return cluster_->log(name); }
 
  private:
-  int stop(int id, int signal) { return processes_.signal_and_wait(std::to_string(id), signal); }
+  static std::string name_of(int id) {
+    return id >= 100 ? runtime::LocalCluster::node_name(static_cast<std::uint32_t>(id - 100))
+           : id < 0  ? std::string("store")
+                     : runtime::LocalCluster::validator_name(static_cast<std::uint32_t>(id));
+  }
+  static void check(const Status& status) {
+    if (!status) throw std::runtime_error(status.error().message);
+  }
 
   std::string binary_;
-  int n_;
   std::string validate_command_;
   TempDir dir_;
-  int base_port_ = 0;
-  runtime::ChildProcesses processes_;
+  std::unique_ptr<runtime::LocalCluster> cluster_;
 };
 
 // The bftgate binary the tests run: BFTGATE_TEST_BINARY runs them against another build (e.g.
@@ -206,6 +176,43 @@ inline std::string write_random_artifact(const LocalCluster& cluster, const std:
     throw std::runtime_error("cannot write " + path.string());
   }
   return path.string();
+}
+
+using runtime::StatusAnswer;
+
+// Every validator's status answer within `timeout`, decoded by the validators' codec; an answer
+// that does not decode fails the test.
+inline std::map<bft::ReplicaId, StatusAnswer> statuses_of(
+    const LocalCluster& cluster, std::chrono::milliseconds timeout) {
+  auto config = ClusterConfig::load(cluster.config());
+  runtime::ClusterClient client(*config);
+  auto statuses = client.status_all(timeout);
+  for (const auto& [id, why] : statuses.refused)
+    ADD_FAILURE() << "validator " << id << " answered a malformed status: " << why;
+  return statuses.answers;
+}
+
+// Polls every validator until `predicate` holds for `needed` of them or the time is up; returns
+// the answers last seen.
+inline std::map<bft::ReplicaId, StatusAnswer> wait_for(
+    const LocalCluster& cluster, std::size_t needed,
+    const std::function<bool(const StatusAnswer&)>& predicate, int seconds = 40) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::map<bft::ReplicaId, StatusAnswer> answers;
+  while (std::chrono::steady_clock::now() < deadline) {
+    answers = statuses_of(cluster, std::chrono::milliseconds(500));
+    std::size_t ok = 0;
+    for (const auto& [id, a] : answers) ok += predicate(a) ? 1u : 0u;
+    if (ok >= needed) return answers;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return answers;
+}
+
+// The state of `version` in a validator's register ("RELEASE_COMMIT", ...), or "absent".
+inline std::string state_of(const StatusAnswer& status, std::uint64_t version) {
+  const auto* entry = status.entry(version);
+  return entry ? std::string(bft::to_string(entry->state)) : "absent";
 }
 
 }  // namespace bftgate::testing

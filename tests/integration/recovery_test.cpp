@@ -51,54 +51,57 @@ json wait_node_version(const LocalCluster& cluster, int j, std::uint64_t version
   return status;
 }
 
-// Every validator's status answer, by id ("bftgate status --json").
-json validator_statuses(const LocalCluster& cluster) {
+using Statuses = std::map<int, StatusAnswer>;
+
+// Every validator's status answer, by id, as `bftgate status --json` prints it, decoded with the
+// validators' codec.
+Statuses validator_statuses(const LocalCluster& cluster) {
   auto result =
       run_command(cluster.bftgate() + " status --json --timeout 2 --config " + cluster.config());
   auto parsed = json::parse(result.output, nullptr, false);
-  return parsed.is_object() && parsed.contains("validators") ? parsed["validators"] : json();
+  Statuses statuses;
+  if (!parsed.is_object() || !parsed.contains("validators")) return statuses;
+  for (const auto& [key, answer] : parsed["validators"].items()) {
+    auto status = runtime::status_from_json(answer);
+    EXPECT_TRUE(status.ok()) << "validator " << key << ": " << status.error().message;
+    if (status.ok()) statuses.emplace(static_cast<int>(status->validator), std::move(*status));
+  }
+  return statuses;
 }
 
 // What must be identical on every validator once the cluster is quiet. (Whether it votes is not:
 // a validator whose view change nobody joined follows its peers' view without voting until the
 // next view change, see Replica::voting().)
-std::string replicated_state(const json& status) {
-  if (!status.is_object() || !status.contains("register")) return "(no answer)";
-  const auto& reg = status["register"];
-  return fmt::format("view {} active {} executed {} records {} invalid {} log {} head {}",
-                     status.value("view", -1), status.value("view_active", false),
-                     status.value("last_executed", -1), reg.value("log_records", -1),
-                     reg.value("invalid_operations", -1), reg.value("log_head_hash", ""),
-                     reg.value("head_hash", ""));
+std::string replicated_state(const Statuses& statuses, int id) {
+  auto it = statuses.find(id);
+  if (it == statuses.end()) return "(no answer)";
+  const auto& s = it->second;
+  return fmt::format("view {} active {} executed {} records {} invalid {} log {} head {}", s.view,
+                     s.view_active, s.last_executed, s.log_records, s.invalid_operations,
+                     s.log_head_hash.hex(), s.head_hash.hex());
 }
 
 // Waits (bounded) until all `n` validators answer with the same replicated state; returns the
 // statuses last seen.
-json wait_identical(const LocalCluster& cluster, int n, int seconds = 60) {
-  json statuses;
+Statuses wait_identical(const LocalCluster& cluster, int n, int seconds = 60) {
+  Statuses statuses;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (std::chrono::steady_clock::now() < deadline) {
     statuses = validator_statuses(cluster);
     std::set<std::string> states;
-    for (int id = 0; id < n; ++id) {
-      auto key = std::to_string(id);
-      states.insert(statuses.is_object() && statuses.contains(key) ? replicated_state(statuses[key])
-                                                                   : "(no answer)");
-    }
+    for (int id = 0; id < n; ++id) states.insert(replicated_state(statuses, id));
     if (states.size() == 1 && !states.contains("(no answer)")) break;
     std::this_thread::sleep_for(milliseconds(500));
   }
   return statuses;
 }
 
-std::string describe_states(const json& statuses, int n) {
+std::string describe_states(const Statuses& statuses, int n) {
   std::string out;
   for (int id = 0; id < n; ++id) {
-    auto key = std::to_string(id);
-    auto known = statuses.is_object() && statuses.contains(key);
-    out += fmt::format("\n  validator {}: {}{}", id,
-                       known ? replicated_state(statuses[key]) : "(no answer)",
-                       known && !statuses[key].value("voting", true) ? " (following)" : "");
+    auto it = statuses.find(id);
+    out += fmt::format("\n  validator {}: {}{}", id, replicated_state(statuses, id),
+                       it != statuses.end() && !it->second.voting ? " (following)" : "");
   }
   return out;
 }
@@ -114,30 +117,24 @@ std::string log_tail(const LocalCluster& cluster, int id) {
   return out.size() > 6000 ? out.substr(out.size() - 6000) : out;
 }
 
-void expect_identical(const LocalCluster& cluster, const json& statuses, int n) {
-  ASSERT_TRUE(statuses.is_object());
-  auto state = [&](int id) {
-    auto key = std::to_string(id);
-    return statuses.contains(key) ? replicated_state(statuses[key]) : std::string("(no answer)");
-  };
+void expect_identical(const LocalCluster& cluster, const Statuses& statuses, int n) {
   for (int id = 1; id < n; ++id) {
-    EXPECT_EQ(state(id), state(0))
+    EXPECT_EQ(replicated_state(statuses, id), replicated_state(statuses, 0))
         << "validator " << id << describe_states(statuses, n) << log_tail(cluster, id);
   }
   // A quorum votes, so the cluster goes on certifying.
   int voting = 0;
-  for (const auto& [key, status] : statuses.items())
-    voting += status.value("voting", false) ? 1 : 0;
+  for (const auto& [id, status] : statuses) voting += status.voting ? 1 : 0;
   EXPECT_GE(voting, n - (n - 1) / 3) << describe_states(statuses, n);
 }
 
 // No validator saw validator `id` sign two different messages for one slot.
-void expect_no_contradiction_by(const json& statuses, int id) {
+void expect_no_contradiction_by(const Statuses& statuses, int id) {
   auto kind = fmt::format("equivocation-by-{}", id);
-  for (const auto& [key, status] : statuses.items()) {
-    EXPECT_FALSE(status.contains("refused_inputs") && status["refused_inputs"].contains(kind))
+  for (const auto& [key, status] : statuses) {
+    EXPECT_FALSE(status.refused_inputs.contains(kind))
         << "validator " << key << " saw validator " << id
-        << " contradict itself: " << status["refused_inputs"].dump();
+        << " contradict itself: " << status.refused_inputs.dump();
   }
 }
 
@@ -185,7 +182,7 @@ TEST(Recovery, AValidatorRefusesALogCorruptInTheMiddleAndSetsItAsideWhenTold) {
   for (std::size_t v = 1; v <= 3; ++v)
     ASSERT_EQ(submit(cluster, write_artifact(cluster, fmt::format("v{}.bin", v), 1000 * v)), 0);
   ASSERT_EQ(cluster.terminate(2), 0);
-  auto wal = cluster.path("data-2") / "replica.wal";
+  auto wal = cluster.data_dir(2) / "replica.wal";
   auto records = wal_records(wal);
   ASSERT_GE(records.size(), 6u);
   auto middle = records[records.size() / 2];
@@ -216,7 +213,7 @@ TEST(Recovery, AValidatorRefusesALogCorruptInTheMiddleAndSetsItAsideWhenTold) {
   EXPECT_NE(cluster.log(2).find("set the write-ahead log aside"), std::string::npos)
       << cluster.log(2);
   std::size_t set_aside = 0;
-  for (const auto& item : std::filesystem::directory_iterator(cluster.path("data-2"))) {
+  for (const auto& item : std::filesystem::directory_iterator(cluster.data_dir(2))) {
     set_aside += item.path().filename().string().starts_with("replica.wal.set-aside-") ? 1u : 0u;
   }
   EXPECT_EQ(set_aside, 1u);
@@ -277,9 +274,8 @@ TEST(Recovery, CompactedLogsSurviveSigkillWithTheSameViewAndNoContradiction) {
               0);
   for (int id = 0; id < 4; ++id) {
     auto statuses = validator_statuses(cluster);
-    ASSERT_TRUE(statuses.contains(std::to_string(id)));
-    EXPECT_GE(statuses[std::to_string(id)].value("wal_compactions", 0), 2)
-        << statuses[std::to_string(id)].dump();
+    ASSERT_TRUE(statuses.contains(id));
+    EXPECT_GE(statuses.at(id).wal_compactions, 2u) << describe_states(statuses, 4);
     std::thread submitter(
         [&, v] { (void)submit(cluster, write_artifact(cluster, fmt::format("k{}.bin", v), 99)); });
     std::this_thread::sleep_for(milliseconds(150));

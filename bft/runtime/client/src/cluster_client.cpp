@@ -39,6 +39,21 @@ std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(
   return this->query(validators(), query, timeout);
 }
 
+ClusterClient::Statuses ClusterClient::status_all(std::chrono::milliseconds timeout) {
+  Statuses statuses;
+  for (auto& [id, answer] : query_all({{"query", "status"}}, timeout)) {
+    auto status = status_from_json(answer);
+    if (!status) {
+      statuses.refused.emplace(id, status.error().message);
+    } else if (status->validator != id) {
+      statuses.refused.emplace(id, fmt::format("answered as validator {}", status->validator));
+    } else {
+      statuses.answers.emplace(id, std::move(status.value()));
+    }
+  }
+  return statuses;
+}
+
 std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query(
     const std::vector<bft::ReplicaId>& validators, const nlohmann::json& query,
     std::chrono::milliseconds timeout) {

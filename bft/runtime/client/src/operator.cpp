@@ -55,43 +55,20 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Answers are input from validators, any f of which may lie: a malformed one is skipped.
-const json* entries_of(const json& answer) {
-  if (!answer.is_object() || !answer.contains("register")) return nullptr;
-  const auto& reg = answer["register"];
-  if (!reg.is_object() || !reg.contains("entries") || !reg["entries"].is_array()) return nullptr;
-  return &reg["entries"];
-}
-
-std::uint64_t unsigned_or(const json& object, const char* key, std::uint64_t fallback) {
-  return object.is_object() && object.contains(key) && object[key].is_number_unsigned()
-             ? object[key].get<std::uint64_t>()
-             : fallback;
-}
-
-std::string string_or(const json& object, const char* key, std::string fallback = "") {
-  return object.is_object() && object.contains(key) && object[key].is_string()
-             ? object[key].get<std::string>()
-             : fallback;
-}
-
 // One above the highest version f+1 validators know of (at least one of them is honest).
 Result<std::uint64_t, ProposeError> next_version(ClusterClient& client,
                                                  const ClusterConfig& config) {
-  auto answers = client.query_all({{"query", "status"}}, milliseconds(2000));
-  if (answers.size() < std::size_t{config.f} + 1) {
+  auto statuses = client.status_all(milliseconds(2000));
+  if (statuses.answers.size() < std::size_t{config.f} + 1) {
     return ProposeError{
         ProposeError::Kind::kFailed,
         fmt::format(
             "only {} of {} validators answered; cannot pick the next version (f+1 = {} needed)",
-            answers.size(), config.n(), config.f + 1)};
+            statuses.answers.size(), config.n(), config.f + 1)};
   }
   std::uint64_t highest = 0;
-  for (const auto& [id, answer] : answers) {
-    const auto* entries = entries_of(answer);
-    if (entries == nullptr) continue;
-    for (const auto& entry : *entries)
-      highest = std::max(highest, unsigned_or(entry, "version", 0));
+  for (const auto& [id, status] : statuses.answers) {
+    for (const auto& entry : status.entries) highest = std::max(highest, entry.version);
   }
   if (highest >= bft::kMaxAdapterVersion) {
     return ProposeError{ProposeError::Kind::kRefused, "the register's version space is exhausted"};
@@ -103,34 +80,22 @@ Result<std::uint64_t, ProposeError> next_version(ClusterClient& client,
 bool holds_artifact(ClusterClient& client, const ClusterConfig& config, std::uint64_t version,
                     const crypto::Digest& digest) {
   std::size_t agreeing = 0;
-  for (const auto& [id, answer] : client.query_all({{"query", "status"}}, milliseconds(2000))) {
-    const auto* entries = entries_of(answer);
-    if (entries == nullptr) continue;
-    for (const auto& entry : *entries) {
-      if (unsigned_or(entry, "version", 0) == version &&
-          string_or(entry, "artifact_digest") == digest.hex()) {
-        ++agreeing;
-      }
-    }
+  for (const auto& [id, status] : client.status_all(milliseconds(2000)).answers) {
+    const auto* entry = status.entry(version);
+    if (entry != nullptr && entry->artifact_digest == digest) ++agreeing;
   }
   return agreeing >= std::size_t{config.f} + 1;
 }
 
-// Each voter's verdict with the reason it kept for this version (its status answer's
-// "validations"), so that a REJECTED result says who failed the adapter, and why.
-json validator_reports(const std::map<bft::ReplicaId, json>& answers, const json& entry,
-                       std::uint64_t version) {
-  json reports = json::array();
-  if (!entry.contains("votes") || !entry["votes"].is_array()) return reports;
-  for (const auto& vote : entry["votes"]) {
-    auto voter = unsigned_or(vote, "validator", std::numeric_limits<std::uint64_t>::max());
-    json report = {
-        {"validator", voter}, {"verdict", string_or(vote, "verdict")}, {"reason", nullptr}};
-    if (auto it = answers.find(static_cast<bft::ReplicaId>(voter));
-        it != answers.end() && it->second.is_object() && it->second.contains("validations")) {
-      const auto& kept = it->second["validations"];
-      auto key = std::to_string(version);
-      if (kept.is_object() && kept.contains(key)) report["reason"] = string_or(kept[key], "reason");
+// Each voter's verdict with the reason it kept for this version, so that a REJECTED result says
+// who failed the adapter, and why.
+std::vector<VoterReport> voter_reports(const std::map<bft::ReplicaId, StatusAnswer>& answers,
+                                       const EntryReport& entry) {
+  std::vector<VoterReport> reports;
+  for (const auto& vote : entry.votes) {
+    VoterReport report{vote.validator, vote.verdict, std::nullopt};
+    if (auto it = answers.find(vote.validator); it != answers.end()) {
+      if (const auto* kept = it->second.validation(entry.version)) report.reason = kept->reason;
     }
     reports.push_back(std::move(report));
   }
@@ -194,7 +159,7 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     auto result = client.submit(request, std::max(left, milliseconds(1)));
     if (!result) {
-      auto reachable = client.query_all({{"query", "status"}}, milliseconds(1000)).size();
+      auto reachable = client.status_all(milliseconds(1000)).answers.size();
       return ProposeError{
           Kind::kUndecided,
           fmt::format(
@@ -226,32 +191,38 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
                       "no free version found before the timeout (many concurrent proposals)"};
 }
 
-Result<json, ProposeError> wait_for_decision(
+json Decision::to_json() const {
+  auto j = runtime::to_json(entry);
+  j["validator_reports"] = json::array();
+  for (const auto& report : voters) {
+    j["validator_reports"].push_back(
+        {{"validator", report.validator},
+         {"verdict", std::string(bft::to_string(report.verdict))},
+         {"reason", report.reason ? json(*report.reason) : json(nullptr)}});
+  }
+  return j;
+}
+
+Result<Decision, ProposeError> wait_for_decision(
     const ClusterConfig& config, std::uint64_t version, milliseconds timeout,
     const std::function<void(const std::string&)>& progress) {
   ClusterClient client(config);
   auto deadline = Clock::now() + timeout;
   std::string last;
   while (Clock::now() < deadline) {
-    auto answers = client.query_all({{"query", "status"}}, milliseconds(1000));
-    std::map<std::string, std::size_t> states;
+    auto answers = client.status_all(milliseconds(1000)).answers;
+    std::map<std::pair<bft::EntryState, crypto::Digest>, std::size_t> decided;
     std::size_t pass = 0;
     std::size_t fail = 0;
-    for (const auto& [id, answer] : answers) {
-      const auto* entries = entries_of(answer);
-      if (entries == nullptr) continue;
-      for (const auto& entry : *entries) {
-        if (unsigned_or(entry, "version", 0) != version) continue;
-        auto state = string_or(entry, "state");
-        pass = std::max<std::size_t>(pass, unsigned_or(entry, "pass_votes", 0));
-        fail = std::max<std::size_t>(fail, unsigned_or(entry, "fail_votes", 0));
-        // f+1 validators agreeing include an honest one.
-        if (++states[state] >= std::size_t{config.f} + 1 && state != "BETA_TESTING" &&
-            !state.empty()) {
-          auto decided = entry;
-          decided["validator_reports"] = validator_reports(answers, entry, version);
-          return decided;
-        }
+    for (const auto& [id, status] : answers) {
+      const auto* entry = status.entry(version);
+      if (entry == nullptr) continue;
+      pass = std::max(pass, entry->pass_votes());
+      fail = std::max(fail, entry->fail_votes());
+      // f+1 validators reporting the same decision of the same artifact include an honest one.
+      if (entry->decided() &&
+          ++decided[{entry->state, entry->entry_hash}] >= std::size_t{config.f} + 1) {
+        return Decision{*entry, voter_reports(answers, *entry)};
       }
     }
     auto line =

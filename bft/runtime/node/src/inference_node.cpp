@@ -468,8 +468,11 @@ Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& op
   if (self == nullptr)
     return Error{
         fmt::format("inference node {} is not in {}", options.id, options.config.string())};
-  auto colon = self->endpoint.rfind(':');
-  auto port = static_cast<std::uint16_t>(std::stoul(self->endpoint.substr(colon + 1)));
+  auto port = tcp_port(self->endpoint);
+  if (!port) {
+    return Error{fmt::format("inference node {} needs a tcp:// endpoint to serve HTTP on, not {}",
+                             options.id, self->endpoint)};
+  }
   std::unique_ptr<gpu::ServingBackend> backend;
   if (options.backend != "opaque") {
     auto kind = gpu::parse_backend_kind(options.backend);
@@ -491,7 +494,7 @@ Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& op
     backend = std::move(made.value());
   }
   return std::unique_ptr<InferenceNode>(
-      new Node(options, std::move(config.value()), port, std::move(backend)));
+      new Node(options, std::move(config.value()), *port, std::move(backend)));
 }
 
 }  // namespace bftgate::runtime

@@ -318,21 +318,22 @@ class Daemon final : public ValidatorDaemon {
     const auto& kind = query.contains("query") ? query["query"] : json();
     std::string what = kind.is_string() ? kind.get<std::string>() : "";
     if (what == "status") {
-      reply = {{"validator", options_.id},
-               {"view", replica_->view()},
-               {"view_active", replica_->view_active()},
-               {"voting", replica_->voting()},
-               {"wal_bytes", wal_.size_bytes()},
-               {"wal_compactions", compactions_},
-               {"last_executed", replica_->last_executed()},
-               {"stable_seq", replica_->stable_seq()},
-               {"register", register_to_json(app_)},
-               {"validations", validations_},
-               {"refused_inputs", refusals_.to_json()}};
+      StatusAnswer status;
+      status.validator = options_.id;
+      status.view = replica_->view();
+      status.view_active = replica_->view_active();
+      status.voting = replica_->voting();
+      status.wal_bytes = wal_.size_bytes();
+      status.wal_compactions = compactions_;
+      status.last_executed = replica_->last_executed();
+      status.stable_seq = replica_->stable_seq();
+      fill_register(status, app_);
+      status.validations = validations_;
+      status.refused_inputs = refusals_.to_json();
+      reply = to_json(status);
     } else if (what == "latest-release") {
-      const auto* release = strategy_ ? strategy_->serve_poll(app_) : app_.latest_release();
-      reply = {{"validator", options_.id},
-               {"release", release ? entry_to_json(*release) : json(nullptr)}};
+      reply = release_answer_json(options_.id,
+                                  strategy_ ? strategy_->serve_poll(app_) : app_.latest_release());
     } else {
       auto why = fmt::format("unknown query '{}'", printable(what, 64));
       refusals_.refuse("query", why);
@@ -538,15 +539,14 @@ class Daemon final : public ValidatorDaemon {
   void vote(const ValidationResult& result, const bft::ValidationJob& job) {
     spdlog::info("validator {}: version {} {}: {}", options_.id, result.version,
                  result.verdict.pass ? "PASS" : "FAIL", result.verdict.reason);
-    auto metrics =
-        json{{"pass", result.verdict.pass},
-             {"reason", result.verdict.reason},
-             {"metrics",
-              parse_json(result.verdict.metrics_json).value()},  // checked by validate_guarded
-             {"validation_s", result.seconds}};
-    validations_[std::to_string(result.version)] = metrics;
+    KeptValidation kept{
+        .pass = result.verdict.pass,
+        .reason = result.verdict.reason,
+        .metrics = parse_json(result.verdict.metrics_json).value(),  // checked by validate_guarded
+        .validation_s = result.seconds};
+    auto metrics_digest = kept.digest();
+    validations_[result.version] = std::move(kept);
     save_validations();
-    auto metrics_digest = crypto::sha256(as_bytes(dump_json(metrics)));
     auto operations = votes_->votes_for(app_, job, result.verdict.pass, metrics_digest);
     for (auto& op : operations) {
       auto request =
@@ -571,11 +571,17 @@ class Daemon final : public ValidatorDaemon {
                    kept ? "not a JSON object" : kept.error().message);
       return;
     }
-    validations_ = std::move(kept.value());
+    auto validations = kept_validations_from_json(*kept);
+    if (!validations) {
+      spdlog::warn("validator {}: ignoring {}: {}", options_.id, validations_path().string(),
+                   validations.error().message);
+      return;
+    }
+    validations_ = std::move(validations.value());
   }
 
   void save_validations() {
-    auto text = dump_json(validations_);
+    auto text = dump_json(to_json(validations_));
     if (auto s = write_file_atomic(validations_path(), as_bytes(text),
                                    WriteOptions{.mode = 0644, .overwrite = true});
         !s) {
@@ -616,7 +622,7 @@ class Daemon final : public ValidatorDaemon {
   std::map<std::uint64_t, std::string> decided_;
   std::optional<bft::ValidatorVotes> votes_;  // which candidate to validate, what to vote
   std::vector<std::thread> workers_;
-  json validations_ = json::object();
+  KeptValidations validations_;
   std::uint64_t compacted_bytes_ = 0;  // the log's size after the last compaction
   std::uint64_t compactions_ = 0;
   std::uint64_t next_request_id_ = 1;

@@ -70,5 +70,7 @@ struct ClusterConfig {
 
 // tcp://host:port (port 1-65535, host a name, IPv4 address or [IPv6]) or ipc://path.
 bool is_valid_endpoint(std::string_view endpoint);
+// The port of a valid tcp:// endpoint; none for ipc:// or anything invalid.
+std::optional<std::uint16_t> tcp_port(std::string_view endpoint);
 
 }  // namespace bftgate

@@ -11,6 +11,7 @@
 
 #include "bftgate/bft/messages.hpp"
 #include "bftgate/crypto/cluster_config.hpp"
+#include "bftgate/runtime/register_json.hpp"
 
 namespace bftgate::runtime {
 
@@ -26,6 +27,14 @@ class ClusterClient {
                                                  const nlohmann::json& query,
                                                  std::chrono::milliseconds timeout);
   std::vector<bft::ReplicaId> validators() const;
+
+  // Every validator's status answer, decoded (runtime/register_json.hpp). An answer that does
+  // not decode, or that names another validator, is left out and its reason kept in `refused`.
+  struct Statuses {
+    std::map<bft::ReplicaId, StatusAnswer> answers;
+    std::map<bft::ReplicaId, std::string> refused;
+  };
+  Statuses status_all(std::chrono::milliseconds timeout);
 
   // Sends a signed request to every validator and waits for f+1 matching, verified replies,
   // resending every `retry` until `timeout`. Returns the agreed result.

@@ -11,6 +11,7 @@
 #include "bftgate/crypto/cluster_config.hpp"
 #include "bftgate/crypto/ed25519.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/runtime/register_json.hpp"
 
 namespace bftgate::runtime {
 
@@ -48,10 +49,24 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
                                                std::uint64_t version, bool use_store,
                                                std::chrono::milliseconds timeout);
 
-// Polls until f+1 validators report `version` decided; `progress` gets each new vote count line.
-// Returns the decided entry (as register JSON) with "validator_reports": each voter's verdict and
-// its reason as the validator kept it, or an error on timeout (kind kUndecided).
-Result<nlohmann::json, ProposeError> wait_for_decision(
+// A decided entry, with each voter's verdict and the reason it kept (none when the voter did not
+// answer or kept nothing for the version).
+struct VoterReport {
+  std::uint32_t validator = 0;
+  bft::Verdict verdict = bft::Verdict::kFail;
+  std::optional<std::string> reason;
+};
+struct Decision {
+  EntryReport entry;
+  std::vector<VoterReport> voters;
+  // The entry's JSON with "validator_reports": [{validator, verdict, reason}]
+  // (`bftgate submit --json`).
+  nlohmann::json to_json() const;
+};
+
+// Polls until f+1 validators report `version` decided the same way (released or rejected, the
+// same entry); `progress` gets each new vote count line. An error on timeout (kind kUndecided).
+Result<Decision, ProposeError> wait_for_decision(
     const ClusterConfig& config, std::uint64_t version, std::chrono::milliseconds timeout,
     const std::function<void(const std::string&)>& progress);
 

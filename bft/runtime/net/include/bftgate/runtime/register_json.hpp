@@ -1,27 +1,116 @@
-// The register as people and scripts read it (bftgate status --json, inference-node polls).
+// The one codec of validators' answers about the register (the status and latest-release
+// queries): the daemon encodes typed values with it, and the node, the operator, the CLI and
+// the tests decode them with it. Answers come from validators, any f of which may lie: a decoder
+// checks every field it reads and refuses a malformed answer with the reason.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/release_selector.hpp"
 
 namespace bftgate::runtime {
 
-nlohmann::json entry_to_json(const bft::RegisterEntry& entry);
-// A validator's answer to a latest-release query ({"release": entry JSON or null}) as a typed
-// offer (bft/release_selector.hpp); no release is an offer of version 0. Anything malformed is
-// refused with the reason.
-Result<bft::ReleaseOffer> offer_from_json(bft::ReplicaId from, const nlohmann::json& answer);
-nlohmann::json register_to_json(const bft::AdapterRegister& register_state);
+// One register entry as a validator reports it. The votes are shown, not proven: their
+// signatures stay in the register; the certificate, when present, proves itself.
+struct EntryReport {
+  struct Vote {
+    std::uint32_t validator = 0;
+    bft::Verdict verdict = bft::Verdict::kFail;
+    crypto::Digest metrics_digest;
+  };
+  std::uint64_t version = 0;
+  bft::EntryState state = bft::EntryState::kStable;
+  crypto::Digest artifact_digest;
+  std::uint64_t size = 0;
+  std::string source;
+  crypto::Digest previous_entry_hash;
+  crypto::Digest entry_hash;
+  std::string reason;
+  std::vector<Vote> votes;
+  std::optional<crypto::ReleaseCertificate> certificate;
 
-// Whether the validators that answered a status query hold the same replicated state: they are
-// grouped by (register head hash, operation-log hash), largest group first:
-//   {"agree": bool, "groups": [{"validators": [ids], "head_hash": h, "log_head_hash": l,
-//                               "last_executed": [per validator]}]}
-// An answer without the hashes forms its own group with empty hashes.
-nlohmann::json agreement_of(const std::map<std::uint32_t, nlohmann::json>& status_answers);
+  static EntryReport of(const bft::RegisterEntry& entry);
+  std::size_t pass_votes() const;
+  std::size_t fail_votes() const;
+  bool decided() const {
+    return state == bft::EntryState::kReleaseCommit || state == bft::EntryState::kRejected;
+  }
+};
+
+// What a validator kept about its own validation of one version (its validations.json): the
+// digest of exactly this object is what its signed vote carries as metrics_digest.
+struct KeptValidation {
+  bool pass = false;
+  std::string reason;
+  nlohmann::json metrics = nlohmann::json::object();
+  double validation_s = 0;
+
+  nlohmann::json to_json() const;
+  crypto::Digest digest() const;  // SHA-256 of to_json() as dump_json writes it
+};
+
+// A validator's kept validations by version: {"<version>": kept validation, ...}, the form of
+// both its validations.json and the "validations" of its status answer.
+using KeptValidations = std::map<std::uint64_t, KeptValidation>;
+nlohmann::json to_json(const KeptValidations& validations);
+Result<KeptValidations> kept_validations_from_json(const nlohmann::json& validations);
+
+// The answer to {"query": "status"}.
+struct StatusAnswer {
+  bft::ReplicaId validator = 0;
+  std::uint64_t view = 0;
+  bool view_active = true;
+  bool voting = true;
+  std::uint64_t wal_bytes = 0;
+  std::uint64_t wal_compactions = 0;
+  std::uint64_t last_executed = 0;
+  std::uint64_t stable_seq = 0;
+  std::vector<EntryReport> entries;
+  std::uint64_t log_records = 0;
+  std::uint64_t invalid_operations = 0;
+  crypto::Digest head_hash;
+  crypto::Digest log_head_hash;
+  KeptValidations validations;
+  nlohmann::json refused_inputs = nlohmann::json::object();  // counts by input, as logged
+
+  const EntryReport* entry(std::uint64_t version) const;
+  const KeptValidation* validation(std::uint64_t version) const;
+};
+
+// The register's part of a status answer, from the replicated state itself.
+void fill_register(StatusAnswer& answer, const bft::AdapterRegister& register_state);
+
+nlohmann::json to_json(const EntryReport& entry);
+nlohmann::json to_json(const StatusAnswer& answer);
+// {"validator": id, "release": entry or null}: the answer to {"query": "latest-release"}.
+nlohmann::json release_answer_json(bft::ReplicaId validator, const bft::RegisterEntry* release);
+
+Result<EntryReport> entry_from_json(const nlohmann::json& entry);
+Result<KeptValidation> kept_validation_from_json(const nlohmann::json& kept);
+Result<StatusAnswer> status_from_json(const nlohmann::json& answer);
+// A latest-release answer as a typed offer (bft/release_selector.hpp); no release is an offer
+// of version 0.
+Result<bft::ReleaseOffer> offer_from_json(bft::ReplicaId from, const nlohmann::json& answer);
+
+// Whether the validators that answered a status query hold the same replicated state: grouped
+// by (register head hash, operation-log hash), largest group first.
+struct AgreementGroup {
+  std::vector<bft::ReplicaId> validators;
+  crypto::Digest head_hash;
+  crypto::Digest log_head_hash;
+  std::vector<std::uint64_t> last_executed;  // per validator, in the same order
+};
+struct Agreement {
+  bool agree = false;  // every answer in one group
+  std::vector<AgreementGroup> groups;
+  nlohmann::json to_json() const;
+};
+Agreement agreement_of(const std::map<bft::ReplicaId, StatusAnswer>& answers);
 
 }  // namespace bftgate::runtime
