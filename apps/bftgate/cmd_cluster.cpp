@@ -168,10 +168,10 @@ void print_entry(const runtime::EntryReport& entry,
     std::string detail;
     if (auto it = answers.find(vote.validator); it != answers.end()) {
       if (const auto* kept = it->second.validation(entry.version)) {
-        detail = fmt::format(": {} (metrics {})", printable(kept->reason),
-                             kept->digest() == vote.metrics_digest
-                                 ? "match the vote's digest"
-                                 : "DO NOT match the vote's digest");
+        detail =
+            fmt::format(": {} (metrics {})", printable(kept->reason),
+                        kept->digest() == vote.metrics_digest ? "match the vote's digest"
+                                                              : "DO NOT match the vote's digest");
       }
     }
     fmt::print("    validator {} voted {}{}\n", vote.validator, bft::to_string(vote.verdict),
@@ -188,8 +188,7 @@ int status(const StatusArgs& args) {
     return kExitFailure;
   }
   runtime::ClusterClient client(*config);
-  auto statuses =
-      client.status_all(milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000)));
+  auto statuses = client.status_all(milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000)));
   const auto& answers = statuses.answers;
   auto agreement = runtime::agreement_of(answers);
   auto enough = answers.size() >= std::size_t{config->f} + 1 ? kExitOk : kExitFailure;
@@ -201,7 +200,7 @@ int status(const StatusArgs& args) {
     fmt::print("{}\n", dump_json(json{{"validators", validators},
                                       {"malformed_answers", refused},
                                       {"agreement", agreement.to_json()}},
-                                     2));
+                                 2));
     return enough;
   }
   fmt::print("cluster '{}' epoch {}: {} of {} validators answered\n", config->cluster_id,

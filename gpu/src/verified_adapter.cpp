@@ -13,32 +13,35 @@ VerifiedAdapter::VerifiedAdapter(std::uint64_t version, const crypto::Digest& di
       base_model_(std::move(base_model)),
       adapter_(std::move(adapter)) {}
 
+Result<VerifiedAdapter> VerifiedAdapter::verify(const crypto::VerifiedArtifact& artifact,
+                                                const validation::BaseModelShape& base,
+                                                const validation::AdapterLimits& limits) {
+  const auto& release = artifact.release();
+  auto parsed = validation::parse_packed_adapter(artifact.bytes(), base, limits);
+  if (!parsed.ok()) {
+    return Error{fmt::format("adapter version {} (digest {}): packed adapter refused: {}",
+                             release.version(), release.artifact_digest().hex(),
+                             parsed.error().message)};
+  }
+  return VerifiedAdapter(release.version(), release.artifact_digest(), base.name,
+                         std::move(parsed).value());
+}
+
 Result<VerifiedAdapter> VerifiedAdapter::verify(const crypto::ReleaseCertificate& certificate,
                                                 const ClusterConfig& config,
                                                 ByteView packed_artifact,
                                                 const validation::BaseModelShape& base,
                                                 const validation::AdapterLimits& limits) {
-  const auto version = certificate.statement.adapter_version;
-  // The digest is checked here (not through VerifyOptions) so a mismatch names both digests.
-  auto verdict = crypto::verify(certificate, config);
-  if (!verdict.ok()) {
-    return Error{fmt::format("adapter version {}: release certificate refused ({}): {}", version,
+  auto release = crypto::VerifiedRelease::verify(certificate, config);
+  if (!release) {
+    const auto& verdict = release.error();
+    return Error{fmt::format("adapter version {}: release certificate refused ({}): {}",
+                             certificate.statement.adapter_version,
                              crypto::to_string(verdict.error), verdict.reason)};
   }
-  const auto actual = crypto::sha256(packed_artifact);
-  if (actual != certificate.statement.artifact_digest) {
-    return Error{fmt::format(
-        "adapter version {}: artifact digest mismatch: the certificate names {}, the {} bytes "
-        "received hash to {}",
-        version, certificate.statement.artifact_digest.hex(), packed_artifact.size(),
-        actual.hex())};
-  }
-  auto parsed = validation::parse_packed_adapter(packed_artifact, base, limits);
-  if (!parsed.ok()) {
-    return Error{fmt::format("adapter version {} (digest {}): packed adapter refused: {}", version,
-                             actual.hex(), parsed.error().message)};
-  }
-  return VerifiedAdapter(version, actual, base.name, std::move(parsed).value());
+  auto artifact = release->check_artifact(packed_artifact);
+  if (!artifact) return artifact.error();
+  return verify(*artifact, base, limits);
 }
 
 }  // namespace bftgate::gpu

@@ -55,8 +55,8 @@ TEST(Cluster, ReleasesAPassingAdapterAndEveryValidatorAgrees) {
   EXPECT_EQ(verify.exit_code, 0) << verify.output;
 
   // All four registers converge on the same hash chain.
-  auto answers =
-      wait_for(cluster, 4, [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
+  auto answers = wait_for(cluster, 4,
+                          [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
   ASSERT_EQ(answers.size(), 4u);
   std::set<std::string> heads;
   for (const auto& [id, a] : answers) heads.insert(a.head_hash.hex());
@@ -95,8 +95,8 @@ TEST(Cluster, RestartedValidatorCatchesUpAndLosesNothing) {
   ASSERT_EQ(submit(cluster, write_artifact(cluster, "v2.bin", 2000)).exit_code, 0);
   ASSERT_EQ(submit(cluster, write_artifact(cluster, "v3.bin", 3000)).exit_code, 0);
   cluster.start(2);
-  auto answers =
-      wait_for(cluster, 4, [](const StatusAnswer& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
+  auto answers = wait_for(cluster, 4,
+                          [](const StatusAnswer& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
   ASSERT_TRUE(answers.contains(2));
   // What it committed before the kill came back from its WAL; the rest through catch-up.
   EXPECT_NE(cluster.log(2).find("recovered"), std::string::npos);
@@ -105,8 +105,8 @@ TEST(Cluster, RestartedValidatorCatchesUpAndLosesNothing) {
   // registers' operation logs are the same hash chain.
   std::uint64_t target = 0;
   for (int attempt = 0; attempt < 100; ++attempt) {
-    answers =
-        wait_for(cluster, 4, [](const StatusAnswer& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
+    answers = wait_for(cluster, 4,
+                       [](const StatusAnswer& a) { return state_of(a, 3) == "RELEASE_COMMIT"; });
     if (answers.contains(0) && answers.contains(2) &&
         answers.at(0).last_executed == answers.at(2).last_executed) {
       target = answers.at(0).last_executed;
@@ -436,8 +436,8 @@ TEST(Adversaries, TwinsUnderOneIdentityCannotSplitTheCluster) {
           .ok());
 
   // The honest validators hold one register: same entries, same hash chain.
-  auto answers =
-      wait_for(cluster, 4, [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
+  auto answers = wait_for(cluster, 4,
+                          [](const StatusAnswer& a) { return state_of(a, 1) == "RELEASE_COMMIT"; });
   std::set<std::string> heads;
   for (int id : {1, 2, 3}) {
     ASSERT_TRUE(answers.contains(static_cast<bft::ReplicaId>(id))) << cluster.log(id);

@@ -346,8 +346,7 @@ TEST(HostileInput, AnUndecidedSubmitSaysSoAndItsRetryIsIdempotent) {
   auto again = submit(cluster, artifact, 60);
   EXPECT_EQ(last_json(again.output)["version"], 1) << again.output;
   for (const auto& [id, answer] : status_of_all(cluster)) {
-    EXPECT_EQ(answer.entries.size(), 2u)
-        << "validator " << id;  // genesis and version 1
+    EXPECT_EQ(answer.entries.size(), 2u) << "validator " << id;  // genesis and version 1
   }
 }
 

@@ -51,7 +51,8 @@ class LocalCluster {
   std::filesystem::path path(const std::string& name) const { return dir_.path() / name; }
   // Validator `id`'s data folder.
   std::filesystem::path data_dir(int id) const {
-    return cluster_->data_dir(runtime::LocalCluster::validator_name(static_cast<std::uint32_t>(id)));
+    return cluster_->data_dir(
+        runtime::LocalCluster::validator_name(static_cast<std::uint32_t>(id)));
   }
   std::string bftgate() const { return binary_; }
 
@@ -68,7 +69,8 @@ class LocalCluster {
   }
   void start(int id) {
     std::vector<std::string> extra = {"--validate-cmd", validate_command_, "--log-level", "info"};
-    if (auto f = faults.find(id); f != faults.end()) extra.insert(extra.end(), {"--faults", f->second});
+    if (auto f = faults.find(id); f != faults.end())
+      extra.insert(extra.end(), {"--faults", f->second});
     if (auto b = byzantine.find(id); b != byzantine.end())
       extra.insert(extra.end(), {"--byzantine", b->second});
     if (auto e = extra_args.find(id); e != extra_args.end())
@@ -86,7 +88,9 @@ class LocalCluster {
 
   // TCP ports, from the config.
   int node_port(int j) const { return cluster_->node_port(static_cast<std::uint32_t>(j)); }
-  int validator_port(int id) const { return cluster_->validator_port(static_cast<std::uint32_t>(id)); }
+  int validator_port(int id) const {
+    return cluster_->validator_port(static_cast<std::uint32_t>(id));
+  }
   int store_port() const { return cluster_->store_port(); }
 
   // kill -9: no chance to flush anything that was not already durable.
@@ -182,8 +186,8 @@ using runtime::StatusAnswer;
 
 // Every validator's status answer within `timeout`, decoded by the validators' codec; an answer
 // that does not decode fails the test.
-inline std::map<bft::ReplicaId, StatusAnswer> statuses_of(
-    const LocalCluster& cluster, std::chrono::milliseconds timeout) {
+inline std::map<bft::ReplicaId, StatusAnswer> statuses_of(const LocalCluster& cluster,
+                                                          std::chrono::milliseconds timeout) {
   auto config = ClusterConfig::load(cluster.config());
   runtime::ClusterClient client(*config);
   auto statuses = client.status_all(timeout);

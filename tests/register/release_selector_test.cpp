@@ -35,6 +35,15 @@ TEST(ReleaseSelector, TakesTheNewestVerifiedReleaseAboveTheFloor) {
   EXPECT_EQ(selection.chosen->from, 1u);
   EXPECT_TRUE(selection.refused.empty());
   EXPECT_EQ(selection.usable_answers, 3u);
+  // The choice carries its verified certificate: loading it checks only the bytes, once.
+  ASSERT_TRUE(selection.release);
+  EXPECT_EQ(selection.release->version(), 3u);
+  EXPECT_EQ(selection.release->artifact_digest(), entries[2].artifact_digest);
+  auto certified = as_bytes("adapter v3");  // adapter_digest(3) in register_test_support.hpp
+  EXPECT_TRUE(selection.release->check_artifact(certified).ok());
+  auto wrong = selection.release->check_artifact(as_bytes("adapter v2"));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.error().message.find("digest mismatch"), std::string::npos);
 }
 
 TEST(ReleaseSelector, StaleAnswersNeverSendTheNodeBackwards) {

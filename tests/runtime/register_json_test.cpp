@@ -30,8 +30,8 @@ StatusAnswer status_of_a_real_register(const TestCluster& cluster) {
   status.last_executed = 9;
   status.stable_seq = 8;
   fill_register(status, reg);
-  status.validations[1] = {.pass = true, .reason = "ok", .metrics = {{"qa", {{"acc", 0.5}}}},
-                           .validation_s = 1.25};
+  status.validations[1] = {
+      .pass = true, .reason = "ok", .metrics = {{"qa", {{"acc", 0.5}}}}, .validation_s = 1.25};
   return status;
 }
 

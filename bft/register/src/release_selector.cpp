@@ -45,13 +45,16 @@ ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::ui
                          offer->from, offer->version));
       continue;
     }
-    if (auto verdict = crypto::verify(*offer->certificate, config, options); !verdict.ok()) {
+    auto release = crypto::VerifiedRelease::verify(*offer->certificate, config, options);
+    if (!release) {
+      const auto& verdict = release.error();
       refuse(
           std::string(crypto::to_string(verdict.error)),
           fmt::format("validator {}, version {}: {}", offer->from, offer->version, verdict.reason));
       continue;
     }
     selection.chosen = *offer;
+    selection.release = std::move(release.value());
     ++selection.usable_answers;
   }
   return selection;

@@ -72,25 +72,21 @@ Status LocalCluster::start_store(std::vector<std::string> wrapper) {
 
 Status LocalCluster::start_validator(std::uint32_t id, const std::vector<std::string>& extra) {
   auto name = validator_name(id);
-  std::vector<std::string> argv = {binary_.string(),
-                                   "validator",
-                                   "--config",
-                                   config_path().string(),
-                                   "--id",
-                                   std::to_string(id),
-                                   "--key",
-                                   (dir_ / "keys" / (name + ".key")).string(),
-                                   "--data",
-                                   data_dir(name).string()};
+  std::vector<std::string> argv = {binary_.string(), "validator",
+                                   "--config",       config_path().string(),
+                                   "--id",           std::to_string(id),
+                                   "--key",          (dir_ / "keys" / (name + ".key")).string(),
+                                   "--data",         data_dir(name).string()};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return spawn(name, std::move(argv));
 }
 
 Status LocalCluster::start_node(std::uint32_t j, const std::vector<std::string>& extra) {
   auto name = node_name(j);
-  std::vector<std::string> argv = {binary_.string(),    "node", "--config", config_path().string(),
-                                   "--id",              std::to_string(j),  "--cache",
-                                   data_dir(name).string()};
+  std::vector<std::string> argv = {binary_.string(), "node",
+                                   "--config",       config_path().string(),
+                                   "--id",           std::to_string(j),
+                                   "--cache",        data_dir(name).string()};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return spawn(name, std::move(argv));
 }
@@ -99,6 +95,8 @@ int LocalCluster::signal(const std::string& name, int signal) {
   return processes_.signal_and_wait(name, signal);
 }
 
-std::vector<std::string> LocalCluster::stop_all() { return processes_.stop_all(); }
+std::vector<std::string> LocalCluster::stop_all() {
+  return processes_.stop_all();
+}
 
 }  // namespace bftgate::runtime

@@ -126,13 +126,17 @@ std::size_t EntryReport::pass_votes() const {
       votes.begin(), votes.end(), [](const Vote& v) { return v.verdict == bft::Verdict::kPass; }));
 }
 
-std::size_t EntryReport::fail_votes() const { return votes.size() - pass_votes(); }
+std::size_t EntryReport::fail_votes() const {
+  return votes.size() - pass_votes();
+}
 
 json KeptValidation::to_json() const {
   return {{"pass", pass}, {"reason", reason}, {"metrics", metrics}, {"validation_s", validation_s}};
 }
 
-crypto::Digest KeptValidation::digest() const { return crypto::sha256(as_bytes(dump_json(to_json()))); }
+crypto::Digest KeptValidation::digest() const {
+  return crypto::sha256(as_bytes(dump_json(to_json())));
+}
 
 const EntryReport* StatusAnswer::entry(std::uint64_t version) const {
   for (const auto& e : entries) {
@@ -148,7 +152,8 @@ const KeptValidation* StatusAnswer::validation(std::uint64_t version) const {
 
 void fill_register(StatusAnswer& answer, const bft::AdapterRegister& register_state) {
   answer.entries.clear();
-  for (const auto& entry : register_state.entries()) answer.entries.push_back(EntryReport::of(entry));
+  for (const auto& entry : register_state.entries())
+    answer.entries.push_back(EntryReport::of(entry));
   answer.invalid_operations = register_state.log_base().invalid;
   for (const auto& record : register_state.log()) {
     if (!record.valid) ++answer.invalid_operations;

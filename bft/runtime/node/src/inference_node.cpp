@@ -222,45 +222,41 @@ class Node final : public InferenceNode {
     }
     for (const auto& refusal : selection.refused) refuse(refusal.kind, refusal.detail);
     if (!selection.chosen) return;
-    const auto& chosen = *selection.chosen;
-    auto version = chosen.version;
-    const auto* digest = &chosen.artifact_digest;
-    const auto& chosen_certificate = chosen.certificate;
+    const auto& release = *selection.release;  // the certificate, checked once by the selector
     auto started = Clock::now();
-    auto source = ArtifactSource::parse(chosen.source);
+    auto source = ArtifactSource::parse(selection.chosen->source);
     if (!source) return refuse("unsupported-source", source.error().message);
-    auto path = fetch_artifact(*source, *digest,
+    auto path = fetch_artifact(*source, release.artifact_digest(),
                                {.store_endpoint = config_.artifact_store_endpoint,
                                 .cache_dir = options_.cache_dir,
                                 .copy_files = true,
                                 .timeout = std::chrono::milliseconds(30'000)});
     if (!path) return refuse("download-failed", path.error().message);
-    install(version, *digest, *chosen_certificate, *path, started);
+    install(release, *path, started);
   }
 
-  // Loads the artifact at `path` as `version` if its bytes match the certified digest, then
-  // records it as the floor no restart may go below.
-  void install(std::uint64_t version, const crypto::Digest& digest,
-               const crypto::ReleaseCertificate& certificate, const std::filesystem::path& path,
+  // Loads the artifact at `path` if its bytes are the certified ones (hashed once, the bytes
+  // that are loaded), then records it as the floor no restart may go below.
+  void install(const crypto::VerifiedRelease& release, const std::filesystem::path& path,
                Clock::time_point started) {
-    // Verify the bytes that will be loaded, not just what was downloaded.
+    const auto version = release.version();
     auto loaded = std::make_shared<LoadedAdapter>();
     loaded->version = version;
-    loaded->digest = digest;
+    loaded->digest = release.artifact_digest();
     std::ifstream in(path, std::ios::binary);
     loaded->weights.assign(std::istreambuf_iterator<char>(in), {});
-    if (crypto::sha256(loaded->weights) != digest) {
+    auto artifact = release.check_artifact(loaded->weights);  // the one hash, of these bytes
+    if (!artifact) {
       std::error_code ec;
       std::filesystem::remove(path, ec);  // fetched again on the next poll, not kept wrong
-      return refuse("digest-mismatch", "artifact bytes do not match the certificate");
+      return refuse("digest-mismatch", artifact.error().message);
     }
-    auto transfer_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     if (serving_) {
-      // Only a VerifiedAdapter reaches the backend: certificate, digest and adapter checked again
-      // on the exact bytes that are loaded.
-      auto verified = gpu::VerifiedAdapter::verify(certificate, config_, loaded->weights,
-                                                   backend_->shape(), backend_->adapter_limits());
+      // Only a VerifiedAdapter reaches the backend: the adapter parsed from the bytes just hashed.
+      auto verified =
+          gpu::VerifiedAdapter::verify(*artifact, backend_->shape(), backend_->adapter_limits());
       if (!verified) return refuse("invalid-adapter", verified.error().message);
+      auto transfer_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
       auto swapped = serving_->swap(std::move(verified).value());
       if (!swapped) return refuse("swap-refused", swapped.error().message);
       loaded->weights.clear();  // the backend holds the adapter now
@@ -277,9 +273,10 @@ class Node final : public InferenceNode {
           "{:.3f} ms, flipped in {:.1f} us)",
           options_.id, version, transfer_ms, swapped->stage.stage_seconds * 1e3,
           swapped->flip.flip_seconds * 1e6);
-      remember_served(version, digest, certificate);
+      remember_served(release);
       return;
     }
+    auto transfer_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     {
       std::lock_guard lock(mutex_);
       if (version <= current_->version) return;
@@ -294,17 +291,18 @@ class Node final : public InferenceNode {
     spdlog::info(
         "node {}: now serving adapter version {} ({} bytes, fetched and verified in {:.1f} ms)",
         options_.id, version, loaded->weights.size(), transfer_ms);
-    remember_served(version, digest, certificate);
+    remember_served(release);
   }
 
   // Rollback protection across restarts (as TUF's): the highest version served, with its
   // certificate, fsync'd in the cache folder.
   std::filesystem::path served_path() const { return options_.cache_dir / "served.json"; }
 
-  void remember_served(std::uint64_t version, const crypto::Digest& digest,
-                       const crypto::ReleaseCertificate& certificate) {
-    json record = {
-        {"version", version}, {"digest", digest.hex()}, {"certificate", certificate.to_json()}};
+  void remember_served(const crypto::VerifiedRelease& release) {
+    const auto version = release.version();
+    json record = {{"version", version},
+                   {"digest", release.artifact_digest().hex()},
+                   {"certificate", release.certificate().to_json()}};
     if (auto s = write_file_atomic(served_path(), as_bytes(dump_json(record)),
                                    WriteOptions{.mode = 0644, .overwrite = true});
         !s) {
@@ -326,18 +324,21 @@ class Node final : public InferenceNode {
       return;
     }
     auto certificate = crypto::ReleaseCertificate::from_json((*record)["certificate"]);
-    if (!certificate || !crypto::verify(*certificate, config_).ok()) {
+    auto release = certificate
+                       ? crypto::VerifiedRelease::verify(*certificate, config_)
+                       : Result<crypto::VerifiedRelease, crypto::CertVerdict>(certificate.error());
+    if (!release) {
       spdlog::warn("node {}: ignoring {}: its certificate does not verify", options_.id,
                    served_path().string());
       return;
     }
-    const auto version = certificate->statement.adapter_version;
-    const auto digest = certificate->statement.artifact_digest;
+    const auto version = release->version();
+    const auto digest = release->artifact_digest();
     floor_ = version;
     spdlog::info("node {}: served version {} before the restart; nothing older will be served",
                  options_.id, version);
     if (std::filesystem::exists(options_.cache_dir / digest.hex())) {
-      install(version, digest, *certificate, options_.cache_dir / digest.hex(), Clock::now());
+      install(*release, options_.cache_dir / digest.hex(), Clock::now());
     }
   }
 

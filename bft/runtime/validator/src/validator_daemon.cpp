@@ -62,7 +62,8 @@ ValidationResult validate(const ValidatorOptions& options, const std::string& st
     result.verdict.reason = parsed.error().message;
     return result;
   }
-  // Content-addressed: fetched by the proposed digest (the store and this side both check it).
+  // Content-addressed: fetched by the proposed digest; the store checks its copy, and the bytes
+  // are hashed here, once, before they are judged.
   auto fetched = fetch_artifact(*parsed, digest,
                                 {.store_endpoint = store_endpoint,
                                  .cache_dir = options.data_dir / "artifacts",
@@ -79,6 +80,9 @@ ValidationResult validate(const ValidatorOptions& options, const std::string& st
     return result;
   }
   if (file_digest->digest != digest) {
+    std::error_code ec;
+    if (path.parent_path() == options.data_dir / "artifacts")
+      std::filesystem::remove(path, ec);  // a wrong download is fetched again, never kept
     result.verdict.reason = fmt::format("artifact digest {} does not match the proposed {}",
                                         file_digest->digest.hex(), digest.hex());
     return result;

@@ -5,12 +5,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "bftgate/crypto/ed25519.hpp"
 #include "bftgate/crypto/result.hpp"

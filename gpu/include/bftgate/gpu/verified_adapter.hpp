@@ -2,6 +2,8 @@
 // config, the artifact's SHA-256 equal to the certified digest, and the packed PEFT adapter parsed
 // and checked against the base model. The only way to make one is VerifiedAdapter::verify, and
 // the serving backends' swap API takes nothing else, so an unverified load does not compile.
+// A node that chose a release holds its verified certificate and has hashed the bytes it loads
+// once (crypto::VerifiedArtifact); neither is checked again here.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include "bftgate/crypto/cluster_config.hpp"
 #include "bftgate/crypto/result.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/crypto/verified_release.hpp"
 #include "bftgate/validation/lora.hpp"
 #include "bftgate/validation/peft.hpp"
 
@@ -22,6 +25,10 @@ class VerifiedAdapter {
   // epoch, signers, quorum, signatures), sha256(packed_artifact) against the certified digest,
   // and the packed adapter against `base` (model name, modules, shapes, rank <= limits.max_rank,
   // finite weights).
+  static Result<VerifiedAdapter> verify(const crypto::VerifiedArtifact& artifact,
+                                        const validation::BaseModelShape& base,
+                                        const validation::AdapterLimits& limits = {});
+  // The same, checking `certificate` first.
   static Result<VerifiedAdapter> verify(const crypto::ReleaseCertificate& certificate,
                                         const ClusterConfig& config, ByteView packed_artifact,
                                         const validation::BaseModelShape& base,

@@ -11,6 +11,7 @@
 #include "bftgate/bft/register_entry.hpp"
 #include "bftgate/bft/types.hpp"
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/verified_release.hpp"
 
 namespace bftgate::bft {
 
@@ -36,6 +37,8 @@ struct ReleaseRefusal {
 
 struct ReleaseSelection {
   std::optional<ReleaseOffer> chosen;
+  // The chosen offer's certificate, verified: whoever loads the release checks only its bytes.
+  std::optional<crypto::VerifiedRelease> release;
   std::vector<ReleaseRefusal> refused;
   // Answers that could be used: an offer at or below the floor (nothing newer there) or the
   // chosen one. Refused offers and validators that did not answer do not count.

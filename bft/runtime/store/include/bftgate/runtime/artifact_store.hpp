@@ -56,7 +56,9 @@ class StoreClient {
 
   // Uploads a file (resuming a partial upload); returns its digest.
   Result<crypto::Digest> put(const std::filesystem::path& file);
-  // Downloads into `destination` (written to a temporary file, digest-checked, fsync'd, renamed).
+  // Downloads into `destination` (a temporary file, fsync'd, renamed). The bytes are not hashed
+  // here: the store checks its copy before serving it, and whoever uses them hashes exactly the
+  // bytes it uses (runtime/artifact_source.hpp).
   Status get(const crypto::Digest& digest, const std::filesystem::path& destination);
 
  private:
