@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bftgate/crypto/sha256.hpp"
 #include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/validation/external_command.hpp"
 #include "bftgate/validation/suites.hpp"
@@ -89,6 +90,65 @@ Result<std::unique_ptr<AdapterValidation>> make_suite_validation(
       suites_config.empty() ? std::string("default thresholds") : suites_config.string());
   return std::unique_ptr<AdapterValidation>(
       new SuiteValidation(std::move(runner.value()), std::move(description)));
+}
+
+namespace {
+
+ValidationResult fetch_and_judge_unguarded(const ArtifactToJudge& artifact,
+                                           const FetchOptions& fetch,
+                                           AdapterValidation& validation,
+                                           const std::atomic<bool>& cancel) {
+  ValidationResult result{artifact.version, {false, false, {}, "{}"}, 0};
+  auto parsed = ArtifactSource::parse(artifact.source);
+  if (!parsed) {
+    result.verdict.reason = parsed.error().message;
+    return result;
+  }
+  // Content-addressed: fetched by the proposed digest; the store checks its copy, and the bytes
+  // are hashed here, once, before they are judged.
+  auto fetched = fetch_artifact(*parsed, artifact.digest, fetch);
+  if (!fetched) {
+    result.verdict.reason = fetched.error().message;
+    return result;
+  }
+  const auto& path = fetched.value();
+  auto file_digest = crypto::sha256_file(path);
+  if (!file_digest) {
+    result.verdict.reason = file_digest.error().message;
+    return result;
+  }
+  if (file_digest->digest != artifact.digest) {
+    std::error_code ec;
+    if (path.parent_path() == fetch.cache_dir)
+      std::filesystem::remove(path, ec);  // a wrong download is fetched again, never kept
+    result.verdict.reason = fmt::format("artifact digest {} does not match the proposed {}",
+                                        file_digest->digest.hex(), artifact.digest.hex());
+    return result;
+  }
+  result.verdict = validation.judge(path, cancel);
+  return result;
+}
+
+}  // namespace
+
+ValidationResult fetch_and_judge(const ArtifactToJudge& artifact, const FetchOptions& fetch,
+                                 AdapterValidation& validation, const std::atomic<bool>& cancel) {
+  ValidationResult result;
+  try {
+    result = fetch_and_judge_unguarded(artifact, fetch, validation, cancel);
+  } catch (const std::exception& e) {
+    result = ValidationResult{
+        artifact.version, {false, false, fmt::format("validation failed: {}", e.what()), "{}"}, 0};
+  } catch (...) {
+    result = ValidationResult{
+        artifact.version, {false, false, "validation failed with an unknown exception", "{}"}, 0};
+  }
+  // The reason may quote the artifact's bytes: make it safe to log, keep and put into JSON.
+  result.verdict.reason = printable(result.verdict.reason, 1024);
+  if (auto metrics = parse_json(result.verdict.metrics_json); !metrics || !metrics->is_object()) {
+    result.verdict.metrics_json = "{}";
+  }
+  return result;
 }
 
 }  // namespace bftgate::runtime

@@ -45,76 +45,6 @@ using bft::Outbound;
 using json = nlohmann::json;
 using RouteKey = std::pair<bft::PrincipalId, std::uint64_t>;  // (client, request id)
 
-struct ValidationResult {
-  std::uint64_t version = 0;
-  AdapterVerdict verdict;  // a fetch or digest failure is a FAIL with its reason
-  double seconds = 0;      // fetch, digest check and suite, as the convergence bound counts it
-};
-
-// Fetches the artifact named by an entry's source, checks its digest and runs the command.
-ValidationResult validate(const ValidatorOptions& options, const std::string& store_endpoint,
-                          std::uint64_t version, const std::string& source,
-                          const crypto::Digest& digest, AdapterValidation& validation,
-                          const std::atomic<bool>& cancel) {
-  ValidationResult result{version, {false, false, {}, "{}"}, 0};
-  auto parsed = ArtifactSource::parse(source);
-  if (!parsed) {
-    result.verdict.reason = parsed.error().message;
-    return result;
-  }
-  // Content-addressed: fetched by the proposed digest; the store checks its copy, and the bytes
-  // are hashed here, once, before they are judged.
-  auto fetched = fetch_artifact(*parsed, digest,
-                                {.store_endpoint = store_endpoint,
-                                 .cache_dir = options.data_dir / "artifacts",
-                                 .copy_files = false,
-                                 .timeout = std::chrono::milliseconds(30'000)});
-  if (!fetched) {
-    result.verdict.reason = fetched.error().message;
-    return result;
-  }
-  const auto& path = fetched.value();
-  auto file_digest = crypto::sha256_file(path);
-  if (!file_digest) {
-    result.verdict.reason = file_digest.error().message;
-    return result;
-  }
-  if (file_digest->digest != digest) {
-    std::error_code ec;
-    if (path.parent_path() == options.data_dir / "artifacts")
-      std::filesystem::remove(path, ec);  // a wrong download is fetched again, never kept
-    result.verdict.reason = fmt::format("artifact digest {} does not match the proposed {}",
-                                        file_digest->digest.hex(), digest.hex());
-    return result;
-  }
-  result.verdict = validation.judge(path, cancel);
-  return result;
-}
-
-// A validation must end in a verdict whatever the adapter holds: an exception from the suites
-// (a bug that a crafted artifact reaches) is a FAIL with its reason, never a dead validator.
-ValidationResult validate_guarded(const ValidatorOptions& options,
-                                  const std::string& store_endpoint, std::uint64_t version,
-                                  const std::string& source, const crypto::Digest& digest,
-                                  AdapterValidation& validation, const std::atomic<bool>& cancel) {
-  ValidationResult result;
-  try {
-    result = validate(options, store_endpoint, version, source, digest, validation, cancel);
-  } catch (const std::exception& e) {
-    result = ValidationResult{
-        version, {false, false, fmt::format("validation failed: {}", e.what()), "{}"}, 0};
-  } catch (...) {
-    result = ValidationResult{
-        version, {false, false, "validation failed with an unknown exception", "{}"}, 0};
-  }
-  // The reason may quote the artifact's bytes: make it safe to log, keep and put into JSON.
-  result.verdict.reason = printable(result.verdict.reason, 1024);
-  if (auto metrics = parse_json(result.verdict.metrics_json); !metrics || !metrics->is_object()) {
-    result.verdict.metrics_json = "{}";
-  }
-  return result;
-}
-
 // Queries are small flat objects; anything bigger or deeper is refused before it costs memory.
 constexpr JsonLimits kQueryLimits{.max_bytes = 64 << 10, .max_depth = 4, .max_values = 256};
 // The largest protocol frame is a state transfer; 64 MiB holds a register far larger than any
@@ -527,8 +457,12 @@ class Daemon final : public ValidatorDaemon {
     workers_.emplace_back([this, job = *job] {
       auto version = job.version;
       auto started = std::chrono::steady_clock::now();
-      auto result = validate_guarded(options_, config_.artifact_store_endpoint, version, job.source,
-                                     job.artifact_digest, *validation_, cancel_validations_);
+      auto result = fetch_and_judge({version, job.source, job.artifact_digest},
+                                    {.store_endpoint = config_.artifact_store_endpoint,
+                                     .cache_dir = options_.data_dir / "artifacts",
+                                     .copy_files = false,
+                                     .timeout = std::chrono::milliseconds(30'000)},
+                                    *validation_, cancel_validations_);
       if (result.verdict.cancelled) {
         spdlog::info("validator {}: validation of version {} cancelled by shutdown", options_.id,
                      version);
@@ -546,7 +480,7 @@ class Daemon final : public ValidatorDaemon {
     KeptValidation kept{
         .pass = result.verdict.pass,
         .reason = result.verdict.reason,
-        .metrics = parse_json(result.verdict.metrics_json).value(),  // checked by validate_guarded
+        .metrics = parse_json(result.verdict.metrics_json).value(),  // checked by fetch_and_judge
         .validation_s = result.seconds};
     auto metrics_digest = kept.digest();
     validations_[result.version] = std::move(kept);

@@ -10,6 +10,8 @@
 #include <string>
 
 #include "bftgate/crypto/result.hpp"
+#include "bftgate/crypto/sha256.hpp"
+#include "bftgate/runtime/artifact_source.hpp"
 
 namespace bftgate::runtime {
 
@@ -37,5 +39,25 @@ std::unique_ptr<AdapterValidation> make_command_validation(std::string command,
 // default model, trained on first use). Loads the model and computes its reference figures now.
 Result<std::unique_ptr<AdapterValidation>> make_suite_validation(
     const std::filesystem::path& suites_config);
+
+// The adapter a register entry proposes: what a validator fetches and judges.
+struct ArtifactToJudge {
+  std::uint64_t version = 0;
+  std::string source;  // the entry's source (runtime/artifact_source.hpp)
+  crypto::Digest digest;
+};
+
+struct ValidationResult {
+  std::uint64_t version = 0;
+  AdapterVerdict verdict;  // a fetch or digest failure is a FAIL with its reason
+  double seconds = 0;      // fetch, digest check and suite (set by the caller, which times it)
+};
+
+// Fetches the artifact, hashes the fetched bytes once against the proposed digest (a wrong
+// download is deleted from the cache, so it is fetched again) and judges them. It always ends in
+// a verdict: an exception (a bug a crafted artifact reaches) is a FAIL with its reason; the
+// reason is printable and the metrics are a JSON object.
+ValidationResult fetch_and_judge(const ArtifactToJudge& artifact, const FetchOptions& fetch,
+                                 AdapterValidation& validation, const std::atomic<bool>& cancel);
 
 }  // namespace bftgate::runtime
