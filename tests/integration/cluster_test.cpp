@@ -378,7 +378,7 @@ TEST(Adversaries, ForgedCertificateIsRefusedAndTheGenuineReleaseStillLoads) {
   auto status = wait_node(cluster, 0, 1);
   EXPECT_EQ(status["version"], 1) << status.dump() << cluster.log(100);
   status = wait_refusal(cluster, 0, "bad-signature");
-  EXPECT_EQ(status["version"], 1);  // the forgery (version 2) never loads
+  EXPECT_EQ(status["version"], 1);  // the forgery (a version far ahead) never loads
   EXPECT_GT(status["refusals"].value("bad-signature", 0), 0)
       << status.dump() << cluster.log(3) << cluster.log(100);
 }

@@ -72,14 +72,16 @@ class Equivocate final : public ByzantineStrategy {
 
 // Every message leaves with a corrupted signature, and each is shadowed by a forgery claiming
 // to come from another replica (signed with this validator's own key); inference nodes polling it
-// are offered a newer release under a forged certificate.
+// are offered a release under a forged certificate, numbered far ahead of its own register so
+// that it tempts a node even when this validator lags behind what the node already serves.
 class Forge final : public ByzantineStrategy {
  public:
+  static constexpr std::uint64_t kForgedLead = 1000;
   std::string_view name() const override { return "forge"; }
   const RegisterEntry* serve_poll(const AdapterRegister& register_state) override {
     const auto& newest = register_state.entries().back();
     forged_ = newest;
-    forged_.version = newest.version + 1;
+    forged_.version = newest.version + kForgedLead;
     forged_.state = EntryState::kReleaseCommit;
     forged_.artifact_digest = crypto::sha256(as_bytes("forged artifact"));
     forged_.source = newest.source;
