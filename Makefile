@@ -4,13 +4,15 @@
 #   make test    every test through ctest (PRESET=asan-ubsan for the sanitizer build)
 #   make bench   the benchmarks; figures go to a run folder under runs/
 #   make fuzz    the libFuzzer targets for FUZZ_SECONDS each (clang)
+#   make experiments  every experiment (SIZE=full, or smoke), plots and one summary (release)
 PRESET ?= debug
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 BENCH_FILTER ?= .
 BENCH_MIN_TIME ?= 0.3
+SIZE ?= full
 
-.PHONY: all bootstrap configure build run test bench fuzz format clean
+.PHONY: all bootstrap configure build run test bench fuzz experiments format clean
 
 all: build
 
@@ -27,8 +29,16 @@ run:
 	@$(MAKE) --no-print-directory build PRESET=release
 	@build/release/apps/bftgate/bftgate demo
 
-test: build
+# The tests also need what the experiment checks use (matplotlib, GNU parallel).
+test:
+	@scripts/bootstrap.sh --test
+	@$(MAKE) --no-print-directory build
 	@ctest --preset $(PRESET) -j $(JOBS)
+
+experiments:
+	@scripts/bootstrap.sh --test
+	@$(MAKE) --no-print-directory build PRESET=release
+	@scripts/run_experiments.sh build/release $(SIZE) $(JOBS)
 
 bench:
 	@$(MAKE) --no-print-directory build PRESET=release

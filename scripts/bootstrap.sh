@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bftgate needs to build, test and benchmark, only when missing,
-# so a second run costs one dpkg-query. Usage: scripts/bootstrap.sh [--fuzz]
+# so a second run costs one dpkg-query. Usage: scripts/bootstrap.sh [--fuzz | --test]
+#   --fuzz  clang and its fuzzer runtime (make fuzz)
+#   --test  what the tests and experiments add: matplotlib for the plots, GNU parallel for
+#           sharded sweeps (make test, make experiments)
 set -euo pipefail
 
 packages=(
@@ -11,9 +14,12 @@ packages=(
   libbenchmark-dev libgtest-dev libgmock-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
 )
-if [[ "${1:-}" == "--fuzz" ]]; then
-  packages+=(clang libclang-rt-14-dev)
-fi
+case "${1:-}" in
+  --fuzz) packages+=(clang libclang-rt-14-dev) ;;
+  --test) packages+=(python3 python3-matplotlib parallel) ;;
+  "") ;;
+  *) echo "usage: $0 [--fuzz | --test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for pkg in "${packages[@]}"; do

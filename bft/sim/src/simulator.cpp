@@ -285,8 +285,14 @@ RunResult Simulation::run() {
     if (crash.recover_s) schedule(seconds(*crash.recover_s), EventKind::kRecover, crash.replica);
   }
   for (const auto& a : scenario_.adapters) {
-    result_.versions.push_back({a.version, a.passes(), "absent", a.submit_s, std::nullopt,
-                                std::nullopt, scenario_.convergence_bound_for(a)});
+    result_.versions.push_back({a.version,
+                                a.passes(),
+                                "absent",
+                                a.submit_s,
+                                std::nullopt,
+                                std::nullopt,
+                                scenario_.convergence_bound_for(a),
+                                {}});
     schedule(seconds(a.submit_s), EventKind::kSubmit, 0, a.version);
   }
   auto poll_interval = seconds(scenario_.fleet.poll_interval_s);
@@ -595,8 +601,13 @@ void Simulation::start_validations(ReplicaHost& host) {
   if (!job) return;
   auto version = job->version;
   host.validating[version] = std::move(*job);
-  schedule(now_ + scenario_.validation_time_of(host.id).sample(rng_), EventKind::kValidated,
-           host.id, version);
+  auto took = scenario_.validation_time_of(host.id).sample(rng_);
+  if (!host.strategy) {
+    for (auto& o : result_.versions) {
+      if (o.version == version) o.validation_s[host.id] = to_seconds(took);
+    }
+  }
+  schedule(now_ + took, EventKind::kValidated, host.id, version);
 }
 
 void Simulation::cast_vote(ReplicaHost& host, std::uint64_t version) {

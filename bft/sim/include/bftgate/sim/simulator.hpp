@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -26,6 +27,9 @@ struct VersionOutcome {
   std::optional<double> certified_s;  // first honest replica to hold its certificate
   std::optional<double> converged_s;  // the whole live fleet serving it (or later)
   double bound_s = 0;                 // the liveness bound for this adapter
+  // How long each honest validator's (last) validation of it took, by validator id: what the
+  // convergence bounds are computed from.
+  std::map<std::uint32_t, double> validation_s;
 };
 
 // Where an honest replica that is up stands when the run ends.

@@ -1,0 +1,12 @@
+// The experiments of the registry (experiment.hpp), one factory each.
+#pragma once
+
+#include <memory>
+
+#include "bftgate/experiments/experiment.hpp"
+
+namespace bftgate::experiments {
+
+std::unique_ptr<Experiment> make_convergence();  // seed 000's convergence bound
+
+}  // namespace bftgate::experiments

@@ -1,0 +1,34 @@
+#include <fmt/format.h>
+
+#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/experiments/experiments.hpp"
+
+namespace bftgate::experiments {
+
+std::string_view to_string(Size size) {
+  return size == Size::kSmoke ? "smoke" : "full";
+}
+
+Result<Size> parse_size(std::string_view text) {
+  if (text == "smoke") return Size::kSmoke;
+  if (text == "full") return Size::kFull;
+  return Error{fmt::format("unknown size '{}' (smoke or full)", printable(text, 32))};
+}
+
+const std::vector<std::unique_ptr<Experiment>>& experiments() {
+  static const auto registry = [] {
+    std::vector<std::unique_ptr<Experiment>> all;
+    all.push_back(make_convergence());
+    return all;
+  }();
+  return registry;
+}
+
+const Experiment* find_experiment(std::string_view name) {
+  for (const auto& experiment : experiments()) {
+    if (experiment->name() == name) return experiment.get();
+  }
+  return nullptr;
+}
+
+}  // namespace bftgate::experiments

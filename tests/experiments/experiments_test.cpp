@@ -1,0 +1,131 @@
+// The experiment runner and the experiments at their smoke size: run folders, shards and merge,
+// and each experiment's own checks (the properties its summary claims).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/experiments/experiment.hpp"
+#include "bftgate/experiments/runner.hpp"
+#include "test_dirs.hpp"
+
+namespace bftgate::experiments {
+namespace {
+
+using nlohmann::json;
+
+std::vector<json> read_records(const std::filesystem::path& dir, const std::string& name) {
+  std::ifstream in(dir / "data" / (name + ".jsonl"));
+  std::vector<json> records;
+  for (std::string line; std::getline(in, line);) records.push_back(json::parse(line));
+  return records;
+}
+
+RunOptions smoke(const std::filesystem::path& out,
+                 std::pair<std::uint64_t, std::uint64_t> shard = {0, 1}) {
+  RunOptions options;
+  options.size = Size::kSmoke;
+  options.jobs = 2;
+  options.shard = shard;
+  options.out = out;
+  options.git_revision = "test";
+  options.plots = false;
+  return options;
+}
+
+const Experiment& convergence() {
+  const auto* experiment = find_experiment("convergence");
+  EXPECT_NE(experiment, nullptr);
+  return *experiment;
+}
+
+TEST(Experiments, EverySweepIsDeterministicWithDistinctSeedsAndFullParameters) {
+  for (const auto& experiment : experiments()) {
+    for (auto size : {Size::kSmoke, Size::kFull}) {
+      auto config = experiment->config(size);
+      auto sweep = experiment->sweep(config);
+      ASSERT_FALSE(sweep.empty()) << experiment->name();
+      EXPECT_EQ(sweep, experiment->sweep(config)) << experiment->name();
+      std::set<json> distinct(sweep.begin(), sweep.end());
+      EXPECT_EQ(distinct.size(), sweep.size()) << experiment->name() << ": two identical runs";
+      for (const auto& params : sweep) EXPECT_TRUE(params.contains("seed")) << params;
+    }
+  }
+}
+
+TEST(Convergence, SmokeSweepNeverExceedsTheQuorumBoundAfterGst) {
+  bftgate::TempDir dir;
+  auto folder = run_experiment(convergence(), smoke(dir.path() / "run"));
+  ASSERT_TRUE(folder.ok()) << folder.error().message;
+  ASSERT_TRUE(folder->complete);
+  const auto& summary = folder->summary.data;
+  EXPECT_TRUE(folder->summary.ok) << folder->summary.markdown;
+  EXPECT_EQ(summary["quorum_bound_violations_after_gst"], 0) << summary.dump(2);
+  EXPECT_EQ(summary["unconverged"], 0) << summary.dump(2);
+  EXPECT_EQ(summary["simulator_invariant_violations"], 0) << summary.dump(2);
+  auto records = read_records(folder->dir, "convergence");
+  ASSERT_EQ(records.size(), folder->runs);
+  for (const auto& record : records) {
+    const auto& params = record["params"];
+    for (const char* field : {"validators", "validation_kind", "validation_mean_s", "poll_s",
+                              "size_mib", "bandwidth_mb_s", "network", "crashed", "seed"})
+      EXPECT_TRUE(params.contains(field)) << field << " missing in " << params;
+    const auto& r = record["result"];
+    ASSERT_TRUE(r.contains("t_conv_s")) << record;
+    // The quorum bound waits for the (2f+1)-th validator, seed 000's for the slowest one.
+    EXPECT_LE(r["v_quorum_s"].get<double>(), r["v_max_s"].get<double>());
+    EXPECT_LE(r["ratio_quorum"].get<double>(), 1.0) << record;
+    // Nothing is served before a quorum has validated it.
+    EXPECT_GE(r["t_conv_s"].get<double>(), r["v_quorum_s"].get<double>()) << record;
+  }
+  // The manifest names the experiment, size, config hash and revision.
+  std::ifstream in(folder->dir / "manifest.json");
+  auto manifest = json::parse(in);
+  EXPECT_EQ(manifest["experiment"], "convergence");
+  EXPECT_EQ(manifest["size"], "smoke");
+  EXPECT_EQ(manifest["config_hash"], config_hash(manifest["config"]));
+  EXPECT_EQ(manifest["runs"], records.size());
+}
+
+TEST(Runner, ShardsMergeIntoExactlyTheUnshardedRunAndGapsOrDuplicatesAreRefused) {
+  bftgate::TempDir dir;
+  auto whole = run_experiment(convergence(), smoke(dir.path() / "whole"));
+  ASSERT_TRUE(whole.ok()) << whole.error().message;
+  std::vector<std::filesystem::path> shards;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    auto shard =
+        run_experiment(convergence(), smoke(dir.path() / fmt::format("shard-{}", i), {i, 3}));
+    ASSERT_TRUE(shard.ok()) << shard.error().message;
+    EXPECT_FALSE(shard->complete);
+    shards.push_back(shard->dir);
+  }
+  auto merged = merge_runs(shards, dir.path() / "merged", false);
+  ASSERT_TRUE(merged.ok()) << merged.error().message;
+  EXPECT_EQ(read_records(merged->dir, "convergence"), read_records(whole->dir, "convergence"));
+  EXPECT_EQ(merged->summary.data, whole->summary.data);
+
+  auto gap = merge_runs({shards[0], shards[2]}, dir.path() / "gap", false);
+  ASSERT_FALSE(gap.ok());
+  EXPECT_NE(gap.error().message.find("in none of the folders"), std::string::npos);
+  auto duplicate =
+      merge_runs({shards[0], shards[1], shards[1], shards[2]}, dir.path() / "dup", false);
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_NE(duplicate.error().message.find("appears twice"), std::string::npos);
+  // A shard of another config is not part of this sweep.
+  auto tampered = dir.path() / "tampered";
+  std::filesystem::copy(shards[1], tampered, std::filesystem::copy_options::recursive);
+  {
+    std::ifstream in(tampered / "manifest.json");
+    auto manifest = json::parse(in);
+    manifest["config"]["seeds_per_point"] = 3;
+    manifest["config_hash"] = config_hash(manifest["config"]);
+    std::ofstream(tampered / "manifest.json") << manifest.dump(2);
+  }
+  auto mixed = merge_runs({shards[0], tampered, shards[2]}, dir.path() / "mixed", false);
+  ASSERT_FALSE(mixed.ok());
+}
+
+}  // namespace
+}  // namespace bftgate::experiments
