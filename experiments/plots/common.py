@@ -35,3 +35,8 @@ def cdf(values):
     ordered = sorted(values)
     count = len(ordered)
     return ordered, [(i + 1) / count for i in range(count)]
+
+
+def summary(folder):
+    with open(os.path.join(folder, "summary.json"), encoding="utf-8") as f:
+        return json.load(f)

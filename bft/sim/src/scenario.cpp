@@ -295,7 +295,9 @@ Scenario parse(const json& j) {
   }
   if (j.contains("fleet")) {
     const auto& fl = j["fleet"];
-    only_fields(fl, "fleet", {"nodes", "poll_interval_s", "bandwidth_mb_s", "swap_ms"});
+    only_fields(fl, "fleet",
+                {"nodes", "poll_interval_s", "bandwidth_mb_s", "swap_ms", "cut_off", "store_down",
+                 "sample_interval_s"});
     s.fleet.nodes = get_or(fl, "nodes", s.fleet.nodes, "fleet");
     s.fleet.poll_interval_s = non_negative(
         get_or(fl, "poll_interval_s", s.fleet.poll_interval_s, "fleet"), "fleet.poll_interval_s");
@@ -303,6 +305,22 @@ Scenario parse(const json& j) {
         get_or(fl, "bandwidth_mb_s", s.fleet.bandwidth_mb_s, "fleet"), "fleet.bandwidth_mb_s");
     s.fleet.swap_ms =
         non_negative(get_or(fl, "swap_ms", s.fleet.swap_ms, "fleet"), "fleet.swap_ms");
+    const auto windows = [&](const char* key) {
+      std::vector<Window> out;
+      for (const auto& w : get_or(fl, key, json::array(), "fleet")) {
+        auto where = fmt::format("fleet.{}[]", key);
+        if (!w.is_array() || w.size() != 2 || !w[0].is_number() || !w[1].is_number())
+          throw ScenarioError(fmt::format("{}: expected [start_s, end_s]", where));
+        Window window{non_negative(w[0].get<double>(), where), non_negative(w[1].get<double>(), where)};
+        if (window.end_s < window.start_s) throw ScenarioError(where + ": end_s < start_s");
+        out.push_back(window);
+      }
+      return out;
+    };
+    s.fleet.cut_off = windows("cut_off");
+    s.fleet.store_down = windows("store_down");
+    s.fleet.sample_interval_s = non_negative(
+        get_or(fl, "sample_interval_s", 0.0, "fleet"), "fleet.sample_interval_s");
     if (s.fleet.poll_interval_s <= 0 || s.fleet.bandwidth_mb_s <= 0) {
       throw ScenarioError("fleet: poll_interval_s and bandwidth_mb_s must be positive");
     }
@@ -446,7 +464,15 @@ json Scenario::to_json() const {
   j["validation_time_ms"] = distribution_json(validation_time);
   for (const auto& [id, d] : validation_time_by_validator)
     j["validation_time_ms_by_validator"][std::to_string(id)] = distribution_json(d);
+  const auto windows_json = [](const std::vector<Window>& windows) {
+    json out = json::array();
+    for (const auto& w : windows) out.push_back({w.start_s, w.end_s});
+    return out;
+  };
   j["fleet"] = {{"nodes", fleet.nodes},
+                {"cut_off", windows_json(fleet.cut_off)},
+                {"store_down", windows_json(fleet.store_down)},
+                {"sample_interval_s", fleet.sample_interval_s},
                 {"poll_interval_s", fleet.poll_interval_s},
                 {"bandwidth_mb_s", fleet.bandwidth_mb_s},
                 {"swap_ms", fleet.swap_ms}};

@@ -60,6 +60,7 @@ enum class EventKind : std::uint8_t {
   kPoll,
   kFetched,
   kSwapped,
+  kSample,
 };
 
 struct Event {
@@ -158,6 +159,8 @@ class Simulation {
   void poll(std::uint32_t node);
   void check_releases(ReplicaHost& host);
   void check_convergence();
+  bool within(const std::vector<Window>& windows) const;
+  void sample_fleet();
   crypto::VerifyOptions cached() const {
     crypto::VerifyOptions options;
     options.cache = verify_cache_.get();
@@ -302,6 +305,8 @@ RunResult Simulation::run() {
              EventKind::kPoll, j);
   }
 
+  if (scenario_.fleet.sample_interval_s > 0) schedule(Time(0), EventKind::kSample, 0);
+
   auto end = seconds(scenario_.duration_s);
   while (!queue_.empty() && queue_.top().at <= end && !stopped_) {
     Event event = queue_.top();
@@ -401,6 +406,10 @@ void Simulation::process(const Event& event) {
     }
     case EventKind::kPoll:
       poll(event.target);
+      break;
+    case EventKind::kSample:
+      sample_fleet();
+      schedule(now_ + seconds(scenario_.fleet.sample_interval_s), EventKind::kSample, 0);
       break;
     case EventKind::kFetched: {
       auto& node = fleet_[event.target];
@@ -627,6 +636,7 @@ void Simulation::poll(std::uint32_t index) {
   schedule(now_ + seconds(scenario_.fleet.poll_interval_s), EventKind::kPoll, index);
   auto& node = fleet_[index];
   if (node.fetching) return;
+  if (within(scenario_.fleet.cut_off)) return;  // no validator answers
   // As the node does (runtime/inference_node.cpp): f+1 validators include an honest one; the
   // others only when those answers leave the choice open. The choice is the node's own code.
   std::vector<std::size_t> order(hosts_.size());
@@ -652,6 +662,7 @@ void Simulation::poll(std::uint32_t index) {
   }
   result_.refused_loads += selection.refused.size();
   if (!selection.chosen) return;
+  if (within(scenario_.fleet.store_down)) return;  // the fetch fails; the next poll retries
   const auto* entry = &*selection.chosen;
   node.fetching = entry->version;
   node.fetching_digest = entry->artifact_digest;
@@ -666,6 +677,35 @@ void Simulation::check_releases(ReplicaHost& host) {
     if (entry.state != bft::EntryState::kReleaseCommit) continue;
     if (checker_.on_release(host.id, entry)) outcome(entry.version).certified_s = to_seconds(now_);
   }
+}
+
+bool Simulation::within(const std::vector<Window>& windows) const {
+  auto t = to_seconds(now_);
+  return std::any_of(windows.begin(), windows.end(), [&](const Window& w) { return w.contains(t); });
+}
+
+// What the fleet serves now, against what the honest validators have certified.
+void Simulation::sample_fleet() {
+  FleetSample sample;
+  sample.t_s = to_seconds(now_);
+  sample.cut_off = within(scenario_.fleet.cut_off);
+  std::set<std::uint64_t> certified{0};  // the base model is always safe to serve
+  for (const auto& host : hosts_) {
+    if (host.strategy || !host.up) continue;
+    for (const auto& entry : host.instances[0].app->entries()) {
+      if (entry.state == bft::EntryState::kReleaseCommit) certified.insert(entry.version);
+    }
+  }
+  sample.newest_certified = *certified.rbegin();
+  sample.min_served = fleet_.empty() ? 0 : fleet_.front().serving;
+  for (const auto& node : fleet_) {
+    sample.min_served = std::min(sample.min_served, node.serving);
+    sample.max_served = std::max(sample.max_served, node.serving);
+    const auto* spec = adapter(node.serving);
+    bool validated = node.serving == 0 || (spec != nullptr && spec->passes());
+    if (!certified.contains(node.serving) || !validated) sample.uncertified_served = true;
+  }
+  result_.fleet_samples.push_back(sample);
 }
 
 void Simulation::check_convergence() {

@@ -19,6 +19,7 @@ const std::vector<std::unique_ptr<Experiment>>& experiments() {
   static const auto registry = [] {
     std::vector<std::unique_ptr<Experiment>> all;
     all.push_back(make_convergence());
+    all.push_back(make_consistability());
     return all;
   }();
   return registry;

@@ -91,11 +91,25 @@ struct CompactionSpec {
   double down_s = 0.5;
 };
 
+// A span of time [start_s, end_s).
+struct Window {
+  double start_s = 0;
+  double end_s = 0;
+  bool contains(double t_s) const { return t_s >= start_s && t_s < end_s; }
+};
+
 struct FleetSpec {
   std::size_t nodes = 3;
   double poll_interval_s = 1.0;
   double bandwidth_mb_s = 1000;  // per node, MB/s
   double swap_ms = 5;
+  // JSON: "cut_off": [[start_s, end_s], ...]: the fleet cannot reach the validators (its polls
+  // go unanswered); "store_down": [[start_s, end_s], ...]: fetches fail.
+  std::vector<Window> cut_off;
+  std::vector<Window> store_down;
+  // Every this many seconds the run records what the fleet serves (RunResult::fleet_samples,
+  // for consistency classes); 0: never.
+  double sample_interval_s = 0;
 };
 
 struct Scenario {

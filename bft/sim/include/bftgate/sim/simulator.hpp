@@ -44,6 +44,18 @@ struct ReplicaAtEnd {
   bool operator==(const ReplicaAtEnd&) const = default;
 };
 
+// What the fleet served at one instant (FleetSpec::sample_interval_s).
+struct FleetSample {
+  double t_s = 0;
+  std::uint64_t newest_certified = 0;  // the newest release any honest validator that is up holds
+  std::uint64_t min_served = 0;
+  std::uint64_t max_served = 0;
+  // A node serves a version no honest validator that is up holds as released, or an adapter
+  // that honest validators would fail.
+  bool uncertified_served = false;
+  bool cut_off = false;  // the fleet cannot reach the validators
+};
+
 struct RunResult {
   std::uint64_t seed = 0;
   std::vector<VersionOutcome> versions;
@@ -59,6 +71,7 @@ struct RunResult {
   std::uint64_t refused_loads = 0;   // inference-node refusals (bad certificate, digest, version)
   std::vector<std::string> violations;  // each: "<invariant>: <what happened>"
   std::vector<ReplicaAtEnd> replicas_at_end;
+  std::vector<FleetSample> fleet_samples;
   std::uint64_t trace_hash = 0;  // folds every event: equal for equal runs
   double end_s = 0;
 

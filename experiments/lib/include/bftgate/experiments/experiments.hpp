@@ -7,6 +7,7 @@
 
 namespace bftgate::experiments {
 
-std::unique_ptr<Experiment> make_convergence();  // seed 000's convergence bound
+std::unique_ptr<Experiment> make_convergence();     // seed 000's convergence bound
+std::unique_ptr<Experiment> make_consistability();  // seed 001's consistency classes
 
 }  // namespace bftgate::experiments
