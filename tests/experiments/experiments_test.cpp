@@ -156,6 +156,29 @@ TEST(Consistability, TheGateServesNothingUncertifiedWithinTheFaultModel) {
   EXPECT_TRUE(rolling_served_the_bad_adapter);
 }
 
+TEST(Exposure, OnlyTheBftGateKeepsBadAdaptersFromEveryRequestWithinF) {
+  bftgate::TempDir dir;
+  const auto* exposure = find_experiment("exposure");
+  ASSERT_NE(exposure, nullptr);
+  auto folder = run_experiment(*exposure, smoke(dir.path() / "run"));
+  ASSERT_TRUE(folder.ok()) << folder.error().message;
+  EXPECT_TRUE(folder->summary.ok) << folder->summary.markdown;
+  std::map<std::string, double> worst;  // strategy -> largest bad-request fraction within f
+  for (const auto& record : read_records(folder->dir, "exposure")) {
+    const auto& p = record["params"];
+    auto bad = record["result"]["bad_request_fraction"].get<double>();
+    EXPECT_GE(bad, 0) << record;
+    EXPECT_LE(bad, 1) << record;
+    if (p["byzantine"].get<int>() <= 2) {
+      auto& w = worst[p["strategy"].get<std::string>()];
+      w = std::max(w, bad);
+    }
+  }
+  EXPECT_EQ(worst["bftgate"], 0);
+  EXPECT_GT(worst["rolling"], 0);  // no gate: every bad adapter reaches every node
+  EXPECT_GT(worst["canary"], 0);   // the canaries serve it until it is judged
+}
+
 TEST(Runner, ShardsMergeIntoExactlyTheUnshardedRunAndGapsOrDuplicatesAreRefused) {
   bftgate::TempDir dir;
   auto whole = run_experiment(convergence(), smoke(dir.path() / "whole"));

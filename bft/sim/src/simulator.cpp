@@ -704,6 +704,7 @@ void Simulation::sample_fleet() {
     const auto* spec = adapter(node.serving);
     bool validated = node.serving == 0 || (spec != nullptr && spec->passes());
     if (!certified.contains(node.serving) || !validated) sample.uncertified_served = true;
+    if (!validated) ++sample.serving_failing;
   }
   result_.fleet_samples.push_back(sample);
 }

@@ -20,6 +20,7 @@ const std::vector<std::unique_ptr<Experiment>>& experiments() {
     std::vector<std::unique_ptr<Experiment>> all;
     all.push_back(make_convergence());
     all.push_back(make_consistability());
+    all.push_back(make_exposure());
     return all;
   }();
   return registry;

@@ -53,7 +53,8 @@ struct FleetSample {
   // A node serves a version no honest validator that is up holds as released, or an adapter
   // that honest validators would fail.
   bool uncertified_served = false;
-  bool cut_off = false;  // the fleet cannot reach the validators
+  std::uint32_t serving_failing = 0;  // nodes serving an adapter honest validators would fail
+  bool cut_off = false;               // the fleet cannot reach the validators
 };
 
 struct RunResult {

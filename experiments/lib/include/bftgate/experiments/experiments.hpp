@@ -9,5 +9,6 @@ namespace bftgate::experiments {
 
 std::unique_ptr<Experiment> make_convergence();     // seed 000's convergence bound
 std::unique_ptr<Experiment> make_consistability();  // seed 001's consistency classes
+std::unique_ptr<Experiment> make_exposure();        // bad-adapter exposure per strategy
 
 }  // namespace bftgate::experiments
