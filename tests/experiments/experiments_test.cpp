@@ -179,6 +179,28 @@ TEST(Exposure, OnlyTheBftGateKeepsBadAdaptersFromEveryRequestWithinF) {
   EXPECT_GT(worst["canary"], 0);   // the canaries serve it until it is judged
 }
 
+TEST(ConvergenceReal, RealProcessesConvergeAndTheSimulatorPredictsThem) {
+  set_process_binary(BFTGATE_BINARY);
+  bftgate::TempDir dir;
+  const auto* real = find_experiment("convergence-real");
+  ASSERT_NE(real, nullptr);
+  auto folder = run_experiment(*real, smoke(dir.path() / "run"));
+  ASSERT_TRUE(folder.ok()) << folder.error().message;
+  for (const auto& record : read_records(folder->dir, "convergence-real")) {
+    const auto& p = record["params"];
+    const auto& r = record["result"];
+    auto measured = r["real_t_conv_s"].get<double>();
+    // Nothing converges before the validation is done; nothing takes longer than validation,
+    // two polls and a few seconds of consensus and process overhead on loopback.
+    EXPECT_GE(measured, p["validation_s"].get<double>()) << record;
+    EXPECT_LE(measured, p["validation_s"].get<double>() + 2 * p["poll_s"].get<double>() + 5)
+        << record;
+    EXPECT_GT(r["sim_median_t_conv_s"].get<double>(), 0) << record;
+  }
+  EXPECT_LT(folder->summary.data["median_absolute_relative_error"].get<double>(), 1.0)
+      << folder->summary.markdown;
+}
+
 TEST(Runner, ShardsMergeIntoExactlyTheUnshardedRunAndGapsOrDuplicatesAreRefused) {
   bftgate::TempDir dir;
   auto whole = run_experiment(convergence(), smoke(dir.path() / "whole"));

@@ -15,12 +15,33 @@ Result<Size> parse_size(std::string_view text) {
   return Error{fmt::format("unknown size '{}' (smoke or full)", printable(text, 32))};
 }
 
+namespace {
+std::filesystem::path& binary_setting() {
+  static std::filesystem::path binary;
+  return binary;
+}
+}  // namespace
+
+const std::filesystem::path& process_binary() {
+  auto& binary = binary_setting();
+  if (binary.empty()) {
+    std::error_code ec;
+    binary = std::filesystem::read_symlink("/proc/self/exe", ec);
+  }
+  return binary;
+}
+
+void set_process_binary(std::filesystem::path binary) {
+  binary_setting() = std::move(binary);
+}
+
 const std::vector<std::unique_ptr<Experiment>>& experiments() {
   static const auto registry = [] {
     std::vector<std::unique_ptr<Experiment>> all;
     all.push_back(make_convergence());
     all.push_back(make_consistability());
     all.push_back(make_exposure());
+    all.push_back(make_convergence_real());
     return all;
   }();
   return registry;

@@ -141,8 +141,10 @@ Result<RunFolder> run_experiment(const Experiment& experiment, const RunOptions&
       done.fetch_add(1);
     }
   };
+  auto allowed =
+      experiment.max_jobs() > 0 ? std::min(options.jobs, experiment.max_jobs()) : options.jobs;
   const auto jobs = static_cast<unsigned>(
-      std::max<std::size_t>(1, std::min<std::size_t>(options.jobs, indices.size())));
+      std::max<std::size_t>(1, std::min<std::size_t>(allowed, indices.size())));
   auto start = Clock::now();
   std::vector<std::thread> threads;
   for (unsigned j = 0; j < jobs; ++j) threads.emplace_back(worker);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -36,10 +37,18 @@ class Experiment {
   virtual std::vector<nlohmann::json> sweep(const nlohmann::json& config) const = 0;
   // One run's results. Called from several threads at once: no shared mutable state.
   virtual nlohmann::json run(const nlohmann::json& params) const = 0;
+  // At most this many runs at once (0: any): runs of real processes measure time and take one
+  // at a time.
+  virtual unsigned max_jobs() const { return 0; }
   // The records of every run (each {"index", "params", "result", ...}), in index order.
   virtual Summary summarize(const nlohmann::json& config,
                             const std::vector<nlohmann::json>& records) const = 0;
 };
+
+// The bftgate executable that experiments running real processes start: the running program
+// itself unless set (tests set the built binary).
+const std::filesystem::path& process_binary();
+void set_process_binary(std::filesystem::path binary);
 
 // The registry: every experiment `bftgate experiment list` shows, in that order.
 const std::vector<std::unique_ptr<Experiment>>& experiments();

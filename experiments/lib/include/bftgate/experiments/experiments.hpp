@@ -7,8 +7,9 @@
 
 namespace bftgate::experiments {
 
-std::unique_ptr<Experiment> make_convergence();     // seed 000's convergence bound
-std::unique_ptr<Experiment> make_consistability();  // seed 001's consistency classes
-std::unique_ptr<Experiment> make_exposure();        // bad-adapter exposure per strategy
+std::unique_ptr<Experiment> make_convergence();       // seed 000's convergence bound
+std::unique_ptr<Experiment> make_consistability();    // seed 001's consistency classes
+std::unique_ptr<Experiment> make_exposure();          // bad-adapter exposure per strategy
+std::unique_ptr<Experiment> make_convergence_real();  // real processes vs the simulator
 
 }  // namespace bftgate::experiments
