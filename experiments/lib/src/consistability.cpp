@@ -47,12 +47,6 @@ constexpr double kRollingBatchS = 2;                  // the rolling update move
 const std::vector<std::string> kClasses = {"single-certified", "certified-within-1", "certified",
                                            "none"};
 
-std::uint64_t run_seed(const std::string& text) {
-  std::uint64_t seed = 1469598103934665603ull;  // FNV-1a
-  for (char c : text) seed = (seed ^ static_cast<std::uint8_t>(c)) * 1099511628211ull;
-  return seed;
-}
-
 // The failure scenarios F, disjoint: each names everything that goes wrong in it.
 std::vector<std::string> scenario_names() {
   std::vector<std::string> names = {"none", "one-crashed", "f-crashed"};
@@ -216,7 +210,7 @@ class Consistability final : public Experiment {
                          {"validators", kValidators},
                          {"nodes", kNodes},
                          {"repetition", r}};
-          params["seed"] = run_seed(dump_json(params));
+          params["seed"] = seed_of(params);
           runs.push_back(std::move(params));
         }
       }

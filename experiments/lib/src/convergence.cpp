@@ -30,10 +30,7 @@ constexpr std::size_t kFleet = 5;
 
 // The seed of a run: distinct for every (configuration, repetition), stable across sweeps.
 std::uint64_t run_seed(const json& point, std::uint64_t repetition) {
-  auto text = dump_json(point) + "#" + std::to_string(repetition);
-  std::uint64_t seed = 1469598103934665603ull;  // FNV-1a
-  for (char c : text) seed = (seed ^ static_cast<std::uint8_t>(c)) * 1099511628211ull;
-  return seed;
+  return seed_of({{"point", point}, {"repetition", repetition}});
 }
 
 sim::DurationDistribution validation_distribution(const std::string& kind, double mean_s) {

@@ -37,12 +37,6 @@ constexpr std::uint64_t kSimSeeds = 25;
 constexpr double kLoopbackLatencyMinMs = 0.05, kLoopbackLatencyMaxMs = 0.5;
 constexpr double kLoopbackBandwidthMbS = 300;
 
-std::uint64_t run_seed(const std::string& text) {
-  std::uint64_t seed = 1469598103934665603ull;  // FNV-1a
-  for (char c : text) seed = (seed ^ static_cast<std::uint8_t>(c)) * 1099511628211ull;
-  return seed;
-}
-
 double wall_now_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -202,7 +196,7 @@ class ConvergenceReal final : public Experiment {
           for (std::uint64_t r = 0; r < config.at("repetitions").get<std::uint64_t>(); ++r) {
             json params = {{"validation_s", v},         {"poll_s", p},     {"size_mib", size},
                            {"validators", kValidators}, {"nodes", kNodes}, {"repetition", r}};
-            params["seed"] = run_seed(dump_json(params));
+            params["seed"] = seed_of(params);
             runs.push_back(std::move(params));
           }
         }

@@ -38,12 +38,6 @@ constexpr double kBatchS = 2;
 constexpr double kCanaryFraction = 0.05;
 const std::vector<std::uint64_t> kBadVersions = {2, 5};
 
-std::uint64_t run_seed(const std::string& text) {
-  std::uint64_t seed = 1469598103934665603ull;  // FNV-1a
-  for (char c : text) seed = (seed ^ static_cast<std::uint8_t>(c)) * 1099511628211ull;
-  return seed;
-}
-
 bool is_bad(std::uint64_t version) {
   return std::find(kBadVersions.begin(), kBadVersions.end(), version) != kBadVersions.end();
 }
@@ -228,7 +222,7 @@ class ExposureExperiment final : public Experiment {
                            {"byzantine", byzantine},
                            {"validators", kValidators},
                            {"repetition", r}};
-            params["seed"] = run_seed(dump_json(params));
+            params["seed"] = seed_of(params);
             runs.push_back(std::move(params));
           }
         }

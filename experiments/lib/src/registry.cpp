@@ -15,6 +15,12 @@ Result<Size> parse_size(std::string_view text) {
   return Error{fmt::format("unknown size '{}' (smoke or full)", printable(text, 32))};
 }
 
+std::uint64_t seed_of(const nlohmann::json& params) {
+  std::uint64_t seed = 1469598103934665603ull;  // FNV-1a
+  for (char c : dump_json(params)) seed = (seed ^ static_cast<std::uint8_t>(c)) * 1099511628211ull;
+  return seed;
+}
+
 namespace {
 std::filesystem::path& binary_setting() {
   static std::filesystem::path binary;

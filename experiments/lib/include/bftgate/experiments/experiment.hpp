@@ -45,6 +45,10 @@ class Experiment {
                             const std::vector<nlohmann::json>& records) const = 0;
 };
 
+// A run's seed from its parameters (FNV-1a of their canonical JSON): the same parameters give the
+// same seed in every sweep, and different parameters different seeds.
+std::uint64_t seed_of(const nlohmann::json& params);
+
 // The bftgate executable that experiments running real processes start: the running program
 // itself unless set (tests set the built binary).
 const std::filesystem::path& process_binary();
