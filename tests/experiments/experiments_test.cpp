@@ -87,6 +87,9 @@ TEST(Convergence, SmokeSweepNeverExceedsTheQuorumBoundAfterGst) {
   EXPECT_EQ(manifest["size"], "smoke");
   EXPECT_EQ(manifest["config_hash"], config_hash(manifest["config"]));
   EXPECT_EQ(manifest["runs"], records.size());
+  ASSERT_EQ(manifest["seeds"].size(), records.size());
+  for (std::size_t i = 0; i < records.size(); ++i)
+    EXPECT_EQ(manifest["seeds"][i], records[i]["params"]["seed"]);
 }
 
 const Experiment& consistability() {

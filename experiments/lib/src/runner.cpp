@@ -72,6 +72,13 @@ std::filesystem::path data_path(const std::filesystem::path& dir, std::string_vi
   return dir / "data" / fmt::format("{}.jsonl", name);
 }
 
+// The seeds of the runs in a folder, in index order.
+json seeds_of(const std::vector<json>& records) {
+  json seeds = json::array();
+  for (const auto& record : records) seeds.push_back(record["params"].value("seed", json()));
+  return seeds;
+}
+
 Status write_records(const std::filesystem::path& path, const std::vector<json>& records) {
   std::string text;
   for (const auto& record : records) text += dump_json(record) + "\n";
@@ -175,6 +182,7 @@ Result<RunFolder> run_experiment(const Experiment& experiment, const RunOptions&
                    {"shard", fmt::format("{}/{}", shard, shards)},
                    {"sweep_runs", sweep.size()},
                    {"runs", indices.size()},
+                   {"seeds", seeds_of(records)},
                    {"jobs", jobs},
                    {"host", host_info()},
                    {"started", started_at},
@@ -287,6 +295,7 @@ Result<RunFolder> merge_runs(const std::vector<std::filesystem::path>& dirs,
   auto manifest = first;
   manifest["shard"] = "merged";
   manifest["runs"] = records.size();
+  manifest["seeds"] = seeds_of(records);
   manifest["merged_from"] = json::array();
   for (const auto& dir : dirs) manifest["merged_from"].push_back(dir.string());
   manifest["merged"] = utc_now();
