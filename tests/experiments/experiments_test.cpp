@@ -240,6 +240,23 @@ TEST(Runner, ShardsMergeIntoExactlyTheUnshardedRunAndGapsOrDuplicatesAreRefused)
   }
   auto mixed = merge_runs({shards[0], tampered, shards[2]}, dir.path() / "mixed", false);
   ASSERT_FALSE(mixed.ok());
+  // Records edited by hand (a result without its fields) are an error, not an exception.
+  std::vector<std::filesystem::path> edited;
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    auto copy = dir.path() / fmt::format("edited-{}", i);
+    std::filesystem::copy(shards[i], copy, std::filesystem::copy_options::recursive);
+    auto records = read_records(copy, "convergence");
+    std::ofstream out(copy / "data" / "convergence.jsonl");
+    for (auto& record : records) {
+      record["result"] = {{"t_conv_s", "soon"}};
+      out << record.dump() << "\n";
+    }
+    edited.push_back(copy);
+  }
+  auto garbled = merge_runs(edited, dir.path() / "garbled", false);
+  ASSERT_FALSE(garbled.ok());
+  EXPECT_NE(garbled.error().message.find("do not summarise"), std::string::npos)
+      << garbled.error().message;
 }
 
 }  // namespace

@@ -89,7 +89,14 @@ Status write_records(const std::filesystem::path& path, const std::vector<json>&
 Status finish(const Experiment& experiment, const json& config, const std::vector<json>& records,
               bool plots, RunFolder& folder) {
   folder.complete = true;
-  folder.summary = experiment.summarize(config, records);
+  // Merged folders are read back from disk: a record or config edited by hand must end in an
+  // error naming it, not an exception out of the command.
+  try {
+    folder.summary = experiment.summarize(config, records);
+  } catch (const std::exception& e) {
+    return Error{fmt::format("{}: the records or the config do not summarise: {}",
+                             folder.dir.string(), printable(e.what()))};
+  }
   if (auto s = write_text(folder.dir / "summary.json", folder.summary.data.dump(2) + "\n"); !s)
     return s;
   if (auto s = write_text(folder.dir / "summary.md", folder.summary.markdown); !s) return s;
