@@ -204,6 +204,44 @@ TEST(ConvergenceReal, RealProcessesConvergeAndTheSimulatorPredictsThem) {
       << folder->summary.markdown;
 }
 
+TEST(SmrVsConsensus, TheSwitchSpikeIsSmrCostAndCatchUpGrowsWithTheBacklogUnlessStateTransfer) {
+  bftgate::TempDir dir;
+  const auto* experiment = find_experiment("smr-vs-consensus");
+  ASSERT_NE(experiment, nullptr);
+  auto folder = run_experiment(*experiment, smoke(dir.path() / "run"));
+  ASSERT_TRUE(folder.ok()) << folder.error().message;
+  EXPECT_TRUE(folder->summary.ok) << folder->summary.markdown;
+  std::map<std::string, std::map<std::uint64_t, double>> spike;  // catch-up -> missed -> msgs
+  std::size_t switches = 0;
+  for (const auto& row : folder->summary.data["series"]) {
+    if (row["scenario"] != "switch") continue;
+    ++switches;
+    // The spike command's SMR cost holds the straggler's backlog; its instance does not.
+    EXPECT_GT(row["spike_smr_messages"].get<double>(), 10 * row["smr_mean"].get<double>()) << row;
+    EXPECT_LE(row["spike_consensus_messages"].get<double>(),
+              row["consensus_mean"].get<double>() + 5)
+        << row;
+    EXPECT_GT(row["latency_after_ms"].get<double>(), 2 * row["latency_before_ms"].get<double>())
+        << row;
+  }
+  EXPECT_GT(switches, 0u);
+  for (const auto& record : read_records(folder->dir, "smr-vs-consensus")) {
+    const auto& p = record["params"];
+    const auto& r = record["result"];
+    if (p["kind"] != "backlog") continue;
+    // The rejoining replica's catch-up is charged to the commands after the switch.
+    EXPECT_GT(r["spike_catch_up_messages"].get<std::uint64_t>(), 0u) << record;
+    EXPECT_EQ(r["state_transfers"].get<std::uint64_t>() > 0, p["catch_up"] == "state-transfer")
+        << record;
+    spike[p["catch_up"].get<std::string>()][p["missed"].get<std::uint64_t>()] =
+        r["spike_smr_messages"].get<double>();
+  }
+  // Log replay carries every missed command; a state transfer carries a snapshot.
+  ASSERT_EQ(spike["log-replay"].size(), 2u);
+  EXPECT_GT(spike["log-replay"].rbegin()->second, 3 * spike["log-replay"].begin()->second);
+  EXPECT_LT(spike["state-transfer"].rbegin()->second, 2 * spike["state-transfer"].begin()->second);
+}
+
 TEST(Runner, ShardsMergeIntoExactlyTheUnshardedRunAndGapsOrDuplicatesAreRefused) {
   bftgate::TempDir dir;
   auto whole = run_experiment(convergence(), smoke(dir.path() / "whole"));

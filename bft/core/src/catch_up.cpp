@@ -21,15 +21,18 @@ bool Replica::idle() const {
 }
 
 void Replica::retransmit() {
-  // An idle replica reports less often: status is how laggards are found, not a heartbeat.
-  constexpr int kIdleStatusFactor = 8;
-  if (!idle() || now_ - last_status_ >= options_.retransmit_interval * kIdleStatusFactor) {
-    last_status_ = now_;
-    send_status();
-  }
   bool behind = std::any_of(peer_views_.begin(), peer_views_.end(), [this](const auto& peer) {
     return peer.second.executed > last_executed_;
   });
+  // An idle replica reports less often: status is how laggards are found, not a heartbeat. One
+  // that peers report ahead of it is not idle but lagging (it may have missed everything since,
+  // e.g. after a partition): its status is its request for catch-up.
+  constexpr int kIdleStatusFactor = 8;
+  if (!idle() || behind ||
+      now_ - last_status_ >= options_.retransmit_interval * kIdleStatusFactor) {
+    last_status_ = now_;
+    send_status();
+  }
   if (view_active_ && !is_primary() && !behind) {
     // A request only this backup holds (the client stopped retrying, or the primary was down
     // when it was sent) would otherwise wait for a view change: relay it to the primary. Not
@@ -42,8 +45,8 @@ void Replica::retransmit() {
     }
   }
   if (view_active_) {
-    for (const auto& [seq, s] : slots_) {
-      if (seq <= last_executed_) continue;
+    for (auto it = slots_.upper_bound(last_executed_); it != slots_.end(); ++it) {
+      const auto& s = it->second;
       if (s.pre_prepare && s.pre_prepare->sender == self_) send_to_all(s.pre_prepare);
       if (s.my_prepare && s.my_prepare->as<Prepare>()->view == view_) send_to_all(s.my_prepare);
       if (s.my_commit && s.my_commit->as<Commit>()->view == view_) send_to_all(s.my_commit);
