@@ -242,6 +242,33 @@ TEST(SmrVsConsensus, TheSwitchSpikeIsSmrCostAndCatchUpGrowsWithTheBacklogUnlessS
   EXPECT_LT(spike["state-transfer"].rbegin()->second, 2 * spike["state-transfer"].begin()->second);
 }
 
+TEST(Adversaries, BftIsSafeAndLiveUpToFAndBreaksAtFPlusOneWhileAMajorityBreaksEarlier) {
+  bftgate::TempDir dir;
+  const auto* experiment = find_experiment("adversaries");
+  ASSERT_NE(experiment, nullptr);
+  auto folder = run_experiment(*experiment, smoke(dir.path() / "run"));
+  ASSERT_TRUE(folder.ok()) << folder.error().message;
+  EXPECT_TRUE(folder->summary.ok) << folder->summary.markdown;
+  std::set<std::uint64_t> bft_breaks, cft_breaks_within_f;
+  for (const auto& cell : folder->summary.data["cells"]) {
+    const auto b = cell["byzantine"].get<std::uint64_t>();
+    const auto f = cell["f"].get<std::uint64_t>();
+    const auto n = cell["validators"].get<std::uint64_t>();
+    if (cell["mode"] == "bft" && b <= f) {
+      EXPECT_EQ(cell["unsafe_runs"], 0) << cell;
+      EXPECT_EQ(cell["good_not_certified"], 0) << cell;  // and still live
+    }
+    if (cell["strategy"] == "pass-all" && cell["bad_certified_runs"].get<std::uint64_t>() > 0) {
+      if (cell["mode"] == "bft" && b == f + 1) bft_breaks.insert(n);
+      if (cell["mode"] == "cft" && b <= f) cft_breaks_within_f.insert(n);
+    }
+  }
+  // f+1 colluders certify the bad adapter at every size; a majority quorum lets f do it from
+  // n = 7 on (at n = 4 both quorums are 3).
+  EXPECT_EQ(bft_breaks, (std::set<std::uint64_t>{4, 7, 10}));
+  EXPECT_EQ(cft_breaks_within_f, (std::set<std::uint64_t>{7, 10}));
+}
+
 TEST(Runner, ShardsMergeIntoExactlyTheUnshardedRunAndGapsOrDuplicatesAreRefused) {
   bftgate::TempDir dir;
   auto whole = run_experiment(convergence(), smoke(dir.path() / "whole"));

@@ -577,6 +577,7 @@ bool Simulation::partitioned(ReplicaId a, ReplicaId b) const {
 void Simulation::send(std::uint32_t from_group, PrincipalId to, const MessagePtr& message,
                       Duration extra_delay) {
   ++result_.sent_by_type[static_cast<std::size_t>(message->type())];
+  result_.bytes_sent += message->signed_bytes.size() + crypto::kSignatureSize;
   ReplicaId to_group = to < hosts_.size() ? to : kNoReplica;
   if (auto client = clients_.find(to); client != clients_.end())
     to_group = client->second.colocated_with;
@@ -731,6 +732,7 @@ nlohmann::json RunResult::to_json() const {
   j["end_s"] = end_s;
   j["events"] = events;
   j["deliveries"] = deliveries;
+  j["bytes_sent"] = bytes_sent;
   j["dropped"] = dropped;
   j["view_changes"] = view_changes;
   j["state_transfers"] = state_transfers;

@@ -61,6 +61,7 @@ struct RunResult {
   std::uint64_t seed = 0;
   std::vector<VersionOutcome> versions;
   std::array<std::uint64_t, bft::kMessageTypeCount> sent_by_type{};
+  std::uint64_t bytes_sent = 0;  // wire bytes of every message sent (signature included)
   std::uint64_t deliveries = 0;
   std::uint64_t dropped = 0;
   std::uint64_t events = 0;

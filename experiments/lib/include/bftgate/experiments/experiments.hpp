@@ -12,5 +12,6 @@ std::unique_ptr<Experiment> make_consistability();    // seed 001's consistency 
 std::unique_ptr<Experiment> make_exposure();          // bad-adapter exposure per strategy
 std::unique_ptr<Experiment> make_convergence_real();  // real processes vs the simulator
 std::unique_ptr<Experiment> make_smr_vs_consensus();  // seed 004: SMR command vs consensus
+std::unique_ptr<Experiment> make_adversaries();       // strategies x Byzantine count x n
 
 }  // namespace bftgate::experiments
