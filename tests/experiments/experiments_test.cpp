@@ -269,6 +269,45 @@ TEST(Adversaries, BftIsSafeAndLiveUpToFAndBreaksAtFPlusOneWhileAMajorityBreaksEa
   EXPECT_EQ(cft_breaks_within_f, (std::set<std::uint64_t>{7, 10}));
 }
 
+TEST(Scale, DecisionsCostQuadraticallyMoreAndCertificatesLinearlyMoreWithN) {
+  set_process_binary(BFTGATE_BINARY);
+  bftgate::TempDir dir;
+  const auto* experiment = find_experiment("scale");
+  ASSERT_NE(experiment, nullptr);
+  auto folder = run_experiment(*experiment, smoke(dir.path() / "run"));
+  ASSERT_TRUE(folder.ok()) << folder.error().message;
+  const auto& data = folder->summary.data;
+  // All-to-all phases: 25 times the validators cost far more than 25 times the messages.
+  const auto& sim = data["sim"];
+  ASSERT_GE(sim.size(), 2u);
+  const auto& small = sim.front();
+  const auto& large = sim.back();
+  const double growth = large["validators"].get<double>() / small["validators"].get<double>();
+  EXPECT_GT(large["messages_per_decision"].get<double>(),
+            growth * growth / 2 * small["messages_per_decision"].get<double>())
+      << sim;
+  // A certificate holds 2f+1 signatures, each about 64 bytes, and verifies at their cost.
+  std::map<std::uint64_t, std::uint64_t> certificate_bytes;
+  for (const auto& c : data["certificates"]) {
+    const auto signatures = c["signatures"].get<std::uint64_t>();
+    const auto bytes = c["certificate_bytes"].get<std::uint64_t>();
+    EXPECT_GE(bytes, 64 * signatures) << c;
+    EXPECT_LE(bytes, 64 * signatures + 256 + c["validators"].get<std::uint64_t>() / 8) << c;
+    EXPECT_LT(c["verify_over_raw"].get<double>(), 1.5) << c;
+    certificate_bytes[c["validators"].get<std::uint64_t>()] = bytes;
+  }
+  // Real processes decided every release, with the certificate the same size as the one built
+  // here for the same n.
+  ASSERT_FALSE(data["real"].empty());
+  for (const auto& r : data["real"]) {
+    EXPECT_GT(r["certification_latency_p50_s"].get<double>(), 0.05) << r;  // the validation
+    EXPECT_LT(r["certification_latency_p50_s"].get<double>(), 10) << r;
+    EXPECT_EQ(r["certificate_bytes"].get<std::uint64_t>(),
+              certificate_bytes.at(r["validators"].get<std::uint64_t>()))
+        << r;
+  }
+}
+
 TEST(Runner, ShardsMergeIntoExactlyTheUnshardedRunAndGapsOrDuplicatesAreRefused) {
   bftgate::TempDir dir;
   auto whole = run_experiment(convergence(), smoke(dir.path() / "whole"));

@@ -21,6 +21,7 @@
 #include "bftgate/runtime/operator.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/simulator.hpp"
+#include "real_cluster.hpp"
 
 namespace bftgate::experiments {
 
@@ -41,24 +42,6 @@ double wall_now_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// A scratch folder for one run's cluster, removed afterwards.
-class Scratch {
- public:
-  Scratch() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "bftgate-real-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~Scratch() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 json node_status(std::uint16_t port) {
   auto body = runtime::http_get(port, "/status");
   if (!body) return json();
@@ -70,50 +53,24 @@ json node_status(std::uint16_t port) {
 // swap, as the nodes report their swap times.
 Result<double> measure_real(double validation_s, double poll_s, double size_mib,
                             std::uint64_t seed) {
-  Scratch scratch;
-  auto made = runtime::LocalCluster::create({.binary = process_binary(),
-                                             .dir = scratch.path(),
-                                             .validators = kValidators,
-                                             .nodes = kNodes,
-                                             .cluster_id = "convergence-real"});
-  if (!made) return made.error();
-  auto& cluster = **made;
-  const auto fail = [&](const std::string& what) {
-    return Error{fmt::format("{} (validator 0's log ends: {})", what,
-                             printable(cluster.log("validator-0")
-                                           .substr(cluster.log("validator-0").size() > 600
-                                                       ? cluster.log("validator-0").size() - 600
-                                                       : 0),
-                                       700))};
-  };
-  auto command = fmt::format(
-      "sleep {:.3f}; echo '{{\"pass\": true, \"metrics\": {{\"stand_in\": true}}}}'", validation_s);
-  if (auto s = cluster.start_store(); !s) return s.error();
-  for (std::uint32_t i = 0; i < kValidators; ++i) {
-    if (auto s = cluster.start_validator(i, {"--validate-cmd", command}); !s) return s.error();
-  }
-  for (std::uint32_t j = 0; j < kNodes; ++j) {
-    if (auto s = cluster.start_node(
-            j, {"--poll-interval", fmt::format("{}", poll_s), "--backend", "opaque"});
-        !s) {
-      return s.error();
-    }
-  }
-  runtime::ClusterClient client(cluster.config());
-  auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (client.status_all(milliseconds(300)).answers.size() < kValidators) {
-    if (Clock::now() > deadline) return fail("the validators did not come up");
-  }
-  for (std::uint32_t j = 0; j < kNodes; ++j) {
-    while (node_status(cluster.node_port(j)).is_null()) {
-      if (Clock::now() > deadline) return fail("an inference node did not come up");
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-  }
+  auto started = RealCluster::start(
+      {.name = "convergence-real",
+       .validators = kValidators,
+       .nodes = kNodes,
+       .store = true,
+       .validate_command = fmt::format(
+           "sleep {:.3f}; echo '{{\"pass\": true, \"metrics\": {{\"stand_in\": true}}}}'",
+           validation_s),
+       .validator_flags = {},
+       .node_flags = {"--poll-interval", fmt::format("{}", poll_s), "--backend", "opaque"}});
+  if (!started) return started.error();
+  auto& real = **started;
+  auto& cluster = real.cluster();
+  const auto fail = [&](const std::string& what) { return real.failure(what); };
   Bytes bytes(static_cast<std::size_t>(size_mib * (1 << 20)));
   std::mt19937_64 rng(seed);
   for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
-  auto artifact = scratch.path() / "adapter.bin";
+  auto artifact = real.dir() / "adapter.bin";
   if (auto s = write_file_atomic(artifact, bytes); !s) return s.error();
   runtime::StoreClient store(cluster.config().artifact_store_endpoint);
   if (auto put = store.put(artifact); !put) return put.error();
@@ -126,7 +83,7 @@ Result<double> measure_real(double validation_s, double poll_s, double size_mib,
   if (!proposal) return fail(proposal.error().message);
   const auto version = std::to_string(proposal->version);
   double converged = 0;
-  deadline = Clock::now() + std::chrono::seconds(60);
+  auto deadline = Clock::now() + std::chrono::seconds(60);
   for (std::uint32_t j = 0; j < kNodes; ++j) {
     for (;;) {
       auto status = node_status(cluster.node_port(j));
@@ -139,7 +96,7 @@ Result<double> measure_real(double validation_s, double poll_s, double size_mib,
       std::this_thread::sleep_for(milliseconds(20));
     }
   }
-  cluster.stop_all();
+  real.stop();
   return converged - submitted;
 }
 
@@ -176,7 +133,7 @@ class ConvergenceReal final : public Experiment {
     return "seed 000's convergence on real processes (local cluster, stand-in validation) and "
            "the simulator's prediction error";
   }
-  unsigned max_jobs() const override { return 1; }
+  bool exclusive(const json&) const override { return true; }
 
   json config(Size size) const override {
     if (size == Size::kSmoke) {

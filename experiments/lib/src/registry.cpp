@@ -50,6 +50,7 @@ const std::vector<std::unique_ptr<Experiment>>& experiments() {
     all.push_back(make_convergence_real());
     all.push_back(make_smr_vs_consensus());
     all.push_back(make_adversaries());
+    all.push_back(make_scale());
     return all;
   }();
   return registry;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <sstream>
 #include <thread>
 
@@ -135,12 +136,21 @@ Result<RunFolder> run_experiment(const Experiment& experiment, const RunOptions&
   std::atomic<std::size_t> done{0};
   std::mutex errors_mutex;
   std::vector<std::string> errors;
+  std::shared_mutex machine;
   auto worker = [&] {
     for (std::size_t k; (k = next.fetch_add(1)) < indices.size();) {
       const auto index = indices[k];
       const auto& params = sweep[index];
       json result;
       try {
+        // Exclusive runs hold the lock alone; the others share it.
+        std::unique_lock<std::shared_mutex> alone(machine, std::defer_lock);
+        std::shared_lock<std::shared_mutex> shared(machine, std::defer_lock);
+        if (experiment.exclusive(params)) {
+          alone.lock();
+        } else {
+          shared.lock();
+        }
         result = experiment.run(params);
       } catch (const std::exception& e) {
         std::lock_guard lock(errors_mutex);
@@ -155,10 +165,8 @@ Result<RunFolder> run_experiment(const Experiment& experiment, const RunOptions&
       done.fetch_add(1);
     }
   };
-  auto allowed =
-      experiment.max_jobs() > 0 ? std::min(options.jobs, experiment.max_jobs()) : options.jobs;
   const auto jobs = static_cast<unsigned>(
-      std::max<std::size_t>(1, std::min<std::size_t>(allowed, indices.size())));
+      std::max<std::size_t>(1, std::min<std::size_t>(options.jobs, indices.size())));
   auto start = Clock::now();
   std::vector<std::thread> threads;
   for (unsigned j = 0; j < jobs; ++j) threads.emplace_back(worker);

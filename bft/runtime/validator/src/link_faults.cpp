@@ -49,6 +49,16 @@ Result<LinkFaults> LinkFaults::parse(const std::string& spec) {
         if (faults.delay_min_ms_ < 0 || faults.delay_max_ms_ < faults.delay_min_ms_) {
           return Error{"--faults: delay A-Bms needs 0 <= A <= B"};
         }
+      } else if (key == "process") {
+        if (!value.ends_with("us")) return Error{"--faults: process is A-Bus, e.g. process=0-500us"};
+        value.resize(value.size() - 2);
+        auto dash = value.find('-');
+        faults.process_min_us_ = std::stoi(value.substr(0, dash));
+        faults.process_max_us_ = dash == std::string::npos ? faults.process_min_us_ : std::stoi(value.substr(dash + 1));
+        if (faults.process_min_us_ < 0 || faults.process_max_us_ < faults.process_min_us_ ||
+            faults.process_max_us_ > 1'000'000) {
+          return Error{"--faults: process A-Bus needs 0 <= A <= B <= 1000000"};
+        }
       } else if (key == "peers" || key == "cut") {
         auto ids = parse_ids(value);
         if (!ids) return Error{fmt::format("--faults: {} takes validator ids joined by '+', e.g. 1+2", key)};
@@ -56,7 +66,7 @@ Result<LinkFaults> LinkFaults::parse(const std::string& spec) {
       } else if (key == "until") {
         faults.until_ = std::chrono::milliseconds(static_cast<std::int64_t>(std::stod(value) * 1000));
       } else {
-        return Error{fmt::format("--faults: unknown key '{}' (loss, delay, peers, cut, until)", key)};
+        return Error{fmt::format("--faults: unknown key '{}' (loss, delay, process, peers, cut, until)", key)};
       }
     } catch (const std::exception&) {
       return Error{fmt::format("--faults: bad value in '{}'", rule)};
@@ -75,15 +85,20 @@ std::optional<std::chrono::milliseconds> LinkFaults::outgoing(bft::ReplicaId pee
   return std::chrono::milliseconds(std::uniform_int_distribution<int>(delay_min_ms_, delay_max_ms_)(rng_));
 }
 
+std::chrono::microseconds LinkFaults::processing_delay(std::chrono::steady_clock::time_point now) {
+  if (process_max_us_ == 0 || !active(now)) return std::chrono::microseconds(0);
+  return std::chrono::microseconds(std::uniform_int_distribution<int>(process_min_us_, process_max_us_)(rng_));
+}
+
 bool LinkFaults::drop_incoming(bft::ReplicaId peer, std::chrono::steady_clock::time_point now) const {
   return active(now) && cut_.contains(peer);
 }
 
 std::string LinkFaults::describe() const {
-  return fmt::format("loss {} delay {}-{} ms to {}; cut from {}; {}", loss_, delay_min_ms_, delay_max_ms_,
+  return fmt::format("loss {} delay {}-{} ms to {}; cut from {}; processing {}-{} us; {}", loss_, delay_min_ms_, delay_max_ms_,
                      peers_.empty() ? "all peers" : fmt::format("{}", fmt::join(peers_, "+")),
-                     cut_.empty() ? "none" : fmt::format("{}", fmt::join(cut_, "+")),
-                     until_ ? fmt::format("for {} ms", until_->count()) : "for the whole run");
+                     cut_.empty() ? "none" : fmt::format("{}", fmt::join(cut_, "+")), process_min_us_,
+                     process_max_us_, until_ ? fmt::format("for {} ms", until_->count()) : "for the whole run");
 }
 
 }  // namespace bftgate::runtime

@@ -37,9 +37,12 @@ class Experiment {
   virtual std::vector<nlohmann::json> sweep(const nlohmann::json& config) const = 0;
   // One run's results. Called from several threads at once: no shared mutable state.
   virtual nlohmann::json run(const nlohmann::json& params) const = 0;
-  // At most this many runs at once (0: any): runs of real processes measure time and take one
-  // at a time.
-  virtual unsigned max_jobs() const { return 0; }
+  // Whether this run takes the machine alone: runs of real processes measure time, so no other
+  // run of the sweep executes beside them (the others run on every core).
+  virtual bool exclusive(const nlohmann::json& params) const {
+    (void)params;
+    return false;
+  }
   // The records of every run (each {"index", "params", "result", ...}), in index order.
   virtual Summary summarize(const nlohmann::json& config,
                             const std::vector<nlohmann::json>& records) const = 0;

@@ -13,5 +13,6 @@ std::unique_ptr<Experiment> make_exposure();          // bad-adapter exposure pe
 std::unique_ptr<Experiment> make_convergence_real();  // real processes vs the simulator
 std::unique_ptr<Experiment> make_smr_vs_consensus();  // seed 004: SMR command vs consensus
 std::unique_ptr<Experiment> make_adversaries();       // strategies x Byzantine count x n
+std::unique_ptr<Experiment> make_scale();             // n from 4 to 100
 
 }  // namespace bftgate::experiments

@@ -5,6 +5,8 @@
 //   delay=A-Bms     delay each outgoing message to the chosen peers uniformly in [A, B] ms
 //   peers=1+2       the peers loss and delay apply to (default: every peer)
 //   cut=1+2         drop everything to and from these peers (a partition)
+//   process=A-Bus   a straggler (seed 004): each protocol message this validator processes
+//                   first waits uniformly in [A, B] microseconds
 //   until=S         every rule stops S seconds after the process starts (the partition heals)
 #pragma once
 
@@ -26,9 +28,13 @@ class LinkFaults {
   // The fate of one outgoing message to `peer`: nullopt = dropped; otherwise the delay.
   std::optional<std::chrono::milliseconds> outgoing(bft::ReplicaId peer,
                                                     std::chrono::steady_clock::time_point now);
+  // How long processing the next incoming protocol message waits (zero unless process= is set).
+  std::chrono::microseconds processing_delay(std::chrono::steady_clock::time_point now);
   // Whether a message from `peer` is dropped on arrival.
   bool drop_incoming(bft::ReplicaId peer, std::chrono::steady_clock::time_point now) const;
-  bool empty() const { return loss_ == 0 && delay_max_ms_ == 0 && cut_.empty(); }
+  bool empty() const {
+    return loss_ == 0 && delay_max_ms_ == 0 && cut_.empty() && process_max_us_ == 0;
+  }
   std::string describe() const;
 
  private:
@@ -39,6 +45,8 @@ class LinkFaults {
   double loss_ = 0;
   int delay_min_ms_ = 0;
   int delay_max_ms_ = 0;
+  int process_min_us_ = 0;
+  int process_max_us_ = 0;
   std::set<bft::ReplicaId> peers_;  // empty: all
   std::set<bft::ReplicaId> cut_;
   std::optional<std::chrono::milliseconds> until_;
