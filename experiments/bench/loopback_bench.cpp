@@ -32,6 +32,7 @@
 #include "bftgate/crypto/ed25519.hpp"
 #include "bftgate/runtime/envelope.hpp"
 #include "bftgate/runtime/local_processes.hpp"
+#include "bftgate/runtime/request_pipeline.hpp"
 
 namespace {
 
@@ -40,7 +41,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kValidators = 4;
 
-// A cluster of validator processes and a client with one DEALER socket per validator.
+// A cluster of validator processes and a client with requests in flight.
 class LoopbackCluster {
  public:
   explicit LoopbackCluster(bool wal_on_tmpfs) {
@@ -63,9 +64,6 @@ class LoopbackCluster {
     config_ = generated->config;
     std::array<std::uint8_t, crypto::kSeedSize> seed{};
     generated->operator_key.copy_seed_to(seed);
-    signer_ = std::make_unique<bft::Ed25519Signer>(bft::kOperatorPrincipal,
-                                                   crypto::SecretKey::from_seed(seed));
-    verifier_ = std::make_unique<bft::Ed25519Verifier>(config_);
     for (std::size_t i = 0; i < kValidators; ++i) {
       auto id = std::to_string(i);
       auto status = processes_.spawn(
@@ -76,14 +74,9 @@ class LoopbackCluster {
           dir_ / ("validator-" + id + ".log"));
       if (!status) throw std::runtime_error(status.error().message);
     }
-    for (const auto& v : config_.validators) {
-      auto& socket = sockets_.emplace_back(context_, zmq::socket_type::dealer);
-      socket.set(zmq::sockopt::linger, 0);
-      socket.set(zmq::sockopt::sndhwm, 1'000'000);
-      socket.set(zmq::sockopt::rcvhwm, 1'000'000);
-      socket.connect(v.endpoint);
-      ids_.push_back(v.id);
-    }
+    client_ = std::make_unique<runtime::RequestPipeline>(
+        config_, std::make_shared<bft::Ed25519Signer>(bft::kOperatorPrincipal,
+                                                      crypto::SecretKey::from_seed(seed)));
     // Ready once a request goes all the way through.
     auto deadline = Clock::now() + std::chrono::seconds(30);
     while (Clock::now() < deadline) {
@@ -107,48 +100,18 @@ class LoopbackCluster {
       receive(std::chrono::milliseconds(5));
       if (done_.erase(id) > 0) return true;
     }
-    pending_.erase(id);
+    client_->forget(id);
     return false;
   }
 
-  std::uint64_t send_next() {
-    auto id = next_request_id_++;
-    auto request = bft::make_message(*signer_, bft::Request{id, {}});  // a null request
-    auto frame = runtime::make_envelope(runtime::EnvelopeKind::kProtocol, request->wire());
-    for (auto& socket : sockets_) (void)socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
-    pending_[id];
-    return id;
-  }
+  std::uint64_t send_next() { return client_->send(); }  // a null request
 
-  // Reads replies for up to `wait`; completed request ids go to done_. A reply counts only after
-  // its signature verifies, and only f+1 matching results complete a request.
+  // Reads replies for up to `wait`; completed request ids go to done_.
   void receive(std::chrono::milliseconds wait) {
-    std::vector<zmq::pollitem_t> items;
-    for (auto& socket : sockets_) items.push_back({socket.handle(), 0, ZMQ_POLLIN, 0});
-    zmq::poll(items, wait);
-    for (std::size_t i = 0; i < sockets_.size(); ++i) {
-      if (!(items[i].revents & ZMQ_POLLIN)) continue;
-      zmq::message_t message;
-      while (sockets_[i].recv(message, zmq::recv_flags::dontwait)) {
-        auto envelope = runtime::open_envelope(
-            ByteView(static_cast<const std::uint8_t*>(message.data()), message.size()));
-        if (!envelope || envelope->kind != runtime::EnvelopeKind::kProtocol) continue;
-        auto decoded = bft::decode_message(envelope->payload);
-        if (!decoded || decoded.value()->sender != ids_[i]) continue;
-        const auto* reply = decoded.value()->as<bft::Reply>();
-        if (reply == nullptr || reply->client != bft::kOperatorPrincipal) continue;
-        auto it = pending_.find(reply->request_id);
-        if (it == pending_.end()) continue;  // already complete
-        if (!bft::verify_signature(*verifier_, **decoded)) continue;
-        if (++it->second[reply->result] >= config_.f + 1) {
-          pending_.erase(it);
-          done_.emplace(reply->request_id);
-        }
-      }
-    }
+    for (auto id : client_->receive(wait)) done_.emplace(id);
   }
 
-  std::size_t in_flight() const { return pending_.size(); }
+  std::size_t in_flight() const { return client_->in_flight(); }
   std::size_t take_done() {
     auto n = done_.size();
     done_.clear();
@@ -159,14 +122,8 @@ class LoopbackCluster {
  private:
   std::filesystem::path dir_;
   ClusterConfig config_;
-  std::unique_ptr<bft::Ed25519Signer> signer_;
-  std::unique_ptr<bft::Ed25519Verifier> verifier_;
   runtime::ChildProcesses processes_;
-  zmq::context_t context_;
-  std::vector<zmq::socket_t> sockets_;
-  std::vector<bft::ReplicaId> ids_;
-  std::uint64_t next_request_id_ = 1;
-  std::unordered_map<std::uint64_t, std::map<Bytes, std::size_t>> pending_;
+  std::unique_ptr<runtime::RequestPipeline> client_;
   std::unordered_set<std::uint64_t> done_;
 };
 

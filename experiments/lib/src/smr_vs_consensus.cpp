@@ -14,10 +14,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
+#include <thread>
 
+#include "bftgate/bft/ed25519_signer.hpp"
+#include "bftgate/crypto/key_file.hpp"
 #include "bftgate/experiments/experiments.hpp"
+#include "bftgate/runtime/request_pipeline.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/command_workload.hpp"
+#include "real_cluster.hpp"
 
 namespace bftgate::experiments {
 
@@ -69,6 +75,83 @@ sim::CommandWorkload backlog_workload(const std::string& catch_up, std::uint64_t
     w.watermark_window = 256;
   }
   return w;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// The same workload on real processes: 4 validators on 127.0.0.1 (write-ahead logs on tmpfs),
+// the straggler by --faults process=0-500us, the crash by SIGKILL; a client with `pipeline` null
+// requests in flight, each sent to every validator and complete at f+1 matching verified replies.
+json run_pbft_real(const json& params) {
+  const auto scenario = params.at("scenario").get<std::string>();
+  const auto pipeline = params.at("pipeline").get<std::size_t>();
+  RealClusterSpec spec;
+  spec.name = "smr-real";
+  spec.validators = kReplicas;
+  spec.store = false;
+  spec.tmpfs = true;
+  spec.validate_command = "true";
+  if (scenario != "graceful") spec.validator_flags[kStraggler] = {"--faults", "process=0-500us"};
+  auto started = RealCluster::start(spec);
+  if (!started) throw std::runtime_error(started.error().message);
+  auto& real = **started;
+  auto key = crypto::read_key_file(real.cluster().operator_key_path());
+  if (!key) throw std::runtime_error(key.error().message);
+  std::array<std::uint8_t, crypto::kSeedSize> seed{};
+  key->key.copy_seed_to(seed);
+  runtime::RequestPipeline client(
+      real.config(), std::make_shared<bft::Ed25519Signer>(bft::kOperatorPrincipal,
+                                                          crypto::SecretKey::from_seed(seed)));
+  // Ready once one request goes all the way through.
+  const auto ready_by = Clock::now() + std::chrono::seconds(30);
+  for (bool ready = false; !ready;) {
+    auto id = client.send();
+    for (auto until = Clock::now() + std::chrono::milliseconds(500);
+         Clock::now() < until && !ready;)
+      ready = !client.receive(std::chrono::milliseconds(5)).empty();
+    if (!ready) client.forget(id);
+    if (Clock::now() > ready_by)
+      throw std::runtime_error(real.failure("no request went through").message);
+  }
+  std::map<std::uint64_t, Clock::time_point> sent;
+  json latency_ms = json::array();
+  std::uint64_t submitted = 0, completed = 0;
+  const auto start = Clock::now();
+  auto last_resend = start;
+  while (completed < kCommands) {
+    while (submitted < kCommands && client.in_flight() < pipeline) {
+      auto at = Clock::now();
+      sent[client.send()] = at;
+      ++submitted;
+    }
+    for (auto id : client.receive(std::chrono::milliseconds(2))) {
+      latency_ms.push_back(seconds_between(sent.at(id), Clock::now()) * 1000);
+      sent.erase(id);
+      if (++completed == kSwitchAt && scenario == "switch")
+        real.cluster().signal(runtime::LocalCluster::validator_name(kCrashed), SIGKILL);
+    }
+    // A PBFT client retransmits what waits too long.
+    if (seconds_between(last_resend, Clock::now()) > 1) {
+      for (const auto& [id, at] : sent) {
+        if (seconds_between(at, Clock::now()) > 1) client.resend(id);
+      }
+      last_resend = Clock::now();
+    }
+    if (seconds_between(start, Clock::now()) > 120)
+      throw std::runtime_error(
+          real.failure(fmt::format("{} of {} commands in 120 s", completed, kCommands)).message);
+  }
+  const auto duration = seconds_between(start, Clock::now());
+  real.stop();
+  return {{"completed", true},
+          {"commands", completed},
+          {"latency_ms", latency_ms},
+          {"duration_s", duration},
+          {"refused_replies", client.refused_replies()}};
 }
 
 double mean(const std::vector<double>& v) {
@@ -150,18 +233,19 @@ struct SeriesFigures {
   double before_ms = 0, after_ms = 0;  // mean latency before the switch and after the spike
 };
 
+// Real runs have no message costs: their spike is the slowest command after the switch.
 SeriesFigures figures_of(const json& params, const json& result) {
   SeriesFigures f;
   const auto& latency = result.at("latency_ms");
-  const auto& smr = result.at("smr_messages");
-  const auto& consensus = result.at("consensus_messages");
+  const bool costs = result.contains("smr_messages");
   const auto n = latency.size();
   const auto end = n > kCoolDown ? n - kCoolDown : 0;
   std::vector<double> lat, cons, smrs;
   for (std::size_t i = kWarmUp; i < end; ++i) {
     lat.push_back(latency[i].get<double>());
-    cons.push_back(consensus[i].get<double>());
-    smrs.push_back(smr[i].get<double>());
+    if (!costs) continue;
+    cons.push_back(result.at("consensus_messages")[i].get<double>());
+    smrs.push_back(result.at("smr_messages")[i].get<double>());
   }
   f.latency_mean_ms = mean(lat);
   f.latency_sd_ms = stddev(lat);
@@ -169,13 +253,16 @@ SeriesFigures figures_of(const json& params, const json& result) {
   f.smr_mean = mean(smrs);
   if (params.at("scenario") != "switch" || n <= kSwitchAt) return f;
   const auto pipeline = params.at("pipeline").get<std::size_t>();
+  const auto& by = costs ? result.at("smr_messages") : latency;
   std::size_t spike = kSwitchAt;
   for (std::size_t i = kSwitchAt; i < std::min(n, kSwitchAt + 2 * pipeline); ++i) {
-    if (smr[i].get<double>() > smr[spike].get<double>()) spike = i;
+    if (by[i].get<double>() > by[spike].get<double>()) spike = i;
   }
   f.spike_command = spike + 1;
-  f.spike_smr = smr[spike].get<double>();
-  f.spike_consensus = consensus[spike].get<double>();
+  if (costs) {
+    f.spike_smr = result.at("smr_messages")[spike].get<double>();
+    f.spike_consensus = result.at("consensus_messages")[spike].get<double>();
+  }
   f.spike_latency_ms = latency[spike].get<double>();
   std::vector<double> before, after;
   for (std::size_t i = kWarmUp; i < kSwitchAt; ++i) before.push_back(latency[i].get<double>());
@@ -185,6 +272,12 @@ SeriesFigures figures_of(const json& params, const json& result) {
   f.before_ms = mean(before);
   f.after_ms = mean(after);
   return f;
+}
+
+std::string system_of(const std::string& kind) {
+  if (kind == "series") return "PBFT, simulated";
+  if (kind == "pbft-real") return "PBFT, real processes";
+  return "Raft (etcd), real processes";
 }
 
 class SmrVsConsensus final : public Experiment {
@@ -204,7 +297,14 @@ class SmrVsConsensus final : public Experiment {
             {"runs", smoke ? 1 : 3},
             {"backlog_missed", smoke ? json{200, 1000} : json{200, 500, 1000, 2000, 5000}},
             {"backlog_catch_up", {"log-replay", "state-transfer"}},
-            {"backlog_runs", smoke ? 1 : 3}};
+            {"backlog_runs", smoke ? 1 : 3},
+            {"real_systems", {"pbft-real"}},
+            {"real_pipelines", smoke ? json{10} : json{10, 64, 128}},
+            {"real_runs", smoke ? 1 : 3}};
+  }
+
+  bool exclusive(const json& params) const override {
+    return params.at("kind") != "series" && params.at("kind") != "backlog";
   }
 
   std::vector<json> sweep(const json& config) const override {
@@ -219,6 +319,21 @@ class SmrVsConsensus final : public Experiment {
                          {"repetition", r}};
           params["seed"] = seed_of(params);
           runs.push_back(std::move(params));
+        }
+      }
+    }
+    for (const auto& system : config.at("real_systems")) {
+      for (const auto& pipeline : config.at("real_pipelines")) {
+        for (const auto& scenario : config.at("scenarios")) {
+          for (std::uint64_t r = 0; r < config.at("real_runs").get<std::uint64_t>(); ++r) {
+            json params = {{"kind", system},
+                           {"scenario", scenario},
+                           {"pipeline", pipeline},
+                           {"replicas", kReplicas},
+                           {"repetition", r}};
+            params["seed"] = seed_of(params);
+            runs.push_back(std::move(params));
+          }
         }
       }
     }
@@ -242,6 +357,7 @@ class SmrVsConsensus final : public Experiment {
     const auto kind = params.at("kind").get<std::string>();
     if (kind == "series") return run_series(params);
     if (kind == "backlog") return run_backlog(params);
+    if (kind == "pbft-real") return run_pbft_real(params);
     throw std::invalid_argument(fmt::format("unknown run kind '{}'", kind));
   }
 
@@ -250,42 +366,54 @@ class SmrVsConsensus final : public Experiment {
     Summary summary;
     json series = json::array(), backlog = json::array();
     std::string table =
-        "| pipeline | scenario | run | latency mean ± sd (ms) | consensus msgs/cmd | SMR "
-        "msgs/cmd | switch spike: command, SMR msgs (consensus msgs), latency (ms) | latency "
-        "before → after the switch (ms) |\n|---|---|---|---|---|---|---|---|\n";
+        "| system | pipeline | scenario | run | latency mean ± sd (ms) | consensus msgs/cmd | "
+        "SMR msgs/cmd | switch spike: command, SMR msgs (consensus msgs), latency (ms) | "
+        "latency before → after the switch (ms) |\n|---|---|---|---|---|---|---|---|---|\n";
     bool ok = true;
     for (const auto& record : records) {
       const auto& p = record.at("params");
       const auto& r = record.at("result");
-      if (p.at("kind") != "series") continue;
+      const auto kind = p.at("kind").get<std::string>();
+      if (kind == "backlog") continue;
+      const bool costs = kind == "series";
       auto f = figures_of(p, r);
       if (!r.at("completed").get<bool>()) ok = false;
-      json row = {{"pipeline", p.at("pipeline")},
+      json row = {{"system", kind},
+                  {"pipeline", p.at("pipeline")},
                   {"scenario", p.at("scenario")},
                   {"repetition", p.at("repetition")},
                   {"latency_mean_ms", f.latency_mean_ms},
                   {"latency_sd_ms", f.latency_sd_ms},
                   {"consensus_mean", f.consensus_mean},
                   {"smr_mean", f.smr_mean}};
+      if (!costs) {
+        row.erase("consensus_mean");
+        row.erase("smr_mean");
+      }
       std::string spike = "-", step = "-";
       if (f.spike_command > 0) {
         row["spike_command"] = f.spike_command;
-        row["spike_smr_messages"] = f.spike_smr;
-        row["spike_consensus_messages"] = f.spike_consensus;
+        if (costs) {
+          row["spike_smr_messages"] = f.spike_smr;
+          row["spike_consensus_messages"] = f.spike_consensus;
+        }
         row["spike_latency_ms"] = f.spike_latency_ms;
         row["latency_before_ms"] = f.before_ms;
         row["latency_after_ms"] = f.after_ms;
-        spike = fmt::format("{}, {:.0f} ({:.0f}), {:.1f}", f.spike_command, f.spike_smr,
-                            f.spike_consensus, f.spike_latency_ms);
+        spike = costs ? fmt::format("{}, {:.0f} ({:.0f}), {:.1f}", f.spike_command, f.spike_smr,
+                                    f.spike_consensus, f.spike_latency_ms)
+                      : fmt::format("{}, -, {:.1f}", f.spike_command, f.spike_latency_ms);
         step = fmt::format("{:.3f} → {:.3f}", f.before_ms, f.after_ms);
         // seed 004's claim, on our core: the spike is SMR's, not consensus's.
-        if (f.spike_smr < 10 * f.smr_mean || f.spike_consensus > 2 * f.consensus_mean) ok = false;
+        if (costs && (f.spike_smr < 10 * f.smr_mean || f.spike_consensus > 2 * f.consensus_mean))
+          ok = false;
       }
       series.push_back(row);
-      table += fmt::format("| {} | {} | {} | {:.3f} ± {:.3f} | {:.1f} | {:.1f} | {} | {} |\n",
-                           p.at("pipeline").dump(), p.at("scenario").get<std::string>(),
-                           p.at("repetition").dump(), f.latency_mean_ms, f.latency_sd_ms,
-                           f.consensus_mean, f.smr_mean, spike, step);
+      table += fmt::format(
+          "| {} | {} | {} | {} | {:.3f} ± {:.3f} | {} | {} | {} | {} |\n", system_of(kind),
+          p.at("pipeline").dump(), p.at("scenario").get<std::string>(), p.at("repetition").dump(),
+          f.latency_mean_ms, f.latency_sd_ms, costs ? fmt::format("{:.1f}", f.consensus_mean) : "-",
+          costs ? fmt::format("{:.1f}", f.smr_mean) : "-", spike, step);
     }
     std::string backlog_table =
         "| commands missed | catch-up | run | spike SMR msgs | of which catch-up | spike bytes | "
