@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <set>
 
@@ -25,6 +26,7 @@ std::vector<json> read_records(const std::filesystem::path& dir, const std::stri
 
 RunOptions smoke(const std::filesystem::path& out,
                  std::pair<std::uint64_t, std::uint64_t> shard = {0, 1}) {
+  set_process_binary(BFTGATE_BINARY);  // experiments that start real processes start this one
   RunOptions options;
   options.size = Size::kSmoke;
   options.jobs = 2;
@@ -213,7 +215,19 @@ TEST(SmrVsConsensus, TheSwitchSpikeIsSmrCostAndCatchUpGrowsWithTheBacklogUnlessS
   EXPECT_TRUE(folder->summary.ok) << folder->summary.markdown;
   std::map<std::string, std::map<std::uint64_t, double>> spike;  // catch-up -> missed -> msgs
   std::size_t switches = 0;
+  std::size_t real_runs = 0;
   for (const auto& row : folder->summary.data["series"]) {
+    if (row["system"] == "pbft-real") {
+      // Real processes: every command completed, and the simulator's prediction is recorded.
+      ++real_runs;
+      EXPECT_TRUE(std::isfinite(row["relative_error"].get<double>())) << row;
+      if (row["scenario"] == "switch") {
+        // The straggler joins the quorum: its backlog shows as a latency spike on the wire too.
+        EXPECT_GT(row["spike_latency_ms"].get<double>(), 5 * row["latency_before_ms"].get<double>())
+            << row;
+      }
+      continue;
+    }
     if (row["scenario"] != "switch") continue;
     ++switches;
     // The spike command's SMR cost holds the straggler's backlog; its instance does not.
@@ -225,6 +239,7 @@ TEST(SmrVsConsensus, TheSwitchSpikeIsSmrCostAndCatchUpGrowsWithTheBacklogUnlessS
         << row;
   }
   EXPECT_GT(switches, 0u);
+  EXPECT_EQ(real_runs, 3u);
   for (const auto& record : read_records(folder->dir, "smr-vs-consensus")) {
     const auto& p = record["params"];
     const auto& r = record["result"];

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <queue>
@@ -140,6 +141,7 @@ struct Host {
   bool cut_off = false;
   std::deque<MessagePtr> inbox;  // null: the timer fired (a tick waits its turn in the loop)
   bool tick_queued = false;
+  bool waited = false;  // a straggler has waited its delay for the message at the inbox's front
   bool process_scheduled = false;
   Time busy_until{0};
 };
@@ -175,6 +177,7 @@ class CommandSimulation {
       h.cut_off = w.isolated && *w.isolated == h.id;
     }
     client_signer_ = std::make_shared<MacSigner>(kClient, keyring_->key(kClient));
+    cores_.assign(w.cores, Time(0));
   }
 
   CommandRunResult run() {
@@ -281,11 +284,32 @@ class CommandSimulation {
     schedule(now_ + microseconds(w_.tick_ms * 1000), EventKind::kTimer, h.id);
   }
 
-  // The replica's loop takes the next input; the outputs of that step leave when its processing
-  // time is over.
+  // The replica's loop takes the next input (once a core is free); the outputs of that step
+  // leave when its processing time is over.
   void process(Host& h) {
     h.process_scheduled = false;
     if (!h.up || h.inbox.empty()) return;
+    // A straggler's loop waits before each message, holding no core (a sleep, as select() in
+    // seed 004), then handles it.
+    if (w_.straggler && *w_.straggler == h.id && h.inbox.front() && !h.waited) {
+      h.waited = true;
+      h.busy_until = now_ + microseconds(std::uniform_real_distribution<double>(
+                                0, w_.straggler_delay_us)(rng_));
+      h.process_scheduled = true;
+      schedule(h.busy_until, EventKind::kProcess, h.id);
+      return;
+    }
+    h.waited = false;
+    std::size_t core = 0;
+    if (!cores_.empty()) {
+      core =
+          static_cast<std::size_t>(std::min_element(cores_.begin(), cores_.end()) - cores_.begin());
+      if (cores_[core] > now_) {
+        h.process_scheduled = true;
+        schedule(cores_[core], EventKind::kProcess, h.id);
+        return;
+      }
+    }
     auto message = std::move(h.inbox.front());
     h.inbox.pop_front();
     double cost_us = 0;
@@ -297,14 +321,18 @@ class CommandSimulation {
       h.replica->step(message);
       const auto checked = h.verifier->checked - checked_before;
       const auto bytes = message->signed_bytes.size() + crypto::kSignatureSize;
-      cost_us = w_.verify_us * static_cast<double>(checked) +
+      cost_us = w_.message_us + w_.verify_us * static_cast<double>(checked) +
                 w_.ns_per_byte * static_cast<double>(bytes) / 1000;
-      if (w_.straggler && *w_.straggler == h.id)
-        cost_us += std::uniform_real_distribution<double>(0, w_.straggler_delay_us)(rng_);
       account(*message, std::max<std::uint64_t>(1, checked), bytes);
     }
-    h.busy_until = now_ + microseconds(cost_us);
     auto ready = h.replica->has_ready() ? h.replica->take_ready() : bft::Ready{};
+    std::set<const bft::SignedMessage*> signed_here;
+    for (const auto& out : ready.messages) {
+      if (out.message->sender == h.id) signed_here.insert(out.message.get());
+    }
+    cost_us += w_.sign_us * static_cast<double>(signed_here.size());
+    h.busy_until = now_ + microseconds(cost_us);
+    if (!cores_.empty()) cores_[core] = h.busy_until;
     if (auto broken = h.checker.after_step(*h.replica, ready)) {
       result_.violations.push_back(
           fmt::format("replica {} at {:.6f} s: {}", h.id, seconds_of(now_), *broken));
@@ -408,6 +436,7 @@ class CommandSimulation {
   std::shared_ptr<MacKeyring> keyring_;
   bft::ReplicaOptions options_;
   std::vector<Host> hosts_;
+  std::vector<Time> cores_;  // when each shared core is free (empty: a core per replica)
   std::shared_ptr<MacSigner> client_signer_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
   std::uint64_t order_ = 0;

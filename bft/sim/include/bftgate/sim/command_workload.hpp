@@ -34,9 +34,15 @@ struct CommandWorkload {
   std::uint32_t keys = 1024;             // the store's size bounds a state transfer's
   std::size_t value_bytes = 64;
   DurationDistribution latency = DurationDistribution::uniform(0.02, 0.06);  // one way, loopback
-  // What processing one message costs a replica: per signature it checks, per byte it receives.
+  // What processing one message costs a replica: a fixed part, per signature it checks, per
+  // byte it receives, and per message it signs in answer.
+  double message_us = 0;
   double verify_us = 10;
   double ns_per_byte = 1;
+  double sign_us = 0;
+  // Processors the replicas share (0: one each). A replica with work waits for a free one, as
+  // processes on one machine do.
+  std::size_t cores = 0;
   // Seed 004's straggler: this replica delays each protocol message it processes by a uniform
   // random 0 to straggler_delay_us.
   std::optional<ReplicaId> straggler;
