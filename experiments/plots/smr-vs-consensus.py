@@ -68,3 +68,43 @@ for axis, label in ((left, "spike: SMR cost (messages)"), (right, "spike: worst 
     axis.legend()
 fig.tight_layout()
 common.save(fig, folder, "smr-backlog")
+
+# The real runs: per-command latency of PBFT (validator processes) and Raft (etcd) side by side;
+# for etcd, the peer bytes per command on the second axis.
+systems = [("pbft-real", "PBFT, real processes"), ("etcd-real", "Raft (etcd), real processes")]
+real = [r for r in records if r["params"]["kind"] in dict(systems)
+        and r["params"]["repetition"] == 0 and "latency_ms" in r["result"]]
+real_pipeline = min((r["params"]["pipeline"] for r in real), default=None)
+if real_pipeline is not None:
+    fig, axes = common.plt.subplots(len(systems), len(scenarios), squeeze=False,
+                                    figsize=(15, 3.6 * len(systems)))  # style
+    for row, (kind, label) in enumerate(systems):
+        for col, scenario in enumerate(scenarios):
+            axis = axes[row][col]
+            runs = [r for r in real if r["params"]["kind"] == kind
+                    and r["params"]["scenario"] == scenario
+                    and r["params"]["pipeline"] == real_pipeline]
+            if not runs:
+                axis.set_visible(False)
+                continue
+            result = runs[0]["result"]
+            commands = list(range(1, len(result["latency_ms"]) + 1))
+            axis.plot(commands, result["latency_ms"], color="tab:green", linewidth=THIN,
+                      label="latency (ms)")
+            axis.set_yscale("log")
+            axis.set_xlabel("command")
+            axis.set_title(f"{label}: {scenario}, pipeline {real_pipeline}")
+            if col == 0:
+                axis.set_ylabel("latency (ms)")
+            if "peer_bytes" in result:
+                # Peer traffic arrives in batches: a mean over one pipeline's worth of commands.
+                values, window = result["peer_bytes"], real_pipeline
+                smooth = [sum(values[max(0, i - window + 1):i + 1]) / min(window, i + 1)
+                          for i in range(len(values))]
+                peer = axis.twinx()
+                peer.plot(commands, smooth, color="tab:red", linewidth=THIN,
+                          label="peer bytes per command")
+                if col == len(scenarios) - 1:
+                    peer.set_ylabel("peer bytes per command (mean over a pipeline)")
+    fig.tight_layout()
+    common.save(fig, folder, "smr-real")

@@ -240,6 +240,18 @@ TEST(SmrVsConsensus, TheSwitchSpikeIsSmrCostAndCatchUpGrowsWithTheBacklogUnlessS
   }
   EXPECT_GT(switches, 0u);
   EXPECT_EQ(real_runs, 3u);
+  // etcd ran the same scenarios in the same run, and every member it started was stopped.
+  std::set<std::string> etcd_scenarios;
+  for (const auto& record : read_records(folder->dir, "smr-vs-consensus")) {
+    if (record["params"]["kind"] != "etcd-real") continue;
+    const auto& r = record["result"];
+    ASSERT_TRUE(r.contains("latency_ms")) << record;
+    EXPECT_EQ(r["latency_ms"].size(), 1000u) << record;
+    EXPECT_FALSE(r["left_running"].get<bool>()) << record;
+    EXPECT_TRUE(r["unclean_exits"].empty()) << record;
+    etcd_scenarios.insert(record["params"]["scenario"].get<std::string>());
+  }
+  EXPECT_EQ(etcd_scenarios, (std::set<std::string>{"graceful", "straggler", "switch"}));
   for (const auto& record : read_records(folder->dir, "smr-vs-consensus")) {
     const auto& p = record["params"];
     const auto& r = record["result"];

@@ -162,8 +162,8 @@ class CommandSimulation {
     for (std::size_t i = 0; i < n; ++i) options_.replicas.push_back(static_cast<ReplicaId>(i));
     options_.checkpoint_interval = w.checkpoint_interval;
     options_.watermark_window = w.watermark_window;
-    options_.max_batch = 1;
-    options_.max_in_flight = w.pipeline;
+    options_.max_batch = w.max_batch;
+    options_.max_in_flight = w.max_in_flight > 0 ? w.max_in_flight : w.pipeline;
     options_.view_change_timeout = microseconds(w.view_change_timeout_ms * 1000);
     options_.retransmit_interval = microseconds(w.retransmit_ms * 1000);
     hosts_.resize(n);
@@ -245,8 +245,12 @@ class CommandSimulation {
     auto request = bft::make_message(*client_signer_, bft::Request{id, std::move(operation)});
     requests_[id] = request;
     pending_[id].submitted_s = seconds_of(now_);
-    // To the primary of the view the client last heard of; a retry goes to every replica.
-    send(kClient, primary_, request, now_);
+    // To the primary of the view the client last heard of (or to all); a retry goes to all.
+    if (w_.client_sends_to_all) {
+      for (const auto& h : hosts_) send(kClient, h.id, request, now_);
+    } else {
+      send(kClient, primary_, request, now_);
+    }
     schedule(now_ + microseconds(w_.client_retry_ms * 1000), EventKind::kClientRetry, kClient, id);
   }
 

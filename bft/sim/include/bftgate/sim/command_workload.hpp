@@ -29,6 +29,10 @@ struct CommandWorkload {
   std::uint64_t commands = 1000;
   std::size_t pipeline =
       10;  // commands the client keeps outstanding; the primary's batches in flight
+  // Requests per pre-prepare, and pre-prepared batches the primary allows unexecuted (0: the
+  // pipeline): one command per consensus instance unless set.
+  std::size_t max_batch = 1;
+  std::size_t max_in_flight = 0;
   std::uint64_t checkpoint_interval = 16;
   std::uint64_t watermark_window = 256;  // a multiple of checkpoint_interval, at least 2 pipelines
   std::uint32_t keys = 1024;             // the store's size bounds a state transfer's
@@ -58,6 +62,9 @@ struct CommandWorkload {
   double retransmit_ms = 200;
   double tick_ms = 2;
   double client_retry_ms = 5'000;
+  // The client sends each request to every replica (as bftgate's clients do) instead of to the
+  // primary alone; backups then time the primary on it.
+  bool client_sends_to_all = false;
   double time_limit_s = 600;  // simulated time; the run stops there, complete or not
 };
 
