@@ -163,7 +163,6 @@ struct Cluster::State {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::thread proxies;
   runtime::ChildProcesses processes;
-  std::vector<bool> crashed;
 
   std::size_t n() const { return options.members; }
   std::uint16_t client_port(std::size_t i) const { return static_cast<std::uint16_t>(base + i); }
@@ -196,7 +195,6 @@ Result<std::unique_ptr<Cluster>> Cluster::start(const ClusterOptions& options) {
   if (!base) return Error{"no free port range on 127.0.0.1 for etcd"};
   state->base = *base;
   state->fabric = std::make_shared<Fabric>(n);
-  state->crashed.assign(n, false);
   try {
     for (std::size_t i = 0; i < n; ++i) {
       auto acceptor = std::make_unique<tcp::acceptor>(state->io, loopback(state->proxy_port(i)));
@@ -297,18 +295,12 @@ void Cluster::make_straggler(std::size_t member, std::chrono::microseconds max) 
 
 void Cluster::crash(std::size_t member) {
   state_->processes.signal_and_wait(State::name(member), SIGKILL);
-  state_->crashed.at(member) = true;
 }
 
 std::vector<std::string> Cluster::stop() {
   if (!state_) return {};
-  auto failed = state_->processes.stop_all();
-  std::erase_if(failed, [&](const std::string& name) {
-    for (std::size_t i = 0; i < state_->n(); ++i) {
-      if (state_->crashed[i] && name == State::name(i)) return true;
-    }
-    return false;
-  });
+  // etcd answers SIGTERM by shutting down and re-raising it: 128 + SIGTERM is its clean exit.
+  auto failed = state_->processes.stop_all(std::chrono::milliseconds(10'000), {0, 128 + SIGTERM});
   state_->stop_proxies();
   return failed;
 }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -93,7 +94,8 @@ int ChildProcesses::signal_and_wait(const std::string& key, int signal) {
   return exit_code(status);
 }
 
-std::vector<std::string> ChildProcesses::stop_all(std::chrono::milliseconds grace) {
+std::vector<std::string> ChildProcesses::stop_all(std::chrono::milliseconds grace,
+                                                  const std::vector<int>& clean) {
   std::vector<std::string> unclean;
   for (const auto& [key, pid] : children_) ::kill(pid, SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + grace;
@@ -107,7 +109,8 @@ std::vector<std::string> ChildProcesses::stop_all(std::chrono::milliseconds grac
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (exit_code(status) != 0) unclean.push_back(key);
+    if (std::find(clean.begin(), clean.end(), exit_code(status)) == clean.end())
+      unclean.push_back(key);
   }
   children_.clear();
   return unclean;

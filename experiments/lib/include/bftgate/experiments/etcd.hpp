@@ -47,8 +47,8 @@ class Cluster {
   void make_straggler(std::size_t member, std::chrono::microseconds max);
   // SIGKILL: a crash.
   void crash(std::size_t member);
-  // SIGTERM to every member still running, then the proxies stop; the members that did not exit
-  // cleanly (a crashed member counts as clean).
+  // SIGTERM to every member still running (a crashed one is gone already), then the proxies
+  // stop; the members that did not exit cleanly.
   std::vector<std::string> stop();
   // Whether any member process is still running.
   bool running() const;

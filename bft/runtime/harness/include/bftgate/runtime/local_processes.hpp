@@ -34,10 +34,11 @@ class ChildProcesses {
   // Sends `signal` to `key` and waits for it; returns its exit code (128+signal if killed), -1 if
   // unknown.
   int signal_and_wait(const std::string& key, int signal);
-  // SIGTERM to all, SIGKILL to those still running after `grace`; returns the keys that did not
-  // exit 0.
+  // SIGTERM to all, SIGKILL to those still running after `grace`; returns the keys whose exit
+  // code is not among `clean` (some programs, etcd among them, re-raise SIGTERM: 143).
   std::vector<std::string> stop_all(
-      std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+      std::chrono::milliseconds grace = std::chrono::milliseconds(5000),
+      const std::vector<int>& clean = {0});
   std::size_t size() const { return children_.size(); }
 
  private:
