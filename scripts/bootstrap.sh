@@ -3,7 +3,9 @@
 # so a second run costs one dpkg-query. Usage: scripts/bootstrap.sh [--fuzz | --test]
 #   --fuzz  clang and its fuzzer runtime (make fuzz)
 #   --test  what the tests and experiments add: matplotlib for the plots, GNU parallel for
-#           sharded sweeps (make test, make experiments)
+#           sharded sweeps, etcd-server (the Raft peer measured beside PBFT), nftables and
+#           iproute2 (network faults in the kernel, in a namespace of the run's own)
+#           (make test, make experiments)
 set -euo pipefail
 
 packages=(
@@ -16,7 +18,7 @@ packages=(
 )
 case "${1:-}" in
   --fuzz) packages+=(clang libclang-rt-14-dev) ;;
-  --test) packages+=(python3 python3-matplotlib parallel) ;;
+  --test) packages+=(python3 python3-matplotlib parallel etcd-server nftables iproute2) ;;
   "") ;;
   *) echo "usage: $0 [--fuzz | --test]" >&2; exit 2 ;;
 esac

@@ -60,6 +60,13 @@ for mode, values in sorted(backlog.items()):
     xs = [values["missed"][i] for i in order]
     left.plot(xs, [values["messages"][i] for i in order], marker="o", label=mode)
     right.plot(xs, [values["latency"][i] for i in order], marker="o", label=mode)
+real_backlog = summary.get("real_backlog", [])
+if real_backlog:
+    right.scatter([r["missed"] for r in real_backlog], [r["spike_latency_ms"] for r in real_backlog],
+                  marker="s", color="k", label="real processes (validator settings)")
+    right.scatter([r["missed"] for r in real_backlog],
+                  [r["predicted_spike_latency_ms"] for r in real_backlog], marker="x",
+                  color="tab:red", label="simulator's prediction of them")
 for axis, label in ((left, "spike: SMR cost (messages)"), (right, "spike: worst latency (ms)")):
     axis.set_xscale("log")
     axis.set_yscale("log")

@@ -252,6 +252,21 @@ TEST(SmrVsConsensus, TheSwitchSpikeIsSmrCostAndCatchUpGrowsWithTheBacklogUnlessS
     etcd_scenarios.insert(record["params"]["scenario"].get<std::string>());
   }
   EXPECT_EQ(etcd_scenarios, (std::set<std::string>{"graceful", "straggler", "switch"}));
+  // The real backlog: the partition is the kernel's where this machine allows it (root, nft),
+  // else the validator's own, and says which; either way the rejoin costs the next commands.
+  std::size_t real_backlogs = 0;
+  for (const auto& row : folder->summary.data["real_backlog"]) {
+    ++real_backlogs;
+    const auto faults = row["faults"].get<std::string>();
+    if (faults.starts_with("kernel")) {
+      EXPECT_GT(row["kernel_dropped_packets"].get<std::uint64_t>(), 0u) << row;
+    } else {
+      EXPECT_NE(faults.find("unavailable: "), std::string::npos) << row;
+    }
+    EXPECT_GT(row["spike_latency_ms"].get<double>(), 5 * row["latency_before_ms"].get<double>())
+        << row;
+  }
+  EXPECT_EQ(real_backlogs, 1u);
   for (const auto& record : read_records(folder->dir, "smr-vs-consensus")) {
     const auto& p = record["params"];
     const auto& r = record["result"];

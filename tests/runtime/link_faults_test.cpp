@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "test_dirs.hpp"
+
 namespace bftgate::runtime {
 namespace {
 
@@ -34,9 +38,24 @@ TEST(LinkFaults, NoProcessingDelayUnlessAsked) {
   EXPECT_EQ(after->processing_delay(steady_clock::now() + std::chrono::seconds(1)).count(), 0);
 }
 
+TEST(LinkFaults, APartitionHealsWhenItsHealFileAppears) {
+  bftgate::TempDir dir;
+  const auto file = dir.path() / "healed";
+  auto faults = LinkFaults::parse("cut=2,heal-file=" + file.string());
+  ASSERT_TRUE(faults.ok()) << faults.error().message;
+  auto now = steady_clock::now();
+  EXPECT_TRUE(faults->drop_incoming(2, now));
+  EXPECT_EQ(faults->outgoing(2, now), std::nullopt);
+  std::ofstream(file) << "now";
+  now += std::chrono::milliseconds(20);  // the file is looked at every 10 ms
+  EXPECT_FALSE(faults->drop_incoming(2, now));
+  EXPECT_EQ(faults->outgoing(2, now), std::chrono::milliseconds(0));
+}
+
 TEST(LinkFaults, RefusesMalformedSpecsWithTheRuleNamed) {
-  for (const char* spec : {"process=500-100us", "process=5ms", "process=-1us", "process=2000000us",
-                           "process=abc", "delay=5", "loss=2", "cut=1+x", "speed=3", "loss"}) {
+  for (const char* spec :
+       {"process=500-100us", "process=5ms", "process=-1us", "process=2000000us", "process=abc",
+        "heal-file=", "delay=5", "loss=2", "cut=1+x", "speed=3", "loss"}) {
     auto faults = LinkFaults::parse(spec);
     EXPECT_FALSE(faults.ok()) << spec;
     if (!faults.ok()) {

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/experiments/experiment.hpp"
 #include "bftgate/runtime/local_processes.hpp"
 #include "bftgate/runtime/operator.hpp"
 
@@ -33,13 +34,7 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 std::optional<std::filesystem::path> find_binary() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    auto candidate = std::filesystem::path(dir) / "etcd";
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return std::nullopt;
+  return find_on_path("etcd");
 }
 
 namespace {

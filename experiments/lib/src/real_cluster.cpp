@@ -53,7 +53,13 @@ Result<std::unique_ptr<RealCluster>> RealCluster::start(const RealClusterSpec& s
                                       "warn"};
     if (auto it = spec.validator_flags.find(i); it != spec.validator_flags.end())
       flags.insert(flags.end(), it->second.begin(), it->second.end());
-    if (auto s = cluster.start_validator(i, flags); !s) return s.error();
+    std::vector<std::string> wrapper;
+    if (spec.kernel_faults != nullptr) {
+      auto own = spec.kernel_faults->own_user(cluster, i);
+      if (!own) return own.error();
+      wrapper = std::move(*own);
+    }
+    if (auto s = cluster.start_validator(i, flags, wrapper); !s) return s.error();
   }
   for (std::uint32_t j = 0; j < spec.nodes; ++j) {
     if (auto s = cluster.start_node(j, spec.node_flags); !s) return s.error();

@@ -10,6 +10,7 @@
 
 #include "bftgate/crypto/result.hpp"
 #include "bftgate/runtime/local_cluster.hpp"
+#include "kernel_faults.hpp"
 
 namespace bftgate::experiments {
 
@@ -37,6 +38,8 @@ struct RealClusterSpec {
   std::map<std::uint32_t, std::vector<std::string>> validator_flags;  // extra flags by id
   std::vector<std::string> node_flags;
   bool tmpfs = false;  // the write-ahead logs on tmpfs (see ScratchDir)
+  // When set, every validator runs as its own user, so these rules can tell its packets apart.
+  KernelFaults* kernel_faults = nullptr;
 };
 
 class RealCluster {

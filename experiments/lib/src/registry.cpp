@@ -1,4 +1,8 @@
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
 
 #include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/experiments/experiments.hpp"
@@ -39,6 +43,17 @@ const std::filesystem::path& process_binary() {
 
 void set_process_binary(std::filesystem::path binary) {
   binary_setting() = std::move(binary);
+}
+
+std::optional<std::filesystem::path> find_on_path(std::string_view program) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin:/usr/sbin:/sbin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (dir.empty()) continue;
+    auto candidate = std::filesystem::path(dir) / program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return std::nullopt;
 }
 
 const std::vector<std::unique_ptr<Experiment>>& experiments() {

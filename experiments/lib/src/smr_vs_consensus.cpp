@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
+#include <fstream>
+#include <functional>
 #include <thread>
 
 #include "bftgate/bft/ed25519_signer.hpp"
@@ -120,22 +122,11 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-// The same workload on real processes: 4 validators on 127.0.0.1 (write-ahead logs on tmpfs),
-// the straggler by --faults process=0-500us, the crash by SIGKILL; a client with `pipeline` null
-// requests in flight, each sent to every validator and complete at f+1 matching verified replies.
-json run_pbft_real(const json& params) {
-  const auto scenario = params.at("scenario").get<std::string>();
-  const auto pipeline = params.at("pipeline").get<std::size_t>();
-  RealClusterSpec spec;
-  spec.name = "smr-real";
-  spec.validators = kReplicas;
-  spec.store = false;
-  spec.tmpfs = true;
-  spec.validate_command = "true";
-  if (scenario != "graceful") spec.validator_flags[kStraggler] = {"--faults", "process=0-500us"};
-  auto started = RealCluster::start(spec);
-  if (!started) throw std::runtime_error(started.error().message);
-  auto& real = **started;
+// Drives `count` null requests through a real cluster with `pipeline` in flight, each sent to
+// every validator and complete at f+1 matching verified replies (resent after kClientRetryMs);
+// `on_completed(k)` runs after the k-th. Returns the latencies in completion order (ms).
+json drive_commands(RealCluster& real, std::uint64_t count, std::size_t pipeline,
+                    const std::function<void(std::uint64_t)>& on_completed) {
   auto key = crypto::read_key_file(real.cluster().operator_key_path());
   if (!key) throw std::runtime_error(key.error().message);
   std::array<std::uint8_t, crypto::kSeedSize> seed{};
@@ -159,8 +150,8 @@ json run_pbft_real(const json& params) {
   std::uint64_t submitted = 0, completed = 0;
   const auto start = Clock::now();
   auto last_resend = start;
-  while (completed < kCommands) {
-    while (submitted < kCommands && client.in_flight() < pipeline) {
+  while (completed < count) {
+    while (submitted < count && client.in_flight() < pipeline) {
       auto at = Clock::now();
       sent[client.send()] = at;
       ++submitted;
@@ -168,10 +159,11 @@ json run_pbft_real(const json& params) {
     for (auto id : client.receive(std::chrono::milliseconds(2))) {
       latency_ms.push_back(seconds_between(sent.at(id), Clock::now()) * 1000);
       sent.erase(id);
-      if (++completed == kSwitchAt && scenario == "switch")
-        real.cluster().signal(runtime::LocalCluster::validator_name(kCrashed), SIGKILL);
+      if (on_completed)
+        on_completed(++completed);
+      else
+        ++completed;
     }
-    // A PBFT client retransmits what waits too long.
     if (seconds_between(last_resend, Clock::now()) * 1000 > kClientRetryMs) {
       for (const auto& [id, at] : sent) {
         if (seconds_between(at, Clock::now()) * 1000 > kClientRetryMs) client.resend(id);
@@ -180,10 +172,13 @@ json run_pbft_real(const json& params) {
     }
     if (seconds_between(start, Clock::now()) > 120)
       throw std::runtime_error(
-          real.failure(fmt::format("{} of {} commands in 120 s", completed, kCommands)).message);
+          real.failure(fmt::format("{} of {} commands in 120 s", completed, count)).message);
   }
-  const auto duration = seconds_between(start, Clock::now());
-  // Where each live validator ended: a view above 0 means the run went through a view change.
+  return latency_ms;
+}
+
+// Where each live validator ended: a view above 0 means the run went through a view change.
+json validators_at_end(RealCluster& real) {
   json validators = json::object();
   runtime::ClusterClient status(real.config());
   for (const auto& [id, answer] : status.status_all(std::chrono::milliseconds(2000)).answers) {
@@ -191,13 +186,103 @@ json run_pbft_real(const json& params) {
                                       {"last_executed", answer.last_executed},
                                       {"stable_seq", answer.stable_seq}};
   }
+  return validators;
+}
+
+RealClusterSpec command_cluster() {
+  RealClusterSpec spec;
+  spec.name = "smr-real";
+  spec.validators = kReplicas;
+  spec.store = false;
+  spec.tmpfs = true;
+  spec.validate_command = "true";
+  return spec;
+}
+
+// The same workload on real processes: 4 validators on 127.0.0.1 (write-ahead logs on tmpfs),
+// the straggler by --faults process=0-500us, the crash by SIGKILL.
+json run_pbft_real(const json& params) {
+  const auto scenario = params.at("scenario").get<std::string>();
+  const auto pipeline = params.at("pipeline").get<std::size_t>();
+  auto spec = command_cluster();
+  if (scenario != "graceful") spec.validator_flags[kStraggler] = {"--faults", "process=0-500us"};
+  auto started = RealCluster::start(spec);
+  if (!started) throw std::runtime_error(started.error().message);
+  auto& real = **started;
+  const auto start = Clock::now();
+  auto latency_ms = drive_commands(real, kCommands, pipeline, [&](std::uint64_t completed) {
+    if (completed == kSwitchAt && scenario == "switch")
+      real.cluster().signal(runtime::LocalCluster::validator_name(kCrashed), SIGKILL);
+  });
+  const auto duration = seconds_between(start, Clock::now());
+  auto validators = validators_at_end(real);
   real.stop();
   return {{"completed", true},
-          {"commands", completed},
+          {"commands", latency_ms.size()},
           {"validators_at_end", validators},
           {"latency_ms", latency_ms},
-          {"duration_s", duration},
-          {"refused_replies", client.refused_replies()}};
+          {"duration_s", duration}};
+}
+
+// The backlog on real processes: validator 3 is cut off from the start, by nftables rules in a
+// network namespace of the run's own where this machine allows (else by its in-process
+// --faults, and the record says why), until the client has completed `missed` commands; then it
+// is healed as validator 1 is killed, so the next commands wait for its catch-up.
+json run_pbft_real_backlog(const json& params) {
+  const auto missed = params.at("missed").get<std::uint64_t>();
+  return on_own_thread([&]() -> json {
+    std::unique_ptr<KernelFaults> kernel;
+    std::string fallback;
+    if (auto entered = KernelFaults::enter(); entered) {
+      kernel = std::move(*entered);
+    } else {
+      fallback = entered.error().message;
+    }
+    auto spec = command_cluster();
+    spec.name = "smr-backlog";
+    spec.kernel_faults = kernel.get();
+    ScratchDir control("bftgate-heal");
+    const auto heal_file = control.path() / "healed";
+    if (!kernel) {
+      spec.validator_flags[kStraggler] = {"--faults", "cut=0+1+2,heal-file=" + heal_file.string()};
+    }
+    auto started = RealCluster::start(spec);
+    if (!started) throw std::runtime_error(started.error().message);
+    auto& real = **started;
+    if (kernel) {
+      if (auto s = kernel->cut(kStraggler, real.cluster().validator_port(kStraggler)); !s)
+        throw std::runtime_error(s.error().message);
+    }
+    std::uint64_t dropped = 0;
+    auto latency_ms =
+        drive_commands(real, missed + kAfterBacklog, 10, [&](std::uint64_t completed) {
+          if (completed != missed) return;
+          if (kernel) {
+            if (auto d = kernel->dropped_packets(); d) dropped = *d;
+            if (auto s = kernel->heal(); !s) throw std::runtime_error(s.error().message);
+          } else {
+            std::ofstream(heal_file) << "healed\n";
+          }
+          real.cluster().signal(runtime::LocalCluster::validator_name(kCrashed), SIGKILL);
+        });
+    auto validators = validators_at_end(real);
+    real.stop();
+    double worst = 0;
+    for (std::size_t i = missed; i < missed + 20 && i < latency_ms.size(); ++i)
+      worst = std::max(worst, latency_ms[i].get<double>());
+    std::vector<double> before;
+    for (std::size_t i = kWarmUp; i < missed && i < latency_ms.size(); ++i)
+      before.push_back(latency_ms[i].get<double>());
+    return {
+        {"completed", true},
+        {"faults", kernel ? "kernel: nftables in the run's network namespace"
+                          : "in-process --faults (kernel faults unavailable: " + fallback + ")"},
+        {"kernel_dropped_packets", kernel ? json(dropped) : json()},
+        {"spike_latency_ms", worst},
+        {"latency_before_ms", sim::percentile(before, 0.5)},
+        {"latency_ms", latency_ms},
+        {"validators_at_end", validators}};
+  });
 }
 
 // The same workload on a real 3-member etcd cluster (Raft): the client puts through the leader
@@ -416,6 +501,24 @@ json with_prediction(const json& params, json real) {
   return real;
 }
 
+// A real backlog run with the simulator's prediction of its spike (the validator's protocol
+// settings, this machine's measured costs) and the prediction's relative error.
+json with_backlog_prediction(const json& params, json real) {
+  const auto missed = params.at("missed").get<std::uint64_t>();
+  auto w = backlog_workload("state-transfer", missed,
+                            measured_model(params.at("prediction_message_us").get<double>()));
+  as_validator_runs_it(w);
+  auto r = sim::run_commands(w, params.at("seed").get<std::uint64_t>());
+  if (!r.violations.empty()) throw std::runtime_error(r.violations.front());
+  double worst = 0;
+  for (std::size_t i = missed; i < missed + 20 && i < r.commands.size(); ++i)
+    worst = std::max(worst, (r.commands[i].completed_s - r.commands[i].submitted_s) * 1000);
+  const auto measured = real.at("spike_latency_ms").get<double>();
+  real["prediction"] = {{"spike_latency_ms", worst}, {"state_transfers", r.state_transfers}};
+  real["relative_error"] = (worst - measured) / measured;
+  return real;
+}
+
 class SmrVsConsensus final : public Experiment {
  public:
   std::string_view name() const override { return "smr-vs-consensus"; }
@@ -444,7 +547,8 @@ class SmrVsConsensus final : public Experiment {
               {"cores", 0}}},
             {"real_systems", {"pbft-real", "etcd-real"}},
             {"real_pipelines", smoke ? json{10} : json{10, 64, 128}},
-            {"real_runs", smoke ? 1 : 3}};
+            {"real_runs", smoke ? 1 : 3},
+            {"real_backlog_missed", smoke ? json{1000} : json{200, 1000, 5000}}};
   }
 
   bool exclusive(const json& params) const override {
@@ -480,6 +584,17 @@ class SmrVsConsensus final : public Experiment {
         }
       }
     }
+    for (const auto& missed : config.at("real_backlog_missed")) {
+      for (std::uint64_t r = 0; r < config.at("real_runs").get<std::uint64_t>(); ++r) {
+        json params = {{"kind", "pbft-real-backlog"},
+                       {"missed", missed},
+                       {"replicas", kReplicas},
+                       {"prediction_message_us", kMessageUs},
+                       {"repetition", r}};
+        params["seed"] = seed_of(params);
+        runs.push_back(std::move(params));
+      }
+    }
     for (const auto& missed : config.at("backlog_missed")) {
       for (const auto& mode : config.at("backlog_catch_up")) {
         for (std::uint64_t r = 0; r < config.at("backlog_runs").get<std::uint64_t>(); ++r) {
@@ -503,6 +618,8 @@ class SmrVsConsensus final : public Experiment {
     if (kind == "backlog") return run_backlog(params);
     if (kind == "pbft-real") return with_prediction(params, run_pbft_real(params));
     if (kind == "etcd-real") return run_etcd_real(params);
+    if (kind == "pbft-real-backlog")
+      return with_backlog_prediction(params, run_pbft_real_backlog(params));
     throw std::invalid_argument(fmt::format("unknown run kind '{}'", kind));
   }
 
@@ -523,7 +640,7 @@ class SmrVsConsensus final : public Experiment {
       const auto& p = record.at("params");
       const auto& r = record.at("result");
       const auto kind = p.at("kind").get<std::string>();
-      if (kind == "backlog") continue;
+      if (kind == "backlog" || kind == "pbft-real-backlog") continue;
       const bool costs = kind == "series";
       auto f = figures_of(p, r);
       if (!r.at("completed").get<bool>()) ok = false;
@@ -579,6 +696,31 @@ class SmrVsConsensus final : public Experiment {
     std::string backlog_table =
         "| commands missed | catch-up | run | spike SMR msgs | of which catch-up | spike bytes | "
         "worst latency (ms) | state transfers |\n|---|---|---|---|---|---|---|---|\n";
+    json real_backlog = json::array();
+    std::string real_backlog_table =
+        "| commands missed | run | faults | packets dropped | spike latency (ms) | predicted (ms) "
+        "| relative error | latency before (ms) |\n|---|---|---|---|---|---|---|---|\n";
+    for (const auto& record : records) {
+      const auto& p = record.at("params");
+      const auto& r = record.at("result");
+      if (p.at("kind") != "pbft-real-backlog" || !r.contains("spike_latency_ms")) continue;
+      errors.push_back(std::abs(r.at("relative_error").get<double>()));
+      real_backlog.push_back(
+          {{"missed", p.at("missed")},
+           {"repetition", p.at("repetition")},
+           {"faults", r.at("faults")},
+           {"kernel_dropped_packets", r.at("kernel_dropped_packets")},
+           {"spike_latency_ms", r.at("spike_latency_ms")},
+           {"predicted_spike_latency_ms", r.at("prediction").at("spike_latency_ms")},
+           {"relative_error", r.at("relative_error")},
+           {"latency_before_ms", r.at("latency_before_ms")}});
+      real_backlog_table += fmt::format(
+          "| {} | {} | {} | {} | {:.1f} | {:.1f} | {:+.3f} | {:.2f} |\n", p.at("missed").dump(),
+          p.at("repetition").dump(), r.at("faults").get<std::string>(),
+          r.at("kernel_dropped_packets").dump(), r.at("spike_latency_ms").get<double>(),
+          r.at("prediction").at("spike_latency_ms").get<double>(),
+          r.at("relative_error").get<double>(), r.at("latency_before_ms").get<double>());
+    }
     for (const auto& record : records) {
       const auto& p = record.at("params");
       const auto& r = record.at("result");
@@ -604,6 +746,7 @@ class SmrVsConsensus final : public Experiment {
                     {"series", series},
                     {"prediction_median_absolute_relative_error", mare},
                     {"backlog", backlog},
+                    {"real_backlog", real_backlog},
                     {"seed004_libpaxos_mean_latency_ms",
                      {{"graceful", kPaperGracefulMs},
                       {"straggler", kPaperStragglerMs},
@@ -625,14 +768,18 @@ class SmrVsConsensus final : public Experiment {
         "## The simulator's prediction of the real runs\n\n"
         "The same scenario in the simulator with this machine's measured Ed25519 costs and its "
         "cores shared by the replicas.\n\n{}\n"
-        "Median absolute relative error of the mean latency: **{:.3f}**.\n\n"
+        "A real backlog: validator 3 cut off until the given command, then healed as validator 1 "
+        "is killed; the spike is the slowest of the next 20 commands, predicted from the "
+        "simulator's backlog run with the validator's settings (state transfer).\n\n{}\n"
+        "Median absolute relative error of the headline figures (mean latency; backlog spike): "
+        "**{:.3f}**.\n\n"
         "## Backlog\n\nA backup cut off from the start rejoins after the given number of "
         "commands as another crashes; the spike is the costliest of the next two pipelines' "
         "commands.\n\n{}\n"
         "The switch's spike is SMR's and not consensus's in every simulated run: **{}**.\n",
         kReplicas, kStraggler, kCrashed, kSwitchAt, kCommands, kWarmUp, kCoolDown, table,
-        kPaperGracefulMs, kPaperStragglerMs, kPaperSwitchMs, predictions, mare, backlog_table,
-        ok ? "yes" : "NO");
+        kPaperGracefulMs, kPaperStragglerMs, kPaperSwitchMs, predictions, real_backlog_table, mare,
+        backlog_table, ok ? "yes" : "NO");
     return summary;
   }
 };

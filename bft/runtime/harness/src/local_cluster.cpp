@@ -70,13 +70,13 @@ Status LocalCluster::start_store(std::vector<std::string> wrapper) {
   return spawn("store", std::move(wrapper));
 }
 
-Status LocalCluster::start_validator(std::uint32_t id, const std::vector<std::string>& extra) {
+Status LocalCluster::start_validator(std::uint32_t id, const std::vector<std::string>& extra,
+                                     std::vector<std::string> wrapper) {
   auto name = validator_name(id);
-  std::vector<std::string> argv = {binary_.string(), "validator",
-                                   "--config",       config_path().string(),
-                                   "--id",           std::to_string(id),
-                                   "--key",          (dir_ / "keys" / (name + ".key")).string(),
-                                   "--data",         data_dir(name).string()};
+  std::vector<std::string> argv = std::move(wrapper);
+  argv.insert(argv.end(), {binary_.string(), "validator", "--config", config_path().string(),
+                           "--id", std::to_string(id), "--key", key_path(id).string(), "--data",
+                           data_dir(name).string()});
   argv.insert(argv.end(), extra.begin(), extra.end());
   return spawn(name, std::move(argv));
 }

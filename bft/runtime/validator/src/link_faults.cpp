@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <filesystem>
 #include <sstream>
 
 namespace bftgate::runtime {
@@ -63,10 +64,13 @@ Result<LinkFaults> LinkFaults::parse(const std::string& spec) {
         auto ids = parse_ids(value);
         if (!ids) return Error{fmt::format("--faults: {} takes validator ids joined by '+', e.g. 1+2", key)};
         (key == "peers" ? faults.peers_ : faults.cut_) = *ids;
+      } else if (key == "heal-file") {
+        if (value.empty() || value.size() > 4096) return Error{"--faults: heal-file needs a path"};
+        faults.heal_file_ = value;
       } else if (key == "until") {
         faults.until_ = std::chrono::milliseconds(static_cast<std::int64_t>(std::stod(value) * 1000));
       } else {
-        return Error{fmt::format("--faults: unknown key '{}' (loss, delay, process, peers, cut, until)", key)};
+        return Error{fmt::format("--faults: unknown key '{}' (loss, delay, process, peers, cut, until, heal-file)", key)};
       }
     } catch (const std::exception&) {
       return Error{fmt::format("--faults: bad value in '{}'", rule)};
@@ -83,6 +87,17 @@ std::optional<std::chrono::milliseconds> LinkFaults::outgoing(bft::ReplicaId pee
   if (loss_ > 0 && std::uniform_real_distribution<double>()(rng_) < loss_) return std::nullopt;
   if (delay_max_ms_ == 0) return std::chrono::milliseconds(0);
   return std::chrono::milliseconds(std::uniform_int_distribution<int>(delay_min_ms_, delay_max_ms_)(rng_));
+}
+
+bool LinkFaults::active(std::chrono::steady_clock::time_point now) const {
+  if (until_ && now >= start_ + *until_) return false;
+  if (heal_file_.empty()) return true;
+  if (!healed_ && now - heal_checked_ >= std::chrono::milliseconds(10)) {
+    heal_checked_ = now;
+    std::error_code ec;
+    healed_ = std::filesystem::exists(heal_file_, ec);
+  }
+  return !healed_;
 }
 
 std::chrono::microseconds LinkFaults::processing_delay(std::chrono::steady_clock::time_point now) {

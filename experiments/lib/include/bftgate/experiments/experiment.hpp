@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -56,6 +57,9 @@ std::uint64_t seed_of(const nlohmann::json& params);
 // itself unless set (tests set the built binary).
 const std::filesystem::path& process_binary();
 void set_process_binary(std::filesystem::path binary);
+
+// A program on PATH, as an absolute path (processes are started without a PATH search).
+std::optional<std::filesystem::path> find_on_path(std::string_view program);
 
 // The registry: every experiment `bftgate experiment list` shows, in that order.
 const std::vector<std::unique_ptr<Experiment>>& experiments();

@@ -32,6 +32,9 @@ class LocalCluster {
   const ClusterConfig& config() const { return config_; }
   std::filesystem::path config_path() const { return dir_ / "cluster.json"; }
   std::filesystem::path operator_key_path() const { return dir_ / "keys" / "operator.key"; }
+  std::filesystem::path key_path(std::uint32_t validator) const {
+    return dir_ / "keys" / (validator_name(validator) + ".key");
+  }
   const std::filesystem::path& dir() const { return dir_; }
 
   std::uint16_t validator_port(std::uint32_t id) const;
@@ -48,7 +51,8 @@ class LocalCluster {
 
   // `wrapper` runs in front of the store (prlimit, say); `extra` flags follow the defaults.
   Status start_store(std::vector<std::string> wrapper = {});
-  Status start_validator(std::uint32_t id, const std::vector<std::string>& extra = {});
+  Status start_validator(std::uint32_t id, const std::vector<std::string>& extra = {},
+                         std::vector<std::string> wrapper = {});
   Status start_node(std::uint32_t j, const std::vector<std::string>& extra = {});
   // Any other process (a twin, a router) under `name`, logging to logs/<name>.log.
   Status spawn(const std::string& name, const std::vector<std::string>& argv);

@@ -8,6 +8,8 @@
 //   process=A-Bus   a straggler (seed 004): each protocol message this validator processes
 //                   first waits uniformly in [A, B] microseconds
 //   until=S         every rule stops S seconds after the process starts (the partition heals)
+//   heal-file=PATH  every rule stops once PATH exists (an experiment heals at the moment it
+//                   chooses; checked every 10 ms)
 #pragma once
 
 #include <chrono>
@@ -38,9 +40,7 @@ class LinkFaults {
   std::string describe() const;
 
  private:
-  bool active(std::chrono::steady_clock::time_point now) const {
-    return !until_ || now < start_ + *until_;
-  }
+  bool active(std::chrono::steady_clock::time_point now) const;
 
   double loss_ = 0;
   int delay_min_ms_ = 0;
@@ -50,6 +50,9 @@ class LinkFaults {
   std::set<bft::ReplicaId> peers_;  // empty: all
   std::set<bft::ReplicaId> cut_;
   std::optional<std::chrono::milliseconds> until_;
+  std::string heal_file_;
+  mutable bool healed_ = false;
+  mutable std::chrono::steady_clock::time_point heal_checked_{};
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::mt19937_64 rng_{0xfa017};
 };
