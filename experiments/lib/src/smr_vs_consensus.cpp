@@ -524,7 +524,9 @@ class SmrVsConsensus final : public Experiment {
   std::string_view name() const override { return "smr-vs-consensus"; }
   std::string_view description() const override {
     return "seed 004: per-command SMR cost vs consensus cost and latency (graceful, straggler, "
-           "switch) on the PBFT core, and the catch-up spike against the backlog";
+           "switch) on the PBFT core, on real validator processes and on a real etcd side by "
+           "side, and the catch-up spike against the backlog (simulated, and real with kernel "
+           "network faults)";
   }
 
   json config(Size size) const override {
