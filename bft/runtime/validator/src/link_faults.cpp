@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <sstream>
+#include <tuple>
 
 namespace bftgate::runtime {
 
@@ -25,6 +26,16 @@ std::optional<std::set<bft::ReplicaId>> parse_ids(const std::string& text) {
   }
   return ids;
 }
+// "A-B<unit>" or "A<unit>" with 0 <= A <= B <= max.
+std::optional<std::pair<int, int>> parse_range(std::string value, std::string_view unit, int max) {
+  if (!value.ends_with(unit)) return std::nullopt;
+  value.resize(value.size() - unit.size());
+  auto dash = value.find('-');
+  int low = std::stoi(value.substr(0, dash));
+  int high = dash == std::string::npos ? low : std::stoi(value.substr(dash + 1));
+  if (low < 0 || high < low || high > max) return std::nullopt;
+  return std::pair{low, high};
+}
 }  // namespace
 
 Result<LinkFaults> LinkFaults::parse(const std::string& spec) {
@@ -42,24 +53,13 @@ Result<LinkFaults> LinkFaults::parse(const std::string& spec) {
         faults.loss_ = std::stod(value);
         if (faults.loss_ < 0 || faults.loss_ > 1) return Error{"--faults: loss must be in [0, 1]"};
       } else if (key == "delay") {
-        if (!value.ends_with("ms")) return Error{"--faults: delay is A-Bms, e.g. delay=5-50ms"};
-        value.resize(value.size() - 2);
-        auto dash = value.find('-');
-        faults.delay_min_ms_ = std::stoi(value.substr(0, dash));
-        faults.delay_max_ms_ = dash == std::string::npos ? faults.delay_min_ms_ : std::stoi(value.substr(dash + 1));
-        if (faults.delay_min_ms_ < 0 || faults.delay_max_ms_ < faults.delay_min_ms_) {
-          return Error{"--faults: delay A-Bms needs 0 <= A <= B"};
-        }
+        auto range = parse_range(value, "ms", 3'600'000);
+        if (!range) return Error{"--faults: delay is A-Bms with 0 <= A <= B, e.g. delay=5-50ms"};
+        std::tie(faults.delay_min_ms_, faults.delay_max_ms_) = *range;
       } else if (key == "process") {
-        if (!value.ends_with("us")) return Error{"--faults: process is A-Bus, e.g. process=0-500us"};
-        value.resize(value.size() - 2);
-        auto dash = value.find('-');
-        faults.process_min_us_ = std::stoi(value.substr(0, dash));
-        faults.process_max_us_ = dash == std::string::npos ? faults.process_min_us_ : std::stoi(value.substr(dash + 1));
-        if (faults.process_min_us_ < 0 || faults.process_max_us_ < faults.process_min_us_ ||
-            faults.process_max_us_ > 1'000'000) {
-          return Error{"--faults: process A-Bus needs 0 <= A <= B <= 1000000"};
-        }
+        auto range = parse_range(value, "us", 1'000'000);
+        if (!range) return Error{"--faults: process is A-Bus with 0 <= A <= B <= 1000000, e.g. process=0-500us"};
+        std::tie(faults.process_min_us_, faults.process_max_us_) = *range;
       } else if (key == "peers" || key == "cut") {
         auto ids = parse_ids(value);
         if (!ids) return Error{fmt::format("--faults: {} takes validator ids joined by '+', e.g. 1+2", key)};
