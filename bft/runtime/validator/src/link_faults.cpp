@@ -7,6 +7,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "bftgate/crypto/strict_json.hpp"
+
 namespace bftgate::runtime {
 
 namespace {
@@ -45,13 +47,13 @@ Result<LinkFaults> LinkFaults::parse(const std::string& spec) {
   while (std::getline(in, rule, ',')) {
     if (rule.empty()) continue;
     auto eq = rule.find('=');
-    if (eq == std::string::npos) return Error{fmt::format("--faults: '{}' is not key=value", rule)};
+    if (eq == std::string::npos) return Error{fmt::format("--faults: '{}' is not key=value", printable(rule, 64))};
     auto key = rule.substr(0, eq);
     auto value = rule.substr(eq + 1);
     try {
       if (key == "loss") {
         faults.loss_ = std::stod(value);
-        if (faults.loss_ < 0 || faults.loss_ > 1) return Error{"--faults: loss must be in [0, 1]"};
+        if (!(faults.loss_ >= 0 && faults.loss_ <= 1)) return Error{"--faults: loss must be in [0, 1]"};
       } else if (key == "delay") {
         auto range = parse_range(value, "ms", 3'600'000);
         if (!range) return Error{"--faults: delay is A-Bms with 0 <= A <= B, e.g. delay=5-50ms"};
@@ -62,18 +64,21 @@ Result<LinkFaults> LinkFaults::parse(const std::string& spec) {
         std::tie(faults.process_min_us_, faults.process_max_us_) = *range;
       } else if (key == "peers" || key == "cut") {
         auto ids = parse_ids(value);
-        if (!ids) return Error{fmt::format("--faults: {} takes validator ids joined by '+', e.g. 1+2", key)};
+        if (!ids) return Error{fmt::format("--faults: {} takes validator ids joined by '+', e.g. 1+2", printable(key, 16))};
         (key == "peers" ? faults.peers_ : faults.cut_) = *ids;
       } else if (key == "heal-file") {
         if (value.empty() || value.size() > 4096) return Error{"--faults: heal-file needs a path"};
         faults.heal_file_ = value;
       } else if (key == "until") {
-        faults.until_ = std::chrono::milliseconds(static_cast<std::int64_t>(std::stod(value) * 1000));
+        const double seconds = std::stod(value);
+        if (!(seconds >= 0 && seconds <= 1e6)) return Error{"--faults: until is seconds in [0, 1000000]"};
+        faults.until_ = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
       } else {
-        return Error{fmt::format("--faults: unknown key '{}' (loss, delay, process, peers, cut, until, heal-file)", key)};
+        return Error{fmt::format("--faults: unknown key '{}' (loss, delay, process, peers, cut, until, heal-file)",
+                                 printable(key, 64))};
       }
     } catch (const std::exception&) {
-      return Error{fmt::format("--faults: bad value in '{}'", rule)};
+      return Error{fmt::format("--faults: bad value in '{}'", printable(rule, 64))};
     }
   }
   return faults;
