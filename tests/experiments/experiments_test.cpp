@@ -338,14 +338,15 @@ TEST(Scale, DecisionsCostQuadraticallyMoreAndCertificatesLinearlyMoreWithN) {
     EXPECT_LT(c["verify_over_raw"].get<double>(), 1.5) << c;
     certificate_bytes[c["validators"].get<std::uint64_t>()] = bytes;
   }
-  // Real processes decided every release, with the certificate the same size as the one built
-  // here for the same n.
+  // Real processes decided every release, with a certificate the size of the one built here
+  // for the same n (up to the signer bitmap, which grows with the highest signer's id).
   ASSERT_FALSE(data["real"].empty());
   for (const auto& r : data["real"]) {
     EXPECT_GT(r["certification_latency_p50_s"].get<double>(), 0.05) << r;  // the validation
     EXPECT_LT(r["certification_latency_p50_s"].get<double>(), 10) << r;
-    EXPECT_EQ(r["certificate_bytes"].get<std::uint64_t>(),
-              certificate_bytes.at(r["validators"].get<std::uint64_t>()))
+    const auto n = r["validators"].get<std::uint64_t>();
+    const auto real = static_cast<double>(r["certificate_bytes"].get<std::uint64_t>());
+    EXPECT_NEAR(real, static_cast<double>(certificate_bytes.at(n)), static_cast<double>(n / 8 + 1))
         << r;
   }
 }
