@@ -276,6 +276,9 @@ void register_validator(CLI::App& app, Runner& run) {
       "Inject link faults, e.g. 'loss=0.1,delay=5-50ms,peers=1+2' or 'cut=3,until=5' (a partition "
       "that heals after 5 s) or 'process=0-500us' (a straggler: every message it processes waits "
       "that long first)");
+  cmd->add_option("--trace", args->options.trace,
+                  "Write a line per protocol message processed to this file (time, type, sender, "
+                  "view, sequence number, signatures checked): for experiments");
   cmd->add_flag(
       "--recover-from-peers", args->options.recover_from_peers,
       "Set the write-ahead log aside (renamed) and rejoin by state transfer: for a log that is "

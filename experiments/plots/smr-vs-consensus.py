@@ -77,7 +77,7 @@ fig.tight_layout()
 common.save(fig, folder, "smr-backlog")
 
 # The real runs: per-command latency of PBFT (validator processes) and Raft (etcd) side by side;
-# for etcd, the peer bytes per command on the second axis.
+# on the second axis, PBFT's costs from its message traces and etcd's peer bytes per command.
 systems = [("pbft-real", "PBFT, real processes"), ("etcd-real", "Raft (etcd), real processes")]
 real = [r for r in records if r["params"]["kind"] in dict(systems)
         and r["params"]["repetition"] == 0 and "latency_ms" in r["result"]]
@@ -103,6 +103,20 @@ if real_pipeline is not None:
             axis.set_title(f"{label}: {scenario}, pipeline {real_pipeline}")
             if col == 0:
                 axis.set_ylabel("latency (ms)")
+            if "smr_messages" in result:
+                # PBFT's processes: the costs from the validators' message traces.
+                costs = axis.twinx()
+                costs.plot(commands, result["smr_messages"], color="tab:red", linewidth=THIN,
+                           label="SMR cost (messages)")
+                costs.plot(commands, result["consensus_messages"], color="tab:blue",
+                           linewidth=THIN, label="consensus cost (messages)")
+                costs.set_yscale("log")
+                if col == len(scenarios) - 1:
+                    costs.set_ylabel("messages per command")
+                if col == 0:
+                    lines = axis.get_lines() + costs.get_lines()
+                    axis.legend(lines, [line.get_label() for line in lines], fontsize="small",
+                                loc="upper left")
             if "peer_bytes" in result:
                 # Peer traffic arrives in batches: a mean over one pipeline's worth of commands.
                 values, window = result["peer_bytes"], real_pipeline

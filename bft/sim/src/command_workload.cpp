@@ -94,21 +94,6 @@ class KeyValueStore final : public bft::StateMachine {
   std::map<std::uint32_t, std::pair<Bytes, std::uint64_t>> values_;
 };
 
-// Counts the signatures a replica checks: the work a message costs it.
-class CountingVerifier final : public bft::Verifier {
- public:
-  explicit CountingVerifier(std::shared_ptr<MacKeyring> keyring) : inner_(std::move(keyring)) {}
-  bool verify(bft::PrincipalId signer, crypto::Domain domain, ByteView body,
-              const crypto::Signature& signature) const override {
-    ++checked;
-    return inner_.verify(signer, domain, body, signature);
-  }
-  mutable std::uint64_t checked = 0;
-
- private:
-  MacVerifier inner_;
-};
-
 // The consensus instance a message belongs to, if it is one of an instance's own messages.
 std::optional<bft::Seq> instance_of(const bft::SignedMessage& message) {
   if (const auto* m = message.as<bft::PrePrepare>()) return m->seq;
@@ -134,7 +119,7 @@ struct Event {
 struct Host {
   ReplicaId id = 0;
   std::unique_ptr<KeyValueStore> app;
-  std::shared_ptr<CountingVerifier> verifier;
+  std::shared_ptr<bft::CountingVerifier> verifier;
   std::unique_ptr<bft::Replica> replica;
   bft::ReplicaChecker checker;
   bool up = true;
@@ -171,7 +156,7 @@ class CommandSimulation {
       auto& h = hosts_[i];
       h.id = static_cast<ReplicaId>(i);
       h.app = std::make_unique<KeyValueStore>(w.keys);
-      h.verifier = std::make_shared<CountingVerifier>(keyring_);
+      h.verifier = std::make_shared<bft::CountingVerifier>(std::make_shared<MacVerifier>(keyring_));
       auto signer = std::make_shared<MacSigner>(h.id, keyring_->key(h.id));
       h.replica = std::make_unique<bft::Replica>(options_, signer, h.verifier, *h.app);
       h.cut_off = w.isolated && *w.isolated == h.id;
@@ -321,9 +306,9 @@ class CommandSimulation {
       h.tick_queued = false;
       h.replica->tick(now_);
     } else {
-      const auto checked_before = h.verifier->checked;
+      const auto checked_before = h.verifier->checks();
       h.replica->step(message);
-      const auto checked = h.verifier->checked - checked_before;
+      const auto checked = h.verifier->checks() - checked_before;
       const auto bytes = message->signed_bytes.size() + crypto::kSignatureSize;
       cost_us = w_.message_us + w_.verify_us * static_cast<double>(checked) +
                 w_.ns_per_byte * static_cast<double>(bytes) / 1000;
@@ -396,9 +381,8 @@ class CommandSimulation {
 
   void on_reply(const bft::SignedMessage& message) {
     const auto* reply = message.as<bft::Reply>();
-    if (reply == nullptr ||
-        !hosts_.front().verifier->verify(message.sender, bft::domain_of(message.type()),
-                                         message.signed_bytes, message.signature)) {
+    if (reply == nullptr || !client_verifier_.verify(message.sender, bft::domain_of(message.type()),
+                                                     message.signed_bytes, message.signature)) {
       return;
     }
     ++result_.messages_processed;
@@ -442,6 +426,7 @@ class CommandSimulation {
   std::vector<Host> hosts_;
   std::vector<Time> cores_;  // when each shared core is free (empty: a core per replica)
   std::shared_ptr<MacSigner> client_signer_;
+  MacVerifier client_verifier_{keyring_};
   std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
   std::uint64_t order_ = 0;
   Time now_{0};

@@ -51,6 +51,7 @@ Result<std::unique_ptr<RealCluster>> RealCluster::start(const RealClusterSpec& s
   for (std::uint32_t i = 0; i < spec.validators; ++i) {
     std::vector<std::string> flags = {"--validate-cmd", spec.validate_command, "--log-level",
                                       "warn"};
+    if (spec.trace) flags.insert(flags.end(), {"--trace", real->trace_path(i).string()});
     if (auto it = spec.validator_flags.find(i); it != spec.validator_flags.end())
       flags.insert(flags.end(), it->second.begin(), it->second.end());
     std::vector<std::string> wrapper;

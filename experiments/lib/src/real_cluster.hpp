@@ -40,6 +40,7 @@ struct RealClusterSpec {
   bool tmpfs = false;  // the write-ahead logs on tmpfs (see ScratchDir)
   // When set, every validator runs as its own user, so these rules can tell its packets apart.
   KernelFaults* kernel_faults = nullptr;
+  bool trace = false;  // each validator writes its message trace (RealCluster::trace_path)
 };
 
 class RealCluster {
@@ -51,6 +52,9 @@ class RealCluster {
   runtime::LocalCluster& cluster() { return *cluster_; }
   const ClusterConfig& config() const { return cluster_->config(); }
   const std::filesystem::path& dir() const { return scratch_.path(); }
+  std::filesystem::path trace_path(std::uint32_t validator) const {
+    return cluster_->data_dir(runtime::LocalCluster::validator_name(validator)) / "messages.trace";
+  }
   // An error naming what failed, with the end of validator 0's log.
   Error failure(const std::string& what) const;
   // Stops every process; the names that did not exit cleanly.

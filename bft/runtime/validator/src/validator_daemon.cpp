@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -31,6 +32,7 @@
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/envelope.hpp"
 #include "bftgate/runtime/link_faults.hpp"
+#include "bftgate/runtime/message_trace.hpp"
 #include "bftgate/runtime/refusals.hpp"
 #include "bftgate/runtime/register_json.hpp"
 #include "bftgate/runtime/wal.hpp"
@@ -57,9 +59,10 @@ class Daemon final : public ValidatorDaemon {
  public:
   Daemon(ValidatorOptions options, ClusterConfig config, crypto::KeyFile key, WriteAheadLog wal,
          std::vector<bft::PersistRecord> recovered, LinkFaults faults,
-         std::unique_ptr<AdapterValidation> validation)
+         std::unique_ptr<AdapterValidation> validation, std::optional<MessageTraceWriter> trace)
       : validation_(std::move(validation)),
         faults_(std::move(faults)),
+        trace_(std::move(trace)),
         options_(std::move(options)),
         refusals_(fmt::format("validator {}", options_.id)),
         config_(std::move(config)),
@@ -80,6 +83,11 @@ class Daemon final : public ValidatorDaemon {
     // Every request is checked on arrival and again inside the primary's batch: remember successes.
     verifier_ = std::make_shared<bft::Ed25519Verifier>(
         config_, std::make_shared<crypto::VerifyCache>(1 << 16));
+    if (trace_) {
+      // The trace records what each message cost: the signatures checked while handling it.
+      checks_ = std::make_shared<bft::CountingVerifier>(verifier_);
+      verifier_ = checks_;
+    }
     replica_options_ = bft::replica_options(config_);
     replica_ = std::make_unique<bft::Replica>(replica_options_, replica_signer, verifier_, app_);
     if (!options_.byzantine.empty()) {
@@ -139,6 +147,7 @@ class Daemon final : public ValidatorDaemon {
     run_event_loop();
     for (auto& worker : workers_) worker.join();
     flush();
+    if (trace_) trace_->flush();
     spdlog::info("validator {}: stopped cleanly (executed {}, WAL {} bytes)", options_.id,
                  replica_->last_executed(), wal_.size_bytes());
     return 0;
@@ -175,6 +184,7 @@ class Daemon final : public ValidatorDaemon {
       if (ec || stopping_) return;
       replica_->tick(now());
       flush();
+      if (trace_) trace_->flush();
       schedule_tick();
     });
   }
@@ -208,12 +218,18 @@ class Daemon final : public ValidatorDaemon {
       const auto now = std::chrono::steady_clock::now();
       if (faults_.drop_incoming(message.value()->sender, now)) return;
       // A straggler: the loop is busy for a while before every message (select() in seed 004).
-      if (auto busy = faults_.processing_delay(now); busy.count() > 0) std::this_thread::sleep_for(busy);
+      if (auto busy = faults_.processing_delay(now); busy.count() > 0)
+        std::this_thread::sleep_for(busy);
       if (strategy_) {
         auto context = strategy_context();
         if (!strategy_->accept(context, message.value())) return;
       }
+      const auto checks_before = checks_ ? checks_->checks() : 0;
       replica_->step(message.value());
+      if (trace_) {
+        trace_->record(TraceRecord::of(**message, checks_->checks() - checks_before,
+                                       std::chrono::steady_clock::now()));
+      }
       flush();
     } else if (envelope->kind == EnvelopeKind::kQuery) {
       answer_query(route, envelope->payload);
@@ -538,6 +554,8 @@ class Daemon final : public ValidatorDaemon {
 
   std::unique_ptr<AdapterValidation> validation_;
   LinkFaults faults_;
+  std::optional<MessageTraceWriter> trace_;
+  std::shared_ptr<bft::CountingVerifier> checks_;  // set when tracing
   ValidatorOptions options_;
   Refusals refusals_;
   ClusterConfig config_;
@@ -638,9 +656,15 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
       return Error{fmt::format("{}: {}", opened->first.path().string(), record.error().message)};
     records.push_back(std::move(record.value()));
   }
+  std::optional<MessageTraceWriter> trace;
+  if (!options.trace.empty()) {
+    auto opened_trace = MessageTraceWriter::open(options.trace);
+    if (!opened_trace) return opened_trace.error();
+    trace = std::move(*opened_trace);
+  }
   return std::unique_ptr<ValidatorDaemon>(new Daemon(
       options, std::move(config.value()), std::move(key.value()), std::move(opened->first),
-      std::move(records), std::move(faults.value()), std::move(validation)));
+      std::move(records), std::move(faults.value()), std::move(validation), std::move(trace)));
 }
 
 }  // namespace bftgate::runtime

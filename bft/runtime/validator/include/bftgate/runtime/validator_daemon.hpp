@@ -33,6 +33,8 @@ struct ValidatorOptions {
   std::string listen;
   // Link faults on this validator's own sockets (runtime/link_faults.hpp); empty: none.
   std::string faults;
+  // A line per protocol message processed (runtime/message_trace.hpp); empty: none.
+  std::filesystem::path trace;
   // Sets an unreadable write-ahead log aside (renamed, not deleted) and starts from an empty one,
   // to rejoin by state transfer. The validator forgets what it signed before: an operator's
   // explicit choice for a log that is corrupt or lost.
