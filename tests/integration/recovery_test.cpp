@@ -162,6 +162,35 @@ TEST(Recovery, ARestartedNodeNeverServesAnOlderVersion) {
   EXPECT_FALSE(later["requests_by_version"].contains("1")) << later.dump();
 }
 
+TEST(Recovery, ANodeServesNoVersionBeforeItHasRecordedIt) {
+  // The floor is written before the flip: a node that cannot record a version (here its
+  // served.json is a directory) refuses to serve it, rather than serve what a restart would not
+  // know it served.
+  LocalCluster cluster(binary_under_test(), 4, kPass);
+  cluster.start_all();
+  auto record = cluster.path("node-0") / "served.json";
+  std::filesystem::create_directories(record);
+  cluster.start_node(0);
+  ASSERT_EQ(submit(cluster, write_artifact(cluster, "v1.bin", 1000)), 0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  json status;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = node_status(cluster, 0);
+    if (status.is_object() && status["refusals"].value("record-failed", 0) > 0) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_GT(status["refusals"].value("record-failed", 0), 0) << status.dump() << cluster.log(100);
+  EXPECT_EQ(status.value("version", 0), 0) << status.dump();
+  EXPECT_FALSE(status["requests_by_version"].contains("1")) << status.dump();
+  // Once it can record it, it serves it, and the record names it.
+  std::filesystem::remove(record);
+  auto after = wait_node_version(cluster, 0, 1);
+  EXPECT_EQ(after.value("version", 0), 1) << after.dump() << cluster.log(100);
+  auto text = read_small_file(record, 1 << 20);
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(json::parse(*text).value("version", 0), 1);
+}
+
 // The byte offsets of the records in a write-ahead log (magic, then u32 length | u32 CRC |
 // payload).
 std::vector<std::size_t> wal_records(const std::filesystem::path& wal) {

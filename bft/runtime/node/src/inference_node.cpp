@@ -236,7 +236,8 @@ class Node final : public InferenceNode {
   }
 
   // Loads the artifact at `path` if its bytes are the certified ones (hashed once, the bytes
-  // that are loaded), then records it as the floor no restart may go below.
+  // that are loaded). It records the version as the floor no restart may go below before the
+  // flip, not after: a crash between the two must not let a restart serve an older version.
   void install(const crypto::VerifiedRelease& release, const std::filesystem::path& path,
                Clock::time_point started) {
     const auto version = release.version();
@@ -256,6 +257,7 @@ class Node final : public InferenceNode {
       auto verified =
           gpu::VerifiedAdapter::verify(*artifact, backend_->shape(), backend_->adapter_limits());
       if (!verified) return refuse("invalid-adapter", verified.error().message);
+      if (auto s = remember_served(release); !s) return refuse("record-failed", s.error().message);
       auto transfer_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
       auto swapped = serving_->swap(std::move(verified).value());
       if (!swapped) return refuse("swap-refused", swapped.error().message);
@@ -273,9 +275,13 @@ class Node final : public InferenceNode {
           "{:.3f} ms, flipped in {:.1f} us)",
           options_.id, version, transfer_ms, swapped->stage.stage_seconds * 1e3,
           swapped->flip.flip_seconds * 1e6);
-      remember_served(release);
       return;
     }
+    {
+      std::lock_guard lock(mutex_);
+      if (version <= current_->version) return;
+    }
+    if (auto s = remember_served(release); !s) return refuse("record-failed", s.error().message);
     auto transfer_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     {
       std::lock_guard lock(mutex_);
@@ -291,25 +297,30 @@ class Node final : public InferenceNode {
     spdlog::info(
         "node {}: now serving adapter version {} ({} bytes, fetched and verified in {:.1f} ms)",
         options_.id, version, loaded->weights.size(), transfer_ms);
-    remember_served(release);
   }
 
   // Rollback protection across restarts (as TUF's): the highest version served, with its
   // certificate, fsync'd in the cache folder.
   std::filesystem::path served_path() const { return options_.cache_dir / "served.json"; }
 
-  void remember_served(const crypto::VerifiedRelease& release) {
+  Status remember_served(const crypto::VerifiedRelease& release) {
     const auto version = release.version();
+    if (version < floor_) {
+      return Error{
+          fmt::format("version {} is below the recorded floor {}", version, floor_.load())};
+    }
     json record = {{"version", version},
                    {"digest", release.artifact_digest().hex()},
                    {"certificate", release.certificate().to_json()}};
     if (auto s = write_file_atomic(served_path(), as_bytes(dump_json(record)),
                                    WriteOptions{.mode = 0644, .overwrite = true});
         !s) {
-      spdlog::error("node {}: cannot record the served version: {}", options_.id,
-                    s.error().message);
+      spdlog::error("node {}: cannot record version {} as served, so it does not serve it: {}",
+                    options_.id, version, s.error().message);
+      return s;
     }
     if (version > floor_) floor_ = version;
+    return ok_status();
   }
 
   // At start: the version served before the restart becomes the floor, and is served again at
