@@ -5,6 +5,7 @@
 #   make bench   the benchmarks; figures go to a run folder under runs/
 #   make fuzz    the libFuzzer targets for FUZZ_SECONDS each (clang)
 #   make experiments  every experiment (SIZE=full, or smoke), plots and one summary (release)
+#   make paper   paper/build/bftgate.pdf from the newest run folders (or PAPER_RUNS=...)
 PRESET ?= debug
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
@@ -12,7 +13,7 @@ BENCH_FILTER ?= .
 BENCH_MIN_TIME ?= 0.3
 SIZE ?= full
 
-.PHONY: all bootstrap configure build run test bench fuzz experiments format clean
+.PHONY: all bootstrap configure build run test bench fuzz experiments paper format clean
 
 all: build
 
@@ -39,6 +40,11 @@ experiments:
 	@scripts/bootstrap.sh --test
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/run_experiments.sh build/release $(SIZE) $(JOBS)
+
+# Reads run folders only (make experiments writes them); builds no C++.
+paper:
+	@scripts/bootstrap.sh --paper
+	@scripts/build_paper.sh
 
 bench:
 	@$(MAKE) --no-print-directory build PRESET=release

@@ -1,0 +1,207 @@
+"""Every number the paper's text quotes: a macro name, the experiment whose run folder it
+comes from, and how it is computed from that folder's summary. Nothing here is a measured
+value; generate.py writes the values into generated/numbers.tex.
+"""
+import statistics
+
+import latex
+
+
+def mean(values):
+    values = list(values)
+    if not values:
+        raise ValueError("no values to average")
+    return statistics.fmean(values)
+
+
+def rows(items, **match):
+    selected = [r for r in items if all(r.get(k) == v for k, v in match.items())]
+    if not selected:
+        raise ValueError(f"no rows with {match}")
+    return selected
+
+
+def smallest_pipeline(s):
+    return min(r["pipeline"] for r in s["series"])
+
+
+def series(s, system, scenario):
+    return rows(s["series"], system=system, scenario=scenario, pipeline=smallest_pipeline(s))
+
+
+def backlog(s, catch_up, which):
+    missed = [r["missed"] for r in s["backlog"]]
+    chosen = which(missed)
+    return mean(r["spike_catch_up_messages"] for r in rows(s["backlog"], catch_up=catch_up, missed=chosen))
+
+
+def by_validators(items, which):
+    n = which(r["validators"] for r in items)
+    return rows(items, validators=n)[0]
+
+
+def bft_cells_unsafe_within_f(s):
+    return sum(1 for c in s["cells"] if c["mode"] == "bft" and c["byzantine"] <= c["f"] and c["unsafe_runs"] > 0)
+
+
+def breaks_at(s, mode, offset):
+    """How many (strategy, n) pairs of a mode first break at f + offset Byzantine validators."""
+    return sum(
+        1
+        for b in s["breaks"]
+        if b["mode"] == mode and b["first_unsafe_byzantine"] is not None and b["first_unsafe_byzantine"] == b["f"] + offset
+    )
+
+
+def breaks_total(s, mode):
+    return sum(1 for b in s["breaks"] if b["mode"] == mode and b["first_unsafe_byzantine"] is not None)
+
+
+def adversary_pairs(s):
+    """How many (strategy, n) pairs the sweep ran in each mode."""
+    return len({(c["strategy"], c["validators"]) for c in s["cells"] if c["mode"] == "bft"})
+
+
+def cft_breaks_within_f(s):
+    return sum(
+        1
+        for b in s["breaks"]
+        if b["mode"] == "cft" and b["first_unsafe_byzantine"] is not None and b["first_unsafe_byzantine"] <= b["f"]
+    )
+
+
+def exposure(s, strategy, byzantine, field):
+    return rows(s["by_strategy"], strategy=strategy, byzantine=byzantine)[0][field]
+
+
+def exposure_max_byzantine(s):
+    return max(r["byzantine"] for r in s["by_strategy"])
+
+
+def exposure_worst(s, strategy, field):
+    return max(r[field] for r in rows(s["by_strategy"], strategy=strategy))
+
+
+def exposure_first_unsafe(s, strategy):
+    unsafe = [r["byzantine"] for r in rows(s["by_strategy"], strategy=strategy) if r["bad_request_fraction"] > 0]
+    if not unsafe:
+        raise ValueError(f"{strategy} never served a bad adapter")
+    return min(unsafe)
+
+
+# (macro, experiment, value from the summary, how it is written)
+QUANTITIES = [
+    # convergence
+    ("ConvergenceRuns", "convergence", lambda s: s["runs"], latex.count),
+    ("ConvergenceQuorumRatioMedian", "convergence", lambda s: s["ratio_to_quorum_bound"]["p50"], lambda v: latex.fixed(v, 2)),
+    ("ConvergenceQuorumRatioMax", "convergence", lambda s: s["ratio_to_quorum_bound"]["max"], lambda v: latex.fixed(v, 3)),
+    ("ConvergenceQuorumViolations", "convergence", lambda s: s["quorum_bound_violations_after_gst"], latex.count),
+    ("ConvergenceSeedRatioMedian", "convergence", lambda s: s["ratio_to_seed000_bound"]["p50"], lambda v: latex.fixed(v, 2)),
+    ("ConvergenceSeedRatioMax", "convergence", lambda s: s["ratio_to_seed000_bound"]["max"], lambda v: latex.fixed(v, 2)),
+    ("ConvergenceSeedViolations", "convergence", lambda s: s["seed000_bound_violations"], latex.count),
+    ("ConvergenceSeedViolationShare", "convergence", lambda s: s["seed000_bound_violations"] / s["runs"], latex.percent),
+    ("ConvergenceMedianRatio", "convergence", lambda s: s["quorum_bound_over_seed000_bound"]["p50"], lambda v: latex.fixed(v, 3)),
+    ("ConvergenceBoundRatioTail", "convergence", lambda s: s["quorum_bound_over_seed000_bound"]["p99"], lambda v: latex.fixed(v, 2)),
+    ("ConvergenceUnconverged", "convergence", lambda s: s["unconverged"], latex.count),
+    ("ConvergenceInvariantViolations", "convergence", lambda s: s["simulator_invariant_violations"], latex.count),
+    # convergence-real
+    ("ConvergenceRealRuns", "convergence-real", lambda s: s["runs"], latex.count),
+    ("ConvergenceRealMedianError", "convergence-real", lambda s: s["median_absolute_relative_error"], latex.percent),
+    ("ConvergenceRealMaxError", "convergence-real", lambda s: s["absolute_relative_error"]["max"], latex.percent),
+    # consistability
+    ("ConsistabilityRuns", "consistability", lambda s: s["runs"], latex.count),
+    ("ConsistabilityScenarios", "consistability", lambda s: len(s["fprob"]), latex.count),
+    ("CProbCertifiedBftgate", "consistability", lambda s: s["cprob"]["bftgate"]["certified"], lambda v: latex.fixed(v, 4)),
+    ("CProbCertifiedSeed", "consistability", lambda s: s["cprob"]["seed000"]["certified"], lambda v: latex.fixed(v, 4)),
+    ("CProbCertifiedRolling", "consistability", lambda s: s["cprob"]["rolling"]["certified"], lambda v: latex.fixed(v, 4)),
+    ("CProbSingleBftgate", "consistability", lambda s: s["cprob"]["bftgate"]["single-certified"], lambda v: latex.fixed(v, 4)),
+    ("CProbSingleRolling", "consistability", lambda s: s["cprob"]["rolling"]["single-certified"], lambda v: latex.fixed(v, 4)),
+    ("PassAllUncertifiedSeed", "consistability", lambda s: s["time_fraction"]["seed000"]["f-byzantine-pass-all"]["none"], latex.percent),
+    ("PassAllUncertifiedBftgate", "consistability", lambda s: s["time_fraction"]["bftgate"]["f-byzantine-pass-all"]["none"], latex.percent),
+    ("CollidersUncertifiedBftgate", "consistability", lambda s: s["time_fraction"]["bftgate"]["f-plus-1-colluders"]["none"], latex.percent),
+    ("FleetCutOffUncertifiedBftgate", "consistability", lambda s: s["time_fraction"]["bftgate"]["fleet-cut-off"]["none"], latex.percent),
+    ("RollingUncertified", "consistability", lambda s: s["time_fraction"]["rolling"]["none"]["none"], latex.percent),
+    # exposure
+    ("ExposureRuns", "exposure", lambda s: s["runs"], latex.count),
+    ("ExposureMaxByzantine", "exposure", exposure_max_byzantine, latex.count),
+    ("ExposureRollingBad", "exposure", lambda s: exposure(s, "rolling", 0, "bad_request_fraction"), latex.percent),
+    ("ExposureRollingMixed", "exposure", lambda s: exposure(s, "rolling", 0, "mixed_version_fraction"), latex.percent),
+    ("ExposureRollingRollout", "exposure", lambda s: exposure(s, "rolling", 0, "rollout_s"), latex.seconds),
+    ("ExposureCanaryBad", "exposure", lambda s: exposure(s, "canary", 0, "bad_request_fraction"), latex.percent),
+    ("ExposureCanaryWorstBad", "exposure", lambda s: exposure_worst(s, "canary", "bad_request_fraction"), latex.percent),
+    ("ExposureSeedFirstUnsafe", "exposure", lambda s: exposure_first_unsafe(s, "seed000"), latex.count),
+    ("ExposureSeedWorstBad", "exposure", lambda s: exposure_worst(s, "seed000", "bad_request_fraction"), latex.percent),
+    ("ExposureBftgateWorstBad", "exposure", lambda s: exposure_worst(s, "bftgate", "bad_request_fraction"), latex.percent),
+    ("ExposureBftgateMixed", "exposure", lambda s: exposure(s, "bftgate", 0, "mixed_version_fraction"), latex.percent),
+    ("ExposureBftgateRollout", "exposure", lambda s: exposure(s, "bftgate", 0, "rollout_s"), latex.seconds),
+    ("ExposureSeedRollout", "exposure", lambda s: exposure(s, "seed000", 0, "rollout_s"), latex.seconds),
+    # smr-vs-consensus (the smallest pipeline, means over repetitions)
+    ("SmrRuns", "smr-vs-consensus", lambda s: s["runs"], latex.count),
+    ("SmrPipeline", "smr-vs-consensus", smallest_pipeline, latex.count),
+    ("SmrSimGraceful", "smr-vs-consensus", lambda s: mean(r["latency_mean_ms"] for r in series(s, "series", "graceful")), latex.ms),
+    ("SmrSimStraggler", "smr-vs-consensus", lambda s: mean(r["latency_mean_ms"] for r in series(s, "series", "straggler")), latex.ms),
+    ("SmrSimSwitch", "smr-vs-consensus", lambda s: mean(r["latency_mean_ms"] for r in series(s, "series", "switch")), latex.ms),
+    ("SmrSimSpikeMessages", "smr-vs-consensus", lambda s: mean(r["spike_smr_messages"] for r in series(s, "series", "switch")), lambda v: latex.count(round(v))),
+    ("SmrSimSpikeConsensus", "smr-vs-consensus", lambda s: mean(r["spike_consensus_messages"] for r in series(s, "series", "switch")), lambda v: latex.count(round(v))),
+    ("SmrSimSpikeLatency", "smr-vs-consensus", lambda s: mean(r["spike_latency_ms"] for r in series(s, "series", "switch")), lambda v: latex.ms(v, 0)),
+    ("SmrSimBefore", "smr-vs-consensus", lambda s: mean(r["latency_before_ms"] for r in series(s, "series", "switch")), latex.ms),
+    ("SmrSimAfter", "smr-vs-consensus", lambda s: mean(r["latency_after_ms"] for r in series(s, "series", "switch")), latex.ms),
+    ("SmrRealGraceful", "smr-vs-consensus", lambda s: mean(r["latency_mean_ms"] for r in series(s, "pbft-real", "graceful")), latex.ms),
+    ("SmrRealStraggler", "smr-vs-consensus", lambda s: mean(r["latency_mean_ms"] for r in series(s, "pbft-real", "straggler")), latex.ms),
+    ("SmrRealSpikeMessages", "smr-vs-consensus", lambda s: mean(r["spike_smr_messages"] for r in series(s, "pbft-real", "switch")), lambda v: latex.count(round(v))),
+    ("SmrRealSpikeConsensus", "smr-vs-consensus", lambda s: mean(r["spike_consensus_messages"] for r in series(s, "pbft-real", "switch")), lambda v: latex.count(round(v))),
+    ("SmrRealSpikeLatency", "smr-vs-consensus", lambda s: mean(r["spike_latency_ms"] for r in series(s, "pbft-real", "switch")), lambda v: latex.ms(v, 0)),
+    ("SmrRealBefore", "smr-vs-consensus", lambda s: mean(r["latency_before_ms"] for r in series(s, "pbft-real", "switch")), latex.ms),
+    ("SmrRealAfter", "smr-vs-consensus", lambda s: mean(r["latency_after_ms"] for r in series(s, "pbft-real", "switch")), latex.ms),
+    ("SmrEtcdGraceful", "smr-vs-consensus", lambda s: mean(r["latency_mean_ms"] for r in series(s, "etcd-real", "graceful")), lambda v: latex.ms(v, 2)),
+    ("SmrEtcdSpikeLatency", "smr-vs-consensus", lambda s: mean(r["spike_latency_ms"] for r in series(s, "etcd-real", "switch")), latex.ms),
+    ("SmrPredictionError", "smr-vs-consensus", lambda s: s["prediction_median_absolute_relative_error"], latex.percent),
+    ("SmrBacklogReplaySmall", "smr-vs-consensus", lambda s: backlog(s, "log-replay", min), lambda v: latex.count(round(v))),
+    ("SmrBacklogReplayLarge", "smr-vs-consensus", lambda s: backlog(s, "log-replay", max), lambda v: latex.count(round(v))),
+    ("SmrBacklogTransferLarge", "smr-vs-consensus", lambda s: backlog(s, "state-transfer", max), lambda v: latex.count(round(v))),
+    ("SmrBacklogMissedSmall", "smr-vs-consensus", lambda s: min(r["missed"] for r in s["backlog"]), latex.count),
+    ("SmrBacklogMissedLarge", "smr-vs-consensus", lambda s: max(r["missed"] for r in s["backlog"]), latex.count),
+    ("SmrRealBacklogSpikeMin", "smr-vs-consensus", lambda s: min(r["spike_latency_ms"] for r in s["real_backlog"]), lambda v: latex.ms(v, 0)),
+    ("SmrRealBacklogSpikeMax", "smr-vs-consensus", lambda s: max(r["spike_latency_ms"] for r in s["real_backlog"]), lambda v: latex.ms(v, 0)),
+    # adversaries
+    ("AdversariesRuns", "adversaries", lambda s: s["runs"], latex.count),
+    ("AdversariesUnsafeWithinF", "adversaries", bft_cells_unsafe_within_f, latex.count),
+    ("AdversariesBftBreaksAtFPlusOne", "adversaries", lambda s: breaks_at(s, "bft", 1), latex.count),
+    ("AdversariesBftBreakPairs", "adversaries", lambda s: breaks_total(s, "bft"), latex.count),
+    ("AdversariesPairs", "adversaries", adversary_pairs, latex.count),
+    ("AdversariesStrategies", "adversaries", lambda s: len({c["strategy"] for c in s["cells"] if c["byzantine"] > 0}), latex.count),
+    ("AdversariesCftBreaksWithinF", "adversaries", cft_breaks_within_f, latex.count),
+    ("AdversariesCftBreakPairs", "adversaries", lambda s: breaks_total(s, "cft"), latex.count),
+    # scale
+    ("ScaleRuns", "scale", lambda s: s["runs"], latex.count),
+    ("ScaleSmallN", "scale", lambda s: min(r["validators"] for r in s["sim"]), latex.count),
+    ("ScaleLargeN", "scale", lambda s: max(r["validators"] for r in s["sim"]), latex.count),
+    ("ScaleMessagesSmall", "scale", lambda s: by_validators(s["sim"], min)["messages_per_decision"], lambda v: latex.count(round(v))),
+    ("ScaleMessagesLarge", "scale", lambda s: by_validators(s["sim"], max)["messages_per_decision"], lambda v: latex.count(round(v))),
+    ("ScaleCertBytesSmall", "scale", lambda s: by_validators(s["certificates"], min)["certificate_bytes"], latex.count),
+    ("ScaleCertBytesLarge", "scale", lambda s: by_validators(s["certificates"], max)["certificate_bytes"], latex.count),
+    ("ScaleCertLargeN", "scale", lambda s: max(r["validators"] for r in s["certificates"]), latex.count),
+    ("ScaleVerifyLarge", "scale", lambda s: by_validators(s["certificates"], max)["verify_us"], latex.microseconds),
+    ("ScaleVerifyOverRawMax", "scale", lambda s: max(r["verify_over_raw"] for r in s["certificates"]), lambda v: latex.fixed(v, 3)),
+    ("ScaleRealLargeN", "scale", lambda s: max(r["validators"] for r in s["real"]), latex.count),
+    ("ScaleRealLatencySmall", "scale", lambda s: by_validators(s["real"], min)["certification_latency_p50_s"], latex.seconds),
+    ("ScaleRealLatencyLarge", "scale", lambda s: by_validators(s["real"], max)["certification_latency_p50_s"], latex.seconds),
+    ("ScaleRealMedianError", "scale", lambda s: s["real_median_absolute_relative_error"], latex.percent),
+]
+
+
+def experiments():
+    return sorted({experiment for _, experiment, _, _ in QUANTITIES})
+
+
+def evaluate(runs):
+    """[(macro, written value, experiment)] for every quantity; a missing field is an error
+    naming the macro and the run folder."""
+    values = []
+    for name, experiment, compute, write in QUANTITIES:
+        run = runs[experiment]
+        try:
+            values.append((name, write(compute(run.summary)), experiment))
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise ValueError(f"\\{name}: cannot compute it from {run.folder}/summary.json: {e!r}") from e
+    return values

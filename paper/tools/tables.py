@@ -1,0 +1,144 @@
+"""The paper's tables, each written from one run folder's summary into generated/tables/.
+A table is a booktabs tabular; its caption and label stay in the hand-written section."""
+import latex
+from quantities import mean, rows, smallest_pipeline
+
+DASH = "--"
+# Hex digits of a config hash shown.
+HASH_SHOWN = 12  # fixed
+
+
+def tabular(columns, header, body):
+    lines = [f"\\begin{{tabular}}{{{columns}}}", r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
+    lines += [" & ".join(row) + r" \\" for row in body]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def name(text):
+    return r"\texttt{" + latex.escape(text) + "}"
+
+
+def consistability_cprob(s):
+    classes = s["classes"]
+    body = [
+        [name(strategy)] + [latex.fixed(s["cprob"][strategy][c], 4) for c in classes]
+        for strategy in sorted(s["cprob"])
+    ]
+    return tabular("l" + "r" * len(classes), ["strategy"] + [latex.escape(c) for c in classes], body)
+
+
+def exposure(s):
+    body = [
+        [
+            name(r["strategy"]),
+            latex.count(r["byzantine"]),
+            latex.percent(r["bad_request_fraction"], 2),
+            latex.percent(r["mixed_version_fraction"], 1),
+            latex.fixed(r["rollout_s"], 2),
+        ]
+        for r in s["by_strategy"]
+    ]
+    header = ["strategy", "Byzantine", "bad-adapter requests", "mixed-version time", "rollout (s)"]
+    return tabular("lrrrr", header, body)
+
+
+SMR_SYSTEMS = [("series", "PBFT, simulated"), ("pbft-real", "PBFT, processes"), ("etcd-real", "etcd (Raft)")]
+
+
+def smr(s):
+    pipeline = smallest_pipeline(s)
+    body = []
+    for system, label in SMR_SYSTEMS:
+        for scenario in sorted({r["scenario"] for r in s["series"]}):
+            runs = rows(s["series"], system=system, scenario=scenario, pipeline=pipeline)
+
+            def avg(field, write, runs=runs):
+                values = [r[field] for r in runs if field in r]
+                return write(mean(values)) if values else DASH
+
+            def whole(v):
+                return latex.count(round(v))
+
+            body.append(
+                [
+                    latex.escape(label),
+                    latex.escape(scenario),
+                    avg("latency_mean_ms", lambda v: latex.fixed(v, 2)),
+                    avg("consensus_mean", lambda v: latex.fixed(v, 1)),
+                    avg("smr_mean", lambda v: latex.fixed(v, 1)),
+                    avg("spike_smr_messages", whole),
+                    avg("spike_latency_ms", whole),
+                ]
+            )
+    header = ["system", "scenario", "latency (ms)", "consensus msgs", "SMR msgs", "spike msgs", "spike (ms)"]
+    return tabular("llrrrrr", header, body)
+
+
+def adversaries_breaks(s):
+    validators = sorted({c["validators"] for c in s["cells"]})
+    strategies = sorted({c["strategy"] for c in s["cells"] if c["byzantine"] > 0})
+    first = {(b["mode"], b["strategy"], b["validators"]): b["first_unsafe_byzantine"] for b in s["breaks"]}
+    fs = {c["validators"]: c["f"] for c in s["cells"] if c["mode"] == "bft"}
+
+    def cell(mode, strategy, n):
+        value = first.get((mode, strategy, n))
+        return DASH if value is None else latex.count(value)
+
+    body = [
+        [name(strategy)] + [f"{cell('bft', strategy, n)} / {cell('cft', strategy, n)}" for n in validators]
+        for strategy in strategies
+    ]
+    header = ["strategy"] + [f"$n={latex.count(n)}$, $f={latex.count(fs[n])}$" for n in validators]
+    return tabular("l" + "c" * len(validators), header, body)
+
+
+def scale_certificates(s):
+    body = [
+        [
+            latex.count(r["validators"]),
+            latex.count(r["signatures"]),
+            latex.count(r["certificate_bytes"]),
+            latex.fixed(r["verify_us"], 0),
+            latex.fixed(r["raw_signatures_us"], 0),
+            latex.fixed(r["verify_over_raw"], 3),
+        ]
+        for r in sorted(s["certificates"], key=lambda r: r["validators"])
+    ]
+    header = ["$n$", "signatures", "bytes", r"verify ($\mu$s)", r"raw ($\mu$s)", "ratio"]
+    return tabular("rrrrrr", header, body)
+
+
+# (file name under generated/tables/, experiment, writer)
+TABLES = [
+    ("consistability-cprob", "consistability", consistability_cprob),
+    ("exposure", "exposure", exposure),
+    ("smr-vs-consensus", "smr-vs-consensus", smr),
+    ("adversaries-breaks", "adversaries", adversaries_breaks),
+    ("scale-certificates", "scale", scale_certificates),
+]
+
+
+def experiments():
+    return sorted({experiment for _, experiment, _ in TABLES})
+
+
+def manifest(runs):
+    """The run manifest of the appendix: one row per run folder the paper used."""
+    body = []
+    for experiment in sorted(runs):
+        p = runs[experiment].provenance()
+        wall = p["wall_s"]
+        body.append(
+            [
+                latex.escape(experiment),
+                latex.escape(p["size"]),
+                latex.count(p["runs"]),
+                latex.count(p["seeds"]),
+                r"\texttt{" + latex.escape(p["git_revision"]) + "}",
+                r"\texttt{" + latex.escape(p["config_hash"][:HASH_SHOWN]) + "}",
+                latex.fixed(wall, 0) if isinstance(wall, (int, float)) else DASH,
+            ]
+        )
+    header = ["experiment", "size", "runs", "seeds", "revision", "config hash", "wall (s)"]
+    return tabular("llrrllr", header, body)
