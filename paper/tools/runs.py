@@ -134,7 +134,7 @@ def select(experiments, runs_dir, explicit):
             continue
         chosen[name] = Run(newest[name][1])
     if missing:
-        commands = "; ".join(f"bftgate experiment run {name}" for name in missing)
+        commands = "; ".join(f"bftgate experiment run {name} --size full" for name in missing)
         raise RunError(
             f"no run folder under {root} for: {', '.join(missing)}. "
             f"Run them first ({commands}; or `make experiments` for all of them)"

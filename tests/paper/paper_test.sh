@@ -30,7 +30,7 @@ if "$source_dir/scripts/build_paper.sh" --runs-dir "$dir/runs" --work "$dir/miss
   echo "the paper was built without a scale run folder" >&2
   exit 1
 fi
-grep -q "bftgate experiment run scale" "$dir/missing.log" || { cat "$dir/missing.log" >&2; exit 1; }
+grep -q "bftgate experiment run scale --size full" "$dir/missing.log" || { cat "$dir/missing.log" >&2; exit 1; }
 mv "$dir/scale-aside" "$dir/runs/exp-scale-smoke"
 
 # A measured number typed into a section fails the check.

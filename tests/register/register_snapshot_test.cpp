@@ -305,12 +305,13 @@ TEST_F(RegisterSnapshotTest, SnapshotsAreBoundToTheirClusterAndEpoch) {
 
 TEST_F(RegisterSnapshotTest, WrongMagicOrFormatVersionIsRefused) {
   AdapterRegister source(cluster_.config());
-  auto reseal = [](Bytes snapshot, std::size_t at, std::uint8_t value) {
-    snapshot.resize(snapshot.size() - crypto::kDigestSize);
-    snapshot[at] = value;
-    auto checksum = crypto::sha256(snapshot);
-    snapshot.insert(snapshot.end(), checksum.bytes.begin(), checksum.bytes.end());
-    return snapshot;
+  // The body without its checksum, changed at `at`, sealed again.
+  auto reseal = [](const Bytes& snapshot, std::size_t at, std::uint8_t value) {
+    Bytes body(snapshot.begin(), snapshot.end() - crypto::kDigestSize);
+    body.at(at) = value;
+    auto checksum = crypto::sha256(body);
+    body.insert(body.end(), checksum.bytes.begin(), checksum.bytes.end());
+    return body;
   };
   expect_refused(source, reseal(source.snapshot(), 0, 'X'), "bad magic");
   expect_refused(source, reseal(source.snapshot(), 4, 3), "unsupported format version 3");
