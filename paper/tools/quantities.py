@@ -89,6 +89,24 @@ def exposure_first_unsafe(s, strategy):
     return min(unsafe)
 
 
+def from_records(compute):
+    """Marks a quantity computed from the run folder's records (data/NAME.jsonl), not its summary."""
+    compute.from_records = True
+    return compute
+
+
+@from_records
+def convergence_tail_lossy_share(records):
+    """Of the runs whose quorum bound is largest against seed 000's (the top hundredth), the
+    share that had a lossy network before GST."""
+    runs = [r for r in records if r["result"].get("seed000_bound_s")]
+    runs.sort(key=lambda r: r["result"]["quorum_bound_s"] / r["result"]["seed000_bound_s"], reverse=True)
+    top = runs[: max(1, len(runs) // HUNDREDTH)]
+    return sum(1 for r in top if r["params"]["network"] != "clean") / len(top)
+
+
+HUNDREDTH = 100  # fixed
+
 # (macro, experiment, value from the summary, how it is written)
 QUANTITIES = [
     # convergence
@@ -102,6 +120,7 @@ QUANTITIES = [
     ("ConvergenceSeedViolationShare", "convergence", lambda s: s["seed000_bound_violations"] / s["runs"], latex.percent),
     ("ConvergenceMedianRatio", "convergence", lambda s: s["quorum_bound_over_seed000_bound"]["p50"], lambda v: latex.fixed(v, 3)),
     ("ConvergenceBoundRatioTail", "convergence", lambda s: s["quorum_bound_over_seed000_bound"]["p99"], lambda v: latex.fixed(v, 2)),
+    ("ConvergenceTailLossyShare", "convergence", convergence_tail_lossy_share, latex.percent),
     ("ConvergenceUnconverged", "convergence", lambda s: s["unconverged"], latex.count),
     ("ConvergenceInvariantViolations", "convergence", lambda s: s["simulator_invariant_violations"], latex.count),
     # convergence-real
@@ -201,7 +220,8 @@ def evaluate(runs):
     for name, experiment, compute, write in QUANTITIES:
         run = runs[experiment]
         try:
-            values.append((name, write(compute(run.summary)), experiment))
+            source = run.records() if getattr(compute, "from_records", False) else run.summary
+            values.append((name, write(compute(source)), experiment))
         except (KeyError, IndexError, TypeError, ValueError) as e:
-            raise ValueError(f"\\{name}: cannot compute it from {run.folder}/summary.json: {e!r}") from e
+            raise ValueError(f"\\{name}: cannot compute it from {run.folder}: {e!r}") from e
     return values

@@ -108,7 +108,7 @@ class Quantities(unittest.TestCase):
             chosen = runs.select(quantities.experiments(), root, list(folders.values()))
             with self.assertRaises(ValueError) as caught:
                 quantities.evaluate(chosen)
-            self.assertIn("summary.json", str(caught.exception))
+            self.assertIn("exp-convergence", str(caught.exception))
             self.assertRegex(str(caught.exception), r"\\[A-Z][A-Za-z]+:")
 
 
