@@ -5,7 +5,7 @@
 #   --test  what the tests and experiments add: matplotlib for the plots, GNU parallel for
 #           sharded sweeps, etcd-server (the Raft peer measured beside PBFT), nftables and
 #           iproute2 (network faults in the kernel, in a namespace of the run's own)
-#           (make test, make experiments), and LaTeX for the paper check
+#           (make test, make experiments), spin (the model check) and LaTeX for the paper check
 #   --paper python3 with matplotlib and LaTeX (TeX Live's base and recommended sets, latexmk):
 #           make paper, which builds no C++
 set -euo pipefail
@@ -21,7 +21,7 @@ packages=(
 latex=(texlive-latex-base texlive-latex-recommended latexmk)
 case "${1:-}" in
   --fuzz) packages+=(clang libclang-rt-14-dev) ;;
-  --test) packages+=(python3 python3-matplotlib parallel etcd-server nftables iproute2 "${latex[@]}") ;;
+  --test) packages+=(python3 python3-matplotlib parallel etcd-server nftables iproute2 spin "${latex[@]}") ;;
   --paper) packages=(python3 python3-matplotlib git "${latex[@]}") ;;
   "") ;;
   *) echo "usage: $0 [--fuzz | --test | --paper]" >&2; exit 2 ;;
