@@ -22,7 +22,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-struct DemoArgs {
+struct CertDemoArgs {
   std::size_t validators = 4;
   std::string fault_model = "bft";
   std::size_t artifact_mib = 8;
@@ -149,7 +149,7 @@ Result<std::pair<json, int>> check_refusals(const ClusterConfig& config,
   return std::pair{report_cases, correct};
 }
 
-int run_demo(DemoArgs args) {
+int run_cert_demo(CertDemoArgs args) {
   auto fault_model = *parse_fault_model(args.fault_model);
   if (args.out.empty())
     args.out = std::filesystem::path("runs") / fmt::format("cert-demo-{}", utc_timestamp());
@@ -292,7 +292,7 @@ int run_demo(DemoArgs args) {
 }  // namespace
 
 void register_cert_demo(CLI::App& app, Runner& run) {
-  auto args = std::make_shared<DemoArgs>();
+  auto args = std::make_shared<CertDemoArgs>();
   auto* cmd = app.add_subcommand("cert-demo",
                                  "Offline certificate walkthrough: keygen, certify, verify, and "
                                  "every kind of bad certificate refused");
@@ -307,7 +307,7 @@ void register_cert_demo(CLI::App& app, Runner& run) {
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--seed", args->seed, "Seed of the sample artifact's bytes")->default_val(1);
   cmd->add_option("--out", args->out, "Run folder (default runs/demo-<UTC time>)");
-  cmd->callback([&run, args] { run = [args] { return run_demo(*args); }; });
+  cmd->callback([&run, args] { run = [args] { return run_cert_demo(*args); }; });
 }
 
 }  // namespace bftgate::cli

@@ -8,10 +8,6 @@
 namespace bftgate::bft::testing {
 namespace {
 
-std::string op(int i) {
-  return "op-" + std::to_string(i);
-}
-
 TEST(ReplicaChecker, AMessageSentBeforeItIsPersistedIsNamed) {
   TestCluster cluster(4);
   ReplicaChecker checker;

@@ -7,10 +7,6 @@
 namespace bftgate::bft::testing {
 namespace {
 
-std::string op(int i) {
-  return "op-" + std::to_string(i);
-}
-
 void expect_same_applied(const TestCluster& cluster, const std::set<ReplicaId>& skip = {}) {
   const std::vector<Bytes>* reference = nullptr;
   for (std::size_t i = 0; i < cluster.n(); ++i) {

@@ -200,4 +200,9 @@ class TestCluster {
   std::shared_ptr<Signer> operator_signer_;
 };
 
+// The i-th client operation of a test: distinct bytes per i.
+inline std::string op(int i) {
+  return "op-" + std::to_string(i);
+}
+
 }  // namespace bftgate::bft::testing

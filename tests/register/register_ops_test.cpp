@@ -11,11 +11,11 @@ namespace {
 
 using testing::adapter_digest;
 using testing::contains;
-using testing::TestCluster;
+using testing::RegisterTestCluster;
 
 class RegisterOpsTest : public ::testing::Test {
  protected:
-  TestCluster cluster_{4};
+  RegisterTestCluster cluster_{4};
 
   ProposeOp sample_propose() const {
     return {.version = 5,

@@ -16,7 +16,7 @@ namespace bftgate::bft {
 namespace {
 
 using testing::adapter_digest;
-using testing::TestCluster;
+using testing::RegisterTestCluster;
 
 constexpr int kSequencesPerCluster = 100;
 
@@ -39,7 +39,7 @@ struct Oracle {
   std::size_t ops = 0;
 };
 
-void check_invariants(const AdapterRegister& reg, const TestCluster& cluster,
+void check_invariants(const AdapterRegister& reg, const RegisterTestCluster& cluster,
                       std::uint32_t byzantine, Oracle& oracle) {
   const auto& config = cluster.config();
   const auto& entries = reg.entries();
@@ -123,8 +123,8 @@ struct Step {
 
 class StepGenerator {
  public:
-  StepGenerator(const TestCluster& cluster, std::uint32_t byzantine, std::mt19937_64& random,
-                Oracle& oracle)
+  StepGenerator(const RegisterTestCluster& cluster, std::uint32_t byzantine,
+                std::mt19937_64& random, Oracle& oracle)
       : cluster_(cluster), byzantine_(byzantine), random_(random), oracle_(oracle) {}
 
   Step next(const AdapterRegister& reg) {
@@ -234,7 +234,7 @@ class StepGenerator {
     return whole;
   }
 
-  const TestCluster& cluster_;
+  const RegisterTestCluster& cluster_;
   std::uint32_t byzantine_;
   std::mt19937_64& random_;
   Oracle& oracle_;
@@ -243,7 +243,8 @@ class StepGenerator {
 class RegisterPropertyTest : public ::testing::TestWithParam<ClusterShape> {};
 
 TEST_P(RegisterPropertyTest, InvariantsHoldOverRandomOperationSequences) {
-  const TestCluster cluster(GetParam().n, GetParam().model);  // keys shared by every sequence
+  const RegisterTestCluster cluster(GetParam().n,
+                                    GetParam().model);  // keys shared by every sequence
   std::size_t total_ops = 0;
   std::size_t releases = 0;
   std::size_t rejections = 0;

@@ -13,8 +13,8 @@ namespace bftgate::bft {
 namespace {
 
 using testing::contains;
+using testing::RegisterTestCluster;
 using testing::submit;
-using testing::TestCluster;
 
 class RegisterSnapshotTest : public ::testing::Test {
  protected:
@@ -67,7 +67,7 @@ class RegisterSnapshotTest : public ::testing::Test {
     return {.entries = reg.entries(), .log_base = reg.log_base(), .log = reg.log()};
   }
 
-  TestCluster cluster_{4};
+  RegisterTestCluster cluster_{4};
 };
 
 TEST_F(RegisterSnapshotTest, RestoreGivesAnIdenticalState) {

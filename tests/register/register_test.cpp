@@ -15,19 +15,19 @@ namespace {
 
 using testing::adapter_digest;
 using testing::contains;
+using testing::RegisterTestCluster;
 using testing::submit;
-using testing::TestCluster;
 
 class RegisterTest : public ::testing::Test {
  protected:
   void use(std::size_t n, FaultModel model = FaultModel::kBft) {
-    cluster_ = std::make_unique<TestCluster>(n, model);
+    cluster_ = std::make_unique<RegisterTestCluster>(n, model);
     register_ = std::make_unique<AdapterRegister>(cluster_->config());
   }
   void SetUp() override { use(4); }
 
   AdapterRegister& reg() { return *register_; }
-  const TestCluster& cluster() const { return *cluster_; }
+  const RegisterTestCluster& cluster() const { return *cluster_; }
 
   RegisterReply propose(std::uint64_t version) { return submit(reg(), cluster().propose(version)); }
   // `validator`'s honest vote on the entry with `version` (which must exist).
@@ -80,7 +80,7 @@ class RegisterTest : public ::testing::Test {
     EXPECT_GE(pass_voters.size(), cluster().quorum());
   }
 
-  std::unique_ptr<TestCluster> cluster_;
+  std::unique_ptr<RegisterTestCluster> cluster_;
   std::unique_ptr<AdapterRegister> register_;
 };
 

@@ -23,10 +23,10 @@ inline crypto::Digest metrics_digest(std::uint32_t validator) {
   return crypto::sha256(as_bytes(fmt::format("metrics of validator {}", validator)));
 }
 
-class TestCluster {
+class RegisterTestCluster {
  public:
-  explicit TestCluster(std::size_t n, FaultModel model = FaultModel::kBft,
-                       std::string cluster_id = "register-test", std::uint64_t epoch = 7) {
+  explicit RegisterTestCluster(std::size_t n, FaultModel model = FaultModel::kBft,
+                               std::string cluster_id = "register-test", std::uint64_t epoch = 7) {
     auto generated = generate_cluster({.validators = n,
                                        .inference_nodes = 1,
                                        .fault_model = model,

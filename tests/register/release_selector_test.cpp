@@ -10,7 +10,7 @@ namespace bftgate::bft::testing {
 namespace {
 
 // Versions 1..count released in a real register (n = 4): entries with genuine certificates.
-std::vector<RegisterEntry> released(const TestCluster& cluster, std::uint64_t count) {
+std::vector<RegisterEntry> released(const RegisterTestCluster& cluster, std::uint64_t count) {
   AdapterRegister reg(cluster.config());
   for (std::uint64_t v = 1; v <= count; ++v) {
     submit(reg, cluster.propose(v));
@@ -24,7 +24,7 @@ std::vector<RegisterEntry> released(const TestCluster& cluster, std::uint64_t co
 }
 
 TEST(ReleaseSelector, TakesTheNewestVerifiedReleaseAboveTheFloor) {
-  TestCluster cluster(4);
+  RegisterTestCluster cluster(4);
   auto entries = released(cluster, 3);
   std::vector<ReleaseOffer> offers = {ReleaseOffer::of(0, entries[1]),
                                       ReleaseOffer::of(1, entries[2]),
@@ -47,7 +47,7 @@ TEST(ReleaseSelector, TakesTheNewestVerifiedReleaseAboveTheFloor) {
 }
 
 TEST(ReleaseSelector, StaleAnswersNeverSendTheNodeBackwards) {
-  TestCluster cluster(4);
+  RegisterTestCluster cluster(4);
   auto entries = released(cluster, 3);
   std::vector<ReleaseOffer> offers = {ReleaseOffer::of(0, entries[0]),
                                       ReleaseOffer::of(3, entries[1])};
@@ -59,7 +59,7 @@ TEST(ReleaseSelector, StaleAnswersNeverSendTheNodeBackwards) {
 }
 
 TEST(ReleaseSelector, AForgedNewerEntryFromOneValidatorIsRefusedAndTheGenuineOneLoads) {
-  TestCluster cluster(4);
+  RegisterTestCluster cluster(4);
   auto entries = released(cluster, 2);
   auto forged = ReleaseOffer::of(3, entries[1]);
   forged.version = 3;
@@ -83,7 +83,7 @@ TEST(ReleaseSelector, AForgedNewerEntryFromOneValidatorIsRefusedAndTheGenuineOne
 }
 
 TEST(ReleaseSelector, ConflictingEntriesAndMissingCertificatesAreRefusedWithTheirReason) {
-  TestCluster cluster(4);
+  RegisterTestCluster cluster(4);
   auto entries = released(cluster, 2);
   // Same version, another digest, the genuine certificate: it does not name this digest.
   auto conflicting = ReleaseOffer::of(2, entries[1]);
@@ -105,7 +105,7 @@ TEST(ReleaseSelector, ConflictingEntriesAndMissingCertificatesAreRefusedWithThei
 }
 
 TEST(ReleaseSelector, AnAnswerMissingFromTheFirstFPlusOneWidensThePoll) {
-  TestCluster cluster(4);
+  RegisterTestCluster cluster(4);
   auto entries = released(cluster, 1);
   // One of f+1 = 2 answered (nothing newer): not enough to know there is nothing newer.
   auto selection = select_release({ReleaseOffer::of(0, entries[0])}, 1, cluster.config());

@@ -10,12 +10,12 @@
 namespace bftgate::runtime {
 namespace {
 
-using bft::testing::TestCluster;
+using bft::testing::RegisterTestCluster;
 using nlohmann::json;
 
 // A status answer from a real register: version 1 released (with its certificate) and version 2
 // rejected by FAIL votes.
-StatusAnswer status_of_a_real_register(const TestCluster& cluster) {
+StatusAnswer status_of_a_real_register(const RegisterTestCluster& cluster) {
   bft::AdapterRegister reg(cluster.config());
   bft::testing::submit(reg, cluster.propose(1));
   for (std::uint32_t id = 0; id < cluster.quorum(); ++id)
@@ -36,7 +36,7 @@ StatusAnswer status_of_a_real_register(const TestCluster& cluster) {
 }
 
 TEST(RegisterJson, AStatusAnswerDecodesToWhatWasEncoded) {
-  TestCluster cluster(4);
+  RegisterTestCluster cluster(4);
   auto status = status_of_a_real_register(cluster);
   auto decoded = status_from_json(to_json(status));
   ASSERT_TRUE(decoded.ok()) << decoded.error().message;
@@ -56,7 +56,7 @@ TEST(RegisterJson, AStatusAnswerDecodesToWhatWasEncoded) {
 }
 
 TEST(RegisterJson, MalformedAnswersAreRefusedWithTheField) {
-  TestCluster cluster(4);
+  RegisterTestCluster cluster(4);
   auto good = to_json(status_of_a_real_register(cluster));
   const auto refusal = [](json answer) {
     auto decoded = status_from_json(answer);
@@ -84,7 +84,7 @@ TEST(RegisterJson, MalformedAnswersAreRefusedWithTheField) {
 }
 
 TEST(RegisterJson, AReleaseAnswerIsAnOfferAndNoReleaseIsVersionZero) {
-  TestCluster cluster(4);
+  RegisterTestCluster cluster(4);
   bft::AdapterRegister reg(cluster.config());
   bft::testing::submit(reg, cluster.propose(1));
   for (std::uint32_t id = 0; id < cluster.quorum(); ++id)

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "bftgate/crypto/file_io.hpp"
+#include "json_file.hpp"
 #include "test_dirs.hpp"
 
 namespace bftgate::validation {
@@ -62,10 +63,6 @@ void expect_same_adapter(const LoraAdapter& loaded, const LoraAdapter& expected)
   }
 }
 
-json read_json(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return json::parse(in);
-}
 void write_text(const std::filesystem::path& path, const std::string& text) {
   ASSERT_TRUE(write_file_atomic(path, as_bytes(text), {.overwrite = true}).ok());
 }

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "bftgate/crypto/file_io.hpp"
+#include "json_file.hpp"
 #include "test_dirs.hpp"
 
 namespace bftgate::validation {
@@ -491,11 +492,6 @@ TEST(BfloatConversion, KnownValues) {
 }
 
 // ---- the independent fixture (tests/validation/fixtures/make_fixture.py) ------------------
-
-nlohmann::json read_json(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 
 TEST(SafetensorsFixture, ReadsTheFileThePythonScriptWrote) {
   const std::filesystem::path dir = BFTGATE_IO_FIXTURES;

@@ -21,7 +21,7 @@ namespace {
 
 constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kWeightsFile = "adapter_model.safetensors";
-constexpr std::size_t kMaxConfigSize = 1 << 20;
+constexpr std::size_t kMaxPeftConfigSize = 1 << 20;
 constexpr std::string_view kTensorPrefix = "base_model.model.";
 constexpr std::string_view kASuffix = ".lora_A.weight";
 constexpr std::string_view kBSuffix = ".lora_B.weight";
@@ -492,7 +492,7 @@ Result<LoraAdapter> load_peft_adapter(const std::filesystem::path& dir_or_packed
     return adapter;
   }
   const auto where = dir_or_packed_file.string();
-  auto text = read_small_file(dir_or_packed_file / kConfigFile, kMaxConfigSize);
+  auto text = read_small_file(dir_or_packed_file / kConfigFile, kMaxPeftConfigSize);
   if (!text) return text.error();
   auto config = parse_config_text(text.value());
   if (!config) return Error{fmt::format("{}: {}", where, config.error().message)};
@@ -525,7 +525,7 @@ Status write_peft_adapter(const std::filesystem::path& dir, const LoraAdapter& a
 
 Result<Bytes> pack_peft_adapter(const std::filesystem::path& dir) {
   const auto where = dir.string();
-  auto text = read_small_file(dir / kConfigFile, kMaxConfigSize);
+  auto text = read_small_file(dir / kConfigFile, kMaxPeftConfigSize);
   if (!text) return text.error();
   auto config = parse_config_text(text.value());
   if (!config) return Error{fmt::format("{}: {}", where, config.error().message)};

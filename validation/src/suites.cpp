@@ -18,7 +18,7 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kMaxConfigSize = 1 << 20;
+constexpr std::size_t kMaxSuitesConfigSize = 1 << 20;
 constexpr std::size_t kMaxQuestionsSize = 64u << 20;
 
 // Strict reading of one JSON object: every key must be known, every value of the right type.
@@ -225,9 +225,9 @@ Result<SuiteConfig> SuiteConfig::from_json(const json& j, const std::filesystem:
 }
 
 Result<SuiteConfig> SuiteConfig::load(const std::filesystem::path& file) {
-  auto text = read_small_file(file, kMaxConfigSize);
+  auto text = read_small_file(file, kMaxSuitesConfigSize);
   if (!text) return text.error();
-  auto j = parse_json(*text, JsonLimits{.max_bytes = kMaxConfigSize});
+  auto j = parse_json(*text, JsonLimits{.max_bytes = kMaxSuitesConfigSize});
   if (!j) return Error{fmt::format("{}: not JSON: {}", file.string(), j.error().message)};
   auto config = from_json(*j, file.parent_path());
   if (!config) return Error{fmt::format("{}: {}", file.string(), config.error().message)};

@@ -11,14 +11,8 @@ using crypto::Encoder;
 namespace {
 constexpr std::size_t kMaxOperation = 1 << 20;
 constexpr std::size_t kMaxEmbedded = 4096;  // messages embedded in one list
-constexpr std::size_t kMaxSnapshot = 256 << 20;
 constexpr std::size_t kMaxEmbeddedWire = 64 << 20;
 constexpr int kMaxDepth = 4;  // NewView > ViewChange > PreparedProof > PrePrepare > Request
-
-void put_messages(Encoder& e, const std::vector<MessagePtr>& messages) {
-  e.u32(static_cast<std::uint32_t>(messages.size()));
-  for (const auto& m : messages) e.bytes(m->wire());
-}
 
 void put_digest(Encoder& e, const Digest& d) {
   e.fixed(d.bytes);
@@ -30,7 +24,7 @@ struct BodyEncoder {
   void operator()(const PrePrepare& p) const {
     e.u64(p.view).u64(p.seq);
     put_digest(e, p.batch_digest);
-    put_messages(e, p.requests);
+    encode_message_list(e, p.requests);
   }
   void operator()(const Prepare& p) const {
     e.u64(p.view).u64(p.seq);
@@ -46,17 +40,17 @@ struct BodyEncoder {
   }
   void operator()(const ViewChange& v) const {
     e.u64(v.new_view).u64(v.stable_seq);
-    put_messages(e, v.checkpoint_proof);
+    encode_message_list(e, v.checkpoint_proof);
     e.u32(static_cast<std::uint32_t>(v.prepared.size()));
     for (const auto& proof : v.prepared) {
       e.bytes(proof.pre_prepare->wire());
-      put_messages(e, proof.prepares);
+      encode_message_list(e, proof.prepares);
     }
   }
   void operator()(const NewView& n) const {
     e.u64(n.view);
-    put_messages(e, n.view_changes);
-    put_messages(e, n.pre_prepares);
+    encode_message_list(e, n.view_changes);
+    encode_message_list(e, n.pre_prepares);
   }
   void operator()(const ReplicaStatus& s) const {
     e.u64(s.view).boolean(s.view_active).u64(s.last_executed).u64(s.stable_seq);
@@ -65,12 +59,12 @@ struct BodyEncoder {
     e.boolean(c.snapshot_seq.has_value());
     if (c.snapshot_seq) {
       e.u64(*c.snapshot_seq).bytes(c.snapshot);
-      put_messages(e, c.checkpoint_proof);
+      encode_message_list(e, c.checkpoint_proof);
     }
     e.u32(static_cast<std::uint32_t>(c.committed.size()));
     for (const auto& proof : c.committed) {
       e.bytes(proof.pre_prepare->wire());
-      put_messages(e, proof.commits);
+      encode_message_list(e, proof.commits);
     }
     e.boolean(c.new_view != nullptr);
     if (c.new_view) e.bytes(c.new_view->wire());
@@ -172,7 +166,7 @@ MessageBody decode_body(MessageType type, Decoder& d, int depth) {
       CatchUp c;
       if (d.boolean("has_snapshot")) {
         c.snapshot_seq = d.u64("snapshot_seq");
-        c.snapshot = d.bytes(kMaxSnapshot, "snapshot");
+        c.snapshot = d.bytes(kMaxSnapshotBytes, "snapshot");
         c.checkpoint_proof = get_messages(d, depth, "checkpoint_proof");
       }
       auto count = d.u32("committed");
@@ -216,6 +210,11 @@ MessagePtr decode_at_depth(ByteView wire, int depth) {
   return message;
 }
 }  // namespace
+
+void encode_message_list(Encoder& e, const std::vector<MessagePtr>& messages) {
+  e.u32(static_cast<std::uint32_t>(messages.size()));
+  for (const auto& m : messages) e.bytes(m->wire());
+}
 
 std::string_view to_string(MessageType type) {
   switch (type) {

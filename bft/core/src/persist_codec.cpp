@@ -7,7 +7,6 @@ namespace bftgate::bft {
 namespace {
 constexpr std::uint8_t kRecordFormat = 1;
 constexpr std::size_t kMaxWire = 64 << 20;
-constexpr std::size_t kMaxSnapshot = 256 << 20;
 constexpr std::size_t kMaxProof = 4096;
 
 MessagePtr get_message(crypto::Decoder& d, std::string_view field) {
@@ -24,11 +23,6 @@ std::vector<MessagePtr> get_messages(crypto::Decoder& d, std::string_view field)
   for (std::uint32_t i = 0; i < count; ++i) out.push_back(get_message(d, field));
   return out;
 }
-
-void put_messages(crypto::Encoder& e, const std::vector<MessagePtr>& messages) {
-  e.u32(static_cast<std::uint32_t>(messages.size()));
-  for (const auto& m : messages) e.bytes(m->wire());
-}
 }  // namespace
 
 Bytes encode_record(const PersistRecord& record) {
@@ -43,14 +37,14 @@ Bytes encode_record(const PersistRecord& record) {
       break;
     case PersistRecord::Kind::kPrepared:
       e.bytes(record.prepared.pre_prepare->wire());
-      put_messages(e, record.prepared.prepares);
+      encode_message_list(e, record.prepared.prepares);
       break;
     case PersistRecord::Kind::kExecuted:
       e.u64(record.seq).bytes(record.message->wire());
       break;
     case PersistRecord::Kind::kStable:
       e.u64(record.seq).bytes(record.snapshot);
-      put_messages(e, record.checkpoint_proof);
+      encode_message_list(e, record.checkpoint_proof);
       break;
   }
   return e.take();
@@ -90,7 +84,7 @@ Result<PersistRecord> decode_record(ByteView bytes) {
         break;
       case PersistRecord::Kind::kStable:
         record.seq = d.u64("seq");
-        record.snapshot = d.bytes(kMaxSnapshot, "snapshot");
+        record.snapshot = d.bytes(kMaxSnapshotBytes, "snapshot");
         record.checkpoint_proof = get_messages(d, "checkpoint_proof");
         break;
     }

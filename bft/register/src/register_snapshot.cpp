@@ -68,7 +68,7 @@ Signature read_signature(Decoder& decoder, std::string_view field) {
   return Signature{decoder.fixed_array<crypto::kSignatureSize>(field)};
 }
 
-RecordedVote decode_vote(Decoder& decoder) {
+RecordedVote decode_recorded_vote(Decoder& decoder) {
   RecordedVote vote;
   vote.validator = decoder.u32("vote.validator");
   auto verdict = decoder.u8("vote.verdict");
@@ -101,7 +101,7 @@ RegisterEntry decode_entry(Decoder& decoder) {
   entry.reason = decoder.str(kMaxReasonSize, "entry.reason");
   auto votes = decoder.u64("entry.vote_count");
   // Each vote takes at least 101 bytes: a garbled count runs out of input, it never allocates.
-  for (std::uint64_t i = 0; i < votes; ++i) entry.votes.push_back(decode_vote(decoder));
+  for (std::uint64_t i = 0; i < votes; ++i) entry.votes.push_back(decode_recorded_vote(decoder));
   if (decoder.boolean("entry.has_certificate")) {
     auto decoded =
         crypto::ReleaseCertificate::decode(decoder.bytes(kMaxCertificateSize, "entry.certificate"));

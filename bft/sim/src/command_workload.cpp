@@ -102,16 +102,16 @@ std::optional<bft::Seq> instance_of(const bft::SignedMessage& message) {
   return std::nullopt;
 }
 
-enum class EventKind { kDeliver, kProcess, kTimer, kClientRetry };
+enum class LoopEventKind { kDeliver, kProcess, kTimer, kClientRetry };
 
-struct Event {
+struct LoopEvent {
   Time at;
   std::uint64_t order;
-  EventKind kind;
+  LoopEventKind kind;
   bft::PrincipalId target;
   std::uint64_t arg;
   MessagePtr message;
-  bool operator>(const Event& other) const {
+  bool operator>(const LoopEvent& other) const {
     return at != other.at ? at > other.at : order > other.order;
   }
 };
@@ -170,25 +170,25 @@ class CommandSimulation {
     for (auto& h : hosts_) {
       schedule(Duration(static_cast<std::int64_t>(rng_() %
                                                   static_cast<std::uint64_t>(tick.count() + 1))),
-               EventKind::kTimer, h.id);
+               LoopEventKind::kTimer, h.id);
     }
     while (next_id_ <= w_.commands && pending_.size() < w_.pipeline) submit();
     const auto end = at_seconds(w_.time_limit_s);
     while (!queue_.empty() && queue_.top().at <= end && result_.violations.empty()) {
-      Event e = queue_.top();
+      LoopEvent e = queue_.top();
       queue_.pop();
       now_ = e.at;
       switch (e.kind) {
-        case EventKind::kDeliver:
+        case LoopEventKind::kDeliver:
           deliver(e);
           break;
-        case EventKind::kProcess:
+        case LoopEventKind::kProcess:
           process(hosts_[e.target]);
           break;
-        case EventKind::kTimer:
+        case LoopEventKind::kTimer:
           timer(hosts_[e.target]);
           break;
-        case EventKind::kClientRetry:
+        case LoopEventKind::kClientRetry:
           retry(e.arg);
           break;
       }
@@ -208,16 +208,16 @@ class CommandSimulation {
   }
 
  private:
-  void schedule(Time at, EventKind kind, bft::PrincipalId target, std::uint64_t arg = 0,
+  void schedule(Time at, LoopEventKind kind, bft::PrincipalId target, std::uint64_t arg = 0,
                 MessagePtr message = nullptr) {
-    queue_.push(Event{at, order_++, kind, target, arg, std::move(message)});
+    queue_.push(LoopEvent{at, order_++, kind, target, arg, std::move(message)});
   }
 
   void send(ReplicaId from, bft::PrincipalId to, const MessagePtr& message, Time leaves) {
     count_instance_message(to, *message);
     if (from != kClient && hosts_[from].cut_off) return;
     if (to != kClient && hosts_[to].cut_off) return;
-    schedule(leaves + w_.latency.sample(rng_), EventKind::kDeliver, to, 0, message);
+    schedule(leaves + w_.latency.sample(rng_), LoopEventKind::kDeliver, to, 0, message);
   }
 
   void submit() {
@@ -236,16 +236,18 @@ class CommandSimulation {
     } else {
       send(kClient, primary_, request, now_);
     }
-    schedule(now_ + microseconds(w_.client_retry_ms * 1000), EventKind::kClientRetry, kClient, id);
+    schedule(now_ + microseconds(w_.client_retry_ms * 1000), LoopEventKind::kClientRetry, kClient,
+             id);
   }
 
   void retry(std::uint64_t id) {
     if (!pending_.contains(id)) return;
     for (const auto& h : hosts_) send(kClient, h.id, requests_.at(id), now_);
-    schedule(now_ + microseconds(w_.client_retry_ms * 1000), EventKind::kClientRetry, kClient, id);
+    schedule(now_ + microseconds(w_.client_retry_ms * 1000), LoopEventKind::kClientRetry, kClient,
+             id);
   }
 
-  void deliver(const Event& e) {
+  void deliver(const LoopEvent& e) {
     if (e.target == kClient) {
       on_reply(*e.message);
       return;
@@ -260,7 +262,7 @@ class CommandSimulation {
   void wake(Host& h) {
     if (h.process_scheduled || h.inbox.empty()) return;
     h.process_scheduled = true;
-    schedule(std::max(now_, h.busy_until), EventKind::kProcess, h.id);
+    schedule(std::max(now_, h.busy_until), LoopEventKind::kProcess, h.id);
   }
 
   void timer(Host& h) {
@@ -270,7 +272,7 @@ class CommandSimulation {
       h.inbox.push_back(nullptr);
       wake(h);
     }
-    schedule(now_ + microseconds(w_.tick_ms * 1000), EventKind::kTimer, h.id);
+    schedule(now_ + microseconds(w_.tick_ms * 1000), LoopEventKind::kTimer, h.id);
   }
 
   // The replica's loop takes the next input (once a core is free); the outputs of that step
@@ -285,7 +287,7 @@ class CommandSimulation {
       h.busy_until = now_ + microseconds(std::uniform_real_distribution<double>(
                                 0, w_.straggler_delay_us)(rng_));
       h.process_scheduled = true;
-      schedule(h.busy_until, EventKind::kProcess, h.id);
+      schedule(h.busy_until, LoopEventKind::kProcess, h.id);
       return;
     }
     h.waited = false;
@@ -295,7 +297,7 @@ class CommandSimulation {
           static_cast<std::size_t>(std::min_element(cores_.begin(), cores_.end()) - cores_.begin());
       if (cores_[core] > now_) {
         h.process_scheduled = true;
-        schedule(cores_[core], EventKind::kProcess, h.id);
+        schedule(cores_[core], LoopEventKind::kProcess, h.id);
         return;
       }
     }
@@ -427,7 +429,7 @@ class CommandSimulation {
   std::vector<Time> cores_;  // when each shared core is free (empty: a core per replica)
   std::shared_ptr<MacSigner> client_signer_;
   MacVerifier client_verifier_{keyring_};
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
+  std::priority_queue<LoopEvent, std::vector<LoopEvent>, std::greater<>> queue_;
   std::uint64_t order_ = 0;
   Time now_{0};
   ReplicaId primary_ = 0;

@@ -12,6 +12,7 @@
 
 #include "bftgate/bft/signer.hpp"
 #include "bftgate/bft/types.hpp"
+#include "bftgate/crypto/encoding.hpp"
 #include "bftgate/crypto/result.hpp"
 #include "bftgate/crypto/sha256.hpp"
 
@@ -144,6 +145,12 @@ MessagePtr make_message(const Signer& signer, MessageBody body);
 // Re-signs an existing body under another sender without checks: for Byzantine strategies.
 MessagePtr make_message_as(PrincipalId sender, MessageBody body, crypto::Signature signature);
 Bytes encode_signed_bytes(PrincipalId sender, const MessageBody& body);
+
+// The largest state snapshot a message or a write-ahead log record carries.
+inline constexpr std::size_t kMaxSnapshotBytes = 256 << 20;
+// A list of messages as the wire form and the log records write it: u32 count, then each
+// message's wire bytes.
+void encode_message_list(crypto::Encoder& e, const std::vector<MessagePtr>& messages);
 
 // Strict decoding of the wire form (nesting depth, counts and sizes bounded). Signatures are not
 // checked here: verification is the receiver's job (verify_message).
