@@ -59,7 +59,7 @@ def breaks_total(s, mode):
 
 def adversary_pairs(s):
     """How many (strategy, n) pairs the sweep ran in each mode."""
-    return len({(c["strategy"], c["validators"]) for c in s["cells"] if c["mode"] == "bft"})
+    return len({(c["strategy"], c["validators"]) for c in s["cells"] if c["mode"] == "bft" and c["byzantine"] > 0})
 
 
 def cft_breaks_within_f(s):
