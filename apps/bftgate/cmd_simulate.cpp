@@ -26,13 +26,19 @@ struct SimulateArgs {
   bool json_output = false;
   bool quiet = false;
   std::filesystem::path out;
+  bool seed_range_given = false;  // else a scenario's own seed (a search finding) is the run
 };
 
-int simulate_command(const SimulateArgs& args) {
-  auto scenario = sim::Scenario::load(args.scenario);
+int simulate_command(const SimulateArgs& given) {
+  auto scenario = sim::Scenario::load(given.scenario);
   if (!scenario) {
     print_error(scenario.error().message);
     return kExitFailure;
+  }
+  SimulateArgs args = given;
+  if (scenario->seed && !args.seed_range_given) {
+    args.first_seed = *scenario->seed;
+    args.seeds = 1;
   }
   std::uint64_t shard_index = 0;
   std::uint64_t shard_count = 1;
@@ -150,10 +156,13 @@ void register_simulate(CLI::App& app, Runner& run) {
   cmd->add_option("--scenario", args->scenario, "Scenario JSON file")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--seeds", args->seeds, "Number of seeded runs")
+  cmd->add_option("--seeds", args->seeds,
+                  "Number of seeded runs (default 100; 1 for a scenario that names its seed)")
       ->default_val(100)
       ->check(CLI::Range(1, 10'000'000));
-  cmd->add_option("--first-seed", args->first_seed, "Seed of the first run")->default_val(1);
+  cmd->add_option("--first-seed", args->first_seed,
+                  "Seed of the first run (default 1, or the scenario's own seed)")
+      ->default_val(1);
   cmd->add_option("--shard", args->shard,
                   "Run only seeds i, i+N, ... of the range (i/N), for batch schedulers");
   cmd->add_flag("--json", args->json_output, "Print every run and the aggregate as JSON");
@@ -161,7 +170,10 @@ void register_simulate(CLI::App& app, Runner& run) {
   cmd->add_option(
       "--out", args->out,
       "Also write the aggregate with the scenario and git revision to DIR/simulate.json");
-  cmd->callback([&run, args] { run = [args] { return simulate_command(*args); }; });
+  cmd->callback([&run, args, cmd] {
+    args->seed_range_given = cmd->count("--seeds") > 0 || cmd->count("--first-seed") > 0;
+    run = [args] { return simulate_command(*args); };
+  });
 }
 
 }  // namespace bftgate::cli

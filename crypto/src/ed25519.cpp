@@ -1,4 +1,5 @@
 #include "bftgate/crypto/ed25519.hpp"
+#include "bftgate/crypto/sha256.hpp"
 
 #include <sodium.h>
 
@@ -55,8 +56,44 @@ SecretKey::~SecretKey() { wipe(); }
 
 void SecretKey::wipe() noexcept { sodium_memzero(secret_.data(), secret_.size()); }
 
+namespace {
+thread_local SignatureMemo* active_memo = nullptr;
+}  // namespace
+
+SignatureMemo::Use::Use(SignatureMemo& memo) : previous_(active_memo) {
+  active_memo = &memo;
+}
+
+SignatureMemo::Use::~Use() {
+  active_memo = previous_;
+}
+
+const Signature* SignatureMemo::find(const std::array<std::uint8_t, 32>& name) {
+  auto it = signatures_.find(name);
+  if (it == signatures_.end()) {
+    ++misses_;
+    return nullptr;
+  }
+  ++hits_;
+  return &it->second;
+}
+
+void SignatureMemo::remember(const std::array<std::uint8_t, 32>& name,
+                             const Signature& signature) {
+  if (signatures_.size() >= capacity_) signatures_.clear();  // bounded: start over
+  signatures_.emplace(name, signature);
+}
+
 Signature SecretKey::sign(Domain domain, ByteView body) const {
-  return sign_raw(signing_message(domain, body));
+  auto message = signing_message(domain, body);
+  if (active_memo == nullptr) return sign_raw(message);
+  Bytes named(public_key_.bytes.begin(), public_key_.bytes.end());
+  named.insert(named.end(), message.begin(), message.end());
+  auto name = sha256(named).bytes;
+  if (const auto* known = active_memo->find(name)) return *known;
+  auto signature = sign_raw(message);
+  active_memo->remember(name, signature);
+  return signature;
 }
 
 Signature SecretKey::sign_raw(ByteView message) const {

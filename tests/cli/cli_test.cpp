@@ -187,7 +187,7 @@ TEST_F(CliTest, DigestMatchesTheLibrary) {
 
 TEST(Cli, HelpForEverySubcommandAndUsageErrors) {
   for (const char* sub : {"", "keygen ", "sign-cert ", "verify-cert ", "digest ", "demo ", "cert-demo ", "simulate ",
-                          "validator ", "store ", "node ", "submit ", "status "}) {
+                          "search ", "validator ", "store ", "node ", "submit ", "status "}) {
     auto result = bftgate(std::string(sub) + "--help");
     EXPECT_EQ(result.exit_code, 0) << sub;
     EXPECT_NE(result.output.find("Usage"), std::string::npos) << sub << result.output;
@@ -197,6 +197,32 @@ TEST(Cli, HelpForEverySubcommandAndUsageErrors) {
   EXPECT_EQ(bftgate("keygen --out /tmp/x").exit_code, 2);  // --validators missing
   EXPECT_EQ(bftgate("keygen --validators 0 --out /tmp/x").exit_code, 2);
   EXPECT_EQ(bftgate("keygen --validators 4 --fault-model pbft --out /tmp/x").exit_code, 2);
+}
+
+// A search with f+1 colluders finds, shrinks and writes a scenario that `simulate` replays to
+// the same run, byte for byte; with f Byzantine validators it finds nothing and exits 0.
+TEST(Cli, SearchWritesFindingsThatSimulateReplaysByteForByte) {
+  TempDir dir;
+  auto out = dir.path() / "search";
+  auto found = bftgate("search --byzantine 2 --seeds 300 --max-findings 1 --out " + out.string());
+  ASSERT_EQ(found.exit_code, 1) << found.output;
+  auto report = nlohmann::json::parse(std::ifstream(out / "search.json"));
+  ASSERT_EQ(report["findings"].size(), 1u);
+  const auto& finding = report["findings"][0];
+  auto scenario = out / "findings" /
+                  (finding["invariant"].get<std::string>() + "-" +
+                   std::to_string(finding["seed"].get<std::uint64_t>()) + ".json");
+  auto replay = bftgate("simulate --json --scenario " + scenario.string());
+  EXPECT_EQ(replay.exit_code, 0) << replay.output;  // the violation it expects
+  auto runs = nlohmann::json::parse(replay.output)["runs"];
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].dump(), finding["replay"].dump());
+
+  auto clean = bftgate("search --seeds 200 --jobs 2");
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_NE(clean.output.find("200 schedules"), std::string::npos) << clean.output;
+  EXPECT_EQ(bftgate("search --scope wide").exit_code, 2);
+  EXPECT_EQ(bftgate("search --byzantine 4").exit_code, 2);
 }
 
 TEST(Cli, CertificateDemoRunsAndWritesItsRunFolder) {

@@ -48,6 +48,18 @@ TEST(Sha256, StreamingEqualsOneShotForAnySplit) {
   }
 }
 
+// The one-shot form reuses a context per thread: consecutive messages of any size hash apart.
+TEST(Sha256, OneShotEqualsStreamingForConsecutiveMessages) {
+  Sha256 hasher;
+  for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{64},
+                           std::size_t{16383}, std::size_t{16384}, std::size_t{16385},
+                           std::size_t{70000}}) {
+    auto data = random_bytes(size, size + 7);
+    hasher.update(data);
+    EXPECT_EQ(sha256(data), hasher.finish()) << "size " << size;
+  }
+}
+
 TEST(Sha256, FileDigestEqualsOneShotAcrossChunkBoundaries) {
   TempDir dir;
   const std::size_t chunk = 1 << 20;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "property_seeds.hpp"
+
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -15,11 +17,7 @@ namespace bftgate::sim {
 namespace {
 
 // Seeds per property test: 1,000 by default (the bar); CI's sanitizer build sets fewer.
-std::uint64_t property_seeds() {
-  if (const char* text = std::getenv("BFTGATE_PROPERTY_SEEDS"))
-    return std::strtoull(text, nullptr, 10);
-  return 1000;
-}
+using bftgate::testing::property_seeds;
 
 // n = 4, f = 1: a passing adapter, then a failing one; short enough for thousands of runs.
 Scenario short_scenario() {
@@ -67,7 +65,9 @@ class ByzantineStrategyProperty : public ::testing::TestWithParam<std::string> {
 // Every strategy in the registry (bft/byzantine.hpp), so a new one is covered at once.
 std::vector<std::string> all_strategies() {
   std::vector<std::string> names;
-  for (const auto& s : bft::strategies()) names.emplace_back(s.name);
+  for (const auto& s : bft::strategies()) {
+    if (s.standalone) names.emplace_back(s.name);
+  }
   return names;
 }
 

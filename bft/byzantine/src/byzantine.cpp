@@ -27,7 +27,7 @@ class Silent final : public ByzantineStrategy {
   std::vector<TimedOutbound> transform(StrategyContext&, std::vector<Outbound>) override {
     return {};
   }
-  std::optional<Verdict> vote(Verdict) override { return std::nullopt; }
+  std::optional<Verdict> vote(Verdict, std::uint64_t) override { return std::nullopt; }
   const RegisterEntry* serve_poll(const AdapterRegister&) override { return nullptr; }
 };
 
@@ -124,13 +124,13 @@ class Forge final : public ByzantineStrategy {
 class PassAll final : public ByzantineStrategy {
  public:
   std::string_view name() const override { return "pass-all"; }
-  std::optional<Verdict> vote(Verdict) override { return Verdict::kPass; }
+  std::optional<Verdict> vote(Verdict, std::uint64_t) override { return Verdict::kPass; }
 };
 
 class FailAll final : public ByzantineStrategy {
  public:
   std::string_view name() const override { return "fail-all"; }
-  std::optional<Verdict> vote(Verdict) override { return Verdict::kFail; }
+  std::optional<Verdict> vote(Verdict, std::uint64_t) override { return Verdict::kFail; }
 };
 
 // Replays: with every output it re-sends old messages it has seen (its own and others'),
@@ -217,6 +217,8 @@ const std::vector<StrategyInfo>& strategies() {
   static const std::vector<StrategyInfo> registry = {
       {"silent"},   {"equivocate"}, {"forge"}, {"pass-all"},
       {"fail-all"}, {"replay"},     {"slow"},  {"twins", /*one_process=*/false},
+      // Its mutations come from a scenario (the simulator's schedule search).
+      {"mutate", /*one_process=*/false, /*standalone=*/false},
   };
   return registry;
 }
@@ -237,7 +239,8 @@ std::string strategy_names(bool one_process_only) {
   return out;
 }
 
-std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration slow_delay) {
+std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration slow_delay,
+                                                 std::vector<Mutation> plan) {
   if (name == "silent") return std::make_unique<Silent>();
   if (name == "equivocate") return std::make_unique<Equivocate>();
   if (name == "forge") return std::make_unique<Forge>();
@@ -246,6 +249,7 @@ std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration
   if (name == "replay") return std::make_unique<Replay>();
   if (name == "slow") return std::make_unique<Slow>(slow_delay);
   if (name == "twins") return std::make_unique<Twins>();
+  if (name == "mutate") return make_mutate_strategy(std::move(plan));
   throw std::invalid_argument(
       fmt::format("unknown Byzantine strategy '{}' (known: {})", name, strategy_names()));
 }

@@ -21,7 +21,7 @@ std::vector<Bytes> ValidatorVotes::votes_for(const AdapterRegister& reg, const V
   std::optional<Verdict> verdict = pass ? Verdict::kPass : Verdict::kFail;
   std::vector<Bytes> operations;
   if (strategy_) {
-    verdict = strategy_->vote(*verdict);
+    verdict = strategy_->vote(*verdict, job.version);
     operations = strategy_->extra_vote_operations(reg);
   }
   if (verdict) {

@@ -161,6 +161,8 @@ Scenario parse(const json& j) {
                "crashes",
                "compaction",
                "byzantine",
+               "round_partitions",
+               "mutations",
                "adapters",
                "validation_time_ms",
                "validation_time_ms_by_validator",
@@ -169,7 +171,8 @@ Scenario parse(const json& j) {
                "client_retry_s",
                "convergence_bound_s",
                "consensus_allowance_s",
-               "expect_violation"});
+               "expect_violation",
+               "seed"});
   Scenario s;
   s.name = get_or<std::string>(j, "name", s.name, "scenario");
   s.description = get_or<std::string>(j, "description", "", "scenario");
@@ -263,6 +266,52 @@ Scenario parse(const json& j) {
       s.byzantine[id] = name;
     }
   }
+  const auto round_of = [&](const json& item, const std::string& path) {
+    bft::RoundSelector round;
+    round.view = get_or<std::uint64_t>(item, "view", 0, path);
+    if (item.contains("seq")) round.seq = get_or<std::uint64_t>(item, "seq", 0, path);
+    return round;
+  };
+  const auto replica_list = [&](const json& list, const std::string& path) {
+    if (!list.is_array()) throw ScenarioError(path + ": expected a list of validator ids");
+    std::vector<ReplicaId> ids;
+    for (const auto& id : list) ids.push_back(parse_replica(id, n, path));
+    return ids;
+  };
+  for (const auto& p : get_or(j, "round_partitions", json::array(), "scenario")) {
+    only_fields(p, "round_partitions[]", {"view", "seq", "groups"});
+    bft::RoundPartition spec;
+    spec.round = round_of(p, "round_partitions[]");
+    for (const auto& group : get_or(p, "groups", json::array(), "round_partitions[]"))
+      spec.groups.push_back(replica_list(group, "round_partitions[].groups"));
+    s.round_partitions.push_back(std::move(spec));
+  }
+  for (const auto& m : get_or(j, "mutations", json::array(), "scenario")) {
+    only_fields(m, "mutations[]", {"validator", "kind", "view", "seq", "version", "to", "salt"});
+    bft::Mutation spec;
+    spec.replica = parse_replica(m.value("validator", json()), n, "mutations[].validator");
+    auto kind_name = get_or<std::string>(m, "kind", "", "mutations[]");
+    auto kind = bft::parse_mutation_kind(kind_name);
+    if (!kind) {
+      std::string known;
+      for (const auto& info : bft::mutation_kinds())
+        known += (known.empty() ? "" : ", ") + std::string(info.name);
+      throw ScenarioError(
+          fmt::format("mutations[].kind: unknown kind '{}' (known: {})", kind_name, known));
+    }
+    spec.kind = *kind;
+    spec.round = round_of(m, "mutations[]");
+    spec.version = get_or<std::uint64_t>(m, "version", 0, "mutations[]");
+    if (m.contains("to")) spec.to = replica_list(m["to"], "mutations[].to");
+    spec.salt = get_or<std::uint64_t>(m, "salt", 0, "mutations[]");
+    auto strategy = s.byzantine.find(spec.replica);
+    if (strategy == s.byzantine.end() || strategy->second != "mutate") {
+      throw ScenarioError(fmt::format(
+          "mutations[]: validator {} must be Byzantine with the strategy \"mutate\"",
+          spec.replica));
+    }
+    s.mutations.push_back(std::move(spec));
+  }
   std::uint64_t last_version = 0;
   for (const auto& a : get_or(j, "adapters", json::array(), "scenario")) {
     only_fields(a, "adapters[]",
@@ -334,6 +383,7 @@ Scenario parse(const json& j) {
       non_negative(get_or(j, "consensus_allowance_s", s.consensus_allowance_s, "scenario"),
                    "consensus_allowance_s");
   s.expect_violation = get_or<std::string>(j, "expect_violation", "none", "scenario");
+  if (j.contains("seed")) s.seed = get_or<std::uint64_t>(j, "seed", 0, "scenario");
   if (s.client_retry_s <= 0) throw ScenarioError("client_retry_s must be positive");
   return s;
 }
@@ -449,6 +499,28 @@ json Scenario::to_json() const {
                      {"down_s", compaction.down_s}};
   j["byzantine"] = json::object();
   for (const auto& [id, strategy] : byzantine) j["byzantine"][std::to_string(id)] = strategy;
+  const auto round_json = [](json& out, const bft::RoundSelector& round) {
+    out["view"] = round.view;
+    if (round.seq) out["seq"] = *round.seq;
+  };
+  j["round_partitions"] = json::array();
+  for (const auto& p : round_partitions) {
+    json pj = {{"groups", p.groups}};
+    round_json(pj, p.round);
+    j["round_partitions"].push_back(pj);
+  }
+  j["mutations"] = json::array();
+  for (const auto& m : mutations) {
+    json mj = {{"validator", m.replica}, {"kind", std::string(bft::to_string(m.kind))}};
+    if (m.kind == bft::MutationKind::kVoteFlip) {
+      mj["version"] = m.version;
+    } else {
+      round_json(mj, m.round);
+      if (!m.to.empty()) mj["to"] = m.to;
+      mj["salt"] = m.salt;
+    }
+    j["mutations"].push_back(mj);
+  }
   j["adapters"] = json::array();
   for (const auto& a : adapters) {
     json aj = {{"version", a.version},
@@ -481,6 +553,7 @@ json Scenario::to_json() const {
   j["convergence_bound_s"] = convergence_bound_s;
   j["consensus_allowance_s"] = consensus_allowance_s;
   j["expect_violation"] = expect_violation;
+  if (seed) j["seed"] = *seed;
   return j;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <mutex>
 #include <queue>
 #include <set>
 
@@ -104,7 +105,7 @@ struct ReplicaHost {
   std::vector<Instance> instances;            // two for twins
   std::vector<bft::ReplicaChecker> checkers;  // one per instance, kept across restarts
   std::shared_ptr<bft::Signer> signer;
-  std::optional<crypto::SecretKey> vote_key;
+  const crypto::SecretKey* vote_key = nullptr;
   // The validator process's own vote logic; recreated when the host restarts (what it was
   // validating died with it).
   std::optional<bft::ValidatorVotes> votes;
@@ -116,9 +117,35 @@ struct FleetNode {
   crypto::Digest serving_digest;
   std::optional<std::uint64_t> fetching;
   crypto::Digest fetching_digest;
+  std::optional<crypto::ReleaseCertificate> fetching_certificate;  // verified at selection
 };
 
 constexpr ReplicaId kNoReplica = 0xffff'ffffu;
+constexpr std::uint64_t kOperatorKeyIndex = 1'000'000;
+
+// The simulated validators' and operator's Ed25519 keys depend on their index only, not on the
+// seed: Ed25519 signatures are deterministic, so runs that cast the same votes sign the same
+// bytes, and a thread's verification cache (below) serves them all.
+const crypto::SecretKey& simulated_key(std::uint64_t index) {
+  static std::mutex mutex;
+  static std::map<std::uint64_t, std::unique_ptr<crypto::SecretKey>> keys;
+  std::lock_guard lock(mutex);
+  auto& key = keys[index];
+  if (!key) {
+    std::array<std::uint8_t, crypto::kSeedSize> key_seed{};
+    auto digest = crypto::sha256(as_bytes(fmt::format("bftgate-sim-key/{}", index)));
+    std::copy(digest.bytes.begin(), digest.bytes.end(), key_seed.begin());
+    key = std::make_unique<crypto::SecretKey>(crypto::SecretKey::from_seed(key_seed));
+  }
+  return *key;
+}
+
+// One bounded cache of verified signatures per thread, kept across runs (a cache hit gives the
+// same answer as verifying, so runs stay exact).
+std::shared_ptr<crypto::VerifyCache> thread_verify_cache() {
+  thread_local auto cache = std::make_shared<crypto::VerifyCache>(std::size_t{1} << 14);
+  return cache;
+}
 
 class Simulation {
  public:
@@ -128,13 +155,13 @@ class Simulation {
         keyring_(std::make_shared<MacKeyring>(seed)),
         checker_(scenario, config_, verify_cache_.get()) {
     result_.seed = seed;
-    build_cluster(seed);
+    build_cluster();
   }
 
   RunResult run();
 
  private:
-  void build_cluster(std::uint64_t seed);
+  void build_cluster();
   Instance make_instance(ReplicaHost& host);
   void schedule(Time at, EventKind kind, std::uint32_t target, std::uint64_t arg = 0,
                 MessagePtr message = nullptr) {
@@ -148,6 +175,12 @@ class Simulation {
   void send(std::uint32_t from_replica_group, PrincipalId to, const MessagePtr& message,
             Duration extra_delay);
   bool partitioned(ReplicaId a, ReplicaId b) const;
+  bool round_partitioned(ReplicaId a, ReplicaId b, const bft::SignedMessage& message) const {
+    for (const auto& p : scenario_.round_partitions) {
+      if (p.round.matches(message) && p.separates(a, b)) return true;
+    }
+    return false;
+  }
   const LinkSpec& link() const {
     return (scenario_.before_gst && now_ < seconds(scenario_.gst_s)) ? *scenario_.before_gst
                                                                      : scenario_.link;
@@ -184,10 +217,10 @@ class Simulation {
   Rng rng_;
   std::shared_ptr<MacKeyring> keyring_;
   std::shared_ptr<bft::Verifier> verifier_;
-  std::shared_ptr<crypto::VerifyCache> verify_cache_ = std::make_shared<crypto::VerifyCache>();
+  std::shared_ptr<crypto::VerifyCache> verify_cache_ = thread_verify_cache();
   ClusterConfig config_;
   bft::ReplicaOptions options_;
-  std::optional<crypto::SecretKey> operator_key_;
+  const crypto::SecretKey* operator_key_ = nullptr;
   std::vector<ReplicaHost> hosts_;
   std::map<PrincipalId, Client> clients_;
   std::vector<FleetNode> fleet_;
@@ -199,26 +232,18 @@ class Simulation {
   InvariantChecker checker_;
 };
 
-void Simulation::build_cluster(std::uint64_t seed) {
+void Simulation::build_cluster() {
   auto n = scenario_.validators;
   config_.cluster_id = "bftgate-sim";
   config_.epoch = 1;
   config_.fault_model = scenario_.fault_model;
   config_.f = scenario_.f();
-  std::vector<crypto::SecretKey> keys;
-  auto derived_key = [&](std::uint64_t index) {
-    std::array<std::uint8_t, crypto::kSeedSize> key_seed{};
-    auto digest = crypto::sha256(as_bytes(fmt::format("bftgate-sim-key/{}/{}", seed, index)));
-    std::copy(digest.bytes.begin(), digest.bytes.end(), key_seed.begin());
-    return crypto::SecretKey::from_seed(key_seed);
-  };
   for (std::size_t i = 0; i < n; ++i) {
-    keys.push_back(derived_key(i));
     config_.validators.push_back({static_cast<ReplicaId>(i),
                                   fmt::format("tcp://127.0.0.1:{}", 20000 + i),
-                                  keys.back().public_key()});
+                                  simulated_key(i).public_key()});
   }
-  operator_key_ = derived_key(1'000'000);
+  operator_key_ = &simulated_key(kOperatorKeyIndex);
   config_.operator_public_key = operator_key_->public_key();
   config_.artifact_store_endpoint = "tcp://127.0.0.1:19999";
   if (auto status = config_.validate(); !status)
@@ -240,10 +265,15 @@ void Simulation::build_cluster(std::uint64_t seed) {
     ReplicaHost host;
     host.id = static_cast<ReplicaId>(i);
     host.signer = std::make_shared<MacSigner>(host.id, keyring_->key(host.id));
-    host.vote_key = std::move(keys[i]);
+    host.vote_key = &simulated_key(i);
     auto byz = scenario_.byzantine.find(host.id);
-    if (byz != scenario_.byzantine.end())
-      host.strategy = bft::make_strategy(byz->second, slow_delay);
+    if (byz != scenario_.byzantine.end()) {
+      std::vector<bft::Mutation> plan;
+      for (const auto& m : scenario_.mutations) {
+        if (m.replica == host.id) plan.push_back(m);
+      }
+      host.strategy = bft::make_strategy(byz->second, slow_delay, std::move(plan));
+    }
     hosts_.push_back(std::move(host));
   }
   for (auto& host : hosts_) {
@@ -428,9 +458,11 @@ void Simulation::process(const Event& event) {
     case EventKind::kSwapped: {
       auto& node = fleet_[event.target];
       auto version = event.arg;
-      auto digest = node.fetching_digest;
+      // What the node loads: the bytes the store handed over.
+      const auto* a = adapter(version);
+      auto digest = artifact_digest(version, a != nullptr && a->tampered_artifact);
       node.fetching.reset();
-      checker_.on_load(event.target, node.serving, version, digest);
+      checker_.on_load(event.target, node.serving, *node.fetching_certificate, digest);
       if (version <= node.serving) break;
       node.serving = version;
       node.serving_digest = digest;
@@ -582,7 +614,7 @@ void Simulation::send(std::uint32_t from_group, PrincipalId to, const MessagePtr
   if (auto client = clients_.find(to); client != clients_.end())
     to_group = client->second.colocated_with;
   const auto& l = link();
-  if (partitioned(from_group, to_group) ||
+  if (partitioned(from_group, to_group) || round_partitioned(from_group, to_group, *message) ||
       (l.loss > 0 && std::uniform_real_distribution<double>()(rng_) < l.loss)) {
     ++result_.dropped;
     return;
@@ -667,6 +699,7 @@ void Simulation::poll(std::uint32_t index) {
   const auto* entry = &*selection.chosen;
   node.fetching = entry->version;
   node.fetching_digest = entry->artifact_digest;
+  node.fetching_certificate = entry->certificate;
   auto transfer =
       seconds(static_cast<double>(entry->size) / (scenario_.fleet.bandwidth_mb_s * 1e6));
   schedule(now_ + transfer + link().latency.sample(rng_), EventKind::kFetched, index,
@@ -773,6 +806,8 @@ nlohmann::json RunResult::to_json() const {
 }
 
 RunResult simulate(const Scenario& scenario, std::uint64_t seed) {
+  thread_local crypto::SignatureMemo memo;
+  crypto::SignatureMemo::Use use(memo);
   return Simulation(scenario, seed).run();
 }
 

@@ -74,7 +74,9 @@ class Adversaries final : public Experiment {
 
   json config(Size size) const override {
     json strategies = json::array();
-    for (const auto& info : bft::strategies()) strategies.push_back(std::string(info.name));
+    for (const auto& info : bft::strategies()) {
+      if (info.standalone) strategies.push_back(std::string(info.name));
+    }
     return {{"validators", {4, 7, 10}},
             {"modes", {"bft", "cft"}},
             {"strategies", strategies},

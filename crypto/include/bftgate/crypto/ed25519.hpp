@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <compare>
 #include <cstdint>
 #include <optional>
@@ -64,6 +65,40 @@ class SecretKey {
 
   std::array<std::uint8_t, 64> secret_{};  // libsodium layout: seed || public key
   PublicKey public_key_{};
+};
+
+// Ed25519 signing is deterministic: one key signs one message one way. While a
+// SignatureMemo::Use is alive on a thread, SecretKey::sign on that thread looks the signature up
+// there first (by the public key and the signed message) and remembers what it computes. The
+// simulator keeps one memo a thread, since runs cast the same votes over and over. It holds
+// signatures only, never key material.
+class SignatureMemo {
+ public:
+  explicit SignatureMemo(std::size_t capacity = 1 << 12) : capacity_(capacity) {}
+
+  class Use {
+   public:
+    explicit Use(SignatureMemo& memo);
+    ~Use();
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+
+   private:
+    SignatureMemo* previous_;
+  };
+
+  std::uint64_t hits() const { return hits_; }
+  std::uint64_t misses() const { return misses_; }
+
+ private:
+  friend class SecretKey;
+  const Signature* find(const std::array<std::uint8_t, 32>& name);
+  void remember(const std::array<std::uint8_t, 32>& name, const Signature& signature);
+
+  std::size_t capacity_;
+  std::map<std::array<std::uint8_t, 32>, Signature> signatures_;
+  std::uint64_t hits_ = 0;
+  std::uint64_t misses_ = 0;
 };
 
 // Verifies a signature made by SecretKey::sign with the same domain and body.

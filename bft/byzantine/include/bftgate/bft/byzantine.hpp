@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bftgate/bft/mutation.hpp"
 #include "bftgate/bft/register.hpp"
 #include "bftgate/bft/replica.hpp"
 
@@ -41,8 +42,9 @@ class ByzantineStrategy {
                                                std::vector<Outbound> messages);
   // Whether an incoming message is given to the replica (and remembered for replays).
   virtual bool accept(StrategyContext& context, const MessagePtr& message);
-  // The validator's vote given what an honest validator would conclude; nullopt: no vote.
-  virtual std::optional<Verdict> vote(Verdict honest) { return honest; }
+  // The validator's vote on `version` given what an honest validator would conclude; nullopt:
+  // no vote.
+  virtual std::optional<Verdict> vote(Verdict honest, std::uint64_t /*version*/) { return honest; }
   // Extra vote operations to submit when a new candidate enters beta (e.g. replays of old votes).
   virtual std::vector<Bytes> extra_vote_operations(const AdapterRegister&) { return {}; }
   // Called with every vote operation this validator submits.
@@ -61,6 +63,9 @@ struct StrategyInfo {
   std::string_view name;
   // Whether one validator process can play it (twins needs two processes behind a router).
   bool one_process = true;
+  // Whether the name alone says what it does; "mutate" needs a scenario's mutations, so
+  // experiments that sweep the strategies leave it out.
+  bool standalone = true;
 };
 const std::vector<StrategyInfo>& strategies();
 bool known_strategy(std::string_view name, bool one_process_only = false);
@@ -68,7 +73,11 @@ bool known_strategy(std::string_view name, bool one_process_only = false);
 std::string strategy_names(bool one_process_only = false);
 
 // A strategy from the registry; slow_delay: how long the slow primary holds its pre-prepares
-// (just under the view-change timeout). Throws std::invalid_argument for an unknown name.
-std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration slow_delay);
+// (just under the view-change timeout); plan: what "mutate" does (its replica's mutations, in
+// bftgate/bft/mutation.hpp). Throws std::invalid_argument for an unknown name.
+std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration slow_delay,
+                                                 std::vector<Mutation> plan = {});
+// The "mutate" strategy itself (bft/byzantine/src/mutation.cpp).
+std::unique_ptr<ByzantineStrategy> make_mutate_strategy(std::vector<Mutation> plan);
 
 }  // namespace bftgate::bft

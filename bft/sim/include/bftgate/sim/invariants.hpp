@@ -11,9 +11,11 @@
 //                    compactions of its log
 //   replica-invariant every replica's own state after every step (bft/replica_checker.hpp)
 //   register-safety  every certificate verifies, holds at least f+1 PASS votes of honest
-//                    validators (so an adapter every honest validator fails is never certified),
-//                    and no version is certified with two digests
-//   serving-safety   inference nodes load only certified digests; their versions never decrease
+//                    validators (so an adapter every honest validator fails is never certified;
+//                    beyond f Byzantine validators, only certificates of adapters some honest
+//                    validator fails count), and no version is certified with two digests
+//   serving-safety   inference nodes load only the digest a certificate names, and that
+//                    certificate meets register-safety; their versions never decrease
 //   liveness         after GST (and after the last partition, crash and restart), a passing adapter
 //   is certified and
 //                    every inference node serves it within the scenario's bound
@@ -51,8 +53,9 @@ class InvariantChecker {
   // Each RELEASE_COMMIT entry an honest replica's register holds; returns true the first time
   // any honest replica holds a release of that version.
   bool on_release(ReplicaId replica, const bft::RegisterEntry& entry);
-  void on_load(std::uint32_t node, std::uint64_t serving, std::uint64_t version,
-               const crypto::Digest& digest);
+  // A node loaded the artifact with digest `loaded` under `certificate`.
+  void on_load(std::uint32_t node, std::uint64_t serving,
+               const crypto::ReleaseCertificate& certificate, const crypto::Digest& loaded);
   void at_end(const std::vector<VersionOutcome>& outcomes);
 
   const std::vector<std::string>& violations() const { return violations_; }
@@ -60,6 +63,9 @@ class InvariantChecker {
 
  private:
   void violation(std::string text);
+  // Register-safety for one certificate, wherever it is held: it verifies against the config,
+  // rests on at least f+1 honest PASS votes, and names the only digest certified for its version.
+  void check_certificate(const std::string& holder, const crypto::ReleaseCertificate& certificate);
   bool honest(ReplicaId id) const { return !scenario_.byzantine.contains(id); }
 
   const Scenario& scenario_;
@@ -72,7 +78,8 @@ class InvariantChecker {
   std::map<bft::Seq, crypto::Digest> committed_;
   std::map<bft::Seq, std::pair<ReplicaId, crypto::Digest>> log_heads_;
   std::map<bft::Seq, std::pair<ReplicaId, crypto::Digest>> checkpoints_;
-  std::map<std::uint64_t, crypto::Digest> certified_;
+  std::map<std::uint64_t, crypto::Digest> certified_;  // by honest registers and node loads
+  std::set<std::uint64_t> released_;  // versions some honest replica's register released
   std::set<std::pair<ReplicaId, std::uint64_t>> checked_;
   std::vector<std::string> violations_;
 };

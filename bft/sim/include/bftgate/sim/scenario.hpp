@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bftgate/bft/mutation.hpp"
 #include "bftgate/bft/types.hpp"
 #include "bftgate/crypto/cluster_config.hpp"
 #include "bftgate/crypto/result.hpp"
@@ -125,6 +126,13 @@ struct Scenario {
   std::vector<CrashSpec> crashes;
   CompactionSpec compaction;
   std::map<ReplicaId, std::string> byzantine;  // validator id -> strategy name
+  // Faults bound to protocol rounds (bftgate/bft/mutation.hpp), as the schedule search draws
+  // them. JSON: "round_partitions": [{"view": v, "seq": s (optional), "groups": [[..], ..]}];
+  // "mutations": [{"validator": id, "kind": "seq+1", "view": v, "seq": s, "to": [ids],
+  // "salt": n} | {"validator": id, "kind": "vote-flip", "version": v}]. A mutated validator's
+  // strategy must be "mutate".
+  std::vector<bft::RoundPartition> round_partitions;
+  std::vector<bft::Mutation> mutations;
   std::vector<AdapterSpec> adapters;
   DurationDistribution validation_time = DurationDistribution::uniform(200, 800);
   std::map<ReplicaId, DurationDistribution> validation_time_by_validator;
@@ -138,6 +146,9 @@ struct Scenario {
   // What a correct run of this scenario shows: "none" (no invariant violation) or the
   // invariant a run is expected to break (e.g. "register-safety" with f+1 colluders).
   std::string expect_violation = "none";
+  // The seed this scenario replays with (a schedule the search found); `bftgate simulate` runs
+  // just this seed unless told otherwise.
+  std::optional<std::uint64_t> seed;
 
   std::uint32_t f() const;
   const DurationDistribution& validation_time_of(ReplicaId validator) const;
