@@ -1,6 +1,7 @@
 // bftgate: one binary, one subcommand per job.
 #include <fmt/format.h>
 
+#include "bftgate/seeded_bug.hpp"
 #include "build_info.hpp"
 #include "cli_common.hpp"
 
@@ -14,6 +15,10 @@ void register_validate(CLI::App& app, Runner& run);
 
 int main(int argc, char** argv) {
   using namespace bftgate::cli;
+  if (!bftgate::kSeededBug.empty()) {
+    fmt::print(stderr, "bftgate: THIS BUILD CONTAINS THE SEEDED BUG '{}' (mutation testing only)\n",
+               bftgate::kSeededBug);
+  }
   CLI::App app{"bftgate: Byzantine-tolerant release of LLM adapters"};
   app.require_subcommand(1);
   app.set_version_flag("--version", fmt::format("bftgate {} ({})", bftgate::build_info::kVersion,

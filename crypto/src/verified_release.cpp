@@ -1,4 +1,5 @@
 #include "bftgate/crypto/verified_release.hpp"
+#include "bftgate/seeded_bug.hpp"
 
 #include <fmt/format.h>
 
@@ -14,7 +15,8 @@ Result<VerifiedRelease, CertVerdict> VerifiedRelease::verify(const ReleaseCertif
 
 Result<VerifiedArtifact> VerifiedRelease::check_artifact(ByteView artifact) const {
   const auto actual = sha256(artifact);
-  if (actual == artifact_digest()) return VerifiedArtifact(*this, artifact);
+  if (actual == artifact_digest() || seeded_bug("node-skips-digest-check"))
+    return VerifiedArtifact(*this, artifact);
   return Error{fmt::format(
       "adapter version {}: artifact digest mismatch: the certificate names {}, the {} bytes "
       "received hash to {}",

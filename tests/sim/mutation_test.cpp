@@ -77,6 +77,9 @@ TEST(MessageRound, OrderingMessagesHaveViewAndSeqOthersTheirViewOrNone) {
   EXPECT_FALSE((RoundSelector{3, 8}.matches(*commit)));
   EXPECT_FALSE((RoundSelector{2, std::nullopt}.matches(*commit)));
   EXPECT_FALSE((RoundSelector{4, 0}.matches(*view_change)));  // a seq names ordering messages
+  auto checkpoint = make_message(signer, Checkpoint{8, {}});  // ...and checkpoints, in any view
+  EXPECT_TRUE((RoundSelector{5, 8}.matches(*checkpoint)));
+  EXPECT_FALSE((RoundSelector{5, std::nullopt}.matches(*checkpoint)));
 
   RoundPartition partition{{0, std::nullopt}, {{0, 1}, {2}}};
   EXPECT_TRUE(partition.separates(0, 2));
@@ -91,7 +94,7 @@ TEST(MutationKinds, EveryNameParsesBackAndSmallScopeIsTheByzzFuzzSet) {
     EXPECT_EQ(to_string(info.kind), info.name);
     if (info.small_scope) ++small;
   }
-  EXPECT_EQ(small, 9u);
+  EXPECT_EQ(small, 10u);
   EXPECT_FALSE(parse_mutation_kind("seq+2"));
 }
 
@@ -157,6 +160,11 @@ TEST_F(MutateTest, AVoteFlipFlipsOnlyItsVersion) {
   EXPECT_EQ(strategy->vote(Verdict::kPass, 1), Verdict::kPass);
   EXPECT_EQ(strategy->vote(Verdict::kPass, 2), Verdict::kFail);
   EXPECT_EQ(strategy->vote(Verdict::kFail, 2), Verdict::kPass);
+  EXPECT_EQ(strategy->vote_copies(2), 1u);
+  auto again = make_strategy("mutate", Duration(0),
+                             {{kSelf, MutationKind::kVoteAgain, {}, /*version=*/3, {}, 0}});
+  EXPECT_EQ(again->vote_copies(3), 2u);
+  EXPECT_EQ(again->vote_copies(2), 1u);
 }
 
 }  // namespace

@@ -26,6 +26,8 @@ std::optional<MessageRound> round_of(const SignedMessage& message) {
 }
 
 bool RoundSelector::matches(const SignedMessage& message) const {
+  // A checkpoint belongs to the round of its sequence number, whatever the view.
+  if (const auto* c = message.as<Checkpoint>()) return seq == c->seq;
   auto round = round_of(message);
   if (!round || round->view != view) return false;
   return !seq || round->seq == seq;
@@ -50,7 +52,8 @@ const std::vector<MutationKindInfo>& mutation_kinds() {
       {MutationKind::kSeqUp, "seq+1", true},        {MutationKind::kSeqDown, "seq-1", true},
       {MutationKind::kDigest, "digest", true},      {MutationKind::kSignature, "signature", true},
       {MutationKind::kDrop, "drop", true},          {MutationKind::kDuplicate, "duplicate", true},
-      {MutationKind::kVoteFlip, "vote-flip", true}, {MutationKind::kViewAny, "view-any", false},
+      {MutationKind::kVoteFlip, "vote-flip", true},
+      {MutationKind::kVoteAgain, "vote-again", true}, {MutationKind::kViewAny, "view-any", false},
       {MutationKind::kSeqAny, "seq-any", false},    {MutationKind::kCorrupt, "corrupt", false},
   };
   return kinds;
@@ -68,6 +71,10 @@ std::optional<MutationKind> parse_mutation_kind(std::string_view name) {
     if (info.name == name) return info.kind;
   }
   return std::nullopt;
+}
+
+bool is_vote_mutation(MutationKind kind) {
+  return kind == MutationKind::kVoteFlip || kind == MutationKind::kVoteAgain;
 }
 
 bool Mutation::reaches(ReplicaId receiver) const {
@@ -149,13 +156,21 @@ class Mutate final : public ByzantineStrategy {
     return honest;
   }
 
+  std::size_t vote_copies(std::uint64_t version) override {
+    std::size_t copies = 1;
+    for (const auto& m : plan_) {
+      if (m.kind == MutationKind::kVoteAgain && m.version == version) ++copies;
+    }
+    return copies;
+  }
+
   std::vector<TimedOutbound> transform(StrategyContext& context,
                                        std::vector<Outbound> messages) override {
     std::vector<TimedOutbound> out;
     for (auto& m : messages) {
       std::vector<const Mutation*> applicable;
       for (const auto& mutation : plan_) {
-        if (mutation.kind != MutationKind::kVoteFlip && m.message->sender == context.self &&
+        if (!is_vote_mutation(mutation.kind) && m.message->sender == context.self &&
             mutation.round.matches(*m.message)) {
           applicable.push_back(&mutation);
         }
@@ -257,6 +272,7 @@ class Mutate final : public ByzantineStrategy {
       case MutationKind::kDrop:
       case MutationKind::kDuplicate:
       case MutationKind::kVoteFlip:
+      case MutationKind::kVoteAgain:
         return nullptr;
     }
     if (!changed) return nullptr;

@@ -30,7 +30,11 @@ std::vector<Bytes> ValidatorVotes::votes_for(const AdapterRegister& reg, const V
         operations.begin(),
         make_vote(vote_key_, config.cluster_id, config.epoch, id_, job.version, job.artifact_digest,
                   job.previous_entry_hash, *verdict, metrics_digest));
-    if (strategy_) strategy_->on_vote_cast(operations.front());
+    if (strategy_) {
+      strategy_->on_vote_cast(operations.front());
+      for (std::size_t i = 1; i < strategy_->vote_copies(job.version); ++i)
+        operations.push_back(operations.front());
+    }
   }
   return operations;
 }

@@ -1,4 +1,5 @@
 #include "bftgate/bft/replica_config.hpp"
+#include "bftgate/seeded_bug.hpp"
 
 namespace bftgate::bft {
 
@@ -7,6 +8,7 @@ ReplicaOptions replica_options(const ClusterConfig& config) {
   for (const auto& v : config.validators) options.replicas.push_back(v.id);
   options.f = config.f;
   options.quorum = config.quorum();
+  if constexpr (seeded_bug("quorum-off-by-one")) --options.quorum;
   return options;
 }
 

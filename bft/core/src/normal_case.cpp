@@ -4,6 +4,7 @@
 #include <set>
 
 #include "bftgate/bft/replica.hpp"
+#include "bftgate/seeded_bug.hpp"
 
 namespace bftgate::bft {
 
@@ -160,7 +161,8 @@ void Replica::on_pre_prepare(const MessagePtr& message) {
 
 void Replica::on_prepare(const MessagePtr& message) {
   const auto& p = *message->as<Prepare>();
-  if (!view_active_ || p.view != view_ || !in_window(p.seq)) return;
+  bool stale_ok = seeded_bug("stale-view-prepare") && p.view < view_;
+  if (!view_active_ || (p.view != view_ && !stale_ok) || !in_window(p.seq)) return;
   if (message->sender == primary_of(view_)) return;  // the pre-prepare is the primary's vote
   auto& s = slot(p.seq);
   auto [it, inserted] = s.prepares.emplace(message->sender, message);

@@ -1,5 +1,6 @@
 // Dispatch, timers and outputs of the replica.
 #include "bftgate/bft/replica.hpp"
+#include "bftgate/seeded_bug.hpp"
 
 #include <fmt/format.h>
 
@@ -58,6 +59,10 @@ void Replica::persist_sent(const MessagePtr& message) {
   PersistRecord record;
   record.kind = PersistRecord::Kind::kSent;
   record.message = message;
+  if constexpr (seeded_bug("persist-after-send")) {
+    deferred_persist_.push_back(std::move(record));  // written with the next Ready
+    return;
+  }
   ready_.persist.push_back(std::move(record));
 }
 
@@ -152,6 +157,8 @@ void Replica::tick(Time now) {
 Ready Replica::take_ready() {
   Ready out = std::move(ready_);
   ready_ = Ready{};
+  if constexpr (seeded_bug("persist-after-send")) ready_.persist = std::move(deferred_persist_);
+  deferred_persist_.clear();
   return out;
 }
 
@@ -160,7 +167,8 @@ std::size_t Replica::matching(const std::map<ReplicaId, MessagePtr>& votes, View
   std::size_t count = 0;
   for (const auto& [sender, message] : votes) {
     if (const auto* p = message->as<Prepare>()) {
-      if (p->view == view && p->batch_digest == digest) ++count;
+      bool view_ok = p->view == view || (seeded_bug("stale-view-prepare") && p->view < view);
+      if (view_ok && p->batch_digest == digest) ++count;
     } else if (const auto* c = message->as<Commit>()) {
       if (c->view == view && c->batch_digest == digest) ++count;
     }

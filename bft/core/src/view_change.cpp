@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "bftgate/bft/replica.hpp"
+#include "bftgate/seeded_bug.hpp"
 
 namespace bftgate::bft {
 
@@ -221,6 +222,7 @@ void Replica::on_new_view(const MessagePtr& message) {
   }
   if (senders.size() < options_.quorum) return fail_with("fewer view changes than a quorum");
   auto expected = new_view_pre_prepares(nv.view, nv.view_changes);
+  if constexpr (seeded_bug("new-view-without-proofs")) return enter_new_view(message);
   if (expected.size() != nv.pre_prepares.size())
     return fail_with("wrong number of re-issued pre-prepares");
   for (std::size_t i = 0; i < expected.size(); ++i) {

@@ -1,4 +1,5 @@
 #include "bftgate/bft/register.hpp"
+#include "bftgate/seeded_bug.hpp"
 
 #include <fmt/format.h>
 
@@ -167,12 +168,12 @@ AdapterRegister::Outcome AdapterRegister::apply_vote(const VoteOp& op) {
     return {false,
             fmt::format("already decided: version {} is {}", op.version, to_string(target->state))};
   }
-  if (op.artifact_digest != target->artifact_digest) {
+  if (op.artifact_digest != target->artifact_digest && !seeded_bug("vote-for-other-digest")) {
     return {false,
             fmt::format("artifact digest {} does not match version {} ({})",
                         op.artifact_digest.hex(), op.version, target->artifact_digest.hex())};
   }
-  if (target->has_voted(op.validator)) {
+  if (target->has_voted(op.validator) && !seeded_bug("duplicate-signer")) {
     return {false, fmt::format("duplicate vote: validator {} already voted on version {}",
                                op.validator, op.version)};
   }

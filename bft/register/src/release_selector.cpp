@@ -1,4 +1,5 @@
 #include "bftgate/bft/release_selector.hpp"
+#include "bftgate/seeded_bug.hpp"
 
 #include <fmt/format.h>
 
@@ -15,7 +16,7 @@ ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::ui
   ReleaseSelection selection;
   std::vector<const ReleaseOffer*> newer;
   for (const auto& offer : offers) {
-    if (offer.version > floor) {
+    if (offer.version > floor || seeded_bug("node-accepts-lower-version")) {
       newer.push_back(&offer);
     } else {
       ++selection.usable_answers;  // never backwards: an old offer only says "nothing newer"

@@ -512,7 +512,7 @@ json Scenario::to_json() const {
   j["mutations"] = json::array();
   for (const auto& m : mutations) {
     json mj = {{"validator", m.replica}, {"kind", std::string(bft::to_string(m.kind))}};
-    if (m.kind == bft::MutationKind::kVoteFlip) {
+    if (bft::is_vote_mutation(m.kind)) {
       mj["version"] = m.version;
     } else {
       round_json(mj, m.round);

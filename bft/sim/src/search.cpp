@@ -105,7 +105,7 @@ Scenario draw_schedule(const SearchOptions& options, std::uint64_t seed) {
     bft::Mutation m;
     m.replica = byzantine[rng() % byzantine.size()];
     m.kind = kinds[rng() % kinds.size()];
-    if (m.kind == bft::MutationKind::kVoteFlip) {
+    if (bft::is_vote_mutation(m.kind)) {
       m.version = s.adapters.empty() ? 1 : s.adapters[rng() % s.adapters.size()].version;
     } else {
       m.round = round();

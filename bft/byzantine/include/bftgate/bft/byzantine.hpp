@@ -47,6 +47,8 @@ class ByzantineStrategy {
   virtual std::optional<Verdict> vote(Verdict honest, std::uint64_t /*version*/) { return honest; }
   // Extra vote operations to submit when a new candidate enters beta (e.g. replays of old votes).
   virtual std::vector<Bytes> extra_vote_operations(const AdapterRegister&) { return {}; }
+  // How many times the validator submits its vote on `version` (a Byzantine one may repeat it).
+  virtual std::size_t vote_copies(std::uint64_t /*version*/) { return 1; }
   // Called with every vote operation this validator submits.
   virtual void on_vote_cast(const Bytes&) {}
   // What this validator answers an inference node's poll with.

@@ -23,7 +23,8 @@ struct MessageRound {
 std::optional<MessageRound> round_of(const SignedMessage& message);
 
 // The messages a fault applies to: those of `view`, and when `seq` is set only the ordering
-// messages of that sequence number. Views only grow, so a fault bound to rounds ends.
+// messages of that sequence number (and checkpoints of it, in any view). Views only grow, so a
+// fault bound to rounds ends.
 struct RoundSelector {
   View view = 0;
   std::optional<Seq> seq;
@@ -47,7 +48,8 @@ enum class MutationKind : std::uint8_t {
   kSignature,  // claims another replica as sender, under a signature that replica made
   kDrop,
   kDuplicate,
-  kVoteFlip,  // the validator's vote on one version, PASS <-> FAIL
+  kVoteFlip,   // the validator's vote on one version, PASS <-> FAIL
+  kVoteAgain,  // the validator submits its vote on one version twice
   kViewAny,   // any scope: a view drawn from a wide range
   kSeqAny,    // any scope: a sequence number drawn from a wide range
   kCorrupt,   // any scope: one byte of the encoding flipped, decoded strictly, re-signed
@@ -62,12 +64,14 @@ struct MutationKindInfo {
 const std::vector<MutationKindInfo>& mutation_kinds();
 std::string_view to_string(MutationKind kind);
 std::optional<MutationKind> parse_mutation_kind(std::string_view name);
+// Whether the mutation changes the validator's votes rather than its messages.
+bool is_vote_mutation(MutationKind kind);
 
 struct Mutation {
   ReplicaId replica = 0;  // the Byzantine replica whose messages (or vote) it rewrites
   MutationKind kind = MutationKind::kDrop;
   RoundSelector round;        // which of its messages (not for kVoteFlip)
-  std::uint64_t version = 0;  // kVoteFlip: the adapter version whose vote flips
+  std::uint64_t version = 0;  // kVoteFlip, kVoteAgain: the adapter version whose vote it is
   // Receivers that get the mutated message; the others get the original (an equivocation).
   // Empty: every receiver.
   std::vector<ReplicaId> to;

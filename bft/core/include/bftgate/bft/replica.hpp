@@ -275,6 +275,7 @@ class Replica {
   Time last_status_{0};
   bool idle() const;
   Ready ready_;
+  std::vector<PersistRecord> deferred_persist_;  // only the seeded bug persist-after-send
 };
 
 }  // namespace bftgate::bft
