@@ -6,14 +6,19 @@
 #   make fuzz    the libFuzzer targets for FUZZ_SECONDS each (clang)
 #   make experiments  every experiment (SIZE=full, or smoke), plots and one summary (release)
 #   make paper   paper/build/bftgate.pdf from the newest run folders (or PAPER_RUNS=...)
+#   make mutation  each seeded bug compiled in and hunted by the search and the tests
+#                (BUGS=a,b for some; MUTATION_BUILD=DIR to reuse a build tree)
 PRESET ?= debug
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 BENCH_FILTER ?= .
 BENCH_MIN_TIME ?= 0.3
 SIZE ?= full
+BUGS ?=
+SEARCH_SECONDS ?= 60
+MUTATION_BUILD ?= build/mutation
 
-.PHONY: all bootstrap configure build run test bench fuzz experiments paper format clean
+.PHONY: all bootstrap configure build run test bench fuzz experiments paper mutation format clean
 
 all: build
 
@@ -45,6 +50,12 @@ experiments:
 paper:
 	@scripts/bootstrap.sh --paper
 	@scripts/build_paper.sh
+
+# Builds its own tree (release preset, one seeded bug at a time): see scripts/mutation.sh.
+mutation:
+	@scripts/bootstrap.sh --test
+	@scripts/mutation.sh $(if $(BUGS),--bugs $(BUGS)) --build-dir $(MUTATION_BUILD) \
+	  --search-seconds $(SEARCH_SECONDS) --jobs $(JOBS)
 
 bench:
 	@$(MAKE) --no-print-directory build PRESET=release
