@@ -63,6 +63,12 @@ EOF
 test_targets="bftgate core_tests register_tests sim_tests crypto_tests runtime_tests"
 test_regex='^(Agreement|ArtifactFileFor|ArtifactSource|Certificate|ClientTable|ClusterConfig|ClusterSetup|CommandWorkload|Core|Ed25519|Encoding|Hex|KeyFile|LinkFaults|LiveRecords|Message|MutateTest|MutationKinds|PersistCodec|Register|Release|Replica|Scenario|Search|SeedAggregate|Sha256|Shapes|SignatureMemo|SignerSet|Simulator|Strategies|StrictJson|ValidatorVotes|VerifyCache|WriteAheadLog|simulate[.])'
 
+# Seconds since a `date +%s%N` stamp, with one decimal.
+elapsed_s() {
+  local ms=$(( ($(date +%s%N) - $1) / 1000000 ))
+  printf '%d.%d' $((ms / 1000)) $(((ms % 1000) / 100))
+}
+
 existing_tree=0
 [ -f "$build_dir/CMakeCache.txt" ] && existing_tree=1
 restore() {
@@ -101,14 +107,14 @@ for bug in $bugs; do
   build_s=$(( $(date +%s) - build_start ))
 
   # (1) The schedule search, until its first finding.
-  search_start=$(date +%s.%N)
+  search_start=$(date +%s%N)
   set +e
   timeout $((search_seconds + 30)) "$build_dir/apps/bftgate/bftgate" search \
     --time "$search_seconds" --max-findings 1 --jobs "$jobs" --out "$out/data/search-$bug" \
     >"$log.search" 2>&1
   search_rc=$?
   set -e
-  search_s=$(echo "$(date +%s.%N) - $search_start" | bc)
+  search_s=$(elapsed_s "$search_start")
   search_found=false
   search_what=""
   if [ "$search_rc" = 1 ] && [ -f "$out/data/search-$bug/search.json" ]; then
@@ -118,13 +124,13 @@ for bug in $bugs; do
   fi
 
   # (2) The tests, until the first failure.
-  tests_start=$(date +%s.%N)
+  tests_start=$(date +%s%N)
   set +e
   timeout "$tests_timeout" ctest --test-dir "$build_dir" -R "$test_regex" -j "$jobs" \
     --stop-on-failure --output-on-failure >"$log.tests" 2>&1
   tests_rc=$?
   set -e
-  tests_s=$(echo "$(date +%s.%N) - $tests_start" | bc)
+  tests_s=$(elapsed_s "$tests_start")
   tests_found=false
   first_failure=""
   if [ "$tests_rc" != 0 ]; then
