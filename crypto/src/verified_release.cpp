@@ -1,7 +1,8 @@
 #include "bftgate/crypto/verified_release.hpp"
-#include "bftgate/seeded_bug.hpp"
 
 #include <fmt/format.h>
+
+#include "bftgate/seeded_bug.hpp"
 
 namespace bftgate::crypto {
 
@@ -14,13 +15,16 @@ Result<VerifiedRelease, CertVerdict> VerifiedRelease::verify(const ReleaseCertif
 }
 
 Result<VerifiedArtifact> VerifiedRelease::check_artifact(ByteView artifact) const {
-  const auto actual = sha256(artifact);
-  if (actual == artifact_digest() || seeded_bug("node-skips-digest-check"))
-    return VerifiedArtifact(*this, artifact);
+  if (auto status = check_digest(sha256(artifact), artifact.size()); !status) return status.error();
+  return VerifiedArtifact(*this, artifact);
+}
+
+Status VerifiedRelease::check_digest(const Digest& actual, std::uint64_t size) const {
+  if (actual == artifact_digest() || seeded_bug("node-skips-digest-check")) return ok_status();
   return Error{fmt::format(
       "adapter version {}: artifact digest mismatch: the certificate names {}, the {} bytes "
       "received hash to {}",
-      version(), artifact_digest().hex(), artifact.size(), actual.hex())};
+      version(), artifact_digest().hex(), size, actual.hex())};
 }
 
 }  // namespace bftgate::crypto

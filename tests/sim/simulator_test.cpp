@@ -286,6 +286,15 @@ TEST(Scenario, ParsesAndRefusesWithReasons) {
       {R"({"fault_model": "pbft"})", "fault_model"},
       {R"({"compaction": {"crash_after_probability": 2}})", "at most 1"},
       {R"({"compaction": {"wal_record": 5}})", "unknown field 'wal_record'"},
+      // Integers are integers: never a float, a negative number or one too large, cast.
+      {R"({"validators": -4})", "validators: expected a non-negative integer"},
+      {R"({"adapters": [{"size_bytes": -9.3e19}]})", "size_bytes: expected a non-negative"},
+      {R"({"timing": {"max_batch": 2.5}})", "max_batch: expected a non-negative integer"},
+      {R"({"seed": 1e30})", "seed: expected a non-negative integer"},
+      {R"({"fleet": {"poll_interval_s": "1"}})", "poll_interval_s: expected a number"},
+      {R"({"adapters": [{"tampered_artifact": 1}]})", "expected true or false"},
+      {R"({"byzantine": {"1": "mutate"}, "mutations": [{"validator": 1, "kind": "drop",
+          "view": -1}]})", "view: expected a non-negative integer"},
   };
   for (const auto& c : cases) {
     auto parsed = Scenario::from_json(nlohmann::json::parse(c.json));

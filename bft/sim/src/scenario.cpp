@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "bftgate/bft/byzantine.hpp"
 #include "bftgate/crypto/cluster_setup.hpp"
@@ -36,14 +38,34 @@ void only_fields(const json& object, const std::string& path,
   }
 }
 
+// A field of the expected JSON type: an unsigned integer field takes only a non-negative integer
+// that fits (never a float or a negative number cast to one), a number field any finite number.
 template <class T>
 T get_or(const json& object, const char* key, T fallback, const std::string& path) {
   auto it = object.find(key);
   if (it == object.end()) return fallback;
-  try {
+  const auto wrong = [&](const char* expected) {
+    return ScenarioError(fmt::format("{}.{}: expected {}", path, key, expected));
+  };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) throw wrong("true or false");
+    return it->get<bool>();
+  } else if constexpr (std::is_integral_v<T>) {
+    static_assert(std::is_unsigned_v<T>);
+    if (!it->is_number_unsigned() ||
+        it->get<std::uint64_t>() > std::uint64_t{std::numeric_limits<T>::max()}) {
+      throw wrong("a non-negative integer");
+    }
+    return static_cast<T>(it->get<std::uint64_t>());
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!it->is_number()) throw wrong("a number");
     return it->get<T>();
-  } catch (const json::exception&) {
-    throw ScenarioError(fmt::format("{}.{}: wrong type", path, key));
+  } else {
+    try {
+      return it->get<T>();
+    } catch (const json::exception&) {
+      throw wrong("another type");
+    }
   }
 }
 
@@ -147,7 +169,7 @@ ReplicaId parse_replica_key(const std::string& key, std::size_t n, const std::st
   throw ScenarioError(fmt::format("{}: '{}' is not a validator id in [0, {})", path, key, n));
 }
 
-Scenario parse(const json& j) {
+Scenario parse_scenario(const json& j) {
   only_fields(j, "scenario",
               {"name",
                "description",
@@ -306,9 +328,9 @@ Scenario parse(const json& j) {
     spec.salt = get_or<std::uint64_t>(m, "salt", 0, "mutations[]");
     auto strategy = s.byzantine.find(spec.replica);
     if (strategy == s.byzantine.end() || strategy->second != "mutate") {
-      throw ScenarioError(fmt::format(
-          "mutations[]: validator {} must be Byzantine with the strategy \"mutate\"",
-          spec.replica));
+      throw ScenarioError(
+          fmt::format("mutations[]: validator {} must be Byzantine with the strategy \"mutate\"",
+                      spec.replica));
     }
     s.mutations.push_back(std::move(spec));
   }
@@ -360,7 +382,8 @@ Scenario parse(const json& j) {
         auto where = fmt::format("fleet.{}[]", key);
         if (!w.is_array() || w.size() != 2 || !w[0].is_number() || !w[1].is_number())
           throw ScenarioError(fmt::format("{}: expected [start_s, end_s]", where));
-        Window window{non_negative(w[0].get<double>(), where), non_negative(w[1].get<double>(), where)};
+        Window window{non_negative(w[0].get<double>(), where),
+                      non_negative(w[1].get<double>(), where)};
         if (window.end_s < window.start_s) throw ScenarioError(where + ": end_s < start_s");
         out.push_back(window);
       }
@@ -368,8 +391,8 @@ Scenario parse(const json& j) {
     };
     s.fleet.cut_off = windows("cut_off");
     s.fleet.store_down = windows("store_down");
-    s.fleet.sample_interval_s = non_negative(
-        get_or(fl, "sample_interval_s", 0.0, "fleet"), "fleet.sample_interval_s");
+    s.fleet.sample_interval_s =
+        non_negative(get_or(fl, "sample_interval_s", 0.0, "fleet"), "fleet.sample_interval_s");
     if (s.fleet.poll_interval_s <= 0 || s.fleet.bandwidth_mb_s <= 0) {
       throw ScenarioError("fleet: poll_interval_s and bandwidth_mb_s must be positive");
     }
@@ -450,7 +473,7 @@ double Scenario::convergence_bound_for(const AdapterSpec& adapter) const {
 
 Result<Scenario> Scenario::from_json(const json& j) {
   try {
-    return parse(j);
+    return parse_scenario(j);
   } catch (const ScenarioError& e) {
     return Error{e.what()};
   } catch (const json::exception& e) {
@@ -458,13 +481,17 @@ Result<Scenario> Scenario::from_json(const json& j) {
   }
 }
 
+Result<Scenario> Scenario::parse(std::string_view text) {
+  auto j = parse_json(
+      text, JsonLimits{.max_bytes = kMaxScenarioBytes, .max_depth = 16, .max_values = 1 << 22});
+  if (!j) return Error{fmt::format("not valid JSON: {}", j.error().message)};
+  return from_json(*j);
+}
+
 Result<Scenario> Scenario::load(const std::filesystem::path& path) {
-  auto text = read_small_file(path, 16 << 20);
+  auto text = read_small_file(path, kMaxScenarioBytes);
   if (!text) return text.error();
-  auto j =
-      parse_json(*text, JsonLimits{.max_bytes = 16 << 20, .max_depth = 16, .max_values = 1 << 22});
-  if (!j) return Error{fmt::format("{}: not valid JSON: {}", path.string(), j.error().message)};
-  auto scenario = from_json(*j);
+  auto scenario = parse(*text);
   if (!scenario) return Error{fmt::format("{}: {}", path.string(), scenario.error().message)};
   return scenario;
 }

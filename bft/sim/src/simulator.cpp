@@ -114,10 +114,9 @@ struct ReplicaHost {
 
 struct FleetNode {
   std::uint64_t serving = 0;
-  crypto::Digest serving_digest;
   std::optional<std::uint64_t> fetching;
-  crypto::Digest fetching_digest;
-  std::optional<crypto::ReleaseCertificate> fetching_certificate;  // verified at selection
+  // The release being fetched, as the node's release selector verified it.
+  std::optional<crypto::VerifiedRelease> fetching_release;
 };
 
 constexpr ReplicaId kNoReplica = 0xffff'ffffu;
@@ -444,9 +443,10 @@ void Simulation::process(const Event& event) {
     case EventKind::kFetched: {
       auto& node = fleet_[event.target];
       const auto* a = adapter(event.arg);
-      // What the store hands over is checked against the certified digest before anything loads.
+      // What the store hands over is checked against the certified digest before anything
+      // loads, by the node's own check.
       auto received = artifact_digest(event.arg, a != nullptr && a->tampered_artifact);
-      if (received != node.fetching_digest) {
+      if (!node.fetching_release->check_digest(received, a != nullptr ? a->size_bytes : 0)) {
         ++result_.refused_loads;
         node.fetching.reset();
         break;
@@ -462,10 +462,9 @@ void Simulation::process(const Event& event) {
       const auto* a = adapter(version);
       auto digest = artifact_digest(version, a != nullptr && a->tampered_artifact);
       node.fetching.reset();
-      checker_.on_load(event.target, node.serving, *node.fetching_certificate, digest);
+      checker_.on_load(event.target, node.serving, node.fetching_release->certificate(), digest);
       if (version <= node.serving) break;
       node.serving = version;
-      node.serving_digest = digest;
       check_convergence();
       break;
     }
@@ -698,8 +697,7 @@ void Simulation::poll(std::uint32_t index) {
   if (within(scenario_.fleet.store_down)) return;  // the fetch fails; the next poll retries
   const auto* entry = &*selection.chosen;
   node.fetching = entry->version;
-  node.fetching_digest = entry->artifact_digest;
-  node.fetching_certificate = entry->certificate;
+  node.fetching_release = selection.release;
   auto transfer =
       seconds(static_cast<double>(entry->size) / (scenario_.fleet.bandwidth_mb_s * 1e6));
   schedule(now_ + transfer + link().latency.sample(rng_), EventKind::kFetched, index,

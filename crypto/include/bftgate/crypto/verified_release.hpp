@@ -30,6 +30,8 @@ class VerifiedRelease {
   // Hashes `artifact` once: the bytes as the certified artifact, or an error naming both
   // digests.
   Result<VerifiedArtifact> check_artifact(ByteView artifact) const;
+  // The same check on a digest already computed (the simulator's artifacts are digests only).
+  Status check_digest(const Digest& actual, std::uint64_t size) const;
 
  private:
   explicit VerifiedRelease(ReleaseCertificate certificate) : certificate_(std::move(certificate)) {}

@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bftgate/bft/mutation.hpp"
@@ -154,7 +155,10 @@ struct Scenario {
   const DurationDistribution& validation_time_of(ReplicaId validator) const;
   double convergence_bound_for(const AdapterSpec& adapter) const;
 
+  static constexpr std::size_t kMaxScenarioBytes = 16 << 20;
   static Result<Scenario> from_json(const nlohmann::json& json);
+  // Strict JSON (bounded size and depth, duplicate keys refused, UTF-8 checked), then from_json.
+  static Result<Scenario> parse(std::string_view text);
   static Result<Scenario> load(const std::filesystem::path& path);
   nlohmann::json to_json() const;
 };
