@@ -6,6 +6,7 @@
 #   make fuzz    the libFuzzer targets for FUZZ_SECONDS each (clang)
 #   make experiments  every experiment (SIZE=full, or smoke), plots and one summary (release)
 #   make paper   paper/build/bftgate.pdf from the newest run folders (or PAPER_RUNS=...)
+#   make chaos   a real cluster under a random nemesis (ROUNDS=1000, SECONDS=0: no time limit)
 #   make mutation  each seeded bug compiled in and hunted by the search and the tests
 #                (BUGS=a,b for some; MUTATION_BUILD=DIR to reuse a build tree)
 PRESET ?= debug
@@ -17,8 +18,10 @@ SIZE ?= full
 BUGS ?=
 SEARCH_SECONDS ?= 60
 MUTATION_BUILD ?= build/mutation
+ROUNDS ?= 1000
+SECONDS ?= 0
 
-.PHONY: all bootstrap configure build run test bench fuzz experiments paper mutation format clean
+.PHONY: all bootstrap configure build run test bench fuzz experiments paper mutation chaos format clean
 
 all: build
 
@@ -50,6 +53,12 @@ experiments:
 paper:
 	@scripts/bootstrap.sh --paper
 	@scripts/build_paper.sh
+
+# Real processes, faults by nftables in a network namespace of its own where it runs as root.
+chaos:
+	@scripts/bootstrap.sh --test
+	@$(MAKE) --no-print-directory build PRESET=release
+	@build/release/apps/bftgate/bftgate chaos --rounds $(ROUNDS) --time $(SECONDS)
 
 # Builds its own tree (release preset, one seeded bug at a time): see scripts/mutation.sh.
 mutation:

@@ -26,6 +26,7 @@ void register_demo(CLI::App& app, Runner& run);
 void register_cert_demo(CLI::App& app, Runner& run);
 void register_simulate(CLI::App& app, Runner& run);
 void register_search(CLI::App& app, Runner& run);  // cmd_search.cpp
+void register_chaos(CLI::App& app, Runner& run);   // cmd_chaos.cpp
 void register_experiment(CLI::App& app, Runner& run);  // cmd_experiment.cpp
 void register_validator(CLI::App& app, Runner& run);
 void register_submit(CLI::App& app, Runner& run);

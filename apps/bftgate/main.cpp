@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   register_cert_demo(app, run);
   register_simulate(app, run);
   register_search(app, run);
+  register_chaos(app, run);
   register_experiment(app, run);
   register_validator(app, run);
   register_submit(app, run);

@@ -42,13 +42,6 @@ double wall_now_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-json node_status(std::uint16_t port) {
-  auto body = runtime::http_get(port, "/status");
-  if (!body) return json();
-  auto parsed = parse_json(*body);
-  return parsed ? parsed.value() : json();
-}
-
 // One real run: T_conv from the proposal (artifact already in the store) to the last node's
 // swap, as the nodes report their swap times.
 Result<double> measure_real(double validation_s, double poll_s, double size_mib,

@@ -49,21 +49,10 @@ Result<std::unique_ptr<RealCluster>> RealCluster::start(const RealClusterSpec& s
     if (auto s = cluster.start_store(); !s) return s.error();
   }
   for (std::uint32_t i = 0; i < spec.validators; ++i) {
-    std::vector<std::string> flags = {"--validate-cmd", spec.validate_command, "--log-level",
-                                      "warn"};
-    if (spec.trace) flags.insert(flags.end(), {"--trace", real->trace_path(i).string()});
-    if (auto it = spec.validator_flags.find(i); it != spec.validator_flags.end())
-      flags.insert(flags.end(), it->second.begin(), it->second.end());
-    std::vector<std::string> wrapper;
-    if (spec.kernel_faults != nullptr) {
-      auto own = spec.kernel_faults->own_user(cluster, i);
-      if (!own) return own.error();
-      wrapper = std::move(*own);
-    }
-    if (auto s = cluster.start_validator(i, flags, wrapper); !s) return s.error();
+    if (auto s = real->start_validator(i); !s) return s.error();
   }
   for (std::uint32_t j = 0; j < spec.nodes; ++j) {
-    if (auto s = cluster.start_node(j, spec.node_flags); !s) return s.error();
+    if (auto s = real->start_node(j); !s) return s.error();
   }
   runtime::ClusterClient client(cluster.config());
   const auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -77,6 +66,33 @@ Result<std::unique_ptr<RealCluster>> RealCluster::start(const RealClusterSpec& s
     }
   }
   return real;
+}
+
+Status RealCluster::start_validator(std::uint32_t id, const std::vector<std::string>& extra) {
+  std::vector<std::string> flags = {"--validate-cmd", spec_.validate_command, "--log-level",
+                                    "warn"};
+  if (spec_.trace) flags.insert(flags.end(), {"--trace", trace_path(id).string()});
+  if (auto it = spec_.validator_flags.find(id); it != spec_.validator_flags.end())
+    flags.insert(flags.end(), it->second.begin(), it->second.end());
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  std::vector<std::string> wrapper;
+  if (spec_.kernel_faults != nullptr) {
+    auto own = spec_.kernel_faults->own_user(*cluster_, id);
+    if (!own) return own.error();
+    wrapper = std::move(*own);
+  }
+  return cluster_->start_validator(id, flags, wrapper);
+}
+
+Status RealCluster::start_node(std::uint32_t j) {
+  return cluster_->start_node(j, spec_.node_flags);
+}
+
+nlohmann::json node_status(std::uint16_t port) {
+  auto body = runtime::http_get(port, "/status");
+  if (!body) return nullptr;
+  auto parsed = parse_json(*body);
+  return parsed ? parsed.value() : nlohmann::json();
 }
 
 RealCluster::~RealCluster() {

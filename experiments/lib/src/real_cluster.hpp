@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct RealClusterSpec {
   bool trace = false;  // each validator writes its message trace (RealCluster::trace_path)
 };
 
+// An inference node's GET /status, parsed; null when it does not answer.
+nlohmann::json node_status(std::uint16_t port);
+
 class RealCluster {
  public:
   // Starts the processes and waits (up to 30 s) until every validator answers.
@@ -55,6 +59,10 @@ class RealCluster {
   std::filesystem::path trace_path(std::uint32_t validator) const {
     return cluster_->data_dir(runtime::LocalCluster::validator_name(validator)) / "messages.trace";
   }
+  // Starts validator `id` again (after a crash) with the flags it started with, plus `extra`.
+  Status start_validator(std::uint32_t id, const std::vector<std::string>& extra = {});
+  // Starts inference node `j` again with the flags it started with.
+  Status start_node(std::uint32_t j);
   // An error naming what failed, with the end of validator 0's log.
   Error failure(const std::string& what) const;
   // Stops every process; the names that did not exit cleanly.
@@ -62,7 +70,8 @@ class RealCluster {
 
  private:
   explicit RealCluster(const RealClusterSpec& spec)
-      : scratch_("bftgate-" + spec.name, spec.tmpfs) {}
+      : spec_(spec), scratch_("bftgate-" + spec.name, spec.tmpfs) {}
+  RealClusterSpec spec_;
   ScratchDir scratch_;
   std::unique_ptr<runtime::LocalCluster> cluster_;
 };

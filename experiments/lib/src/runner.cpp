@@ -33,31 +33,6 @@ namespace {
 constexpr JsonLimits kRecordLimits{.max_bytes = 16 << 20, .max_depth = 32, .max_values = 1 << 20};
 constexpr std::size_t kMaxDataBytes = std::size_t{4} << 30;
 
-std::string utc_now() {
-  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
-json host_info() {
-  std::string cpu = "unknown";
-  std::ifstream info("/proc/cpuinfo");
-  for (std::string line; std::getline(info, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  utsname name{};
-  uname(&name);
-  return {{"cpu", cpu},
-          {"cores", std::thread::hardware_concurrency()},
-          {"kernel", fmt::format("{} {}", name.sysname, name.release)},
-          {"machine", name.machine}};
-}
 
 std::string format_duration(double seconds) {
   if (seconds < 90) return fmt::format("{:.0f} s", seconds);
@@ -109,6 +84,32 @@ Status finish(const Experiment& experiment, const json& config, const std::vecto
 }
 
 }  // namespace
+
+std::string utc_now() {
+  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+json host_info() {
+  std::string cpu = "unknown";
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  utsname name{};
+  uname(&name);
+  return {{"cpu", cpu},
+          {"cores", std::thread::hardware_concurrency()},
+          {"kernel", fmt::format("{} {}", name.sysname, name.release)},
+          {"machine", name.machine}};
+}
 
 std::string config_hash(const json& config) {
   return crypto::sha256(as_bytes(dump_json(config))).hex();

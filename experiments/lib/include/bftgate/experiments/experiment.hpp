@@ -58,6 +58,10 @@ std::uint64_t seed_of(const nlohmann::json& params);
 const std::filesystem::path& process_binary();
 void set_process_binary(std::filesystem::path binary);
 
+// What every run folder's manifest records: the time (ISO 8601, UTC) and the machine.
+std::string utc_now();
+nlohmann::json host_info();
+
 // A program on PATH, as an absolute path (processes are started without a PATH search).
 std::optional<std::filesystem::path> find_on_path(std::string_view program);
 
