@@ -80,6 +80,20 @@ restore() {
 }
 trap restore EXIT
 
+# The unbugged binary, to tell a seeded bug's findings from a violation the code has anyway: a
+# finding counts only when this binary replays it without the violation.
+echo "mutation: building the unbugged baseline" >&2
+if [ "$existing_tree" = 1 ]; then
+  cmake -B "$build_dir" -DBFTGATE_SEEDED_BUG= >"$out/logs/baseline.configure" 2>&1
+else
+  cmake --preset release -B "$build_dir" -DBFTGATE_BUILD_BENCH=OFF -DBFTGATE_SEEDED_BUG= \
+    >"$out/logs/baseline.configure" 2>&1
+  existing_tree=1  # from here on it is a tree to put back
+fi
+cmake --build "$build_dir" -j "$jobs" --target bftgate >"$out/logs/baseline.build" 2>&1
+baseline="$out/baseline-bftgate"
+cp "$build_dir/apps/bftgate/bftgate" "$baseline"
+
 results="$out/data/results.jsonl"
 : >"$results"
 missed=0
@@ -93,12 +107,7 @@ for bug in $bugs; do
   [ "$index" -gt 1 ] && eta=", ETA $(( elapsed * (total - index + 1) / (index - 1) )) s"
   echo "mutation [$index/$total]: $bug (building${eta})" >&2
   log="$out/logs/$bug"
-  if [ "$existing_tree" = 1 ]; then
-    cmake -B "$build_dir" -DBFTGATE_SEEDED_BUG="$bug" >"$log.configure" 2>&1
-  else
-    cmake --preset release -B "$build_dir" -DBFTGATE_BUILD_BENCH=OFF \
-      -DBFTGATE_SEEDED_BUG="$bug" >"$log.configure" 2>&1
-  fi
+  cmake -B "$build_dir" -DBFTGATE_SEEDED_BUG="$bug" >"$log.configure" 2>&1
   build_start=$(date +%s)
   if ! cmake --build "$build_dir" -j "$jobs" --target $test_targets >"$log.build" 2>&1; then
     echo "mutation: the build with $bug failed; see $log.build" >&2
@@ -117,10 +126,16 @@ for bug in $bugs; do
   search_s=$(elapsed_s "$search_start")
   search_found=false
   search_what=""
-  if [ "$search_rc" = 1 ] && [ -f "$out/data/search-$bug/search.json" ]; then
-    search_found=true
+  finding=$(ls "$out/data/search-$bug/findings/"*.json 2>/dev/null | head -1 || true)
+  if [ "$search_rc" = 1 ] && [ -n "$finding" ]; then
     search_what=$(grep -o '"violation": "[^"]*"' "$out/data/search-$bug/search.json" | head -1 |
       sed 's/"violation": "//; s/"$//' | cut -c1-120)
+    # The baseline replays the finding: exit 1 means it does not break the invariant there.
+    if "$baseline" simulate --scenario "$finding" >"$log.baseline" 2>&1; then
+      search_what="(also without the bug) $search_what"
+    else
+      search_found=true
+    fi
   fi
 
   # (2) The tests, until the first failure.
@@ -159,7 +174,20 @@ EOF
   done <"$results"
 } >"$out/table.md"
 cat "$out/table.md"
-sed -i "s/\"started\"/\"finished\": \"$(date -u +%FT%TZ)\", \"started\"/" "$out/manifest.json"
+# summary.json and the manifest's end time make the folder a finished run (paper/tools/runs.py).
+python3 - "$out" <<'EOF'
+import json, pathlib, sys, datetime
+out = pathlib.Path(sys.argv[1])
+bugs = [json.loads(line) for line in (out / "data" / "results.jsonl").read_text().splitlines() if line]
+caught = [b for b in bugs if b["search_found"] or b["tests_found"]]
+summary = {"bugs": bugs, "total": len(bugs), "caught": len(caught),
+           "caught_by_search": sum(b["search_found"] for b in bugs),
+           "caught_by_tests": sum(b["tests_found"] for b in bugs)}
+(out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+manifest = json.loads((out / "manifest.json").read_text())
+manifest["ended"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+(out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+EOF
 if [ "$missed" -gt 0 ]; then
   echo "mutation: $missed seeded bug(s) caught by nothing" >&2
   exit 1

@@ -446,5 +446,57 @@ TEST(Replica, ANewViewWhosePrePreparesDoNotFollowFromItsProofsIsRefused) {
   EXPECT_TRUE(cluster.replicas[2]->view_active());
 }
 
+// A state transfer installs a snapshot only under a checkpoint proof of 2f+1 matching
+// signatures whose digest is the snapshot's own. (The seeded bugs checkpoint-without-quorum and
+// unverified-snapshot are caught here.)
+TEST(Replica, ACatchUpNeedsAQuorumCheckpointProofThatNamesItsSnapshot) {
+  TestCluster cluster(4);
+  // Replica 3 hears nothing; what the others send it is kept.
+  std::vector<MessagePtr> to_3;
+  cluster.filter = [&](PrincipalId, PrincipalId to, const SignedMessage& m) {
+    if (to == 3) to_3.push_back(std::make_shared<SignedMessage>(m));
+    return to == 3;
+  };
+  for (int i = 1; i <= 30; ++i) {
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+    cluster.advance(Duration(5'000));
+  }
+  ASSERT_GT(cluster.replicas[0]->stable_seq(), cluster.options.watermark_window);
+  // The newest catch-up (its snapshot and proof) and an older one's snapshot: a real state, of
+  // another sequence number, so it decodes but is not what the proof names.
+  const CatchUp* genuine = nullptr;
+  const CatchUp* older = nullptr;
+  PrincipalId sender = 0;
+  for (const auto& m : to_3) {
+    const auto* c = m->as<CatchUp>();
+    if (c == nullptr || !c->snapshot_seq) continue;
+    if (genuine != nullptr && *genuine->snapshot_seq != *c->snapshot_seq) older = genuine;
+    genuine = c;
+    sender = m->sender;
+  }
+  ASSERT_NE(genuine, nullptr);
+  ASSERT_NE(older, nullptr);
+  ASSERT_GE(genuine->checkpoint_proof.size(), cluster.options.quorum);
+  const auto deliver = [&](CatchUp body) {
+    cluster.replicas[3]->step(make_message(*cluster.signers[sender], std::move(body)));
+    cluster.drain(3);
+    return cluster.replicas[3]->last_executed();
+  };
+
+  auto one_signature = *genuine;
+  one_signature.checkpoint_proof.resize(1);
+  one_signature.committed.clear();
+  EXPECT_EQ(deliver(one_signature), 0u);
+
+  auto other_state = *genuine;
+  other_state.snapshot = older->snapshot;
+  other_state.committed.clear();
+  EXPECT_EQ(deliver(other_state), 0u);
+  EXPECT_EQ(cluster.count_events(3, ReplicaEvent::Kind::kStateTransferred), 0u);
+
+  EXPECT_GE(deliver(*genuine), *genuine->snapshot_seq);
+  EXPECT_EQ(cluster.count_events(3, ReplicaEvent::Kind::kStateTransferred), 1u);
+}
+
 }  // namespace
 }  // namespace bftgate::bft::testing

@@ -155,8 +155,12 @@ void Replica::on_catch_up(const MessagePtr& message) {
   std::string why;
   for (const auto& proof : body.committed) {
     const auto* pp = proof.pre_prepare ? proof.pre_prepare->as<PrePrepare>() : nullptr;
-    if (pp == nullptr || pp->seq <= last_executed_ || pp->seq > low_ + options_.watermark_window)
+    // Below the low watermark only a snapshot helps: a new view may have moved the window past
+    // what this replica executed (it waits for the checkpoint's state), and no slot lives there.
+    if (pp == nullptr || pp->seq <= std::max(last_executed_, low_) ||
+        pp->seq > low_ + options_.watermark_window) {
       continue;
+    }
     if (!valid_commit_proof(proof, &why)) {
       reject(fmt::format("catch-up from {}: {}", message->sender, why));
       return;
