@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bftgate/crypto/file_io.hpp"
+#include "bftgate/experiments/experiment.hpp"
 #include "bftgate/sim/search.hpp"
 #include "build_info.hpp"
 #include "cli_common.hpp"
@@ -122,6 +123,7 @@ int search_command(SearchArgs args) {
     fmt::print(stderr, "  ... {} schedules, {:.0f}/s, {} broke an invariant, ETA {:.0f} s\n",
                p.schedules, rate, p.violating, std::max(left, 0.0));
   };
+  const auto started = experiments::utc_now();
   auto report = sim::search(args.options, args.budget, progress);
   auto record = report_json(args, report);
 
@@ -137,11 +139,26 @@ int search_command(SearchArgs args) {
         return kExitFailure;
       }
     }
-    if (auto s = write_file_atomic(args.out / "search.json", as_bytes(record.dump(2) + "\n"),
-                                   {.mode = 0644, .overwrite = true});
-        !s) {
-      print_error(s.error().message);
-      return kExitFailure;
+    // A run folder like the experiments' (paper/tools/runs.py): the manifest with its end
+    // time, and the report as summary.json (search.json too, its older name).
+    json manifest = {{"experiment", byzantine > base.f() ? "search-colluders" : "search"},
+                     {"config", record["options"]},
+                     {"seeds", {args.budget.first_seed}},
+                     {"runs", report.schedules},
+                     {"git_revision", build_info::kGitRevision},
+                     {"host", experiments::host_info()},
+                     {"started", started},
+                     {"ended", experiments::utc_now()},
+                     {"wall_s", report.search_s}};
+    for (const auto& [file, content] : {std::pair{"search.json", record},
+                                        {"summary.json", record},
+                                        {"manifest.json", manifest}}) {
+      if (auto s = write_file_atomic(args.out / file, as_bytes(content.dump(2) + "\n"),
+                                     {.mode = 0644, .overwrite = true});
+          !s) {
+        print_error(s.error().message);
+        return kExitFailure;
+      }
     }
   }
   if (args.json_output) {
