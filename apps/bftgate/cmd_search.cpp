@@ -237,7 +237,8 @@ void register_search(CLI::App& app, Runner& run) {
       ->check(CLI::ExistingFile);
   cmd->add_option(
       "--out", args->out,
-      "Write DIR/search.json and each shrunk finding as DIR/findings/INVARIANT-SEED.json");
+      "Write a run folder: DIR/manifest.json, DIR/summary.json (also as search.json) and each "
+      "shrunk finding as DIR/findings/INVARIANT-SEED.json");
   cmd->add_flag("--json", args->json_output, "Print the report as JSON");
   cmd->callback([&run, args] { run = [args] { return search_command(*args); }; });
 }
