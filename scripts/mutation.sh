@@ -72,6 +72,7 @@ elapsed_s() {
 existing_tree=0
 [ -f "$build_dir/CMakeCache.txt" ] && existing_tree=1
 restore() {
+  rm -f "$out/baseline-bftgate"  # a build output; the folder keeps the findings and the table
   if [ "$existing_tree" = 1 ]; then
     echo "mutation: putting $build_dir back to no seeded bug" >&2
     cmake -B "$build_dir" -DBFTGATE_SEEDED_BUG= >/dev/null
