@@ -6,9 +6,11 @@
 #   make fuzz    the libFuzzer targets for FUZZ_SECONDS each (clang)
 #   make experiments  every experiment (SIZE=full, or smoke), plots and one summary (release)
 #   make paper   paper/build/bftgate.pdf from the newest run folders (or PAPER_RUNS=...)
+#   make robustness  the schedule searches and the SPIN model into run folders (SIZE=full or smoke)
 #   make chaos   a real cluster under a random nemesis (ROUNDS=1000, SECONDS=0: no time limit)
 #   make mutation  each seeded bug compiled in and hunted by the search and the tests
-#                (BUGS=a,b for some; MUTATION_BUILD=DIR to reuse a build tree)
+#                (BUGS=a,b for some; MUTATION_BUILD=DIR to reuse a build tree;
+#                MUTATION_OUT=DIR for its run folder)
 PRESET ?= debug
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
@@ -18,10 +20,12 @@ SIZE ?= full
 BUGS ?=
 SEARCH_SECONDS ?= 60
 MUTATION_BUILD ?= build/mutation
+MUTATION_OUT ?=
 ROUNDS ?= 1000
 SECONDS ?= 0
 
-.PHONY: all bootstrap configure build run test bench fuzz experiments paper mutation chaos format clean
+.PHONY: all bootstrap configure build run test bench fuzz experiments robustness paper mutation chaos \
+        format clean
 
 all: build
 
@@ -49,6 +53,12 @@ experiments:
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/run_experiments.sh build/release $(SIZE) $(JOBS)
 
+# The paper's schedule-search and model-check run folders (spin comes with the test packages).
+robustness:
+	@scripts/bootstrap.sh --test
+	@$(MAKE) --no-print-directory build PRESET=release
+	@scripts/run_robustness.sh build/release $(SIZE) $(JOBS)
+
 # Reads run folders only (make experiments writes them); builds no C++.
 paper:
 	@scripts/bootstrap.sh --paper
@@ -64,7 +74,7 @@ chaos:
 mutation:
 	@scripts/bootstrap.sh --test
 	@scripts/mutation.sh $(if $(BUGS),--bugs $(BUGS)) --build-dir $(MUTATION_BUILD) \
-	  --search-seconds $(SEARCH_SECONDS) --jobs $(JOBS)
+	  --search-seconds $(SEARCH_SECONDS) --jobs $(JOBS) $(if $(MUTATION_OUT),--out $(MUTATION_OUT))
 
 bench:
 	@$(MAKE) --no-print-directory build PRESET=release

@@ -177,7 +177,7 @@ EOF
 cat "$out/table.md"
 # summary.json and the manifest's end time make the folder a finished run (paper/tools/runs.py).
 python3 - "$out" <<'EOF'
-import json, pathlib, sys, datetime
+import datetime, json, os, pathlib, sys
 out = pathlib.Path(sys.argv[1])
 bugs = [json.loads(line) for line in (out / "data" / "results.jsonl").read_text().splitlines() if line]
 caught = [b for b in bugs if b["search_found"] or b["tests_found"]]
@@ -186,7 +186,14 @@ summary = {"bugs": bugs, "total": len(bugs), "caught": len(caught),
            "caught_by_tests": sum(b["tests_found"] for b in bugs)}
 (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 manifest = json.loads((out / "manifest.json").read_text())
-manifest["ended"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+now = datetime.datetime.now(datetime.timezone.utc)
+started = datetime.datetime.strptime(manifest["started"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
+uname = os.uname()
+manifest.update({"runs": len(bugs), "wall_s": (now - started).total_seconds(),
+                 "host": {"cores": os.cpu_count(), "cpu": cpu[0] if cpu else "unknown",
+                          "kernel": f"{uname.sysname} {uname.release}", "machine": uname.machine},
+                 "ended": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
 (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 EOF
 if [ "$missed" -gt 0 ]; then

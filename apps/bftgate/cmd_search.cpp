@@ -141,7 +141,11 @@ int search_command(SearchArgs args) {
     }
     // A run folder like the experiments' (paper/tools/runs.py): the manifest with its end
     // time, and the report as summary.json (search.json too, its older name).
-    json manifest = {{"experiment", byzantine > base.f() ? "search-colluders" : "search"},
+    // Named for what the paper reads from it: f Byzantine (small or any scope) or f+1 colluders.
+    const char* experiment = byzantine > base.f()     ? "search-colluders"
+                             : args.options.any_scope ? "search-any"
+                                                      : "search";
+    json manifest = {{"experiment", experiment},
                      {"config", record["options"]},
                      {"seeds", {args.budget.first_seed}},
                      {"runs", report.schedules},

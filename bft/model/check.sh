@@ -3,17 +3,22 @@
 # give: with f Byzantine validators every property holds; with f+1 colluders two digests are
 # certified for one version and a failing adapter is certified (each with a counterexample trail,
 # replayed with spin -t); each seeded bug is caught by the property that guards against it.
-# Usage: bft/model/check.sh [OUT_DIR]   (OUT_DIR gets results.json and the trails)
+# Usage: bft/model/check.sh [OUT_DIR]
+#   OUT_DIR becomes a run folder for the paper (experiment "spin-model"): manifest.json (revision,
+#   spin version, host, start and end), summary.json (one entry per check: states, transitions,
+#   seconds) and data/ with the counterexample trails.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-}
+started=$(date -u +%FT%TZ)
+start_ns=$(date +%s%N)
 for tool in spin cc; do
   command -v "$tool" >/dev/null || { echo "model: $tool is missing (scripts/bootstrap.sh --test installs spin)" >&2; exit 1; }
 done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp "$here/release_gate.pml" "$work/"
-[[ -n "$out" ]] && mkdir -p "$out"
+[[ -n "$out" ]] && mkdir -p "$out/data"
 
 # variant | spin flags | property | expected (holds or violated)
 checks=(
@@ -60,7 +65,7 @@ for check in "${checks[@]}"; do
       echo "model: $variant/$property: no replayable trail" >&2
       result=no-trail
     fi
-    [[ -n "$out" ]] && cp "$dir/trail-$property.txt" "$out/$variant-$property.trail.txt"
+    [[ -n "$out" && -s "$dir/trail-$property.txt" ]] && cp "$dir/trail-$property.txt" "$out/data/$variant-$property.trail.txt"
     rm -f "$dir/release_gate.pml.trail"
   fi
   printf '%-24s %-20s %-9s %-9s %12s %14s %8s\n' "$variant" "$property" "$expected" "$result" \
@@ -69,15 +74,22 @@ for check in "${checks[@]}"; do
   results+=("{\"variant\": \"$variant\", \"flags\": \"$flags\", \"property\": \"$property\", \"expected\": \"$expected\", \"result\": \"$result\", \"states\": ${states:-null}, \"transitions\": ${transitions:-null}, \"seconds\": ${seconds:-null}}")
 done
 if [[ -n "$out" ]]; then
-  {
-    echo "["
-    for i in "${!results[@]}"; do
-      sep=","
-      [[ $i -eq $((${#results[@]} - 1)) ]] && sep=""
-      echo "  ${results[$i]}$sep"
-    done
-    echo "]"
-  } >"$out/results.json"
+  checks_json=$(IFS=,; echo "${results[*]}")
+  revision=$(git -C "$here" describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+  wall_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+  cat >"$out/summary.json" <<EOF
+{"checks": [$checks_json],
+ "failures": $failures, "spin_version": "$(spin -V | head -1)"}
+EOF
+  # Written last: a manifest with an end time marks a finished run.
+  cat >"$out/manifest.json" <<EOF
+{"experiment": "spin-model", "git_revision": "$revision", "runs": ${#results[@]},
+ "config": {"model": "bft/model/release_gate.pml", "pan": "-a -m1000000",
+            "model_sha256": "$(sha256sum "$here/release_gate.pml" | cut -d" " -f1)"},
+ "host": {"cores": $(nproc), "cpu": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)",
+          "kernel": "$(uname -sr)", "machine": "$(uname -m)"},
+ "started": "$started", "ended": "$(date -u +%FT%TZ)", "wall_s": $((wall_ms / 1000)).$(printf %03d $((wall_ms % 1000)))}
+EOF
 fi
 if [[ $failures -gt 0 ]]; then
   echo "model: $failures checks did not give what they must" >&2

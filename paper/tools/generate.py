@@ -2,7 +2,7 @@
 its experiment's plot script from the folder's data), numbers.tex, tables/*.tex,
 provenance.tex and figures.json. Nothing is kept from an earlier generation.
 
-Usage: generate.py [--runs-dir DIR] [--out DIR] [--plots-dir DIR]
+Usage: generate.py [--runs-dir DIR] [--out DIR] [--plots-dir DIR] | --check RUN_FOLDER...
 The folders named in PAPER_RUNS (space- or comma-separated) take the place of the newest ones.
 """
 import argparse
@@ -23,6 +23,8 @@ import tables
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PLOT_TIMEOUT_S = 600  # fixed
 GIT_TIMEOUT_S = 30  # fixed
+# Experiments the paper shows in tables and numbers only.
+FIGURELESS = {"mutation", "search", "search-any", "search-colluders", "spin-model"}
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 
@@ -36,14 +38,19 @@ def needed_experiments():
 
 def draw(run, plots_dir, out_dir):
     """Runs the experiment's plot script on a copy of the folder's inputs with an empty plots/,
-    so every figure kept is one the script drew now from this data."""
+    so every figure kept is one the script drew now from this data. An experiment the paper
+    shows only in tables and numbers (the searches, the seeded bugs, the model check) has no
+    plot script."""
     script = pathlib.Path(plots_dir) / f"{run.experiment}.py"
     if not script.is_file():
+        if run.experiment in FIGURELESS:
+            return []
         raise RuntimeError(f"no plot script for {run.experiment}: {script}")
     with tempfile.TemporaryDirectory(prefix="bftgate-paper-") as tmp:
         stage = pathlib.Path(tmp)
         for item in ("data", "summary.json", "manifest.json"):
-            (stage / item).symlink_to((run.folder / item).resolve())
+            if (run.folder / item).exists():
+                (stage / item).symlink_to((run.folder / item).resolve())
         (stage / "plots").mkdir()
         done = subprocess.run([PYTHON, str(script), str(stage)], capture_output=True, text=True, timeout=PLOT_TIMEOUT_S)
         if done.returncode != 0:
@@ -127,15 +134,16 @@ def generate(runs_dir, out, plots_dir, explicit):
             print(f"paper: {experiment}: {runs[experiment].folder}", file=sys.stderr)
             figures += draw(runs[experiment], plots_dir, staging)
         items = [("figure", f["file"].rsplit("/", 1)[1], f["experiment"]) for f in figures]
-        for name, experiment, write in tables.TABLES:
-            (staging / "tables" / f"{name}.tex").write_text(write(runs[experiment].summary), encoding="utf-8")
-            items.append(("table", f"{name}.tex", experiment))
+        for name, experiments, write in tables.TABLES:
+            text = write(*(runs[experiment].summary for experiment in experiments))
+            (staging / "tables" / f"{name}.tex").write_text(text, encoding="utf-8")
+            items += [("table", f"{name}.tex", experiment) for experiment in experiments]
         (staging / "tables" / "manifest.tex").write_text(tables.manifest(runs), encoding="utf-8")
         (staging / "numbers.tex").write_text(numbers_tex(values, runs), encoding="utf-8")
         (staging / "provenance.tex").write_text(provenance_tex(items, runs), encoding="utf-8")
         record = {
             "figures": figures,
-            "tables": [{"file": f"generated/tables/{n}.tex", "experiment": e} for n, e, _ in tables.TABLES],
+            "tables": [{"file": f"generated/tables/{n}.tex", "experiments": list(e)} for n, e, _ in tables.TABLES],
             "runs": {name: run.provenance() for name, run in runs.items()},
         }
         (staging / "figures.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -148,13 +156,38 @@ def generate(runs_dir, out, plots_dir, explicit):
     print(f"paper: {len(figures)} figures, {len(tables.TABLES)} tables, {len(values)} numbers -> {out}", file=sys.stderr)
 
 
+def check_folders(folders):
+    """Computes every number and table the paper takes from these run folders alone (a table
+    that needs another experiment's folder too is left out): a folder that a tool wrote in a
+    shape the paper cannot read fails here, not at the next `make paper`."""
+    runs = {}
+    for folder in folders:
+        run = run_folders.Run(folder)
+        runs[run.experiment] = run
+    values = quantities.evaluate(runs, only=set(runs))
+    written = 0
+    for name, experiments, write in tables.TABLES:
+        if set(experiments) <= set(runs):
+            write(*(runs[experiment].summary for experiment in experiments))
+            written += 1
+    for name, value, _ in values:
+        print(f"\\{name} = {value}")
+    sys.stdout.flush()
+    print(f"paper: {len(values)} numbers and {written} tables from {', '.join(sorted(runs))}", file=sys.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs-dir", default=str(ROOT / "runs"), help="where to look for the newest run folders")
     parser.add_argument("--out", default=str(ROOT / "paper" / "generated"), help="the folder to write (replaced)")
     parser.add_argument("--plots-dir", default=str(ROOT / "experiments" / "plots"), help="the plot scripts")
+    parser.add_argument("--check", nargs="+", metavar="RUN_FOLDER",
+                        help="only compute the numbers and tables of these run folders, and print them")
     args = parser.parse_args()
     try:
+        if args.check:
+            check_folders(args.check)
+            return
         generate(args.runs_dir, pathlib.Path(args.out).resolve(), args.plots_dir, run_folders.runs_from_environment())
     except (run_folders.RunError, RuntimeError, ValueError, OSError, subprocess.TimeoutExpired) as e:
         sys.exit(f"paper: {e}")

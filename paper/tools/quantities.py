@@ -106,6 +106,42 @@ def convergence_tail_lossy_share(records):
 
 
 HUNDREDTH = 100  # fixed
+SECONDS_PER_MINUTE = 60  # fixed
+
+
+def from_manifest(compute):
+    """Marks a quantity computed from the run folder's manifest (its config), not its summary."""
+    compute.from_manifest = True
+    return compute
+
+
+@from_manifest
+def mutation_search_budget(manifest):
+    return manifest["config"]["search_seconds"]
+
+
+def catch_seconds(bug):
+    """How soon a seeded bug was caught: by the search or by the tests, whichever was first."""
+    times = [bug[f"{by}_s"] for by in ("search", "tests") if bug[f"{by}_found"]]
+    if not times:
+        raise ValueError(f"{bug['bug']} was not caught")
+    return min(times)
+
+
+def spin_checks(s, variant):
+    return rows(s["checks"], variant=variant)
+
+
+def spin_most(s, variant, field):
+    return max(c[field] for c in spin_checks(s, variant))
+
+
+def shrunk(s, field, which):
+    findings = s["findings"]
+    if not findings:
+        raise ValueError("the search found nothing to shrink")
+    return which(f[field] for f in findings)
+
 
 # (macro, experiment, value from the summary, how it is written)
 QUANTITIES = [
@@ -206,6 +242,51 @@ QUANTITIES = [
     ("ScaleRealLatencySmall", "scale", lambda s: by_validators(s["real"], min)["certification_latency_p50_s"], latex.seconds),
     ("ScaleRealLatencyLarge", "scale", lambda s: by_validators(s["real"], max)["certification_latency_p50_s"], latex.seconds),
     ("ScaleRealMedianError", "scale", lambda s: s["real_median_absolute_relative_error"], latex.percent),
+    # search: the schedule search with f Byzantine validators, small scope and any scope
+    ("SearchSchedules", "search", lambda s: s["schedules"], latex.count),
+    ("SearchSeconds", "search", lambda s: s["search_s"], lambda v: latex.seconds(v, 0)),
+    ("SearchJobs", "search", lambda s: s["options"]["jobs"], latex.count),
+    ("SearchRatePerCore", "search", lambda s: s["schedules_per_s_per_core"], lambda v: latex.count(round(v))),
+    ("SearchViolating", "search", lambda s: s["violating"], latex.count),
+    ("SearchKinds", "search", lambda s: len(s["mutations_by_kind"]), latex.count),
+    ("SearchAnySchedules", "search-any", lambda s: s["schedules"], latex.count),
+    ("SearchAnyRatePerCore", "search-any", lambda s: s["schedules_per_s_per_core"], lambda v: latex.count(round(v))),
+    ("SearchAnyViolating", "search-any", lambda s: s["violating"], latex.count),
+    # search-colluders: f+1 Byzantine validators, findings shrunk
+    ("ColludersByzantine", "search-colluders", lambda s: s["options"]["byzantine"], latex.count),
+    ("ColludersSchedules", "search-colluders", lambda s: s["schedules"], latex.count),
+    ("ColludersViolating", "search-colluders", lambda s: s["violating"], latex.count),
+    ("ColludersDrawnMax", "search-colluders", lambda s: shrunk(s, "faults_drawn", max), latex.count),
+    ("ColludersShrunkMax", "search-colluders", lambda s: shrunk(s, "faults_shrunk", max), latex.count),
+    ("ColludersShrinkRunsMax", "search-colluders", lambda s: shrunk(s, "shrink_runs", max), latex.count),
+    # mutation: the seeded bugs
+    ("MutationBugs", "mutation", lambda s: s["total"], latex.count),
+    ("MutationCaught", "mutation", lambda s: s["caught"], latex.count),
+    ("MutationBySearch", "mutation", lambda s: s["caught_by_search"], latex.count),
+    ("MutationByTests", "mutation", lambda s: s["caught_by_tests"], latex.count),
+    ("MutationSlowest", "mutation", lambda s: max(catch_seconds(b) for b in s["bugs"]), lambda v: latex.seconds(v, 1)),
+    ("MutationSearchBudget", "mutation", mutation_search_budget, lambda v: latex.seconds(v, 0)),
+    # spin-model: the Promela model of the gate
+    ("SpinChecks", "spin-model", lambda s: len(s["checks"]), latex.count),
+    ("SpinAsExpected", "spin-model", lambda s: sum(1 for c in s["checks"] if c["result"] == c["expected"]), latex.count),
+    ("SpinStates", "spin-model", lambda s: spin_most(s, "f-byzantine", "states"), latex.count),
+    ("SpinTransitions", "spin-model", lambda s: spin_most(s, "f-byzantine", "transitions"), latex.count),
+    ("SpinSeconds", "spin-model", lambda s: spin_most(s, "f-byzantine", "seconds"), lambda v: latex.seconds(v, 1)),
+    ("SpinColludersStates", "spin-model", lambda s: spin_most(s, "f-plus-1-colluders", "states"), latex.count),
+    ("SpinColludersViolated", "spin-model", lambda s: sum(1 for c in spin_checks(s, "f-plus-1-colluders") if c["result"] == "violated"), latex.count),
+    # chaos: real processes under a random nemesis
+    ("ChaosRounds", "chaos", lambda s: s["rounds"], latex.count),
+    ("ChaosViolations", "chaos", lambda s: s["violation_count"], latex.count),
+    ("ChaosCertified", "chaos", lambda s: s["certified"], latex.count),
+    ("ChaosKills", "chaos", lambda s: s["faults"]["kill-validator"], latex.count),
+    ("ChaosPartitions", "chaos", lambda s: s["faults"]["partition-validator"], latex.count),
+    ("ChaosByzantine", "chaos", lambda s: s["faults"]["byzantine-validator"], latex.count),
+    ("ChaosNodeRestarts", "chaos", lambda s: s["faults"]["restart-node"], latex.count),
+    ("ChaosNoFault", "chaos", lambda s: s["faults"]["none"], latex.count),
+    ("ChaosPartitionMechanism", "chaos", lambda s: s["partitions"], lambda v: r"\texttt{" + latex.escape(v) + "}"),
+    ("ChaosMinutes", "chaos", lambda s: s["wall_s"] / SECONDS_PER_MINUTE, lambda v: latex.count(round(v))),
+    ("ChaosSettleMedian", "chaos", lambda s: s["settle_s"]["p50"], latex.seconds),
+    ("ChaosSettleTail", "chaos", lambda s: s["settle_s"]["p99"], latex.seconds),
 ]
 
 
@@ -213,14 +294,21 @@ def experiments():
     return sorted({experiment for _, experiment, _, _ in QUANTITIES})
 
 
-def evaluate(runs):
-    """[(macro, written value, experiment)] for every quantity; a missing field is an error
-    naming the macro and the run folder."""
+def evaluate(runs, only=None):
+    """[(macro, written value, experiment)] for every quantity (of the experiments in `only`,
+    when given); a missing field is an error naming the macro and the run folder."""
     values = []
     for name, experiment, compute, write in QUANTITIES:
+        if only is not None and experiment not in only:
+            continue
         run = runs[experiment]
         try:
-            source = run.records() if getattr(compute, "from_records", False) else run.summary
+            if getattr(compute, "from_records", False):
+                source = run.records()
+            elif getattr(compute, "from_manifest", False):
+                source = run.manifest
+            else:
+                source = run.summary
             values.append((name, write(compute(source)), experiment))
         except (KeyError, IndexError, TypeError, ValueError) as e:
             raise ValueError(f"\\{name}: cannot compute it from {run.folder}: {e!r}") from e

@@ -26,6 +26,22 @@ class RunError(Exception):
     """A run folder is missing or unusable; the message says what to run."""
 
 
+# The command that writes each run folder that `bftgate experiment run` does not.
+COMMANDS = {
+    "search": "make robustness",
+    "search-any": "make robustness",
+    "search-colluders": "make robustness",
+    "spin-model": "make robustness",
+    "chaos": "make chaos",
+    "mutation": "make mutation",
+}
+
+
+def command_for(experiment):
+    """What to run for a run folder of this experiment."""
+    return COMMANDS.get(experiment, f"bftgate experiment run {experiment} --size full")
+
+
 def _load_json(path):
     try:
         with open(path, encoding="utf-8") as f:
@@ -46,7 +62,7 @@ class Run:
         if "ended" not in self.manifest and "merged" not in self.manifest:
             raise RunError(
                 f"{self.folder} did not finish (its manifest has no end time): "
-                f"run `bftgate experiment run {self.experiment}` again"
+                f"run `{command_for(self.experiment)}` again"
             )
         self.summary = _load_json(self.folder / "summary.json")
         self._records = None
@@ -65,19 +81,26 @@ class Run:
                 raise RunError(f"cannot read {path}: {e}") from e
         return self._records
 
+    def config_hash(self):
+        """The manifest's config hash, or one of its config for the tools that write none."""
+        if "config_hash" in self.manifest:
+            return self.manifest["config_hash"]
+        config = json.dumps(self.manifest.get("config", {}), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(config.encode()).hexdigest()
+
     def provenance(self):
         seeds = self.manifest.get("seeds", [])
         digest = hashlib.sha256(json.dumps(seeds).encode()).hexdigest()
         return {
             "folder": shown(self.folder),
             "experiment": self.experiment,
-            "size": self.manifest.get("size", "?"),
+            "size": self.manifest.get("size"),
             "runs": self.manifest.get("runs", 0),
             "seeds": len(seeds),
             "first_seed": seeds[0] if seeds else None,
             "seeds_sha256": digest,
             "git_revision": self.manifest.get("git_revision", "?"),
-            "config_hash": self.manifest.get("config_hash", "?"),
+            "config_hash": self.config_hash(),
             "finished": self.finished,
             "wall_s": self.manifest.get("wall_s"),
             "host": self.manifest.get("host", {}),
@@ -134,10 +157,10 @@ def select(experiments, runs_dir, explicit):
             continue
         chosen[name] = Run(newest[name][1])
     if missing:
-        commands = "; ".join(f"bftgate experiment run {name} --size full" for name in missing)
+        commands = "; ".join(dict.fromkeys(command_for(name) for name in missing))
         raise RunError(
             f"no run folder under {root} for: {', '.join(missing)}. "
-            f"Run them first ({commands}; or `make experiments` for all of them)"
+            f"Run them first ({commands}; `make experiments` runs every `bftgate experiment`)"
         )
     return {name: chosen[name] for name in experiments}
 

@@ -109,18 +109,114 @@ def scale_certificates(s):
     return tabular("rrrrrr", header, body)
 
 
-# (file name under generated/tables/, experiment, writer)
+def byzantine(options):
+    """The search's Byzantine count as its options give it: "f" or a number."""
+    value = options["byzantine"]
+    return "$f$" if value == "f" else latex.count(value)
+
+
+def search(*summaries):
+    """One row per schedule search: f Byzantine in small and any scope, then f+1 colluders."""
+    body = []
+    for s in summaries:
+        findings = s["findings"]
+        drawn = DASH
+        if findings:
+            drawn = " / ".join(
+                f"{latex.count(min(f[k] for f in findings))}--{latex.count(max(f[k] for f in findings))}"
+                for k in ("faults_drawn", "faults_shrunk")
+            )
+        body.append(
+            [
+                byzantine(s["options"]),
+                latex.escape(s["options"]["scope"]),
+                latex.count(s["schedules"]),
+                latex.count(round(s["schedules_per_s_per_core"])),
+                latex.count(s["violating"]),
+                latex.count(len(findings)),
+                drawn,
+            ]
+        )
+    header = ["Byzantine", "scope", "schedules", "per s per core", "violating", "shrunk", "faults drawn / kept"]
+    return tabular("llrrrrc", header, body)
+
+
+def faults(scenario):
+    """A shrunk schedule's faults, by kind: "2 x vote-flip, 1 x partition"."""
+    kinds = [m["kind"] for m in scenario.get("mutations", [])]
+    kinds += ["round partition"] * len(scenario.get("round_partitions", []))
+    kinds += ["partition"] * len(scenario.get("partitions", []))
+    kinds += ["crash"] * len(scenario.get("crashes", []))
+    counted = {k: kinds.count(k) for k in sorted(set(kinds))}
+    return ", ".join(f"{latex.count(n)}$\\times$ {name(k)}" for k, n in counted.items()) or DASH
+
+
+def search_findings(s):
+    body = [
+        [
+            latex.count(f["seed"]),
+            latex.escape(f["invariant"]),
+            latex.count(f["faults_drawn"]),
+            latex.count(f["faults_shrunk"]),
+            latex.count(f["shrink_runs"]),
+            faults(f["scenario"]),
+        ]
+        for f in sorted(s["findings"], key=lambda f: f["seed"])
+    ]
+    header = ["seed", "invariant", "drawn", "kept", "replays", "the faults kept"]
+    return tabular("rlrrrl", header, body)
+
+
+def mutation(s):
+    def seconds(bug, by):
+        return latex.fixed(bug[f"{by}_s"], 1) if bug[f"{by}_found"] else DASH
+
+    body = [
+        [
+            name(b["bug"]),
+            seconds(b, "search"),
+            seconds(b, "tests"),
+            name(b["first_failing_test"]) if b["tests_found"] else DASH,
+        ]
+        for b in s["bugs"]
+    ]
+    header = ["seeded bug", "search (s)", "tests (s)", "first failing test"]
+    return tabular("lrrl", header, body)
+
+
+def spin_model(s):
+    body = [
+        [
+            latex.escape(c["variant"]),
+            name(c["property"]),
+            latex.escape(c["expected"]),
+            latex.escape(c["result"]),
+            latex.count(c["states"]),
+            latex.count(c["transitions"]),
+            latex.fixed(c["seconds"], 1),
+        ]
+        for c in s["checks"]
+    ]
+    header = ["model", "property", "must", "gave", "states", "transitions", "s"]
+    return tabular("lllrrrr", header, body)
+
+
+# (file name under generated/tables/, the experiments whose summaries it is written from, writer)
 TABLES = [
-    ("consistability-cprob", "consistability", consistability_cprob),
-    ("exposure", "exposure", exposure),
-    ("smr-vs-consensus", "smr-vs-consensus", smr),
-    ("adversaries-breaks", "adversaries", adversaries_breaks),
-    ("scale-certificates", "scale", scale_certificates),
+    ("consistability-cprob", ("consistability",), consistability_cprob),
+    ("exposure", ("exposure",), exposure),
+    ("smr-vs-consensus", ("smr-vs-consensus",), smr),
+    ("adversaries-breaks", ("adversaries",), adversaries_breaks),
+    ("scale-certificates", ("scale",), scale_certificates),
+    ("search", ("search", "search-any", "search-colluders"), search),
+    ("search-findings", ("search-colluders",), search_findings),
+    ("mutation", ("mutation",), mutation),
+    ("spin-model", ("spin-model",), spin_model),
 ]
 
 
 def experiments():
-    return sorted({experiment for _, experiment, _ in TABLES})
+    return sorted({experiment for _, names, _ in TABLES for experiment in names})
 
 
 def manifest(runs):
@@ -132,7 +228,7 @@ def manifest(runs):
         body.append(
             [
                 latex.escape(experiment),
-                latex.escape(p["size"]),
+                latex.escape(p["size"]) if p["size"] else DASH,
                 latex.count(p["runs"]),
                 latex.count(p["seeds"]),
                 r"\texttt{" + latex.escape(p["git_revision"]) + "}",

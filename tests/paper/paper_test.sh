@@ -3,10 +3,16 @@
 # scripts/build_paper.sh (references, citations, figures drawn by the plot scripts, provenance,
 # no typed-in numbers); then what must be refused: a missing run folder (the error names the
 # experiment to run) and a measured number typed into a section.
-# Usage: paper_test.sh BFTGATE SOURCE_DIR
+# The robustness section's folders: the schedule searches run here at smoke size; the SPIN model's
+# and the chaos smoke run's come from their own tests (ctest fixtures); the mutation folder is one
+# that make mutation recorded (tests/paper/fixtures/mutation), since rebuilding the tree per bug
+# does not fit a test; .ci/run checks a fresh one with `generate.py --check`.
+# Usage: paper_test.sh BFTGATE SOURCE_DIR MODEL_RUN CHAOS_RUN
 set -euo pipefail
 bftgate=$1
 source_dir=$2
+model_run=$3
+chaos_run=$4
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir/runs"
@@ -14,6 +20,11 @@ while read -r name _; do
   "$bftgate" experiment run "$name" --size smoke --jobs 2 --no-plots --out "$dir/runs/exp-$name-smoke" \
     >"$dir/$name.log" 2>&1 || { tail -20 "$dir/$name.log" >&2; exit 1; }
 done < <("$bftgate" experiment list)
+"$source_dir/scripts/run_robustness.sh" --runs-dir "$dir/runs" --no-model "$(dirname "$bftgate")/../.." smoke 2 \
+  >"$dir/robustness.log" 2>&1 || { tail -20 "$dir/robustness.log" >&2; exit 1; }
+cp -r "$model_run" "$dir/runs/spin-model-smoke"
+cp -r "$chaos_run" "$dir/runs/chaos-smoke"
+cp -r "$source_dir/tests/paper/fixtures/mutation" "$dir/runs/mutation-recorded"
 
 "$source_dir/scripts/build_paper.sh" --runs-dir "$dir/runs" --work "$dir/paper" >"$dir/build.log" 2>&1 \
   || { cat "$dir/build.log" >&2; exit 1; }
@@ -23,15 +34,24 @@ grep -q "Output written on build/bftgate.pdf" "$dir/paper/build/bftgate.log"
 grep -q "exp-scale-smoke" "$dir/paper/generated/numbers.tex"
 grep -q '"run_folder": "[^"]*/exp-convergence-smoke"' "$dir/paper/generated/figures.json"
 grep -q 'smoke' "$dir/paper/generated/provenance.tex"
+grep -q "chaos-smoke" "$dir/paper/generated/numbers.tex"
+grep -q '"run_folder": "[^"]*/chaos-smoke"' "$dir/paper/generated/figures.json"
+grep -q 'times' "$dir/paper/generated/tables/search-findings.tex"  # a shrunk finding's faults
 
-# Without the scale run folder the paper is not built, and the error says what to run.
-mv "$dir/runs/exp-scale-smoke" "$dir/scale-aside"
-if "$source_dir/scripts/build_paper.sh" --runs-dir "$dir/runs" --work "$dir/missing" >"$dir/missing.log" 2>&1; then
-  echo "the paper was built without a scale run folder" >&2
-  exit 1
-fi
-grep -q "bftgate experiment run scale --size full" "$dir/missing.log" || { cat "$dir/missing.log" >&2; exit 1; }
-mv "$dir/scale-aside" "$dir/runs/exp-scale-smoke"
+# Without a run folder the paper is not built, and the error says what to run: the experiment
+# command for an experiment's folder, the make target for the mutation table's.
+refused_without() {
+  local folder=$1 expected=$2
+  mv "$dir/runs/$folder" "$dir/aside"
+  if "$source_dir/scripts/build_paper.sh" --runs-dir "$dir/runs" --work "$dir/missing" >"$dir/missing.log" 2>&1; then
+    echo "the paper was built without $folder" >&2
+    exit 1
+  fi
+  grep -q "$expected" "$dir/missing.log" || { cat "$dir/missing.log" >&2; exit 1; }
+  mv "$dir/aside" "$dir/runs/$folder"
+}
+refused_without exp-scale-smoke "bftgate experiment run scale --size full"
+refused_without mutation-recorded "make mutation"
 
 # A measured number typed into a section fails the check.
 echo 'The median latency was 4.2 ms.' >>"$dir/paper/sections/evaluation.tex"

@@ -11,7 +11,9 @@ sys.path.insert(0, sys.argv.pop(1))
 import check  # noqa: E402
 import latex  # noqa: E402
 import quantities  # noqa: E402
+import generate  # noqa: E402
 import runs  # noqa: E402
+import tables  # noqa: E402
 
 
 def make_run(root, name, experiment, ended, summary=None):
@@ -41,6 +43,15 @@ class SelectRuns(unittest.TestCase):
                 runs.select(["scale", "adversaries"], root, [])
             self.assertIn("bftgate experiment run adversaries", str(caught.exception))
             self.assertNotIn("run scale", str(caught.exception))
+
+    def test_a_missing_folder_of_another_tool_names_its_make_target(self):
+        with tempfile.TemporaryDirectory() as root:
+            with self.assertRaises(runs.RunError) as caught:
+                runs.select(["mutation", "spin-model", "search-colluders"], root, [])
+            message = str(caught.exception)
+            self.assertIn("make mutation", message)
+            self.assertEqual(message.count("make robustness"), 1, message)
+            self.assertNotIn("bftgate experiment run mutation", message)
 
     def test_named_folders_win_and_may_not_name_one_experiment_twice(self):
         with tempfile.TemporaryDirectory() as root:
@@ -110,6 +121,37 @@ class Quantities(unittest.TestCase):
                 quantities.evaluate(chosen)
             self.assertIn("exp-convergence", str(caught.exception))
             self.assertRegex(str(caught.exception), r"\\[A-Z][A-Za-z]+:")
+
+
+BUG = {"bug": "quorum-off-by-one", "search_found": False, "search_s": 60.1, "tests_found": True,
+       "tests_s": 6.2, "first_failing_test": "Replica.X"}
+
+
+class Robustness(unittest.TestCase):
+    def test_a_bug_the_search_missed_shows_a_dash_and_counts_its_test_time(self):
+        table = tables.mutation({"bugs": [BUG]})
+        self.assertIn(r"\texttt{quorum-off-by-one} & -- & 6.2 & \texttt{Replica.X}", table)
+        self.assertEqual(quantities.catch_seconds(BUG), 6.2)
+        with self.assertRaises(ValueError):
+            quantities.catch_seconds(dict(BUG, tests_found=False))
+
+    def test_a_shrunk_finding_lists_its_faults_by_kind(self):
+        scenario = {"mutations": [{"kind": "vote-flip"}, {"kind": "vote-flip"}, {"kind": "drop"}],
+                    "round_partitions": [{}], "partitions": [], "crashes": []}
+        self.assertEqual(
+            tables.faults(scenario),
+            r"1$\times$ \texttt{drop}, 1$\times$ \texttt{round partition}, 2$\times$ \texttt{vote-flip}",
+        )
+        self.assertEqual(tables.faults({}), tables.DASH)
+
+    def test_checking_one_folder_names_the_macro_it_cannot_compute(self):
+        with tempfile.TemporaryDirectory() as root:
+            folder = make_run(root, "mutation-a", "mutation", "2026-01-01T00:00:00Z",
+                              {"bugs": [BUG], "total": 1, "caught": 1, "caught_by_search": 0, "caught_by_tests": 1})
+            with self.assertRaises(ValueError) as caught:
+                generate.check_folders([folder])
+            self.assertIn("MutationSearchBudget", str(caught.exception))
+            self.assertIn("mutation-a", str(caught.exception))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/local_cluster.hpp"
 #include "bftgate/runtime/operator.hpp"
+#include "bftgate/sim/aggregate.hpp"
 #include "kernel_faults.hpp"
 #include "real_cluster.hpp"
 
@@ -202,6 +203,7 @@ class Chaos {
                                digest.hex().substr(0, 12), options_.settle_s));
     } else {
       ++report_.certified;
+      report_.settle_s.push_back(record["settle_s"].get<double>());
     }
     if (snapshot) check_snapshot(r, *snapshot);
     record["violations"] = std::vector<std::string>(
@@ -328,10 +330,15 @@ class Chaos {
 }  // namespace
 
 json ChaosReport::to_json() const {
-  return {{"rounds", rounds},         {"faults", faults},
-          {"submitted", submitted},   {"certified", certified},
-          {"violations", violations}, {"violation_count", violations.size()},
-          {"partitions", partitions}, {"wall_s", wall_s}};
+  return {{"rounds", rounds},
+          {"faults", faults},
+          {"submitted", submitted},
+          {"certified", certified},
+          {"violations", violations},
+          {"violation_count", violations.size()},
+          {"partitions", partitions},
+          {"wall_s", wall_s},
+          {"settle_s", sim::summary(settle_s)}};
 }
 
 Result<ChaosReport> run_chaos(const ChaosOptions& options,
@@ -352,6 +359,7 @@ Result<ChaosReport> run_chaos(const ChaosOptions& options,
   };
   if (auto s = write_json("manifest.json", manifest); !s) return s.error();
 
+  ChaosReport report;
   json result = on_own_thread([&]() -> json {
     std::unique_ptr<KernelFaults> kernel;
     std::string partitions = "nftables";
@@ -376,22 +384,15 @@ Result<ChaosReport> run_chaos(const ChaosOptions& options,
     auto key = crypto::read_key_file(real.cluster().operator_key_path());
     if (!key) return {{"error", key.error().message}};
     Chaos chaos(options, real, kernel.get(), std::move(key->key), partitions);
-    auto report = chaos.run(progress);
+    report = chaos.run(progress);
     real.stop();
-    return report.to_json();
+    return json::object();
   });
   if (result.contains("error")) return Error{result["error"].get<std::string>()};
 
-  ChaosReport report;
-  report.rounds = result["rounds"].get<std::uint64_t>();
-  report.faults = result["faults"].get<std::map<std::string, std::uint64_t>>();
-  report.submitted = result["submitted"].get<std::uint64_t>();
-  report.certified = result["certified"].get<std::uint64_t>();
-  report.violations = result["violations"].get<std::vector<std::string>>();
-  report.partitions = result["partitions"].get<std::string>();
-  report.wall_s = result["wall_s"].get<double>();
   if (auto s = write_json("summary.json", report.to_json()); !s) return s.error();
   manifest["ended"] = utc_now();
+  manifest["runs"] = report.rounds;
   manifest["wall_s"] = report.wall_s;
   if (auto s = write_json("manifest.json", manifest); !s) return s.error();
   return report;

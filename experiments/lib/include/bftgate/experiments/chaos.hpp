@@ -49,6 +49,7 @@ struct ChaosReport {
   std::uint64_t certified = 0;
   std::vector<std::string> violations;  // "round N: <invariant>: <what>"
   std::string partitions;               // "nftables" or why the in-process fallback was used
+  std::vector<double> settle_s;         // each certified round: healing to certified and served
   double wall_s = 0;
   nlohmann::json to_json() const;
 };
