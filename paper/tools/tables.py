@@ -115,6 +115,12 @@ def byzantine(options):
     return "$f$" if value == "f" else latex.count(value)
 
 
+def span(values):
+    """The range of some counts: "6", or "5--7"."""
+    low, high = min(values), max(values)
+    return latex.count(low) if low == high else f"{latex.count(low)}--{latex.count(high)}"
+
+
 def search(*summaries):
     """One row per schedule search: f Byzantine in small and any scope, then f+1 colluders."""
     body = []
@@ -122,10 +128,7 @@ def search(*summaries):
         findings = s["findings"]
         drawn = DASH
         if findings:
-            drawn = " / ".join(
-                f"{latex.count(min(f[k] for f in findings))}--{latex.count(max(f[k] for f in findings))}"
-                for k in ("faults_drawn", "faults_shrunk")
-            )
+            drawn = " / ".join(span([f[k] for f in findings]) for k in ("faults_drawn", "faults_shrunk"))
         body.append(
             [
                 byzantine(s["options"]),
@@ -198,7 +201,7 @@ def spin_model(s):
         for c in s["checks"]
     ]
     header = ["model", "property", "must", "gave", "states", "transitions", "s"]
-    return tabular("lllrrrr", header, body)
+    return tabular("llllrrr", header, body)
 
 
 # (file name under generated/tables/, the experiments whose summaries it is written from, writer)
