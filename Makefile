@@ -77,6 +77,7 @@ mutation:
 	  --search-seconds $(SEARCH_SECONDS) --jobs $(JOBS) $(if $(MUTATION_OUT),--out $(MUTATION_OUT))
 
 bench:
+	@scripts/bootstrap.sh --bench
 	@$(MAKE) --no-print-directory build PRESET=release
 	@scripts/run_bench.sh build/release "$(BENCH_FILTER)" "$(BENCH_MIN_TIME)"
 

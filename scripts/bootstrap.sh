@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bftgate needs to build, test and benchmark, only when missing,
-# so a second run costs one dpkg-query. Usage: scripts/bootstrap.sh [--fuzz | --test | --paper]
+# so a second run costs one dpkg-query.
+# Usage: scripts/bootstrap.sh [--fuzz | --test | --bench | --paper]
 #   --fuzz  clang and its fuzzer runtime (make fuzz)
 #   --test  what the tests and experiments add: matplotlib for the plots, GNU parallel for
 #           sharded sweeps, etcd-server (the Raft peer measured beside PBFT), nftables and
 #           iproute2 (network faults in the kernel, in a namespace of the run's own)
 #           (make test, make experiments), spin (the model check) and LaTeX for the paper check
+#   --bench etcd-server, measured beside bftgate by make bench, and python3 for its summary
 #   --paper python3 with matplotlib and LaTeX (TeX Live's base and recommended sets, latexmk):
 #           make paper, which builds no C++
 set -euo pipefail
@@ -22,9 +24,10 @@ latex=(texlive-latex-base texlive-latex-recommended latexmk)
 case "${1:-}" in
   --fuzz) packages+=(clang libclang-rt-14-dev) ;;
   --test) packages+=(python3 python3-matplotlib parallel etcd-server nftables iproute2 spin "${latex[@]}") ;;
+  --bench) packages+=(etcd-server python3) ;;
   --paper) packages=(python3 python3-matplotlib git "${latex[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--fuzz | --test | --paper]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--fuzz | --test | --bench | --paper]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -107,13 +107,16 @@ run = sys.argv[1]
 # Targets: (bound, "<=" or ">="); a counter missing its target is listed under "off target".
 targets = {"ratio_vs_openssl": (1.2, "<="), "ratio_vs_raw": (1.1, "<="), "ratio_vs_raw_parallel": (1.1, "<="),
            "median_target_ratio": (1.0, "<="), "ratio_during_swaps": (0.95, ">="),
-           "ratio_upload_vs_pinned": (0.8, ">=")}
+           "ratio_upload_vs_pinned": (0.8, ">="), "latency_ratio_vs_etcd": (1.5, "<="),
+           "throughput_ratio_vs_etcd": (1.0, ">=")}
 shown = ["ratio_vs_openssl", "ratio_vs_raw", "ratio_vs_raw_parallel", "speedup", "pool_speedup",
          "MBps", "openssl_MBps", "raw_us", "raw_parallel_us", "cert_us", "verify_threads", "cores",
          "median_us", "p99_us", "median_target_ratio", "requests_per_s", "ceiling_req_per_s_batch_64",
          "unbatched_path_us", "ratio_during_swaps", "ratio_upload_vs_pinned", "ratio_stage_vs_pinned",
-         "ratio_vs_reference", "tokens_per_s", "flip_us", "stage_us", "s_per_step", "decisions_per_s"]
+         "ratio_vs_reference", "tokens_per_s", "flip_us", "stage_us", "s_per_step", "decisions_per_s",
+         "latency_ratio_vs_etcd", "throughput_ratio_vs_etcd"]
 over = []
+versus = []
 for path in sorted(glob.glob(os.path.join(run, "*.json"))):
     suite = os.path.basename(path)[:-5]
     if os.path.getsize(path) == 0:
@@ -146,6 +149,8 @@ for path in sorted(glob.glob(os.path.join(run, "*.json"))):
                     over.append(f"{name} {key}={value:.3f}")
             fields.append(text)
         print(f"  {name:<40} " + "  ".join(fields))
+        if "latency_ratio_vs_etcd" in b:
+            versus.append(b)
         threads, pool, signers = b.get("verify_threads"), b.get("pool_speedup"), b.get("signers")
         if threads and pool and signers and pool < 0.9 * threads:
             split = signers / math.ceil(signers / threads)  # best case with contiguous chunks
@@ -153,6 +158,19 @@ for path in sorted(glob.glob(os.path.join(run, "*.json"))):
                   f"{threads:.0f} threads (the {signers:.0f}-signature split allows {split:.2f}x; "
                   "the rest is wake-up latency, busy or shared cores), so ratio_vs_raw, against "
                   "perfect scaling, overstates the library's cost: ratio_vs_raw_parallel is its own")
+if versus:
+    print()
+    print("bftgate vs etcd, one run, interleaved A B A B (bftgate: PBFT, n=4, f=1 Byzantine, "
+          "Ed25519-signed; etcd 3.4: Raft, n=3, crash faults)")
+    print(f"  {'WAL':<6} {'bftgate median':>15} {'etcd median':>12} {'ratio':>7} {'(rounds)':>13}"
+          f" {'bftgate req/s':>14} {'etcd req/s':>11} {'ratio':>7} {'(rounds)':>13}")
+    for b in versus:
+        wal = "tmpfs" if "wal_tmpfs:1" in b["name"] else "disk"
+        print(f"  {wal:<6} {b['bftgate_median_us'] / 1e3:>12.2f} ms {b['etcd_median_us'] / 1e3:>9.2f} ms"
+              f" {b['latency_ratio_vs_etcd']:>7.2f} {b['latency_ratio_round_min']:>6.2f}-{b['latency_ratio_round_max']:<6.2f}"
+              f" {b['bftgate_req_per_s']:>14.0f} {b['etcd_req_per_s']:>11.0f} {b['throughput_ratio_vs_etcd']:>7.2f}"
+              f" {b['throughput_ratio_round_min']:>6.2f}-{b['throughput_ratio_round_max']:<6.2f}")
+    print("  targets: latency ratio <= 1.5, throughput ratio >= 1.0")
 if over:
     print("off target: " + "; ".join(over))
 PY

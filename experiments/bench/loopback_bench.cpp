@@ -6,6 +6,8 @@
 //   BM_BatchedThroughput/wal:N  a window of requests in flight: requests per second (one client:
 //                               replicas hold at most 256 pending requests per client, so the
 //                               window stays below that)
+//   BM_VersusEtcd/wal:N         the same two measures beside a real 3-member etcd, interleaved,
+//                               with the ratios (Debian's etcd-server; skipped without it)
 //   BM_SignatureCeiling         what the signatures alone allow on this machine, from measured
 //                               sign and verify costs (see signature_ceiling below)
 // wal:0 keeps each validator's WAL on disk (the default, the real cost of fsync here); wal:1 on
@@ -15,9 +17,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -30,6 +34,8 @@
 #include "bftgate/bft/signer.hpp"
 #include "bftgate/crypto/cluster_setup.hpp"
 #include "bftgate/crypto/ed25519.hpp"
+#include "bftgate/experiments/etcd.hpp"
+#include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/envelope.hpp"
 #include "bftgate/runtime/local_processes.hpp"
 #include "bftgate/runtime/request_pipeline.hpp"
@@ -40,6 +46,13 @@ using namespace bftgate;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kValidators = 4;
+
+// The validators run this build's bftgate, or the one BFTGATE_BENCH_VALIDATOR names (to measure
+// another build of the validator against this one, A/B).
+std::string validator_binary() {
+  const char* other = std::getenv("BFTGATE_BENCH_VALIDATOR");
+  return other != nullptr && *other != '\0' ? other : BFTGATE_BINARY;
+}
 
 // A cluster of validator processes and a client with requests in flight.
 class LoopbackCluster {
@@ -68,7 +81,7 @@ class LoopbackCluster {
       auto id = std::to_string(i);
       auto status = processes_.spawn(
           id,
-          {BFTGATE_BINARY, "validator", "--config", files->config.string(), "--id", id, "--key",
+          {validator_binary(), "validator", "--config", files->config.string(), "--id", id, "--key",
            files->validator_keys[i].string(), "--data", (dir_ / ("data-" + id)).string(),
            "--validate-cmd", "true", "--log-level", "warn"},
           dir_ / ("validator-" + id + ".log"));
@@ -111,6 +124,23 @@ class LoopbackCluster {
     for (auto id : client_->receive(wait)) done_.emplace(id);
   }
 
+  // The validators' fdatasyncs and executed sequence numbers, summed over those that answer.
+  struct Durability {
+    std::uint64_t syncs = 0;
+    std::uint64_t executed = 0;
+    std::size_t answered = 0;
+  };
+  Durability durability() {
+    runtime::ClusterClient client(config_);
+    Durability d;
+    for (const auto& [id, answer] : client.status_all(std::chrono::seconds(2)).answers) {
+      d.syncs += answer.wal_syncs;
+      d.executed += answer.last_executed;
+      ++d.answered;
+    }
+    return d;
+  }
+
   std::size_t in_flight() const { return client_->in_flight(); }
   std::size_t take_done() {
     auto n = done_.size();
@@ -146,17 +176,46 @@ double percentile(std::vector<double> samples, double q) {
   return samples[std::min(index, samples.size() - 1)];
 }
 
+// One request at a time: its latency in microseconds, or nullopt when f+1 matching replies did
+// not come within 5 s.
+std::optional<double> one_decision_us(LoopbackCluster& c) {
+  auto started = Clock::now();
+  bool ok = c.run_one(std::chrono::seconds(5));
+  if (!ok) return std::nullopt;
+  return std::chrono::duration<double, std::micro>(Clock::now() - started).count();
+}
+
+// `count` requests with up to `window` in flight: requests per second, or nullopt when they
+// did not complete within 60 s.
+std::optional<double> windowed_rate(LoopbackCluster& c, std::size_t window, std::size_t count) {
+  std::size_t done = 0;
+  std::size_t sent = 0;
+  auto started = Clock::now();
+  auto deadline = started + std::chrono::seconds(60);
+  c.take_done();
+  while (done < count && Clock::now() < deadline) {
+    while (c.in_flight() < window && sent < count) {
+      c.send_next();
+      ++sent;
+    }
+    c.receive(std::chrono::milliseconds(1));
+    done += c.take_done();
+  }
+  if (done < count) return std::nullopt;
+  return static_cast<double>(count) / std::chrono::duration<double>(Clock::now() - started).count();
+}
+
 void BM_DecisionLatency(benchmark::State& state) {
   auto& c = cluster(state.range(0) != 0);
   std::vector<double> latencies_us;
   std::size_t failures = 0;
+  const auto before = c.durability();
   for (auto _ : state) {
     auto started = Clock::now();
-    bool ok = c.run_one(std::chrono::seconds(5));
-    auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    state.SetIterationTime(seconds);
-    if (ok) {
-      latencies_us.push_back(seconds * 1e6);
+    auto latency = one_decision_us(c);
+    state.SetIterationTime(std::chrono::duration<double>(Clock::now() - started).count());
+    if (latency) {
+      latencies_us.push_back(*latency);
     } else {
       ++failures;
     }
@@ -164,6 +223,14 @@ void BM_DecisionLatency(benchmark::State& state) {
   state.counters["median_us"] = percentile(latencies_us, 0.5);
   state.counters["p99_us"] = percentile(latencies_us, 0.99);
   state.counters["failures"] = static_cast<double>(failures);
+  // One request at a time is one decision a request: the fdatasyncs each validator paid for it.
+  const auto after = c.durability();
+  if (after.answered == kValidators && before.answered == kValidators &&
+      after.executed > before.executed) {
+    state.counters["fsyncs_per_decision_per_validator"] =
+        static_cast<double>(after.syncs - before.syncs) /
+        static_cast<double>(after.executed - before.executed);
+  }
   // Target: median below 1 ms on this 2-core machine (the ratio is median / 1 ms; <= 1 meets it).
   state.counters["median_target_ratio"] = percentile(latencies_us, 0.5) / 1000.0;
   if (failures > 0) state.SkipWithError("some requests got no f+1 matching replies within 5 s");
@@ -182,23 +249,11 @@ void BM_BatchedThroughput(benchmark::State& state) {
   constexpr std::size_t kPerIteration = 4000;
   std::size_t completed = 0;
   for (auto _ : state) {
-    std::size_t done = 0;
-    std::size_t sent = 0;
-    auto deadline = Clock::now() + std::chrono::seconds(60);
-    c.take_done();
-    while (done < kPerIteration && Clock::now() < deadline) {
-      while (c.in_flight() < window && sent < kPerIteration) {
-        c.send_next();
-        ++sent;
-      }
-      c.receive(std::chrono::milliseconds(1));
-      done += c.take_done();
-    }
-    if (done < kPerIteration) {
+    if (!windowed_rate(c, window, kPerIteration)) {
       state.SkipWithError("requests did not complete within 60 s");
       break;
     }
-    completed += done;
+    completed += kPerIteration;
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(completed));
   state.counters["requests_per_s"] =
@@ -210,6 +265,130 @@ BENCHMARK(BM_BatchedThroughput)
     ->Args({1, 32})
     ->Args({1, 128})
     ->Iterations(3)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// A real 3-member etcd cluster (Debian's etcd-server) whose data directories share the
+// filesystem of the validators' WALs, its members talking to each other directly.
+class EtcdCluster {
+ public:
+  explicit EtcdCluster(bool on_tmpfs) {
+    auto binary = experiments::etcd::find_binary();
+    if (!binary)
+      throw std::runtime_error(
+          "no etcd on PATH (scripts/bootstrap.sh --bench installs etcd-server)");
+    auto root =
+        on_tmpfs ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path();
+    dir_ = root / fmt::format("bftgate-etcd-{}", ::getpid());
+    std::filesystem::remove_all(dir_);
+    auto started = experiments::etcd::Cluster::start(
+        {.binary = *binary, .dir = dir_, .members = 3, .proxied = false});
+    if (!started) throw std::runtime_error(started.error().message);
+    cluster_ = std::move(*started);
+  }
+  ~EtcdCluster() {
+    cluster_->stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  // Puts of an 8-byte value to the leader, `in_flight` connections with one each: latencies (ms).
+  std::vector<double> puts(std::size_t count, std::size_t in_flight) {
+    auto latencies = experiments::etcd::run_puts(cluster_->client_port(cluster_->leader()), count,
+                                                 in_flight, 8, nullptr);
+    if (!latencies) throw std::runtime_error("etcd: " + latencies.error().message);
+    return std::move(*latencies);
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<experiments::etcd::Cluster> cluster_;
+};
+
+// bftgate against etcd on this machine, in one run and interleaved, A B A B, so that drift in
+// the machine's speed falls on both: per round, sequential decisions (one in flight) and then
+// 128 in flight, on each system in turn. The counters are the medians and rates of each, pooled
+// over the rounds, and their ratios (bftgate over etcd), with the spread of the per-round ratios.
+// Fault models differ: bftgate is PBFT, n = 4, f = 1 Byzantine, every message Ed25519-signed;
+// etcd is Raft, n = 3, one crash.
+void BM_VersusEtcd(benchmark::State& state) {
+  const bool tmpfs = state.range(0) != 0;
+  constexpr int kRounds = 4;
+  constexpr std::size_t kSequential = 300;
+  constexpr std::size_t kWindow = 128;
+  constexpr std::size_t kWindowed = 3000;
+  std::unique_ptr<EtcdCluster> etcd;
+  try {
+    etcd = std::make_unique<EtcdCluster>(tmpfs);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  auto& c = cluster(tmpfs);
+  std::vector<double> bftgate_us, etcd_us, latency_ratios, throughput_ratios;
+  double bftgate_rate_sum = 0, etcd_rate_sum = 0;
+  for (auto _ : state) {
+    for (int round = 0; round < kRounds; ++round) {
+      std::vector<double> a, b;
+      for (std::size_t i = 0; i < kSequential; ++i) {
+        auto latency = one_decision_us(c);
+        if (!latency) {
+          state.SkipWithError("a bftgate request got no f+1 matching replies within 5 s");
+          return;
+        }
+        a.push_back(*latency);
+      }
+      try {
+        for (double ms : etcd->puts(kSequential, 1)) b.push_back(ms * 1e3);
+      } catch (const std::exception& e) {
+        state.SkipWithError(e.what());
+        return;
+      }
+      latency_ratios.push_back(percentile(a, 0.5) / percentile(b, 0.5));
+      bftgate_us.insert(bftgate_us.end(), a.begin(), a.end());
+      etcd_us.insert(etcd_us.end(), b.begin(), b.end());
+
+      auto bftgate_rate = windowed_rate(c, kWindow, kWindowed);
+      if (!bftgate_rate) {
+        state.SkipWithError("bftgate requests did not complete within 60 s");
+        return;
+      }
+      auto started = Clock::now();
+      try {
+        etcd->puts(kWindowed, kWindow);
+      } catch (const std::exception& e) {
+        state.SkipWithError(e.what());
+        return;
+      }
+      double etcd_rate = static_cast<double>(kWindowed) /
+                         std::chrono::duration<double>(Clock::now() - started).count();
+      throughput_ratios.push_back(*bftgate_rate / etcd_rate);
+      bftgate_rate_sum += *bftgate_rate;
+      etcd_rate_sum += etcd_rate;
+    }
+  }
+  const auto spread = [](const std::vector<double>& v) {
+    return std::minmax_element(v.begin(), v.end());
+  };
+  state.counters["bftgate_median_us"] = percentile(bftgate_us, 0.5);
+  state.counters["etcd_median_us"] = percentile(etcd_us, 0.5);
+  state.counters["bftgate_p99_us"] = percentile(bftgate_us, 0.99);
+  state.counters["etcd_p99_us"] = percentile(etcd_us, 0.99);
+  state.counters["latency_ratio_vs_etcd"] = percentile(bftgate_us, 0.5) / percentile(etcd_us, 0.5);
+  state.counters["latency_ratio_round_min"] = *spread(latency_ratios).first;
+  state.counters["latency_ratio_round_max"] = *spread(latency_ratios).second;
+  const double rounds = static_cast<double>(latency_ratios.size());
+  state.counters["bftgate_req_per_s"] = bftgate_rate_sum / rounds;
+  state.counters["etcd_req_per_s"] = etcd_rate_sum / rounds;
+  state.counters["throughput_ratio_vs_etcd"] = bftgate_rate_sum / etcd_rate_sum;
+  state.counters["throughput_ratio_round_min"] = *spread(throughput_ratios).first;
+  state.counters["throughput_ratio_round_max"] = *spread(throughput_ratios).second;
+  state.SetLabel("bftgate: PBFT n=4 f=1 Byzantine, Ed25519; etcd 3.4: Raft n=3, 1 crash");
+}
+BENCHMARK(BM_VersusEtcd)
+    ->ArgName("wal_tmpfs")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

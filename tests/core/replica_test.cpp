@@ -379,6 +379,40 @@ TEST(Replica, BadSignaturesAndImpostorsAreRejected) {
   for (std::size_t r = 0; r < 4; ++r) EXPECT_EQ(count_applied(*cluster.apps[r], "x"), 1u);
 }
 
+// Once a slot's prepare (or commit) quorum is complete, a further vote for the same digest can
+// change nothing, and its signature is not checked: even a forged one is dropped quietly. A vote
+// naming another digest is still verified (it may be equivocation), so a forged one is rejected.
+TEST(Replica, VotesAfterTheirQuorumAreDroppedUnverifiedUnlessTheyNameAnotherDigest) {
+  TestCluster cluster(4);
+  auto request = cluster.request(1, "x");
+  cluster.submit(request);
+  cluster.advance(Duration(10'000), 2);
+  for (std::size_t r = 0; r < 4; ++r) ASSERT_EQ(count_applied(*cluster.apps[r], "x"), 1u);
+  // n = 4: each replica completes its commit quorum with two of the three others' commits.
+  for (std::size_t r = 0; r < 4; ++r)
+    EXPECT_GE(cluster.replicas[r]->skipped_verifications(), 1u) << "replica " << r;
+
+  auto& replica = *cluster.replicas[1];
+  const auto digest = batch_digest_of({request});
+  const auto other = crypto::sha256(as_bytes("another batch"));
+  for (auto late : {make_message_as(2, Prepare{0, 1, digest}, crypto::Signature{}),
+                    make_message_as(3, Commit{0, 1, digest}, crypto::Signature{})}) {
+    const auto skipped = replica.skipped_verifications();
+    replica.step(late);
+    EXPECT_TRUE(replica.take_ready().events.empty()) << describe(*late);
+    EXPECT_EQ(replica.skipped_verifications(), skipped + 1) << describe(*late);
+  }
+  for (auto forged : {make_message_as(2, Prepare{0, 1, other}, crypto::Signature{}),
+                      make_message_as(3, Commit{0, 1, other}, crypto::Signature{})}) {
+    const auto skipped = replica.skipped_verifications();
+    replica.step(forged);
+    auto ready = replica.take_ready();
+    ASSERT_EQ(ready.events.size(), 1u) << describe(*forged);
+    EXPECT_NE(ready.events[0].detail.find("bad signature"), std::string::npos);
+    EXPECT_EQ(replica.skipped_verifications(), skipped);
+  }
+}
+
 // Prepares count only in the view they were sent in: a replica in view 1 that has the view-1
 // pre-prepare but only view-0 prepares for it has not prepared, and must not commit. (The
 // seeded bug stale-view-prepare is caught here.)

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 
 #include "bftgate/crypto/certificate.hpp"
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/runtime/local_processes.hpp"
 #include "bftgate/validation/model.hpp"
 #include "bftgate/validation/peft.hpp"
 #include "bftgate/validation/training.hpp"
@@ -38,8 +41,28 @@ json last_json(const std::string& output) {
   return start == std::string::npos ? json() : json::parse(output.substr(start), nullptr, false);
 }
 
+// The value of the sample `series` (its name with its labels, as written) in a Prometheus text
+// exposition; nullopt if absent. Every line must be a comment or `series value`.
+std::optional<double> sample_value(const std::string& exposition, const std::string& series) {
+  std::istringstream lines(exposition);
+  std::optional<double> found;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line.starts_with("# HELP ") || line.starts_with("# TYPE ")) continue;
+    auto space = line.rfind(' ');
+    EXPECT_NE(space, std::string::npos) << line;
+    if (space == std::string::npos) continue;
+    double value = 0;
+    EXPECT_NO_THROW(value = std::stod(line.substr(space + 1))) << line;
+    if (line.substr(0, space) == series) found = value;
+  }
+  return found;
+}
+
 TEST(Cluster, ReleasesAPassingAdapterAndEveryValidatorAgrees) {
   LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  const auto metrics_port = runtime::free_port_range(1);
+  ASSERT_TRUE(metrics_port.has_value());
+  cluster.extra_args[0] = {"--metrics-port", std::to_string(*metrics_port)};
   cluster.start_all();
   auto artifact = write_artifact(cluster, "adapter.bin", 300'000);
   auto result = submit(cluster, artifact);
@@ -61,6 +84,20 @@ TEST(Cluster, ReleasesAPassingAdapterAndEveryValidatorAgrees) {
   std::set<std::string> heads;
   for (const auto& [id, a] : answers) heads.insert(a.head_hash.hex());
   EXPECT_EQ(heads.size(), 1u);
+
+  // Validator 0's /metrics: what it decided, how long its slots took, what its log synced.
+  auto metrics = LocalCluster::http_get(*metrics_port, "/metrics");
+  const auto value = [&](const std::string& series) {
+    return sample_value(metrics, series).value_or(-1);
+  };
+  EXPECT_GE(value("bftgate_validator_decisions_total{validator=\"0\"}"), 1) << metrics;
+  EXPECT_GE(value("bftgate_validator_slot_seconds_count{validator=\"0\",phase=\"executed\"}"), 1)
+      << metrics;
+  EXPECT_GE(value("bftgate_validator_wal_fsync_seconds_count{validator=\"0\"}"), 1) << metrics;
+  EXPECT_EQ(value("bftgate_validator_wal_syncs_total{validator=\"0\"}"),
+            value("bftgate_validator_wal_fsync_seconds_count{validator=\"0\"}"))
+      << metrics;
+  EXPECT_GE(value("bftgate_validator_signatures_verified_total{validator=\"0\"}"), 1) << metrics;
   for (int i = 0; i < 4; ++i) EXPECT_EQ(cluster.terminate(i), 0) << cluster.log(i);
 }
 

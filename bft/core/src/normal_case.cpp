@@ -185,6 +185,26 @@ void Replica::on_commit(const MessagePtr& message) {
   check_committed(c.seq);
 }
 
+// A prepare or commit of this view for a slot whose quorum of that phase is complete here, for
+// the digest it completed with. One naming another digest is not late: verified, it may be
+// evidence of equivocation.
+bool Replica::is_late_vote(const SignedMessage& message) const {
+  if (!view_active_ || message.sender == self_ || !is_replica(message.sender)) return false;
+  if (const auto* p = message.as<Prepare>()) {
+    auto it = slots_.find(p->seq);
+    if (p->view != view_ || it == slots_.end()) return false;
+    const auto& s = it->second;
+    return s.pre_prepare && s.my_commit && s.my_commit->as<Commit>()->view == view_ &&
+           s.pre_prepare->as<PrePrepare>()->batch_digest == p->batch_digest;
+  }
+  if (const auto* c = message.as<Commit>()) {
+    auto it = slots_.find(c->seq);
+    if (c->view != view_ || it == slots_.end() || !it->second.commit_proof) return false;
+    return it->second.commit_proof->pre_prepare->as<PrePrepare>()->batch_digest == c->batch_digest;
+  }
+  return false;
+}
+
 void Replica::check_prepared(Seq seq) {
   auto& s = slot(seq);
   if (!voting() || !s.pre_prepare || (s.my_commit && s.my_commit->as<Commit>()->view == view_))

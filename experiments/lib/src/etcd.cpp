@@ -191,7 +191,7 @@ Result<std::unique_ptr<Cluster>> Cluster::start(const ClusterOptions& options) {
   state->base = *base;
   state->fabric = std::make_shared<Fabric>(n);
   try {
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n && options.proxied; ++i) {
       auto acceptor = std::make_unique<tcp::acceptor>(state->io, loopback(state->proxy_port(i)));
       asio::co_spawn(state->io, accept_links(*acceptor, state->peer_port(i), i, state->fabric),
                      asio::detached);
@@ -201,14 +201,17 @@ Result<std::unique_ptr<Cluster>> Cluster::start(const ClusterOptions& options) {
     return Error{fmt::format("etcd peer proxies: {}", e.what())};
   }
   auto* io = &state->io;
-  state->proxies = std::thread([io] { io->run(); });
+  if (options.proxied) state->proxies = std::thread([io] { io->run(); });
   std::unique_ptr<Cluster> cluster(new Cluster(std::move(state)));
   auto& s = *cluster->state_;
 
+  // What each member advertises to its peers: its proxy, or its own peer listener.
+  const auto advertised = [&](std::size_t i) {
+    return fmt::format("http://127.0.0.1:{}", options.proxied ? s.proxy_port(i) : s.peer_port(i));
+  };
   std::string initial;
   for (std::size_t i = 0; i < n; ++i) {
-    initial +=
-        fmt::format("{}{}=http://127.0.0.1:{}", i ? "," : "", State::name(i), s.proxy_port(i));
+    initial += fmt::format("{}{}={}", i ? "," : "", State::name(i), advertised(i));
   }
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
@@ -228,7 +231,7 @@ Result<std::unique_ptr<Cluster>> Cluster::start(const ClusterOptions& options) {
                                       "--listen-peer-urls",
                                       fmt::format("http://127.0.0.1:{}", s.peer_port(i)),
                                       "--initial-advertise-peer-urls",
-                                      fmt::format("http://127.0.0.1:{}", s.proxy_port(i)),
+                                      advertised(i),
                                       "--initial-cluster",
                                       initial,
                                       "--initial-cluster-token",

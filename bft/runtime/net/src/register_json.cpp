@@ -194,6 +194,7 @@ json to_json(const StatusAnswer& answer) {
           {"voting", answer.voting},
           {"wal_bytes", answer.wal_bytes},
           {"wal_compactions", answer.wal_compactions},
+          {"wal_syncs", answer.wal_syncs},
           {"last_executed", answer.last_executed},
           {"stable_seq", answer.stable_seq},
           {"register",
@@ -293,6 +294,7 @@ Result<StatusAnswer> status_from_json(const json& answer) {
   status.voting = f.boolean("voting", true);
   status.wal_bytes = f.number("wal_bytes", false);
   status.wal_compactions = f.number("wal_compactions", false);
+  status.wal_syncs = f.number("wal_syncs", false);
   status.last_executed = f.number("last_executed");
   status.stable_seq = f.number("stable_seq");
   const auto* reg = f.find("register");

@@ -5,11 +5,12 @@
 namespace bftgate::runtime {
 
 ZmqReader::ZmqReader(boost::asio::io_context& io, zmq::socket_t& socket, Handler handler,
-                     Refusals& refusals)
+                     Refusals& refusals, Drained drained)
     : socket_(socket),
       descriptor_(io, socket.get(zmq::sockopt::fd)),
       handler_(std::move(handler)),
-      refusals_(refusals) {}
+      refusals_(refusals),
+      drained_(std::move(drained)) {}
 
 ZmqReader::~ZmqReader() {
   // The descriptor belongs to ZeroMQ: stop watching it without closing it.
@@ -32,7 +33,19 @@ void ZmqReader::wait() {
                          });
 }
 
-void ZmqReader::drain() {
+template <typename F>
+void ZmqReader::guarded(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    refusals_.refuse("handler-exception", printable(e.what()));
+  } catch (...) {
+    refusals_.refuse("handler-exception", "an exception that is not a std::exception");
+  }
+}
+
+bool ZmqReader::read_burst() {
+  bool any = false;
   while (socket_.get(zmq::sockopt::events) & ZMQ_POLLIN) {
     std::vector<zmq::message_t> frames;
     for (;;) {
@@ -43,14 +56,23 @@ void ZmqReader::drain() {
       if (!more) break;
     }
     if (frames.empty()) continue;
-    try {
-      handler_(frames);
-    } catch (const std::exception& e) {
-      refusals_.refuse("handler-exception", printable(e.what()));
-    } catch (...) {
-      refusals_.refuse("handler-exception", "an exception that is not a std::exception");
-    }
+    any = true;
+    guarded([&] { handler_(frames); });
   }
+  return any;
+}
+
+void ZmqReader::drain() {
+  if (draining_) {
+    again_ = true;
+    return;
+  }
+  draining_ = true;
+  do {
+    again_ = false;
+    if (read_burst() && drained_) guarded([&] { drained_(); });
+  } while (again_);
+  draining_ = false;
 }
 
 }  // namespace bftgate::runtime

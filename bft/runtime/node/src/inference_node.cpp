@@ -28,6 +28,7 @@
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/http_server.hpp"
+#include "bftgate/runtime/prometheus.hpp"
 #include "bftgate/runtime/refusals.hpp"
 #include "bftgate/runtime/register_json.hpp"
 #include "bftgate/validation/model.hpp"
@@ -395,42 +396,30 @@ class Node final : public InferenceNode {
 
   std::string metrics_text() {
     std::lock_guard lock(mutex_);
-    std::string out;
-    out +=
-        "# HELP bftgate_node_polls_total Register polls.\n# TYPE bftgate_node_polls_total "
-        "counter\n";
-    out += fmt::format("bftgate_node_polls_total{{node=\"{}\"}} {}\n", options_.id, polls_);
-    out +=
-        "# HELP bftgate_node_swaps_total Adapter hot-swaps.\n# TYPE bftgate_node_swaps_total "
-        "counter\n";
-    out += fmt::format("bftgate_node_swaps_total{{node=\"{}\"}} {}\n", options_.id, swaps_);
-    out +=
-        "# HELP bftgate_node_refusals_total Adapters refused, by reason.\n# TYPE "
-        "bftgate_node_refusals_total counter\n";
-    for (const auto& [reason, n] : refusals_) {
-      out += fmt::format("bftgate_node_refusals_total{{node=\"{}\",reason=\"{}\"}} {}\n",
-                         options_.id, reason, n);
-    }
-    out +=
-        "# HELP bftgate_node_refused_inputs_total Inputs refused (HTTP requests, poll answers), by "
-        "kind.\n"
-        "# TYPE bftgate_node_refused_inputs_total counter\n";
-    for (const auto& [kind, n] : input_refusals_.counts()) {
-      out += fmt::format("bftgate_node_refused_inputs_total{{node=\"{}\",kind=\"{}\"}} {}\n",
-                         options_.id, kind, n);
-    }
-    out +=
-        "# HELP bftgate_node_version Adapter version being served.\n# TYPE bftgate_node_version "
-        "gauge\n";
-    out += fmt::format("bftgate_node_version{{node=\"{}\"}} {}\n", options_.id, current_->version);
-    out +=
-        "# HELP bftgate_node_requests_total Requests served, by adapter version.\n# TYPE "
-        "bftgate_node_requests_total counter\n";
-    for (const auto& [v, n] : served_) {
-      out += fmt::format("bftgate_node_requests_total{{node=\"{}\",version=\"{}\"}} {}\n",
-                         options_.id, v, n);
-    }
-    return out;
+    const Labels node{{"node", std::to_string(options_.id)}};
+    const auto with = [&](std::string name, std::string value) {
+      auto labels = node;
+      labels.emplace_back(std::move(name), std::move(value));
+      return labels;
+    };
+    MetricsText m;
+    m.family("bftgate_node_polls_total", "counter", "Register polls.")
+        .sample("bftgate_node_polls_total", node, std::uint64_t{polls_});
+    m.family("bftgate_node_swaps_total", "counter", "Adapter hot-swaps.")
+        .sample("bftgate_node_swaps_total", node, std::uint64_t{swaps_});
+    m.family("bftgate_node_refusals_total", "counter", "Adapters refused, by reason.");
+    for (const auto& [reason, n] : refusals_)
+      m.sample("bftgate_node_refusals_total", with("reason", reason), std::uint64_t{n});
+    m.family("bftgate_node_refused_inputs_total", "counter",
+             "Inputs refused (HTTP requests, poll answers), by kind.");
+    for (const auto& [kind, n] : input_refusals_.counts())
+      m.sample("bftgate_node_refused_inputs_total", with("kind", kind), std::uint64_t{n});
+    m.family("bftgate_node_version", "gauge", "Adapter version being served.")
+        .sample("bftgate_node_version", node, std::uint64_t{current_->version});
+    m.family("bftgate_node_requests_total", "counter", "Requests served, by adapter version.");
+    for (const auto& [v, n] : served_)
+      m.sample("bftgate_node_requests_total", with("version", std::to_string(v)), std::uint64_t{n});
+    return m.text();
   }
 
   HttpResponse answer_http(const HttpRequestLine& request) {

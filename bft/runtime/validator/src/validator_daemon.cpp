@@ -31,10 +31,12 @@
 #include "bftgate/runtime/artifact_source.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/envelope.hpp"
+#include "bftgate/runtime/http_server.hpp"
 #include "bftgate/runtime/link_faults.hpp"
 #include "bftgate/runtime/message_trace.hpp"
 #include "bftgate/runtime/refusals.hpp"
 #include "bftgate/runtime/register_json.hpp"
+#include "bftgate/runtime/validator_metrics.hpp"
 #include "bftgate/runtime/wal.hpp"
 #include "bftgate/runtime/zmq_reader.hpp"
 
@@ -83,11 +85,9 @@ class Daemon final : public ValidatorDaemon {
     // Every request is checked on arrival and again inside the primary's batch: remember successes.
     verifier_ = std::make_shared<bft::Ed25519Verifier>(
         config_, std::make_shared<crypto::VerifyCache>(1 << 16));
-    if (trace_) {
-      // The trace records what each message cost: the signatures checked while handling it.
-      checks_ = std::make_shared<bft::CountingVerifier>(verifier_);
-      verifier_ = checks_;
-    }
+    // Signatures checked: for /metrics, and for the trace's cost of each message.
+    checks_ = std::make_shared<bft::CountingVerifier>(verifier_);
+    verifier_ = checks_;
     replica_options_ = bft::replica_options(config_);
     replica_ = std::make_unique<bft::Replica>(replica_options_, replica_signer, verifier_, app_);
     if (!options_.byzantine.empty()) {
@@ -130,9 +130,11 @@ class Daemon final : public ValidatorDaemon {
       socket.set(zmq::sockopt::routing_id, fmt::format("validator-{}-{}", options_.id, ::getpid()));
       socket.connect(peer.endpoint);
     }
+    // Every message of a burst is stepped, then one flush persists all they produced with one
+    // fsync before anything they produced is sent (group commit).
     reader_ = std::make_unique<ZmqReader>(
-        io_, router_, [this](std::vector<zmq::message_t>& frames) { on_frames(frames); },
-        refusals_);
+        io_, router_, [this](std::vector<zmq::message_t>& frames) { on_frames(frames); }, refusals_,
+        [this] { flush(); });
     reader_->start();
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
       if (ec) return;
@@ -141,6 +143,14 @@ class Daemon final : public ValidatorDaemon {
       cancel_validations_ = true;  // running suites are killed, not waited for
       io_.stop();
     });
+    if (options_.metrics_port != 0) {
+      http_ = std::make_unique<HttpServer>(
+          io_, [this](const HttpRequestLine& request) { return answer_http(request); }, refusals_);
+      if (auto s = http_->listen(options_.metrics_port); !s) {
+        spdlog::error("validator {}: cannot serve /metrics: {}", options_.id, s.error().message);
+        return 1;
+      }
+    }
     schedule_tick();
     spdlog::info("validator {}: listening on {} ({} validators, f={}, quorum {})", options_.id,
                  endpoint, config_.n(), config_.f, config_.quorum());
@@ -224,13 +234,12 @@ class Daemon final : public ValidatorDaemon {
         auto context = strategy_context();
         if (!strategy_->accept(context, message.value())) return;
       }
-      const auto checks_before = checks_ ? checks_->checks() : 0;
+      const auto checks_before = checks_->checks();
       replica_->step(message.value());
       if (trace_) {
         trace_->record(TraceRecord::of(**message, checks_->checks() - checks_before,
                                        std::chrono::steady_clock::now()));
       }
-      flush();
     } else if (envelope->kind == EnvelopeKind::kQuery) {
       answer_query(route, envelope->payload);
     } else {
@@ -266,6 +275,18 @@ class Daemon final : public ValidatorDaemon {
     send_route(route, make_envelope(EnvelopeKind::kQueryReply, as_bytes(text)));
   }
 
+  HttpResponse answer_http(const HttpRequestLine& request) {
+    if (request.method != "GET") return {405, "text/plain", "only GET\n"};
+    if (request.target != "/metrics") return {404, "text/plain", "try /metrics\n"};
+    return {200, "text/plain; version=0.0.4",
+            metrics_.text(options_.id, {.view = replica_->view(),
+                                        .last_executed = replica_->last_executed(),
+                                        .wal_bytes = wal_.size_bytes(),
+                                        .wal_syncs = wal_.syncs(),
+                                        .signatures_verified = checks_->checks(),
+                                        .signatures_skipped = replica_->skipped_verifications()})};
+  }
+
   json answer(const json& query) {
     json reply;
     const auto& kind = query.contains("query") ? query["query"] : json();
@@ -277,6 +298,7 @@ class Daemon final : public ValidatorDaemon {
       status.view_active = replica_->view_active();
       status.voting = replica_->voting();
       status.wal_bytes = wal_.size_bytes();
+      status.wal_syncs = wal_.syncs();
       status.wal_compactions = compactions_;
       status.last_executed = replica_->last_executed();
       status.stable_seq = replica_->stable_seq();
@@ -329,10 +351,15 @@ class Daemon final : public ValidatorDaemon {
   void flush() {
     while (replica_->has_ready()) {
       auto ready = replica_->take_ready();
+      const auto taken = std::chrono::steady_clock::now();
+      metrics_.on_ready(ready, taken);
       for (const auto& record : ready.persist) {
         if (auto s = wal_.append(bft::encode_record(record)); !s) fatal(s.error().message);
       }
+      const auto syncs = wal_.syncs();
+      const auto sync_started = std::chrono::steady_clock::now();
       if (auto s = wal_.sync(); !s) fatal(s.error().message);
+      if (wal_.syncs() != syncs) metrics_.on_fsync(std::chrono::steady_clock::now() - sync_started);
       maybe_compact_wal();
       for (const auto& batch : ready.committed) {
         spdlog::debug("validator {}: executed seq {} ({} requests)", options_.id, batch.seq,
@@ -555,7 +582,7 @@ class Daemon final : public ValidatorDaemon {
   std::unique_ptr<AdapterValidation> validation_;
   LinkFaults faults_;
   std::optional<MessageTraceWriter> trace_;
-  std::shared_ptr<bft::CountingVerifier> checks_;  // set when tracing
+  std::shared_ptr<bft::CountingVerifier> checks_;  // every signature check goes through it
   ValidatorOptions options_;
   Refusals refusals_;
   ClusterConfig config_;
@@ -574,6 +601,8 @@ class Daemon final : public ValidatorDaemon {
   zmq::socket_t router_;
   std::map<bft::ReplicaId, zmq::socket_t> peers_;
   std::unique_ptr<ZmqReader> reader_;
+  ValidatorMetrics metrics_;
+  std::unique_ptr<HttpServer> http_;  // /metrics, when asked for
   boost::asio::signal_set signals_;
   boost::asio::steady_timer timer_;
   std::map<RouteKey, std::string> client_routes_;

@@ -147,6 +147,9 @@ class Replica {
   std::size_t pending_requests() const { return pending_.size(); }
   std::size_t log_size() const { return slots_.size(); }
   const ReplicaOptions& options() const { return options_; }
+  // Prepares and commits dropped unverified: they arrived after their slot's quorum was
+  // complete and agree with it, so they could change nothing.
+  std::uint64_t skipped_verifications() const { return skipped_verifications_; }
 
  private:
   using RequestKey = std::pair<PrincipalId, std::uint64_t>;
@@ -190,6 +193,7 @@ class Replica {
   void on_pre_prepare(const MessagePtr& message);
   void on_prepare(const MessagePtr& message);
   void on_commit(const MessagePtr& message);
+  bool is_late_vote(const SignedMessage& message) const;
   void maybe_propose_batches();
   bool valid_pre_prepare(const SignedMessage& message, std::string* why) const;
   void accept_pre_prepare(Seq seq, const MessagePtr& pre_prepare);
@@ -275,6 +279,7 @@ class Replica {
   Time last_status_{0};
   bool idle() const;
   Ready ready_;
+  std::uint64_t skipped_verifications_ = 0;
   std::vector<PersistRecord> deferred_persist_;  // only the seeded bug persist-after-send
 };
 

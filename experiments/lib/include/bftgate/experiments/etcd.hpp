@@ -30,6 +30,9 @@ struct ClusterOptions {
   std::filesystem::path dir;     // data directories and logs, one folder per member
   std::size_t members = 3;
   std::chrono::seconds start_timeout{30};
+  // Peer links through this process's proxies (stragglers, peer bytes); false: members talk to
+  // each other directly, as a deployment does (benchmarks against etcd).
+  bool proxied = true;
 };
 
 class Cluster {
@@ -43,7 +46,8 @@ class Cluster {
   std::size_t members() const;
   std::size_t leader() const;  // as found at start
   std::uint16_t client_port(std::size_t member) const;
-  // The peer traffic toward `member` waits uniformly in [0, max] before each chunk, from now on.
+  // The peer traffic toward `member` waits uniformly in [0, max] before each chunk, from now on
+  // (proxied clusters only).
   void make_straggler(std::size_t member, std::chrono::microseconds max);
   // SIGKILL: a crash.
   void crash(std::size_t member);
@@ -52,7 +56,7 @@ class Cluster {
   std::vector<std::string> stop();
   // Whether any member process is still running.
   bool running() const;
-  // Bytes the proxies forwarded between members so far.
+  // Bytes the proxies forwarded between members so far (0 unless proxied).
   std::uint64_t peer_bytes() const;
 
  private:

@@ -69,6 +69,7 @@ struct StatusAnswer {
   bool voting = true;
   std::uint64_t wal_bytes = 0;
   std::uint64_t wal_compactions = 0;
+  std::uint64_t wal_syncs = 0;  // fdatasyncs since the process started
   std::uint64_t last_executed = 0;
   std::uint64_t stable_seq = 0;
   std::vector<EntryReport> entries;

@@ -42,6 +42,9 @@ struct ValidatorOptions {
   // The write-ahead log is rewritten with only the replica's live records once it reaches this
   // size (and twice its size after the last compaction, so live records alone never thrash it).
   std::uint64_t wal_compact_bytes = 64ull << 20;
+  // Serves GET /metrics (Prometheus text, runtime/validator_metrics.hpp) on 127.0.0.1:port;
+  // 0: not served.
+  std::uint16_t metrics_port = 0;
 };
 
 class ValidatorDaemon {
