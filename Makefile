@@ -38,8 +38,11 @@ configure: bootstrap
 build: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS)
 
+# Builds only the one executable the demo runs (not the tests and benchmarks).
 run:
-	@$(MAKE) --no-print-directory build PRESET=release
+	@scripts/bootstrap.sh
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target bftgate
 	@build/release/apps/bftgate/bftgate demo
 
 # The tests also need what the experiment checks use (matplotlib, GNU parallel).

@@ -225,8 +225,9 @@ void BM_DecisionLatency(benchmark::State& state) {
   state.counters["failures"] = static_cast<double>(failures);
   // One request at a time is one decision a request: the fdatasyncs each validator paid for it.
   const auto after = c.durability();
+  // (A validator build from before status reported wal_syncs reports none: no counter then.)
   if (after.answered == kValidators && before.answered == kValidators &&
-      after.executed > before.executed) {
+      after.executed > before.executed && after.syncs > before.syncs) {
     state.counters["fsyncs_per_decision_per_validator"] =
         static_cast<double>(after.syncs - before.syncs) /
         static_cast<double>(after.executed - before.executed);
