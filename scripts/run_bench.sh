@@ -114,9 +114,10 @@ shown = ["ratio_vs_openssl", "ratio_vs_raw", "ratio_vs_raw_parallel", "speedup",
          "median_us", "p99_us", "median_target_ratio", "requests_per_s", "ceiling_req_per_s_batch_64",
          "unbatched_path_us", "ratio_during_swaps", "ratio_upload_vs_pinned", "ratio_stage_vs_pinned",
          "ratio_vs_reference", "tokens_per_s", "flip_us", "stage_us", "s_per_step", "decisions_per_s",
-         "latency_ratio_vs_etcd", "throughput_ratio_vs_etcd"]
+         "latency_ratio_vs_etcd", "throughput_ratio_vs_etcd", "fsyncs_per_decision_per_validator"]
 over = []
 versus = []
+everything = []
 for path in sorted(glob.glob(os.path.join(run, "*.json"))):
     suite = os.path.basename(path)[:-5]
     if os.path.getsize(path) == 0:
@@ -149,6 +150,7 @@ for path in sorted(glob.glob(os.path.join(run, "*.json"))):
                     over.append(f"{name} {key}={value:.3f}")
             fields.append(text)
         print(f"  {name:<40} " + "  ".join(fields))
+        everything.append(b)
         if "latency_ratio_vs_etcd" in b:
             versus.append(b)
         threads, pool, signers = b.get("verify_threads"), b.get("pool_speedup"), b.get("signers")
@@ -158,6 +160,15 @@ for path in sorted(glob.glob(os.path.join(run, "*.json"))):
                   f"{threads:.0f} threads (the {signers:.0f}-signature split allows {split:.2f}x; "
                   "the rest is wake-up latency, busy or shared cores), so ratio_vs_raw, against "
                   "perfect scaling, overstates the library's cost: ratio_vs_raw_parallel is its own")
+# Batched throughput against what the signatures alone allow at batch 64 (BM_SignatureCeiling).
+ceiling = next((b["ceiling_req_per_s_batch_64"] for b in everything if "ceiling_req_per_s_batch_64" in b), None)
+if ceiling:
+    print()
+    print(f"throughput against the signature ceiling at batch 64 ({ceiling:.0f} req/s on this machine):")
+    for b in everything:
+        rate = b.get("requests_per_s", b.get("bftgate_req_per_s"))
+        if rate and not b.get("error_occurred"):
+            print(f"  {b['name']:<60} {rate:>8.0f} req/s  ratio_to_ceiling={rate / ceiling:.3f}")
 if versus:
     print()
     print("bftgate vs etcd, one run, interleaved A B A B (bftgate: PBFT, n=4, f=1 Byzantine, "
