@@ -6,7 +6,8 @@
 #   --test  what the tests and experiments add: matplotlib for the plots, GNU parallel for
 #           sharded sweeps, etcd-server (the Raft peer measured beside PBFT), nftables and
 #           iproute2 (network faults in the kernel, in a namespace of the run's own)
-#           (make test, make experiments), spin (the model check) and LaTeX for the paper check
+#           (make test, make experiments), spin (the model check), prometheus (promtool and a real
+#           scrape of a cluster) and LaTeX for the paper check
 #   --bench etcd-server, measured beside bftgate by make bench, and python3 for its summary
 #   --paper python3 with matplotlib and LaTeX (TeX Live's base and recommended sets, latexmk):
 #           make paper, which builds no C++
@@ -23,7 +24,8 @@ packages=(
 latex=(texlive-latex-base texlive-latex-recommended latexmk)
 case "${1:-}" in
   --fuzz) packages+=(clang libclang-rt-14-dev) ;;
-  --test) packages+=(python3 python3-matplotlib parallel etcd-server nftables iproute2 spin "${latex[@]}") ;;
+  --test) packages+=(python3 python3-matplotlib parallel etcd-server nftables iproute2 spin prometheus
+                  "${latex[@]}") ;;
   --bench) packages+=(etcd-server python3) ;;
   --paper) packages=(python3 python3-matplotlib git "${latex[@]}") ;;
   "") ;;

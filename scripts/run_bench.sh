@@ -114,7 +114,8 @@ shown = ["ratio_vs_openssl", "ratio_vs_raw", "ratio_vs_raw_parallel", "speedup",
          "median_us", "p99_us", "median_target_ratio", "requests_per_s", "ceiling_req_per_s_batch_64",
          "unbatched_path_us", "ratio_during_swaps", "ratio_upload_vs_pinned", "ratio_stage_vs_pinned",
          "ratio_vs_reference", "tokens_per_s", "flip_us", "stage_us", "s_per_step", "decisions_per_s",
-         "latency_ratio_vs_etcd", "throughput_ratio_vs_etcd", "fsyncs_per_decision_per_validator"]
+         "latency_ratio_vs_etcd", "throughput_ratio_vs_etcd", "fsyncs_per_decision_per_validator",
+         "to_prepared_us", "to_executed_us", "fsync_us"]
 over = []
 versus = []
 everything = []

@@ -284,7 +284,8 @@ void register_validator(CLI::App& app, Runner& run) {
       "Set the write-ahead log aside (renamed) and rejoin by state transfer: for a log that is "
       "corrupt or lost; the validator forgets the messages it signed before");
   cmd->add_option("--metrics-port", args->options.metrics_port,
-                  "Serve GET /metrics (Prometheus text) on 127.0.0.1:PORT (default: not served)")
+                  "Serve GET /metrics (Prometheus text) on 127.0.0.1:PORT (default: the config's "
+                  "metrics_port for this validator, if any)")
       ->check(CLI::Range(1, 65535));
   cmd->add_option("--wal-compact-bytes", args->options.wal_compact_bytes,
                   "Rewrite the write-ahead log with only the replica's live records once it "

@@ -12,13 +12,15 @@ struct KeygenArgs {
   std::string fault_model = "bft";
   std::filesystem::path out;
   bool force = false;
+  bool no_metrics = false;
 };
 }  // namespace
 
 void register_keygen(CLI::App& app, Runner& run) {
   auto args = std::make_shared<KeygenArgs>();
-  auto* cmd = app.add_subcommand("keygen", "Create a cluster: cluster.json plus one 0600 secret-key file "
-                                           "per validator and one for the operator");
+  auto* cmd = app.add_subcommand("keygen",
+                                 "Create a cluster: cluster.json plus one 0600 secret-key file "
+                                 "per validator and one for the operator");
   cmd->add_option("--validators", args->spec.validators, "Number of validators n")
       ->required()
       ->check(CLI::Range(1, 1024));
@@ -38,10 +40,14 @@ void register_keygen(CLI::App& app, Runner& run) {
       ->default_val(27000);
   cmd->add_option("--out", args->out, "Output directory")->required();
   cmd->add_flag("--force", args->force, "Overwrite an existing cluster in --out");
+  cmd->add_flag("--no-metrics", args->no_metrics,
+                "Give the validators no /metrics port (by default validator i serves it on "
+                "base+n+1+nodes+i, and --out gets a Prometheus scrape config, prometheus.yml)");
 
   cmd->callback([&run, args] {
     run = [args] {
       args->spec.fault_model = *parse_fault_model(args->fault_model);
+      args->spec.metrics = !args->no_metrics;
       auto cluster = generate_cluster(args->spec);
       if (!cluster) {
         print_error(cluster.error().message);
@@ -54,18 +60,22 @@ void register_keygen(CLI::App& app, Runner& run) {
       }
       const auto& config = cluster->config;
       fmt::print("cluster '{}' epoch {}: n={} validators, {} mode, f={}, certificate quorum {}\n",
-                 config.cluster_id, config.epoch, config.n(), to_string(config.fault_model), config.f,
-                 config.quorum());
+                 config.cluster_id, config.epoch, config.n(), to_string(config.fault_model),
+                 config.f, config.quorum());
       fmt::print("  config        {}\n", files->config.string());
       for (std::size_t i = 0; i < files->validator_keys.size(); ++i) {
-        fmt::print("  validator {:<3} {}  key {} (0600)\n", config.validators[i].id,
-                   config.validators[i].endpoint, files->validator_keys[i].string());
+        const auto& v = config.validators[i];
+        fmt::print("  validator {:<3} {}  key {} (0600){}\n", v.id, v.endpoint,
+                   files->validator_keys[i].string(),
+                   v.metrics_port ? fmt::format("  /metrics on port {}", v.metrics_port) : "");
       }
       fmt::print("  operator      key {} (0600)\n", files->operator_key.string());
       fmt::print("  store         {}\n", config.artifact_store_endpoint);
       for (const auto& node : config.inference_nodes) {
         fmt::print("  node {:<8} {}\n", node.id, node.endpoint);
       }
+      if (!files->prometheus.empty())
+        fmt::print("  prometheus    {} (scrape config)\n", files->prometheus.string());
       return kExitOk;
     };
   });

@@ -36,6 +36,7 @@ class Fields {
     }
     return ok_status();
   }
+  bool has(std::string_view key) const { return object_.contains(key); }
   Result<std::string> string(std::string_view key) const {
     auto value = get(key);
     if (!value) return value.error();
@@ -176,6 +177,18 @@ Status ClusterConfig::validate() const {
       return fail(fmt::format("{}: endpoint {} is used twice", where, v.endpoint));
     }
   }
+  // A validator serves /metrics on its own host: no two on one port, none on a port that an
+  // endpoint of the cluster listens on.
+  std::set<std::uint16_t> ports;
+  for (const auto& v : validators) ports.insert(tcp_port(v.endpoint).value_or(0));
+  for (const auto& node : inference_nodes) ports.insert(tcp_port(node.endpoint).value_or(0));
+  ports.insert(tcp_port(artifact_store_endpoint).value_or(0));
+  for (const auto& v : validators) {
+    if (v.metrics_port != 0 && !ports.insert(v.metrics_port).second) {
+      return fail(fmt::format("validator {}: metrics_port {} is already used in the cluster", v.id,
+                              v.metrics_port));
+    }
+  }
   if (keys.contains(operator_public_key)) {
     return fail("operator.public_key: the operator key must differ from every validator key");
   }
@@ -210,8 +223,9 @@ json ClusterConfig::to_json() const {
   out["f"] = f;
   out["validators"] = json::array();
   for (const auto& v : validators) {
-    out["validators"].push_back(
-        {{"id", v.id}, {"endpoint", v.endpoint}, {"public_key", v.public_key.hex()}});
+    json validator = {{"id", v.id}, {"endpoint", v.endpoint}, {"public_key", v.public_key.hex()}};
+    if (v.metrics_port != 0) validator["metrics_port"] = v.metrics_port;
+    out["validators"].push_back(std::move(validator));
   }
   out["inference_nodes"] = json::array();
   for (const auto& node : inference_nodes) {
@@ -251,14 +265,22 @@ Result<ClusterConfig> ClusterConfig::from_json(const json& root) {
   for (std::size_t i = 0; i < validators.value()->size(); ++i) {
     auto path = fmt::format("validators[{}]", i);
     Fields fields((*validators.value())[i], path);
-    if (auto s = fields.check_object({"id", "endpoint", "public_key"}); !s) return s.error();
+    if (auto s = fields.check_object({"id", "endpoint", "public_key", "metrics_port"}); !s)
+      return s.error();
     auto id = fields.unsigned_int("id", kMaxValidatorId);
     if (!id) return id.error();
     auto endpoint = fields.string("endpoint");
     if (!endpoint) return endpoint.error();
     auto key = public_key_field(fields, path);
     if (!key) return key.error();
-    config.validators.push_back({static_cast<std::uint32_t>(*id), *endpoint, *key});
+    std::uint16_t metrics_port = 0;
+    if (fields.has("metrics_port")) {
+      auto port = fields.unsigned_int("metrics_port", 65535);
+      if (!port) return port.error();
+      if (*port == 0) return Error{fmt::format("{}.metrics_port: must be 1 to 65535", path)};
+      metrics_port = static_cast<std::uint16_t>(*port);
+    }
+    config.validators.push_back({static_cast<std::uint32_t>(*id), *endpoint, *key, metrics_port});
   }
 
   auto nodes = top.array("inference_nodes");

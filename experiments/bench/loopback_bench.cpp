@@ -2,7 +2,9 @@
 // message, the write-ahead log fsync'd before sending), driven by a client in this process that
 // signs null requests and waits, as a PBFT client does, for f+1 matching verified replies.
 //
-//   BM_DecisionLatency/wal:N    one request at a time: median and p99 latency (counters, in us)
+//   BM_DecisionLatency/wal:N    one request at a time: median and p99 latency (counters, in us),
+//                               fsyncs per decision, and from the validators' /metrics the
+//                               time to prepared and to executed and one fsync's
 //   BM_BatchedThroughput/wal:N  a window of requests in flight: requests per second (one client:
 //                               replicas hold at most 256 pending requests per client, so the
 //                               window stays below that)
@@ -22,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -38,6 +41,7 @@
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/envelope.hpp"
 #include "bftgate/runtime/local_processes.hpp"
+#include "bftgate/runtime/operator.hpp"
 #include "bftgate/runtime/request_pipeline.hpp"
 
 namespace {
@@ -63,7 +67,8 @@ class LoopbackCluster {
     dir_ = root / fmt::format("bftgate-loopback-{}", ::getpid());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    auto base = runtime::free_port_range(static_cast<int>(kValidators) + 2);
+    // The validators, the (unused) store, then each validator's /metrics.
+    auto base = runtime::free_port_range(static_cast<int>(2 * kValidators) + 2);
     if (!base) throw std::runtime_error("no free port range on 127.0.0.1");
     ClusterSpec spec;
     spec.validators = kValidators;
@@ -79,12 +84,26 @@ class LoopbackCluster {
     generated->operator_key.copy_seed_to(seed);
     for (std::size_t i = 0; i < kValidators; ++i) {
       auto id = std::to_string(i);
-      auto status = processes_.spawn(
-          id,
-          {validator_binary(), "validator", "--config", files->config.string(), "--id", id, "--key",
-           files->validator_keys[i].string(), "--data", (dir_ / ("data-" + id)).string(),
-           "--validate-cmd", "true", "--log-level", "warn"},
-          dir_ / ("validator-" + id + ".log"));
+      std::vector<std::string> argv = {validator_binary(),
+                                       "validator",
+                                       "--config",
+                                       files->config.string(),
+                                       "--id",
+                                       id,
+                                       "--key",
+                                       files->validator_keys[i].string(),
+                                       "--data",
+                                       (dir_ / ("data-" + id)).string(),
+                                       "--validate-cmd",
+                                       "true",
+                                       "--log-level",
+                                       "warn"};
+      // Another build may not have /metrics: only this one's validators are asked for it.
+      if (validator_binary() == BFTGATE_BINARY) {
+        metrics_ports_.push_back(static_cast<std::uint16_t>(*base + kValidators + 2 + i));
+        argv.insert(argv.end(), {"--metrics-port", std::to_string(metrics_ports_.back())});
+      }
+      auto status = processes_.spawn(id, argv, dir_ / ("validator-" + id + ".log"));
       if (!status) throw std::runtime_error(status.error().message);
     }
     client_ = std::make_unique<runtime::RequestPipeline>(
@@ -141,6 +160,33 @@ class LoopbackCluster {
     return d;
   }
 
+  // Sums over the validators of each series that ends a /metrics line of theirs ("name{labels}"
+  // with the validator label left out), e.g. bftgate_validator_slot_seconds_sum{phase="executed"}.
+  // Empty when the validators serve no /metrics.
+  std::map<std::string, double> scrape() {
+    std::map<std::string, double> sums;
+    for (auto port : metrics_ports_) {
+      auto text = runtime::http_get(port, "/metrics");
+      if (!text) continue;
+      std::istringstream lines(*text);
+      for (std::string line; std::getline(lines, line);) {
+        auto space = line.rfind(' ');
+        if (line.empty() || line[0] == '#' || space == std::string::npos) continue;
+        auto series = line.substr(0, space);
+        // validator="N" is the first label: drop it so the validators' series add up.
+        auto label = series.find("validator=\"");
+        if (label != std::string::npos) {
+          auto end = series.find('"', label + 11);
+          auto cut = end + 1 < series.size() && series[end + 1] == ',' ? end + 2 : end + 1;
+          series.erase(label, cut - label);
+          if (series.ends_with("{}")) series.resize(series.size() - 2);
+        }
+        sums[series] += std::strtod(line.c_str() + space + 1, nullptr);
+      }
+    }
+    return sums;
+  }
+
   std::size_t in_flight() const { return client_->in_flight(); }
   std::size_t take_done() {
     auto n = done_.size();
@@ -155,6 +201,7 @@ class LoopbackCluster {
   runtime::ChildProcesses processes_;
   std::unique_ptr<runtime::RequestPipeline> client_;
   std::unordered_set<std::uint64_t> done_;
+  std::vector<std::uint16_t> metrics_ports_;
 };
 
 // One cluster per WAL placement, kept for the whole run (starting one takes about a second).
@@ -210,6 +257,7 @@ void BM_DecisionLatency(benchmark::State& state) {
   std::vector<double> latencies_us;
   std::size_t failures = 0;
   const auto before = c.durability();
+  const auto metrics_before = c.scrape();
   for (auto _ : state) {
     auto started = Clock::now();
     auto latency = one_decision_us(c);
@@ -231,6 +279,27 @@ void BM_DecisionLatency(benchmark::State& state) {
     state.counters["fsyncs_per_decision_per_validator"] =
         static_cast<double>(after.syncs - before.syncs) /
         static_cast<double>(after.executed - before.executed);
+  }
+  // Where a decision's time goes at the validators (their /metrics, mean over the validators):
+  // from the slot's pre-prepare accepted to prepared and to executed, and one WAL fdatasync.
+  const auto metrics_after = c.scrape();
+  const auto mean_us = [&](const std::string& sum, const std::string& count) {
+    const auto at = [](const std::map<std::string, double>& m, const std::string& k) {
+      auto it = m.find(k);
+      return it == m.end() ? 0.0 : it->second;
+    };
+    double n = at(metrics_after, count) - at(metrics_before, count);
+    return n > 0 ? 1e6 * (at(metrics_after, sum) - at(metrics_before, sum)) / n : 0.0;
+  };
+  if (!metrics_after.empty()) {
+    state.counters["to_prepared_us"] =
+        mean_us("bftgate_validator_slot_seconds_sum{phase=\"prepared\"}",
+                "bftgate_validator_slot_seconds_count{phase=\"prepared\"}");
+    state.counters["to_executed_us"] =
+        mean_us("bftgate_validator_slot_seconds_sum{phase=\"executed\"}",
+                "bftgate_validator_slot_seconds_count{phase=\"executed\"}");
+    state.counters["fsync_us"] = mean_us("bftgate_validator_wal_fsync_seconds_sum",
+                                         "bftgate_validator_wal_fsync_seconds_count");
   }
   // Target: median below 1 ms on this 2-core machine (the ratio is median / 1 ms; <= 1 meets it).
   state.counters["median_target_ratio"] = percentile(latencies_us, 0.5) / 1000.0;

@@ -1,7 +1,9 @@
 // The bftgate binary driven as a person or script drives it: separate processes, real files.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -15,7 +17,9 @@ namespace {
 
 const std::string kBinary = BFTGATE_BINARY;
 
-CommandResult bftgate(const std::string& args) { return run_command(kBinary + " " + args); }
+CommandResult bftgate(const std::string& args) {
+  return run_command(kBinary + " " + args);
+}
 
 class CliTest : public ::testing::Test {
  protected:
@@ -27,12 +31,15 @@ class CliTest : public ::testing::Test {
     ASSERT_TRUE(write_file_atomic(artifact_, Bytes(200'000, 0x42)).ok());
   }
 
-  std::string key(int id) const { return (dir_.path() / "keys" / ("validator-" + std::to_string(id) + ".key")).string(); }
+  std::string key(int id) const {
+    return (dir_.path() / "keys" / ("validator-" + std::to_string(id) + ".key")).string();
+  }
   std::string path(const std::string& name) const { return (dir_.path() / name).string(); }
 
-  CommandResult sign(const std::vector<int>& ids, const std::string& out, const std::string& artifact = "") {
-    std::string args = "sign-cert --config " + config_ + " --artifact " + (artifact.empty() ? artifact_ : artifact) +
-                       " --version 1 --out " + out;
+  CommandResult sign(const std::vector<int>& ids, const std::string& out,
+                     const std::string& artifact = "") {
+    std::string args = "sign-cert --config " + config_ + " --artifact " +
+                       (artifact.empty() ? artifact_ : artifact) + " --version 1 --out " + out;
     for (int id : ids) args += " --key " + key(id);
     return bftgate(args);
   }
@@ -56,6 +63,34 @@ TEST_F(CliTest, KeygenWritesConfigAndPrivateKeys) {
   struct stat info {};
   ASSERT_EQ(::stat(path("keys/operator.key").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600u);
+}
+
+// keygen gives every validator a /metrics port and writes a Prometheus scrape config naming
+// them and the nodes, which Prometheus's own checker accepts; --no-metrics writes neither.
+TEST_F(CliTest, KeygenWritesAPrometheusScrapeConfigThatPromtoolAccepts) {
+  auto config = ClusterConfig::load(config_);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  for (const auto& v : config->validators) EXPECT_NE(v.metrics_port, 0) << v.id;
+  std::ifstream in(path("prometheus.yml"));
+  std::string yaml((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(yaml.find("job_name: bftgate-validators"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find(fmt::format("'127.0.0.1:{}'", config->validators[3].metrics_port)),
+            std::string::npos)
+      << yaml;
+  if (run_command("command -v promtool").exit_code == 0) {
+    auto checked = run_command("promtool check config " + path("prometheus.yml"));
+    EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  } else {
+    ADD_FAILURE() << "promtool is missing (scripts/bootstrap.sh --test installs prometheus)";
+  }
+
+  TempDir other;
+  ASSERT_EQ(bftgate("keygen --validators 4 --no-metrics --out " + other.path().string()).exit_code,
+            0);
+  EXPECT_FALSE(std::filesystem::exists(other.path() / "prometheus.yml"));
+  auto plain = ClusterConfig::load(other.path() / "cluster.json");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->validators[0].metrics_port, 0);
 }
 
 TEST_F(CliTest, KeygenOutputNeverContainsSecretMaterial) {
@@ -91,15 +126,18 @@ TEST_F(CliTest, KeygenCftMode) {
 
 TEST_F(CliTest, ValidCertificateVerifiesWithItsArtifact) {
   ASSERT_EQ(sign({0, 1, 2}, path("cert.json")).exit_code, 0);
-  auto result = bftgate("verify-cert --config " + config_ + " " + path("cert.json") + " --artifact " + artifact_);
+  auto result = bftgate("verify-cert --config " + config_ + " " + path("cert.json") +
+                        " --artifact " + artifact_);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("VALID"), std::string::npos);
-  EXPECT_NE(result.output.find("validators 0, 1, 2 (3 of 4, quorum 3)"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("validators 0, 1, 2 (3 of 4, quorum 3)"), std::string::npos)
+      << result.output;
 }
 
 TEST_F(CliTest, VerifyCertJsonOutput) {
   ASSERT_EQ(sign({1, 2, 3}, path("cert.json")).exit_code, 0);
-  auto result = bftgate("verify-cert --json --threads 0 --config " + config_ + " " + path("cert.json"));
+  auto result =
+      bftgate("verify-cert --json --threads 0 --config " + config_ + " " + path("cert.json"));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   auto j = nlohmann::json::parse(result.output);
   EXPECT_TRUE(j["valid"].get<bool>());
@@ -112,9 +150,11 @@ TEST_F(CliTest, RefusalsExitOneWithTheReason) {
   ASSERT_EQ(sign({0, 1}, path("short.json")).exit_code, 0);
   ASSERT_TRUE(write_file_atomic(path("tampered.bin"), Bytes(200'000, 0x43)).ok());
 
-  auto tampered = bftgate("verify-cert --config " + config_ + " " + path("good.json") + " --artifact " + path("tampered.bin"));
+  auto tampered = bftgate("verify-cert --config " + config_ + " " + path("good.json") +
+                          " --artifact " + path("tampered.bin"));
   EXPECT_EQ(tampered.exit_code, 1);
-  EXPECT_NE(tampered.output.find("INVALID (digest-mismatch)"), std::string::npos) << tampered.output;
+  EXPECT_NE(tampered.output.find("INVALID (digest-mismatch)"), std::string::npos)
+      << tampered.output;
 
   auto below = bftgate("verify-cert --config " + config_ + " " + path("short.json"));
   EXPECT_EQ(below.exit_code, 1);
@@ -125,7 +165,8 @@ TEST_F(CliTest, RefusalsExitOneWithTheReason) {
   ASSERT_TRUE(write_file_atomic(path("dup.json"), as_bytes(j.dump())).ok());
   auto duplicate = bftgate("verify-cert --config " + config_ + " " + path("dup.json"));
   EXPECT_EQ(duplicate.exit_code, 1);
-  EXPECT_NE(duplicate.output.find("INVALID (duplicate-signer)"), std::string::npos) << duplicate.output;
+  EXPECT_NE(duplicate.output.find("INVALID (duplicate-signer)"), std::string::npos)
+      << duplicate.output;
 
   ASSERT_TRUE(write_file_atomic(path("garbage.json"), as_bytes("{ not json")).ok());
   auto garbage = bftgate("verify-cert --config " + config_ + " " + path("garbage.json"));
@@ -135,9 +176,12 @@ TEST_F(CliTest, RefusalsExitOneWithTheReason) {
 
 TEST_F(CliTest, CertificateFromAnotherClusterIsRefused) {
   TempDir other;
-  ASSERT_EQ(bftgate("keygen --validators 4 --cluster-id other --out " + other.path().string()).exit_code, 0);
+  ASSERT_EQ(
+      bftgate("keygen --validators 4 --cluster-id other --out " + other.path().string()).exit_code,
+      0);
   ASSERT_EQ(sign({0, 1, 2}, path("cert.json")).exit_code, 0);
-  auto result = bftgate("verify-cert --config " + (other.path() / "cluster.json").string() + " " + path("cert.json"));
+  auto result = bftgate("verify-cert --config " + (other.path() / "cluster.json").string() + " " +
+                        path("cert.json"));
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.output.find("INVALID (wrong-cluster)"), std::string::npos) << result.output;
 }
@@ -145,7 +189,8 @@ TEST_F(CliTest, CertificateFromAnotherClusterIsRefused) {
 TEST_F(CliTest, BinaryCertificateIsAccepted) {
   ASSERT_EQ(sign({0, 1, 2}, path("cert.json")).exit_code, 0);
   std::ifstream in(path("cert.json"));
-  auto certificate = crypto::ReleaseCertificate::parse_json(std::string(std::istreambuf_iterator<char>(in), {}));
+  auto certificate =
+      crypto::ReleaseCertificate::parse_json(std::string(std::istreambuf_iterator<char>(in), {}));
   ASSERT_TRUE(certificate.ok());
   ASSERT_TRUE(write_file_atomic(path("cert.bin"), certificate->encode()).ok());
   EXPECT_EQ(bftgate("verify-cert --config " + config_ + " " + path("cert.bin")).exit_code, 0);
@@ -162,10 +207,12 @@ TEST_F(CliTest, SignCertRefusesAnExposedKeyFile) {
 TEST_F(CliTest, SignCertRefusesKeysOutsideTheConfig) {
   TempDir other;
   ASSERT_EQ(bftgate("keygen --validators 4 --out " + other.path().string()).exit_code, 0);
-  auto result = bftgate("sign-cert --config " + config_ + " --artifact " + artifact_ + " --version 1 --key " +
-                        (other.path() / "keys" / "validator-0.key").string());
+  auto result =
+      bftgate("sign-cert --config " + config_ + " --artifact " + artifact_ + " --version 1 --key " +
+              (other.path() / "keys" / "validator-0.key").string());
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_NE(result.output.find("is not the key of a validator"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("is not the key of a validator"), std::string::npos)
+      << result.output;
 }
 
 TEST_F(CliTest, BadConfigIsAClearError) {
@@ -186,8 +233,9 @@ TEST_F(CliTest, DigestMatchesTheLibrary) {
 }
 
 TEST(Cli, HelpForEverySubcommandAndUsageErrors) {
-  for (const char* sub : {"", "keygen ", "sign-cert ", "verify-cert ", "digest ", "demo ", "cert-demo ", "simulate ",
-                          "search ", "validator ", "store ", "node ", "submit ", "status "}) {
+  for (const char* sub :
+       {"", "keygen ", "sign-cert ", "verify-cert ", "digest ", "demo ", "cert-demo ", "simulate ",
+        "search ", "validator ", "store ", "node ", "submit ", "status "}) {
     auto result = bftgate(std::string(sub) + "--help");
     EXPECT_EQ(result.exit_code, 0) << sub;
     EXPECT_NE(result.output.find("Usage"), std::string::npos) << sub << result.output;
@@ -229,7 +277,8 @@ TEST(Cli, CertificateDemoRunsAndWritesItsRunFolder) {
   TempDir dir;
   auto result = bftgate("cert-demo --artifact-mib 1 --out " + (dir.path() / "run").string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_NE(result.output.find("7/7 bad certificates refused for the right reason"), std::string::npos)
+  EXPECT_NE(result.output.find("7/7 bad certificates refused for the right reason"),
+            std::string::npos)
       << result.output;
   auto report = nlohmann::json::parse(std::ifstream(dir.path() / "run" / "report.json"));
   EXPECT_EQ(report["refusals_correct"], 7);

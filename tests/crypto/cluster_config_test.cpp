@@ -105,6 +105,46 @@ TEST(ClusterConfig, RefusesDuplicates) {
   EXPECT_NE(parse_error(operator_key).find("operator key must differ"), std::string::npos);
 }
 
+// keygen gives validator i a /metrics port after every listening port; the config keeps it, and
+// refuses one that is zero, not a number, or taken by another validator or an endpoint.
+TEST(ClusterConfig, MetricsPortsRoundTripAndMayNotCollide) {
+  auto cluster = generate_cluster(
+      {.validators = 4, .inference_nodes = 2, .base_port = 30000, .metrics = true});
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message;
+  for (std::uint32_t i = 0; i < 4; ++i)
+    EXPECT_EQ(cluster->config.validators[i].metrics_port, 30000 + 4 + 1 + 2 + i);
+  auto loaded = ClusterConfig::from_json(cluster->config.to_json());
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->to_json(), cluster->config.to_json());
+  EXPECT_EQ(loaded->validators[3].metrics_port, 30010);
+
+  auto yaml = prometheus_config(cluster->config);
+  EXPECT_NE(yaml.find("job_name: bftgate-validators"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("'127.0.0.1:30007', '127.0.0.1:30008', '127.0.0.1:30009', "
+                      "'127.0.0.1:30010'"),
+            std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("targets: ['127.0.0.1:30005', '127.0.0.1:30006']"), std::string::npos)
+      << yaml;
+
+  auto base = cluster->config.to_json();
+  auto zero = base;
+  zero["validators"][0]["metrics_port"] = 0;
+  EXPECT_NE(parse_error(zero).find("metrics_port: must be 1 to 65535"), std::string::npos);
+  auto text = base;
+  text["validators"][0]["metrics_port"] = "30007";
+  EXPECT_NE(parse_error(text).find("metrics_port"), std::string::npos);
+  auto twice = base;
+  twice["validators"][1]["metrics_port"] = 30007;
+  EXPECT_NE(parse_error(twice).find("already used"), std::string::npos);
+  auto on_an_endpoint = base;
+  on_an_endpoint["validators"][0]["metrics_port"] = 30005;  // inference node 0 listens there
+  EXPECT_NE(parse_error(on_an_endpoint).find("already used"), std::string::npos);
+  auto without = generate_cluster({.validators = 4, .inference_nodes = 2});
+  ASSERT_TRUE(without.ok());
+  EXPECT_FALSE(without->config.to_json()["validators"][0].contains("metrics_port"));
+}
+
 TEST(ClusterConfig, RefusesDuplicateMemberNames) {
   // Appending "fault_model":"cft","f":3 to a 7-validator BFT config must not win silently: it
   // would make a below-threshold certificate count.

@@ -112,6 +112,9 @@ int main(int argc, char** argv) {
               unsigned_stranger.to_json().dump());
 
   ok &= write(out / "fuzz_cluster_config" / "bft-tcp.json", config.to_json().dump(2) + "\n");
+  auto with_metrics = config;  // keygen's default: a /metrics port for each validator
+  for (auto& v : with_metrics.validators) v.metrics_port = static_cast<std::uint16_t>(28000 + v.id);
+  ok &= write(out / "fuzz_cluster_config" / "bft-metrics.json", with_metrics.to_json().dump());
   bftgate::ClusterConfig cft;
   cft.cluster_id = "cft";
   cft.epoch = 2;
@@ -120,7 +123,7 @@ int main(int argc, char** argv) {
   for (std::uint32_t id : {1u, 5u, 9u}) {
     cft.validators.push_back({id,
                               id == 9 ? "tcp://[::1]:9009" : "ipc:///run/v" + std::to_string(id),
-                              bftgate::fuzz::validator_key(id).public_key()});
+                              bftgate::fuzz::validator_key(id).public_key(), 0});
   }
   cft.artifact_store_endpoint = "tcp://store.example:80";
   cft.operator_public_key = bftgate::fuzz::operator_key().public_key();

@@ -98,6 +98,41 @@ TEST(Cluster, ReleasesAPassingAdapterAndEveryValidatorAgrees) {
             value("bftgate_validator_wal_fsync_seconds_count{validator=\"0\"}"))
       << metrics;
   EXPECT_GE(value("bftgate_validator_signatures_verified_total{validator=\"0\"}"), 1) << metrics;
+
+  // Prometheus's own checker accepts the exposition, and a real Prometheus scrapes it: its query
+  // API returns the decision counter (scripts/bootstrap.sh --test installs prometheus).
+  auto exposition = cluster.path("metrics.txt");
+  ASSERT_TRUE(write_file_atomic(exposition, as_bytes(metrics)).ok());
+  auto lint = run_command("promtool check metrics < " + exposition.string());
+  EXPECT_EQ(lint.exit_code, 0) << lint.output;
+  const auto web_port = runtime::free_port_range(1);
+  ASSERT_TRUE(web_port.has_value());
+  auto scrape_config = cluster.path("prometheus.yml");
+  ASSERT_TRUE(write_file_atomic(scrape_config,
+                                as_bytes(fmt::format("global:\n  scrape_interval: 1s\n"
+                                                     "scrape_configs:\n  - job_name: validator\n"
+                                                     "    static_configs:\n"
+                                                     "      - targets: ['127.0.0.1:{}']\n",
+                                                     *metrics_port)))
+                  .ok());
+  cluster.spawn("prometheus", {"/usr/bin/prometheus", "--config.file=" + scrape_config.string(),
+                               "--storage.tsdb.path=" + cluster.path("prometheus-data").string(),
+                               fmt::format("--web.listen-address=127.0.0.1:{}", *web_port)});
+  double scraped = -1;
+  json answer;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       scraped < 1 && std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(milliseconds(250))) {
+    auto body =
+        LocalCluster::http_get(*web_port, "/api/v1/query?query=bftgate_validator_decisions_total");
+    answer = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (!answer.is_object() || answer.value("status", "") != "success") continue;
+    const auto& series = answer["data"]["result"];
+    if (series.is_array() && !series.empty())
+      scraped = std::stod(series[0]["value"][1].get<std::string>());
+  }
+  EXPECT_GE(scraped, 1) << answer.dump() << cluster.log("prometheus");
+  cluster.terminate("prometheus");
   for (int i = 0; i < 4; ++i) EXPECT_EQ(cluster.terminate(i), 0) << cluster.log(i);
 }
 

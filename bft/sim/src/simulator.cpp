@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <mutex>
 #include <queue>
 #include <set>
 
@@ -240,7 +240,7 @@ void Simulation::build_cluster() {
   for (std::size_t i = 0; i < n; ++i) {
     config_.validators.push_back({static_cast<ReplicaId>(i),
                                   fmt::format("tcp://127.0.0.1:{}", 20000 + i),
-                                  simulated_key(i).public_key()});
+                                  simulated_key(i).public_key(), 0});
   }
   operator_key_ = &simulated_key(kOperatorKeyIndex);
   config_.operator_public_key = operator_key_->public_key();
@@ -713,7 +713,8 @@ void Simulation::check_releases(ReplicaHost& host) {
 
 bool Simulation::within(const std::vector<Window>& windows) const {
   auto t = to_seconds(now_);
-  return std::any_of(windows.begin(), windows.end(), [&](const Window& w) { return w.contains(t); });
+  return std::any_of(windows.begin(), windows.end(),
+                     [&](const Window& w) { return w.contains(t); });
 }
 
 // What the fleet serves now, against what the honest validators have certified.

@@ -143,10 +143,12 @@ class Daemon final : public ValidatorDaemon {
       cancel_validations_ = true;  // running suites are killed, not waited for
       io_.stop();
     });
-    if (options_.metrics_port != 0) {
+    // /metrics where the flag says, else where the config says (keygen gives each a port).
+    if (auto port = options_.metrics_port != 0 ? options_.metrics_port : self->metrics_port;
+        port != 0) {
       http_ = std::make_unique<HttpServer>(
           io_, [this](const HttpRequestLine& request) { return answer_http(request); }, refusals_);
-      if (auto s = http_->listen(options_.metrics_port); !s) {
+      if (auto s = http_->listen(port); !s) {
         spdlog::error("validator {}: cannot serve /metrics: {}", options_.id, s.error().message);
         return 1;
       }

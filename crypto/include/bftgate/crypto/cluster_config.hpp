@@ -32,6 +32,7 @@ struct ValidatorInfo {
   std::uint32_t id = 0;
   std::string endpoint;  // ZeroMQ endpoint its replica listens on
   crypto::PublicKey public_key;
+  std::uint16_t metrics_port = 0;  // where it serves GET /metrics (Prometheus); 0: nowhere
 };
 
 struct InferenceNodeInfo {

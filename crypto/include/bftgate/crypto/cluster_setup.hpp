@@ -22,6 +22,9 @@ struct ClusterSpec {
   // Validators listen on base_port + i, the artifact store on base_port + n, and inference
   // node j on base_port + n + 1 + j.
   std::uint16_t base_port = 27000;
+  // Validator i also serves /metrics on base_port + n + 1 + nodes + i (keygen's default; the
+  // harnesses that reserve only the listening ports leave it off).
+  bool metrics = false;
 };
 
 // The largest f the fault model tolerates with n validators: (n-1)/3 for BFT, (n-1)/2 for CFT.
@@ -39,10 +42,16 @@ struct ClusterFiles {
   std::filesystem::path config;
   std::vector<std::filesystem::path> validator_keys;
   std::filesystem::path operator_key;
+  std::filesystem::path prometheus;  // empty when no validator serves /metrics
 };
 
-// Writes DIR/cluster.json and DIR/keys/{validator-<id>,operator}.key (mode 0600, DIR/keys 0700).
-Result<ClusterFiles> write_cluster(const GeneratedCluster& cluster, const std::filesystem::path& dir,
-                                   bool overwrite = false);
+// A Prometheus scrape config (YAML) for the cluster: the validators' /metrics (those that have a
+// metrics_port) and the inference nodes' (on their endpoints).
+std::string prometheus_config(const ClusterConfig& config);
+
+// Writes DIR/cluster.json and DIR/keys/{validator-<id>,operator}.key (mode 0600, DIR/keys 0700),
+// and DIR/prometheus.yml when a validator has a metrics_port.
+Result<ClusterFiles> write_cluster(const GeneratedCluster& cluster,
+                                   const std::filesystem::path& dir, bool overwrite = false);
 
 }  // namespace bftgate

@@ -43,7 +43,7 @@ struct ValidatorOptions {
   // size (and twice its size after the last compaction, so live records alone never thrash it).
   std::uint64_t wal_compact_bytes = 64ull << 20;
   // Serves GET /metrics (Prometheus text, runtime/validator_metrics.hpp) on 127.0.0.1:port;
-  // 0: not served.
+  // 0: on the config's metrics_port for this validator, if it has one.
   std::uint16_t metrics_port = 0;
 };
 
