@@ -243,6 +243,8 @@ class Daemon final : public ValidatorDaemon {
                                        std::chrono::steady_clock::now()));
       }
     } else if (envelope->kind == EnvelopeKind::kQuery) {
+      // What a query reports is durable: persist what this burst's messages produced first.
+      flush();
       answer_query(route, envelope->payload);
     } else {
       refusals_.refuse("envelope", "a query reply sent to a validator");
