@@ -176,7 +176,7 @@ EOF
 } >"$out/table.md"
 cat "$out/table.md"
 # summary.json and the manifest's end time make the folder a finished run (paper/tools/runs.py).
-python3 - "$out" <<'EOF'
+python3 - "$out" "$(echo $all_bugs | wc -w)" <<'EOF'
 import datetime, json, os, pathlib, sys
 out = pathlib.Path(sys.argv[1])
 bugs = [json.loads(line) for line in (out / "data" / "results.jsonl").read_text().splitlines() if line]
@@ -190,7 +190,10 @@ now = datetime.datetime.now(datetime.timezone.utc)
 started = datetime.datetime.strptime(manifest["started"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
 cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
 uname = os.uname()
+# A run of some of the bugs is a "subset": the paper takes it only when named (PAPER_RUNS).
+catalogue = int(sys.argv[2])
 manifest.update({"runs": len(bugs), "wall_s": (now - started).total_seconds(),
+                 "size": "all" if len(bugs) == catalogue else "subset",
                  "host": {"cores": os.cpu_count(), "cpu": cpu[0] if cpu else "unknown",
                           "kernel": f"{uname.sysname} {uname.release}", "machine": uname.machine},
                  "ended": now.strftime("%Y-%m-%dT%H:%M:%SZ")})

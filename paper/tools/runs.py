@@ -107,15 +107,21 @@ class Run:
         }
 
 
+# A run of part of what its tool does (make mutation BUGS=a,b): used only when named.
+SUBSET = "subset"
+
+
 def _manifest_experiment(folder):
+    """(experiment, when it finished or "", its size) from a folder's manifest."""
     try:
         with open(folder / "manifest.json", encoding="utf-8") as f:
             manifest = json.load(f)
     except (OSError, ValueError):
-        return None, None
+        return None, None, None
     if not isinstance(manifest, dict):
-        return None, None
-    return manifest.get("experiment"), manifest.get("merged") or manifest.get("ended") or ""
+        return None, None, None
+    finished = manifest.get("merged") or manifest.get("ended") or ""
+    return manifest.get("experiment"), finished, manifest.get("size")
 
 
 def select(experiments, runs_dir, explicit):
@@ -139,11 +145,14 @@ def select(experiments, runs_dir, explicit):
         for folder in sorted(root.iterdir()):
             if not folder.is_dir():
                 continue
-            name, finished = _manifest_experiment(folder)
+            name, finished, size = _manifest_experiment(folder)
             if name is None:
                 continue
             if not finished or not (folder / "summary.json").is_file():
                 print(f"paper: skipping {folder}: the run did not finish", file=sys.stderr)
+                continue
+            if size == SUBSET:
+                print(f"paper: skipping {folder}: a subset run (name it in PAPER_RUNS to use it)", file=sys.stderr)
                 continue
             key = (finished, folder.name)
             if name not in newest or key > newest[name][0]:

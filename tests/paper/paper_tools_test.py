@@ -53,6 +53,16 @@ class SelectRuns(unittest.TestCase):
             self.assertEqual(message.count("make robustness"), 1, message)
             self.assertNotIn("bftgate experiment run mutation", message)
 
+    def test_a_subset_run_is_taken_only_when_named(self):
+        with tempfile.TemporaryDirectory() as root:
+            full = make_run(root, "mutation-a", "mutation", "2026-01-01T00:00:00Z")
+            subset = make_run(root, "mutation-b", "mutation", "2026-02-01T00:00:00Z")
+            manifest = json.loads((subset / "manifest.json").read_text())
+            manifest["size"] = runs.SUBSET
+            (subset / "manifest.json").write_text(json.dumps(manifest))
+            self.assertEqual(runs.select(["mutation"], root, [])["mutation"].folder, full)
+            self.assertEqual(runs.select(["mutation"], root, [subset])["mutation"].folder, subset)
+
     def test_named_folders_win_and_may_not_name_one_experiment_twice(self):
         with tempfile.TemporaryDirectory() as root:
             old = make_run(root, "exp-scale-a", "scale", "2026-01-01T00:00:00Z")
