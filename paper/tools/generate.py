@@ -166,7 +166,7 @@ def check_folders(folders):
         runs[run.experiment] = run
     values = quantities.evaluate(runs, only=set(runs))
     written = 0
-    for name, experiments, write in tables.TABLES:
+    for _, experiments, write in tables.TABLES:
         if set(experiments) <= set(runs):
             write(*(runs[experiment].summary for experiment in experiments))
             written += 1
