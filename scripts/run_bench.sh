@@ -5,7 +5,11 @@
 #   machine.txt   CPU, cores, load, kernel, compiler, build type and library versions
 #   <suite>.json  each suite's results (--benchmark_out, JSON)
 #   <suite>.txt   each suite's console output
-#   summary.txt   the ratio counters (with their targets) and throughputs, pulled from the JSON
+#   summary.txt   the ratio counters (with their targets) and throughputs, pulled from the JSON,
+#                 with the bftgate-vs-etcd table and where a decision's time goes (breakdown)
+#   manifest.json, summary.json, data/bench.jsonl
+#                 the run folder as the paper reads it (experiment "bench"): the same figures
+#                 as summary.txt, structured, and every benchmark's record, one per line
 #
 # Usage: scripts/run_bench.sh BUILD_DIR [FILTER] [MIN_TIME]      (make bench calls it)
 #   FILTER    --benchmark_filter regex, applied to every suite (default: .)
@@ -43,6 +47,8 @@ fi
 
 # A fresh run folder; a second run within the same second gets a suffix instead of mixing in.
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+started_s=$(date +%s)
 mkdir -p "$root/runs"
 run="$root/runs/bench-$stamp"
 suffix=1
@@ -100,8 +106,10 @@ echo "load average:     $(cut -d' ' -f1-3 /proc/loadavg) (at end)" >>"$run/machi
 
 # The summary: every ratio counter against its target, and the headline rates.
 summarize_python() {
-  "$1" - "$run" <<'PY'
-import glob, json, math, os, sys
+  BENCH_STARTED="$started" BENCH_STARTED_S="$started_s" BENCH_FILTER="$filter" \
+  BENCH_MIN_TIME="$min_time" BENCH_BUILD_DIR="$build_dir" BENCH_ROOT="$root" \
+    "$1" - "$run" <<'PY'
+import datetime, glob, json, math, os, platform, subprocess, sys, time
 
 run = sys.argv[1]
 # Targets: (bound, "<=" or ">="); a counter missing its target is listed under "off target".
@@ -115,7 +123,7 @@ shown = ["ratio_vs_openssl", "ratio_vs_raw", "ratio_vs_raw_parallel", "speedup",
          "unbatched_path_us", "ratio_during_swaps", "ratio_upload_vs_pinned", "ratio_stage_vs_pinned",
          "ratio_vs_reference", "tokens_per_s", "flip_us", "stage_us", "s_per_step", "decisions_per_s",
          "latency_ratio_vs_etcd", "throughput_ratio_vs_etcd", "fsyncs_per_decision_per_validator",
-         "to_prepared_us", "to_executed_us", "fsync_us"]
+         "to_prepared_us", "to_committed_us", "to_executed_us", "fsync_us"]
 over = []
 versus = []
 everything = []
@@ -151,7 +159,7 @@ for path in sorted(glob.glob(os.path.join(run, "*.json"))):
                     over.append(f"{name} {key}={value:.3f}")
             fields.append(text)
         print(f"  {name:<40} " + "  ".join(fields))
-        everything.append(b)
+        everything.append(dict(b, suite=suite))
         if "latency_ratio_vs_etcd" in b:
             versus.append(b)
         threads, pool, signers = b.get("verify_threads"), b.get("pool_speedup"), b.get("signers")
@@ -183,8 +191,85 @@ if versus:
               f" {b['bftgate_req_per_s']:>14.0f} {b['etcd_req_per_s']:>11.0f} {b['throughput_ratio_vs_etcd']:>7.2f}"
               f" {b['throughput_ratio_round_min']:>6.2f}-{b['throughput_ratio_round_max']:<6.2f}")
     print("  targets: latency ratio <= 1.5, throughput ratio >= 1.0")
+def wal_of(b):
+    return "tmpfs" if "wal_tmpfs:1" in b["name"] else "disk"
+
+# Where a decision's time goes (BM_DecisionLatency): the validators' /metrics, mean per slot, from
+# the slot's pre-prepare accepted there; the client's median is end to end.
+phases = [("fsync_us", "one WAL fdatasync"), ("to_prepared_us", "to prepared"),
+          ("to_committed_us", "to committed"), ("to_executed_us", "to executed"),
+          ("median_us", "client median (end to end)")]
+breakdown = [b for b in everything if b["name"].startswith("BM_DecisionLatency") and "to_executed_us" in b]
+if breakdown:
+    print()
+    print("where a decision's time goes (one request at a time; validators' /metrics, mean per slot "
+          "from its pre-prepare accepted; fsyncs per decision per validator)")
+    print(f"  {'WAL':<6}" + "".join(f" {label:>28}" for _, label in phases) + f" {'fsyncs/decision':>16}")
+    for b in breakdown:
+        print(f"  {wal_of(b):<6}" + "".join(f" {b.get(key, float('nan')) / 1e3:>25.3f} ms" for key, _ in phases)
+              + f" {b.get('fsyncs_per_decision_per_validator', float('nan')):>16.2f}")
 if over:
     print("off target: " + "; ".join(over))
+
+# The run folder as the paper reads it.
+def revision():
+    try:
+        return subprocess.run(["git", "-C", os.environ["BENCH_ROOT"], "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+summary = {
+    "versus_etcd": [dict(wal=wal_of(b), **{k: b[k] for k in (
+        "bftgate_median_us", "etcd_median_us", "latency_ratio_vs_etcd", "latency_ratio_round_min",
+        "latency_ratio_round_max", "bftgate_req_per_s", "etcd_req_per_s", "throughput_ratio_vs_etcd",
+        "throughput_ratio_round_min", "throughput_ratio_round_max") if k in b}) for b in versus],
+    "breakdown": [dict(wal=wal_of(b), **{k: b[k] for k in (
+        "median_us", "p99_us", "fsync_us", "to_prepared_us", "to_committed_us", "to_executed_us",
+        "fsyncs_per_decision_per_validator") if k in b}) for b in breakdown],
+    "ceiling_req_per_s_batch_64": ceiling,
+    "throughput": [{"name": b["name"], "wal": wal_of(b),
+                    "req_per_s": b.get("requests_per_s", b.get("bftgate_req_per_s")),
+                    "ratio_to_ceiling": (b.get("requests_per_s", b.get("bftgate_req_per_s")) / ceiling) if ceiling else None}
+                   for b in everything if b.get("requests_per_s", b.get("bftgate_req_per_s"))],
+    "simulator_deliveries_per_s": {b["name"]: b["deliveries_per_s"] for b in everything
+                                   if b["name"].startswith("BM_SimulatorDeliveries") and "deliveries_per_s" in b},
+    "targets": {k: {"bound": v[0], "sense": v[1]} for k, v in targets.items()},
+    "off_target": over,
+}
+os.makedirs(os.path.join(run, "data"), exist_ok=True)
+with open(os.path.join(run, "data", "bench.jsonl"), "w") as f:
+    for b in everything:
+        f.write(json.dumps(b, sort_keys=True) + "\n")
+with open(os.path.join(run, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=2, sort_keys=True)
+    f.write("\n")
+filter_ = os.environ["BENCH_FILTER"]
+manifest = {
+    "experiment": "bench",
+    "git_revision": revision(),
+    "started": os.environ["BENCH_STARTED"],
+    "ended": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "wall_s": round(time.time() - float(os.environ["BENCH_STARTED_S"]), 1),
+    # Every suite, or the part a filter chose: the paper takes a filtered run only when named.
+    "size": "all" if filter_ == "." else "subset",
+    "config": {"filter": filter_, "min_time_s": float(os.environ["BENCH_MIN_TIME"]),
+               "build_dir": os.environ["BENCH_BUILD_DIR"]},
+    "host": {"cores": os.cpu_count(), "cpu": cpu_model(), "kernel": platform.release()},
+}
+with open(os.path.join(run, "manifest.json"), "w") as f:
+    json.dump(manifest, f, indent=2)
+    f.write("\n")
 PY
 }
 

@@ -9,9 +9,11 @@ constexpr std::array<std::uint8_t, 4> kSigningMagic = {'B', 'F', 'T', 'G'};
 
 template <class T>
 void put_le(Bytes& out, T value) {
-  for (std::size_t i = 0; i < sizeof(T); ++i) {
-    out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
-  }
+  // One resize, then plain stores: per-byte push_back was the encoder's main cost.
+  auto at = out.size();
+  out.resize(at + sizeof(T));
+  auto* p = out.data() + at;
+  for (std::size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<std::uint8_t>(value >> (8 * i));
 }
 
 template <class T>

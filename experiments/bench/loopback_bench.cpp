@@ -4,7 +4,7 @@
 //
 //   BM_DecisionLatency/wal:N    one request at a time: median and p99 latency (counters, in us),
 //                               fsyncs per decision, and from the validators' /metrics the
-//                               time to prepared and to executed and one fsync's
+//                               time to prepared, to committed and to executed and one fsync's
 //   BM_BatchedThroughput/wal:N  a window of requests in flight: requests per second (one client:
 //                               replicas hold at most 256 pending requests per client, so the
 //                               window stays below that)
@@ -281,7 +281,8 @@ void BM_DecisionLatency(benchmark::State& state) {
         static_cast<double>(after.executed - before.executed);
   }
   // Where a decision's time goes at the validators (their /metrics, mean over the validators):
-  // from the slot's pre-prepare accepted to prepared and to executed, and one WAL fdatasync.
+  // from the slot's pre-prepare accepted to prepared, to committed and to executed, and one WAL
+  // fdatasync.
   const auto metrics_after = c.scrape();
   const auto mean_us = [&](const std::string& sum, const std::string& count) {
     const auto at = [](const std::map<std::string, double>& m, const std::string& k) {
@@ -295,6 +296,9 @@ void BM_DecisionLatency(benchmark::State& state) {
     state.counters["to_prepared_us"] =
         mean_us("bftgate_validator_slot_seconds_sum{phase=\"prepared\"}",
                 "bftgate_validator_slot_seconds_count{phase=\"prepared\"}");
+    state.counters["to_committed_us"] =
+        mean_us("bftgate_validator_slot_seconds_sum{phase=\"committed\"}",
+                "bftgate_validator_slot_seconds_count{phase=\"committed\"}");
     state.counters["to_executed_us"] =
         mean_us("bftgate_validator_slot_seconds_sum{phase=\"executed\"}",
                 "bftgate_validator_slot_seconds_count{phase=\"executed\"}");

@@ -163,6 +163,10 @@ TEST(Replica, CheckpointsBecomeStableAndTheLogIsCollected) {
     EXPECT_LE(replica.log_size(), replica.options().watermark_window) << r;
     EXPECT_GE(
         cluster.count_events(static_cast<ReplicaId>(r), ReplicaEvent::Kind::kCheckpointStable), 5u);
+    // Each executed batch first had its commit quorum, raised once.
+    EXPECT_EQ(cluster.count_events(static_cast<ReplicaId>(r), ReplicaEvent::Kind::kCommitted),
+              cluster.committed[static_cast<ReplicaId>(r)].size())
+        << r;
   }
 }
 

@@ -204,12 +204,14 @@ class Transcript {
                                     batch.seq, batch.view, label(batch), batch.requests.size()));
     }
     for (const auto& event : ready.events) {
+      // A commit quorum shows as the "executed" line that follows it (or, out of order, later).
       if (event.kind == ReplicaEvent::Kind::kRejected ||
-          event.kind == ReplicaEvent::Kind::kCheckpointTaken)
+          event.kind == ReplicaEvent::Kind::kCheckpointTaken ||
+          event.kind == ReplicaEvent::Kind::kCommitted)
         continue;
-      static const char* names[] = {
-          "view-change-started", "new-view-entered",  "returned-to-view", "state-transferred",
-          "checkpoint-taken",    "checkpoint-stable", "rejected",         "equivocation"};
+      static const char* names[] = {"view-change-started", "new-view-entered", "returned-to-view",
+                                    "state-transferred",   "checkpoint-taken", "checkpoint-stable",
+                                    "committed",           "rejected",         "equivocation"};
       output_.push_back(fmt::format("r{} event {} view={} seq={}", r,
                                     names[static_cast<int>(event.kind)], event.view, event.seq));
     }

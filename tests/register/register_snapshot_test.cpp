@@ -132,6 +132,27 @@ TEST_F(RegisterSnapshotTest, RegistersFedTheSameOperationsAreByteIdentical) {
   EXPECT_EQ(c.entries(), a.entries());
 }
 
+// A checkpoint names the register's state by snapshot_with_digest() on the replica that took it
+// and by snapshot_digest() on one that received the bytes: the two must agree, and any change to
+// the bytes (even one that keeps the trailing checksum) must change the digest.
+TEST_F(RegisterSnapshotTest, TheDigestOfOwnAndOfReceivedBytesAgreeAndBindEveryByte) {
+  AdapterRegister source(cluster_.config());
+  feed(source, history());
+  auto [bytes, digest] = source.snapshot_with_digest();
+  EXPECT_EQ(bytes, source.snapshot());
+  EXPECT_EQ(source.snapshot_digest(bytes), digest);
+  AdapterRegister other(cluster_.config());
+  EXPECT_EQ(other.snapshot_digest(bytes), digest);
+  EXPECT_NE(other.snapshot_with_digest().second, digest);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    auto garbled = bytes;
+    garbled[i] ^= 1;
+    ASSERT_NE(other.snapshot_digest(garbled), digest) << "byte " << i << " flipped kept the digest";
+  }
+  EXPECT_NE(other.snapshot_digest(ByteView(bytes).first(bytes.size() - 1)), digest);
+  EXPECT_NE(other.snapshot_digest(Bytes{}), digest);
+}
+
 TEST_F(RegisterSnapshotTest, TruncatedSnapshotsAreRefused) {
   AdapterRegister source(cluster_.config());
   feed(source, history());

@@ -30,7 +30,7 @@ TEST(Prometheus, LabelValuesAreEscapedAndCountsWrittenWhole) {
             "g 0.25\n");
 }
 
-TEST(ValidatorMetrics, SlotPhasesRunFromTheSignedPrepareToPreparedAndExecuted) {
+TEST(ValidatorMetrics, SlotPhasesRunFromTheSignedPrepareToPreparedCommittedAndExecuted) {
   using namespace std::chrono_literals;
   ValidatorMetrics metrics;
   const auto t0 = ValidatorMetrics::Clock::time_point{} + 1s;
@@ -48,6 +48,9 @@ TEST(ValidatorMetrics, SlotPhasesRunFromTheSignedPrepareToPreparedAndExecuted) {
   proof.prepared.pre_prepare = pre_prepare;
   prepared.persist.push_back(proof);
   metrics.on_ready(prepared, t0 + 2ms);
+  bft::Ready committed;
+  committed.events.push_back({bft::ReplicaEvent::Kind::kCommitted, 0, 7, {}, {}});
+  metrics.on_ready(committed, t0 + 4ms);
   bft::Ready executed;
   executed.committed.push_back({7, 0, {}, {}});
   metrics.on_ready(executed, t0 + 5ms);
@@ -57,6 +60,10 @@ TEST(ValidatorMetrics, SlotPhasesRunFromTheSignedPrepareToPreparedAndExecuted) {
       << text;
   EXPECT_NE(text.find("bftgate_validator_slot_seconds_sum{validator=\"2\",phase=\"prepared\"} "
                       "0.002\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("bftgate_validator_slot_seconds_sum{validator=\"2\",phase=\"committed\"} "
+                      "0.004\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("bftgate_validator_slot_seconds_sum{validator=\"2\",phase=\"executed\"} "

@@ -132,7 +132,7 @@ void Replica::on_catch_up(const MessagePtr& message) {
   if (body.snapshot_seq && *body.snapshot_seq > last_executed_) {
     Digest digest;
     if (!valid_checkpoint_proof(*body.snapshot_seq, body.checkpoint_proof, &digest) ||
-        (crypto::sha256(body.snapshot) != digest && !seeded_bug("unverified-snapshot"))) {
+        (snapshot_digest(body.snapshot) != digest && !seeded_bug("unverified-snapshot"))) {
       reject(fmt::format("catch-up from {}: snapshot at {} does not match its checkpoint proof",
                          message->sender, *body.snapshot_seq));
       return;

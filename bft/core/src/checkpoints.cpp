@@ -11,11 +11,46 @@ constexpr std::size_t kMaxAppSnapshot = 256 << 20;
 }  // namespace
 
 // The replica's checkpointed state: per-client de-duplication records, then the application.
-Bytes Replica::replica_snapshot() const {
+// Its digest is the SHA-256 of (tag, client records, the application's digest of its part), so the
+// application's state is hashed once, by the application.
+namespace {
+constexpr std::array<std::uint8_t, 8> kStateTag = {'b', 'f', 't', 'g', 's', 't', 'a', 't'};
+constexpr std::array<std::uint8_t, 8> kMalformedTag = {'b', 'f', 't', 'g', 'b', 'a', 'd', '!'};
+
+Digest state_digest(ByteView clients, const Digest& app_digest) {
+  crypto::Sha256 hasher;
+  hasher.update(kStateTag).update(clients).update(app_digest.bytes);
+  return hasher.finish();
+}
+}  // namespace
+
+std::pair<Bytes, Digest> Replica::replica_snapshot() const {
   crypto::Encoder e;
   clients_.encode(e);
-  e.bytes(app_.snapshot());
-  return e.take();
+  auto clients_size = e.data().size();
+  auto [app_state, app_digest] = app_.snapshot_with_digest();
+  e.bytes(app_state);
+  auto bytes = e.take();
+  auto digest = state_digest(ByteView(bytes).first(clients_size), app_digest);
+  return {std::move(bytes), digest};
+}
+
+Digest Replica::snapshot_digest(ByteView snapshot) const {
+  try {
+    crypto::Decoder d(snapshot);
+    if (auto clients = ClientTable::decode(d); clients) {
+      auto clients_size = d.offset();
+      auto app_state = d.bytes(kMaxAppSnapshot, "application");
+      if (d.remaining() == 0) {
+        return state_digest(snapshot.first(clients_size), app_.snapshot_digest(app_state));
+      }
+    }
+  } catch (const crypto::DecodeError&) {
+  }
+  // Bytes that are no snapshot still get a digest, one no well-formed snapshot has.
+  crypto::Sha256 hasher;
+  hasher.update(kMalformedTag).update(snapshot);
+  return hasher.finish();
 }
 
 Status Replica::install_snapshot(ByteView snapshot) {
@@ -37,8 +72,7 @@ Status Replica::install_snapshot(ByteView snapshot) {
 }
 
 void Replica::take_checkpoint(Seq seq, bool announce) {
-  auto snapshot = replica_snapshot();
-  auto digest = crypto::sha256(snapshot);
+  auto [snapshot, digest] = replica_snapshot();
   own_checkpoints_[seq] = {digest, std::move(snapshot)};
   if (!announce) return;
   ready_.events.push_back({ReplicaEvent::Kind::kCheckpointTaken, view_, seq, {}, digest});

@@ -44,9 +44,11 @@ std::optional<std::string> Replica::invariant_violation() const {
                          view_active_ ? "" : " (changing)");
     }
   }
-  for (const auto& [seq, pre_prepare] : executed_) {
-    if (seq <= stable_.seq || seq > last_executed_)
-      return fmt::format("executed batch {} outside ({}, {}]", seq, stable_.seq, last_executed_);
+  // An ordered map: its first and last keys bound the others.
+  if (!executed_.empty() &&
+      (executed_.begin()->first <= stable_.seq || executed_.rbegin()->first > last_executed_)) {
+    return fmt::format("executed batches {}..{} outside ({}, {}]", executed_.begin()->first,
+                       executed_.rbegin()->first, stable_.seq, last_executed_);
   }
   if (executed_.size() != last_executed_ - stable_.seq)
     return fmt::format("{} executed batches kept for ({}, {}]", executed_.size(), stable_.seq,
@@ -80,7 +82,7 @@ bool signed_protocol_message(const SignedMessage& m) {
 }
 
 // A persisted new view persists the pre-prepares it re-issues too.
-void remember_persisted(std::set<MessagePtr>& persisted, const PersistRecord& record) {
+void remember_persisted(std::unordered_set<MessagePtr>& persisted, const PersistRecord& record) {
   if (record.kind != PersistRecord::Kind::kSent) return;
   persisted.insert(record.message);
   if (const auto* nv = record.message->as<NewView>()) {

@@ -244,6 +244,7 @@ void Replica::check_committed(Seq seq) {
     if (c.view == view_ && c.batch_digest == digest) proof.commits.push_back(commit);
   }
   s.commit_proof = std::move(proof);
+  ready_.events.push_back({ReplicaEvent::Kind::kCommitted, view_, seq, {}, {}});
   execute_ready_batches();
 }
 

@@ -28,7 +28,7 @@ void Replica::restore(const std::vector<PersistRecord>& records) {
           }
           last_executed_ = record.seq;
         }
-        stable_ = {record.seq, crypto::sha256(record.snapshot), record.snapshot,
+        stable_ = {record.seq, snapshot_digest(record.snapshot), record.snapshot,
                    record.checkpoint_proof};
         executed_.erase(executed_.begin(), executed_.upper_bound(record.seq));
         low_ = std::max(low_, record.seq);

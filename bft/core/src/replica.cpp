@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "bftgate/seeded_bug.hpp"
 
@@ -31,8 +32,7 @@ Replica::Replica(ReplicaOptions options, std::shared_ptr<const Signer> signer,
   }
   if (options_.max_batch == 0 || options_.max_in_flight == 0)
     throw std::invalid_argument("bad batching options");
-  stable_.snapshot = replica_snapshot();
-  stable_.digest = crypto::sha256(stable_.snapshot);
+  std::tie(stable_.snapshot, stable_.digest) = replica_snapshot();
 }
 
 bool Replica::is_replica(PrincipalId id) const {

@@ -295,6 +295,16 @@ Bytes AdapterRegister::snapshot() const {
   return encode_snapshot(config_, state_);
 }
 
+crypto::Digest AdapterRegister::snapshot_digest(ByteView snapshot) const {
+  return bft::snapshot_digest(snapshot);
+}
+
+std::pair<Bytes, crypto::Digest> AdapterRegister::snapshot_with_digest() const {
+  auto bytes = encode_snapshot(config_, state_);
+  auto digest = digest_of_encoded(bytes);
+  return {std::move(bytes), digest};
+}
+
 Status AdapterRegister::restore(ByteView snapshot) {
   auto decoded = decode_snapshot(config_, snapshot);
   if (!decoded) return decoded.error();

@@ -263,6 +263,31 @@ Bytes encode_snapshot(const ClusterConfig& config, const RegisterContents& conte
   return encoder.take();
 }
 
+namespace {
+constexpr std::array<std::uint8_t, 8> kSnapshotDigestTag = {'b', 'f', 't', 'g', 'r', 'e', 'g', 's'};
+constexpr std::array<std::uint8_t, 8> kBadSnapshotDigestTag = {'b', 'f', 't', 'g',
+                                                               'r', 'e', 'g', '!'};
+}  // namespace
+
+crypto::Digest digest_of_encoded(ByteView encoded_snapshot) {
+  crypto::Sha256 hasher;
+  hasher.update(kSnapshotDigestTag).update(encoded_snapshot.last(crypto::kDigestSize));
+  return hasher.finish();
+}
+
+crypto::Digest snapshot_digest(ByteView snapshot) {
+  if (snapshot.size() >= crypto::kDigestSize) {
+    auto body = snapshot.first(snapshot.size() - crypto::kDigestSize);
+    auto checksum = snapshot.last(crypto::kDigestSize);
+    if (std::equal(checksum.begin(), checksum.end(), crypto::sha256(body).bytes.begin())) {
+      return digest_of_encoded(snapshot);
+    }
+  }
+  crypto::Sha256 hasher;
+  hasher.update(kBadSnapshotDigestTag).update(snapshot);
+  return hasher.finish();
+}
+
 Result<RegisterContents> decode_snapshot(const ClusterConfig& config, ByteView snapshot) {
   try {
     if (snapshot.size() < crypto::kDigestSize) throw DecodeError("shorter than its checksum");

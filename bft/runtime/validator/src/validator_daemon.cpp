@@ -475,6 +475,8 @@ class Daemon final : public ValidatorDaemon {
       case Kind::kCheckpointStable:
         spdlog::debug("validator {}: checkpoint {} stable", options_.id, event.seq);
         break;
+      case Kind::kCommitted:  // every decision: the metrics time it, the log would drown in it
+        break;
       case Kind::kEquivocation:
         // Counted per signer: a peer's contradiction is evidence against it (an honest validator
         // restarted from its log must never show up here).

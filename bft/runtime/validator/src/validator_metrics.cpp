@@ -22,6 +22,11 @@ void ValidatorMetrics::on_ready(const bft::Ready& ready, Clock::time_point now) 
         to_prepared_.observe(seconds(it->second));
     }
   }
+  for (const auto& event : ready.events) {
+    if (event.kind != bft::ReplicaEvent::Kind::kCommitted) continue;
+    if (auto it = pre_prepared_.find(event.seq); it != pre_prepared_.end())
+      to_committed_.observe(seconds(it->second));
+  }
   for (const auto& batch : ready.committed) {
     ++decisions_;
     requests_ += batch.requests.size();
@@ -54,8 +59,9 @@ std::string ValidatorMetrics::text(std::uint32_t validator, const State& state) 
       .sample("bftgate_validator_requests_executed_total", self, requests_);
   m.family("bftgate_validator_slot_seconds", "histogram",
            "Time from the slot's pre-prepare accepted here (its prepare or pre-prepare signed) "
-           "to prepared and to executed.")
+           "to prepared, to committed (a commit quorum) and to executed.")
       .histogram("bftgate_validator_slot_seconds", phase("prepared"), to_prepared_)
+      .histogram("bftgate_validator_slot_seconds", phase("committed"), to_committed_)
       .histogram("bftgate_validator_slot_seconds", phase("executed"), to_executed_);
   m.family("bftgate_validator_wal_fsync_seconds", "histogram",
            "fdatasync latency of the write-ahead log.")

@@ -38,6 +38,10 @@ Bytes signing_message(Domain domain, ByteView body);
 
 class Encoder {
  public:
+  // Most encodings (messages, votes, statements) fit the first allocation; growing from empty
+  // took several reallocations each.
+  static constexpr std::size_t kInitialCapacity = 256;
+  Encoder() { buffer_.reserve(kInitialCapacity); }
   Encoder& u8(std::uint8_t value);
   Encoder& u16(std::uint16_t value);
   Encoder& u32(std::uint32_t value);
@@ -83,6 +87,7 @@ class Decoder {
   std::string str(std::size_t max_size, std::string_view field);
 
   std::size_t remaining() const { return input_.size() - offset_; }
+  std::size_t offset() const { return offset_; }
   // Throws unless every input byte has been consumed.
   void expect_end(std::string_view what) const;
 

@@ -80,6 +80,7 @@ struct ReplicaEvent {
     kStateTransferred,
     kCheckpointTaken,  // this replica's own checkpoint at `seq` (not yet stable): `digest`
     kCheckpointStable,
+    kCommitted,  // a quorum of commits for `seq` in `view` (it executes once every slot below has)
     kRejected,
     kEquivocation,  // replica `peer` signed two different messages for one slot: `detail`
   };
@@ -210,7 +211,8 @@ class Replica {
   void on_checkpoint(const MessagePtr& message);
   void make_stable(Seq seq, const Digest& digest, Bytes snapshot, std::vector<MessagePtr> proof);
   bool valid_checkpoint_proof(Seq seq, const std::vector<MessagePtr>& proof, Digest* digest) const;
-  Bytes replica_snapshot() const;
+  std::pair<Bytes, Digest> replica_snapshot() const;  // with its digest
+  Digest snapshot_digest(ByteView snapshot) const;    // the digest checkpoints name it by
   Status install_snapshot(ByteView snapshot);
 
   // view_change.cpp

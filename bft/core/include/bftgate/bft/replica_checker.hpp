@@ -6,8 +6,8 @@
 #pragma once
 
 #include <optional>
-#include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "bftgate/bft/replica.hpp"
@@ -24,7 +24,7 @@ class ReplicaChecker {
  private:
   // Every persisted message this replica signed (held, so no address is reused): the replica
   // sends the very objects it persisted, restored ones included.
-  std::set<MessagePtr> persisted_;
+  std::unordered_set<MessagePtr> persisted_;
   bool seen_ = false;
   View view_ = 0;
   View promised_ = 0;

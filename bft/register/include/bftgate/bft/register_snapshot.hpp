@@ -60,4 +60,11 @@ struct RegisterContents {
 Bytes encode_snapshot(const ClusterConfig& config, const RegisterContents& contents);
 Result<RegisterContents> decode_snapshot(const ClusterConfig& config, ByteView snapshot);
 
+// The digest a checkpoint names a register snapshot by: SHA-256 of (tag, its trailing checksum),
+// which is itself the SHA-256 of everything before it. snapshot_digest checks the checksum first
+// (bytes whose checksum does not match get a digest no well-formed snapshot has);
+// digest_of_encoded is for bytes encode_snapshot has just returned, and hashes 64 bytes.
+crypto::Digest snapshot_digest(ByteView snapshot);
+crypto::Digest digest_of_encoded(ByteView encoded_snapshot);
+
 }  // namespace bftgate::bft

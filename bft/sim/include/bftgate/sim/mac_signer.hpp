@@ -5,8 +5,8 @@
 #pragma once
 
 #include <array>
-#include <map>
 #include <memory>
+#include <unordered_map>
 
 #include "bftgate/bft/signer.hpp"
 #include "bftgate/sim/scenario.hpp"
@@ -15,26 +15,35 @@ namespace bftgate::sim {
 
 using MacKey = std::array<std::uint8_t, 16>;
 
+// A principal's MAC key and, derived from it, one key per signing domain, so a tag needs no
+// copy of the body to prefix the domain (as crypto::signing_message does for Ed25519).
+struct MacKeys {
+  static constexpr std::size_t kDomains = 8;  // crypto::Domain values are below this
+  MacKey root{};
+  std::array<MacKey, kDomains> by_domain{};
+};
+
 class MacKeyring {
  public:
   // Keys derived deterministically from the run's seed.
   explicit MacKeyring(std::uint64_t seed) : seed_(seed) {}
-  const MacKey& key(bft::PrincipalId principal);
+  const MacKey& key(bft::PrincipalId principal) { return keys(principal).root; }
+  const MacKeys& keys(bft::PrincipalId principal);
 
  private:
   std::uint64_t seed_;
-  std::map<bft::PrincipalId, MacKey> keys_;
+  std::unordered_map<bft::PrincipalId, MacKeys> keys_;
 };
 
 class MacSigner final : public bft::Signer {
  public:
-  MacSigner(bft::PrincipalId id, const MacKey& key) : id_(id), key_(key) {}
+  MacSigner(bft::PrincipalId id, const MacKey& key);
   bft::PrincipalId id() const override { return id_; }
   crypto::Signature sign(crypto::Domain domain, ByteView body) const override;
 
  private:
   bft::PrincipalId id_;
-  MacKey key_;
+  MacKeys keys_;
 };
 
 class MacVerifier final : public bft::Verifier {
@@ -47,6 +56,8 @@ class MacVerifier final : public bft::Verifier {
   std::shared_ptr<MacKeyring> keyring_;
 };
 
-crypto::Signature mac_sign(const MacKey& key, crypto::Domain domain, ByteView body);
+// The per-domain keys of a principal whose MAC key is `root`.
+MacKeys derive_mac_keys(const MacKey& root);
+crypto::Signature mac_sign(const MacKeys& keys, crypto::Domain domain, ByteView body);
 
 }  // namespace bftgate::sim

@@ -39,6 +39,7 @@ class ValidatorMetrics {
 
   std::map<bft::Seq, Clock::time_point> pre_prepared_;  // slots in progress: when accepted here
   Histogram to_prepared_ = Histogram::latency_seconds();
+  Histogram to_committed_ = Histogram::latency_seconds();
   Histogram to_executed_ = Histogram::latency_seconds();
   Histogram fsync_ = Histogram::latency_seconds();
   std::uint64_t decisions_ = 0;
