@@ -24,7 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 PLOT_TIMEOUT_S = 600  # fixed
 GIT_TIMEOUT_S = 30  # fixed
 # Experiments the paper shows in tables and numbers only.
-FIGURELESS = {"mutation", "search", "search-any", "search-colluders", "spin-model"}
+FIGURELESS = {"mutation", "search", "search-any", "search-colluders", "spin-model", "bench"}
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 
@@ -39,8 +39,8 @@ def needed_experiments():
 def draw(run, plots_dir, out_dir):
     """Runs the experiment's plot script on a copy of the folder's inputs with an empty plots/,
     so every figure kept is one the script drew now from this data. An experiment the paper
-    shows only in tables and numbers (the searches, the seeded bugs, the model check) has no
-    plot script."""
+    shows only in tables and numbers (the searches, the seeded bugs, the model check, the
+    benchmarks) has no plot script."""
     script = pathlib.Path(plots_dir) / f"{run.experiment}.py"
     if not script.is_file():
         if run.experiment in FIGURELESS:
@@ -86,6 +86,16 @@ def git_revision():
         return done.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
+
+
+def write_table(name, experiments, write, runs):
+    """One table's text; a summary it cannot be written from is an error naming the table and
+    the run folders (and, where the writer knows it, what to run)."""
+    try:
+        return write(*(runs[experiment].summary for experiment in experiments))
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        folders = ", ".join(run_folders.shown(runs[experiment].folder) for experiment in experiments)
+        raise ValueError(f"table {name}: cannot write it from {folders}: {e!r}") from e
 
 
 def numbers_tex(values, runs):
@@ -135,7 +145,7 @@ def generate(runs_dir, out, plots_dir, explicit):
             figures += draw(runs[experiment], plots_dir, staging)
         items = [("figure", f["file"].rsplit("/", 1)[1], f["experiment"]) for f in figures]
         for name, experiments, write in tables.TABLES:
-            text = write(*(runs[experiment].summary for experiment in experiments))
+            text = write_table(name, experiments, write, runs)
             (staging / "tables" / f"{name}.tex").write_text(text, encoding="utf-8")
             items += [("table", f"{name}.tex", experiment) for experiment in experiments]
         (staging / "tables" / "manifest.tex").write_text(tables.manifest(runs), encoding="utf-8")
@@ -166,9 +176,9 @@ def check_folders(folders):
         runs[run.experiment] = run
     values = quantities.evaluate(runs, only=set(runs))
     written = 0
-    for _, experiments, write in tables.TABLES:
+    for name, experiments, write in tables.TABLES:
         if set(experiments) <= set(runs):
-            write(*(runs[experiment].summary for experiment in experiments))
+            write_table(name, experiments, write, runs)
             written += 1
     for name, value, _ in values:
         print(f"\\{name} = {value}")

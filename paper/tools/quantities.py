@@ -5,6 +5,7 @@ value; generate.py writes the values into generated/numbers.tex.
 import statistics
 
 import latex
+import runs as run_folders
 
 
 def mean(values):
@@ -141,6 +142,119 @@ def shrunk(s, field, which):
     if not findings:
         raise ValueError("the search found nothing to shrink")
     return which(f[field] for f in findings)
+
+
+# bench: scripts/run_bench.sh (make bench); a list it left empty or a key it left out means the
+# benchmark was filtered out or skipped (BM_VersusEtcd without etcd-server installed).
+BENCH_LISTS = {
+    "versus_etcd": "BM_VersusEtcd, which needs etcd-server",
+    "breakdown": "BM_DecisionLatency",
+    "throughput": "BM_BatchedThroughput",
+}
+
+
+def bench_missing(what):
+    """The error for a bench run folder without a benchmark's results: what to run instead."""
+    return ValueError(
+        f"the bench run folder has no {what}: run `{run_folders.command_for('bench')}` with every "
+        f"benchmark (no filter) on a machine with etcd-server installed"
+    )
+
+
+def bench_rows(s, key):
+    """The rows of one of the bench summary's lists, sorted by WAL placement; an error naming
+    make bench when the list is absent or empty."""
+    items = s.get(key) if isinstance(s, dict) else None
+    if not items:
+        raise bench_missing(f"{key} results ({BENCH_LISTS.get(key, key)})")
+    return sorted(items, key=lambda r: r.get("wal", ""))
+
+
+def bench_row(s, key, wal):
+    for r in bench_rows(s, key):
+        if r.get("wal") == wal:
+            return r
+    raise bench_missing(f"{key} results with the WAL on {wal}")
+
+
+def bench_field(s, key, wal, field):
+    row = bench_row(s, key, wal)
+    if row.get(field) is None:
+        raise bench_missing(f"{field} in its {key} results with the WAL on {wal}")
+    return row[field]
+
+
+def bench_target(s, counter):
+    """(bound, sense) of a target the benchmark script set, from the summary."""
+    target = (s.get("targets") or {}).get(counter)
+    if not target or target.get("bound") is None or target.get("sense") not in ("<=", ">="):
+        raise bench_missing(f"target for {counter}")
+    return target["bound"], target["sense"]
+
+
+def bench_met(s, counter):
+    """The WAL placements whose ratio meets its target, and all of them: ([met], [all])."""
+    bound, sense = bench_target(s, counter)
+    placements, met = [], []
+    for r in bench_rows(s, "versus_etcd"):
+        value = bench_field(s, "versus_etcd", r["wal"], counter)
+        placements.append(r["wal"])
+        if (value <= bound) if sense == "<=" else (value >= bound):
+            met.append(r["wal"])
+    return met, placements
+
+
+def bench_verdict(s, counter):
+    """Whether this run meets a target against etcd, in words: "met", "missed", or "met only
+    with the log on tmpfs" when the placements disagree."""
+    met, placements = bench_met(s, counter)
+    if len(met) == len(placements):
+        return "met"
+    if not met:
+        return "missed"
+    return "met only with the log on " + " and ".join(met)
+
+
+def bench_ceiling_best(s):
+    """The highest throughput's share of what Ed25519 signatures alone allow at batch 64."""
+    ratios = [r["ratio_to_ceiling"] for r in bench_rows(s, "throughput") if r.get("ratio_to_ceiling") is not None]
+    if not ratios:
+        raise bench_missing("signature ceiling (BM_SignatureCeiling) to compare throughput with")
+    return max(ratios)
+
+
+def bench_ceiling(s):
+    value = s.get("ceiling_req_per_s_batch_64")
+    if value is None:
+        raise bench_missing("signature ceiling (BM_SignatureCeiling)")
+    return value
+
+
+def bench_fsync_share(s, wal):
+    """The fdatasyncs of one decision at one validator against its time to executed."""
+    count = bench_field(s, "breakdown", wal, "fsyncs_per_decision_per_validator")
+    return count * bench_field(s, "breakdown", wal, "fsync_us") / bench_field(s, "breakdown", wal, "to_executed_us")
+
+
+def bench_simulator(s, validators):
+    """Simulator deliveries per second at n validators (the benchmark whose name has n:N)."""
+    wanted = f"n:{validators}"
+    for name, value in sorted((s.get("simulator_deliveries_per_s") or {}).items()):
+        if wanted in name.split("/"):
+            return value
+    raise bench_missing(f"simulator deliveries per second at {wanted} (BM_SimulatorDeliveries)")
+
+
+@from_manifest
+def bench_cores(manifest):
+    """The cores of the machine the benchmarks ran on (their run folder's manifest)."""
+    cores = (manifest.get("host") or {}).get("cores")
+    if cores is None:
+        raise bench_missing("host cores in its manifest")
+    return cores
+
+
+MICROSECONDS_PER_MS = 1000  # fixed
 
 
 # (macro, experiment, value from the summary, how it is written)
@@ -287,6 +401,29 @@ QUANTITIES = [
     ("ChaosMinutes", "chaos", lambda s: s["wall_s"] / SECONDS_PER_MINUTE, lambda v: latex.count(round(v))),
     ("ChaosSettleMedian", "chaos", lambda s: s["settle_s"]["p50"], latex.seconds),
     ("ChaosSettleTail", "chaos", lambda s: s["settle_s"]["p99"], latex.seconds),
+    # bench: bftgate beside etcd on one machine, and where a decision's time goes (make bench)
+    ("BenchLatencyRatioDisk", "bench", lambda s: bench_field(s, "versus_etcd", "disk", "latency_ratio_vs_etcd"), latex.times),
+    ("BenchLatencyRatioTmpfs", "bench", lambda s: bench_field(s, "versus_etcd", "tmpfs", "latency_ratio_vs_etcd"), latex.times),
+    ("BenchThroughputRatioDisk", "bench", lambda s: bench_field(s, "versus_etcd", "disk", "throughput_ratio_vs_etcd"), latex.times),
+    ("BenchThroughputRatioTmpfs", "bench", lambda s: bench_field(s, "versus_etcd", "tmpfs", "throughput_ratio_vs_etcd"), latex.times),
+    ("BenchBftgateMedianDisk", "bench", lambda s: bench_field(s, "versus_etcd", "disk", "bftgate_median_us") / MICROSECONDS_PER_MS, lambda v: latex.ms(v, 2)),
+    ("BenchEtcdMedianDisk", "bench", lambda s: bench_field(s, "versus_etcd", "disk", "etcd_median_us") / MICROSECONDS_PER_MS, lambda v: latex.ms(v, 2)),
+    ("BenchLatencyTarget", "bench", lambda s: bench_target(s, "latency_ratio_vs_etcd")[0], latex.times),
+    ("BenchThroughputTarget", "bench", lambda s: bench_target(s, "throughput_ratio_vs_etcd")[0], latex.times),
+    ("BenchLatencyVerdict", "bench", lambda s: bench_verdict(s, "latency_ratio_vs_etcd"), latex.escape),
+    ("BenchThroughputVerdict", "bench", lambda s: bench_verdict(s, "throughput_ratio_vs_etcd"), latex.escape),
+    ("BenchFsyncDisk", "bench", lambda s: bench_field(s, "breakdown", "disk", "fsync_us"), latex.microseconds),
+    ("BenchFsyncTmpfs", "bench", lambda s: bench_field(s, "breakdown", "tmpfs", "fsync_us"), lambda v: latex.microseconds(v, 1)),
+    ("BenchFsyncsPerDecisionDisk", "bench", lambda s: bench_field(s, "breakdown", "disk", "fsyncs_per_decision_per_validator"), lambda v: latex.fixed(v, 1)),
+    ("BenchFsyncShareDisk", "bench", lambda s: bench_fsync_share(s, "disk"), lambda v: latex.percent(v, 0)),
+    ("BenchToExecutedDisk", "bench", lambda s: bench_field(s, "breakdown", "disk", "to_executed_us"), latex.microseconds),
+    ("BenchToExecutedTmpfs", "bench", lambda s: bench_field(s, "breakdown", "tmpfs", "to_executed_us"), latex.microseconds),
+    ("BenchMedianDisk", "bench", lambda s: bench_field(s, "breakdown", "disk", "median_us"), latex.microseconds),
+    ("BenchMedianTmpfs", "bench", lambda s: bench_field(s, "breakdown", "tmpfs", "median_us"), latex.microseconds),
+    ("BenchCeiling", "bench", bench_ceiling, lambda v: latex.count(round(v))),
+    ("BenchCeilingRatioBest", "bench", bench_ceiling_best, lambda v: latex.percent(v, 0)),
+    ("BenchSimulatorDeliveries", "bench", lambda s: bench_simulator(s, 4), lambda v: latex.count(round(v))),
+    ("BenchCores", "bench", bench_cores, latex.count),
 ]
 
 

@@ -34,6 +34,7 @@ COMMANDS = {
     "spin-model": "make robustness",
     "chaos": "make chaos",
     "mutation": "make mutation",
+    "bench": "make bench",
 }
 
 

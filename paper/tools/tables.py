@@ -1,7 +1,7 @@
 """The paper's tables, each written from one run folder's summary into generated/tables/.
 A table is a booktabs tabular; its caption and label stay in the hand-written section."""
 import latex
-from quantities import mean, rows, smallest_pipeline
+from quantities import MICROSECONDS_PER_MS, bench_rows, mean, rows, smallest_pipeline
 
 DASH = "--"
 # Hex digits of a config hash shown.
@@ -204,6 +204,62 @@ def spin_model(s):
     return tabular("llllrrr", header, body)
 
 
+def ratio_with_rounds(r, field):
+    """A ratio and the range of its per-round values: "3.39 (3.28--3.55)"."""
+    low, high = r.get(f"{field}_round_min"), r.get(f"{field}_round_max")
+    text = latex.fixed(r[f"{field}_vs_etcd"], 2)
+    if low is None or high is None:
+        return text
+    return f"{text} ({latex.fixed(low, 2)}--{latex.fixed(high, 2)})"
+
+
+def versus_etcd(s):
+    """bftgate (PBFT, n=4, signed) beside etcd (Raft, n=3) on one machine, per WAL placement."""
+
+    def ms(value):
+        return latex.fixed(value / MICROSECONDS_PER_MS, 2)
+
+    def rate(value):
+        return latex.count(round(value))
+
+    body = [
+        [
+            latex.escape(r["wal"]),
+            ms(r["bftgate_median_us"]),
+            ms(r["etcd_median_us"]),
+            ratio_with_rounds(r, "latency_ratio"),
+            rate(r["bftgate_req_per_s"]),
+            rate(r["etcd_req_per_s"]),
+            ratio_with_rounds(r, "throughput_ratio"),
+        ]
+        for r in bench_rows(s, "versus_etcd")
+    ]
+    header = ["WAL", "bftgate (ms)", "etcd (ms)", "ratio (rounds)", "bftgate req/s", "etcd req/s", "ratio (rounds)"]
+    return tabular("lrrrrrr", header, body)
+
+
+BREAKDOWN = ["fsync_us", "to_prepared_us", "to_committed_us", "to_executed_us", "median_us"]
+
+
+def breakdown(s):
+    """Where a decision's time goes, one request at a time, per WAL placement: the validators'
+    mean per slot from its pre-prepare accepted, and the client's median end to end."""
+
+    def us(r, field):
+        return DASH if r.get(field) is None else latex.fixed(r[field], 0)
+
+    def per_decision(r):
+        value = r.get("fsyncs_per_decision_per_validator")
+        return DASH if value is None else latex.fixed(value, 2)
+
+    body = [
+        [latex.escape(r["wal"])] + [us(r, field) for field in BREAKDOWN] + [per_decision(r)]
+        for r in bench_rows(s, "breakdown")
+    ]
+    header = ["WAL", "fdatasync", "prepared", "committed", "executed", "client", "fdatasyncs"]
+    return tabular("lrrrrrr", header, body)
+
+
 # (file name under generated/tables/, the experiments whose summaries it is written from, writer)
 TABLES = [
     ("consistability-cprob", ("consistability",), consistability_cprob),
@@ -215,6 +271,8 @@ TABLES = [
     ("search-findings", ("search-colluders",), search_findings),
     ("mutation", ("mutation",), mutation),
     ("spin-model", ("spin-model",), spin_model),
+    ("versus-etcd", ("bench",), versus_etcd),
+    ("breakdown", ("bench",), breakdown),
 ]
 
 

@@ -6,7 +6,9 @@
 # The robustness section's folders: the schedule searches run here at smoke size; the SPIN model's
 # and the chaos smoke run's come from their own tests (ctest fixtures); the mutation folder is one
 # that make mutation recorded (tests/paper/fixtures/mutation), since rebuilding the tree per bug
-# does not fit a test; .ci/run checks a fresh one with `generate.py --check`.
+# does not fit a test; .ci/run checks a fresh one with `generate.py --check`. The benchmarks'
+# folder is one that make bench recorded (tests/paper/fixtures/bench: manifest.json, summary.json,
+# data/bench.jsonl), since the benchmarks need a quiet machine, minutes and etcd-server.
 # Usage: paper_test.sh BFTGATE SOURCE_DIR MODEL_RUN CHAOS_RUN
 set -euo pipefail
 bftgate=$1
@@ -25,6 +27,18 @@ done < <("$bftgate" experiment list)
 cp -r "$model_run" "$dir/runs/spin-model-smoke"
 cp -r "$chaos_run" "$dir/runs/chaos-smoke"
 cp -r "$source_dir/tests/paper/fixtures/mutation" "$dir/runs/mutation-recorded"
+bench_fixture="$source_dir/tests/paper/fixtures/bench"
+for file in manifest.json summary.json data/bench.jsonl; do
+  [[ -f "$bench_fixture/$file" ]] || {
+    echo "no $bench_fixture/$file: record one with make bench (etcd-server installed, no filter) and copy the runs/bench-TIME folder there" >&2
+    exit 1
+  }
+done
+if grep -q '"size": *"subset"' "$bench_fixture/manifest.json"; then
+  echo "$bench_fixture is a subset run (make bench with a filter): record one of every benchmark" >&2
+  exit 1
+fi
+cp -r "$bench_fixture" "$dir/runs/bench-recorded"
 
 "$source_dir/scripts/build_paper.sh" --runs-dir "$dir/runs" --work "$dir/paper" >"$dir/build.log" 2>&1 \
   || { cat "$dir/build.log" >&2; exit 1; }
@@ -37,9 +51,12 @@ grep -q 'smoke' "$dir/paper/generated/provenance.tex"
 grep -q "chaos-smoke" "$dir/paper/generated/numbers.tex"
 grep -q '"run_folder": "[^"]*/chaos-smoke"' "$dir/paper/generated/figures.json"
 grep -q 'times' "$dir/paper/generated/tables/search-findings.tex"  # a shrunk finding's faults
+grep -q "bench-recorded" "$dir/paper/generated/numbers.tex"
+grep -q 'disk' "$dir/paper/generated/tables/versus-etcd.tex"
+grep -q 'tmpfs' "$dir/paper/generated/tables/breakdown.tex"
 
 # Without a run folder the paper is not built, and the error says what to run: the experiment
-# command for an experiment's folder, the make target for the mutation table's.
+# command for an experiment's folder, the make target for the mutation and bench tables'.
 refused_without() {
   local folder=$1 expected=$2
   mv "$dir/runs/$folder" "$dir/aside"
@@ -52,6 +69,7 @@ refused_without() {
 }
 refused_without exp-scale-smoke "bftgate experiment run scale --size full"
 refused_without mutation-recorded "make mutation"
+refused_without bench-recorded "make bench"
 
 # A measured number typed into a section fails the check.
 echo 'The median latency was 4.2 ms.' >>"$dir/paper/sections/evaluation.tex"

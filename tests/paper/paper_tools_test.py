@@ -1,5 +1,7 @@
 """Unit tests of paper/tools: which run folders the paper takes, the lint of hand-written text,
 and how numbers are written. Usage: paper_tools_test.py PAPER_TOOLS_DIR"""
+import contextlib
+import io
 import json
 import pathlib
 import sys
@@ -7,6 +9,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, sys.argv.pop(1))
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 
 import check  # noqa: E402
 import latex  # noqa: E402
@@ -162,6 +165,163 @@ class Robustness(unittest.TestCase):
                 generate.check_folders([folder])
             self.assertIn("MutationSearchBudget", str(caught.exception))
             self.assertIn("mutation-a", str(caught.exception))
+
+
+def bench_summary():
+    """A small bench summary as scripts/run_bench.sh writes it (made-up values)."""
+    return {
+        "versus_etcd": [
+            {"wal": "tmpfs", "bftgate_median_us": 1500.0, "etcd_median_us": 500.0, "latency_ratio_vs_etcd": 3.0,
+             "latency_ratio_round_min": 2.5, "latency_ratio_round_max": 3.5, "bftgate_req_per_s": 3000.4,
+             "etcd_req_per_s": 15000.0, "throughput_ratio_vs_etcd": 0.2, "throughput_ratio_round_min": 0.15,
+             "throughput_ratio_round_max": 0.25},
+            {"wal": "disk", "bftgate_median_us": 2000.0, "etcd_median_us": 1600.0, "latency_ratio_vs_etcd": 1.25,
+             "latency_ratio_round_min": 1.2, "latency_ratio_round_max": 1.3, "bftgate_req_per_s": 2500.0,
+             "etcd_req_per_s": 2000.0, "throughput_ratio_vs_etcd": 1.25, "throughput_ratio_round_min": 1.1,
+             "throughput_ratio_round_max": 1.4},
+        ],
+        "breakdown": [
+            {"wal": "disk", "median_us": 2500.0, "p99_us": 7000.0, "fsync_us": 400.0, "to_prepared_us": 800.0,
+             "to_committed_us": 1300.0, "to_executed_us": 2000.0, "fsyncs_per_decision_per_validator": 2.5},
+            {"wal": "tmpfs", "median_us": 1400.0, "p99_us": 6000.0, "fsync_us": 6.0, "to_prepared_us": 400.0,
+             "to_executed_us": 800.0},
+        ],
+        "ceiling_req_per_s_batch_64": 6000.0,
+        "throughput": [
+            {"name": "BM_BatchedThroughput/wal_tmpfs:0", "wal": "disk", "req_per_s": 2400.0, "ratio_to_ceiling": 0.4},
+            {"name": "BM_BatchedThroughput/wal_tmpfs:1", "wal": "tmpfs", "req_per_s": 3000.0, "ratio_to_ceiling": 0.5},
+        ],
+        "simulator_deliveries_per_s": {"BM_SimulatorDeliveries/n:16/real_time": 1.0e6,
+                                       "BM_SimulatorDeliveries/n:4/real_time": 2.0e6,
+                                       "BM_SimulatorDeliveries/n:40/real_time": 3.0e6},
+        "targets": {"latency_ratio_vs_etcd": {"bound": 1.5, "sense": "<="},
+                    "throughput_ratio_vs_etcd": {"bound": 1.0, "sense": ">="}},
+        "off_target": [],
+    }
+
+
+def bench_folder(root, summary):
+    folder = pathlib.Path(root) / "bench-a"
+    (folder / "data").mkdir(parents=True)
+    manifest = {"experiment": "bench", "git_revision": "abc", "started": "2026-01-01T00:00:00Z",
+                "ended": "2026-01-01T00:10:00Z", "wall_s": 600.0, "size": "all",
+                "config": {"filter": ".", "min_time_s": 0.3, "build_dir": "build/release"},
+                "host": {"cores": 2, "cpu": "a CPU", "kernel": "6.1"}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "data" / "bench.jsonl").write_text("")
+    return folder
+
+
+def check_quietly(folders):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        generate.check_folders(folders)
+
+
+class Bench(unittest.TestCase):
+    def values(self, summary):
+        with tempfile.TemporaryDirectory() as root:
+            chosen = {"bench": runs.Run(bench_folder(root, summary))}
+            return {name: value for name, value, _ in quantities.evaluate(chosen, only={"bench"})}
+
+    def test_the_etcd_table_has_one_row_per_wal_with_the_ratios_round_ranges(self):
+        table = tables.versus_etcd(bench_summary())
+        rows = [line for line in table.splitlines() if line.startswith(("disk", "tmpfs"))]
+        self.assertEqual(rows, [
+            r"disk & 2.00 & 1.60 & 1.25 (1.20--1.30) & 2{,}500 & 2{,}000 & 1.25 (1.10--1.40) \\",
+            r"tmpfs & 1.50 & 0.50 & 3.00 (2.50--3.50) & 3{,}000 & 15{,}000 & 0.20 (0.15--0.25) \\",
+        ])
+
+    def test_the_breakdown_table_shows_a_dash_for_what_a_validator_did_not_report(self):
+        table = tables.breakdown(bench_summary())
+        self.assertIn(r"disk & 400 & 800 & 1{,}300 & 2{,}000 & 2{,}500 & 2.50 \\", table)
+        self.assertIn(r"tmpfs & 6 & 400 & -- & 800 & 1{,}400 & -- \\", table)
+
+    def test_the_numbers_come_from_the_summary_and_its_targets(self):
+        values = self.values(bench_summary())
+        self.assertEqual(values["BenchLatencyRatioDisk"], r"1.25$\times$")
+        self.assertEqual(values["BenchThroughputRatioTmpfs"], r"0.20$\times$")
+        self.assertEqual(values["BenchLatencyTarget"], r"1.50$\times$")
+        self.assertEqual(values["BenchThroughputTarget"], r"1.00$\times$")
+        self.assertEqual(values["BenchFsyncsPerDecisionDisk"], "2.5")
+        self.assertEqual(values["BenchFsyncShareDisk"], r"50\,\%")  # 2.5 x 400 us of 2000 us
+        self.assertEqual(values["BenchCeilingRatioBest"], r"50\,\%")
+        self.assertEqual(values["BenchSimulatorDeliveries"], "2{,}000{,}000")  # n:4, not n:40
+        self.assertEqual(values["BenchCores"], "2")
+        # Disk meets both targets, tmpfs neither.
+        self.assertEqual(values["BenchLatencyVerdict"], "met only with the log on disk")
+        self.assertEqual(values["BenchThroughputVerdict"], "met only with the log on disk")
+
+    def test_the_verdicts_follow_the_targets_in_the_summary(self):
+        summary = bench_summary()
+        summary["targets"]["latency_ratio_vs_etcd"]["bound"] = 4.0
+        summary["targets"]["throughput_ratio_vs_etcd"]["bound"] = 2.0
+        values = self.values(summary)
+        self.assertEqual(values["BenchLatencyVerdict"], "met")
+        self.assertEqual(values["BenchThroughputVerdict"], "missed")
+        self.assertEqual(values["BenchLatencyTarget"], r"4.00$\times$")
+
+    def test_a_run_without_etcd_names_make_bench(self):
+        summary = bench_summary()
+        summary["versus_etcd"] = []
+        with self.assertRaises(ValueError) as caught:
+            tables.versus_etcd(summary)
+        self.assertIn("make bench", str(caught.exception))
+        with tempfile.TemporaryDirectory() as root:
+            folder = bench_folder(root, summary)
+            with self.assertRaises(ValueError) as caught:
+                check_quietly([folder])
+            self.assertIn("make bench", str(caught.exception))
+            self.assertIn("bench-a", str(caught.exception))
+            self.assertRegex(str(caught.exception), r"\\Bench[A-Za-z]+:")
+
+    def test_a_missing_table_field_names_the_table_and_the_folder(self):
+        summary = bench_summary()
+        del summary["breakdown"]
+        with tempfile.TemporaryDirectory() as root:
+            folder = bench_folder(root, summary)
+            chosen = {"bench": runs.Run(folder)}
+            with self.assertRaises(ValueError) as caught:
+                generate.write_table("breakdown", ("bench",), tables.breakdown, chosen)
+            self.assertIn("table breakdown", str(caught.exception))
+            self.assertIn("bench-a", str(caught.exception))
+            self.assertIn("make bench", str(caught.exception))
+
+    def test_a_missing_wal_placement_or_simulator_size_names_make_bench(self):
+        summary = bench_summary()
+        summary["versus_etcd"] = [r for r in summary["versus_etcd"] if r["wal"] == "tmpfs"]
+        summary["simulator_deliveries_per_s"] = {"BM_SimulatorDeliveries/n:40/real_time": 1.0}
+        with self.assertRaises(ValueError) as caught:
+            quantities.bench_field(summary, "versus_etcd", "disk", "latency_ratio_vs_etcd")
+        self.assertIn("make bench", str(caught.exception))
+        with self.assertRaises(ValueError) as caught:
+            quantities.bench_simulator(summary, 4)
+        self.assertIn("make bench", str(caught.exception))
+        summary["ceiling_req_per_s_batch_64"] = None
+        summary["throughput"] = [dict(r, ratio_to_ceiling=None) for r in summary["throughput"]]
+        with self.assertRaises(ValueError) as caught:
+            quantities.bench_ceiling_best(summary)
+        self.assertIn("make bench", str(caught.exception))
+
+    def test_a_missing_bench_folder_names_make_bench(self):
+        with tempfile.TemporaryDirectory() as root:
+            with self.assertRaises(runs.RunError) as caught:
+                runs.select(["bench"], root, [])
+            self.assertIn("make bench", str(caught.exception))
+
+
+class RecordedFixtures(unittest.TestCase):
+    """The run folders recorded for the paper test (tests/paper/fixtures) give the paper every
+    number and table it takes from them."""
+
+    def test_the_mutation_folder(self):
+        check_quietly([FIXTURES / "mutation"])
+
+    def test_the_bench_folder(self):
+        folder = FIXTURES / "bench"
+        if not (folder / "manifest.json").is_file():
+            self.skipTest(f"no {folder}: record one with make bench")
+        check_quietly([folder])
 
 
 if __name__ == "__main__":
