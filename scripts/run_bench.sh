@@ -123,7 +123,8 @@ shown = ["ratio_vs_openssl", "ratio_vs_raw", "ratio_vs_raw_parallel", "speedup",
          "unbatched_path_us", "ratio_during_swaps", "ratio_upload_vs_pinned", "ratio_stage_vs_pinned",
          "ratio_vs_reference", "tokens_per_s", "flip_us", "stage_us", "s_per_step", "decisions_per_s",
          "latency_ratio_vs_etcd", "throughput_ratio_vs_etcd", "fsyncs_per_decision_per_validator",
-         "to_prepared_us", "to_committed_us", "to_executed_us", "fsync_us"]
+         "to_prepared_us", "to_committed_us", "to_executed_us", "fsync_us", "mac_us",
+         "ceiling_req_per_s_batch_64_mac"]
 over = []
 versus = []
 everything = []
@@ -169,32 +170,42 @@ for path in sorted(glob.glob(os.path.join(run, "*.json"))):
                   f"{threads:.0f} threads (the {signers:.0f}-signature split allows {split:.2f}x; "
                   "the rest is wake-up latency, busy or shared cores), so ratio_vs_raw, against "
                   "perfect scaling, overstates the library's cost: ratio_vs_raw_parallel is its own")
-# Batched throughput against what the signatures alone allow at batch 64 (BM_SignatureCeiling).
+def wal_of(b):
+    return "tmpfs" if "wal_tmpfs:1" in b["name"] else "disk"
+
+def auth_of(b):
+    """How the client authenticated: Ed25519 signatures, or MACs in a session (mac:1)."""
+    return "mac" if "/mac:1" in b["name"] else "signed"
+
+# Batched throughput against what the cryptography alone allows at batch 64
+# (BM_SignatureCeiling): signed requests against the signature ceiling, MAC'd ones against the
+# ceiling with client sessions (the batch's protocol messages stay signed in both).
 ceiling = next((b["ceiling_req_per_s_batch_64"] for b in everything if "ceiling_req_per_s_batch_64" in b), None)
+ceiling_mac = next((b["ceiling_req_per_s_batch_64_mac"] for b in everything if "ceiling_req_per_s_batch_64_mac" in b), None)
+def ceiling_for(b):
+    return ceiling_mac if auth_of(b) == "mac" else ceiling
 if ceiling:
     print()
-    print(f"throughput against the signature ceiling at batch 64 ({ceiling:.0f} req/s on this machine):")
+    print(f"throughput against the ceiling at batch 64 (on this machine: {ceiling:.0f} req/s signed"
+          + (f", {ceiling_mac:.0f} req/s with MAC sessions" if ceiling_mac else "") + "):")
     for b in everything:
         rate = b.get("requests_per_s", b.get("bftgate_req_per_s"))
         # Real processes only: the protocol core alone (bft_bench) signs with the simulator's MACs.
-        if rate and b["suite"] == "loopback_bench":
-            print(f"  {b['name']:<60} {rate:>8.0f} req/s  ratio_to_ceiling={rate / ceiling:.3f}")
+        if rate and b["suite"] == "loopback_bench" and ceiling_for(b):
+            print(f"  {b['name']:<60} {rate:>8.0f} req/s  ratio_to_ceiling={rate / ceiling_for(b):.3f}")
 if versus:
     print()
     print("bftgate vs etcd, one run, interleaved A B A B (bftgate: PBFT, n=4, f=1 Byzantine, "
-          "Ed25519-signed; etcd 3.4: Raft, n=3, crash faults)")
-    print(f"  {'WAL':<6} {'bftgate median':>15} {'etcd median':>12} {'ratio':>7} {'(rounds)':>13}"
+          "protocol messages Ed25519-signed, client requests and replies signed or MAC'd in a "
+          "session; etcd 3.4: Raft, n=3, crash faults)")
+    print(f"  {'WAL':<6} {'client':<7} {'bftgate median':>15} {'etcd median':>12} {'ratio':>7} {'(rounds)':>13}"
           f" {'bftgate req/s':>14} {'etcd req/s':>11} {'ratio':>7} {'(rounds)':>13}")
     for b in versus:
-        wal = "tmpfs" if "wal_tmpfs:1" in b["name"] else "disk"
-        print(f"  {wal:<6} {b['bftgate_median_us'] / 1e3:>12.2f} ms {b['etcd_median_us'] / 1e3:>9.2f} ms"
+        print(f"  {wal_of(b):<6} {auth_of(b):<7} {b['bftgate_median_us'] / 1e3:>12.2f} ms {b['etcd_median_us'] / 1e3:>9.2f} ms"
               f" {b['latency_ratio_vs_etcd']:>7.2f} {b['latency_ratio_round_min']:>6.2f}-{b['latency_ratio_round_max']:<6.2f}"
               f" {b['bftgate_req_per_s']:>14.0f} {b['etcd_req_per_s']:>11.0f} {b['throughput_ratio_vs_etcd']:>7.2f}"
               f" {b['throughput_ratio_round_min']:>6.2f}-{b['throughput_ratio_round_max']:<6.2f}")
     print("  targets: latency ratio <= 1.5, throughput ratio >= 1.0")
-def wal_of(b):
-    return "tmpfs" if "wal_tmpfs:1" in b["name"] else "disk"
-
 # Where a decision's time goes (BM_DecisionLatency): the validators' /metrics, mean per slot, from
 # the slot's pre-prepare accepted there; the client's median is end to end.
 phases = [("fsync_us", "one WAL fdatasync"), ("to_prepared_us", "to prepared"),
@@ -205,9 +216,9 @@ if breakdown:
     print()
     print("where a decision's time goes (one request at a time; validators' /metrics, mean per slot "
           "from its pre-prepare accepted; fsyncs per decision per validator)")
-    print(f"  {'WAL':<6}" + "".join(f" {label:>28}" for _, label in phases) + f" {'fsyncs/decision':>16}")
+    print(f"  {'WAL':<6} {'client':<7}" + "".join(f" {label:>28}" for _, label in phases) + f" {'fsyncs/decision':>16}")
     for b in breakdown:
-        print(f"  {wal_of(b):<6}" + "".join(f" {b.get(key, float('nan')) / 1e3:>25.3f} ms" for key, _ in phases)
+        print(f"  {wal_of(b):<6} {auth_of(b):<7}" + "".join(f" {b.get(key, float('nan')) / 1e3:>25.3f} ms" for key, _ in phases)
               + f" {b.get('fsyncs_per_decision_per_validator', float('nan')):>16.2f}")
 if over:
     print("off target: " + "; ".join(over))
@@ -215,7 +226,9 @@ if over:
 # The run folder as the paper reads it.
 def revision():
     try:
-        return subprocess.run(["git", "-C", os.environ["BENCH_ROOT"], "rev-parse", "--short=12", "HEAD"],
+        # -dirty when the tree had changes the commit does not hold: then the figures are not its.
+        return subprocess.run(["git", "-C", os.environ["BENCH_ROOT"], "describe", "--always", "--dirty",
+                               "--abbrev=12", "--match=NONE"],
                               capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -231,17 +244,18 @@ def cpu_model():
     return platform.processor()
 
 summary = {
-    "versus_etcd": [dict(wal=wal_of(b), **{k: b[k] for k in (
+    "versus_etcd": [dict(wal=wal_of(b), auth=auth_of(b), **{k: b[k] for k in (
         "bftgate_median_us", "etcd_median_us", "latency_ratio_vs_etcd", "latency_ratio_round_min",
         "latency_ratio_round_max", "bftgate_req_per_s", "etcd_req_per_s", "throughput_ratio_vs_etcd",
         "throughput_ratio_round_min", "throughput_ratio_round_max") if k in b}) for b in versus],
-    "breakdown": [dict(wal=wal_of(b), **{k: b[k] for k in (
+    "breakdown": [dict(wal=wal_of(b), auth=auth_of(b), **{k: b[k] for k in (
         "median_us", "p99_us", "fsync_us", "to_prepared_us", "to_committed_us", "to_executed_us",
         "fsyncs_per_decision_per_validator") if k in b}) for b in breakdown],
     "ceiling_req_per_s_batch_64": ceiling,
-    "throughput": [{"name": b["name"], "wal": wal_of(b),
+    "ceiling_req_per_s_batch_64_mac": ceiling_mac,
+    "throughput": [{"name": b["name"], "wal": wal_of(b), "auth": auth_of(b),
                     "req_per_s": b.get("requests_per_s", b.get("bftgate_req_per_s")),
-                    "ratio_to_ceiling": (b.get("requests_per_s", b.get("bftgate_req_per_s")) / ceiling) if ceiling else None}
+                    "ratio_to_ceiling": (b.get("requests_per_s", b.get("bftgate_req_per_s")) / ceiling_for(b)) if ceiling_for(b) else None}
                    for b in everything
                    if b["suite"] == "loopback_bench" and b.get("requests_per_s", b.get("bftgate_req_per_s"))],
     "simulator_deliveries_per_s": {b["name"]: b["deliveries_per_s"] for b in everything

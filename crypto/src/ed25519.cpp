@@ -107,6 +107,10 @@ void SecretKey::copy_seed_to(std::span<std::uint8_t, kSeedSize> out) const {
   crypto_sign_ed25519_sk_to_seed(out.data(), secret_.data());
 }
 
+void SecretKey::copy_x25519_secret_to(std::span<std::uint8_t, kSeedSize> out) const {
+  crypto_sign_ed25519_sk_to_curve25519(out.data(), secret_.data());
+}
+
 bool verify(const PublicKey& key, Domain domain, ByteView body, const Signature& signature) {
   return verify_raw(key, signing_message(domain, body), signature);
 }

@@ -34,6 +34,7 @@ std::string_view to_string(Domain domain) {
     case Domain::kProtocolMessage: return "protocol-message";
     case Domain::kCheckpoint: return "checkpoint";
     case Domain::kClientRequest: return "client-request";
+    case Domain::kClientSession: return "client-session";
   }
   return "unknown-domain";
 }

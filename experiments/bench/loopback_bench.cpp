@@ -2,6 +2,8 @@
 // message, the write-ahead log fsync'd before sending), driven by a client in this process that
 // signs null requests and waits, as a PBFT client does, for f+1 matching verified replies.
 //
+//   (mac:1: the client's requests carry a MAC per validator in a session instead of its Ed25519
+//   signature, and the replies a MAC instead of the validator's signature; mac:0 signs)
 //   BM_DecisionLatency/wal:N    one request at a time: median and p99 latency (counters, in us),
 //                               fsyncs per decision, and from the validators' /metrics the
 //                               time to prepared, to committed and to executed and one fsync's
@@ -106,9 +108,11 @@ class LoopbackCluster {
       auto status = processes_.spawn(id, argv, dir_ / ("validator-" + id + ".log"));
       if (!status) throw std::runtime_error(status.error().message);
     }
-    client_ = std::make_unique<runtime::RequestPipeline>(
-        config_, std::make_shared<bft::Ed25519Signer>(bft::kOperatorPrincipal,
-                                                      crypto::SecretKey::from_seed(seed)));
+    auto signer = std::make_shared<bft::Ed25519Signer>(bft::kOperatorPrincipal,
+                                                       crypto::SecretKey::from_seed(seed));
+    signed_ = std::make_unique<runtime::RequestPipeline>(config_, signer);
+    mac_ = std::make_unique<runtime::RequestPipeline>(config_, signer, runtime::ClientAuth::kMac);
+    client_ = signed_.get();
     // Ready once a request goes all the way through.
     auto deadline = Clock::now() + std::chrono::seconds(30);
     while (Clock::now() < deadline) {
@@ -137,6 +141,17 @@ class LoopbackCluster {
   }
 
   std::uint64_t send_next() { return client_->send(); }  // a null request
+
+  // Which client sends from now on: signed requests, or MAC'd ones in a session (false when the
+  // validators do not answer it, as a build from before sessions would not).
+  bool use(runtime::ClientAuth auth) {
+    auto* next = auth == runtime::ClientAuth::kMac ? mac_.get() : signed_.get();
+    if (next == client_) return true;
+    done_.clear();
+    next->continue_from(client_->next_id());  // one client principal: its ids keep increasing
+    client_ = next;
+    return run_one(std::chrono::seconds(5));
+  }
 
   // Reads replies for up to `wait`; completed request ids go to done_.
   void receive(std::chrono::milliseconds wait) {
@@ -199,13 +214,17 @@ class LoopbackCluster {
   std::filesystem::path dir_;
   ClusterConfig config_;
   runtime::ChildProcesses processes_;
-  std::unique_ptr<runtime::RequestPipeline> client_;
+  std::unique_ptr<runtime::RequestPipeline> signed_;
+  std::unique_ptr<runtime::RequestPipeline> mac_;
+  runtime::RequestPipeline* client_ = nullptr;  // one of the two
   std::unordered_set<std::uint64_t> done_;
   std::vector<std::uint16_t> metrics_ports_;
 };
 
-// One cluster per WAL placement, kept for the whole run (starting one takes about a second).
-LoopbackCluster& cluster(bool wal_on_tmpfs) {
+// One cluster per WAL placement, kept for the whole run (starting one takes about a second);
+// its client signs requests, or with `mac` authenticates them in a session. Null (and the
+// benchmark skipped) when the validators do not answer that client.
+LoopbackCluster* cluster(benchmark::State& state, bool wal_on_tmpfs, bool mac = false) {
   static std::unique_ptr<LoopbackCluster> current;
   static bool current_tmpfs = false;
   if (!current || current_tmpfs != wal_on_tmpfs) {
@@ -213,7 +232,12 @@ LoopbackCluster& cluster(bool wal_on_tmpfs) {
     current = std::make_unique<LoopbackCluster>(wal_on_tmpfs);
     current_tmpfs = wal_on_tmpfs;
   }
-  return *current;
+  if (!current->use(mac ? runtime::ClientAuth::kMac : runtime::ClientAuth::kSigned)) {
+    state.SkipWithError(mac ? "the validators answer no MAC'd request (a build without sessions?)"
+                            : "the validators answer no signed request");
+    return nullptr;
+  }
+  return current.get();
 }
 
 double percentile(std::vector<double> samples, double q) {
@@ -253,7 +277,9 @@ std::optional<double> windowed_rate(LoopbackCluster& c, std::size_t window, std:
 }
 
 void BM_DecisionLatency(benchmark::State& state) {
-  auto& c = cluster(state.range(0) != 0);
+  auto* cluster_or_null = cluster(state, state.range(0) != 0, state.range(1) != 0);
+  if (cluster_or_null == nullptr) return;
+  auto& c = *cluster_or_null;
   std::vector<double> latencies_us;
   std::size_t failures = 0;
   const auto before = c.durability();
@@ -310,15 +336,19 @@ void BM_DecisionLatency(benchmark::State& state) {
   if (failures > 0) state.SkipWithError("some requests got no f+1 matching replies within 5 s");
 }
 BENCHMARK(BM_DecisionLatency)
-    ->ArgName("wal_tmpfs")
-    ->Arg(0)
-    ->Arg(1)
+    ->ArgNames({"wal_tmpfs", "mac"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1})
     ->Iterations(2000)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 
 void BM_BatchedThroughput(benchmark::State& state) {
-  auto& c = cluster(state.range(0) != 0);
+  auto* cluster_or_null = cluster(state, state.range(0) != 0, state.range(2) != 0);
+  if (cluster_or_null == nullptr) return;
+  auto& c = *cluster_or_null;
   const auto window = static_cast<std::size_t>(state.range(1));
   constexpr std::size_t kPerIteration = 4000;
   std::size_t completed = 0;
@@ -334,10 +364,12 @@ void BM_BatchedThroughput(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(completed), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_BatchedThroughput)
-    ->ArgNames({"wal_tmpfs", "window"})
-    ->Args({0, 128})
-    ->Args({1, 32})
-    ->Args({1, 128})
+    ->ArgNames({"wal_tmpfs", "window", "mac"})
+    ->Args({0, 128, 0})
+    ->Args({1, 32, 0})
+    ->Args({1, 128, 0})
+    ->Args({0, 128, 1})
+    ->Args({1, 128, 1})
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
@@ -397,7 +429,10 @@ void BM_VersusEtcd(benchmark::State& state) {
     state.SkipWithError(e.what());
     return;
   }
-  auto& c = cluster(tmpfs);
+  const bool mac = state.range(1) != 0;
+  auto* cluster_or_null = cluster(state, tmpfs, mac);
+  if (cluster_or_null == nullptr) return;
+  auto& c = *cluster_or_null;
   std::vector<double> bftgate_us, etcd_us, latency_ratios, throughput_ratios;
   double bftgate_rate_sum = 0, etcd_rate_sum = 0;
   for (auto _ : state) {
@@ -456,12 +491,16 @@ void BM_VersusEtcd(benchmark::State& state) {
   state.counters["throughput_ratio_vs_etcd"] = bftgate_rate_sum / etcd_rate_sum;
   state.counters["throughput_ratio_round_min"] = *spread(throughput_ratios).first;
   state.counters["throughput_ratio_round_max"] = *spread(throughput_ratios).second;
-  state.SetLabel("bftgate: PBFT n=4 f=1 Byzantine, Ed25519; etcd 3.4: Raft n=3, 1 crash");
+  state.SetLabel(
+      mac ? "bftgate: PBFT n=4 f=1 Byzantine, client MAC sessions; etcd 3.4: Raft n=3, 1 crash"
+          : "bftgate: PBFT n=4 f=1 Byzantine, Ed25519; etcd 3.4: Raft n=3, 1 crash");
 }
 BENCHMARK(BM_VersusEtcd)
-    ->ArgName("wal_tmpfs")
-    ->Arg(0)
-    ->Arg(1)
+    ->ArgNames({"wal_tmpfs", "mac"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
@@ -488,7 +527,15 @@ void BM_SignatureCeiling(benchmark::State& state) {
   }
   auto verify_us =
       std::chrono::duration<double, std::micro>(Clock::now() - started).count() / kSamples;
-  for (auto _ : state) benchmark::DoNotOptimize(sign_us + verify_us);
+  // A session MAC (HMAC-SHA-512-256) over the same body, for requests and replies in MAC mode.
+  crypto::SessionKey mac_key;
+  mac_key.bytes().fill(3);
+  started = Clock::now();
+  for (int i = 0; i < kSamples; ++i)
+    benchmark::DoNotOptimize(crypto::mac(mac_key, crypto::Domain::kClientRequest, body));
+  auto mac_us =
+      std::chrono::duration<double, std::micro>(Clock::now() - started).count() / kSamples;
+  for (auto _ : state) benchmark::DoNotOptimize(sign_us + verify_us + mac_us);
   const double n = kValidators;
   const double f = 1;
   const double cores = static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
@@ -505,7 +552,13 @@ void BM_SignatureCeiling(benchmark::State& state) {
   state.counters["sign_us"] = sign_us;
   state.counters["verify_us"] = verify_us;
   state.counters["unbatched_path_us"] = path_us;
+  // With sessions the client MACs its request for n replicas and checks f+1 reply MACs; every
+  // replica checks its MAC and MACs its reply. The batch's protocol messages stay signed.
+  double per_request_mac = n * mac_us + (f + 1) * mac_us + n * (2 * mac_us);
+  state.counters["mac_us"] = mac_us;
   state.counters["ceiling_req_per_s_batch_64"] = cores * 1e6 / (per_request + per_batch / 64);
+  state.counters["ceiling_req_per_s_batch_64_mac"] =
+      cores * 1e6 / (per_request_mac + per_batch / 64);
   state.counters["ceiling_req_per_s_batch_1"] = cores * 1e6 / (per_request + per_batch);
 }
 BENCHMARK(BM_SignatureCeiling)->Iterations(1);

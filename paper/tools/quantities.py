@@ -151,6 +151,12 @@ BENCH_LISTS = {
     "breakdown": "BM_DecisionLatency",
     "throughput": "BM_BatchedThroughput",
 }
+# How the benchmark's client authenticated (a row's "auth"), in the order the tables show them:
+# Ed25519-signed requests and replies, or MACs in a client session. A row without "auth" was
+# written before the benchmarks ran sessions, when every client signed.
+BENCH_AUTHS = ("signed", "mac")
+BENCH_AUTH_WORDS = {"signed": "signed client requests", "mac": "MAC client sessions"}
+BENCH_CEILINGS = {"signed": "ceiling_req_per_s_batch_64", "mac": "ceiling_req_per_s_batch_64_mac"}
 
 
 def bench_missing(what):
@@ -161,26 +167,46 @@ def bench_missing(what):
     )
 
 
-def bench_rows(s, key):
-    """The rows of one of the bench summary's lists, sorted by WAL placement; an error naming
-    make bench when the list is absent or empty."""
+def bench_auth(row):
+    """How a row's client authenticated: "signed" (also when the row does not say) or "mac"."""
+    return row.get("auth") or "signed"
+
+
+def bench_order(row):
+    """Signed rows first, then MAC sessions; within each, by WAL placement."""
+    auth = bench_auth(row)
+    rank = BENCH_AUTHS.index(auth) if auth in BENCH_AUTHS else len(BENCH_AUTHS)
+    return rank, auth, row.get("wal", "")
+
+
+def bench_rows(s, key, auth=None):
+    """The rows of one of the bench summary's lists, signed rows first and then by WAL placement,
+    or only those of one client authentication (`auth`); an error naming make bench when there
+    are none."""
     items = s.get(key) if isinstance(s, dict) else None
     if not items:
         raise bench_missing(f"{key} results ({BENCH_LISTS.get(key, key)})")
-    return sorted(items, key=lambda r: r.get("wal", ""))
+    ordered = sorted(items, key=bench_order)
+    if auth is None:
+        return ordered
+    chosen = [r for r in ordered if bench_auth(r) == auth]
+    if not chosen:
+        before = "" if any("auth" in r for r in items) else "; it was recorded before make bench ran client sessions"
+        raise bench_missing(f"{key} results with {BENCH_AUTH_WORDS.get(auth, auth)} (auth {auth}){before}")
+    return chosen
 
 
-def bench_row(s, key, wal):
-    for r in bench_rows(s, key):
+def bench_row(s, key, wal, auth="signed"):
+    for r in bench_rows(s, key, auth):
         if r.get("wal") == wal:
             return r
-    raise bench_missing(f"{key} results with the WAL on {wal}")
+    raise bench_missing(f"{key} results with the WAL on {wal} and {BENCH_AUTH_WORDS.get(auth, auth)}")
 
 
-def bench_field(s, key, wal, field):
-    row = bench_row(s, key, wal)
+def bench_field(s, key, wal, field, auth="signed"):
+    row = bench_row(s, key, wal, auth)
     if row.get(field) is None:
-        raise bench_missing(f"{field} in its {key} results with the WAL on {wal}")
+        raise bench_missing(f"{field} in its {key} results with the WAL on {wal} and {BENCH_AUTH_WORDS.get(auth, auth)}")
     return row[field]
 
 
@@ -192,22 +218,23 @@ def bench_target(s, counter):
     return target["bound"], target["sense"]
 
 
-def bench_met(s, counter):
-    """The WAL placements whose ratio meets its target, and all of them: ([met], [all])."""
+def bench_met(s, counter, auth="signed"):
+    """The WAL placements whose ratio meets its target with one client authentication, and all
+    of them: ([met], [all])."""
     bound, sense = bench_target(s, counter)
     placements, met = [], []
-    for r in bench_rows(s, "versus_etcd"):
-        value = bench_field(s, "versus_etcd", r["wal"], counter)
+    for r in bench_rows(s, "versus_etcd", auth):
+        value = bench_field(s, "versus_etcd", r["wal"], counter, auth)
         placements.append(r["wal"])
         if (value <= bound) if sense == "<=" else (value >= bound):
             met.append(r["wal"])
     return met, placements
 
 
-def bench_verdict(s, counter):
-    """Whether this run meets a target against etcd, in words: "met", "missed", or "met only
-    with the log on tmpfs" when the placements disagree."""
-    met, placements = bench_met(s, counter)
+def bench_verdict(s, counter, auth="signed"):
+    """Whether this run meets a target against etcd with one client authentication, in words:
+    "met", "missed", or "met only with the log on tmpfs" when the placements disagree."""
+    met, placements = bench_met(s, counter, auth)
     if len(met) == len(placements):
         return "met"
     if not met:
@@ -215,19 +242,27 @@ def bench_verdict(s, counter):
     return "met only with the log on " + " and ".join(met)
 
 
-def bench_ceiling_best(s):
-    """The highest throughput's share of what Ed25519 signatures alone allow at batch 64."""
-    ratios = [r["ratio_to_ceiling"] for r in bench_rows(s, "throughput") if r.get("ratio_to_ceiling") is not None]
+def bench_ceiling_best(s, auth="signed"):
+    """The highest throughput with one client authentication, as a share of what its
+    cryptography alone allows at batch 64 (each row's ratio is against its own mode's ceiling)."""
+    ratios = [r["ratio_to_ceiling"] for r in bench_rows(s, "throughput", auth) if r.get("ratio_to_ceiling") is not None]
     if not ratios:
-        raise bench_missing("signature ceiling (BM_SignatureCeiling) to compare throughput with")
+        raise bench_missing(f"ratio to the ceiling (BM_SignatureCeiling) in its throughput results with {BENCH_AUTH_WORDS.get(auth, auth)}")
     return max(ratios)
 
 
-def bench_ceiling(s):
-    value = s.get("ceiling_req_per_s_batch_64")
+def bench_ceiling(s, auth="signed"):
+    """What the cryptography alone allows at batch 64 with one client authentication."""
+    value = s.get(BENCH_CEILINGS[auth])
     if value is None:
-        raise bench_missing("signature ceiling (BM_SignatureCeiling)")
+        raise bench_missing(f"ceiling with {BENCH_AUTH_WORDS.get(auth, auth)} (BM_SignatureCeiling's {BENCH_CEILINGS[auth]})")
     return value
+
+
+def bench_mac_speedup(s, wal):
+    """bftgate's throughput beside etcd with MAC client sessions over that with signed requests."""
+    field = "bftgate_req_per_s"
+    return bench_field(s, "versus_etcd", wal, field, "mac") / bench_field(s, "versus_etcd", wal, field, "signed")
 
 
 def bench_fsync_share(s, wal):
@@ -422,6 +457,16 @@ QUANTITIES = [
     ("BenchMedianTmpfs", "bench", lambda s: bench_field(s, "breakdown", "tmpfs", "median_us"), latex.microseconds),
     ("BenchCeiling", "bench", bench_ceiling, lambda v: latex.count(round(v))),
     ("BenchCeilingRatioBest", "bench", bench_ceiling_best, lambda v: latex.percent(v, 0)),
+    # bench with the client in a MAC session instead of signing (PBFT's authenticators)
+    ("BenchLatencyRatioDiskMac", "bench", lambda s: bench_field(s, "versus_etcd", "disk", "latency_ratio_vs_etcd", "mac"), latex.times),
+    ("BenchLatencyRatioTmpfsMac", "bench", lambda s: bench_field(s, "versus_etcd", "tmpfs", "latency_ratio_vs_etcd", "mac"), latex.times),
+    ("BenchThroughputRatioDiskMac", "bench", lambda s: bench_field(s, "versus_etcd", "disk", "throughput_ratio_vs_etcd", "mac"), latex.times),
+    ("BenchThroughputRatioTmpfsMac", "bench", lambda s: bench_field(s, "versus_etcd", "tmpfs", "throughput_ratio_vs_etcd", "mac"), latex.times),
+    ("BenchMacSpeedupDisk", "bench", lambda s: bench_mac_speedup(s, "disk"), latex.times),
+    ("BenchLatencyVerdictMac", "bench", lambda s: bench_verdict(s, "latency_ratio_vs_etcd", "mac"), latex.escape),
+    ("BenchThroughputVerdictMac", "bench", lambda s: bench_verdict(s, "throughput_ratio_vs_etcd", "mac"), latex.escape),
+    ("BenchCeilingMac", "bench", lambda s: bench_ceiling(s, "mac"), lambda v: latex.count(round(v))),
+    ("BenchCeilingRatioBestMac", "bench", lambda s: bench_ceiling_best(s, "mac"), lambda v: latex.percent(v, 0)),
     ("BenchSimulatorDeliveries", "bench", lambda s: bench_simulator(s, 4), lambda v: latex.count(round(v))),
     ("BenchCores", "bench", bench_cores, latex.count),
 ]

@@ -1,7 +1,7 @@
 """The paper's tables, each written from one run folder's summary into generated/tables/.
 A table is a booktabs tabular; its caption and label stay in the hand-written section."""
 import latex
-from quantities import MICROSECONDS_PER_MS, bench_rows, mean, rows, smallest_pipeline
+from quantities import MICROSECONDS_PER_MS, bench_auth, bench_rows, mean, rows, smallest_pipeline
 
 DASH = "--"
 # Hex digits of a config hash shown.
@@ -213,8 +213,19 @@ def ratio_with_rounds(r, field):
     return f"{text} ({latex.fixed(low, 2)}--{latex.fixed(high, 2)})"
 
 
+# How a bench row's client authenticated, as the tables write it.
+CLIENT_AUTH = {"signed": "signed", "mac": "MAC"}
+
+
+def client(r):
+    """A bench row's client column: "signed" (Ed25519 requests and replies) or "MAC" (a session)."""
+    auth = bench_auth(r)
+    return CLIENT_AUTH.get(auth) or latex.escape(auth)
+
+
 def versus_etcd(s):
-    """bftgate (PBFT, n=4, signed) beside etcd (Raft, n=3) on one machine, per WAL placement."""
+    """bftgate (PBFT, n=4) beside etcd (Raft, n=3) on one machine, per WAL placement and client
+    authentication (signed requests first, then MAC sessions)."""
 
     def ms(value):
         return latex.fixed(value / MICROSECONDS_PER_MS, 2)
@@ -225,6 +236,7 @@ def versus_etcd(s):
     body = [
         [
             latex.escape(r["wal"]),
+            client(r),
             ms(r["bftgate_median_us"]),
             ms(r["etcd_median_us"]),
             ratio_with_rounds(r, "latency_ratio"),
@@ -234,16 +246,17 @@ def versus_etcd(s):
         ]
         for r in bench_rows(s, "versus_etcd")
     ]
-    header = ["WAL", "bftgate (ms)", "etcd (ms)", "ratio (rounds)", "bftgate req/s", "etcd req/s", "ratio (rounds)"]
-    return tabular("lrrrrrr", header, body)
+    header = ["WAL", "client", "bftgate (ms)", "etcd (ms)", "ratio (rounds)", "bftgate req/s", "etcd req/s", "ratio (rounds)"]
+    return tabular("llrrrrrr", header, body)
 
 
 BREAKDOWN = ["fsync_us", "to_prepared_us", "to_committed_us", "to_executed_us", "median_us"]
 
 
 def breakdown(s):
-    """Where a decision's time goes, one request at a time, per WAL placement: the validators'
-    mean per slot from its pre-prepare accepted, and the client's median end to end."""
+    """Where a decision's time goes, one request at a time, per WAL placement and client
+    authentication: the validators' mean per slot from its pre-prepare accepted, and the
+    client's median end to end."""
 
     def us(r, field):
         return DASH if r.get(field) is None else latex.fixed(r[field], 0)
@@ -253,11 +266,11 @@ def breakdown(s):
         return DASH if value is None else latex.fixed(value, 2)
 
     body = [
-        [latex.escape(r["wal"])] + [us(r, field) for field in BREAKDOWN] + [per_decision(r)]
+        [latex.escape(r["wal"]), client(r)] + [us(r, field) for field in BREAKDOWN] + [per_decision(r)]
         for r in bench_rows(s, "breakdown")
     ]
-    header = ["WAL", "fdatasync", "prepared", "committed", "executed", "client", "fdatasyncs"]
-    return tabular("lrrrrrr", header, body)
+    header = ["WAL", "client", "fdatasync", "prepared", "committed", "executed", "end to end", "fdatasyncs"]
+    return tabular("llrrrrrr", header, body)
 
 
 # (file name under generated/tables/, the experiments whose summaries it is written from, writer)

@@ -94,7 +94,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!again) fail("wire() of a decoded message does not decode: " + again.error().message, input);
   if (again.value()->type() != message->type() || again.value()->sender != message->sender ||
       again.value()->signed_bytes != message->signed_bytes ||
-      again.value()->signature.bytes != message->signature.bytes) {
+      again.value()->signature.bytes != message->signature.bytes ||
+      again.value()->authenticator != message->authenticator) {
     fail("decode(wire(decode(input))) differs from decode(input)", input);
   }
   auto line = bft::describe(*message);

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "bftgate/bft/byzantine.hpp"
+#include "bftgate/bft/client_sessions.hpp"
 #include "bftgate/bft/ed25519_signer.hpp"
 #include "bftgate/bft/messages.hpp"
 #include "bftgate/bft/persist_codec.hpp"
@@ -329,6 +330,28 @@ int main(int argc, char** argv) {
     if (!messages.all().contains(kind)) {
       std::fprintf(stderr, "make_protocol_seeds: the traffic has no %s message\n", kind);
       return 1;
+    }
+  }
+
+  // 5. A client in a MAC session (client_sessions.hpp), with a session key from a fixed seed:
+  // authenticated requests and a validator's MAC'd reply.
+  {
+    std::array<std::uint8_t, bftgate::crypto::kKxKeySize> seed{};
+    seed.fill(5);
+    const auto& config = fuzz::fixed_config();
+    bft::Ed25519Signer client(bft::kOperatorPrincipal, fuzz::operator_key());
+    bft::ClientSession session(config, client, bftgate::crypto::KxSecret::from_seed(seed));
+    auto replica_key = fuzz::validator_key(1);
+    auto principals = std::make_shared<bft::Ed25519Verifier>(config);
+    auto sessions = std::make_shared<bft::ReplicaSessions>(config, 1, replica_key, principals);
+    bft::SessionSigner replica(std::make_shared<bft::Ed25519Signer>(1, fuzz::validator_key(1)),
+                               sessions);
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+      auto request = session.make_request(bft::Request{id, Bytes(id * 40, 0x2a)});
+      messages.add("request-mac", request->wire());
+      auto reply = bft::make_reply(replica, *request,
+                                   bft::Reply{bft::kOperatorPrincipal, id, 0, Bytes(id * 8, 1)});
+      messages.add("reply-mac", reply->wire());
     }
   }
 

@@ -6,11 +6,14 @@
 #include <optional>
 #include <sstream>
 
+#include "bftgate/bft/ed25519_signer.hpp"
 #include "bftgate/crypto/certificate.hpp"
 #include "bftgate/crypto/file_io.hpp"
+#include "bftgate/crypto/key_file.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/cluster_client.hpp"
 #include "bftgate/runtime/local_processes.hpp"
+#include "bftgate/runtime/request_pipeline.hpp"
 #include "bftgate/validation/model.hpp"
 #include "bftgate/validation/peft.hpp"
 #include "bftgate/validation/training.hpp"
@@ -142,6 +145,43 @@ TEST(Cluster, RejectsAFailingAdapter) {
   auto result = submit(cluster, write_artifact(cluster, "bad.bin", 1000));
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_EQ(last_json(result.output)["state"], "REJECTED") << result.output;
+}
+
+// A client in a MAC session (no signature on its requests, none on the replies) and then a
+// signed one, for the same principal, through real validator processes: every request gets f+1
+// matching replies that verify.
+TEST(Cluster, MacSessionRequestsCommitAndTheirMacdRepliesVerify) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.start_all();
+  auto config = ClusterConfig::load(cluster.config());
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  auto key = crypto::read_key_file(cluster.operator_key());
+  ASSERT_TRUE(key.ok()) << key.error().message;
+  auto signer = std::make_shared<bft::Ed25519Signer>(bft::kOperatorPrincipal, std::move(key->key));
+  runtime::RequestPipeline mac(*config, signer, runtime::ClientAuth::kMac);
+  runtime::RequestPipeline signed_client(*config, signer);
+  const auto run = [](runtime::RequestPipeline& client, std::size_t count) {
+    std::size_t done = 0;
+    for (std::size_t i = 0; i < count; ++i) client.send();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (done < count && std::chrono::steady_clock::now() < deadline) {
+      done += client.receive(milliseconds(20)).size();
+    }
+    return done;
+  };
+  EXPECT_EQ(run(mac, 40), 40u);
+  EXPECT_EQ(mac.refused_replies(), 0u);
+  signed_client.continue_from(mac.next_id());
+  EXPECT_EQ(run(signed_client, 10), 10u);
+  EXPECT_EQ(signed_client.refused_replies(), 0u);
+  // f+1 replies complete a request: the last validators may still be executing.
+  auto statuses = wait_for(
+      cluster, 4, [](const StatusAnswer& a) { return a.last_executed >= 1; }, 20);
+  EXPECT_EQ(statuses.size(), 4u);
+  for (const auto& [id, status] : statuses) {
+    EXPECT_GE(status.last_executed, 1u)
+        << "validator " << id << ": " << cluster.log(static_cast<int>(id));
+  }
 }
 
 TEST(Cluster, CertifiesWithFValidatorsKilledDuringVoting) {

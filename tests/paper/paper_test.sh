@@ -8,7 +8,8 @@
 # that make mutation recorded (tests/paper/fixtures/mutation), since rebuilding the tree per bug
 # does not fit a test; .ci/run checks a fresh one with `generate.py --check`. The benchmarks'
 # folder is one that make bench recorded (tests/paper/fixtures/bench: manifest.json, summary.json,
-# data/bench.jsonl), since the benchmarks need a quiet machine, minutes and etcd-server.
+# data/bench.jsonl), since the benchmarks need a quiet machine, minutes and etcd-server; it must
+# have rows of both kinds of client (signed requests and MAC sessions).
 # Usage: paper_test.sh BFTGATE SOURCE_DIR MODEL_RUN CHAOS_RUN
 set -euo pipefail
 bftgate=$1
@@ -38,6 +39,10 @@ if grep -q '"size": *"subset"' "$bench_fixture/manifest.json"; then
   echo "$bench_fixture is a subset run (make bench with a filter): record one of every benchmark" >&2
   exit 1
 fi
+if ! grep -q '"auth": *"mac"' "$bench_fixture/summary.json"; then
+  echo "$bench_fixture has no rows with MAC client sessions (recorded before make bench ran them?): record a new one with make bench" >&2
+  exit 1
+fi
 cp -r "$bench_fixture" "$dir/runs/bench-recorded"
 
 "$source_dir/scripts/build_paper.sh" --runs-dir "$dir/runs" --work "$dir/paper" >"$dir/build.log" 2>&1 \
@@ -54,6 +59,11 @@ grep -q 'times' "$dir/paper/generated/tables/search-findings.tex"  # a shrunk fi
 grep -q "bench-recorded" "$dir/paper/generated/numbers.tex"
 grep -q 'disk' "$dir/paper/generated/tables/versus-etcd.tex"
 grep -q 'tmpfs' "$dir/paper/generated/tables/breakdown.tex"
+# Both kinds of client: signed requests and MAC sessions.
+grep -q '& signed &' "$dir/paper/generated/tables/versus-etcd.tex"
+grep -q '& MAC &' "$dir/paper/generated/tables/versus-etcd.tex"
+grep -q '& MAC &' "$dir/paper/generated/tables/breakdown.tex"
+grep -q 'BenchCeilingRatioBestMac' "$dir/paper/generated/numbers.tex"
 
 # Without a run folder the paper is not built, and the error says what to run: the experiment
 # command for an experiment's folder, the make target for the mutation and bench tables'.

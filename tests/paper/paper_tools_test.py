@@ -200,6 +200,38 @@ def bench_summary():
     }
 
 
+def bench_summary_with_sessions():
+    """The same summary as the benchmark script writes it since it runs MAC client sessions too:
+    every row says how its client authenticated, and the sessions add rows and a ceiling of their
+    own (made-up values)."""
+    s = bench_summary()
+    for key in ("versus_etcd", "breakdown", "throughput"):
+        for r in s[key]:
+            r["auth"] = "signed"
+    s["versus_etcd"] = [
+        {"wal": "tmpfs", "auth": "mac", "bftgate_median_us": 700.0, "etcd_median_us": 500.0,
+         "latency_ratio_vs_etcd": 1.4, "latency_ratio_round_min": 1.3, "latency_ratio_round_max": 1.5,
+         "bftgate_req_per_s": 16000.0, "etcd_req_per_s": 15000.0, "throughput_ratio_vs_etcd": 1.07,
+         "throughput_ratio_round_min": 1.0, "throughput_ratio_round_max": 1.1},
+        {"wal": "disk", "auth": "mac", "bftgate_median_us": 1600.0, "etcd_median_us": 1600.0,
+         "latency_ratio_vs_etcd": 1.0, "latency_ratio_round_min": 0.9, "latency_ratio_round_max": 1.1,
+         "bftgate_req_per_s": 5000.0, "etcd_req_per_s": 6000.0, "throughput_ratio_vs_etcd": 0.8,
+         "throughput_ratio_round_min": 0.7, "throughput_ratio_round_max": 0.9},
+    ] + s["versus_etcd"]
+    s["breakdown"].append(
+        {"wal": "disk", "auth": "mac", "median_us": 1900.0, "p99_us": 5000.0, "fsync_us": 410.0,
+         "to_prepared_us": 700.0, "to_committed_us": 1100.0, "to_executed_us": 1500.0,
+         "fsyncs_per_decision_per_validator": 2.5})
+    s["ceiling_req_per_s_batch_64_mac"] = 20000.0
+    s["throughput"] += [
+        {"name": "BM_BatchedThroughput/wal_tmpfs:0/mac:1", "wal": "disk", "auth": "mac", "req_per_s": 14000.0,
+         "ratio_to_ceiling": 0.7},
+        {"name": "BM_BatchedThroughput/wal_tmpfs:1/mac:1", "wal": "tmpfs", "auth": "mac", "req_per_s": 18000.0,
+         "ratio_to_ceiling": 0.9},
+    ]
+    return s
+
+
 def bench_folder(root, summary):
     folder = pathlib.Path(root) / "bench-a"
     (folder / "data").mkdir(parents=True)
@@ -213,32 +245,77 @@ def bench_folder(root, summary):
     return folder
 
 
+# The bench macros that need MAC client sessions.
+MAC_MACROS = {"BenchLatencyRatioDiskMac", "BenchLatencyRatioTmpfsMac", "BenchThroughputRatioDiskMac",
+              "BenchThroughputRatioTmpfsMac", "BenchMacSpeedupDisk", "BenchLatencyVerdictMac",
+              "BenchThroughputVerdictMac", "BenchCeilingMac", "BenchCeilingRatioBestMac"}
+
+
 def check_quietly(folders):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         generate.check_folders(folders)
 
 
 class Bench(unittest.TestCase):
-    def values(self, summary):
+    def values(self, summary, only_signed=False):
+        """The bench macros from a folder with this summary; with only_signed, those that do not
+        need MAC sessions (computed one by one, so that the MAC ones may fail)."""
         with tempfile.TemporaryDirectory() as root:
-            chosen = {"bench": runs.Run(bench_folder(root, summary))}
-            return {name: value for name, value, _ in quantities.evaluate(chosen, only={"bench"})}
+            run = runs.Run(bench_folder(root, summary))
+            if not only_signed:
+                return {name: value for name, value, _ in quantities.evaluate({"bench": run}, only={"bench"})}
+            values = {}
+            for name, experiment, compute, write in quantities.QUANTITIES:
+                if experiment == "bench" and name not in MAC_MACROS:
+                    source = run.manifest if getattr(compute, "from_manifest", False) else run.summary
+                    values[name] = write(compute(source))
+            return values
 
     def test_the_etcd_table_has_one_row_per_wal_with_the_ratios_round_ranges(self):
         table = tables.versus_etcd(bench_summary())
         rows = [line for line in table.splitlines() if line.startswith(("disk", "tmpfs"))]
         self.assertEqual(rows, [
-            r"disk & 2.00 & 1.60 & 1.25 (1.20--1.30) & 2{,}500 & 2{,}000 & 1.25 (1.10--1.40) \\",
-            r"tmpfs & 1.50 & 0.50 & 3.00 (2.50--3.50) & 3{,}000 & 15{,}000 & 0.20 (0.15--0.25) \\",
+            r"disk & signed & 2.00 & 1.60 & 1.25 (1.20--1.30) & 2{,}500 & 2{,}000 & 1.25 (1.10--1.40) \\",
+            r"tmpfs & signed & 1.50 & 0.50 & 3.00 (2.50--3.50) & 3{,}000 & 15{,}000 & 0.20 (0.15--0.25) \\",
         ])
+        self.assertIn(r"WAL & client & bftgate (ms)", table)
 
     def test_the_breakdown_table_shows_a_dash_for_what_a_validator_did_not_report(self):
         table = tables.breakdown(bench_summary())
-        self.assertIn(r"disk & 400 & 800 & 1{,}300 & 2{,}000 & 2{,}500 & 2.50 \\", table)
-        self.assertIn(r"tmpfs & 6 & 400 & -- & 800 & 1{,}400 & -- \\", table)
+        self.assertIn(r"disk & signed & 400 & 800 & 1{,}300 & 2{,}000 & 2{,}500 & 2.50 \\", table)
+        self.assertIn(r"tmpfs & signed & 6 & 400 & -- & 800 & 1{,}400 & -- \\", table)
+        self.assertIn(r"WAL & client & fdatasync", table)
+
+    def test_the_tables_have_a_row_per_wal_and_client_signed_ones_first(self):
+        table = tables.versus_etcd(bench_summary_with_sessions())
+        rows = [line for line in table.splitlines() if line.startswith(("disk", "tmpfs"))]
+        self.assertEqual([tuple(line.split(" & ")[:2]) for line in rows],
+                         [("disk", "signed"), ("tmpfs", "signed"), ("disk", "MAC"), ("tmpfs", "MAC")])
+        self.assertEqual(rows[2], r"disk & MAC & 1.60 & 1.60 & 1.00 (0.90--1.10) & 5{,}000 & 6{,}000 & 0.80 (0.70--0.90) \\")
+        table = tables.breakdown(bench_summary_with_sessions())
+        rows = [line for line in table.splitlines() if line.startswith(("disk", "tmpfs"))]
+        self.assertEqual([tuple(line.split(" & ")[:2]) for line in rows],
+                         [("disk", "signed"), ("tmpfs", "signed"), ("disk", "MAC")])
+        self.assertEqual(rows[2], r"disk & MAC & 410 & 700 & 1{,}100 & 1{,}500 & 1{,}900 & 2.50 \\")
+
+    def test_rows_are_chosen_by_wal_and_client_and_a_row_without_auth_is_signed(self):
+        summary = bench_summary_with_sessions()
+        self.assertEqual(quantities.bench_field(summary, "versus_etcd", "disk", "latency_ratio_vs_etcd"), 1.25)
+        self.assertEqual(quantities.bench_field(summary, "versus_etcd", "disk", "latency_ratio_vs_etcd", "mac"), 1.0)
+        self.assertEqual(quantities.bench_field(summary, "versus_etcd", "tmpfs", "bftgate_req_per_s", "mac"), 16000.0)
+        self.assertEqual([r["wal"] for r in quantities.bench_rows(summary, "versus_etcd", "mac")], ["disk", "tmpfs"])
+        self.assertEqual([(quantities.bench_auth(r), r["wal"]) for r in quantities.bench_rows(summary, "versus_etcd")],
+                         [("signed", "disk"), ("signed", "tmpfs"), ("mac", "disk"), ("mac", "tmpfs")])
+        old = bench_summary()  # as written before the sessions: no "auth"
+        self.assertEqual(quantities.bench_row(old, "versus_etcd", "disk"), old["versus_etcd"][1])
+        self.assertEqual(quantities.bench_rows(old, "throughput", "signed"), old["throughput"])
+        # The signed numbers are the same whether the rows say "signed" or nothing, MAC rows or not.
+        before, after = self.values(old, only_signed=True), self.values(summary)
+        self.assertTrue(before)
+        self.assertEqual({name: after[name] for name in before}, before)
 
     def test_the_numbers_come_from_the_summary_and_its_targets(self):
-        values = self.values(bench_summary())
+        values = self.values(bench_summary_with_sessions())
         self.assertEqual(values["BenchLatencyRatioDisk"], r"1.25$\times$")
         self.assertEqual(values["BenchThroughputRatioTmpfs"], r"0.20$\times$")
         self.assertEqual(values["BenchLatencyTarget"], r"1.50$\times$")
@@ -252,13 +329,61 @@ class Bench(unittest.TestCase):
         self.assertEqual(values["BenchLatencyVerdict"], "met only with the log on disk")
         self.assertEqual(values["BenchThroughputVerdict"], "met only with the log on disk")
 
+    def test_the_mac_numbers_come_from_the_mac_rows_and_their_own_ceiling(self):
+        values = self.values(bench_summary_with_sessions())
+        self.assertEqual(values["BenchLatencyRatioDiskMac"], r"1.00$\times$")
+        self.assertEqual(values["BenchLatencyRatioTmpfsMac"], r"1.40$\times$")
+        self.assertEqual(values["BenchThroughputRatioDiskMac"], r"0.80$\times$")
+        self.assertEqual(values["BenchThroughputRatioTmpfsMac"], r"1.07$\times$")
+        self.assertEqual(values["BenchMacSpeedupDisk"], r"2.00$\times$")  # 5000 over 2500 req/s
+        self.assertEqual(values["BenchCeilingMac"], "20{,}000")
+        self.assertEqual(values["BenchCeilingRatioBestMac"], r"90\,\%")
+        # The signed ones ignore the MAC rows: their best is 50 %, not the sessions' 90 %.
+        self.assertEqual(values["BenchCeiling"], "6{,}000")
+        self.assertEqual(values["BenchCeilingRatioBest"], r"50\,\%")
+        self.assertEqual(values["BenchLatencyVerdict"], "met only with the log on disk")
+        self.assertEqual(values["BenchLatencyVerdictMac"], "met")
+        self.assertEqual(values["BenchThroughputVerdict"], "met only with the log on disk")
+        self.assertEqual(values["BenchThroughputVerdictMac"], "met only with the log on tmpfs")
+        self.assertEqual(MAC_MACROS, {n for n in values if "Mac" in n})
+
+    def test_a_folder_without_mac_sessions_names_make_bench(self):
+        old = bench_summary()  # recorded before make bench ran sessions
+        filtered = bench_summary_with_sessions()  # sessions filtered out of the run
+        filtered["versus_etcd"] = [r for r in filtered["versus_etcd"] if r["auth"] == "signed"]
+        filtered["breakdown"] = [r for r in filtered["breakdown"] if r["auth"] == "signed"]
+        filtered["throughput"] = [r for r in filtered["throughput"] if r["auth"] == "signed"]
+        del filtered["ceiling_req_per_s_batch_64_mac"]
+        for summary, before in ((old, True), (filtered, False)):
+            for name, _, compute, _ in quantities.QUANTITIES:
+                if name in MAC_MACROS:
+                    with self.assertRaises(ValueError, msg=name) as caught:
+                        compute(summary)
+                    self.assertIn("make bench", str(caught.exception), name)
+                    self.assertEqual("recorded before" in str(caught.exception), before and name != "BenchCeilingMac", name)
+            with tempfile.TemporaryDirectory() as root:
+                with self.assertRaises(ValueError) as caught:
+                    check_quietly([bench_folder(root, summary)])
+                self.assertIn("make bench", str(caught.exception))
+                self.assertIn("MAC client sessions", str(caught.exception))
+                self.assertRegex(str(caught.exception), r"\\Bench[A-Za-z]+Mac:")
+        # A MAC row that lacks one WAL placement names it.
+        missing = bench_summary_with_sessions()
+        missing["versus_etcd"] = [r for r in missing["versus_etcd"] if (r["auth"], r["wal"]) != ("mac", "tmpfs")]
+        with self.assertRaises(ValueError) as caught:
+            quantities.bench_field(missing, "versus_etcd", "tmpfs", "latency_ratio_vs_etcd", "mac")
+        self.assertIn("WAL on tmpfs and MAC client sessions", str(caught.exception))
+        self.assertIn("make bench", str(caught.exception))
+
     def test_the_verdicts_follow_the_targets_in_the_summary(self):
-        summary = bench_summary()
+        summary = bench_summary_with_sessions()
         summary["targets"]["latency_ratio_vs_etcd"]["bound"] = 4.0
         summary["targets"]["throughput_ratio_vs_etcd"]["bound"] = 2.0
         values = self.values(summary)
         self.assertEqual(values["BenchLatencyVerdict"], "met")
         self.assertEqual(values["BenchThroughputVerdict"], "missed")
+        self.assertEqual(values["BenchLatencyVerdictMac"], "met")
+        self.assertEqual(values["BenchThroughputVerdictMac"], "missed")
         self.assertEqual(values["BenchLatencyTarget"], r"4.00$\times$")
 
     def test_a_run_without_etcd_names_make_bench(self):
@@ -321,6 +446,10 @@ class RecordedFixtures(unittest.TestCase):
         folder = FIXTURES / "bench"
         if not (folder / "manifest.json").is_file():
             self.skipTest(f"no {folder}: record one with make bench")
+        summary = json.loads((folder / "summary.json").read_text())
+        if not any("auth" in r for r in summary.get("versus_etcd") or []):
+            self.fail(f"{folder} was recorded before make bench ran MAC client sessions (its rows have no "
+                      f"auth): record a new one with make bench (no filter, etcd-server installed)")
         check_quietly([folder])
 
 

@@ -13,6 +13,34 @@ constexpr std::size_t kMaxOperation = 1 << 20;
 constexpr std::size_t kMaxEmbedded = 4096;  // messages embedded in one list
 constexpr std::size_t kMaxEmbeddedWire = 64 << 20;
 constexpr int kMaxDepth = 4;  // NewView > ViewChange > PreparedProof > PrePrepare > Request
+// The first byte of an authenticator on the wire (SignedMessage::wire).
+constexpr std::uint8_t kAuthenticatorTag = 0xA5;
+constexpr std::size_t kMaxMacs = 256;  // one per replica: more than any cluster has
+
+void encode_authenticator(Encoder& e, const Authenticator& a) {
+  e.u8(kAuthenticatorTag).fixed(a.session.bytes).fixed(a.session_signature.bytes);
+  e.u32(static_cast<std::uint32_t>(a.macs.size()));
+  for (const auto& [principal, tag] : a.macs) e.u32(principal).fixed(tag.bytes);
+}
+
+Authenticator decode_authenticator(Decoder& d) {
+  if (d.u8("authenticator tag") != kAuthenticatorTag)
+    throw DecodeError("neither a 64-byte signature nor an authenticator follows the message");
+  Authenticator a;
+  a.session.bytes = d.fixed_array<crypto::kKxKeySize>("session key");
+  a.session_signature.bytes = d.fixed_array<crypto::kSignatureSize>("session signature");
+  auto count = d.u32("macs");
+  if (count == 0 || count > kMaxMacs)
+    throw DecodeError(fmt::format("authenticator with {} MACs (1 to {})", count, kMaxMacs));
+  a.macs.reserve(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    auto principal = d.u32("mac principal");
+    crypto::Mac tag;
+    tag.bytes = d.fixed_array<crypto::kMacSize>("mac");
+    a.macs.emplace_back(principal, tag);
+  }
+  return a;
+}
 
 void put_digest(Encoder& e, const Digest& d) {
   e.fixed(d.bytes);
@@ -195,17 +223,26 @@ MessageBody decode_body(MessageType type, Decoder& d, int depth) {
 MessagePtr decode_at_depth(ByteView wire, int depth) {
   if (depth > kMaxDepth) throw DecodeError("messages nested too deeply");
   if (wire.size() < crypto::kSignatureSize) throw DecodeError("message shorter than a signature");
-  auto signed_part = wire.first(wire.size() - crypto::kSignatureSize);
-  Decoder d(signed_part);
+  // The signed part delimits itself; what follows is a 64-byte signature or an authenticator.
+  Decoder d(wire);
   auto type_byte = d.u8("type");
   if (type_byte == 0 || type_byte > static_cast<std::uint8_t>(MessageType::kReply)) {
     throw DecodeError(fmt::format("unknown message type {}", type_byte));
   }
+  auto type = static_cast<MessageType>(type_byte);
   auto message = std::make_shared<SignedMessage>();
   message->sender = d.u32("sender");
-  message->body = decode_body(static_cast<MessageType>(type_byte), d, depth);
-  d.expect_end("message");
-  std::copy(wire.end() - crypto::kSignatureSize, wire.end(), message->signature.bytes.begin());
+  message->body = decode_body(type, d, depth);
+  auto signed_part = wire.first(d.offset());
+  if (d.remaining() == crypto::kSignatureSize) {
+    std::copy(wire.end() - crypto::kSignatureSize, wire.end(), message->signature.bytes.begin());
+  } else {
+    if (type != MessageType::kRequest && type != MessageType::kReply)
+      throw DecodeError(fmt::format("a {} must be signed: {} bytes follow it, not {}",
+                                    to_string(type), d.remaining(), crypto::kSignatureSize));
+    message->authenticator = decode_authenticator(d);
+    d.expect_end("message");
+  }
   message->signed_bytes.assign(signed_part.begin(), signed_part.end());
   return message;
 }
@@ -243,7 +280,8 @@ std::string_view to_string(MessageType type) {
 }
 
 std::string describe(const SignedMessage& message) {
-  auto head = fmt::format("{} from {}", to_string(message.type()), message.sender);
+  auto head = fmt::format("{} from {}{}", to_string(message.type()), message.sender,
+                          message.authenticator ? " (mac)" : "");
   return std::visit(
       [&head](const auto& body) -> std::string {
         using T = std::decay_t<decltype(body)>;
@@ -287,6 +325,12 @@ crypto::Domain domain_of(MessageType type) {
 }
 
 Bytes SignedMessage::wire() const {
+  if (authenticator) {
+    Encoder e;
+    e.fixed(signed_bytes);
+    encode_authenticator(e, *authenticator);
+    return e.take();
+  }
   Bytes out;
   out.reserve(signed_bytes.size() + crypto::kSignatureSize);
   out.insert(out.end(), signed_bytes.begin(), signed_bytes.end());
@@ -328,8 +372,27 @@ Result<MessagePtr> decode_message(ByteView wire) {
 }
 
 bool verify_signature(const Verifier& verifier, const SignedMessage& message) {
+  if (message.authenticator) {
+    return message.type() == MessageType::kRequest && verifier.verify_authenticator(message);
+  }
   return verifier.verify(message.sender, domain_of(message.type()), message.signed_bytes,
                          message.signature);
+}
+
+MessagePtr make_reply(const Signer& signer, const SignedMessage& request, Reply reply) {
+  auto client = reply.client;
+  auto message = std::make_shared<SignedMessage>();
+  message->sender = signer.id();
+  message->body = std::move(reply);
+  message->signed_bytes = encode_signed_bytes(message->sender, message->body);
+  if (request.authenticator) {
+    message->authenticator =
+        signer.authenticate_reply(client, *request.authenticator, message->signed_bytes);
+  }
+  if (!message->authenticator) {
+    message->signature = signer.sign(domain_of(MessageType::kReply), message->signed_bytes);
+  }
+  return message;
 }
 
 Digest batch_digest_of(const std::vector<MessagePtr>& requests) {
@@ -339,7 +402,13 @@ Digest batch_digest_of(const std::vector<MessagePtr>& requests) {
   hasher.update(count.data());
   for (const auto& r : requests) {
     hasher.update(r->signed_bytes);
-    hasher.update(r->signature.bytes);
+    if (r->authenticator) {
+      Encoder proof;
+      encode_authenticator(proof, *r->authenticator);
+      hasher.update(proof.data());
+    } else {
+      hasher.update(r->signature.bytes);
+    }
   }
   return hasher.finish();
 }

@@ -27,10 +27,10 @@ void Replica::on_request(const MessagePtr& message) {
   switch (clients_.seen(client, request.request_id)) {
     case ClientTable::Seen::kExecuted:
       // The client missed our reply: send it again.
-      ready_.messages.push_back(
-          {Outbound::To::kClient, client,
-           make_message(*signer_, Reply{client, request.request_id, view_,
-                                        *clients_.result(client, request.request_id)})});
+      ready_.messages.push_back({Outbound::To::kClient, client,
+                                 make_reply(*signer_, *message,
+                                            Reply{client, request.request_id, view_,
+                                                  *clients_.result(client, request.request_id)})});
       return;
     case ClientTable::Seen::kTooOld:
       reject(fmt::format("request {} of client {} is older than its last {} executed requests",
@@ -268,7 +268,7 @@ void Replica::execute_batch(Seq seq, const MessagePtr& pre_prepare, bool recover
     if (!recovering) {
       ready_.messages.push_back(
           {Outbound::To::kClient, client,
-           make_message(*signer_, Reply{client, r.request_id, view_, result})});
+           make_reply(*signer_, *request, Reply{client, r.request_id, view_, result})});
     }
     clients_.record(client, r.request_id, std::move(result));
   }

@@ -6,10 +6,11 @@
 namespace bftgate::runtime {
 
 RequestPipeline::RequestPipeline(const ClusterConfig& config,
-                                 std::shared_ptr<const bft::Signer> signer)
+                                 std::shared_ptr<const bft::Signer> signer, ClientAuth auth)
     : config_(config),
       signer_(std::move(signer)),
       verifier_(std::make_shared<bft::Ed25519Verifier>(config)) {
+  if (auth == ClientAuth::kMac) session_.emplace(config, *signer_);
   for (const auto& v : config.validators) {
     auto& socket = sockets_.emplace_back(context_, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
@@ -23,7 +24,9 @@ RequestPipeline::RequestPipeline(const ClusterConfig& config,
 
 std::uint64_t RequestPipeline::send(Bytes operation) {
   const auto id = next_id_++;
-  auto request = bft::make_message(*signer_, bft::Request{id, std::move(operation)});
+  bft::Request body{id, std::move(operation)};
+  auto request = session_ ? session_->make_request(std::move(body))
+                          : bft::make_message(*signer_, std::move(body));
   auto& in_flight = pending_[id];
   in_flight.frame = make_envelope(EnvelopeKind::kProtocol, request->wire());
   resend(id);
@@ -61,7 +64,9 @@ std::vector<std::uint64_t> RequestPipeline::receive(std::chrono::milliseconds wa
       }
       auto it = pending_.find(reply->request_id);
       if (it == pending_.end()) continue;  // already complete: a late reply
-      if (!bft::verify_signature(*verifier_, **decoded)) {
+      // A MAC'd reply only in our session, a signed one only without a session.
+      if (session_ ? !session_->verify_reply(**decoded)
+                   : !bft::verify_signature(*verifier_, **decoded)) {
         ++refused_;
         continue;
       }

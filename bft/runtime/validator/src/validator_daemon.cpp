@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "bftgate/bft/byzantine.hpp"
+#include "bftgate/bft/client_sessions.hpp"
 #include "bftgate/bft/ed25519_signer.hpp"
 #include "bftgate/bft/persist_codec.hpp"
 #include "bftgate/bft/register.hpp"
@@ -85,11 +86,17 @@ class Daemon final : public ValidatorDaemon {
     // Every request is checked on arrival and again inside the primary's batch: remember successes.
     verifier_ = std::make_shared<bft::Ed25519Verifier>(
         config_, std::make_shared<crypto::VerifyCache>(1 << 16));
+    // Clients that open MAC sessions (client_sessions.hpp): their requests are checked, and
+    // answered, by MAC in place of signatures.
+    sessions_ = std::make_shared<bft::ReplicaSessions>(config_, options_.id, vote_key_, verifier_);
+    verifier_ = std::make_shared<bft::SessionVerifier>(verifier_, sessions_);
     // Signatures checked: for /metrics, and for the trace's cost of each message.
     checks_ = std::make_shared<bft::CountingVerifier>(verifier_);
     verifier_ = checks_;
     replica_options_ = bft::replica_options(config_);
-    replica_ = std::make_unique<bft::Replica>(replica_options_, replica_signer, verifier_, app_);
+    replica_ = std::make_unique<bft::Replica>(
+        replica_options_, std::make_shared<bft::SessionSigner>(replica_signer, sessions_),
+        verifier_, app_);
     if (!options_.byzantine.empty()) {
       strategy_ =
           bft::make_strategy(options_.byzantine, replica_options_.view_change_timeout * 9 / 10);
@@ -288,7 +295,9 @@ class Daemon final : public ValidatorDaemon {
                                         .wal_bytes = wal_.size_bytes(),
                                         .wal_syncs = wal_.syncs(),
                                         .signatures_verified = checks_->checks(),
-                                        .signatures_skipped = replica_->skipped_verifications()})};
+                                        .signatures_skipped = replica_->skipped_verifications(),
+                                        .macs_verified = checks_->mac_checks(),
+                                        .sessions_opened = sessions_->sessions_opened()})};
   }
 
   json answer(const json& query) {
@@ -596,6 +605,7 @@ class Daemon final : public ValidatorDaemon {
   WriteAheadLog wal_;
   bft::AdapterRegister app_;
   std::shared_ptr<bft::Verifier> verifier_;
+  std::shared_ptr<bft::ReplicaSessions> sessions_;
   std::shared_ptr<bft::Signer> client_signer_;
   std::shared_ptr<bft::Signer> replica_signer_;
   bft::ReplicaOptions replica_options_;

@@ -76,6 +76,12 @@ std::string ValidatorMetrics::text(std::uint32_t validator, const State& state) 
   m.family("bftgate_validator_signatures_skipped_total", "counter",
            "Prepares and commits dropped unchecked: they came after their quorum.")
       .sample("bftgate_validator_signatures_skipped_total", self, state.signatures_skipped);
+  m.family("bftgate_validator_macs_verified_total", "counter",
+           "Client requests checked by the MAC of their session instead of a signature.")
+      .sample("bftgate_validator_macs_verified_total", self, state.macs_verified);
+  m.family("bftgate_validator_sessions_opened_total", "counter",
+           "Client sessions opened here (their Ed25519 signature checked once).")
+      .sample("bftgate_validator_sessions_opened_total", self, state.sessions_opened);
   m.family("bftgate_validator_view", "gauge", "The replica's view.")
       .sample("bftgate_validator_view", self, state.view);
   m.family("bftgate_validator_view_changes_total", "counter", "New views entered.")

@@ -58,6 +58,9 @@ class SecretKey {
 
   // Copies the 32-byte seed out (to write a key file); the caller wipes the destination.
   void copy_seed_to(std::span<std::uint8_t, kSeedSize> out) const;
+  // The X25519 secret of the same key (crypto_sign_ed25519_sk_to_curve25519), for a key exchange
+  // bound to this identity (session.hpp); the caller wipes the destination.
+  void copy_x25519_secret_to(std::span<std::uint8_t, kSeedSize> out) const;
 
  private:
   SecretKey() = default;

@@ -29,6 +29,7 @@ enum class Domain : std::uint16_t {
   kProtocolMessage = 4,   // PBFT pre-prepare / prepare / commit / view change / new view
   kCheckpoint = 5,        // PBFT checkpoint
   kClientRequest = 6,     // a client request submitted to the replicated register
+  kClientSession = 7,     // a client opens a MAC session: its crypto_kx key (session.hpp)
 };
 
 std::string_view to_string(Domain domain);

@@ -128,13 +128,17 @@ struct SignedMessage {
   MessageBody body;
   crypto::Signature signature;
   Bytes signed_bytes;  // canonical encoding of (type, sender, body): what the signature covers
+  // Set on a request or reply authenticated by MACs (then `signature` is unused).
+  std::optional<Authenticator> authenticator;
 
   MessageType type() const { return static_cast<MessageType>(body.index() + 1); }
   template <class T>
   const T* as() const {
     return std::get_if<T>(&body);
   }
-  // The wire form: signed_bytes followed by the 64-byte signature.
+  // The wire form: signed_bytes followed by the 64-byte signature, or by the authenticator
+  // (a tag byte, the session key and signature, a count, then (principal, MAC) pairs: never 64
+  // bytes long, so the two cannot be confused).
   Bytes wire() const;
 };
 
@@ -144,6 +148,9 @@ crypto::Domain domain_of(MessageType type);
 MessagePtr make_message(const Signer& signer, MessageBody body);
 // Re-signs an existing body under another sender without checks: for Byzantine strategies.
 MessagePtr make_message_as(PrincipalId sender, MessageBody body, crypto::Signature signature);
+// The reply to `request`: MAC'd in its session where it came with an authenticator and `signer`
+// holds sessions, else signed.
+MessagePtr make_reply(const Signer& signer, const SignedMessage& request, Reply reply);
 Bytes encode_signed_bytes(PrincipalId sender, const MessageBody& body);
 
 // The largest state snapshot a message or a write-ahead log record carries.
@@ -156,7 +163,8 @@ void encode_message_list(crypto::Encoder& e, const std::vector<MessagePtr>& mess
 // checked here: verification is the receiver's job (verify_message).
 Result<MessagePtr> decode_message(ByteView wire);
 
-// Checks the message's own signature (not those of messages embedded in it).
+// Checks the message's own signature (not those of messages embedded in it), or a request's
+// authenticator (a MAC'd reply is checked by the client's session, not here).
 bool verify_signature(const Verifier& verifier, const SignedMessage& message);
 
 Digest batch_digest_of(const std::vector<MessagePtr>& requests);

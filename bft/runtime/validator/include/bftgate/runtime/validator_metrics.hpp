@@ -26,6 +26,8 @@ class ValidatorMetrics {
     std::uint64_t wal_syncs = 0;
     std::uint64_t signatures_verified = 0;
     std::uint64_t signatures_skipped = 0;
+    std::uint64_t macs_verified = 0;    // client requests checked by their session MAC
+    std::uint64_t sessions_opened = 0;  // client sessions whose signature this validator checked
   };
 
   // Each Ready the replica hands over, when it is taken (before it is persisted).
