@@ -147,6 +147,35 @@ TEST(Replica, ViewChangeCarriesPreparedRequestsIntoTheNewView) {
   expect_same_applied(cluster, {0});
 }
 
+// With batch_per_burst the primary proposes at the end of a burst: requests that arrived
+// together go into one batch. Without it each of the first max_in_flight (4) requests is a batch
+// and the rest one more.
+TEST(Replica, ABurstOfRequestsBecomesOneBatchWithBatchPerBurst) {
+  for (bool per_burst : {false, true}) {
+    TestCluster cluster(4, FaultModel::kBft,
+                        [per_burst](ReplicaOptions& o) { o.batch_per_burst = per_burst; });
+    std::vector<MessagePtr> burst;
+    for (std::uint64_t i = 1; i <= 6; ++i)
+      burst.push_back(cluster.request(i, op(static_cast<int>(i))));
+    for (const auto& request : burst) cluster.replicas[0]->step(request);
+    cluster.replicas[0]->end_of_burst();
+    cluster.drain(0);
+    for (const auto& request : burst) {
+      for (std::size_t r = 1; r < 4; ++r)
+        cluster.queue.push_back({kOperatorPrincipal, static_cast<PrincipalId>(r), request});
+    }
+    cluster.pump();
+    for (std::size_t r = 0; r < 4; ++r) {
+      std::size_t requests = 0;
+      for (const auto& batch : cluster.committed[static_cast<ReplicaId>(r)])
+        requests += batch.requests.size();
+      EXPECT_EQ(requests, 6u) << r;
+      EXPECT_EQ(cluster.committed[static_cast<ReplicaId>(r)].size(), per_burst ? 1u : 5u)
+          << "replica " << r << (per_burst ? " with" : " without") << " batch_per_burst";
+    }
+  }
+}
+
 TEST(Replica, CheckpointsBecomeStableAndTheLogIsCollected) {
   TestCluster cluster(4);  // K = 4, L = 8
   for (int i = 1; i <= 40; ++i) {

@@ -51,6 +51,10 @@ void Replica::on_request(const MessagePtr& message) {
     return;
   }
   pending_[key] = PendingRequest{message, now_, false};
+  if (!options_.batch_per_burst) maybe_propose_batches();
+}
+
+void Replica::end_of_burst() {
   maybe_propose_batches();
 }
 

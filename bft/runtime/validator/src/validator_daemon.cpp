@@ -94,6 +94,7 @@ class Daemon final : public ValidatorDaemon {
     checks_ = std::make_shared<bft::CountingVerifier>(verifier_);
     verifier_ = checks_;
     replica_options_ = bft::replica_options(config_);
+    replica_options_.batch_per_burst = true;
     replica_ = std::make_unique<bft::Replica>(
         replica_options_, std::make_shared<bft::SessionSigner>(replica_signer, sessions_),
         verifier_, app_);
@@ -139,9 +140,13 @@ class Daemon final : public ValidatorDaemon {
     }
     // Every message of a burst is stepped, then one flush persists all they produced with one
     // fsync before anything they produced is sent (group commit).
+    // The primary batches a burst's requests together (ReplicaOptions::batch_per_burst).
     reader_ = std::make_unique<ZmqReader>(
         io_, router_, [this](std::vector<zmq::message_t>& frames) { on_frames(frames); }, refusals_,
-        [this] { flush(); });
+        [this] {
+          replica_->end_of_burst();
+          flush();
+        });
     reader_->start();
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
       if (ec) return;
@@ -554,6 +559,7 @@ class Daemon final : public ValidatorDaemon {
       for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
       replica_->propose(request);
     }
+    replica_->end_of_burst();
     flush();
   }
 

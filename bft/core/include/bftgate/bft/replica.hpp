@@ -35,6 +35,11 @@ struct ReplicaOptions {
   Seq watermark_window = 64;      // L: accept sequence numbers in (low, low + L]; a multiple of K
   std::size_t max_batch = 64;     // requests per pre-prepare
   std::size_t max_in_flight = 4;  // pre-prepared but unexecuted batches the primary allows
+  // The primary proposes when the driver calls end_of_burst() (and on ticks and executions), not
+  // on each request's arrival: the requests of one burst from the network become one batch
+  // instead of a batch each until max_in_flight. Off, a request is proposed as it arrives, which
+  // is what a burst of one message gives (the simulator's one delivery at a time).
+  bool batch_per_burst = false;
   Duration view_change_timeout{1'000'000};  // no progress on a pending request for this long
   Duration retransmit_interval{200'000};    // status, retransmission of own unfinished messages
 };
@@ -114,6 +119,9 @@ class Replica {
   void propose(const MessagePtr& request) { step(request); }
   // Advances time: batching, retransmission, status and view-change timers.
   void tick(Time now);
+  // The driver has stepped every message that arrived together: with batch_per_burst, the
+  // primary proposes what they brought.
+  void end_of_burst();
   // Rebuilds state from persisted records (in the order they were persisted); call once, on a
   // fresh replica, before anything else.
   void restore(const std::vector<PersistRecord>& records);
