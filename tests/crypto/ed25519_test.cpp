@@ -149,15 +149,27 @@ TEST(Hex, StrictDecoding) {
 namespace bftgate::crypto {
 namespace {
 
-TEST(VerifyCache, RemembersSuccessesOnlyAndStaysBounded) {
+// Small statements are remembered verbatim, larger ones by name: both behave alike.
+class VerifyCacheBySize : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(VerifyCacheBySize, RemembersSuccessesOnlyAndStaysBounded) {
   auto key = SecretKey::generate();
   VerifyCache cache(4);  // two generations of 2 names
   std::vector<Bytes> bodies;
   std::vector<Signature> signatures;
   for (std::uint8_t i = 0; i < 6; ++i) {
-    bodies.push_back(Bytes{i, 1, 2});
+    Bytes body(GetParam(), 2);
+    body[0] = i;
+    bodies.push_back(body);
     signatures.push_back(key.sign(Domain::kClientRequest, bodies.back()));
   }
+  // The same signature bytes under another key, or over a body one byte longer, are not hits.
+  auto other = SecretKey::generate();
+  EXPECT_FALSE(cache.verify(other.public_key(), Domain::kClientRequest, bodies[0], signatures[0]));
+  auto longer = bodies[0];
+  longer.push_back(0);
+  EXPECT_FALSE(cache.verify(key.public_key(), Domain::kClientRequest, longer, signatures[0]));
+  EXPECT_EQ(cache.hits(), 0u);
   EXPECT_TRUE(cache.verify(key.public_key(), Domain::kClientRequest, bodies[0], signatures[0]));
   EXPECT_TRUE(cache.verify(key.public_key(), Domain::kClientRequest, bodies[0], signatures[0]));
   EXPECT_EQ(cache.hits(), 1u);
@@ -176,6 +188,10 @@ TEST(VerifyCache, RemembersSuccessesOnlyAndStaysBounded) {
   EXPECT_TRUE(cache.verify(key.public_key(), Domain::kClientRequest, bodies[5], signatures[5]));
   EXPECT_EQ(cache.misses(), misses + 1);
 }
+
+INSTANTIATE_TEST_SUITE_P(SmallAndLarge, VerifyCacheBySize,
+                         ::testing::Values(std::size_t{3}, VerifyCache::kVerbatimBytes,
+                                           VerifyCache::kVerbatimBytes + 1, std::size_t{4096}));
 
 }  // namespace
 }  // namespace bftgate::crypto
