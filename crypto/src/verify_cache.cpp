@@ -1,10 +1,23 @@
 #include "bftgate/crypto/verify_cache.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "bftgate/crypto/sha256.hpp"
 
 namespace bftgate::crypto {
+
+namespace {
+// Adds to the newer generation, first dropping the older one whole when the newer is full.
+template <class Set, class... Args>
+void remember(Set& newer, Set& older, std::size_t capacity, Args&&... args) {
+  if (capacity > 0 && newer.size() >= std::max<std::size_t>(1, capacity / 2)) {
+    older = std::move(newer);
+    newer = Set{};
+  }
+  newer.emplace(std::forward<Args>(args)...);
+}
+}  // namespace
 
 bool VerifyCache::holds(const Statements& statements, const PublicKey& key, Domain domain,
                         ByteView body, const Signature& signature) {
@@ -28,11 +41,8 @@ bool VerifyCache::verify_small(const PublicKey& key, Domain domain, ByteView bod
   }
   ++misses_;
   if (!crypto::verify(key, domain, body, signature)) return false;
-  if (capacity_ > 0 && small_.size() >= std::max<std::size_t>(1, capacity_ / 2)) {
-    older_small_ = std::move(small_);
-    small_ = Statements{};
-  }
-  small_.emplace(signature.bytes, Statement{key, domain, Bytes(body.begin(), body.end())});
+  remember(small_, older_small_, capacity_, signature.bytes,
+           Statement{key, domain, Bytes(body.begin(), body.end())});
   return true;
 }
 
@@ -53,11 +63,7 @@ bool VerifyCache::verify(const PublicKey& key, Domain domain, ByteView body,
   }
   ++misses_;
   if (!crypto::verify(key, domain, body, signature)) return false;
-  if (capacity_ > 0 && verified_.size() >= std::max<std::size_t>(1, capacity_ / 2)) {
-    older_ = std::move(verified_);
-    verified_ = NameSet{};
-  }
-  verified_.insert(name);
+  remember(verified_, older_, capacity_, name);
   return true;
 }
 

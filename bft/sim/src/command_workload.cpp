@@ -149,6 +149,8 @@ class CommandSimulation {
     options_.watermark_window = w.watermark_window;
     options_.max_batch = w.max_batch;
     options_.max_in_flight = w.max_in_flight > 0 ? w.max_in_flight : w.pipeline;
+    // As the validators batch: proposals at the end of a burst, here of one message.
+    options_.batch_per_burst = true;
     options_.view_change_timeout = microseconds(w.view_change_timeout_ms * 1000);
     options_.retransmit_interval = microseconds(w.retransmit_ms * 1000);
     hosts_.resize(n);
@@ -310,6 +312,7 @@ class CommandSimulation {
     } else {
       const auto checked_before = h.verifier->checks();
       h.replica->step(message);
+      h.replica->end_of_burst();
       const auto checked = h.verifier->checks() - checked_before;
       const auto bytes = message->signed_bytes.size() + crypto::kSignatureSize;
       cost_us = w_.message_us + w_.verify_us * static_cast<double>(checked) +

@@ -254,6 +254,8 @@ void Simulation::build_cluster() {
   options_.watermark_window = t.watermark_window;
   options_.max_batch = t.max_batch;
   options_.max_in_flight = t.max_in_flight;
+  // As the validators batch: proposals at the end of a burst, here of one delivery.
+  options_.batch_per_burst = true;
   options_.view_change_timeout =
       Duration(static_cast<std::int64_t>(t.view_change_timeout_ms * 1000));
   options_.retransmit_interval = Duration(static_cast<std::int64_t>(t.retransmit_ms * 1000));
@@ -498,6 +500,7 @@ void Simulation::deliver(const Event& event) {
       if (!host.strategy->accept(context, event.message)) continue;
     }
     host.instances[k].replica->step(event.message);
+    host.instances[k].replica->end_of_burst();
     handle_ready(host, k);
   }
 }

@@ -4,7 +4,8 @@
 // verifies each client request on arrival and again inside the primary's batch. With a capacity,
 // memory stays bounded: two generations of at most capacity/2 names each, the older dropped
 // whole when the newer fills. Statements of at most kVerbatimBytes are remembered verbatim,
-// found by their signature: a hit compares bytes instead of hashing them. Not thread-safe.
+// found by their signature (a hit compares bytes instead of hashing them), in two generations of
+// their own. Not thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -37,8 +37,8 @@ struct ReplicaOptions {
   std::size_t max_in_flight = 4;  // pre-prepared but unexecuted batches the primary allows
   // The primary proposes when the driver calls end_of_burst() (and on ticks and executions), not
   // on each request's arrival: the requests of one burst from the network become one batch
-  // instead of a batch each until max_in_flight. Off, a request is proposed as it arrives, which
-  // is what a burst of one message gives (the simulator's one delivery at a time).
+  // instead of a batch each until max_in_flight (the validators' bursts; the simulator's are one
+  // delivery each). Off, a request is proposed as it arrives.
   bool batch_per_burst = false;
   Duration view_change_timeout{1'000'000};  // no progress on a pending request for this long
   Duration retransmit_interval{200'000};    // status, retransmission of own unfinished messages
