@@ -244,6 +244,70 @@ TEST(Replica, RestartRecoversEverythingCommittedFromItsLog) {
   expect_same_applied(cluster);
 }
 
+// The reply of an executed batch leaves without waiting for a sync: a Ready whose only records
+// are executed batches does not need one. Every Ready that persists anything else, above all the
+// records of the messages that bind the replica, does.
+TEST(Replica, RepliesLeaveWithoutASyncAndBindingMessagesWaitForOne) {
+  TestCluster cluster(4);
+  std::size_t unsynced_replies = 0;
+  cluster.observer = [&](ReplicaId i, const Ready& ready) {
+    bool binding_record = false;
+    for (const auto& record : ready.persist) {
+      if (record.kind != PersistRecord::Kind::kExecuted) binding_record = true;
+    }
+    EXPECT_EQ(ready.needs_sync(), binding_record) << "replica " << i;
+    for (const auto& out : ready.messages) {
+      if (binds_sender(*out.message)) continue;
+      if (out.message->as<Reply>() && !ready.needs_sync()) ++unsynced_replies;
+    }
+  };
+  for (int i = 1; i <= 3; ++i) {  // below the checkpoint interval (4): nothing else to persist
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+    cluster.advance(Duration(5'000));
+  }
+  EXPECT_EQ(unsynced_replies, 3u * 4u);  // every replica's reply to each request
+  expect_same_applied(cluster);
+}
+
+TEST(Replica, BindingMessagesAreTheProtocolMessagesAReplicaSigns) {
+  TestCluster cluster(4);
+  auto signer = cluster.signers[1];
+  Digest digest{};
+  EXPECT_TRUE(binds_sender(*make_message(*signer, PrePrepare{0, 1, digest, {}})));
+  EXPECT_TRUE(binds_sender(*make_message(*signer, Prepare{0, 1, digest})));
+  EXPECT_TRUE(binds_sender(*make_message(*signer, Commit{0, 1, digest})));
+  EXPECT_TRUE(binds_sender(*make_message(*signer, Checkpoint{4, digest})));
+  EXPECT_FALSE(binds_sender(*cluster.request(1, op(1))));
+  EXPECT_FALSE(binds_sender(*make_message(*signer, Reply{kOperatorPrincipal, 1, 0, Bytes{1}})));
+}
+
+// A power loss takes what was written but never synced: the last executed batches, whose replies
+// had left. The replica comes back behind, with its prepared proofs and commits, and catches up on
+// them from its peers like a replica that crashed before executing them.
+TEST(Replica, AReplicaThatLosesItsUnsyncedExecutedBatchesCatchesUpOnThem) {
+  TestCluster cluster(4);
+  for (int i = 1; i <= 6; ++i) {
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+    cluster.advance(Duration(5'000));
+  }
+  ASSERT_EQ(cluster.replicas[2]->last_executed(), 6u);
+  auto written = cluster.disks[2].size();
+  cluster.power_loss(2);
+  ASSERT_LT(cluster.disks[2].size(), written);
+  cluster.start(2, /*recover=*/true);
+  // Seq 5's execution was synced with seq 6's votes; seq 6's never was.
+  EXPECT_EQ(cluster.replicas[2]->last_executed(), 5u);
+  cluster.advance(Duration(20'000), 10);
+  EXPECT_EQ(cluster.replicas[2]->last_executed(), 6u);
+  for (int i = 7; i <= 9; ++i) {
+    cluster.submit(cluster.request(static_cast<std::uint64_t>(i), op(i)));
+    cluster.advance(Duration(5'000));
+  }
+  cluster.advance(Duration(20'000), 5);
+  EXPECT_EQ(cluster.apps[2]->applied.size(), 9u);
+  expect_same_applied(cluster);
+}
+
 TEST(Replica, RestartedReplicaNeverContradictsItsEarlierVotes) {
   // Replica 1 sends its prepare for seq 1 but hears no prepares or commits, so seq 1 stays
   // unexecuted in its memory: only its persisted prepare can stop it from contradicting itself.

@@ -67,6 +67,7 @@ class TestCluster {
     verifier = std::make_shared<Ed25519Verifier>(cluster_->config);
     apps.resize(n);
     disks.resize(n);
+    synced.resize(n);
     replicas.resize(n);
     checkers.resize(n);
     for (std::size_t i = 0; i < n; ++i) start(static_cast<ReplicaId>(i), false);
@@ -92,6 +93,11 @@ class TestCluster {
     down.erase(i);
   }
   void crash(ReplicaId i) { down.insert(i); }
+  // A crash that also loses what replica i wrote but never synced (Ready::needs_sync).
+  void power_loss(ReplicaId i) {
+    down.insert(i);
+    disks[i].resize(synced[i]);
+  }
 
   MessagePtr request(std::uint64_t id, std::string operation) {
     // The operator's verifier key is the config's; sign with a matching key.
@@ -137,6 +143,7 @@ class TestCluster {
     if (auto broken = checkers[i].after_step(*replicas[i], ready))
       ADD_FAILURE() << "replica " << i << " broke an invariant: " << *broken;
     for (auto& record : ready.persist) disks[i].push_back(std::move(record));
+    if (ready.needs_sync()) synced[i] = disks[i].size();
     for (auto& batch : ready.committed) committed[i].push_back(batch);
     for (auto& event : ready.events) events[i].push_back(event);
     for (auto& out : ready.messages) {
@@ -169,6 +176,7 @@ class TestCluster {
   std::vector<std::unique_ptr<LogApp>> apps;
   std::vector<std::unique_ptr<Replica>> replicas;
   std::vector<std::vector<PersistRecord>> disks;
+  std::vector<std::size_t> synced;       // how much of each disk is durable
   std::vector<ReplicaChecker> checkers;  // kept across restarts
   std::set<ReplicaId> down;
   struct InFlight {

@@ -112,6 +112,33 @@ TEST(WriteAheadLog, UnsyncedRecordsAreNotOnDisk) {
   EXPECT_EQ(reopen(path).size(), 1u);
 }
 
+// write() hands the records to the file (a process that dies now keeps them) without a sync; the
+// next sync() covers them with whatever was appended since, in one fdatasync.
+TEST(WriteAheadLog, WrittenRecordsAreInTheFileAndTheNextSyncCoversThem) {
+  TempDir dir;
+  auto path = dir.path() / "wal.log";
+  auto opened = WriteAheadLog::open(path);
+  ASSERT_TRUE(opened.ok());
+  auto& wal = opened->first;
+  EXPECT_FALSE(wal.unsynced());
+  ASSERT_TRUE(wal.append(bytes_of("executed")).ok());
+  ASSERT_TRUE(wal.write().ok());
+  EXPECT_EQ(reopen(path).size(), 1u);
+  EXPECT_TRUE(wal.unsynced());
+  EXPECT_EQ(wal.syncs(), 0u);
+  ASSERT_TRUE(wal.sync().ok());
+  EXPECT_EQ(wal.syncs(), 1u);
+  EXPECT_FALSE(wal.unsynced());
+  ASSERT_TRUE(wal.sync().ok());
+  EXPECT_EQ(wal.syncs(), 1u);  // nothing new: no fdatasync
+  ASSERT_TRUE(wal.append(bytes_of("a")).ok());
+  ASSERT_TRUE(wal.write().ok());
+  ASSERT_TRUE(wal.append(bytes_of("b")).ok());
+  ASSERT_TRUE(wal.sync().ok());
+  EXPECT_EQ(wal.syncs(), 2u);
+  EXPECT_EQ(reopen(path), (std::vector<Bytes>{bytes_of("executed"), bytes_of("a"), bytes_of("b")}));
+}
+
 TEST(WriteAheadLog, TornTailIsTruncatedAndAppendingContinues) {
   TempDir dir;
   auto path = dir.path() / "wal.log";

@@ -3,6 +3,8 @@
 // broke it instead of surfacing later as a disagreement.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "bftgate/bft/replica.hpp"
 #include "bftgate/bft/replica_checker.hpp"
 
@@ -67,20 +69,6 @@ std::optional<std::string> Replica::invariant_violation() const {
 }
 
 namespace {
-bool signed_protocol_message(const SignedMessage& m) {
-  switch (m.type()) {
-    case MessageType::kPrePrepare:
-    case MessageType::kPrepare:
-    case MessageType::kCommit:
-    case MessageType::kCheckpoint:
-    case MessageType::kViewChange:
-    case MessageType::kNewView:
-      return true;
-    default:  // requests (relayed), replies, status and catch-up carry no promise
-      return false;
-  }
-}
-
 // A persisted new view persists the pre-prepares it re-issues too.
 void remember_persisted(std::unordered_set<MessagePtr>& persisted, const PersistRecord& record) {
   if (record.kind != PersistRecord::Kind::kSent) return;
@@ -92,7 +80,16 @@ void remember_persisted(std::unordered_set<MessagePtr>& persisted, const Persist
 }  // namespace
 
 void ReplicaChecker::restored(const std::vector<PersistRecord>& records) {
-  for (const auto& record : records) remember_persisted(persisted_, record);
+  Seq durable = 0;
+  for (const auto& record : records) {
+    remember_persisted(persisted_, record);
+    if (record.kind == PersistRecord::Kind::kExecuted ||
+        record.kind == PersistRecord::Kind::kStable)
+      durable = std::max(durable, record.seq);
+  }
+  // A power loss may take the executed batches that were never synced (Ready::needs_sync); what
+  // the records hold may not be lost.
+  executed_ = std::min(executed_, durable);
 }
 
 std::optional<std::string> ReplicaChecker::after_step(const Replica& replica, const Ready& ready) {
@@ -100,8 +97,7 @@ std::optional<std::string> ReplicaChecker::after_step(const Replica& replica, co
   for (const auto& record : ready.persist) remember_persisted(persisted_, record);
   for (const auto& out : ready.messages) {
     const auto& m = *out.message;
-    if (m.sender == replica.id() && signed_protocol_message(m) &&
-        !persisted_.contains(out.message)) {
+    if (m.sender == replica.id() && binds_sender(m) && !persisted_.contains(out.message)) {
       return fmt::format("sent {} without persisting it first", describe(m));
     }
   }

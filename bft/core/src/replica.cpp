@@ -160,6 +160,26 @@ void Replica::tick(Time now) {
   }
 }
 
+bool Ready::needs_sync() const {
+  return std::any_of(persist.begin(), persist.end(), [](const PersistRecord& record) {
+    return record.kind != PersistRecord::Kind::kExecuted;
+  });
+}
+
+bool binds_sender(const SignedMessage& message) {
+  switch (message.type()) {
+    case MessageType::kPrePrepare:
+    case MessageType::kPrepare:
+    case MessageType::kCommit:
+    case MessageType::kCheckpoint:
+    case MessageType::kViewChange:
+    case MessageType::kNewView:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Ready Replica::take_ready() {
   Ready out = std::move(ready_);
   ready_ = Ready{};

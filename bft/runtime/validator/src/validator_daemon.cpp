@@ -74,7 +74,8 @@ class Daemon final : public ValidatorDaemon {
         app_(config_),
         router_(context_, zmq::socket_type::router),
         signals_(io_, SIGTERM, SIGINT),
-        timer_(io_) {
+        timer_(io_),
+        sync_soon_timer_(io_) {
     std::array<std::uint8_t, crypto::kSeedSize> seed{};
     vote_key_.copy_seed_to(seed);
     auto replica_signer =
@@ -171,6 +172,7 @@ class Daemon final : public ValidatorDaemon {
     run_event_loop();
     for (auto& worker : workers_) worker.join();
     flush();
+    sync_wal();
     if (trace_) trace_->flush();
     spdlog::info("validator {}: stopped cleanly (executed {}, WAL {} bytes)", options_.id,
                  replica_->last_executed(), wal_.size_bytes());
@@ -257,6 +259,7 @@ class Daemon final : public ValidatorDaemon {
     } else if (envelope->kind == EnvelopeKind::kQuery) {
       // What a query reports is durable: persist what this burst's messages produced first.
       flush();
+      sync_wal();
       answer_query(route, envelope->payload);
     } else {
       refusals_.refuse("envelope", "a query reply sent to a validator");
@@ -365,7 +368,9 @@ class Daemon final : public ValidatorDaemon {
         zmq::send_flags::dontwait);  // a full queue drops: retransmission covers it
   }
 
-  // Persist, then send: the contract of the core's Ready.
+  // Persist, then send: the contract of the core's Ready. Messages that bind this validator
+  // leave once their records are durable; replies (and status, catch-up) leave before that
+  // fdatasync, and a Ready of executed batches alone is synced later (sync_soon).
   void flush() {
     while (replica_->has_ready()) {
       auto ready = replica_->take_ready();
@@ -374,11 +379,8 @@ class Daemon final : public ValidatorDaemon {
       for (const auto& record : ready.persist) {
         if (auto s = wal_.append(bft::encode_record(record)); !s) fatal(s.error().message);
       }
-      const auto syncs = wal_.syncs();
-      const auto sync_started = std::chrono::steady_clock::now();
-      if (auto s = wal_.sync(); !s) fatal(s.error().message);
-      if (wal_.syncs() != syncs) metrics_.on_fsync(std::chrono::steady_clock::now() - sync_started);
-      maybe_compact_wal();
+      // In the file before anything leaves: a process that dies now loses none of it.
+      if (auto s = wal_.write(); !s) fatal(s.error().message);
       for (const auto& batch : ready.committed) {
         spdlog::debug("validator {}: executed seq {} ({} requests)", options_.id, batch.seq,
                       batch.requests.size());
@@ -391,20 +393,65 @@ class Daemon final : public ValidatorDaemon {
       } else {
         for (auto& m : ready.messages) outgoing.push_back({std::move(m), bft::Duration(0)});
       }
-      for (const auto& timed :
-           outgoing) {  // not a structured binding: clang 14 cannot capture those
-        if (timed.delay.count() > 0) {
-          auto timer = std::make_shared<boost::asio::steady_timer>(io_, timed.delay);
-          timer->async_wait(
-              [this, timer, out = timed.outbound](const boost::system::error_code& ec) {
-                if (!ec) send_out(out);
-              });
-        } else {
-          send_out(timed.outbound);
+      if (ready.needs_sync()) {
+        for (const auto& timed : outgoing) {
+          if (!bft::binds_sender(*timed.outbound.message)) send_timed(timed);
         }
+        sync_wal();
+        for (const auto& timed : outgoing) {
+          if (bft::binds_sender(*timed.outbound.message)) send_timed(timed);
+        }
+      } else {
+        for (const auto& timed : outgoing) send_timed(timed);
+        sync_soon();
       }
+      maybe_compact_wal();
       if (!ready.committed.empty()) after_commit();
     }
+  }
+
+  void send_timed(const bft::TimedOutbound& timed) {
+    if (timed.delay.count() > 0) {
+      auto timer = std::make_shared<boost::asio::steady_timer>(io_, timed.delay);
+      timer->async_wait([this, timer, out = timed.outbound](const boost::system::error_code& ec) {
+        if (!ec) send_out(out);
+      });
+    } else {
+      send_out(timed.outbound);
+    }
+  }
+
+  // One fdatasync of everything written so far, timed for /metrics.
+  void sync_wal() {
+    const auto syncs = wal_.syncs();
+    const auto sync_started = std::chrono::steady_clock::now();
+    if (auto s = wal_.sync(); !s) fatal(s.error().message);
+    if (wal_.syncs() != syncs) metrics_.on_fsync(std::chrono::steady_clock::now() - sync_started);
+    unsynced_since_.reset();
+  }
+
+  // Records that back no message (executed batches) become durable with the next sync a message
+  // needs, and at the latest this long after they were written: what a power loss can take.
+  static constexpr auto kSyncSoon = std::chrono::milliseconds(2);
+  void sync_soon() {
+    if (!wal_.unsynced()) return;
+    if (!unsynced_since_) unsynced_since_ = std::chrono::steady_clock::now();
+    if (!sync_soon_armed_) arm_sync_soon(kSyncSoon);
+  }
+  void arm_sync_soon(std::chrono::steady_clock::duration after) {
+    sync_soon_armed_ = true;
+    sync_soon_timer_.expires_after(after);
+    sync_soon_timer_.async_wait([this](const boost::system::error_code& ec) {
+      sync_soon_armed_ = false;
+      if (ec || !unsynced_since_) return;  // a message's sync covered them meanwhile
+      auto due = *unsynced_since_ + kSyncSoon;
+      auto now = std::chrono::steady_clock::now();
+      if (now >= due) {
+        sync_wal();
+      } else {
+        arm_sync_soon(due - now);
+      }
+    });
   }
 
   void send_out(const Outbound& out) {
@@ -627,6 +674,10 @@ class Daemon final : public ValidatorDaemon {
   std::unique_ptr<HttpServer> http_;  // /metrics, when asked for
   boost::asio::signal_set signals_;
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer sync_soon_timer_;
+  bool sync_soon_armed_ = false;
+  // When the oldest record not yet durable was written (none: everything written is durable).
+  std::optional<std::chrono::steady_clock::time_point> unsynced_since_;
   std::map<RouteKey, std::string> client_routes_;
   std::deque<RouteKey> route_order_;
   std::map<std::uint64_t, std::string> decided_;

@@ -179,7 +179,8 @@ WriteAheadLog::WriteAheadLog(WriteAheadLog&& other) noexcept
       size_(other.size_),
       syncs_(other.syncs_),
       format_(other.format_),
-      buffer_(std::move(other.buffer_)) {
+      buffer_(std::move(other.buffer_)),
+      written_unsynced_(other.written_unsynced_) {
   other.fd_ = -1;
 }
 
@@ -192,6 +193,7 @@ WriteAheadLog& WriteAheadLog::operator=(WriteAheadLog&& other) noexcept {
     syncs_ = other.syncs_;
     format_ = other.format_;
     buffer_ = std::move(other.buffer_);
+    written_unsynced_ = other.written_unsynced_;
     other.fd_ = -1;
   }
   return *this;
@@ -217,10 +219,18 @@ Status WriteAheadLog::flush_buffer() {
   return ok_status();
 }
 
-Status WriteAheadLog::sync() {
+Status WriteAheadLog::write() {
   if (buffer_.empty()) return ok_status();
   if (auto s = flush_buffer(); !s) return s;
+  written_unsynced_ = true;
+  return ok_status();
+}
+
+Status WriteAheadLog::sync() {
+  if (!unsynced()) return ok_status();
+  if (auto s = flush_buffer(); !s) return s;
   if (::fdatasync(fd_) != 0) return fail(os_error("cannot fsync", path_));
+  written_unsynced_ = false;
   ++syncs_;
   return ok_status();
 }
@@ -244,6 +254,7 @@ Status WriteAheadLog::rewrite(const std::vector<Bytes>& records) {
   size_ = content.size();
   format_ = WalFormat::kSipHash;
   buffer_.clear();
+  written_unsynced_ = false;  // the rewrite was synced
   return ok_status();
 }
 

@@ -4,10 +4,14 @@
 // runs in the deterministic simulator and in real processes.
 //
 // The driver's contract, for every Ready it takes:
-//   1. persist `persist` durably (in order),
-//   2. then send `messages`,
+//   1. write `persist` (in order) and, when needs_sync(), make it durable before any message
+//      that binds_sender() leaves; the others (replies, status, catch-up) may leave first.
+//      Without needs_sync() the records may become durable later, with the next sync: a
+//      machine that loses them (power, not a process crash) lost executed batches only, and
+//      catches up on them as a replica that crashed before executing them does;
+//   2. send `messages`;
 //   3. `committed` lists the batches executed, in sequence order (already applied to the
-//      StateMachine); `replies` go to clients.
+//      StateMachine); replies to clients are among `messages`.
 //
 // Implementation is split by concern: replica.cpp (dispatch, timers, outputs),
 // normal_case.cpp, checkpoints.cpp, view_change.cpp, catch_up.cpp (state transfer and
@@ -106,7 +110,16 @@ struct Ready {
   bool empty() const {
     return persist.empty() && messages.empty() && committed.empty() && events.empty();
   }
+  // Whether `persist` must be durable before the messages that bind this replica leave. Executed
+  // batches alone need not be: a reply promises nothing the replica could later contradict (its
+  // batch committed once a quorum prepared it, and re-executing it gives the same reply).
+  bool needs_sync() const;
 };
+
+// Whether a message binds its sender: a protocol message it signed, which it must have persisted
+// before sending so that it never contradicts it after a restart. Requests (relayed), replies,
+// status and catch-up bind nothing.
+bool binds_sender(const SignedMessage& message);
 
 class Replica {
  public:

@@ -1,8 +1,9 @@
 // What a driver checks after every step of a replica (simulator runs, fake-network tests): the
 // replica's own invariants (Replica::invariant_violation), values that may never go backwards
 // (last executed, stable checkpoint, the view it promised; its view only drops when it returns
-// to its peers' view as a follower), and that every protocol message it signs and sends was
-// persisted first. One checker per replica, kept across its restarts.
+// to its peers' view as a follower; last executed only to what its records hold, after a power
+// loss), and that every protocol message it signs and sends was persisted first. One checker per
+// replica, kept across its restarts.
 #pragma once
 
 #include <optional>

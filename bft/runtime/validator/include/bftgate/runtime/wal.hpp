@@ -43,8 +43,13 @@ class WriteAheadLog {
 
   // Appends records (buffered); nothing is durable until sync().
   Status append(ByteView record);
-  // Makes everything appended durable (one fsync for the whole batch).
+  // Writes what was appended to the file without syncing it: it survives the process, not the
+  // machine, until the next sync().
+  Status write();
+  // Makes everything appended or written durable (one fsync for the whole batch).
   Status sync();
+  // Whether anything appended or written is not durable yet.
+  bool unsynced() const { return !buffer_.empty() || written_unsynced_; }
   // Replaces the whole log with `records` atomically (compaction).
   Status rewrite(const std::vector<Bytes>& records);
 
@@ -63,6 +68,7 @@ class WriteAheadLog {
   std::uint64_t syncs_ = 0;
   WalFormat format_ = WalFormat::kSipHash;
   Bytes buffer_;
+  bool written_unsynced_ = false;
 };
 
 // The framing of one record, and a log's header (exposed for tests and tools).
