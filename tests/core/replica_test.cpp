@@ -176,6 +176,41 @@ TEST(Replica, ABurstOfRequestsBecomesOneBatchWithBatchPerBurst) {
   }
 }
 
+// With batch_by_burst (Nagle's rule) a partial batch waits while one of the primary's batches is
+// in flight, gathering what arrives meanwhile; a full batch is proposed at once. Without it every
+// burst becomes a batch of its own until max_in_flight.
+TEST(Replica, WhileABatchIsInFlightOnlyFullBatchesAreProposed) {
+  for (bool nagle : {false, true}) {
+    TestCluster cluster(4, FaultModel::kBft, [nagle](ReplicaOptions& o) {
+      o.max_batch = 4;
+      if (nagle) o.batch_by_burst();
+      o.batch_per_burst = true;
+    });
+    auto burst = [&](std::uint64_t first, std::uint64_t last) {
+      for (auto i = first; i <= last; ++i) {
+        auto request = cluster.request(i, op(static_cast<int>(i)));
+        cluster.replicas[0]->step(request);
+        for (std::size_t r = 1; r < 4; ++r)
+          cluster.queue.push_back({kOperatorPrincipal, static_cast<PrincipalId>(r), request});
+      }
+      cluster.replicas[0]->end_of_burst();
+      cluster.drain(0);
+    };
+    burst(1, 1);  // seq 1, in flight: nothing is delivered until pump()
+    burst(2, 2);
+    burst(3, 3);
+    burst(4, 7);  // with 2 and 3 waiting: 6 unassigned, a full batch
+    cluster.pump();
+    cluster.advance(Duration(5'000), 3);
+    std::vector<std::size_t> sizes;
+    for (const auto& batch : cluster.committed[0]) sizes.push_back(batch.requests.size());
+    EXPECT_EQ(sizes,
+              nagle ? (std::vector<std::size_t>{1, 4, 2}) : (std::vector<std::size_t>{1, 1, 1, 4}))
+        << (nagle ? "with" : "without") << " Nagle's rule";
+    expect_same_applied(cluster);
+  }
+}
+
 TEST(Replica, CheckpointsBecomeStableAndTheLogIsCollected) {
   TestCluster cluster(4);  // K = 4, L = 8
   for (int i = 1; i <= 40; ++i) {

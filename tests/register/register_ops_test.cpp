@@ -145,7 +145,7 @@ TEST_F(RegisterOpsTest, DecodingIsStrictAndNeverThrows) {
     }
   };
 
-  refused({}, "kind");
+  refused({}, "empty operation");
   refused({0}, "unknown operation kind 0");
   refused({3, 0, 0}, "unknown operation kind 3");
   // Every proper prefix is truncated input.

@@ -478,7 +478,7 @@ TEST_F(RegisterTest, TheLogRecordsEveryOperation) {
       {12, OpKind::kVote, true,
        "vote FAIL from validator 2 on version 1 recorded (0 PASS, 1 FAIL)"},
       {13, OpKind::kVote, false, "duplicate vote"},
-      {14, OpKind::kUnknown, false, "malformed operation"},
+      {14, OpKind::kUnknown, false, "malformed operation: empty operation"},
       {15, OpKind::kVote, false, "malformed operation: truncated input"},
       {16, OpKind::kUnknown, false, "unknown operation kind 7"},
   };

@@ -64,6 +64,9 @@ void Replica::maybe_propose_batches() {
     if (next_seq_ < last_executed_) next_seq_ = std::max(next_seq_, last_executed_);
     if (next_seq_ - last_executed_ >= options_.max_in_flight) return;
     if (!in_window(next_seq_ + 1)) return;
+    if (next_seq_ - last_executed_ >= options_.max_partial_in_flight &&
+        unassigned_requests(options_.max_batch) < options_.max_batch)
+      return;
     std::vector<MessagePtr> batch;
     for (auto& [key, pending] : pending_) {
       if (pending.assigned) continue;
@@ -80,6 +83,14 @@ void Replica::maybe_propose_batches() {
     accept_pre_prepare(seq, message);
     check_prepared(seq);
   }
+}
+
+std::size_t Replica::unassigned_requests(std::size_t up_to) const {
+  std::size_t count = 0;
+  for (auto it = pending_.begin(); it != pending_.end() && count < up_to; ++it) {
+    if (!it->second.assigned) ++count;
+  }
+  return count;
 }
 
 bool Replica::valid_pre_prepare(const SignedMessage& message, std::string* why) const {

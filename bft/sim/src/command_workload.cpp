@@ -150,7 +150,7 @@ class CommandSimulation {
     options_.max_batch = w.max_batch;
     options_.max_in_flight = w.max_in_flight > 0 ? w.max_in_flight : w.pipeline;
     // As the validators batch: proposals at the end of a burst, here of one message.
-    options_.batch_per_burst = true;
+    options_.batch_by_burst();
     options_.view_change_timeout = microseconds(w.view_change_timeout_ms * 1000);
     options_.retransmit_interval = microseconds(w.retransmit_ms * 1000);
     hosts_.resize(n);

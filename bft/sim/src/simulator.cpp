@@ -255,7 +255,7 @@ void Simulation::build_cluster() {
   options_.max_batch = t.max_batch;
   options_.max_in_flight = t.max_in_flight;
   // As the validators batch: proposals at the end of a burst, here of one delivery.
-  options_.batch_per_burst = true;
+  options_.batch_by_burst();
   options_.view_change_timeout =
       Duration(static_cast<std::int64_t>(t.view_change_timeout_ms * 1000));
   options_.retransmit_interval = Duration(static_cast<std::int64_t>(t.retransmit_ms * 1000));

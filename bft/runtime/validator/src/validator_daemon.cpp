@@ -95,7 +95,7 @@ class Daemon final : public ValidatorDaemon {
     checks_ = std::make_shared<bft::CountingVerifier>(verifier_);
     verifier_ = checks_;
     replica_options_ = bft::replica_options(config_);
-    replica_options_.batch_per_burst = true;
+    replica_options_.batch_by_burst();
     replica_ = std::make_unique<bft::Replica>(
         replica_options_, std::make_shared<bft::SessionSigner>(replica_signer, sessions_),
         verifier_, app_);
@@ -141,7 +141,8 @@ class Daemon final : public ValidatorDaemon {
     }
     // Every message of a burst is stepped, then one flush persists all they produced with one
     // fsync before anything they produced is sent (group commit).
-    // The primary batches a burst's requests together (ReplicaOptions::batch_per_burst).
+    // The primary batches a burst's requests together, and while a batch is in flight it
+    // proposes only full ones (ReplicaOptions::batch_by_burst).
     reader_ = std::make_unique<ZmqReader>(
         io_, router_, [this](std::vector<zmq::message_t>& frames) { on_frames(frames); }, refusals_,
         [this] {

@@ -18,6 +18,7 @@
 // retransmission), recovery.cpp (restore from persisted records).
 #pragma once
 
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -44,6 +45,17 @@ struct ReplicaOptions {
   // instead of a batch each until max_in_flight (the validators' bursts; the simulator's are one
   // delivery each). Off, a request is proposed as it arrives.
   bool batch_per_burst = false;
+  // A partial batch (fewer than max_batch requests) is proposed only while fewer than this many
+  // of the primary's batches are in flight; full ones up to max_in_flight. At 1 (Nagle's rule) a
+  // partial batch waits for the pipeline to empty, gathering what arrives meanwhile: one request
+  // at a time is still proposed at once, and under load batches grow, spreading each batch's
+  // signatures over more requests. By default only max_in_flight bounds partial batches.
+  std::size_t max_partial_in_flight = std::numeric_limits<std::size_t>::max();
+  // How drivers that step messages in bursts batch: the validators, and the simulator as they do.
+  void batch_by_burst() {
+    batch_per_burst = true;
+    max_partial_in_flight = 1;
+  }
   Duration view_change_timeout{1'000'000};  // no progress on a pending request for this long
   Duration retransmit_interval{200'000};    // status, retransmission of own unfinished messages
 };
@@ -217,6 +229,7 @@ class Replica {
   void on_commit(const MessagePtr& message);
   bool is_late_vote(const SignedMessage& message) const;
   void maybe_propose_batches();
+  std::size_t unassigned_requests(std::size_t up_to) const;  // counted up to `up_to`
   bool valid_pre_prepare(const SignedMessage& message, std::string* why) const;
   void accept_pre_prepare(Seq seq, const MessagePtr& pre_prepare);
   void check_prepared(Seq seq);
