@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <cstring>
+
 #include "bftgate/crypto/sodium.hpp"
 
 namespace bftgate::crypto {
@@ -84,12 +86,25 @@ std::optional<KxPublicKey> kx_identity(const PublicKey& identity) {
   return out;
 }
 
-Mac mac(const SessionKey& key, Domain domain, ByteView body) {
+static_assert(sizeof(crypto_auth_hmacsha512256_state) == MacKey::kStateSize);
+
+MacKey::MacKey(const SessionKey& key) {
   ensure_sodium_initialized();
+  crypto_auth_hmacsha512256_state state;
+  crypto_auth_hmacsha512256_init(&state, key.bytes().data(), key.bytes().size());
+  std::memcpy(state_.data(), &state, sizeof state);
+  sodium_memzero(&state, sizeof state);
+}
+
+MacKey::~MacKey() {
+  sodium_memzero(state_.data(), state_.size());
+}
+
+Mac mac(const MacKey& key, Domain domain, ByteView body) {
   // Streamed, so the body is not copied behind its domain header.
   auto header = signing_message(domain, {});
   crypto_auth_hmacsha512256_state state;
-  crypto_auth_hmacsha512256_init(&state, key.bytes().data(), key.bytes().size());
+  std::memcpy(&state, key.state(), sizeof state);
   crypto_auth_hmacsha512256_update(&state, header.data(), header.size());
   crypto_auth_hmacsha512256_update(&state, body.data(), body.size());
   Mac tag;
@@ -98,9 +113,17 @@ Mac mac(const SessionKey& key, Domain domain, ByteView body) {
   return tag;
 }
 
-bool mac_verify(const SessionKey& key, Domain domain, ByteView body, const Mac& tag) {
+Mac mac(const SessionKey& key, Domain domain, ByteView body) {
+  return mac(MacKey(key), domain, body);
+}
+
+bool mac_verify(const MacKey& key, Domain domain, ByteView body, const Mac& tag) {
   auto expected = mac(key, domain, body);
   return sodium_memcmp(expected.bytes.data(), tag.bytes.data(), kMacSize) == 0;
+}
+
+bool mac_verify(const SessionKey& key, Domain domain, ByteView body, const Mac& tag) {
+  return mac_verify(MacKey(key), domain, body, tag);
 }
 
 }  // namespace bftgate::crypto

@@ -3,6 +3,7 @@
 #include "bftgate/crypto/session.hpp"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 namespace bftgate::crypto {
 namespace {
@@ -55,6 +56,29 @@ TEST(Session, AMacFailsOnAnyChangeOfKeyDomainOrBody) {
     auto bad = tag;
     bad.bytes[i] ^= 0x80;
     ASSERT_FALSE(mac_verify(keys->tx, Domain::kClientRequest, body, bad)) << i;
+  }
+}
+
+// A MacKey's precomputed state gives libsodium's one-shot HMAC-SHA-512-256 over the domain
+// header and body, for every body length around SHA-512's block, however often it is reused.
+TEST(Session, APreparedMacKeyGivesTheOneShotHmacEveryTime) {
+  auto client = KxSecret::generate();
+  auto server = KxSecret::generate();
+  auto keys = client.client_keys(server.public_key());
+  ASSERT_TRUE(keys.has_value());
+  MacKey prepared(keys->tx);
+  for (std::size_t size : {0u, 1u, 100u, 111u, 112u, 127u, 128u, 129u, 1000u}) {
+    Bytes body(size);
+    for (std::size_t i = 0; i < size; ++i) body[i] = static_cast<std::uint8_t>(i * 7 + size);
+    auto message = signing_message(Domain::kClientRequest, body);
+    Mac reference;
+    crypto_auth_hmacsha512256(reference.bytes.data(), message.data(), message.size(),
+                              keys->tx.bytes().data());
+    EXPECT_EQ(mac(prepared, Domain::kClientRequest, body), reference) << size;
+    EXPECT_EQ(mac(prepared, Domain::kClientRequest, body), reference) << size << ", again";
+    EXPECT_EQ(mac(keys->tx, Domain::kClientRequest, body), reference) << size;
+    EXPECT_TRUE(mac_verify(prepared, Domain::kClientRequest, body, reference)) << size;
+    EXPECT_FALSE(mac_verify(MacKey(keys->rx), Domain::kClientRequest, body, reference)) << size;
   }
 }
 

@@ -29,7 +29,7 @@ ClientSession::ClientSession(const ClusterConfig& config, const Signer& signer,
       throw std::invalid_argument(
           fmt::format("validator {}: its public key has no X25519 form for a session", v.id));
     }
-    keys_.emplace(v.id, std::move(*keys));
+    keys_.emplace(v.id, crypto::SessionMacKeys(*keys));
   }
 }
 
@@ -67,8 +67,8 @@ ReplicaSessions::ReplicaSessions(const ClusterConfig& config, ReplicaId self,
       principals_(std::move(principals)),
       capacity_(std::max<std::size_t>(1, capacity)) {}
 
-const crypto::SessionKeys* ReplicaSessions::keys_for(PrincipalId client,
-                                                     const Authenticator& authenticator) {
+const crypto::SessionMacKeys* ReplicaSessions::keys_for(PrincipalId client,
+                                                        const Authenticator& authenticator) {
   Key key{client, authenticator.session};
   if (auto it = sessions_.find(key); it != sessions_.end()) {
     // Every replica decides from the message alone: a remembered session still needs the
@@ -88,7 +88,8 @@ const crypto::SessionKeys* ReplicaSessions::keys_for(PrincipalId client,
   }
   order_.push_back(key);
   ++opened_;
-  return &sessions_.emplace(key, Session{authenticator.session_signature, std::move(*keys)})
+  return &sessions_
+              .emplace(key, Session{authenticator.session_signature, crypto::SessionMacKeys(*keys)})
               .first->second.keys;
 }
 

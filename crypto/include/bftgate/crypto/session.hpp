@@ -83,9 +83,35 @@ class KxSecret {
 // The X25519 form of a validator's Ed25519 public key; nullopt for a key that has none.
 std::optional<KxPublicKey> kx_identity(const PublicKey& identity);
 
+// A session key made ready for many tags: HMAC's keyed state (the key's inner and outer pads
+// absorbed) computed once, which saves two of a short message's four SHA-512 blocks per tag.
+// Wiped when destroyed.
+class MacKey {
+ public:
+  explicit MacKey(const SessionKey& key);
+  MacKey(const MacKey& other) = default;
+  MacKey& operator=(const MacKey& other) = default;
+  ~MacKey();
+  const std::uint8_t* state() const { return state_.data(); }
+
+  static constexpr std::size_t kStateSize = 416;  // crypto_auth_hmacsha512256_statebytes()
+
+ private:
+  alignas(64) std::array<std::uint8_t, kStateSize> state_{};
+};
+
+// Both directions of a session, ready for many tags.
+struct SessionMacKeys {
+  explicit SessionMacKeys(const SessionKeys& keys) : rx(keys.rx), tx(keys.tx) {}
+  MacKey rx;
+  MacKey tx;
+};
+
 // HMAC-SHA-512-256 (crypto_auth) of signing_message(domain, body) under `key`.
+Mac mac(const MacKey& key, Domain domain, ByteView body);
 Mac mac(const SessionKey& key, Domain domain, ByteView body);
 // Constant-time check of a tag made by mac().
+bool mac_verify(const MacKey& key, Domain domain, ByteView body, const Mac& tag);
 bool mac_verify(const SessionKey& key, Domain domain, ByteView body, const Mac& tag);
 
 }  // namespace bftgate::crypto

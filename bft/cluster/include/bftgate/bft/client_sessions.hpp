@@ -51,7 +51,7 @@ class ClientSession {
   PrincipalId id_;
   crypto::KxSecret secret_;
   crypto::Signature signature_;
-  std::map<ReplicaId, crypto::SessionKeys> keys_;
+  std::map<ReplicaId, crypto::SessionMacKeys> keys_;
 };
 
 // A validator's side: the sessions clients open with it, each derived on its first request and
@@ -70,7 +70,7 @@ class ReplicaSessions {
  private:
   using Key = std::pair<PrincipalId, crypto::KxPublicKey>;
   // The keys of (client, session), after checking the client's signature over it the first time.
-  const crypto::SessionKeys* keys_for(PrincipalId client, const Authenticator& authenticator);
+  const crypto::SessionMacKeys* keys_for(PrincipalId client, const Authenticator& authenticator);
 
   ClusterConfig config_;
   ReplicaId self_;
@@ -79,7 +79,7 @@ class ReplicaSessions {
   std::size_t capacity_;
   struct Session {
     crypto::Signature signature;  // the client's, checked once: later requests must repeat it
-    crypto::SessionKeys keys;
+    crypto::SessionMacKeys keys;
   };
   std::map<Key, Session> sessions_;
   std::deque<Key> order_;  // oldest first
