@@ -188,8 +188,7 @@ Ready Replica::take_ready() {
   return out;
 }
 
-std::size_t Replica::matching(const std::map<ReplicaId, MessagePtr>& votes, View view,
-                              const Digest& digest) const {
+std::size_t Replica::matching(const Votes& votes, View view, const Digest& digest) const {
   std::size_t count = 0;
   for (const auto& [sender, message] : votes) {
     if (const auto* p = message->as<Prepare>()) {

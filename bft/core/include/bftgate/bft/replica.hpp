@@ -18,6 +18,8 @@
 // retransmission), recovery.cpp (restore from persisted records).
 #pragma once
 
+#include <boost/container/flat_map.hpp>
+#include <boost/container/small_vector.hpp>
 #include <limits>
 #include <map>
 #include <memory>
@@ -188,10 +190,16 @@ class Replica {
  private:
   using RequestKey = std::pair<PrincipalId, std::uint64_t>;
 
+  // One vote per sender, sorted by sender; the first few kept inline: a slot's prepares and
+  // commits are a handful each, and a node-based map allocated for every one.
+  using Votes = boost::container::flat_map<
+      ReplicaId, MessagePtr, std::less<>,
+      boost::container::small_vector<std::pair<ReplicaId, MessagePtr>, 4>>;
+
   struct Slot {
     MessagePtr pre_prepare;                       // accepted in `view_` (or from a NewView)
-    std::map<ReplicaId, MessagePtr> prepares;     // current view, first per sender
-    std::map<ReplicaId, MessagePtr> commits;      // current view, first per sender
+    Votes prepares;                               // current view, first per sender
+    Votes commits;                                // current view, first per sender
     std::optional<PreparedProof> prepared_proof;  // latest prepared certificate, any view
     MessagePtr my_prepare;                        // what this replica said in this slot, this view
     MessagePtr my_commit;
@@ -236,8 +244,7 @@ class Replica {
   void check_committed(Seq seq);
   void execute_ready_batches();
   void execute_batch(Seq seq, const MessagePtr& pre_prepare, bool recovering);
-  std::size_t matching(const std::map<ReplicaId, MessagePtr>& votes, View view,
-                       const Digest& digest) const;
+  std::size_t matching(const Votes& votes, View view, const Digest& digest) const;
 
   // checkpoints.cpp
   void take_checkpoint(Seq seq, bool announce);
