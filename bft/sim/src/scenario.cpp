@@ -263,7 +263,7 @@ Scenario parse_scenario(const json& j) {
     if (compaction.down_s <= 0) throw ScenarioError("compaction.down_s: must be positive");
   }
   for (const auto& c : get_or(j, "crashes", json::array(), "scenario")) {
-    only_fields(c, "crashes[]", {"validator", "at_s", "recover_s"});
+    only_fields(c, "crashes[]", {"validator", "at_s", "recover_s", "power_loss"});
     CrashSpec spec;
     spec.replica = parse_replica(c.value("validator", json()), n, "crashes[].validator");
     spec.at_s = non_negative(get_or(c, "at_s", 0.0, "crashes[]"), "crashes[].at_s");
@@ -272,6 +272,7 @@ Scenario parse_scenario(const json& j) {
           non_negative(get_or(c, "recover_s", 0.0, "crashes[]"), "crashes[].recover_s");
     if (spec.recover_s && *spec.recover_s <= spec.at_s)
       throw ScenarioError("crashes[]: recover_s must be after at_s");
+    spec.power_loss = get_or(c, "power_loss", false, "crashes[]");
     s.crashes.push_back(spec);
   }
   if (j.contains("byzantine")) {
@@ -519,6 +520,7 @@ json Scenario::to_json() const {
   for (const auto& c : crashes) {
     json cj = {{"validator", c.replica}, {"at_s", c.at_s}};
     if (c.recover_s) cj["recover_s"] = *c.recover_s;
+    if (c.power_loss) cj["power_loss"] = true;
     j["crashes"].push_back(cj);
   }
   j["compaction"] = {{"wal_records", compaction.wal_records},

@@ -81,6 +81,7 @@ struct Instance {
   std::unique_ptr<bft::AdapterRegister> app;
   std::unique_ptr<bft::Replica> replica;
   std::vector<bft::PersistRecord> disk;
+  std::size_t synced = 0;             // disk[0, synced) is durable; the rest a power loss takes
   std::size_t compacted_records = 0;  // the disk's size after its last compaction
 };
 
@@ -170,7 +171,7 @@ class Simulation {
   void deliver(const Event& event);
   void handle_ready(ReplicaHost& host, std::size_t instance);
   bool maybe_compact(Instance& instance);
-  void crash(ReplicaHost& host);
+  void crash(ReplicaHost& host, bool power_loss = false);
   void send(std::uint32_t from_replica_group, PrincipalId to, const MessagePtr& message,
             Duration extra_delay);
   bool partitioned(ReplicaId a, ReplicaId b) const;
@@ -315,7 +316,7 @@ RunResult Simulation::run() {
         EventKind::kTick, host.id);
   }
   for (const auto& crash : scenario_.crashes) {
-    schedule(seconds(crash.at_s), EventKind::kCrash, crash.replica);
+    schedule(seconds(crash.at_s), EventKind::kCrash, crash.replica, crash.power_loss ? 1 : 0);
     if (crash.recover_s) schedule(seconds(*crash.recover_s), EventKind::kRecover, crash.replica);
   }
   for (const auto& a : scenario_.adapters) {
@@ -390,7 +391,7 @@ void Simulation::process(const Event& event) {
       break;
     }
     case EventKind::kCrash:
-      crash(hosts_[event.target]);
+      crash(hosts_[event.target], /*power_loss=*/event.arg != 0);
       break;
     case EventKind::kRecover: {
       auto& host = hosts_[event.target];
@@ -405,6 +406,7 @@ void Simulation::process(const Event& event) {
         instance.replica->restore(disk);
         host.checkers[k].restored(disk);
         instance.disk = std::move(disk);
+        instance.synced = instance.disk.size();
         // Recovery must rebuild exactly the state the replica had executed.
         if (honest(host.id)) {
           checker_.on_state(host.id, instance.replica->last_executed(),
@@ -505,9 +507,13 @@ void Simulation::deliver(const Event& event) {
   }
 }
 
-void Simulation::crash(ReplicaHost& host) {
+void Simulation::crash(ReplicaHost& host, bool power_loss) {
   host.up = false;
   for (auto& instance : host.instances) {
+    if (power_loss) {
+      result_.records_lost_to_power += instance.disk.size() - instance.synced;
+      instance.disk.resize(instance.synced);
+    }
     instance.replica.reset();
     instance.app.reset();
   }
@@ -520,6 +526,7 @@ bool Simulation::maybe_compact(Instance& instance) {
     return false;
   instance.disk = instance.replica->live_records();
   instance.compacted_records = instance.disk.size();
+  instance.synced = instance.disk.size();  // a compaction is written and synced whole
   ++result_.compactions;
   return true;
 }
@@ -536,7 +543,9 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
   }
   if (ready.empty()) return;
   // Persist before send: in the simulator the disk is the list of records a restart replays.
+  const bool sync = ready.needs_sync();
   for (auto& record : ready.persist) instance.disk.push_back(std::move(record));
+  if (sync) instance.synced = instance.disk.size();  // one sync covers all written before it
   bool compacted = maybe_compact(instance);
   if (honest(host.id)) {
     for (const auto& batch : ready.committed) checker_.on_commit(host.id, batch);
@@ -773,6 +782,7 @@ nlohmann::json RunResult::to_json() const {
   j["state_transfers"] = state_transfers;
   j["compactions"] = compactions;
   j["crashes_after_compaction"] = crashes_after_compaction;
+  j["records_lost_to_power"] = records_lost_to_power;
   j["committed_seqs"] = committed_seqs;
   j["refused_loads"] = refused_loads;
   j["trace_hash"] = fmt::format("{:016x}", trace_hash);

@@ -56,6 +56,9 @@ struct CrashSpec {
   ReplicaId replica = 0;
   double at_s = 0;
   std::optional<double> recover_s;  // restarts from what it persisted
+  // The machine loses power rather than the process dying: what was written but never synced
+  // (the last executed batches, Ready::needs_sync) is lost too.
+  bool power_loss = false;
 };
 
 enum class Verdict { kPass, kFail };

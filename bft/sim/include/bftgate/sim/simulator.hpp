@@ -69,8 +69,9 @@ struct RunResult {
   std::uint64_t state_transfers = 0;
   std::uint64_t compactions = 0;  // write-ahead logs rewritten to their live records
   std::uint64_t crashes_after_compaction = 0;
-  std::uint64_t committed_seqs = 0;  // highest sequence number executed by an honest replica
-  std::uint64_t refused_loads = 0;   // inference-node refusals (bad certificate, digest, version)
+  std::uint64_t records_lost_to_power = 0;  // written, never synced, gone with a power loss
+  std::uint64_t committed_seqs = 0;         // highest sequence number executed by an honest replica
+  std::uint64_t refused_loads = 0;  // inference-node refusals (bad certificate, digest, version)
   std::vector<std::string> violations;  // each: "<invariant>: <what happened>"
   std::vector<ReplicaAtEnd> replicas_at_end;
   std::vector<FleetSample> fleet_samples;
