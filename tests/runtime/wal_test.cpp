@@ -8,6 +8,7 @@
 
 #include "../core/test_cluster.hpp"
 #include "bftgate/bft/persist_codec.hpp"
+#include "bftgate/crypto/checksum.hpp"
 #include "test_dirs.hpp"
 
 namespace bftgate::runtime {
@@ -169,6 +170,66 @@ TEST(WriteAheadLog, TornTailIsTruncatedAndAppendingContinues) {
   auto records = reopen(path);
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[2], bytes_of("after-recovery"));
+}
+
+// Written ahead, the log keeps zeros after its last record: appends overwrite them without
+// growing the file, reopening keeps them (they are no torn tail), and a record torn while being
+// written over them is cut off like any other.
+TEST(WriteAheadLog, SpaceWrittenAheadIsKeptOverwrittenAndNeverTakenForATornTail) {
+  TempDir dir;
+  auto path = dir.path() / "wal.log";
+  const WalOptions ahead{.preallocate = 4096};
+  // What makes zeros unambiguous: an all-zero frame would be an empty payload with checksum 0.
+  ASSERT_NE(crypto::record_checksum(ByteView{}), 0u);
+  std::uint64_t logical = 0;
+  {
+    auto opened = WriteAheadLog::open(path, ahead);
+    ASSERT_TRUE(opened.ok());
+    auto& wal = opened->first;
+    ASSERT_TRUE(wal.append(bytes_of("first")).ok());
+    ASSERT_TRUE(wal.sync().ok());
+    logical = wal.size_bytes();
+    EXPECT_EQ(logical, 8u + 8 + 5);
+    EXPECT_EQ(std::filesystem::file_size(path), logical + 4096);
+    ASSERT_TRUE(wal.append(bytes_of("second")).ok());
+    ASSERT_TRUE(wal.sync().ok());
+    EXPECT_EQ(std::filesystem::file_size(path), logical + 4096);  // overwritten, not grown
+    logical = wal.size_bytes();
+  }
+  std::uint64_t truncated = 1;
+  EXPECT_EQ(reopen(path, &truncated), (std::vector<Bytes>{bytes_of("first"), bytes_of("second")}));
+  EXPECT_EQ(truncated, 0u);
+  {
+    auto opened = WriteAheadLog::open(path, ahead);
+    ASSERT_TRUE(opened.ok());
+    EXPECT_EQ(opened->first.size_bytes(), logical);
+    ASSERT_TRUE(opened->first.append(Bytes(5000, 9)).ok());  // beyond what was written ahead
+    ASSERT_TRUE(opened->first.sync().ok());
+    logical = opened->first.size_bytes();
+    EXPECT_EQ(std::filesystem::file_size(path), logical + 4096);
+  }
+  ASSERT_EQ(reopen(path).size(), 3u);
+  // A crash while the fourth record was being written: part of its frame lies over the zeros.
+  auto torn = frame_record(bytes_of("the fourth record, cut short"));
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, torn.data(), 10, static_cast<off_t>(logical)), 10);
+  ::close(fd);
+  auto records = reopen(path, &truncated);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(truncated, 10u + 4096 - 10);  // the torn frame and the zeros after it
+  EXPECT_EQ(std::filesystem::file_size(path), logical);
+  // A log in the first format is never written ahead: an all-zero frame is a record there.
+  auto old_path = dir.path() / "old.log";
+  append_raw(old_path, wal_header(WalFormat::kCrc32));
+  {
+    auto opened = WriteAheadLog::open(old_path, ahead);
+    ASSERT_TRUE(opened.ok());
+    ASSERT_TRUE(opened->first.append(bytes_of("old")).ok());
+    ASSERT_TRUE(opened->first.sync().ok());
+    EXPECT_EQ(std::filesystem::file_size(old_path), opened->first.size_bytes());
+  }
+  EXPECT_EQ(reopen(old_path).size(), 1u);
 }
 
 TEST(WriteAheadLog, CorruptionInTheMiddleIsRefusedNotCutOff) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/crc.hpp>
 #include <cerrno>
 #include <cstring>
@@ -97,8 +98,8 @@ Bytes wal_header(WalFormat format) {
   return Bytes(magic.begin(), magic.end());
 }
 
-Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(
-    const std::filesystem::path& path) {
+Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(const std::filesystem::path& path,
+                                                                  WalOptions options) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Error{os_error("cannot open write-ahead log", path)};
   auto close_on_error = [fd](Error e) {
@@ -111,6 +112,7 @@ Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(
 
   WalRecovery recovery;
   std::uint64_t good = 0;
+  std::uint64_t allocated = 0;
   auto format = WalFormat::kSipHash;
   if (file_size == 0) {
     if (auto s = write_all(fd, kMagic, path); !s) return close_on_error(s.error());
@@ -160,7 +162,13 @@ Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(
       recovery.records.emplace_back(payload.begin(), payload.end());
       good += kFrameHeader + length;
     }
-    if (good < content.size()) {
+    if (good < content.size() &&
+        std::all_of(content.begin() + static_cast<std::ptrdiff_t>(good), content.end(),
+                    [](std::uint8_t b) { return b == 0; })) {
+      // Space written ahead: the next record overwrites it (wal.hpp: an all-zero frame is no
+      // record in the current format, and only current-format logs are written ahead).
+      allocated = content.size();
+    } else if (good < content.size()) {
       // A torn write (or corruption) at the end: cut it off so appends continue from a clean end.
       recovery.truncated_bytes = content.size() - good;
       if (::ftruncate(fd, static_cast<off_t>(good)) != 0 || ::fsync(fd) != 0) {
@@ -170,15 +178,18 @@ Result<std::pair<WriteAheadLog, WalRecovery>> WriteAheadLog::open(
   }
   if (::lseek(fd, static_cast<off_t>(good), SEEK_SET) < 0)
     return close_on_error(Error{os_error("cannot seek", path)});
-  return std::pair{WriteAheadLog(path, fd, good, format), std::move(recovery)};
+  return std::pair{WriteAheadLog(path, fd, good, std::max(good, allocated), format, options),
+                   std::move(recovery)};
 }
 
 WriteAheadLog::WriteAheadLog(WriteAheadLog&& other) noexcept
     : path_(std::move(other.path_)),
       fd_(other.fd_),
       size_(other.size_),
+      allocated_(other.allocated_),
       syncs_(other.syncs_),
       format_(other.format_),
+      options_(other.options_),
       buffer_(std::move(other.buffer_)),
       written_unsynced_(other.written_unsynced_) {
   other.fd_ = -1;
@@ -190,8 +201,10 @@ WriteAheadLog& WriteAheadLog::operator=(WriteAheadLog&& other) noexcept {
     path_ = std::move(other.path_);
     fd_ = other.fd_;
     size_ = other.size_;
+    allocated_ = other.allocated_;
     syncs_ = other.syncs_;
     format_ = other.format_;
+    options_ = other.options_;
     buffer_ = std::move(other.buffer_);
     written_unsynced_ = other.written_unsynced_;
     other.fd_ = -1;
@@ -211,8 +224,24 @@ Status WriteAheadLog::append(ByteView record) {
   return ok_status();
 }
 
+Status WriteAheadLog::preallocate_for(std::uint64_t end) {
+  if (options_.preallocate == 0 || format_ != WalFormat::kSipHash || end <= allocated_)
+    return ok_status();
+  const auto target = end + options_.preallocate;
+  static const Bytes zeros(1 << 20, 0);
+  while (allocated_ < target) {
+    auto chunk = std::min<std::uint64_t>(zeros.size(), target - allocated_);
+    auto n = ::pwrite(fd_, zeros.data(), chunk, static_cast<off_t>(allocated_));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(os_error("cannot write ahead in", path_));
+    allocated_ += static_cast<std::uint64_t>(n);
+  }
+  return ok_status();
+}
+
 Status WriteAheadLog::flush_buffer() {
   if (buffer_.empty()) return ok_status();
+  if (auto s = preallocate_for(size_ + buffer_.size()); !s) return s;
   if (auto s = write_all(fd_, buffer_, path_); !s) return s;
   size_ += buffer_.size();
   buffer_.clear();
@@ -252,6 +281,7 @@ Status WriteAheadLog::rewrite(const std::vector<Bytes>& records) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
   size_ = content.size();
+  allocated_ = size_;
   format_ = WalFormat::kSipHash;
   buffer_.clear();
   written_unsynced_ = false;  // the rewrite was synced
