@@ -303,6 +303,7 @@ class Daemon final : public ValidatorDaemon {
                                         .last_executed = replica_->last_executed(),
                                         .wal_bytes = wal_.size_bytes(),
                                         .wal_syncs = wal_.syncs(),
+                                        .wal_late_syncs = late_syncs_,
                                         .signatures_verified = checks_->checks(),
                                         .signatures_skipped = replica_->skipped_verifications(),
                                         .macs_verified = checks_->mac_checks(),
@@ -448,7 +449,9 @@ class Daemon final : public ValidatorDaemon {
       auto due = *unsynced_since_ + kSyncSoon;
       auto now = std::chrono::steady_clock::now();
       if (now >= due) {
+        const auto syncs = wal_.syncs();
         sync_wal();
+        late_syncs_ += wal_.syncs() - syncs;
       } else {
         arm_sync_soon(due - now);
       }
@@ -677,6 +680,7 @@ class Daemon final : public ValidatorDaemon {
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer sync_soon_timer_;
   bool sync_soon_armed_ = false;
+  std::uint64_t late_syncs_ = 0;  // made by sync_soon's timer
   // When the oldest record not yet durable was written (none: everything written is durable).
   std::optional<std::chrono::steady_clock::time_point> unsynced_since_;
   std::map<RouteKey, std::string> client_routes_;

@@ -70,6 +70,10 @@ std::string ValidatorMetrics::text(std::uint32_t validator, const State& state) 
       .sample("bftgate_validator_wal_bytes", self, state.wal_bytes);
   m.family("bftgate_validator_wal_syncs_total", "counter", "fdatasyncs of the write-ahead log.")
       .sample("bftgate_validator_wal_syncs_total", self, state.wal_syncs);
+  m.family("bftgate_validator_wal_late_syncs_total", "counter",
+           "fdatasyncs of records no message needed (executed batches) that no message's sync "
+           "covered within 2 ms.")
+      .sample("bftgate_validator_wal_late_syncs_total", self, state.wal_late_syncs);
   m.family("bftgate_validator_signatures_verified_total", "counter",
            "Ed25519 signatures checked (a cached check counts too).")
       .sample("bftgate_validator_signatures_verified_total", self, state.signatures_verified);

@@ -24,6 +24,7 @@ class ValidatorMetrics {
     std::uint64_t last_executed = 0;
     std::uint64_t wal_bytes = 0;
     std::uint64_t wal_syncs = 0;
+    std::uint64_t wal_late_syncs = 0;  // of those, for records no message needed, when due
     std::uint64_t signatures_verified = 0;
     std::uint64_t signatures_skipped = 0;
     std::uint64_t macs_verified = 0;    // client requests checked by their session MAC
