@@ -476,6 +476,34 @@ TEST(Replica, CftModeCommitsWithAMajority) {
   EXPECT_EQ(count_applied(*cluster.apps[1], "majority"), 1u);
 }
 
+// A driver may drain every Ready into one buffer: each take hands over exactly what the
+// replica produced since the last one, never a message or record of an earlier Ready.
+TEST(Replica, AReadyDrainedIntoABufferHoldsOnlyWhatIsNew) {
+  TestCluster cluster(4);
+  auto& primary = *cluster.replicas[0];
+  Ready buffer;
+  primary.step(cluster.request(1, "first"));
+  primary.end_of_burst();
+  primary.take_ready(buffer);
+  ASSERT_EQ(buffer.messages.size(), 1u);
+  const auto first = buffer.messages[0].message;
+  EXPECT_EQ(first->type(), MessageType::kPrePrepare);
+  EXPECT_FALSE(buffer.persist.empty());
+
+  EXPECT_FALSE(primary.has_ready());
+  primary.take_ready(buffer);
+  EXPECT_TRUE(buffer.empty());
+
+  primary.step(cluster.request(2, "second"));
+  primary.end_of_burst();
+  primary.take_ready(buffer);
+  ASSERT_EQ(buffer.messages.size(), 1u);
+  EXPECT_NE(buffer.messages[0].message, first);
+  for (const auto& record : buffer.persist) EXPECT_NE(record.message, first);
+  primary.take_ready(buffer);
+  EXPECT_TRUE(buffer.empty());
+}
+
 TEST(Replica, BadSignaturesAndImpostorsAreRejected) {
   TestCluster cluster(4);
   auto request = cluster.request(1, "x");

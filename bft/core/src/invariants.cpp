@@ -21,32 +21,40 @@ std::optional<std::string> Replica::invariant_violation() const {
   if (stable_.seq % options_.checkpoint_interval != 0)
     return fmt::format("stable checkpoint {} is not a multiple of {}", stable_.seq,
                        options_.checkpoint_interval);
+  // An ordered map: its first and last keys bound the others.
+  if (!slots_.empty() && (slots_.begin()->first <= low_ || slots_.rbegin()->first > high)) {
+    auto outside = slots_.begin()->first <= low_ ? slots_.begin()->first : slots_.rbegin()->first;
+    return fmt::format("slot {} outside the window ({}, {}]", outside, low_, high);
+  }
+  // The sequence number a slot's message names: 0 for a message of another kind.
+  const auto seq_of = [](const SignedMessage& m) -> Seq {
+    if (const auto* pp = m.as<PrePrepare>()) return pp->seq;
+    if (const auto* p = m.as<Prepare>()) return p->seq;
+    if (const auto* c = m.as<Commit>()) return c->seq;
+    return 0;
+  };
   for (const auto& [seq, s] : slots_) {
-    if (seq <= low_ || seq > high)
-      return fmt::format("slot {} outside the window ({}, {}]", seq, low_, high);
-    const auto slot_of = [](const MessagePtr& m) -> std::optional<Seq> {
-      if (!m) return std::nullopt;
-      if (const auto* pp = m->as<PrePrepare>()) return pp->seq;
-      if (const auto* p = m->as<Prepare>()) return p->seq;
-      if (const auto* c = m->as<Commit>()) return c->seq;
-      return Seq{0};
-    };
-    for (const auto* m : {&s.pre_prepare, &s.my_prepare, &s.my_commit}) {
-      auto at = slot_of(*m);
-      if (at && *at != seq) return fmt::format("slot {} holds a message for {}", seq, *at);
-    }
-    if (s.my_prepare && s.my_prepare->sender != self_)
-      return fmt::format("slot {}: its own prepare is signed by {}", seq, s.my_prepare->sender);
-    if (s.my_commit && s.my_commit->sender != self_)
-      return fmt::format("slot {}: its own commit is signed by {}", seq, s.my_commit->sender);
     // While a view change is under way the old view's pre-prepares stay until the new view.
-    if (auto pp_view = s.pre_prepare ? s.pre_prepare->as<PrePrepare>()->view : view_;
-        pp_view > view_ || (view_active_ && pp_view != view_)) {
+    auto pp_view = view_;
+    if (s.pre_prepare) {
+      const auto* pp = s.pre_prepare->as<PrePrepare>();
+      if (pp == nullptr || pp->seq != seq)
+        return fmt::format("slot {} holds a message for {}", seq, seq_of(*s.pre_prepare));
+      pp_view = pp->view;
+    }
+    for (const auto* mine : {&s.my_prepare, &s.my_commit}) {
+      if (!*mine) continue;
+      if (seq_of(**mine) != seq)
+        return fmt::format("slot {} holds a message for {}", seq, seq_of(**mine));
+      if ((*mine)->sender != self_)
+        return fmt::format("slot {}: its own {} is signed by {}", seq,
+                           mine == &s.my_prepare ? "prepare" : "commit", (*mine)->sender);
+    }
+    if (pp_view > view_ || (view_active_ && pp_view != view_)) {
       return fmt::format("slot {} holds a pre-prepare of view {} in view {}{}", seq, pp_view, view_,
                          view_active_ ? "" : " (changing)");
     }
   }
-  // An ordered map: its first and last keys bound the others.
   if (!executed_.empty() &&
       (executed_.begin()->first <= stable_.seq || executed_.rbegin()->first > last_executed_)) {
     return fmt::format("executed batches {}..{} outside ({}, {}]", executed_.begin()->first,

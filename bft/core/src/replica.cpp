@@ -181,11 +181,16 @@ bool binds_sender(const SignedMessage& message) {
 }
 
 Ready Replica::take_ready() {
-  Ready out = std::move(ready_);
-  ready_ = Ready{};
+  Ready out;
+  take_ready(out);
+  return out;
+}
+
+void Replica::take_ready(Ready& into) {
+  into.clear();
+  std::swap(into, ready_);
   if constexpr (seeded_bug("persist-after-send")) ready_.persist = std::move(deferred_persist_);
   deferred_persist_.clear();
-  return out;
 }
 
 std::size_t Replica::matching(const Votes& votes, View view, const Digest& digest) const {

@@ -83,6 +83,7 @@ struct Instance {
   std::vector<bft::PersistRecord> disk;
   std::size_t synced = 0;             // disk[0, synced) is durable; the rest a power loss takes
   std::size_t compacted_records = 0;  // the disk's size after its last compaction
+  bft::Ready ready;                   // drained into after every step, its vectors reused
 };
 
 struct Outstanding {
@@ -478,7 +479,10 @@ void Simulation::process(const Event& event) {
 void Simulation::deliver(const Event& event) {
   ++result_.deliveries;
   auto to = event.target;
-  if (auto client = clients_.find(to); client != clients_.end()) {
+  // Replicas are 0..n-1; every other principal is a client (kValidatorClientBase and above).
+  if (to >= hosts_.size()) {
+    auto client = clients_.find(to);
+    if (client == clients_.end()) return;
     const auto* reply = event.message->as<bft::Reply>();
     if (reply == nullptr ||
         !verifier_->verify(event.message->sender, bft::domain_of(event.message->type()),
@@ -492,7 +496,6 @@ void Simulation::deliver(const Event& event) {
     if (it->second.replied.size() >= std::size_t{config_.f} + 1) it->second.done = true;
     return;
   }
-  if (to >= hosts_.size()) return;
   auto& host = hosts_[to];
   if (!host.up) return;
   for (std::size_t k = 0; k < host.instances.size(); ++k) {
@@ -533,7 +536,12 @@ bool Simulation::maybe_compact(Instance& instance) {
 
 void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
   auto& instance = host.instances[k];
-  auto ready = instance.replica->has_ready() ? instance.replica->take_ready() : bft::Ready{};
+  auto& ready = instance.ready;
+  if (instance.replica->has_ready()) {
+    instance.replica->take_ready(ready);
+  } else {
+    ready.clear();
+  }
   if (auto broken = host.checkers[k].after_step(*instance.replica, ready)) {
     checker_.on_replica_invariant(
         host.id, fmt::format("seed {}, event {} at {:.6f} s: {}", result_.seed, result_.events,
@@ -575,16 +583,7 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
   }
   if (k == 0 && !ready.committed.empty()) start_validations(host);
 
-  std::vector<bft::TimedOutbound> outgoing;
-  if (host.strategy) {
-    bft::StrategyContext context{host.id, *instance.replica, *host.signer, options_.replicas, rng_,
-                                 now_};
-    outgoing = host.strategy->transform(context, std::move(ready.messages));
-  } else {
-    outgoing.reserve(ready.messages.size());
-    for (auto& m : ready.messages) outgoing.push_back({std::move(m), Duration(0)});
-  }
-  for (const auto& [out, delay] : outgoing) {
+  auto route = [&](const Outbound& out, Duration delay) {
     switch (out.to) {
       case Outbound::To::kAllReplicas:
         for (const auto& other : hosts_) {
@@ -596,6 +595,14 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
         send(host.id, out.destination, out.message, delay);
         break;
     }
+  };
+  if (host.strategy) {
+    bft::StrategyContext context{host.id, *instance.replica, *host.signer, options_.replicas, rng_,
+                                 now_};
+    for (const auto& [out, delay] : host.strategy->transform(context, std::move(ready.messages)))
+      route(out, delay);
+  } else {
+    for (const auto& out : ready.messages) route(out, Duration(0));
   }
 }
 
@@ -621,9 +628,11 @@ void Simulation::send(std::uint32_t from_group, PrincipalId to, const MessagePtr
                       Duration extra_delay) {
   ++result_.sent_by_type[static_cast<std::size_t>(message->type())];
   result_.bytes_sent += message->signed_bytes.size() + crypto::kSignatureSize;
-  ReplicaId to_group = to < hosts_.size() ? to : kNoReplica;
-  if (auto client = clients_.find(to); client != clients_.end())
-    to_group = client->second.colocated_with;
+  ReplicaId to_group = to;
+  if (to >= hosts_.size()) {
+    auto client = clients_.find(to);
+    to_group = client != clients_.end() ? client->second.colocated_with : kNoReplica;
+  }
   const auto& l = link();
   if (partitioned(from_group, to_group) || round_partitioned(from_group, to_group, *message) ||
       (l.loss > 0 && std::uniform_real_distribution<double>()(rng_) < l.loss)) {

@@ -374,8 +374,9 @@ class Daemon final : public ValidatorDaemon {
   // leave once their records are durable; replies (and status, catch-up) leave before that
   // fdatasync, and a Ready of executed batches alone is synced later (sync_soon).
   void flush() {
+    bft::Ready ready;
     while (replica_->has_ready()) {
-      auto ready = replica_->take_ready();
+      replica_->take_ready(ready);
       const auto taken = std::chrono::steady_clock::now();
       metrics_.on_ready(ready, taken);
       for (const auto& record : ready.persist) {

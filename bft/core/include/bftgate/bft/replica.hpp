@@ -124,6 +124,13 @@ struct Ready {
   bool empty() const {
     return persist.empty() && messages.empty() && committed.empty() && events.empty();
   }
+  // Empties it and keeps its vectors' capacity (take_ready(Ready&) hands it back for reuse).
+  void clear() {
+    persist.clear();
+    messages.clear();
+    committed.clear();
+    events.clear();
+  }
   // Whether `persist` must be durable before the messages that bind this replica leave. Executed
   // batches alone need not be: a reply promises nothing the replica could later contradict (its
   // batch committed once a quorum prepared it, and re-executing it gives the same reply).
@@ -154,6 +161,9 @@ class Replica {
   void restore(const std::vector<PersistRecord>& records);
 
   Ready take_ready();
+  // The same into `into`, whose emptied vectors the replica keeps for its next Ready: a driver
+  // that drains into one Ready per replica allocates no vectors per step.
+  void take_ready(Ready& into);
   bool has_ready() const { return !ready_.empty(); }
 
   // The records that rebuild this replica as it is now: the stable checkpoint, the batches
