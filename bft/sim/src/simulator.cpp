@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/heap/d_ary_heap.hpp>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -65,16 +66,53 @@ enum class EventKind : std::uint8_t {
 };
 
 struct Event {
-  Time at;
-  std::uint64_t order;
   EventKind kind;
   std::uint32_t target;  // principal (deliver), replica, client, or fleet node
   std::uint64_t arg;     // version, request id, ...
   MessagePtr message;
+};
 
-  bool operator>(const Event& other) const {
-    return at != other.at ? at > other.at : order > other.order;
+// The event queue orders small keys; the events themselves stay in a slab (EventQueue::events_),
+// so the heap moves 24 trivially copyable bytes instead of events that own a message.
+class EventQueue {
+ public:
+  void push(Time at, Event event) {
+    std::uint32_t slot;
+    if (free_.empty()) {
+      slot = static_cast<std::uint32_t>(events_.size());
+      events_.push_back(std::move(event));
+    } else {
+      slot = free_.back();
+      free_.pop_back();
+      events_[slot] = std::move(event);
+    }
+    heap_.push(Key{at, next_order_++, slot});
   }
+  bool empty() const { return heap_.empty(); }
+  Time next_at() const { return heap_.top().at; }
+  // The earliest event (ties in the order they were pushed), and when it happens.
+  std::pair<Time, Event> pop() {
+    auto key = heap_.top();
+    heap_.pop();
+    free_.push_back(key.slot);
+    return {key.at, std::move(events_[key.slot])};
+  }
+
+ private:
+  struct Key {
+    Time at;
+    std::uint64_t order;
+    std::uint32_t slot;
+  };
+  struct Later {
+    bool operator()(const Key& a, const Key& b) const {
+      return a.at != b.at ? a.at > b.at : a.order > b.order;
+    }
+  };
+  boost::heap::d_ary_heap<Key, boost::heap::arity<4>, boost::heap::compare<Later>> heap_;
+  std::vector<Event> events_;
+  std::vector<std::uint32_t> free_;
+  std::uint64_t next_order_ = 0;
 };
 
 struct Instance {
@@ -166,7 +204,7 @@ class Simulation {
   Instance make_instance(ReplicaHost& host);
   void schedule(Time at, EventKind kind, std::uint32_t target, std::uint64_t arg = 0,
                 MessagePtr message = nullptr) {
-    queue_.push(Event{at, next_order_++, kind, target, arg, std::move(message)});
+    queue_.push(at, Event{kind, target, arg, std::move(message)});
   }
   void process(const Event& event);
   void deliver(const Event& event);
@@ -225,8 +263,7 @@ class Simulation {
   std::vector<ReplicaHost> hosts_;
   std::map<PrincipalId, Client> clients_;
   std::vector<FleetNode> fleet_;
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> queue_;
-  std::uint64_t next_order_ = 0;
+  EventQueue queue_;
   Time now_{0};
   bool stopped_ = false;  // a replica broke one of its own invariants: the run ends there
   RunResult result_;
@@ -341,15 +378,13 @@ RunResult Simulation::run() {
   if (scenario_.fleet.sample_interval_s > 0) schedule(Time(0), EventKind::kSample, 0);
 
   auto end = seconds(scenario_.duration_s);
-  while (!queue_.empty() && queue_.top().at <= end && !stopped_) {
-    Event event = queue_.top();
-    queue_.pop();
-    now_ = event.at;
+  while (!queue_.empty() && queue_.next_at() <= end && !stopped_) {
+    auto [at, event] = queue_.pop();
+    now_ = at;
     ++result_.events;
-    result_.trace_hash =
-        mix(mix(mix(result_.trace_hash, static_cast<std::uint64_t>(event.at.count())),
-                static_cast<std::uint64_t>(event.kind) << 32 | event.target),
-            event.message ? event.message->signed_bytes.size() : event.arg);
+    result_.trace_hash = mix(mix(mix(result_.trace_hash, static_cast<std::uint64_t>(at.count())),
+                                 static_cast<std::uint64_t>(event.kind) << 32 | event.target),
+                             event.message ? event.message->signed_bytes.size() : event.arg);
     process(event);
   }
   now_ = end;
