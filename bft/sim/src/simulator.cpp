@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <boost/heap/d_ary_heap.hpp>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -109,7 +108,7 @@ class EventQueue {
       return a.at != b.at ? a.at > b.at : a.order > b.order;
     }
   };
-  boost::heap::d_ary_heap<Key, boost::heap::arity<4>, boost::heap::compare<Later>> heap_;
+  std::priority_queue<Key, std::vector<Key>, Later> heap_;
   std::vector<Event> events_;
   std::vector<std::uint32_t> free_;
   std::uint64_t next_order_ = 0;
