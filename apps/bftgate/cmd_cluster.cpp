@@ -27,6 +27,8 @@ using std::chrono::milliseconds;
 struct ValidatorArgs {
   runtime::ValidatorOptions options;
   double validate_timeout_s = 60;
+  double fetch_timeout_s = 30;
+  double retry_max_s = 30;
   std::string log_level = "info";
 };
 
@@ -54,6 +56,9 @@ int run_validator(ValidatorArgs& args) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   args.options.validate_timeout =
       milliseconds(static_cast<std::int64_t>(args.validate_timeout_s * 1000));
+  args.options.fetch_timeout = milliseconds(static_cast<std::int64_t>(args.fetch_timeout_s * 1000));
+  args.options.retry_max = milliseconds(static_cast<std::int64_t>(args.retry_max_s * 1000));
+  args.options.retry_initial = std::min(args.options.retry_initial, args.options.retry_max);
   auto daemon = runtime::make_validator(args.options);
   if (!daemon) {
     print_error(daemon.error().message);
@@ -223,6 +228,13 @@ int status(const StatusArgs& args) {
                : !a.voting    ? " (following, not voting until the next view change)"
                               : "",
                a.last_executed, a.stable_seq);
+    if (a.judging && a.judging->cannot_judge) {
+      // No verdict: a fault of the store, the disk or that host; it abstains and tries again.
+      fmt::print("      cannot judge version {} ({} attempts, no vote): {}\n", a.judging->version,
+                 a.judging->attempts, printable(a.judging->reason, 300));
+    } else if (a.judging) {
+      fmt::print("      validating version {}\n", a.judging->version);
+    }
   }
   print_agreement(agreement, answers.size());
   if (answers.empty()) return kExitFailure;
@@ -264,6 +276,19 @@ void register_validator(CLI::App& app, Runner& run) {
   cmd->add_option("--validate-timeout", args->validate_timeout_s,
                   "Seconds before the command counts as FAIL")
       ->default_val(60);
+  cmd->add_option("--fetch-timeout", args->fetch_timeout_s,
+                  "Seconds the artifact store may take to answer each request of a fetch; a fetch "
+                  "that fails is no verdict: the validator abstains and tries again")
+      ->default_val(30)
+      ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_option("--retry-max", args->retry_max_s,
+                  "Longest wait, in seconds, between attempts to judge a candidate that a fault "
+                  "(store, disk, this host) stopped; the wait doubles from 0.5 s up to it")
+      ->default_val(30)
+      ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_flag("--allow-file-sources", args->options.allow_file_sources,
+                "Local-test mode: proposals may name file:// paths on this host (regular files "
+                "only); otherwise only store:// sources are read");
   cmd->add_option("--log-level", args->log_level, "trace, debug, info, warn, error")
       ->default_val("info");
   cmd->add_option("--byzantine", args->options.byzantine,

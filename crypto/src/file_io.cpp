@@ -1,12 +1,12 @@
 #include "bftgate/crypto/file_io.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 
 namespace bftgate {
 
@@ -71,16 +71,39 @@ Status write_file_atomic(const std::filesystem::path& path, ByteView content,
   return ok_status();
 }
 
-Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{os_error("cannot open", path)};
-  FdCloser closer{fd};
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<OpenedFile> open_regular_file(const std::filesystem::path& path, std::uint64_t max_size) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (fd.get() < 0) return Error{os_error("cannot open", path)};
   struct stat info {};
-  if (::fstat(fd, &info) != 0) return Error{os_error("cannot stat", path)};
+  if (::fstat(fd.get(), &info) != 0) return Error{os_error("cannot stat", path)};
   if (!S_ISREG(info.st_mode)) return Error{fmt::format("{} is not a regular file", path.string())};
   if (static_cast<std::uint64_t>(info.st_size) > max_size) {
-    return Error{fmt::format("{} is {} bytes; the limit is {}", path.string(), info.st_size, max_size)};
+    return Error{
+        fmt::format("{} is {} bytes; the limit is {}", path.string(), info.st_size, max_size)};
   }
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+    return Error{os_error("cannot set up", path)};
+  return OpenedFile{std::move(fd), static_cast<std::uint64_t>(info.st_size)};
+}
+
+Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_size) {
+  auto opened = open_regular_file(path, max_size);
+  if (!opened) return opened.error();
+  const int fd = opened->fd.get();
   std::string content;
   char buffer[8192];
   for (;;) {

@@ -1,15 +1,17 @@
 #include "bftgate/crypto/sha256.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <memory>
 #include <new>
 #include <stdexcept>
+
+#include "bftgate/crypto/file_io.hpp"
 
 namespace bftgate::crypto {
 
@@ -40,7 +42,9 @@ Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
   check(EVP_DigestInit_ex(context_, sha256_md(), nullptr), "SHA-256 init");
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(context_); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(context_);
+}
 
 Sha256& Sha256::update(ByteView bytes) {
   check(EVP_DigestUpdate(context_, bytes.data(), bytes.size()), "SHA-256 update");
@@ -74,12 +78,11 @@ Digest sha256(ByteView bytes) {
 }
 
 Result<FileDigest> sha256_file(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Error{fmt::format("cannot open {}: {}", path.string(), std::strerror(errno))};
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  // Regular files only: a FIFO or a device (/dev/zero) named in place of a file would block or
+  // never end.
+  auto opened = open_regular_file(path);
+  if (!opened) return opened.error();
+  const int fd = opened->fd.get();
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
   auto buffer = std::make_unique_for_overwrite<std::uint8_t[]>(kFileChunk);

@@ -36,6 +36,17 @@ TEST(ClientTable, IdsBelowAFullWindowAreTooOldToTell) {
   EXPECT_EQ(table.seen(1, 2000), ClientTable::Seen::kNew);  // inside the window, never executed
 }
 
+TEST(ClientTable, TellsTheHighestIdExecutedPerClient) {
+  ClientTable table;
+  EXPECT_EQ(table.highest(7), 0u);
+  table.record(7, 40, {});
+  table.record(7, 12, {});
+  table.record(8, 99, {});
+  EXPECT_EQ(table.highest(7), 40u);
+  EXPECT_EQ(table.highest(8), 99u);
+  EXPECT_EQ(table.highest(9), 0u);
+}
+
 TEST(ClientTable, EncodesAndDecodesExactly) {
   ClientTable table;
   table.record(1, 3, result(3));

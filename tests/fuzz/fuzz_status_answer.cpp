@@ -1,6 +1,7 @@
 // libFuzzer target: a validator's answer to a status query as the operator, `bftgate status`
 // and the tests read it (runtime/register_json.hpp): parse_json under the client's answer
-// limits, then status_from_json.
+// limits, then status_from_json (with its judging report), and the same bytes as an answer to
+// a client query (client_answer_from_json).
 //
 // Properties checked on every input:
 //   - nothing throws or crashes;
@@ -36,6 +37,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!answer) {
     check_safe_text("a JSON refusal", answer.error().message, input);
     return 0;
+  }
+  if (auto client = bftgate::runtime::client_answer_from_json(*answer); !client) {
+    check_safe_text("a client-answer refusal", client.error().message, input);
+  } else {
+    auto again = bftgate::runtime::client_answer_from_json(bftgate::runtime::to_json(*client));
+    if (!again || again->highest_request_id != client->highest_request_id ||
+        again->client != client->client || again->validator != client->validator)
+      fail("a client answer changes when encoded and decoded again", input);
   }
   auto status = bftgate::runtime::status_from_json(*answer);
   if (!status) {

@@ -435,6 +435,8 @@ TEST(InferenceNodes, NeverServeARejectedAdapter) {
 
 TEST(InferenceNodes, EveryNodeRefusesATamperedArtifact) {
   LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  // Proposed by path: the validators run in local-test mode, which reads file:// sources.
+  for (int id = 0; id < 4; ++id) cluster.extra_args[id] = {"--allow-file-sources"};
   cluster.start_all();
   auto artifact = write_artifact(cluster, "adapter.bin", 50'000);
   // Proposed by path: the validators check the bytes, then someone changes the file.

@@ -48,6 +48,9 @@ class LocalCluster {
 
   std::string config() const { return cluster_->config_path().string(); }
   std::string operator_key() const { return cluster_->operator_key_path().string(); }
+  std::string validator_key(int id) const {
+    return cluster_->key_path(static_cast<std::uint32_t>(id)).string();
+  }
   std::filesystem::path path(const std::string& name) const { return dir_.path() / name; }
   // Validator `id`'s data folder.
   std::filesystem::path data_dir(int id) const {

@@ -46,14 +46,21 @@ TEST(ArtifactSource, FetchUsesAFileInPlaceOrCopiesItAndRefusesAStoreSourceForAno
   auto file = dir.path() / "adapter.bin";
   std::ofstream(file) << "bytes";
   auto digest = crypto::sha256(as_bytes("bytes"));
-  auto in_place = fetch_artifact(ArtifactSource::file(file), digest, {});
-  ASSERT_TRUE(in_place.ok());
+  // A path on this host is read only where that is allowed.
+  auto refused = fetch_artifact(ArtifactSource::file(file), digest, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("only store://"), std::string::npos);
+  FetchOptions allowed;
+  allowed.allow_file_sources = true;
+  auto in_place = fetch_artifact(ArtifactSource::file(file), digest, allowed);
+  ASSERT_TRUE(in_place.ok()) << in_place.error().message;
   EXPECT_EQ(*in_place, file);
   auto copied = fetch_artifact(ArtifactSource::file(file), digest,
                                {.store_endpoint = "",
                                 .cache_dir = dir.path() / "cache",
                                 .copy_files = true,
-                                .timeout = std::chrono::milliseconds(1000)});
+                                .timeout = std::chrono::milliseconds(1000),
+                                .allow_file_sources = true});
   ASSERT_TRUE(copied.ok()) << copied.error().message;
   EXPECT_EQ(*copied, dir.path() / "cache" / digest.hex());
   EXPECT_TRUE(std::filesystem::exists(*copied));

@@ -122,6 +122,7 @@ CommandVerdict run_verdict_command(const std::string& command, std::chrono::mill
   CommandVerdict verdict;
   auto outcome = run_command(command, timeout, 1 << 20, cancel);
   if (!outcome) {
+    verdict.not_started = true;
     verdict.reason = outcome.error().message;
   } else if (outcome->cancelled) {
     verdict.cancelled = true;

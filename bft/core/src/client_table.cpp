@@ -31,6 +31,11 @@ void ClientTable::record(PrincipalId client, std::uint64_t request_id, Bytes res
   while (executed.size() > kWindow) executed.erase(executed.begin());
 }
 
+std::uint64_t ClientTable::highest(PrincipalId client) const {
+  auto it = clients_.find(client);
+  return it == clients_.end() || it->second.empty() ? 0 : it->second.rbegin()->first;
+}
+
 void ClientTable::encode(crypto::Encoder& encoder) const {
   encoder.u32(static_cast<std::uint32_t>(clients_.size()));
   for (const auto& [client, executed] : clients_) {

@@ -17,11 +17,11 @@ void Replica::on_request(const MessagePtr& message) {
   const auto& request = *message->as<Request>();
   auto client = message->sender;
   if (is_replica(client)) {
-    reject(fmt::format("request from replica identity {}", client));
+    refuse_request(fmt::format("request from replica identity {}", client));
     return;
   }
   if (request.request_id == 0) {
-    reject(fmt::format("request id 0 from client {} (ids start at 1)", client));
+    refuse_request(fmt::format("request id 0 from client {} (ids start at 1)", client));
     return;
   }
   switch (clients_.seen(client, request.request_id)) {
@@ -33,8 +33,9 @@ void Replica::on_request(const MessagePtr& message) {
                                                   *clients_.result(client, request.request_id)})});
       return;
     case ClientTable::Seen::kTooOld:
-      reject(fmt::format("request {} of client {} is older than its last {} executed requests",
-                         request.request_id, client, ClientTable::kWindow));
+      refuse_request(
+          fmt::format("request {} of client {} is older than its last {} executed requests",
+                      request.request_id, client, ClientTable::kWindow));
       return;
     case ClientTable::Seen::kNew:
       break;
@@ -47,7 +48,8 @@ void Replica::on_request(const MessagePtr& message) {
     ++from_client;
   }
   if (from_client >= kMaxPendingPerClient) {
-    reject(fmt::format("client {} has {} pending requests; dropping more", client, from_client));
+    refuse_request(
+        fmt::format("client {} has {} pending requests; dropping more", client, from_client));
     return;
   }
   pending_[key] = PendingRequest{message, now_, false};

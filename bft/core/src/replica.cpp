@@ -43,6 +43,11 @@ void Replica::reject(std::string detail) {
   ready_.events.push_back({ReplicaEvent::Kind::kRejected, view_, 0, std::move(detail)});
 }
 
+void Replica::refuse_request(std::string detail) {
+  ready_.events.push_back(
+      {ReplicaEvent::Kind::kRejected, view_, 0, std::move(detail), {}, 0, true});
+}
+
 void Replica::equivocation(ReplicaId peer, std::string detail) {
   ready_.events.push_back(
       {ReplicaEvent::Kind::kEquivocation, view_, 0, std::move(detail), {}, peer});

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "bftgate/bft/ed25519_signer.hpp"
@@ -52,6 +53,25 @@ ClusterClient::Statuses ClusterClient::status_all(std::chrono::milliseconds time
     }
   }
   return statuses;
+}
+
+Result<std::uint64_t> ClusterClient::highest_request_id(bft::PrincipalId client,
+                                                        std::chrono::milliseconds timeout) {
+  std::vector<std::uint64_t> reported;
+  for (auto& [id, answer] : query_all({{"query", "client"}, {"client", client}}, timeout)) {
+    auto decoded = client_answer_from_json(answer);
+    if (decoded && decoded->validator == id && decoded->client == client)
+      reported.push_back(decoded->highest_request_id);
+  }
+  const std::size_t needed = config_.f + 1;
+  if (reported.size() < needed) {
+    return Error{
+        fmt::format("{} of {} validators told their last request id of client {} (f+1 = "
+                    "{} needed)",
+                    reported.size(), config_.n(), client, needed)};
+  }
+  std::sort(reported.begin(), reported.end(), std::greater<>());
+  return reported[needed - 1];
 }
 
 std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query(

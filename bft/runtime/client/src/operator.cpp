@@ -102,14 +102,18 @@ std::vector<VoterReport> voter_reports(const std::map<bft::ReplicaId, StatusAnsw
   return reports;
 }
 
-// Unique among concurrent submits under one operator key (each waits for the replies to its own
-// request id), and increasing, as the replicas' de-duplication window expects.
-std::uint64_t fresh_request_id() {
-  auto micros = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                               std::chrono::system_clock::now().time_since_epoch())
-                                               .count());
+// Request ids above the highest the cluster executed for the operator (learned at start, not
+// read off a clock, so a clock that was wrong and then corrected locks nobody out), plus a
+// random gap of up to 2^32, so that concurrent submits under one key each wait for the replies
+// to their own ids.
+Result<std::uint64_t> first_request_id(ClusterClient& client) {
+  auto highest = client.highest_request_id(bft::kOperatorPrincipal, milliseconds(3000));
+  if (!highest) return highest.error();
   crypto::ensure_sodium_initialized();
-  return (micros << 10) | randombytes_uniform(1024);
+  const std::uint64_t gap = 1 + randombytes_uniform(UINT32_MAX);
+  if (*highest > UINT64_MAX - gap - 1'000'000)
+    return Error{"the operator's request ids are used up"};
+  return *highest + gap;
 }
 
 }  // namespace
@@ -144,6 +148,14 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
   bft::Ed25519Signer signer(bft::kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
   sodium_memzero(seed.data(), seed.size());
   ClusterClient client(config);
+  auto first_id = first_request_id(client);
+  if (!first_id) {
+    return ProposeError{Kind::kUndecided,
+                        fmt::format("the cluster did not tell where the operator's requests "
+                                    "stand: {}",
+                                    first_id.error().message)};
+  }
+  auto next_request_id = *first_id;
   auto deadline = Clock::now() + timeout;
   // Concurrent submits race for the next version; the loser of each round tries the next one.
   for (int attempt = 0; attempt < 1000 && Clock::now() < deadline; ++attempt) {
@@ -155,7 +167,7 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
     }
     auto op = bft::make_propose(operator_key, config.cluster_id, config.epoch, chosen,
                                 proposal.digest, proposal.size, proposal.source);
-    auto request = bft::make_message(signer, bft::Request{fresh_request_id(), std::move(op)});
+    auto request = bft::make_message(signer, bft::Request{next_request_id++, std::move(op)});
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     auto result = client.submit(request, std::max(left, milliseconds(1)));
     if (!result) {

@@ -204,7 +204,29 @@ json to_json(const StatusAnswer& answer) {
             {"head_hash", answer.head_hash.hex()},
             {"log_head_hash", answer.log_head_hash.hex()}}},
           {"validations", to_json(answer.validations)},
+          {"judging", answer.judging ? answer.judging->to_json() : json(nullptr)},
           {"refused_inputs", answer.refused_inputs}};
+}
+
+json JudgingReport::to_json() const {
+  return {{"version", version},
+          {"state", cannot_judge ? "cannot-judge" : "validating"},
+          {"reason", reason},
+          {"attempts", attempts}};
+}
+
+Result<JudgingReport> JudgingReport::from_json(const json& judging) {
+  Fields f(judging, "a status answer's judging");
+  JudgingReport report;
+  report.version = f.number("version");
+  auto state = f.text("state");
+  report.reason = f.text("reason");
+  report.attempts = f.number("attempts");
+  if (!f.ok()) return f.error();
+  if (state != "validating" && state != "cannot-judge")
+    return Error{"a status answer's judging has an unknown state"};
+  report.cannot_judge = state == "cannot-judge";
+  return report;
 }
 
 json release_answer_json(bft::ReplicaId validator, const bft::RegisterEntry* release) {
@@ -300,6 +322,7 @@ Result<StatusAnswer> status_from_json(const json& answer) {
   const auto* reg = f.find("register");
   const auto* validations = f.find("validations", false);
   const auto* refused = f.find("refused_inputs", false);
+  const auto* judging = f.find("judging", false);
   if (!f.ok()) return f.error();
   if (validator > std::numeric_limits<bft::ReplicaId>::max())
     return Error{"a status answer names no valid validator id"};
@@ -320,6 +343,11 @@ Result<StatusAnswer> status_from_json(const json& answer) {
     auto kept = kept_validations_from_json(*validations);
     if (!kept) return kept.error();
     status.validations = std::move(kept.value());
+  }
+  if (judging != nullptr && !judging->is_null()) {
+    auto report = JudgingReport::from_json(*judging);
+    if (!report) return report.error();
+    status.judging = std::move(report.value());
   }
   if (refused != nullptr) {
     if (!refused->is_object()) return Error{"a status answer's refused_inputs is not an object"};
@@ -343,6 +371,25 @@ Result<bft::ReleaseOffer> offer_from_json(bft::ReplicaId from, const json& answe
   offer.source = std::move(entry->source);
   offer.certificate = std::move(entry->certificate);
   return offer;
+}
+
+json to_json(const ClientAnswer& answer) {
+  return {{"validator", answer.validator},
+          {"client", answer.client},
+          {"highest_request_id", answer.highest_request_id}};
+}
+
+Result<ClientAnswer> client_answer_from_json(const json& answer) {
+  Fields f(answer, "a client answer");
+  auto validator = f.number("validator");
+  auto client = f.number("client");
+  auto highest = f.number("highest_request_id");
+  if (!f.ok()) return f.error();
+  if (validator > std::numeric_limits<bft::ReplicaId>::max() ||
+      client > std::numeric_limits<std::uint32_t>::max())
+    return Error{"a client answer names an id out of range"};
+  return ClientAnswer{static_cast<bft::ReplicaId>(validator), static_cast<std::uint32_t>(client),
+                      highest};
 }
 
 json Agreement::to_json() const {

@@ -231,7 +231,9 @@ class Node final : public InferenceNode {
                                {.store_endpoint = config_.artifact_store_endpoint,
                                 .cache_dir = options_.cache_dir,
                                 .copy_files = true,
-                                .timeout = std::chrono::milliseconds(30'000)});
+                                .timeout = std::chrono::milliseconds(30'000),
+                                // Certified sources only: 2f+1 validators read this one.
+                                .allow_file_sources = true});
     if (!path) return refuse("download-failed", path.error().message);
     install(release, *path, started);
   }

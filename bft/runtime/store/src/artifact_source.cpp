@@ -1,7 +1,14 @@
 #include "bftgate/runtime/artifact_source.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 
@@ -11,6 +18,44 @@ namespace {
 constexpr std::string_view kStore = "store://";
 constexpr std::string_view kFile = "file://";
 constexpr std::size_t kMaxSource = 4096;
+// Copies what `fd` reads into `destination` (a temporary file beside it, fsync'd and renamed),
+// at most max_bytes; on failure nothing is left behind.
+Status copy_into(int fd, const std::filesystem::path& destination, std::uint64_t max_bytes) {
+  auto temporary = destination;
+  temporary += ".download";
+  UniqueFd out(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (out.get() < 0)
+    return fail(fmt::format("cannot create {}: {}", temporary.string(), std::strerror(errno)));
+  auto failed = [&](std::string why) {
+    ::unlink(temporary.c_str());
+    return fail(std::move(why));
+  };
+  std::vector<char> buffer(1 << 20);
+  std::uint64_t copied = 0;
+  for (;;) {
+    auto n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return failed(fmt::format("read: {}", std::strerror(errno)));
+    if (n == 0) break;
+    copied += static_cast<std::uint64_t>(n);
+    if (copied > max_bytes)
+      return failed(fmt::format("larger than the limit of {} bytes", max_bytes));
+    for (std::size_t written = 0; written < static_cast<std::size_t>(n);) {
+      auto w = ::write(out.get(), buffer.data() + written, static_cast<std::size_t>(n) - written);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0)
+        return failed(fmt::format("cannot write {}: {}", temporary.string(), std::strerror(errno)));
+      written += static_cast<std::size_t>(w);
+    }
+  }
+  if (::fsync(out.get()) != 0)
+    return failed(fmt::format("cannot fsync {}: {}", temporary.string(), std::strerror(errno)));
+  if (::rename(temporary.c_str(), destination.c_str()) != 0)
+    return failed(
+        fmt::format("cannot rename into {}: {}", destination.string(), std::strerror(errno)));
+  return ok_status();
+}
+
 }  // namespace
 
 Result<ArtifactSource> ArtifactSource::parse(std::string_view text) {
@@ -45,11 +90,14 @@ Result<std::filesystem::path> fetch_artifact(const ArtifactSource& source,
   std::error_code ec;
   auto cached = options.cache_dir / expected.hex();
   if (source.scheme == ArtifactSource::Scheme::kFile) {
+    if (!options.allow_file_sources)
+      return Error{"file:// sources are not read here (only store://)"};
+    auto opened = open_regular_file(source.path, options.max_bytes);
+    if (!opened) return opened.error();
     if (!options.copy_files) return source.path;
     std::filesystem::create_directories(options.cache_dir, ec);
-    std::filesystem::copy_file(source.path, cached,
-                               std::filesystem::copy_options::overwrite_existing, ec);
-    if (ec) return Error{fmt::format("cannot copy {}: {}", source.path.string(), ec.message())};
+    if (auto s = copy_into(opened->fd.get(), cached, options.max_bytes); !s)
+      return Error{fmt::format("cannot copy {}: {}", source.path.string(), s.error().message)};
     return cached;
   }
   if (source.digest != expected) {
@@ -59,7 +107,7 @@ Result<std::filesystem::path> fetch_artifact(const ArtifactSource& source,
   if (std::filesystem::exists(cached, ec)) return cached;
   std::filesystem::create_directories(options.cache_dir, ec);
   StoreClient store(options.store_endpoint, options.timeout);
-  if (auto s = store.get(expected, cached); !s)
+  if (auto s = store.get(expected, cached, options.max_bytes); !s)
     return Error{fmt::format("cannot fetch the artifact: {}", s.error().message)};
   return cached;
 }

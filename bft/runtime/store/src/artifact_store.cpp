@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -65,6 +66,18 @@ Status append_file(const std::filesystem::path& path, std::uint64_t old_size, By
   return ok_status();
 }
 
+// write(2) until all of `data` is written; the error names its cause (ENOSPC, ...).
+Status write_all(int fd, ByteView data) {
+  for (std::size_t written = 0; written < data.size();) {
+    auto n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(std::strerror(errno));
+    if (n == 0) return fail(std::strerror(ENOSPC));
+    written += static_cast<std::size_t>(n);
+  }
+  return ok_status();
+}
+
 std::uint64_t size_or_zero(const std::filesystem::path& path) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
@@ -97,6 +110,35 @@ Status ArtifactStore::open() {
   if (removed > 0)
     spdlog::info("store: removed {} partial uploads left by an earlier run", removed);
   return ok_status();
+}
+
+std::optional<ArtifactStore::FileIdentity> ArtifactStore::identity_of(
+    const std::filesystem::path& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return std::nullopt;
+  return FileIdentity{
+      static_cast<std::uint64_t>(info.st_ino), static_cast<std::uint64_t>(info.st_size),
+      static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
+}
+
+void ArtifactStore::remember_intact(const crypto::Digest& digest,
+                                    const std::filesystem::path& object) {
+  if (auto identity = identity_of(object)) intact_[digest] = *identity;
+}
+
+bool ArtifactStore::object_intact(const crypto::Digest& digest,
+                                  const std::filesystem::path& object) {
+  auto identity = identity_of(object);
+  if (!identity) return false;
+  if (auto known = intact_.find(digest); known != intact_.end() && known->second == *identity)
+    return true;
+  intact_.erase(digest);
+  ++objects_hashed_;
+  auto actual = crypto::sha256_file(object);
+  if (!actual || actual->digest != digest) return false;
+  // Only if the file did not change while it was hashed.
+  if (identity_of(object) == identity) intact_[digest] = *identity;
+  return true;
 }
 
 std::pair<std::string, Bytes> ArtifactStore::answer(std::string_view header, ByteView data,
@@ -160,6 +202,7 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
     return {{{"ok", true}, {"offset", have + data.size()}}, {}};
   }
   if (op == "put-end") {
+    ++objects_hashed_;
     auto actual = crypto::sha256_file(partial);
     if (!actual) return refused(actual.error().message);
     if (actual->digest != *digest) {
@@ -172,6 +215,7 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
     }
     std::filesystem::rename(partial, object, ec);
     if (ec) return refused(ec.message());
+    remember_intact(*digest, object);
     spdlog::info("store: stored {} ({} bytes)", digest->hex(), actual->size);
     return {{{"ok", true}, {"size", actual->size}}, {}};
   }
@@ -179,14 +223,12 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
     if (!std::filesystem::exists(object, ec)) return refused("not found");
     auto offset = number("offset", 0);
     auto length = std::min<std::uint64_t>(number("length", kStoreChunk), kStoreChunk);
-    if (offset == 0) {
-      // Served bytes must be the stored bytes: re-check the disk copy at the start of each get.
-      auto actual = crypto::sha256_file(object);
-      if (!actual || actual->digest != *digest) {
-        spdlog::error("store: {} on disk does not match its digest; refusing to serve it",
-                      digest->hex());
-        return refused("stored copy is corrupt");
-      }
+    // Served bytes must be the stored bytes: checked at the start of each get against the
+    // digest computed once for this very file.
+    if (offset == 0 && !object_intact(*digest, object)) {
+      spdlog::error("store: {} on disk does not match its digest; refusing to serve it",
+                    digest->hex());
+      return refused("stored copy is corrupt");
     }
     auto size = size_or_zero(object);
     Bytes chunk(offset < size ? std::min<std::uint64_t>(length, size - offset) : 0);
@@ -323,10 +365,22 @@ Result<crypto::Digest> StoreClient::put(const std::filesystem::path& file) {
   return digest->digest;
 }
 
-Status StoreClient::get(const crypto::Digest& digest, const std::filesystem::path& destination) {
+Status StoreClient::get(const crypto::Digest& digest, const std::filesystem::path& destination,
+                        std::uint64_t max_bytes) {
   auto temporary = destination;
   temporary += ".download";
-  std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+  // Whatever stops the download, nothing partial stays in the cache.
+  struct RemoveUnlessKept {
+    const std::filesystem::path& path;
+    bool keep = false;
+    ~RemoveUnlessKept() {
+      std::error_code ignored;
+      if (!keep) std::filesystem::remove(path, ignored);
+    }
+  } cleanup{temporary};
+  UniqueFd out(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (out.get() < 0)
+    return fail(fmt::format("cannot create {}: {}", temporary.string(), std::strerror(errno)));
   std::uint64_t offset = 0;
   std::uint64_t size = 1;
   while (offset < size) {
@@ -334,17 +388,22 @@ Status StoreClient::get(const crypto::Digest& digest, const std::filesystem::pat
         {{"op", "get"}, {"digest", digest.hex()}, {"offset", offset}, {"length", kStoreChunk}});
     if (!reply) return fail(reply.error().message);
     size = reply_number(reply->first, "size", 0);
+    if (size > max_bytes)
+      return fail(fmt::format("the artifact is {} bytes, above the limit of {}", size, max_bytes));
     if (reply->second.empty() && offset < size) return fail("the store sent an empty chunk");
-    out.write(reinterpret_cast<const char*>(reply->second.data()),
-              static_cast<std::streamsize>(reply->second.size()));
+    if (reply->second.size() > size - std::min(offset, size))
+      return fail("the store sent more bytes than the object holds");
+    if (auto s = write_all(out.get(), reply->second); !s)
+      return fail(fmt::format("cannot write {}: {}", temporary.string(), s.error().message));
     offset += reply->second.size();
   }
-  out.close();
-  if (!out) return fail(fmt::format("cannot write {}", temporary.string()));
-  if (auto s = fsync_file(temporary); !s) return s;
+  if (::fsync(out.get()) != 0)
+    return fail(fmt::format("cannot fsync {}: {}", temporary.string(), std::strerror(errno)));
+  out = UniqueFd();
   std::error_code ec;
   std::filesystem::rename(temporary, destination, ec);
   if (ec) return fail(fmt::format("cannot rename into {}: {}", destination.string(), ec.message()));
+  cleanup.keep = true;
   return ok_status();
 }
 

@@ -11,6 +11,20 @@
 
 namespace bftgate::runtime {
 
+std::string_view to_string(Judgement judgement) {
+  switch (judgement) {
+    case Judgement::kPass:
+      return "PASS";
+    case Judgement::kFail:
+      return "FAIL";
+    case Judgement::kCannotJudge:
+      return "cannot judge";
+    case Judgement::kCancelled:
+      return "cancelled";
+  }
+  return "?";
+}
+
 namespace {
 
 using json = nlohmann::json;
@@ -26,9 +40,11 @@ class CommandValidation final : public AdapterValidation {
         command_, {{"adapter_path", validation::shell_quote(artifact.string())}});
     auto outcome = validation::run_verdict_command(command, timeout_, &cancel);
     AdapterVerdict verdict;
-    verdict.pass = outcome.pass;
-    verdict.cancelled = outcome.cancelled;
-    verdict.reason = outcome.cancelled ? "validation cancelled: the validator is shutting down"
+    verdict.judgement = outcome.cancelled     ? Judgement::kCancelled
+                        : outcome.not_started ? Judgement::kCannotJudge
+                        : outcome.pass        ? Judgement::kPass
+                                              : Judgement::kFail;
+    verdict.reason = outcome.cancelled ? "validation cancelled"
                                        : fmt::format("validation command: {}", outcome.reason);
     verdict.metrics_json = dump_json(outcome.metrics);
     return verdict;
@@ -50,10 +66,10 @@ class SuiteValidation final : public AdapterValidation {
                        const std::atomic<bool>& cancel) override {
     auto report = runner_.validate(artifact, &cancel);
     AdapterVerdict verdict;
-    verdict.cancelled = cancel.load();
-    verdict.pass = report.pass && !verdict.cancelled;
-    verdict.reason =
-        verdict.cancelled ? "validation cancelled: the validator is shutting down" : report.reason;
+    verdict.judgement = cancel.load() ? Judgement::kCancelled
+                        : report.pass ? Judgement::kPass
+                                      : Judgement::kFail;
+    verdict.reason = cancel.load() ? "validation cancelled" : report.reason;
     verdict.metrics_json = dump_json(report.to_json()["metrics"]);
     return verdict;
   }
@@ -95,34 +111,42 @@ Result<std::unique_ptr<AdapterValidation>> make_suite_validation(
 namespace {
 
 ValidationResult fetch_and_judge_unguarded(const ArtifactToJudge& artifact,
-                                           const FetchOptions& fetch,
-                                           AdapterValidation& validation,
+                                           const FetchOptions& fetch, AdapterValidation& validation,
                                            const std::atomic<bool>& cancel) {
-  ValidationResult result{artifact.version, {false, false, {}, "{}"}, 0};
+  ValidationResult result{artifact.version, {Judgement::kFail, {}, "{}"}, 0};
+  const auto cannot_judge = [&](std::string why) {
+    result.verdict.judgement = Judgement::kCannotJudge;
+    result.verdict.reason = std::move(why);
+    return result;
+  };
   auto parsed = ArtifactSource::parse(artifact.source);
   if (!parsed) {
-    result.verdict.reason = parsed.error().message;
+    result.verdict.reason = parsed.error().message;  // the proposal's fault: a FAIL
+    return result;
+  }
+  if (parsed->scheme == ArtifactSource::Scheme::kFile && !fetch.allow_file_sources) {
+    result.verdict.reason =
+        "the proposal names a file on the validators' hosts; outside local-test mode "
+        "(validator --allow-file-sources) only store:// sources are read";
     return result;
   }
   // Content-addressed: fetched by the proposed digest; the store checks its copy, and the bytes
-  // are hashed here, once, before they are judged.
+  // are hashed here, once, before they are judged. Nothing on the way says anything about the
+  // adapter: a failure is the store's, the disk's or this host's.
   auto fetched = fetch_artifact(*parsed, artifact.digest, fetch);
-  if (!fetched) {
-    result.verdict.reason = fetched.error().message;
-    return result;
-  }
+  if (!fetched) return cannot_judge(fetched.error().message);
   const auto& path = fetched.value();
   auto file_digest = crypto::sha256_file(path);
-  if (!file_digest) {
-    result.verdict.reason = file_digest.error().message;
-    return result;
-  }
+  if (!file_digest) return cannot_judge(file_digest.error().message);
   if (file_digest->digest != artifact.digest) {
     std::error_code ec;
     if (path.parent_path() == fetch.cache_dir)
       std::filesystem::remove(path, ec);  // a wrong download is fetched again, never kept
-    result.verdict.reason = fmt::format("artifact digest {} does not match the proposed {}",
-                                        file_digest->digest.hex(), artifact.digest.hex());
+    return cannot_judge(fmt::format("the fetched bytes hash to {}, not to the proposed {}",
+                                    file_digest->digest.hex(), artifact.digest.hex()));
+  }
+  if (cancel.load()) {
+    result.verdict = {Judgement::kCancelled, "validation cancelled", "{}"};
     return result;
   }
   result.verdict = validation.judge(path, cancel);
@@ -136,12 +160,21 @@ ValidationResult fetch_and_judge(const ArtifactToJudge& artifact, const FetchOpt
   ValidationResult result;
   try {
     result = fetch_and_judge_unguarded(artifact, fetch, validation, cancel);
+  } catch (const std::bad_alloc&) {
+    // Memory is this host's to lack, not the adapter's fault (the readers bound what they
+    // allocate for a file's claims).
+    result = ValidationResult{
+        artifact.version, {Judgement::kCannotJudge, "out of memory while validating", "{}"}, 0};
   } catch (const std::exception& e) {
-    result = ValidationResult{
-        artifact.version, {false, false, fmt::format("validation failed: {}", e.what()), "{}"}, 0};
+    result =
+        ValidationResult{artifact.version,
+                         {Judgement::kFail, fmt::format("validation failed: {}", e.what()), "{}"},
+                         0};
   } catch (...) {
-    result = ValidationResult{
-        artifact.version, {false, false, "validation failed with an unknown exception", "{}"}, 0};
+    result =
+        ValidationResult{artifact.version,
+                         {Judgement::kFail, "validation failed with an unknown exception", "{}"},
+                         0};
   }
   // The reason may quote the artifact's bytes: make it safe to log, keep and put into JSON.
   result.verdict.reason = printable(result.verdict.reason, 1024);

@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -37,6 +38,8 @@
 #include "bftgate/runtime/message_trace.hpp"
 #include "bftgate/runtime/refusals.hpp"
 #include "bftgate/runtime/register_json.hpp"
+#include "bftgate/runtime/request_ids.hpp"
+#include "bftgate/runtime/validation_worker.hpp"
 #include "bftgate/runtime/validator_metrics.hpp"
 #include "bftgate/runtime/wal.hpp"
 #include "bftgate/runtime/zmq_reader.hpp"
@@ -62,8 +65,10 @@ class Daemon final : public ValidatorDaemon {
  public:
   Daemon(ValidatorOptions options, ClusterConfig config, crypto::KeyFile key, WriteAheadLog wal,
          std::vector<bft::PersistRecord> recovered, LinkFaults faults,
-         std::unique_ptr<AdapterValidation> validation, std::optional<MessageTraceWriter> trace)
+         std::unique_ptr<AdapterValidation> validation, std::optional<MessageTraceWriter> trace,
+         RequestIdReservation request_ids)
       : validation_(std::move(validation)),
+        request_ids_(std::move(request_ids)),
         faults_(std::move(faults)),
         trace_(std::move(trace)),
         options_(std::move(options)),
@@ -75,7 +80,8 @@ class Daemon final : public ValidatorDaemon {
         router_(context_, zmq::socket_type::router),
         signals_(io_, SIGTERM, SIGINT),
         timer_(io_),
-        sync_soon_timer_(io_) {
+        sync_soon_timer_(io_),
+        retry_timer_(io_) {
     std::array<std::uint8_t, crypto::kSeedSize> seed{};
     vote_key_.copy_seed_to(seed);
     auto replica_signer =
@@ -106,12 +112,21 @@ class Daemon final : public ValidatorDaemon {
                    options_.byzantine);
     }
     votes_.emplace(options_.id, vote_key_, strategy_.get());
+    worker_ = std::make_unique<ValidationWorker>(
+        *validation_,
+        FetchOptions{.store_endpoint = config_.artifact_store_endpoint,
+                     .cache_dir = options_.data_dir / "artifacts",
+                     .copy_files = false,
+                     .timeout = options_.fetch_timeout,
+                     .allow_file_sources = options_.allow_file_sources},
+        [this](const ValidationResult& result, const ArtifactToJudge&) {
+          boost::asio::post(io_, [this, result] { on_validated(result); });
+        });
     replica_->restore(recovered);
     load_validations();
-    next_request_id_ =
-        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count());
+    // Above every id this validator's requests executed with, by the recovered state too.
+    request_ids_.raise_to(
+        replica_->client_table().highest(bft::kValidatorClientBase + options_.id) + 1);
     spdlog::info("validator {}: recovered {} records; view {}, executed {}, stable checkpoint {}",
                  options_.id, recovered.size(), replica_->view(), replica_->last_executed(),
                  replica_->stable_seq());
@@ -154,7 +169,11 @@ class Daemon final : public ValidatorDaemon {
       if (ec) return;
       spdlog::info("validator {}: signal {}, shutting down", options_.id, signal);
       stopping_ = true;
-      cancel_validations_ = true;  // running suites are killed, not waited for
+      if (auto version = worker_->current()) {
+        spdlog::info("validator {}: validation of version {} cancelled by shutdown", options_.id,
+                     *version);
+      }
+      worker_->cancel();  // a running suite or command is stopped, not waited for
       io_.stop();
     });
     // /metrics where the flag says, else where the config says (keygen gives each a port).
@@ -171,10 +190,20 @@ class Daemon final : public ValidatorDaemon {
     spdlog::info("validator {}: listening on {} ({} validators, f={}, quorum {})", options_.id,
                  endpoint, config_.n(), config_.f, config_.quorum());
     run_event_loop();
-    for (auto& worker : workers_) worker.join();
+    // A validation that does not return within the grace (a read stuck in the kernel) is not
+    // waited for: what this validator holds is made durable, and the process ends without it.
+    const bool worker_stopped = worker_->stop(std::chrono::milliseconds(5'000));
     flush();
     sync_wal();
     if (trace_) trace_->flush();
+    if (!worker_stopped) {
+      spdlog::warn(
+          "validator {}: stopped (executed {}); a validation did not end within 5 s of "
+          "its cancellation and is not waited for",
+          options_.id, replica_->last_executed());
+      spdlog::shutdown();
+      std::_Exit(0);
+    }
     spdlog::info("validator {}: stopped cleanly (executed {}, WAL {} bytes)", options_.id,
                  replica_->last_executed(), wal_.size_bytes());
     return 0;
@@ -307,7 +336,9 @@ class Daemon final : public ValidatorDaemon {
                                         .signatures_verified = checks_->checks(),
                                         .signatures_skipped = replica_->skipped_verifications(),
                                         .macs_verified = checks_->mac_checks(),
-                                        .sessions_opened = sessions_->sessions_opened()})};
+                                        .sessions_opened = sessions_->sessions_opened(),
+                                        .cannot_judge_total = cannot_judge_total_,
+                                        .cannot_judge_now = judging_ && judging_->cannot_judge})};
   }
 
   json answer(const json& query) {
@@ -327,8 +358,19 @@ class Daemon final : public ValidatorDaemon {
       status.stable_seq = replica_->stable_seq();
       fill_register(status, app_);
       status.validations = validations_;
+      status.judging = judging_;
       status.refused_inputs = refusals_.to_json();
       reply = to_json(status);
+    } else if (what == "client") {
+      const auto& client = query.contains("client") ? query["client"] : json();
+      if (!client.is_number_unsigned() ||
+          client.get<std::uint64_t>() > std::numeric_limits<bft::PrincipalId>::max()) {
+        refusals_.refuse("query", "a client query without a client id");
+        reply = {{"error", "a client query needs \"client\": an unsigned 32-bit id"}};
+      } else {
+        auto id = static_cast<bft::PrincipalId>(client.get<std::uint64_t>());
+        reply = to_json(ClientAnswer{options_.id, id, replica_->client_table().highest(id)});
+      }
     } else if (what == "latest-release") {
       reply = release_answer_json(options_.id,
                                   strategy_ ? strategy_->serve_poll(app_) : app_.latest_release());
@@ -549,7 +591,13 @@ class Daemon final : public ValidatorDaemon {
         refusals_.refuse(fmt::format("equivocation-by-{}", event.peer), event.detail);
         break;
       case Kind::kRejected:
-        spdlog::debug("validator {}: refused: {}", options_.id, event.detail);
+        // A client's request refused (too old an id, too many pending) is said at once: its
+        // sender waits for a reply that will not come.
+        if (event.client_request) {
+          refusals_.refuse("client-request", event.detail);
+        } else {
+          spdlog::debug("validator {}: refused: {}", options_.id, event.detail);
+        }
         break;
     }
   }
@@ -567,46 +615,99 @@ class Daemon final : public ValidatorDaemon {
         known = state;
       }
     }
+    // A candidate that left beta (decided without this validator, or superseded) is not judged
+    // any further.
+    if (judging_ && !still_to_vote(judging_->version)) {
+      worker_->cancel(judging_->version);
+      retry_timer_.cancel();
+      judging_.reset();
+    }
     auto job = votes_->next_validation(app_);
     if (!job) return;
-    // Validation runs beside consensus: a worker validates, the event loop votes.
+    // Validation runs beside consensus: the worker validates, the event loop votes. A newer
+    // candidate cancels the older one's validation.
     spdlog::info("validator {}: validating adapter version {} from {}", options_.id, job->version,
                  printable(job->source, 200));
-    workers_.emplace_back([this, job = *job] {
-      auto version = job.version;
-      auto started = std::chrono::steady_clock::now();
-      auto result = fetch_and_judge({version, job.source, job.artifact_digest},
-                                    {.store_endpoint = config_.artifact_store_endpoint,
-                                     .cache_dir = options_.data_dir / "artifacts",
-                                     .copy_files = false,
-                                     .timeout = std::chrono::milliseconds(30'000)},
-                                    *validation_, cancel_validations_);
-      if (result.verdict.cancelled) {
-        spdlog::info("validator {}: validation of version {} cancelled by shutdown", options_.id,
-                     version);
+    retry_timer_.cancel();
+    judging_ =
+        JudgingReport{.version = job->version, .cannot_judge = false, .reason = {}, .attempts = 0};
+    judging_job_ = *job;
+    worker_->start(to_judge(*job));
+  }
+
+  static ArtifactToJudge to_judge(const bft::ValidationJob& job) {
+    return {job.version, job.source, job.artifact_digest};
+  }
+
+  // Whether `version` is the candidate in beta that this validator has not voted on.
+  bool still_to_vote(std::uint64_t version) const {
+    const auto* beta = app_.current_beta();
+    return beta != nullptr && beta->version == version && !beta->has_voted(options_.id);
+  }
+
+  // On the event loop, for each validation the worker finished.
+  void on_validated(const ValidationResult& result) {
+    if (!judging_ || judging_->version != result.version || !still_to_vote(result.version)) return;
+    const auto& job = judging_job_;
+    if (result.verdict.judgement == Judgement::kCannotJudge) {
+      cannot_judge(job, result.verdict.reason);
+      return;
+    }
+    vote(result, job);
+  }
+
+  // A fault of the infrastructure stopped this attempt: no vote. Says so (log, status, metrics)
+  // and tries again later, for as long as the candidate is in beta.
+  void cannot_judge(const bft::ValidationJob& job, const std::string& reason) {
+    judging_->cannot_judge = true;
+    judging_->reason = reason;
+    ++judging_->attempts;
+    ++cannot_judge_total_;
+    auto wait = options_.retry_initial;
+    for (std::uint64_t i = 1; i < judging_->attempts && wait < options_.retry_max; ++i) wait *= 2;
+    wait = std::min(wait, options_.retry_max);
+    spdlog::warn(
+        "validator {}: cannot judge adapter version {} (attempt {}): {}; no vote, trying again "
+        "in {} ms",
+        options_.id, job.version, judging_->attempts, reason, wait.count());
+    retry_timer_.expires_after(wait);
+    retry_timer_.async_wait([this, job](const boost::system::error_code& ec) {
+      if (ec || stopping_ || !judging_ || judging_->version != job.version ||
+          !still_to_vote(job.version))
         return;
-      }
-      result.seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      boost::asio::post(io_, [this, result, job] { vote(result, job); });
+      spdlog::info("validator {}: judging adapter version {} again", options_.id, job.version);
+      worker_->start(to_judge(job));
     });
   }
 
   void vote(const ValidationResult& result, const bft::ValidationJob& job) {
-    spdlog::info("validator {}: version {} {}: {}", options_.id, result.version,
-                 result.verdict.pass ? "PASS" : "FAIL", result.verdict.reason);
     KeptValidation kept{
-        .pass = result.verdict.pass,
+        .pass = result.verdict.pass(),
         .reason = result.verdict.reason,
         .metrics = parse_json(result.verdict.metrics_json).value(),  // checked by fetch_and_judge
         .validation_s = result.seconds};
     auto metrics_digest = kept.digest();
-    validations_[result.version] = std::move(kept);
-    save_validations();
-    auto operations = votes_->votes_for(app_, job, result.verdict.pass, metrics_digest);
+    auto validations = validations_;
+    validations[result.version] = std::move(kept);
+    // The vote names the metrics by digest: without them kept, no vote (a full disk stops this
+    // validator voting until space returns).
+    if (auto s = save_validations(validations); !s) {
+      cannot_judge(job, fmt::format("cannot keep the validation metrics: {}", s.error().message));
+      return;
+    }
+    validations_ = std::move(validations);
+    judging_.reset();
+    spdlog::info("validator {}: version {} {}: {}", options_.id, result.version,
+                 to_string(result.verdict.judgement), result.verdict.reason);
+    auto operations = votes_->votes_for(app_, job, result.verdict.pass(), metrics_digest);
     for (auto& op : operations) {
-      auto request =
-          bft::make_message(*client_signer_, bft::Request{next_request_id_++, std::move(op)});
+      auto id = request_ids_.next();
+      if (!id) {
+        spdlog::error("validator {}: cannot send its vote on version {}: {}", options_.id,
+                      result.version, id.error().message);
+        break;
+      }
+      auto request = bft::make_message(*client_signer_, bft::Request{*id, std::move(op)});
       auto frame = make_envelope(EnvelopeKind::kProtocol, request->wire());
       for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
       replica_->propose(request);
@@ -637,14 +738,10 @@ class Daemon final : public ValidatorDaemon {
     validations_ = std::move(validations.value());
   }
 
-  void save_validations() {
-    auto text = dump_json(to_json(validations_));
-    if (auto s = write_file_atomic(validations_path(), as_bytes(text),
-                                   WriteOptions{.mode = 0644, .overwrite = true});
-        !s) {
-      spdlog::warn("validator {}: cannot keep the validation metrics: {}", options_.id,
-                   s.error().message);
-    }
+  Status save_validations(const KeptValidations& validations) {
+    auto text = dump_json(to_json(validations));
+    return write_file_atomic(validations_path(), as_bytes(text),
+                             WriteOptions{.mode = 0644, .overwrite = true});
   }
 
   [[noreturn]] void fatal(const std::string& message) {
@@ -653,6 +750,7 @@ class Daemon final : public ValidatorDaemon {
   }
 
   std::unique_ptr<AdapterValidation> validation_;
+  RequestIdReservation request_ids_;  // ids of this validator's own requests (its votes)
   LinkFaults faults_;
   std::optional<MessageTraceWriter> trace_;
   std::shared_ptr<bft::CountingVerifier> checks_;  // every signature check goes through it
@@ -688,13 +786,15 @@ class Daemon final : public ValidatorDaemon {
   std::deque<RouteKey> route_order_;
   std::map<std::uint64_t, std::string> decided_;
   std::optional<bft::ValidatorVotes> votes_;  // which candidate to validate, what to vote
-  std::vector<std::thread> workers_;
+  std::unique_ptr<ValidationWorker> worker_;
+  std::optional<JudgingReport> judging_;   // the candidate judged and not voted on yet
+  bft::ValidationJob judging_job_;         // its job, while judging_ is set
+  boost::asio::steady_timer retry_timer_;  // the next attempt after a cannot-judge
+  std::uint64_t cannot_judge_total_ = 0;
   KeptValidations validations_;
   std::uint64_t compacted_bytes_ = 0;  // the log's size after the last compaction
   std::uint64_t compactions_ = 0;
-  std::uint64_t next_request_id_ = 1;
   bool stopping_ = false;
-  std::atomic<bool> cancel_validations_{false};
 };
 
 }  // namespace
@@ -771,9 +871,12 @@ Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& 
     if (!opened_trace) return opened_trace.error();
     trace = std::move(*opened_trace);
   }
-  return std::unique_ptr<ValidatorDaemon>(new Daemon(
-      options, std::move(config.value()), std::move(key.value()), std::move(opened->first),
-      std::move(records), std::move(faults.value()), std::move(validation), std::move(trace)));
+  auto request_ids = RequestIdReservation::open(options.data_dir / "request-ids", 1);
+  if (!request_ids) return request_ids.error();
+  return std::unique_ptr<ValidatorDaemon>(
+      new Daemon(options, std::move(config.value()), std::move(key.value()),
+                 std::move(opened->first), std::move(records), std::move(faults.value()),
+                 std::move(validation), std::move(trace), std::move(request_ids.value())));
 }
 
 }  // namespace bftgate::runtime

@@ -86,6 +86,14 @@ std::string ValidatorMetrics::text(std::uint32_t validator, const State& state) 
   m.family("bftgate_validator_sessions_opened_total", "counter",
            "Client sessions opened here (their Ed25519 signature checked once).")
       .sample("bftgate_validator_sessions_opened_total", self, state.sessions_opened);
+  m.family("bftgate_validator_cannot_judge_total", "counter",
+           "Validations stopped by a fault of the infrastructure (the store, the disk, this "
+           "host): no vote, tried again later.")
+      .sample("bftgate_validator_cannot_judge_total", self, state.cannot_judge_total);
+  m.family("bftgate_validator_cannot_judge", "gauge",
+           "1 while the candidate in beta cannot be judged here (its last attempt failed).")
+      .sample("bftgate_validator_cannot_judge", self,
+              std::uint64_t{state.cannot_judge_now ? 1u : 0u});
   m.family("bftgate_validator_view", "gauge", "The replica's view.")
       .sample("bftgate_validator_view", self, state.view);
   m.family("bftgate_validator_view_changes_total", "counter", "New views entered.")

@@ -3,8 +3,10 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "bftgate/crypto/bytes.hpp"
 #include "bftgate/crypto/result.hpp"
@@ -21,7 +23,34 @@ struct WriteOptions {
 Status write_file_atomic(const std::filesystem::path& path, ByteView content,
                          const WriteOptions& options = {});
 
-// Reads a whole (small) file; refuses files larger than max_size.
+// A file descriptor that closes itself.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+  int get() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+struct OpenedFile {
+  UniqueFd fd;
+  std::uint64_t size = 0;  // at the open
+};
+
+// Opens a path for reading only when it names a regular file (following symlinks) of at most
+// max_size bytes: a FIFO, a device such as /dev/zero, a directory or a socket is refused before
+// anything blocks on it (the open itself is non-blocking; the descriptor is then made blocking).
+Result<OpenedFile> open_regular_file(const std::filesystem::path& path,
+                                     std::uint64_t max_size = UINT64_MAX);
+
+// Reads a whole (small) regular file; refuses files larger than max_size.
 Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_size);
 
 }  // namespace bftgate

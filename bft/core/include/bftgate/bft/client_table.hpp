@@ -26,6 +26,9 @@ class ClientTable {
   // The result of an executed request still in the window, or nullptr.
   const Bytes* result(PrincipalId client, std::uint64_t request_id) const;
   void record(PrincipalId client, std::uint64_t request_id, Bytes result);
+  // The highest request id executed for `client` (0: none): where a client that keeps no counter
+  // of its own starts again, whatever its clock says.
+  std::uint64_t highest(PrincipalId client) const;
 
   // u32 clients | per client: u32 client | u32 count | per request: u64 id | bytes result
   void encode(crypto::Encoder& encoder) const;

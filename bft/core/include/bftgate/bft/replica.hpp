@@ -110,9 +110,10 @@ struct ReplicaEvent {
   Kind kind;
   View view = 0;
   Seq seq = 0;
-  std::string detail;  // for kRejected: why a message was refused
-  Digest digest{};     // for kCheckpointTaken: the digest of the whole replicated state
-  ReplicaId peer = 0;  // for kEquivocation
+  std::string detail;           // for kRejected: why a message was refused
+  Digest digest{};              // for kCheckpointTaken: the digest of the whole replicated state
+  ReplicaId peer = 0;           // for kEquivocation
+  bool client_request = false;  // for kRejected: the refused message is a client's request
 };
 
 struct Ready {
@@ -188,6 +189,8 @@ class Replica {
   ReplicaId primary_of(View view) const { return replicas_[view % replicas_.size()]; }
   bool is_primary() const { return primary_of(view_) == self_; }
   Seq last_executed() const { return last_executed_; }
+  // What this replica has executed per client (part of the replicated state).
+  const ClientTable& client_table() const { return clients_; }
   Seq stable_seq() const { return stable_.seq; }
   Seq low_watermark() const { return low_; }
   std::size_t pending_requests() const { return pending_.size(); }
@@ -231,6 +234,7 @@ class Replica {
 
   // replica.cpp
   void reject(std::string detail);
+  void refuse_request(std::string detail);  // kRejected, marked as a client's request
   void equivocation(ReplicaId peer, std::string detail);
   void send_to_all(const MessagePtr& message);
   void send_to(ReplicaId replica, const MessagePtr& message);

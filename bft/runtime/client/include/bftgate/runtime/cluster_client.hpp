@@ -36,6 +36,12 @@ class ClusterClient {
   };
   Statuses status_all(std::chrono::milliseconds timeout);
 
+  // The highest request id the cluster has executed for `client`, as f+1 validators at least
+  // report it (the (f+1)-th highest answer: no f liars can raise it). An error when fewer than
+  // f+1 answer within `timeout`.
+  Result<std::uint64_t> highest_request_id(bft::PrincipalId client,
+                                           std::chrono::milliseconds timeout);
+
   // Sends a signed request to every validator and waits for f+1 matching, verified replies,
   // resending every `retry` until `timeout`. Returns the agreed result.
   Result<Bytes> submit(const bft::MessagePtr& request, std::chrono::milliseconds timeout,

@@ -61,6 +61,20 @@ using KeptValidations = std::map<std::uint64_t, KeptValidation>;
 nlohmann::json to_json(const KeptValidations& validations);
 Result<KeptValidations> kept_validations_from_json(const nlohmann::json& validations);
 
+// The candidate a validator is judging and has not voted on yet. `cannot_judge`: its last
+// attempt was stopped by a fault of the infrastructure (the store, the disk, this host), which is
+// no verdict on the adapter: it abstains and tries again, `attempts` so far.
+struct JudgingReport {
+  std::uint64_t version = 0;
+  bool cannot_judge = false;
+  std::string reason;
+  std::uint64_t attempts = 0;
+
+  nlohmann::json to_json() const;
+  static Result<JudgingReport> from_json(const nlohmann::json& judging);
+  bool operator==(const JudgingReport&) const = default;
+};
+
 // The answer to {"query": "status"}.
 struct StatusAnswer {
   bft::ReplicaId validator = 0;
@@ -78,6 +92,7 @@ struct StatusAnswer {
   crypto::Digest head_hash;
   crypto::Digest log_head_hash;
   KeptValidations validations;
+  std::optional<JudgingReport> judging;                      // none: nothing in beta left to judge
   nlohmann::json refused_inputs = nlohmann::json::object();  // counts by input, as logged
 
   const EntryReport* entry(std::uint64_t version) const;
@@ -98,6 +113,17 @@ Result<StatusAnswer> status_from_json(const nlohmann::json& answer);
 // A latest-release answer as a typed offer (bft/release_selector.hpp); no release is an offer
 // of version 0.
 Result<bft::ReleaseOffer> offer_from_json(bft::ReplicaId from, const nlohmann::json& answer);
+
+// The answer to {"query": "client", "client": C}: the highest request id this validator has
+// executed for client C (0: none). Clients that keep no counter start above it, so the order of
+// their requests never depends on their clock.
+struct ClientAnswer {
+  bft::ReplicaId validator = 0;
+  std::uint32_t client = 0;
+  std::uint64_t highest_request_id = 0;
+};
+nlohmann::json to_json(const ClientAnswer& answer);
+Result<ClientAnswer> client_answer_from_json(const nlohmann::json& answer);
 
 // Whether the validators that answered a status query hold the same replicated state: grouped
 // by (register head hash, operation-log hash), largest group first.

@@ -35,12 +35,18 @@ struct FetchOptions {
   std::string store_endpoint;                 // for store://
   std::filesystem::path cache_dir;            // store:// artifacts land in cache_dir/<digest>
   bool copy_files = false;                    // file://: copy into the cache, or use in place
-  std::chrono::milliseconds timeout{30'000};  // for the store
+  std::chrono::milliseconds timeout{30'000};  // for each answer of the store
+  std::uint64_t max_bytes = UINT64_MAX;       // a larger artifact is refused, not fetched
+  // file:// names a path on this host: read only where it is allowed (a validator's local-test
+  // mode, or a node, which reads only certified sources).
+  bool allow_file_sources = false;
 };
 
 // The local file holding the artifact `expected` names: fetched from the store (unless already
-// cached) or a file:// path. The bytes are not hashed here: whoever uses them hashes exactly
-// what it uses. A store:// source naming another digest than `expected` is refused.
+// cached) or a file:// path, which must name a regular file (a FIFO or a device is refused
+// before anything blocks on it). The bytes are not hashed here: whoever uses them hashes exactly
+// what it uses. A store:// source naming another digest than `expected` is refused. On failure
+// nothing is left in the cache (no partial download).
 Result<std::filesystem::path> fetch_artifact(const ArtifactSource& source,
                                              const crypto::Digest& expected,
                                              const FetchOptions& options);

@@ -13,7 +13,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,11 +38,28 @@ class ArtifactStore {
   // One request as the store process answers it: header JSON (+ data) -> reply header JSON
   // (+ data). Never throws; a malformed request gets {"ok":false,"error":...} and is counted.
   std::pair<std::string, Bytes> answer(std::string_view header, ByteView data, Refusals& refusals);
+  // Whole-object hashes computed so far (an upload's check, an object's first get).
+  std::uint64_t objects_hashed() const { return objects_hashed_; }
 
  private:
   std::pair<nlohmann::json, Bytes> handle(const nlohmann::json& request, ByteView data,
                                           Refusals& refusals);
+  // Whether the object on disk still hashes to its name: hashed once (at upload, or at its first
+  // get), then trusted while its inode, size and modification time stay the same, so a flood of
+  // gets costs reads, not hashing.
+  bool object_intact(const crypto::Digest& digest, const std::filesystem::path& object);
+  void remember_intact(const crypto::Digest& digest, const std::filesystem::path& object);
+
+  struct FileIdentity {
+    std::uint64_t inode = 0, size = 0;
+    std::int64_t mtime_ns = 0;
+    bool operator==(const FileIdentity&) const = default;
+  };
+  static std::optional<FileIdentity> identity_of(const std::filesystem::path& path);
+
   std::filesystem::path dir_;
+  std::map<crypto::Digest, FileIdentity> intact_;
+  std::uint64_t objects_hashed_ = 0;
 };
 
 // Serves DIR on ENDPOINT until SIGTERM/SIGINT; returns the exit code.
@@ -56,10 +75,13 @@ class StoreClient {
 
   // Uploads a file (resuming a partial upload); returns its digest.
   Result<crypto::Digest> put(const std::filesystem::path& file);
-  // Downloads into `destination` (a temporary file, fsync'd, renamed). The bytes are not hashed
-  // here: the store checks its copy before serving it, and whoever uses them hashes exactly the
-  // bytes it uses (runtime/artifact_source.hpp).
-  Status get(const crypto::Digest& digest, const std::filesystem::path& destination);
+  // Downloads into `destination` (a temporary file, fsync'd, renamed); an object the store says
+  // is larger than max_bytes is refused before its first byte is written. On any failure (the
+  // store silent, a full disk) the temporary file is removed. The bytes are not hashed here: the
+  // store checks its copy before serving it, and whoever uses them hashes exactly the bytes it
+  // uses (runtime/artifact_source.hpp).
+  Status get(const crypto::Digest& digest, const std::filesystem::path& destination,
+             std::uint64_t max_bytes = UINT64_MAX);
 
  private:
   struct Impl;

@@ -15,17 +15,27 @@
 
 namespace bftgate::runtime {
 
+// Only a judgement of the adapter's bytes is a vote. A fault of the infrastructure (the store
+// down or stalled, a full disk, no file descriptors left, a wrong download) says nothing about
+// the adapter: the validator retries and abstains meanwhile (kCannotJudge), and a validation
+// stopped by shutdown or by a newer candidate (kCancelled) ends in no vote at all.
+enum class Judgement { kPass, kFail, kCannotJudge, kCancelled };
+std::string_view to_string(Judgement judgement);
+
 struct AdapterVerdict {
-  bool pass = false;
-  bool cancelled = false;    // stopped by shutdown: no vote
+  Judgement judgement = Judgement::kFail;
   std::string reason;        // why, for people
   std::string metrics_json;  // the metrics object (JSON), kept and digested into the vote
+
+  bool pass() const { return judgement == Judgement::kPass; }
+  // A PASS or a FAIL: what a vote may say.
+  bool is_verdict() const { return judgement == Judgement::kPass || judgement == Judgement::kFail; }
 };
 
 class AdapterValidation {
  public:
   virtual ~AdapterValidation() = default;
-  // Runs on a worker thread; must return soon after `cancel` becomes true.
+  // Runs on a worker thread; must return soon after `cancel` becomes true (kCancelled).
   virtual AdapterVerdict judge(const std::filesystem::path& artifact,
                                const std::atomic<bool>& cancel) = 0;
   virtual std::string describe() const = 0;
@@ -49,14 +59,17 @@ struct ArtifactToJudge {
 
 struct ValidationResult {
   std::uint64_t version = 0;
-  AdapterVerdict verdict;  // a fetch or digest failure is a FAIL with its reason
+  AdapterVerdict verdict;  // a fetch or digest failure is kCannotJudge with its reason
   double seconds = 0;      // fetch, digest check and suite (set by the caller, which times it)
 };
 
 // Fetches the artifact, hashes the fetched bytes once against the proposed digest (a wrong
-// download is deleted from the cache, so it is fetched again) and judges them. It always ends in
-// a verdict: an exception (a bug a crafted artifact reaches) is a FAIL with its reason; the
-// reason is printable and the metrics are a JSON object.
+// download is deleted from the cache, so it is fetched again) and judges them. Whatever stops
+// the validator from reading the proposed bytes (a fetch that fails, a download that hashes to
+// another digest, a file it cannot hash) is kCannotJudge; a source it may not read
+// (FetchOptions::allow_file_sources) is a FAIL of the proposal. An exception from the suites (a
+// bug a crafted artifact reaches) is a FAIL with its reason. The reason is printable and the
+// metrics are a JSON object.
 ValidationResult fetch_and_judge(const ArtifactToJudge& artifact, const FetchOptions& fetch,
                                  AdapterValidation& validation, const std::atomic<bool>& cancel);
 

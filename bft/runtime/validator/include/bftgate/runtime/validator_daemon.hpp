@@ -25,6 +25,15 @@ struct ValidatorOptions {
   std::string validate_command;
   std::filesystem::path suites;
   std::chrono::milliseconds validate_timeout{60'000};
+  // How long the artifact store may take to answer each request of a fetch. A fetch that fails
+  // (the store down or stalled, a full disk) is no verdict: the validator abstains and tries
+  // again, waiting retry_initial, then twice as long each time up to retry_max.
+  std::chrono::milliseconds fetch_timeout{30'000};
+  std::chrono::milliseconds retry_initial{500};
+  std::chrono::milliseconds retry_max{30'000};
+  // Local-test mode: proposals may name file:// paths on this host (regular files only). Off, a
+  // proposal cannot make a validator open any path: only store:// sources are read.
+  bool allow_file_sources = false;
   std::chrono::milliseconds tick{10};
   // A Byzantine strategy for adversarial experiments, one of bft::strategies() that a single
   // process can play (bft/byzantine.hpp). Empty: honest.

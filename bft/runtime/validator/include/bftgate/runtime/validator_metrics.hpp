@@ -27,8 +27,10 @@ class ValidatorMetrics {
     std::uint64_t wal_late_syncs = 0;  // of those, for records no message needed, when due
     std::uint64_t signatures_verified = 0;
     std::uint64_t signatures_skipped = 0;
-    std::uint64_t macs_verified = 0;    // client requests checked by their session MAC
-    std::uint64_t sessions_opened = 0;  // client sessions whose signature this validator checked
+    std::uint64_t macs_verified = 0;       // client requests checked by their session MAC
+    std::uint64_t sessions_opened = 0;     // client sessions whose signature this validator checked
+    std::uint64_t cannot_judge_total = 0;  // validations a fault stopped (no vote)
+    bool cannot_judge_now = false;         // the candidate's last attempt was one of them
   };
 
   // Each Ready the replica hands over, when it is taken (before it is persisted).
