@@ -116,7 +116,7 @@ run = sys.argv[1]
 targets = {"ratio_vs_openssl": (1.2, "<="), "ratio_vs_raw": (1.1, "<="), "ratio_vs_raw_parallel": (1.1, "<="),
            "median_target_ratio": (1.0, "<="), "ratio_during_swaps": (0.95, ">="),
            "ratio_upload_vs_pinned": (0.8, ">="), "latency_ratio_vs_etcd": (1.5, "<="),
-           "throughput_ratio_vs_etcd": (1.0, ">=")}
+           "throughput_ratio_vs_etcd": (1.0, ">="), "within_budget": (1, ">=")}
 shown = ["ratio_vs_openssl", "ratio_vs_raw", "ratio_vs_raw_parallel", "speedup", "pool_speedup",
          "MBps", "openssl_MBps", "raw_us", "raw_parallel_us", "cert_us", "verify_threads", "cores",
          "median_us", "p99_us", "median_target_ratio", "requests_per_s", "ceiling_req_per_s_batch_64",
@@ -124,7 +124,8 @@ shown = ["ratio_vs_openssl", "ratio_vs_raw", "ratio_vs_raw_parallel", "speedup",
          "ratio_vs_reference", "tokens_per_s", "flip_us", "stage_us", "s_per_step", "decisions_per_s",
          "latency_ratio_vs_etcd", "throughput_ratio_vs_etcd", "fsyncs_per_decision_per_validator",
          "to_prepared_us", "to_committed_us", "to_executed_us", "fsync_us", "mac_us",
-         "ceiling_req_per_s_batch_64_mac"]
+         "ceiling_req_per_s_batch_64_mac", "rss_peak_delta_mib", "rss_after_delta_mib",
+         "fds_peak_delta", "within_budget"]
 over = []
 versus = []
 everything = []

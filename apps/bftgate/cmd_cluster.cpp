@@ -47,6 +47,7 @@ struct SubmitArgs {
 struct StatusArgs {
   std::filesystem::path config;
   bool json_output = false;
+  bool all = false;
   double timeout_s = 2;
 };
 
@@ -193,7 +194,14 @@ int status(const StatusArgs& args) {
     return kExitFailure;
   }
   runtime::ClusterClient client(*config);
-  auto statuses = client.status_all(milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000)));
+  const auto timeout = milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000));
+  auto statuses = client.status_all(timeout);
+  if (args.all) {
+    // Every entry, page by page, from each validator that answered the first page.
+    for (auto& [id, answer] : statuses.answers) {
+      if (auto full = client.full_status(id, timeout)) answer = std::move(*full);
+    }
+  }
   const auto& answers = statuses.answers;
   auto agreement = runtime::agreement_of(answers);
   auto enough = answers.size() >= std::size_t{config->f} + 1 ? kExitOk : kExitFailure;
@@ -243,6 +251,9 @@ int status(const StatusArgs& args) {
   for (const auto& [id, answer] : answers) {
     if (fullest == nullptr || answer.entries.size() > fullest->entries.size()) fullest = &answer;
   }
+  if (fullest->entries_omitted > 0) {
+    fmt::print("({} older entries not shown: --all shows every one)\n", fullest->entries_omitted);
+  }
   for (const auto& entry : fullest->entries) {
     if (entry.version != 0) print_entry(entry, answers);
   }
@@ -286,6 +297,14 @@ void register_validator(CLI::App& app, Runner& run) {
                   "(store, disk, this host) stopped; the wait doubles from 0.5 s up to it")
       ->default_val(30)
       ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_option("--max-connections", args->options.max_connections,
+                  "Connections its socket keeps at most; past it the one that never sent a "
+                  "message, or idle longest, is closed (default 1024, or half the open-file "
+                  "limit)")
+      ->check(CLI::Range(std::size_t{4}, std::size_t{1} << 20));
+  cmd->add_option("--max-connections-per-address", args->options.max_connections_per_address,
+                  "The same, from one peer address (default 256)")
+      ->check(CLI::Range(std::size_t{4}, std::size_t{1} << 20));
   cmd->add_flag("--allow-file-sources", args->options.allow_file_sources,
                 "Local-test mode: proposals may name file:// paths on this host (regular files "
                 "only); otherwise only store:// sources are read");
@@ -393,19 +412,21 @@ void register_store(CLI::App& app, Runner& run) {
     run = [dir, listen, config] {
       spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
       auto endpoint = *listen;
-      if (endpoint.empty()) {
-        if (config->empty()) {
-          print_error("give --listen or --config");
-          return kExitUsage;
-        }
+      runtime::StoreLimits limits;
+      if (!config->empty()) {
         auto loaded = ClusterConfig::load(*config);
         if (!loaded) {
           print_error(loaded.error().message);
           return kExitFailure;
         }
-        endpoint = loaded->artifact_store_endpoint;
+        if (endpoint.empty()) endpoint = loaded->artifact_store_endpoint;
+        limits.max_artifact_bytes = loaded->max_artifact_bytes;
+        limits.max_upload_bytes = 2 * loaded->max_artifact_bytes;
+      } else if (endpoint.empty()) {
+        print_error("give --listen or --config");
+        return kExitUsage;
       }
-      return runtime::run_store(*dir, endpoint);
+      return runtime::run_store(*dir, endpoint, limits);
     };
   });
 }
@@ -453,6 +474,8 @@ void register_status(CLI::App& app, Runner& run) {
       "status", "Show every validator's view of the register: entries, votes, certificates");
   cmd->add_option("--config", args->config, "Cluster config")->required()->check(CLI::ExistingFile);
   cmd->add_flag("--json", args->json_output, "Print every validator's answer as JSON");
+  cmd->add_flag("--all", args->all,
+                "Every register entry, asked for page by page (otherwise the newest 32)");
   cmd->add_option("--timeout", args->timeout_s, "Seconds to wait for answers")->default_val(2);
   cmd->callback([&run, args] { run = [args] { return status(*args); }; });
 }

@@ -1,9 +1,16 @@
 #include "bftgate/crypto/cluster_config.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -133,6 +140,60 @@ std::optional<std::uint16_t> tcp_port(std::string_view endpoint) {
   return static_cast<std::uint16_t>(port);
 }
 
+std::vector<std::string> endpoint_identities(std::string_view endpoint) {
+  if (endpoint.starts_with("ipc://")) {
+    auto path = std::filesystem::path(std::string(endpoint.substr(6)));
+    return {"ipc://" + std::filesystem::absolute(path).lexically_normal().string()};
+  }
+  auto port = tcp_port(endpoint);
+  if (!port) return {std::string(endpoint)};
+  auto rest = endpoint.substr(6);
+  auto host = std::string(rest.substr(0, rest.rfind(':')));
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // Names are not looked up (a config is read often, by fuzzers too, and a lookup can wait on
+  // the network): localhost is the loopback (RFC 6761), any other name stands for itself.
+  if (host == "localhost" || host.ends_with(".localhost")) host = "127.0.0.1";
+  std::vector<std::string> identities;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) == 0) {
+    for (auto* a = found; a != nullptr; a = a->ai_next) {
+      char text[INET6_ADDRSTRLEN] = {};
+      const void* address =
+          a->ai_family == AF_INET
+              ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+              : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+      if ((a->ai_family == AF_INET || a->ai_family == AF_INET6) &&
+          ::inet_ntop(a->ai_family, address, text, sizeof text) != nullptr) {
+        identities.push_back(fmt::format("tcp://{}:{}", text, *port));
+      }
+    }
+    ::freeaddrinfo(found);
+  }
+  if (identities.empty()) identities.push_back(fmt::format("tcp://{}:{}", host, *port));
+  std::sort(identities.begin(), identities.end());
+  identities.erase(std::unique(identities.begin(), identities.end()), identities.end());
+  return identities;
+}
+
+Status check_bindable(std::string_view endpoint) {
+  if (!endpoint.starts_with("ipc://")) return ok_status();
+  std::string path(endpoint.substr(6));
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) == 0 && !S_ISSOCK(info.st_mode)) {
+    return fail(
+        fmt::format("{} names an existing file that is not a socket; binding it would "
+                    "delete that file",
+                    endpoint));
+  }
+  return ok_status();
+}
+
 std::size_t ClusterConfig::quorum() const {
   if (fault_model == FaultModel::kCft) return n() / 2 + 1;
   return (n() + f + 2) / 2;  // ceil((n + f + 1) / 2)
@@ -150,6 +211,13 @@ Status ClusterConfig::validate() const {
     return fail("cluster_id must be 1 to 256 characters from A-Z a-z 0-9 . _ -");
   }
   if (validators.empty()) return fail("validators: at least one validator is required");
+  if (n() > kMaxValidators) {
+    return fail(
+        fmt::format("validators: {} validators; at most {} are supported (each process "
+                    "holds a socket and a file descriptor per validator)",
+                    n(), kMaxValidators));
+  }
+  if (max_artifact_bytes == 0) return fail("artifact_store.max_artifact_bytes: must be at least 1");
   if (fault_model == FaultModel::kBft && n() < 3 * std::size_t{f} + 1) {
     return fail(fmt::format("bft mode with f={} needs n >= 3f+1 = {} validators, got {}", f,
                             3 * std::size_t{f} + 1, n()));
@@ -160,7 +228,14 @@ Status ClusterConfig::validate() const {
   }
   std::set<std::uint32_t> ids;
   std::set<crypto::PublicKey> keys;
-  std::set<std::string> endpoints;
+  // Compared as resolved (host address, port, path), not as strings.
+  std::set<std::string> endpoint_keys;
+  const auto endpoint_is_new = [&](const std::string& endpoint) {
+    bool fresh = true;
+    for (auto& identity : endpoint_identities(endpoint))
+      fresh = endpoint_keys.insert(std::move(identity)).second && fresh;
+    return fresh;
+  };
   for (std::size_t i = 0; i < validators.size(); ++i) {
     const auto& v = validators[i];
     auto where = fmt::format("validators[{}] (id {})", i, v.id);
@@ -173,7 +248,7 @@ Status ClusterConfig::validate() const {
       return fail(fmt::format("{}: '{}' is not a ZeroMQ endpoint (tcp://host:port or ipc://path)",
                               where, v.endpoint));
     }
-    if (!endpoints.insert(v.endpoint).second) {
+    if (!endpoint_is_new(v.endpoint)) {
       return fail(fmt::format("{}: endpoint {} is used twice", where, v.endpoint));
     }
   }
@@ -201,7 +276,7 @@ Status ClusterConfig::validate() const {
       return fail(fmt::format("{}: '{}' is not a valid endpoint (tcp://host:port or ipc://path)",
                               where, node.endpoint));
     }
-    if (!endpoints.insert(node.endpoint).second) {
+    if (!endpoint_is_new(node.endpoint)) {
       return fail(fmt::format("{}: endpoint {} is used twice", where, node.endpoint));
     }
   }
@@ -209,7 +284,7 @@ Status ClusterConfig::validate() const {
     return fail(fmt::format("artifact_store.endpoint: '{}' is not a ZeroMQ endpoint",
                             artifact_store_endpoint));
   }
-  if (!endpoints.insert(artifact_store_endpoint).second) {
+  if (!endpoint_is_new(artifact_store_endpoint)) {
     return fail(fmt::format("artifact_store.endpoint: {} is used twice", artifact_store_endpoint));
   }
   return ok_status();
@@ -232,6 +307,8 @@ json ClusterConfig::to_json() const {
     out["inference_nodes"].push_back({{"id", node.id}, {"endpoint", node.endpoint}});
   }
   out["artifact_store"] = {{"endpoint", artifact_store_endpoint}};
+  if (max_artifact_bytes != kDefaultMaxArtifactBytes)
+    out["artifact_store"]["max_artifact_bytes"] = max_artifact_bytes;
   out["operator"] = {{"public_key", operator_public_key.hex()}};
   return out;
 }
@@ -298,10 +375,15 @@ Result<ClusterConfig> ClusterConfig::from_json(const json& root) {
   auto store = top.get("artifact_store");
   if (!store) return store.error();
   Fields store_fields(*store.value(), "artifact_store");
-  if (auto s = store_fields.check_object({"endpoint"}); !s) return s.error();
+  if (auto s = store_fields.check_object({"endpoint", "max_artifact_bytes"}); !s) return s.error();
   auto store_endpoint = store_fields.string("endpoint");
   if (!store_endpoint) return store_endpoint.error();
   config.artifact_store_endpoint = *store_endpoint;
+  if (store_fields.has("max_artifact_bytes")) {
+    auto limit = store_fields.unsigned_int("max_artifact_bytes", std::uint64_t{1} << 50);
+    if (!limit) return limit.error();
+    config.max_artifact_bytes = *limit;
+  }
 
   auto operator_json = top.get("operator");
   if (!operator_json) return operator_json.error();

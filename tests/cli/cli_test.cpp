@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <filesystem>
 #include <fstream>
@@ -230,6 +231,50 @@ TEST_F(CliTest, DigestMatchesTheLibrary) {
   ASSERT_EQ(result.exit_code, 0);
   EXPECT_EQ(result.output.substr(0, 64), crypto::sha256(Bytes(200'000, 0x42)).hex());
   EXPECT_EQ(bftgate("digest " + path("missing")).exit_code, 1);
+}
+
+// A FIFO or an endless device named where a file belongs is refused at once; it used to hang
+// the command (a FIFO waits for a writer, /dev/zero never ends).
+TEST_F(CliTest, PathsThatAreNotRegularFilesAreRefusedWithoutBlocking) {
+  auto fifo = path("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(sign({0, 1, 2}, path("cert.json")).exit_code, 0);
+  for (const auto& special : {fifo, std::string("/dev/zero")}) {
+    for (const auto& args : {
+             "digest " + special,
+             "verify-cert --config " + config_ + " " + special,
+             "verify-cert --config " + config_ + " " + path("cert.json") + " --artifact " + special,
+             "status --config " + special,
+             "submit --config " + config_ + " --operator-key " + path("keys/operator.key") +
+                 " --adapter " + special,
+         }) {
+      // `timeout` turns a hang into exit 124, which the test refuses.
+      auto result = run_command("timeout 20 " + kBinary + " " + args);
+      EXPECT_NE(result.exit_code, 0) << args;
+      EXPECT_NE(result.exit_code, 124) << args << " blocked";
+      EXPECT_NE(result.output.find("not a regular file"), std::string::npos)
+          << args << ": " << result.output;
+    }
+  }
+}
+
+// An empty artifact, or one above the cluster's limit, is refused by submit before anything is
+// sent, with the reason (an empty one used to fail deep in the store with a missing file).
+TEST_F(CliTest, SubmitRefusesEmptyAndOversizedArtifactsWithAReason) {
+  ASSERT_TRUE(write_file_atomic(path("empty.bin"), Bytes{}).ok());
+  auto empty = bftgate("submit --config " + config_ + " --operator-key " +
+                       path("keys/operator.key") + " --adapter " + path("empty.bin"));
+  EXPECT_EQ(empty.exit_code, 1) << empty.output;
+  EXPECT_NE(empty.output.find("is empty"), std::string::npos) << empty.output;
+
+  auto j = nlohmann::json::parse(std::ifstream(config_));
+  j["artifact_store"]["max_artifact_bytes"] = 100'000;
+  ASSERT_TRUE(write_file_atomic(path("limited.json"), as_bytes(j.dump())).ok());
+  auto big = bftgate("submit --config " + path("limited.json") + " --operator-key " +
+                     path("keys/operator.key") + " --adapter " + artifact_);
+  EXPECT_EQ(big.exit_code, 1) << big.output;
+  EXPECT_NE(big.output.find("above this cluster's limit of 100000"), std::string::npos)
+      << big.output;
 }
 
 TEST(Cli, HelpForEverySubcommandAndUsageErrors) {

@@ -1,10 +1,12 @@
 #include "bftgate/crypto/cluster_config.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "bftgate/crypto/cluster_setup.hpp"
+#include "bftgate/crypto/file_io.hpp"
 #include "test_dirs.hpp"
 
 namespace bftgate {
@@ -103,6 +105,70 @@ TEST(ClusterConfig, RefusesDuplicates) {
   auto operator_key = valid_config_json();
   operator_key["operator"]["public_key"] = operator_key["validators"][0]["public_key"];
   EXPECT_NE(parse_error(operator_key).find("operator key must differ"), std::string::npos);
+}
+
+// Two spellings of one endpoint are one endpoint: the second validator would fail to bind.
+TEST(ClusterConfig, EndpointsAreComparedAsWhatTheyName) {
+  for (auto [first, second] : std::vector<std::pair<std::string, std::string>>{
+           {"tcp://127.0.0.1:7000", "tcp://127.0.0.1:07000"},
+           {"tcp://127.0.0.1:7000", "tcp://localhost:7000"},
+           {"tcp://127.0.0.1:7000", "tcp://LOCALHOST:7000"},
+           {"tcp://[::1]:7000", "tcp://[0:0:0:0:0:0:0:1]:7000"},
+           {"tcp://node-a.example:7000", "tcp://NODE-A.example:7000"},
+           {"ipc:///tmp/bftgate/v0", "ipc:///tmp/bftgate/../bftgate/v0"}}) {
+    auto config = valid_config_json();
+    config["validators"][0]["endpoint"] = first;
+    config["validators"][1]["endpoint"] = second;
+    EXPECT_NE(parse_error(config).find("used twice"), std::string::npos) << first << " " << second;
+  }
+  auto distinct = valid_config_json();
+  distinct["validators"][0]["endpoint"] = "tcp://127.0.0.1:7000";
+  distinct["validators"][1]["endpoint"] = "tcp://127.0.0.2:7000";
+  EXPECT_TRUE(ClusterConfig::from_json(distinct).ok());
+}
+
+TEST(ClusterConfig, ValidatorsAreBoundedByWhatOneProcessCanConnectTo) {
+  auto config = valid_config_json(4);
+  auto first = config["validators"][0];
+  for (std::size_t id = 4; id <= kMaxValidators; ++id) {
+    auto extra = first;
+    auto made = generate_cluster({.validators = 1});
+    extra["id"] = id;
+    extra["endpoint"] = fmt::format("tcp://10.0.{}.{}:7000", id / 256, id % 256);
+    extra["public_key"] = made->validator_keys[0].public_key().hex();
+    extra.erase("metrics_port");
+    config["validators"].push_back(extra);
+  }
+  EXPECT_NE(parse_error(config).find("at most 256"), std::string::npos);
+  config["validators"].erase(config["validators"].size() - 1);
+  EXPECT_TRUE(ClusterConfig::from_json(config).ok());
+}
+
+TEST(ClusterConfig, TheArtifactLimitHasADefaultAndRoundTrips) {
+  auto config = valid_config_json();
+  EXPECT_EQ(ClusterConfig::from_json(config)->max_artifact_bytes, kDefaultMaxArtifactBytes);
+  config["artifact_store"]["max_artifact_bytes"] = 4096;
+  auto limited = ClusterConfig::from_json(config);
+  ASSERT_TRUE(limited.ok()) << limited.error().message;
+  EXPECT_EQ(limited->max_artifact_bytes, 4096u);
+  EXPECT_EQ(limited->to_json(), config);
+  config["artifact_store"]["max_artifact_bytes"] = 0;
+  EXPECT_NE(parse_error(config).find("max_artifact_bytes"), std::string::npos);
+  config["artifact_store"]["max_artifact_bytes"] = "big";
+  EXPECT_NE(parse_error(config).find("max_artifact_bytes"), std::string::npos);
+}
+
+// ZeroMQ deletes what an ipc:// path names before binding it.
+TEST(ClusterConfig, AnIpcEndpointNamingAFileIsNotBindable) {
+  TempDir dir;
+  auto file = dir.path() / "precious";
+  ASSERT_TRUE(write_file_atomic(file, Bytes(3, 1)).ok());
+  auto refused = check_bindable("ipc://" + file.string());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("not a socket"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(file));
+  EXPECT_TRUE(check_bindable("ipc://" + (dir.path() / "fresh").string()).ok());
+  EXPECT_TRUE(check_bindable("tcp://127.0.0.1:7000").ok());
 }
 
 // keygen gives validator i a /metrics port after every listening port; the config keeps it, and

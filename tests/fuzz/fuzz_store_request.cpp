@@ -211,7 +211,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     auto request = header_json(header);
     if (request &&
-        (text_field(*request, "op") == "put-chunk" || text_field(*request, "op") == "put-end")) {
+        (text_field(*request, "op") == "put-begin" || text_field(*request, "op") == "put-chunk" ||
+         text_field(*request, "op") == "put-end")) {
       dirty = true;
     }
     auto reply = ask(store, refusals, header, request, chunk, input);

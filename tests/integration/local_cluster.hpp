@@ -96,6 +96,9 @@ class LocalCluster {
   }
   int store_port() const { return cluster_->store_port(); }
 
+  // The process id of validator `id` (or -1 for the store, 100 + j for node j), while it runs.
+  pid_t pid(int id) const { return cluster_->pid(name_of(id)).value_or(-1); }
+
   // kill -9: no chance to flush anything that was not already durable.
   void kill9(int id) { cluster_->signal(name_of(id), SIGKILL); }
   // SIGTERM; returns the exit status (0 for a clean shutdown).

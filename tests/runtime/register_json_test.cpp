@@ -55,6 +55,38 @@ TEST(RegisterJson, AStatusAnswerDecodesToWhatWasEncoded) {
   EXPECT_EQ(decoded->validation(1)->digest(), status.validations[1].digest());
 }
 
+// A status answer is one page of the register, however long it grew (the whole register made
+// answers of 250 KB that clients who did not read them piled up in a validator's memory).
+TEST(RegisterJson, AStatusAnswerIsOnePageOfTheRegister) {
+  RegisterTestCluster cluster(4);
+  bft::AdapterRegister reg(cluster.config());
+  for (std::uint64_t v = 1; v <= 100; ++v) bft::testing::submit(reg, cluster.propose(v));
+  ASSERT_EQ(reg.entries().size(), 101u);  // with the genesis entry
+  StatusAnswer newest;
+  fill_register(newest, reg);
+  ASSERT_EQ(newest.entries.size(), StatusPage::kDefaultLimit);
+  EXPECT_EQ(newest.entries.back().version, 100u);
+  EXPECT_EQ(newest.entries.front().version, 69u);
+  EXPECT_EQ(newest.entries_omitted, 69u);
+  StatusAnswer older;
+  fill_register(older, reg, {.before = 10, .limit = 64});
+  ASSERT_EQ(older.entries.size(), 10u);
+  EXPECT_EQ(older.entries.front().version, 0u);
+  EXPECT_EQ(older.entries.back().version, 9u);
+  EXPECT_EQ(older.entries_omitted, 0u);
+  auto decoded = status_from_json(to_json(newest));
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->entries_omitted, 69u);
+  // The page a query asks for, and the pages no query may ask for.
+  auto page = StatusPage::from_query(StatusPage{.before = 7, .limit = 3}.to_query());
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->before, std::optional<std::uint64_t>(7));
+  EXPECT_EQ(page->limit, 3u);
+  EXPECT_FALSE(StatusPage::from_query(json{{"limit", 65}}).ok());
+  EXPECT_FALSE(StatusPage::from_query(json{{"limit", 0}}).ok());
+  EXPECT_FALSE(StatusPage::from_query(json{{"before", "7"}}).ok());
+}
+
 TEST(RegisterJson, MalformedAnswersAreRefusedWithTheField) {
   RegisterTestCluster cluster(4);
   auto good = to_json(status_of_a_real_register(cluster));

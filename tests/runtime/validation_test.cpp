@@ -281,5 +281,55 @@ TEST(ArtifactStoreDigest, IsCheckedOncePerObjectNotPerGet) {
   EXPECT_EQ(restarted.objects_hashed(), 2u);
 }
 
+// Unfinished uploads are begun, bounded and expire: 2,000 of them used to put 500 MB on disk,
+// kept until the store restarted, and a chunk was taken for any digest.
+TEST(ArtifactStoreUploads, AreBegunBoundedAndExpire) {
+  TempDir dir;
+  StoreLimits limits;
+  limits.max_artifact_bytes = 10'000;
+  limits.max_uploads = 3;
+  limits.max_upload_bytes = 25'000;
+  limits.upload_idle_expiry = std::chrono::seconds(3600);
+  ArtifactStore store(dir.path() / "store", limits);
+  ASSERT_TRUE(store.open().ok());
+  Refusals refusals("test");
+  const auto ask = [&](const std::string& header, ByteView data = {}) {
+    return nlohmann::json::parse(store.answer(header, data, refusals).first);
+  };
+  const auto digest = [](int i) { return crypto::sha256(as_bytes(std::to_string(i))).hex(); };
+  const auto begin = [&](int i, std::uint64_t size) {
+    return ask(fmt::format(R"({{"op":"put-begin","digest":"{}","size":{}}})", digest(i), size));
+  };
+  // A chunk for an upload nobody began is refused, and writes nothing.
+  auto stray = ask(fmt::format(R"({{"op":"put-chunk","digest":"{}","offset":0}})", digest(0)),
+                   Bytes(100, 1));
+  EXPECT_FALSE(stray["ok"].get<bool>());
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "store" / "partial"));
+  // Sizes: none empty, none above the cluster's limit.
+  EXPECT_NE(begin(0, 0)["error"].get<std::string>().find("at least one byte"), std::string::npos);
+  EXPECT_NE(begin(0, 10'001)["error"].get<std::string>().find("limit"), std::string::npos);
+  // At most 3 unfinished uploads, declaring at most 25,000 bytes.
+  EXPECT_TRUE(begin(1, 10'000)["ok"].get<bool>());
+  EXPECT_TRUE(begin(2, 10'000)["ok"].get<bool>());
+  EXPECT_NE(begin(3, 10'000)["error"].get<std::string>().find("unfinished uploads"),
+            std::string::npos);
+  EXPECT_TRUE(begin(3, 5'000)["ok"].get<bool>());
+  EXPECT_FALSE(begin(4, 1)["ok"].get<bool>());
+  EXPECT_EQ(store.unfinished_uploads(), 3u);
+  // A chunk past the declared size is refused.
+  auto past = ask(fmt::format(R"({{"op":"put-chunk","digest":"{}","offset":0}})", digest(3)),
+                  Bytes(5'001, 1));
+  EXPECT_FALSE(past["ok"].get<bool>());
+  auto chunk = ask(fmt::format(R"({{"op":"put-chunk","digest":"{}","offset":0}})", digest(3)),
+                   Bytes(100, 1));
+  EXPECT_TRUE(chunk["ok"].get<bool>());
+  EXPECT_FALSE(std::filesystem::is_empty(dir.path() / "store" / "partial"));
+  // Idle uploads expire, with their files.
+  store.expire_uploads(std::chrono::steady_clock::now() + std::chrono::seconds(3601));
+  EXPECT_EQ(store.unfinished_uploads(), 0u);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "store" / "partial"));
+  EXPECT_TRUE(begin(4, 1)["ok"].get<bool>());
+}
+
 }  // namespace
 }  // namespace bftgate::runtime

@@ -1,11 +1,12 @@
 #include "bftgate/bft/register.hpp"
-#include "bftgate/seeded_bug.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <type_traits>
 #include <variant>
+
+#include "bftgate/seeded_bug.hpp"
 
 namespace bftgate::bft {
 
@@ -106,6 +107,10 @@ AdapterRegister::Outcome AdapterRegister::apply_propose(const ProposeOp& op) {
                                kMaxAdapterVersion)};
   }
   if (op.size == 0) return {false, "artifact size must be positive"};
+  if (op.size > config_.max_artifact_bytes) {
+    return {false, fmt::format("artifact of {} bytes is above the cluster's limit of {}", op.size,
+                               config_.max_artifact_bytes)};
+  }
   auto body = proposal_signing_body(config_.cluster_id, config_.epoch, op.version,
                                     op.artifact_digest, op.size, op.source);
   if (!crypto::verify_with(cache_.get(), config_.operator_public_key,

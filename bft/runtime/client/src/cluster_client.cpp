@@ -40,9 +40,10 @@ std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(
   return this->query(validators(), query, timeout);
 }
 
-ClusterClient::Statuses ClusterClient::status_all(std::chrono::milliseconds timeout) {
+ClusterClient::Statuses ClusterClient::status_all(std::chrono::milliseconds timeout,
+                                                  const StatusPage& page) {
   Statuses statuses;
-  for (auto& [id, answer] : query_all({{"query", "status"}}, timeout)) {
+  for (auto& [id, answer] : query_all(page.to_query(), timeout)) {
     auto status = status_from_json(answer);
     if (!status) {
       statuses.refused.emplace(id, status.error().message);
@@ -53,6 +54,33 @@ ClusterClient::Statuses ClusterClient::status_all(std::chrono::milliseconds time
     }
   }
   return statuses;
+}
+
+std::optional<StatusAnswer> ClusterClient::full_status(bft::ReplicaId id,
+                                                       std::chrono::milliseconds timeout) {
+  std::optional<StatusAnswer> full;
+  StatusPage page{.before = std::nullopt, .limit = StatusPage::kMaxLimit};
+  // Each page ends below the oldest entry of the one before; a register that changes meanwhile
+  // only adds entries above the first page.
+  for (;;) {
+    auto answers = query({id}, page.to_query(), timeout);
+    auto it = answers.find(id);
+    if (it == answers.end()) return std::nullopt;
+    auto status = status_from_json(it->second);
+    if (!status || status->validator != id) return std::nullopt;
+    if (!full) {
+      full = std::move(status.value());
+    } else {
+      full->entries.insert(full->entries.begin(), status->entries.begin(), status->entries.end());
+      full->validations.insert(status->validations.begin(), status->validations.end());
+    }
+    if (status->entries.empty() || status->entries_omitted == 0) break;
+    auto oldest = status->entries.front().version;
+    if (page.before && oldest >= *page.before) return std::nullopt;  // no progress: a liar
+    page.before = oldest;
+  }
+  full->entries_omitted = 0;
+  return full;
 }
 
 Result<std::uint64_t> ClusterClient::highest_request_id(bft::PrincipalId client,

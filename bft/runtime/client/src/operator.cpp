@@ -80,7 +80,8 @@ Result<std::uint64_t, ProposeError> next_version(ClusterClient& client,
 bool holds_artifact(ClusterClient& client, const ClusterConfig& config, std::uint64_t version,
                     const crypto::Digest& digest) {
   std::size_t agreeing = 0;
-  for (const auto& [id, status] : client.status_all(milliseconds(2000)).answers) {
+  for (const auto& [id, status] :
+       client.status_all(milliseconds(2000), {.before = version + 1, .limit = 1}).answers) {
     const auto* entry = status.entry(version);
     if (entry != nullptr && entry->artifact_digest == digest) ++agreeing;
   }
@@ -131,6 +132,15 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
   }
   auto digest = crypto::sha256_file(artifact);
   if (!digest) return ProposeError{Kind::kFailed, digest.error().message};
+  if (digest->size == 0)
+    return ProposeError{Kind::kRefused,
+                        fmt::format("{} is empty: an adapter has bytes", artifact.string())};
+  if (digest->size > config.max_artifact_bytes) {
+    return ProposeError{Kind::kRefused,
+                        fmt::format("{} is {} bytes, above this cluster's limit of {} "
+                                    "(artifact_store.max_artifact_bytes in the config)",
+                                    artifact.string(), digest->size, config.max_artifact_bytes)};
+  }
   Proposal proposal{0, digest->digest, digest->size,
                     ArtifactSource::file(std::filesystem::absolute(artifact)).to_string()};
   if (use_store) {
@@ -222,7 +232,8 @@ Result<Decision, ProposeError> wait_for_decision(
   auto deadline = Clock::now() + timeout;
   std::string last;
   while (Clock::now() < deadline) {
-    auto answers = client.status_all(milliseconds(1000)).answers;
+    auto answers =
+        client.status_all(milliseconds(1000), {.before = version + 1, .limit = 1}).answers;
     std::map<std::pair<bft::EntryState, crypto::Digest>, std::size_t> decided;
     std::size_t pass = 0;
     std::size_t fail = 0;

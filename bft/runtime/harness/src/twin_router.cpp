@@ -1,14 +1,14 @@
 #include "bftgate/runtime/twin_router.hpp"
 
-#include <csignal>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <zmq.hpp>
 
 #include <atomic>
 #include <charconv>
+#include <csignal>
 #include <map>
 #include <vector>
+#include <zmq.hpp>
 
 #include "bftgate/crypto/cluster_config.hpp"
 
@@ -17,7 +17,9 @@ namespace bftgate::runtime {
 namespace {
 
 std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
+void on_signal(int) {
+  g_stop = true;
+}
 
 }  // namespace
 
@@ -54,6 +56,10 @@ int run_twin_router(const TwinRouterOptions& options) {
   zmq::context_t context;
   zmq::socket_t front(context, zmq::socket_type::router);
   front.set(zmq::sockopt::linger, 0);
+  if (auto s = check_bindable(self->endpoint); !s) {
+    spdlog::error("twin router: cannot listen on {}: {}", self->endpoint, s.error().message);
+    return 1;
+  }
   try {
     front.bind(self->endpoint);
   } catch (const zmq::error_t& e) {
@@ -70,8 +76,10 @@ int run_twin_router(const TwinRouterOptions& options) {
   std::map<std::string, std::size_t> link_of;
   std::uint64_t forwarded_a = 0;
   std::uint64_t forwarded_b = 0;
-  spdlog::info("twin router: validator {} at {} split: validators {} -> twin B {}, everyone else -> twin A {}",
-               options.id, self->endpoint, fmt::join(options.side_b, ","), options.twin_b, options.twin_a);
+  spdlog::info(
+      "twin router: validator {} at {} split: validators {} -> twin B {}, everyone else -> twin A "
+      "{}",
+      options.id, self->endpoint, fmt::join(options.side_b, ","), options.twin_b, options.twin_a);
 
   while (!g_stop) {
     std::vector<zmq::pollitem_t> items{{front.handle(), 0, ZMQ_POLLIN, 0}};
@@ -113,13 +121,14 @@ int run_twin_router(const TwinRouterOptions& options) {
       auto& link = links[i - 1];
       zmq::message_t payload;
       while (link.socket.recv(payload, zmq::recv_flags::dontwait)) {
-        (void)front.send(zmq::buffer(link.route), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        (void)front.send(zmq::buffer(link.route),
+                         zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         (void)front.send(payload, zmq::send_flags::dontwait);
       }
     }
   }
-  spdlog::info("twin router: stopped ({} frames to twin A, {} to twin B, {} senders)", forwarded_a, forwarded_b,
-               links.size());
+  spdlog::info("twin router: stopped ({} frames to twin A, {} to twin B, {} senders)", forwarded_a,
+               forwarded_b, links.size());
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <map>
 
 #include "bftgate/crypto/strict_json.hpp"
 
@@ -67,16 +68,21 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   HttpHandler handler;
   Refusals& refusals;
   HttpLimits limits;
-  std::atomic<std::size_t> open_connections{0};
+  struct Session;
+  // Open connections by order of arrival (all on the one thread that runs the io_context).
+  std::map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  std::uint64_t next_session = 0;
 
   // One connection: read one request under a deadline, answer it, close.
   struct Session : std::enable_shared_from_this<Session> {
-    Session(std::shared_ptr<Impl> s, asio::ip::tcp::socket socket)
-        : server(std::move(s)), stream(std::move(socket)) {
-      ++server->open_connections;
+    Session(std::shared_ptr<Impl> s, asio::ip::tcp::socket socket, std::uint64_t n)
+        : server(std::move(s)), stream(std::move(socket)), number(n) {
+      beast::error_code ec;
+      auto remote = stream.socket().remote_endpoint(ec);
+      if (!ec) address = remote.address().to_string();
       configure(parser, server->limits);
     }
-    ~Session() { --server->open_connections; }
+    ~Session() { server->sessions.erase(number); }
 
     void start() {
       stream.expires_after(server->limits.deadline);
@@ -86,6 +92,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
 
     void on_read(beast::error_code ec) {
+      reading = false;
       if (ec) {
         if (ec != http::error::end_of_stream)
           server->refusals.refuse("http-request", printable(ec.message()));
@@ -118,25 +125,55 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
     std::shared_ptr<Impl> server;
     beast::tcp_stream stream;
+    std::uint64_t number;
+    std::string address;
+    bool reading = true;  // no whole request yet
     beast::flat_buffer buffer;
     Parser parser;
     http::response<http::string_body> response;
   };
 
+  // Closes the connection from `address` (any, when empty) that has waited longest without
+  // sending a whole request; whether there was one.
+  bool evict_idlest(const std::string& address) {
+    for (auto& [n, weak] : sessions) {
+      auto session = weak.lock();
+      if (!session || !session->reading) continue;
+      if (!address.empty() && session->address != address) continue;
+      session->reading = false;
+      session->close();
+      return true;
+    }
+    return false;
+  }
+
+  void admit(asio::ip::tcp::socket socket) {
+    auto session = std::make_shared<Session>(shared_from_this(), std::move(socket), next_session++);
+    std::size_t from_address = 0;
+    for (const auto& [n, weak] : sessions) {
+      if (auto other = weak.lock(); other && other->address == session->address) ++from_address;
+    }
+    if (from_address >= limits.max_per_address || sessions.size() >= limits.max_connections) {
+      const bool per_address = from_address >= limits.max_per_address;
+      refusals.refuse("http-connections",
+                      fmt::format("{} open connections, {} from {} (caps {} and {} per address): "
+                                  "closing the one idle longest",
+                                  sessions.size(), from_address, session->address,
+                                  limits.max_connections, limits.max_per_address));
+      if (!evict_idlest(per_address ? session->address : std::string())) {
+        session->close();  // every one is being answered: the newcomer waits its turn
+        return;
+      }
+    }
+    sessions.emplace(session->number, session);
+    session->start();
+  }
+
   void accept() {
     acceptor.async_accept(
         [self = shared_from_this()](beast::error_code ec, asio::ip::tcp::socket socket) {
           if (ec == asio::error::operation_aborted) return;
-          if (!ec) {
-            if (self->open_connections >= self->limits.max_connections) {
-              self->refusals.refuse("http-connections", fmt::format("more than {} open connections",
-                                                                    self->limits.max_connections));
-              beast::error_code ignored;
-              socket.close(ignored);
-            } else {
-              std::make_shared<Session>(self, std::move(socket))->start();
-            }
-          }
+          if (!ec) self->admit(std::move(socket));
           self->accept();
         });
   }

@@ -150,10 +150,39 @@ const KeptValidation* StatusAnswer::validation(std::uint64_t version) const {
   return it == validations.end() ? nullptr : &it->second;
 }
 
-void fill_register(StatusAnswer& answer, const bft::AdapterRegister& register_state) {
+json StatusPage::to_query() const {
+  json query = {{"query", "status"}, {"limit", limit}};
+  if (before) query["before"] = *before;
+  return query;
+}
+
+Result<StatusPage> StatusPage::from_query(const json& query) {
+  StatusPage page;
+  if (query.contains("before")) {
+    if (!query["before"].is_number_unsigned()) return Error{"\"before\" is not a version"};
+    page.before = query["before"].get<std::uint64_t>();
+  }
+  if (query.contains("limit")) {
+    const auto& limit = query["limit"];
+    if (!limit.is_number_unsigned() || limit.get<std::uint64_t>() == 0 ||
+        limit.get<std::uint64_t>() > kMaxLimit)
+      return Error{fmt::format("\"limit\" must be 1 to {}", kMaxLimit)};
+    page.limit = static_cast<std::size_t>(limit.get<std::uint64_t>());
+  }
+  return page;
+}
+
+void fill_register(StatusAnswer& answer, const bft::AdapterRegister& register_state,
+                   const StatusPage& page) {
   answer.entries.clear();
-  for (const auto& entry : register_state.entries())
-    answer.entries.push_back(EntryReport::of(entry));
+  const auto& entries = register_state.entries();
+  std::size_t end = entries.size();
+  if (page.before) {
+    while (end > 0 && entries[end - 1].version >= *page.before) --end;
+  }
+  const std::size_t begin = end > page.limit ? end - page.limit : 0;
+  answer.entries_omitted = begin;
+  for (std::size_t i = begin; i < end; ++i) answer.entries.push_back(EntryReport::of(entries[i]));
   answer.invalid_operations = register_state.log_base().invalid;
   for (const auto& record : register_state.log()) {
     if (!record.valid) ++answer.invalid_operations;
@@ -199,6 +228,7 @@ json to_json(const StatusAnswer& answer) {
           {"stable_seq", answer.stable_seq},
           {"register",
            {{"entries", entries},
+            {"entries_omitted", answer.entries_omitted},
             {"log_records", answer.log_records},
             {"invalid_operations", answer.invalid_operations},
             {"head_hash", answer.head_hash.hex()},
@@ -329,6 +359,7 @@ Result<StatusAnswer> status_from_json(const json& answer) {
   status.validator = static_cast<bft::ReplicaId>(validator);
   Fields r(*reg, "a status answer's register");
   const auto& entries = r.array("entries");
+  status.entries_omitted = r.number("entries_omitted", false);
   status.log_records = r.number("log_records");
   status.invalid_operations = r.number("invalid_operations");
   status.head_hash = r.digest("head_hash");

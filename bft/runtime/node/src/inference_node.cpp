@@ -154,13 +154,20 @@ class Node final : public InferenceNode {
   }
 
   void poll_loop() {
-    ClusterClient client(config_);
+    // Nothing may escape this thread (it would end the process): a failure, even to open the
+    // client's sockets (out of descriptors), is counted and tried again after the interval.
+    std::unique_ptr<ClusterClient> client;
     while (!stop_) {
       try {
-        poll_once(client);
+        if (!client) client = std::make_unique<ClusterClient>(config_);
+        poll_once(*client);
       } catch (const std::exception& e) {
         // Answers are hostile input: a bug they reach must not stop the node.
         input_refusals_.refuse("poll-exception", printable(e.what()));
+        client.reset();
+      } catch (...) {
+        input_refusals_.refuse("poll-exception", "an exception that is not a std::exception");
+        client.reset();
       }
       std::unique_lock lock(wake_mutex_);
       wake_.wait_for(lock, options_.poll_interval, [this] { return stop_.load(); });
@@ -232,6 +239,7 @@ class Node final : public InferenceNode {
                                 .cache_dir = options_.cache_dir,
                                 .copy_files = true,
                                 .timeout = std::chrono::milliseconds(30'000),
+                                .max_bytes = config_.max_artifact_bytes,
                                 // Certified sources only: 2f+1 validators read this one.
                                 .allow_file_sources = true});
     if (!path) return refuse("download-failed", path.error().message);

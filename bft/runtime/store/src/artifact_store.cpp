@@ -9,14 +9,18 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "bftgate/crypto/cluster_config.hpp"
 #include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/runtime/connection_guard.hpp"
 #include "bftgate/runtime/refusals.hpp"
 #include "bftgate/runtime/zmq_reader.hpp"
 
@@ -95,9 +99,34 @@ std::pair<json, Bytes> refused(std::string reason) {
 
 }  // namespace
 
-ArtifactStore::ArtifactStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
+ArtifactStore::ArtifactStore(std::filesystem::path dir, StoreLimits limits)
+    : dir_(std::move(dir)), limits_(limits) {}
+
+void ArtifactStore::drop_upload(const crypto::Digest& digest) {
+  auto it = uploads_.find(digest);
+  if (it == uploads_.end()) return;
+  upload_bytes_ -= it->second.size;
+  uploads_.erase(it);
+  std::error_code ec;
+  std::filesystem::remove(partial_path(dir_, digest), ec);
+}
+
+void ArtifactStore::expire_uploads(std::chrono::steady_clock::time_point now) {
+  std::vector<crypto::Digest> idle;
+  for (const auto& [digest, upload] : uploads_) {
+    if (now - upload.last_active > limits_.upload_idle_expiry) idle.push_back(digest);
+  }
+  for (const auto& digest : idle) {
+    spdlog::info("store: removed the unfinished upload of {} (idle for more than {} s)",
+                 digest.hex(), limits_.upload_idle_expiry.count());
+    drop_upload(digest);
+  }
+}
 
 Status ArtifactStore::open() {
+  uploads_.clear();
+  upload_bytes_ = 0;
+  intact_.clear();
   std::error_code ec;
   std::filesystem::create_directories(dir_ / "objects", ec);
   if (!ec) std::filesystem::create_directories(dir_ / "partial", ec);
@@ -180,21 +209,58 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
     if (!std::filesystem::exists(object, ec)) return refused("not found");
     return {{{"ok", true}, {"size", size_or_zero(object)}}, {}};
   }
+  const auto now = std::chrono::steady_clock::now();
   if (op == "put-begin") {
     if (std::filesystem::exists(object, ec))
       return {{{"ok", true}, {"offset", number("size", 0)}, {"complete", true}}, {}};
-    return {{{"ok", true}, {"offset", size_or_zero(partial)}}, {}};
+    auto size = number("size", 0);
+    if (size == 0) return refused("an artifact has at least one byte (put-begin needs its size)");
+    if (size > limits_.max_artifact_bytes) {
+      return refused(fmt::format("the artifact is {} bytes, above this cluster's limit of {}", size,
+                                 limits_.max_artifact_bytes));
+    }
+    if (auto it = uploads_.find(*digest); it != uploads_.end()) {
+      if (it->second.size != size) {
+        return refused(fmt::format("an upload of {} with another size ({}) is under way",
+                                   digest->hex(), it->second.size));
+      }
+      it->second.last_active = now;
+      return {{{"ok", true}, {"offset", size_or_zero(partial)}}, {}};
+    }
+    expire_uploads(now);
+    if (uploads_.size() >= limits_.max_uploads || upload_bytes_ + size > limits_.max_upload_bytes) {
+      refusals.refuse("upload-quota", fmt::format("{} unfinished uploads declaring {} bytes",
+                                                  uploads_.size(), upload_bytes_));
+      return refused(fmt::format(
+          "the store holds {} unfinished uploads of {} bytes (at most {} and {}); try again later",
+          uploads_.size(), upload_bytes_, limits_.max_uploads, limits_.max_upload_bytes));
+    }
+    std::filesystem::remove(partial, ec);  // nothing of an earlier, dropped upload is resumed
+    uploads_[*digest] = Upload{size, now};
+    upload_bytes_ += size;
+    return {{{"ok", true}, {"offset", 0}}, {}};
   }
   if (op == "put-chunk") {
+    auto upload = uploads_.find(*digest);
+    if (upload == uploads_.end()) {
+      refusals.refuse("request", "put-chunk without put-begin");
+      return refused("no upload of this digest is under way (put-begin first)");
+    }
     auto offset = number("offset", 0);
     auto have = size_or_zero(partial);
     if (offset != have)
       return {{{"ok", false}, {"error", fmt::format("expected offset {}", have)}, {"offset", have}},
               {}};
+    if (have + data.size() > upload->second.size) {
+      refusals.refuse("request", "a chunk past the declared size");
+      return refused(
+          fmt::format("the chunk ends past the declared size of {} bytes", upload->second.size));
+    }
+    upload->second.last_active = now;
     if (auto s = append_file(partial, have, data); !s) {
       // Free the space and say why: the next upload starts clean, and what is stored is still
       // served.
-      std::filesystem::remove(partial, ec);
+      drop_upload(*digest);
       spdlog::error("store: upload of {} failed at offset {}: {}", digest->hex(), have,
                     s.error().message);
       return refused(s.error().message);
@@ -202,19 +268,35 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
     return {{{"ok", true}, {"offset", have + data.size()}}, {}};
   }
   if (op == "put-end") {
+    if (std::filesystem::exists(object, ec))
+      return {{{"ok", true}, {"size", size_or_zero(object)}}, {}};
+    auto upload = uploads_.find(*digest);
+    if (upload == uploads_.end())
+      return refused("no upload of this digest is under way (put-begin first)");
+    if (auto have = size_or_zero(partial); have != upload->second.size) {
+      return refused(fmt::format("the upload holds {} of its {} bytes", have, upload->second.size));
+    }
     ++objects_hashed_;
     auto actual = crypto::sha256_file(partial);
-    if (!actual) return refused(actual.error().message);
+    if (!actual) {
+      drop_upload(*digest);
+      return refused(actual.error().message);
+    }
     if (actual->digest != *digest) {
-      std::filesystem::remove(partial, ec);
+      drop_upload(*digest);
       return refused(fmt::format("digest mismatch: the upload hashes to {}", actual->digest.hex()));
     }
     if (auto s = fsync_file(partial); !s) {
-      std::filesystem::remove(partial, ec);
+      drop_upload(*digest);
       return refused(s.error().message);
     }
     std::filesystem::rename(partial, object, ec);
-    if (ec) return refused(ec.message());
+    if (ec) {
+      drop_upload(*digest);
+      return refused(ec.message());
+    }
+    upload_bytes_ -= upload->second.size;
+    uploads_.erase(upload);
     remember_intact(*digest, object);
     spdlog::info("store: stored {} ({} bytes)", digest->hex(), actual->size);
     return {{{"ok", true}, {"size", actual->size}}, {}};
@@ -243,10 +325,10 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
   return refused(unknown);
 }
 
-int run_store(const std::filesystem::path& dir, const std::string& endpoint) {
+int run_store(const std::filesystem::path& dir, const std::string& endpoint, StoreLimits limits) {
   // A file-size limit (RLIMIT_FSIZE) must fail a write with EFBIG, not kill the store.
   ::signal(SIGXFSZ, SIG_IGN);
-  ArtifactStore store(dir);
+  ArtifactStore store(dir, limits);
   if (auto s = store.open(); !s) {
     spdlog::error("store: {}", s.error().message);
     return 1;
@@ -257,6 +339,16 @@ int run_store(const std::filesystem::path& dir, const std::string& endpoint) {
   zmq::socket_t router(context, zmq::socket_type::router);
   router.set(zmq::sockopt::linger, 0);
   router.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+  // Bounded queues per connection: a reply to a peer whose queue is full is dropped (it asked
+  // and did not read), and a peer's requests wait in at most this many messages.
+  router.set(zmq::sockopt::sndhwm, limits.queued_messages);
+  router.set(zmq::sockopt::rcvhwm, limits.queued_messages);
+  if (auto s = check_bindable(endpoint); !s) {
+    spdlog::error("store: cannot listen on {}: {}", endpoint, s.error().message);
+    return 1;
+  }
+  ConnectionGuard guard(io, context, router,
+                        ConnectionLimits::for_open_file_limit(raise_open_file_limit()), refusals);
   try {
     router.bind(endpoint);
   } catch (const zmq::error_t& e) {
@@ -267,6 +359,7 @@ int run_store(const std::filesystem::path& dir, const std::string& endpoint) {
   reader = std::make_unique<ZmqReader>(
       io, router,
       [&](std::vector<zmq::message_t>& frames) {
+        guard.seen(frames.back());
         // ROUTER: [routing id][header] or [routing id][header][data]
         if (frames.size() < 2 || frames.size() > 3) {
           refusals.refuse("frame-count", fmt::format("a message of {} frames", frames.size()));
@@ -283,8 +376,22 @@ int run_store(const std::filesystem::path& dir, const std::string& endpoint) {
       },
       refusals);
   reader->start();
+  guard.start();
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+  // Every few seconds: unfinished uploads that went idle are removed, and memory that peers made
+  // the store allocate (queued messages of connections now gone) is given back to the system.
+  boost::asio::steady_timer housekeeping(io);
+  std::function<void()> schedule_housekeeping = [&] {
+    housekeeping.expires_after(std::chrono::seconds(5));
+    housekeeping.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      store.expire_uploads(std::chrono::steady_clock::now());
+      give_back_free_memory();
+      schedule_housekeeping();
+    });
+  };
+  schedule_housekeeping();
   spdlog::info("store: serving {} on {}", dir.string(), endpoint);
   io.run();
   spdlog::info("store: stopped cleanly ({} inputs refused)", refusals.total());

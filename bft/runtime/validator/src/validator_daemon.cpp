@@ -32,6 +32,7 @@
 #include "bftgate/runtime/adapter_validation.hpp"
 #include "bftgate/runtime/artifact_source.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
+#include "bftgate/runtime/connection_guard.hpp"
 #include "bftgate/runtime/envelope.hpp"
 #include "bftgate/runtime/http_server.hpp"
 #include "bftgate/runtime/link_faults.hpp"
@@ -58,6 +59,9 @@ constexpr JsonLimits kQueryLimits{.max_bytes = 64 << 10, .max_depth = 4, .max_va
 // The largest protocol frame is a state transfer; 64 MiB holds a register far larger than any
 // experiment makes (the log is pruned to its newest records).
 constexpr std::int64_t kMaxFrameBytes = 64 << 20;
+// Messages one connection may queue in each direction (runtime/connection_guard.hpp caps the
+// connections).
+constexpr int kQueuedMessages = 256;
 // Routes of clients awaiting replies, one per (client, request id); the oldest are forgotten.
 constexpr std::size_t kMaxClientRoutes = 4096;
 
@@ -81,7 +85,8 @@ class Daemon final : public ValidatorDaemon {
         signals_(io_, SIGTERM, SIGINT),
         timer_(io_),
         sync_soon_timer_(io_),
-        retry_timer_(io_) {
+        retry_timer_(io_),
+        housekeeping_timer_(io_) {
     std::array<std::uint8_t, crypto::kSeedSize> seed{};
     vote_key_.copy_seed_to(seed);
     auto replica_signer =
@@ -118,6 +123,7 @@ class Daemon final : public ValidatorDaemon {
                      .cache_dir = options_.data_dir / "artifacts",
                      .copy_files = false,
                      .timeout = options_.fetch_timeout,
+                     .max_bytes = config_.max_artifact_bytes,
                      .allow_file_sources = options_.allow_file_sources},
         [this](const ValidationResult& result, const ArtifactToJudge&) {
           boost::asio::post(io_, [this, result] { on_validated(result); });
@@ -137,7 +143,21 @@ class Daemon final : public ValidatorDaemon {
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::router_mandatory, 0);
     router_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);  // a bigger frame disconnects its sender
+    // What one connection can queue here: replies and answers it does not read are dropped past
+    // kQueuedMessages (it asked and did not read), and its messages wait in at most as many.
+    router_.set(zmq::sockopt::sndhwm, kQueuedMessages);
+    router_.set(zmq::sockopt::rcvhwm, kQueuedMessages);
+    auto limits = ConnectionLimits::for_open_file_limit(raise_open_file_limit());
+    if (options_.max_connections != 0) limits.max_connections = options_.max_connections;
+    if (options_.max_connections_per_address != 0)
+      limits.max_per_address = options_.max_connections_per_address;
+    guard_ = std::make_unique<ConnectionGuard>(io_, context_, router_, limits, refusals_);
     const auto& endpoint = options_.listen.empty() ? self->endpoint : options_.listen;
+    if (auto s = check_bindable(endpoint); !s) {
+      spdlog::error("validator {}: cannot listen on {}: {}", options_.id, endpoint,
+                    s.error().message);
+      return 1;
+    }
     try {
       router_.bind(endpoint);
     } catch (const zmq::error_t& e) {
@@ -165,6 +185,8 @@ class Daemon final : public ValidatorDaemon {
           flush();
         });
     reader_->start();
+    guard_->start();
+    schedule_housekeeping();
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
       if (ec) return;
       spdlog::info("validator {}: signal {}, shutting down", options_.id, signal);
@@ -234,6 +256,17 @@ class Daemon final : public ValidatorDaemon {
         std::chrono::steady_clock::now().time_since_epoch());
   }
 
+  // Every few seconds, memory that peers made this process allocate (queued messages of
+  // connections now gone) is given back to the system.
+  void schedule_housekeeping() {
+    housekeeping_timer_.expires_after(std::chrono::seconds(5));
+    housekeeping_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      give_back_free_memory();
+      schedule_housekeeping();
+    });
+  }
+
   void schedule_tick() {
     timer_.expires_after(options_.tick);
     timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -246,6 +279,7 @@ class Daemon final : public ValidatorDaemon {
   }
 
   void on_frames(std::vector<zmq::message_t>& frames) {
+    guard_->seen(frames.back());
     if (frames.size() != 2) {  // ROUTER: [routing id][payload]
       refusals_.refuse("frame-count", fmt::format("a message of {} frames", frames.size()));
       return;
@@ -346,6 +380,14 @@ class Daemon final : public ValidatorDaemon {
     const auto& kind = query.contains("query") ? query["query"] : json();
     std::string what = kind.is_string() ? kind.get<std::string>() : "";
     if (what == "status") {
+      auto page = StatusPage::from_query(query);
+      if (!page) {
+        refusals_.refuse("query", page.error().message);
+        reply = {{"error", fmt::format("bad status query: {}", page.error().message)}};
+        if (query.contains("query_id") && query["query_id"].is_number_unsigned())
+          reply["query_id"] = query["query_id"];
+        return reply;
+      }
       StatusAnswer status;
       status.validator = options_.id;
       status.view = replica_->view();
@@ -356,8 +398,12 @@ class Daemon final : public ValidatorDaemon {
       status.wal_compactions = compactions_;
       status.last_executed = replica_->last_executed();
       status.stable_seq = replica_->stable_seq();
-      fill_register(status, app_);
-      status.validations = validations_;
+      fill_register(status, app_, *page);
+      // The kept metrics of the versions in this page only: the answer stays bounded.
+      for (const auto& entry : status.entries) {
+        if (auto kept = validations_.find(entry.version); kept != validations_.end())
+          status.validations.insert(*kept);
+      }
       status.judging = judging_;
       status.refused_inputs = refusals_.to_json();
       reply = to_json(status);
@@ -697,6 +743,7 @@ class Daemon final : public ValidatorDaemon {
     }
     validations_ = std::move(validations);
     judging_.reset();
+    prune_artifact_cache();
     spdlog::info("validator {}: version {} {}: {}", options_.id, result.version,
                  to_string(result.verdict.judgement), result.verdict.reason);
     auto operations = votes_->votes_for(app_, job, result.verdict.pass(), metrics_digest);
@@ -714,6 +761,21 @@ class Daemon final : public ValidatorDaemon {
     }
     replica_->end_of_burst();
     flush();
+  }
+
+  // A judged artifact is not needed again (a restarted validator does not judge what it voted
+  // on): the cache keeps none but the candidate being judged, so it never grows with versions.
+  void prune_artifact_cache() {
+    std::error_code ec;
+    const auto dir = options_.data_dir / "artifacts";
+    const auto* beta = app_.current_beta();
+    for (const auto& item : std::filesystem::directory_iterator(dir, ec)) {
+      if (beta != nullptr && !beta->has_voted(options_.id) &&
+          item.path().filename().string().starts_with(beta->artifact_digest.hex()))
+        continue;
+      std::error_code ignored;
+      std::filesystem::remove(item.path(), ignored);
+    }
   }
 
   // The kept metrics outlive a restart: status checks them against the digests in the votes.
@@ -790,6 +852,8 @@ class Daemon final : public ValidatorDaemon {
   std::optional<JudgingReport> judging_;   // the candidate judged and not voted on yet
   bft::ValidationJob judging_job_;         // its job, while judging_ is set
   boost::asio::steady_timer retry_timer_;  // the next attempt after a cannot-judge
+  boost::asio::steady_timer housekeeping_timer_;
+  std::unique_ptr<ConnectionGuard> guard_;  // caps on the connections router_ keeps
   std::uint64_t cannot_judge_total_ = 0;
   KeptValidations validations_;
   std::uint64_t compacted_bytes_ = 0;  // the log's size after the last compaction

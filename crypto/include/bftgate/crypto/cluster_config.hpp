@@ -27,6 +27,13 @@ bool is_valid_cluster_id(std::string_view id);
 
 // Validator ids index the signer bitmap of a certificate, so they are bounded.
 inline constexpr std::uint32_t kMaxValidatorId = 1023;
+// Validators per cluster: every client and validator process holds one ZeroMQ socket (and a file
+// descriptor or more) per validator, and one ZeroMQ context holds at most 1,023 sockets by
+// default; 256 leaves room for the rest under the usual limit of 1,024 open files.
+inline constexpr std::size_t kMaxValidators = 256;
+// The largest artifact a cluster accepts unless its config says otherwise
+// (artifact_store.max_artifact_bytes): refused at submit, by the store and by every fetch.
+inline constexpr std::uint64_t kDefaultMaxArtifactBytes = std::uint64_t{1} << 30;
 
 struct ValidatorInfo {
   std::uint32_t id = 0;
@@ -48,6 +55,7 @@ struct ClusterConfig {
   std::vector<ValidatorInfo> validators;
   std::vector<InferenceNodeInfo> inference_nodes;
   std::string artifact_store_endpoint;
+  std::uint64_t max_artifact_bytes = kDefaultMaxArtifactBytes;
   crypto::PublicKey operator_public_key;  // signs adapter proposals
 
   std::size_t n() const { return validators.size(); }
@@ -72,5 +80,13 @@ struct ClusterConfig {
 bool is_valid_endpoint(std::string_view endpoint);
 // The port of a valid tcp:// endpoint; none for ipc:// or anything invalid.
 std::optional<std::uint16_t> tcp_port(std::string_view endpoint);
+// What a valid endpoint names, for telling whether two endpoints are one: for tcp://, the host's
+// address in its normal form (localhost is 127.0.0.1; another name is not looked up and stands
+// for itself, lower-cased) with the port as a number; for ipc://, the path made absolute and
+// normal. So tcp://localhost:5000, tcp://127.0.0.1:05000 and tcp://127.0.0.1:5000 are one.
+std::vector<std::string> endpoint_identities(std::string_view endpoint);
+// Whether a process may bind `endpoint` without harm: ZeroMQ deletes whatever an ipc:// path
+// names before it binds, so a path that names an existing file other than a socket is refused.
+Status check_bindable(std::string_view endpoint);
 
 }  // namespace bftgate

@@ -34,7 +34,10 @@ class ClusterClient {
     std::map<bft::ReplicaId, StatusAnswer> answers;
     std::map<bft::ReplicaId, std::string> refused;
   };
-  Statuses status_all(std::chrono::milliseconds timeout);
+  Statuses status_all(std::chrono::milliseconds timeout, const StatusPage& page = {});
+  // Validator `id`'s status with every entry of its register, asked for page by page; none when
+  // it does not answer within `timeout` (each page) or answers a malformed page.
+  std::optional<StatusAnswer> full_status(bft::ReplicaId id, std::chrono::milliseconds timeout);
 
   // The highest request id the cluster has executed for `client`, as f+1 validators at least
   // report it (the (f+1)-th highest answer: no f liars can raise it). An error when fewer than

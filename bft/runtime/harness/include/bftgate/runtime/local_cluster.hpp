@@ -62,6 +62,7 @@ class LocalCluster {
   // SIGTERM to all, SIGKILL after a grace period; the names that did not exit 0.
   std::vector<std::string> stop_all();
   std::size_t running() const { return processes_.size(); }
+  std::optional<pid_t> pid(const std::string& name) const { return processes_.pid(name); }
 
  private:
   LocalCluster(Options options, ClusterConfig config);

@@ -40,6 +40,11 @@ class ChildProcesses {
       std::chrono::milliseconds grace = std::chrono::milliseconds(5000),
       const std::vector<int>& clean = {0});
   std::size_t size() const { return children_.size(); }
+  // The process id of `key`, while it runs.
+  std::optional<pid_t> pid(const std::string& key) const {
+    auto it = children_.find(key);
+    return it == children_.end() ? std::nullopt : std::optional<pid_t>(it->second);
+  }
 
  private:
   std::map<std::string, pid_t> children_;

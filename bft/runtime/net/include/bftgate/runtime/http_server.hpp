@@ -1,7 +1,8 @@
 // The small HTTP/1.1 server of an inference node (/status, /metrics): every connection is served
 // on its own, with a deadline for the request head and a bounded head and body, so one idle or
-// slow client cannot hold the port, and a flood of connections is capped. Requests are parsed by
-// Boost.Beast with the same limits in the server and in parse_http_request (the fuzz target).
+// slow client cannot hold the port, and connections are capped, in all and per client address.
+// Requests are parsed by Boost.Beast with the same limits in the server and in parse_http_request
+// (the fuzz target).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -21,7 +22,10 @@ struct HttpLimits {
   std::uint32_t header_bytes = 8 << 10;  // request line and header fields together
   std::uint64_t body_bytes = 4 << 10;
   std::chrono::milliseconds deadline{5'000};  // to read the request and write the response
+  // At either cap, the connection that has waited longest without a whole request is closed to
+  // make room: a client that holds connections open cannot lock others out.
   std::size_t max_connections = 64;
+  std::size_t max_per_address = 16;
 };
 
 struct HttpRequestLine {

@@ -75,6 +75,20 @@ struct JudgingReport {
   bool operator==(const JudgingReport&) const = default;
 };
 
+// A status query asks for one page of the register: the newest `limit` entries below version
+// `before` (none: the newest), so an answer stays small however long the register grows;
+// `bftgate status --all` pages back through the rest.
+struct StatusPage {
+  static constexpr std::size_t kDefaultLimit = 32;
+  static constexpr std::size_t kMaxLimit = 64;
+  std::optional<std::uint64_t> before;
+  std::size_t limit = kDefaultLimit;
+
+  nlohmann::json to_query() const;
+  // The page a query asks for; a malformed or out-of-range field is refused with the reason.
+  static Result<StatusPage> from_query(const nlohmann::json& query);
+};
+
 // The answer to {"query": "status"}.
 struct StatusAnswer {
   bft::ReplicaId validator = 0;
@@ -86,7 +100,8 @@ struct StatusAnswer {
   std::uint64_t wal_syncs = 0;  // fdatasyncs since the process started
   std::uint64_t last_executed = 0;
   std::uint64_t stable_seq = 0;
-  std::vector<EntryReport> entries;
+  std::vector<EntryReport> entries;   // one page, oldest first
+  std::uint64_t entries_omitted = 0;  // older entries not in this page
   std::uint64_t log_records = 0;
   std::uint64_t invalid_operations = 0;
   crypto::Digest head_hash;
@@ -99,8 +114,10 @@ struct StatusAnswer {
   const KeptValidation* validation(std::uint64_t version) const;
 };
 
-// The register's part of a status answer, from the replicated state itself.
-void fill_register(StatusAnswer& answer, const bft::AdapterRegister& register_state);
+// The register's part of a status answer, from the replicated state itself: the entries of
+// `page`.
+void fill_register(StatusAnswer& answer, const bft::AdapterRegister& register_state,
+                   const StatusPage& page = {});
 
 nlohmann::json to_json(const EntryReport& entry);
 nlohmann::json to_json(const StatusAnswer& answer);

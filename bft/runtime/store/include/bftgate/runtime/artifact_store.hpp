@@ -6,6 +6,7 @@
 // Requests are two frames, a JSON header and (for put-chunk) the data:
 //   {"op":"stat","digest":D}                         -> {"ok":true,"size":N} or {"ok":false,...}
 //   {"op":"put-begin","digest":D,"size":N}           -> {"ok":true,"offset":bytes already held}
+//                                                       (1 <= N <= the cluster's artifact limit)
 //   {"op":"put-chunk","digest":D,"offset":O} + data  -> {"ok":true,"offset":O+len}
 //   {"op":"put-end","digest":D}                      -> {"ok":true} once the digest matches
 //   {"op":"get","digest":D,"offset":O,"length":L}    -> {"ok":true,"size":N} + data
@@ -28,10 +29,23 @@ namespace bftgate::runtime {
 
 inline constexpr std::size_t kStoreChunk = 1 << 20;
 
+// What one store run lets its peers spend. An upload must be begun (put-begin, with its size)
+// before its chunks are taken; unfinished uploads are limited in number and in declared bytes,
+// and one that sees no chunk for `upload_idle_expiry` is removed with its file.
+struct StoreLimits {
+  std::uint64_t max_artifact_bytes = std::uint64_t{1} << 30;  // the config's
+  std::size_t max_uploads = 8;
+  std::uint64_t max_upload_bytes = std::uint64_t{2} << 30;  // declared by unfinished uploads
+  std::chrono::seconds upload_idle_expiry{300};
+  // The socket's queues per connection, in messages of at most a chunk each: what one peer that
+  // never reads its replies (or floods requests) can hold in the store's memory.
+  int queued_messages = 8;
+};
+
 // The store's folder and its request handling, apart from the socket (the fuzz target drives it).
 class ArtifactStore {
  public:
-  explicit ArtifactStore(std::filesystem::path dir);
+  explicit ArtifactStore(std::filesystem::path dir, StoreLimits limits = {});
   // Creates the folders and removes partial uploads a crash or a full disk left behind: an
   // upload resumes only within one store run.
   Status open();
@@ -40,6 +54,9 @@ class ArtifactStore {
   std::pair<std::string, Bytes> answer(std::string_view header, ByteView data, Refusals& refusals);
   // Whole-object hashes computed so far (an upload's check, an object's first get).
   std::uint64_t objects_hashed() const { return objects_hashed_; }
+  std::size_t unfinished_uploads() const { return uploads_.size(); }
+  // Removes the unfinished uploads idle for longer than the limit (as of `now`).
+  void expire_uploads(std::chrono::steady_clock::time_point now);
 
  private:
   std::pair<nlohmann::json, Bytes> handle(const nlohmann::json& request, ByteView data,
@@ -57,13 +74,23 @@ class ArtifactStore {
   };
   static std::optional<FileIdentity> identity_of(const std::filesystem::path& path);
 
+  struct Upload {
+    std::uint64_t size = 0;  // declared at put-begin
+    std::chrono::steady_clock::time_point last_active;
+  };
+  void drop_upload(const crypto::Digest& digest);
+
   std::filesystem::path dir_;
+  StoreLimits limits_;
+  std::map<crypto::Digest, Upload> uploads_;  // begun and not finished
+  std::uint64_t upload_bytes_ = 0;            // their declared sizes
   std::map<crypto::Digest, FileIdentity> intact_;
   std::uint64_t objects_hashed_ = 0;
 };
 
 // Serves DIR on ENDPOINT until SIGTERM/SIGINT; returns the exit code.
-int run_store(const std::filesystem::path& dir, const std::string& endpoint);
+int run_store(const std::filesystem::path& dir, const std::string& endpoint,
+              StoreLimits limits = {});
 
 class StoreClient {
  public:

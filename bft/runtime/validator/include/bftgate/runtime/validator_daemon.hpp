@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -34,6 +35,10 @@ struct ValidatorOptions {
   // Local-test mode: proposals may name file:// paths on this host (regular files only). Off, a
   // proposal cannot make a validator open any path: only store:// sources are read.
   bool allow_file_sources = false;
+  // Caps on the connections its socket keeps, in all and from one address (0: the defaults of
+  // runtime/connection_guard.hpp, lowered to fit the open-file limit).
+  std::size_t max_connections = 0;
+  std::size_t max_connections_per_address = 0;
   std::chrono::milliseconds tick{10};
   // A Byzantine strategy for adversarial experiments, one of bft::strategies() that a single
   // process can play (bft/byzantine.hpp). Empty: honest.

@@ -1,0 +1,162 @@
+#include "bftgate/runtime/connection_guard.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <utility>
+
+namespace bftgate::runtime {
+
+namespace {
+
+std::atomic<std::uint64_t> next_monitor{0};
+
+// The peer of a TCP socket: (IP address, "address:port"); empty when it is not one.
+std::pair<std::string, std::string> peer_of(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) return {};
+  char text[INET6_ADDRSTRLEN] = {};
+  std::uint16_t port = 0;
+  if (storage.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&storage);
+    ::inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
+  } else if (storage.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&storage);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    port = ntohs(a->sin6_port);
+  } else {
+    return {};
+  }
+  return {text, fmt::format("{}:{}", text, port)};
+}
+
+}  // namespace
+
+ConnectionGuard::ConnectionGuard(boost::asio::io_context& io, zmq::context_t& context,
+                                 zmq::socket_t& socket, ConnectionLimits limits, Refusals& refusals)
+    : limits_(limits),
+      refusals_(refusals),
+      socket_(socket),
+      monitor_endpoint_(fmt::format("inproc://bftgate-connection-guard-{}", next_monitor++)),
+      monitor_(context, zmq::socket_type::pair) {
+  if (::zmq_socket_monitor(socket_.handle(), monitor_endpoint_.c_str(),
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    throw zmq::error_t();
+  }
+  monitor_.set(zmq::sockopt::linger, 0);
+  monitor_.connect(monitor_endpoint_);
+  reader_ = std::make_unique<ZmqReader>(
+      io, monitor_, [this](std::vector<zmq::message_t>& frames) { on_event(frames); }, refusals_);
+}
+
+ConnectionGuard::~ConnectionGuard() {
+  reader_.reset();
+  ::zmq_socket_monitor(socket_.handle(), nullptr, 0);
+}
+
+void ConnectionGuard::start() {
+  reader_->start();
+}
+
+void ConnectionGuard::seen(const zmq::message_t& frame) {
+  int fd = const_cast<zmq::message_t&>(frame).get(ZMQ_SRCFD);
+  if (auto it = connections_.find(fd); it != connections_.end()) {
+    it->second.last_active = std::chrono::steady_clock::now();
+    it->second.spoke = true;
+  }
+}
+
+void ConnectionGuard::on_event(std::vector<zmq::message_t>& frames) {
+  // [u16 event | u32 value] [endpoint]; for these events the value is the connection's fd.
+  if (frames.empty() || frames[0].size() < 6) return;
+  std::uint16_t event = 0;
+  std::uint32_t value = 0;
+  std::memcpy(&event, frames[0].data(), 2);
+  std::memcpy(&value, static_cast<const char*>(frames[0].data()) + 2, 4);
+  const int fd = static_cast<int>(value);
+  if (event == ZMQ_EVENT_ACCEPTED) {
+    auto [address, peer] = peer_of(fd);
+    if (address.empty()) return;
+    connections_[fd] = Connection{address, peer, std::chrono::steady_clock::now()};
+    enforce(fd);
+  } else if (event == ZMQ_EVENT_DISCONNECTED) {
+    connections_.erase(fd);
+  }
+}
+
+void ConnectionGuard::enforce(int newest) {
+  const auto& address = connections_.at(newest).address;
+  std::size_t from_address = 0;
+  for (const auto& [fd, c] : connections_) from_address += c.address == address ? 1u : 0u;
+  // A connection that never spoke, the oldest first, or else the one idle for longest (among
+  // those from `only`, when given).
+  const auto idlest = [&](const std::string* only) {
+    int chosen = -1;
+    for (const auto& [fd, c] : connections_) {
+      if (only != nullptr && c.address != *only) continue;
+      if (chosen < 0) {
+        chosen = fd;
+        continue;
+      }
+      const auto& best = connections_.at(chosen);
+      if (std::pair(c.spoke, c.last_active) < std::pair(best.spoke, best.last_active)) chosen = fd;
+    }
+    return chosen;
+  };
+  if (from_address > limits_.max_per_address) {
+    auto copy = address;
+    evict(idlest(&copy), "per-address");
+  } else if (connections_.size() > limits_.max_connections) {
+    evict(idlest(nullptr), "per-listener");
+  }
+}
+
+void ConnectionGuard::evict(int fd, const char* why) {
+  auto it = connections_.find(fd);
+  if (it == connections_.end()) return;
+  // Only the connection recorded under this descriptor: a descriptor closed meanwhile and
+  // reused by another socket is left alone.
+  if (peer_of(fd).second == it->second.peer) ::shutdown(fd, SHUT_RDWR);
+  ++evicted_;
+  refusals_.refuse("connection-cap",
+                   fmt::format("{} connections ({} cap of {} / {} per address): closed the idlest, "
+                               "from {}",
+                               connections_.size(), why, limits_.max_connections,
+                               limits_.max_per_address, it->second.peer));
+  connections_.erase(it);
+}
+
+ConnectionLimits ConnectionLimits::for_open_file_limit(std::uint64_t open_files) {
+  ConnectionLimits limits;
+  const auto half = static_cast<std::size_t>(std::max<std::uint64_t>(open_files / 2, 16));
+  limits.max_connections = std::min(limits.max_connections, half);
+  limits.max_per_address = std::min(limits.max_per_address, limits.max_connections);
+  return limits;
+}
+
+std::uint64_t raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+    (void)::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return limit.rlim_cur;
+}
+
+void give_back_free_memory() {
+  ::malloc_trim(0);
+}
+
+}  // namespace bftgate::runtime
