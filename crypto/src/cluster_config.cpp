@@ -6,10 +6,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -143,7 +146,9 @@ std::optional<std::uint16_t> tcp_port(std::string_view endpoint) {
 std::vector<std::string> endpoint_identities(std::string_view endpoint) {
   if (endpoint.starts_with("ipc://")) {
     auto path = std::filesystem::path(std::string(endpoint.substr(6)));
-    return {"ipc://" + std::filesystem::absolute(path).lexically_normal().string()};
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(path, ec);
+    return {"ipc://" + (ec ? path : absolute).lexically_normal().string()};
   }
   auto port = tcp_port(endpoint);
   if (!port) return {std::string(endpoint)};
@@ -185,11 +190,24 @@ Status check_bindable(std::string_view endpoint) {
   if (!endpoint.starts_with("ipc://")) return ok_status();
   std::string path(endpoint.substr(6));
   struct stat info {};
-  if (::lstat(path.c_str(), &info) == 0 && !S_ISSOCK(info.st_mode)) {
+  if (::lstat(path.c_str(), &info) != 0) return ok_status();
+  if (!S_ISSOCK(info.st_mode)) {
     return fail(
         fmt::format("{} names an existing file that is not a socket; binding it would "
                     "delete that file",
                     endpoint));
+  }
+  // A socket that a running process still listens on would be taken from it.
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() < sizeof address.sun_path) {
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+      const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+      ::close(fd);
+      if (live) return fail(fmt::format("{} is in use by a running process", endpoint));
+    }
   }
   return ok_status();
 }

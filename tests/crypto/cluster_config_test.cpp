@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "bftgate/crypto/cluster_setup.hpp"
@@ -168,6 +172,19 @@ TEST(ClusterConfig, AnIpcEndpointNamingAFileIsNotBindable) {
   EXPECT_NE(refused.error().message.find("not a socket"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(file));
   EXPECT_TRUE(check_bindable("ipc://" + (dir.path() / "fresh").string()).ok());
+  // A socket a running process listens on would be taken from it; a stale one is rebound.
+  auto live = dir.path() / "live";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, live.c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  auto in_use = check_bindable("ipc://" + live.string());
+  ASSERT_FALSE(in_use.ok());
+  EXPECT_NE(in_use.error().message.find("in use"), std::string::npos);
+  ::close(fd);
+  EXPECT_TRUE(check_bindable("ipc://" + live.string()).ok());
   EXPECT_TRUE(check_bindable("tcp://127.0.0.1:7000").ok());
 }
 

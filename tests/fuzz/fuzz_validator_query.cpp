@@ -2,7 +2,8 @@
 // state is involved (runtime/validator_daemon.cpp, on_frames and answer_query): the envelope
 // (runtime::open_envelope); for kProtocol the message decoder and its refusal text; for kQuery
 // parse_json under the validator's query limits (64 KiB, depth 4, 256 values) and the parts of
-// the answer that come from the query (the query name, printed; the echoed query_id).
+// the answer that come from the query (the query name, printed; the echoed query_id; the page a
+// status query asks for).
 //
 // Properties checked on every input:
 //   - nothing throws or crashes;
@@ -23,6 +24,7 @@
 #include "bftgate/bft/messages.hpp"
 #include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/runtime/envelope.hpp"
+#include "bftgate/runtime/register_json.hpp"
 #include "fuzz_support.hpp"
 #include "json_checks.hpp"
 
@@ -86,7 +88,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       } else {
         const auto& kind = query->contains("query") ? (*query)["query"] : nlohmann::json();
         std::string what = kind.is_string() ? kind.get<std::string>() : "";
-        if (what != "status" && what != "latest-release") {
+        if (what == "status") {
+          // The page a status query asks for (runtime/register_json.hpp): bounded, and what it
+          // parses it writes back the same way.
+          auto page = runtime::StatusPage::from_query(*query);
+          if (!page) {
+            bftgate::fuzz::check_safe_text("a status page refusal", page.error().message, input);
+          } else {
+            if (page->limit == 0 || page->limit > runtime::StatusPage::kMaxLimit)
+              fail("a status page outside its limits was accepted", input);
+            auto again = runtime::StatusPage::from_query(page->to_query());
+            if (!again || again->limit != page->limit || again->before != page->before)
+              fail("a status page changes when written and read again", input);
+          }
+        }
+        if (what != "status" && what != "latest-release" && what != "client") {
           auto shown = bftgate::printable(what, 64);
           bftgate::fuzz::check_safe_text("the printed query name", shown, input);
           reply = {{"error", "unknown query '" + shown + "'"}};

@@ -11,10 +11,16 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <zmq.hpp>
 
+#include "bftgate/crypto/cluster_setup.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/runtime/adapter_validation.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
+#include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/runtime/envelope.hpp"
+#include "bftgate/runtime/local_processes.hpp"
+#include "bftgate/runtime/register_json.hpp"
 #include "bftgate/runtime/validation_worker.hpp"
 #include "test_dirs.hpp"
 
@@ -96,6 +102,23 @@ TEST_F(FetchAndJudge, AStoreThatDoesNotAnswerIsNoVerdict) {
       << result.verdict.reason;
   EXPECT_EQ(validation_.calls(), 0);
   EXPECT_TRUE(cache_is_empty()) << "a failed fetch left a partial download behind";
+}
+
+// A fetch for a candidate that was superseded stops soon, not after the store's timeout.
+TEST_F(FetchAndJudge, ACancelledFetchStopsBetweenPolls) {
+  auto fetch = options();
+  fetch.timeout = std::chrono::seconds(20);
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    cancel_ = true;
+  });
+  const auto started = std::chrono::steady_clock::now();
+  auto result = judge(ArtifactSource::store(digest_).to_string(), fetch);
+  canceller.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  EXPECT_FALSE(result.verdict.is_verdict()) << result.verdict.reason;
+  EXPECT_EQ(validation_.calls(), 0);
+  EXPECT_TRUE(cache_is_empty());
 }
 
 TEST_F(FetchAndJudge, BytesThatHashToAnotherDigestAreNoVerdict) {
@@ -316,7 +339,9 @@ TEST(ArtifactStoreUploads, AreBegunBoundedAndExpire) {
   EXPECT_TRUE(begin(3, 5'000)["ok"].get<bool>());
   EXPECT_FALSE(begin(4, 1)["ok"].get<bool>());
   EXPECT_EQ(store.unfinished_uploads(), 3u);
-  // A chunk past the declared size is refused.
+  // An empty chunk is no progress, and a chunk past the declared size is refused.
+  auto empty = ask(fmt::format(R"({{"op":"put-chunk","digest":"{}","offset":0}})", digest(3)));
+  EXPECT_FALSE(empty["ok"].get<bool>());
   auto past = ask(fmt::format(R"({{"op":"put-chunk","digest":"{}","offset":0}})", digest(3)),
                   Bytes(5'001, 1));
   EXPECT_FALSE(past["ok"].get<bool>());
@@ -329,6 +354,55 @@ TEST(ArtifactStoreUploads, AreBegunBoundedAndExpire) {
   EXPECT_EQ(store.unfinished_uploads(), 0u);
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "store" / "partial"));
   EXPECT_TRUE(begin(4, 1)["ok"].get<bool>());
+}
+
+// A validator that lies about its pages (as many entries left after every page) is dropped by
+// `status --all`, not followed for ever.
+TEST(FullStatus, AValidatorThatLiesAboutItsPagesIsNotFollowedForEver) {
+  auto cluster = generate_cluster({.validators = 4, .inference_nodes = 0});
+  ASSERT_TRUE(cluster.ok());
+  auto port = free_port_range(1);
+  ASSERT_TRUE(port.has_value());
+  cluster->config.validators[0].endpoint = fmt::format("tcp://127.0.0.1:{}", *port);
+  zmq::context_t context;
+  zmq::socket_t liar(context, zmq::socket_type::router);
+  liar.set(zmq::sockopt::linger, 0);
+  liar.bind(cluster->config.validators[0].endpoint);
+  std::atomic<bool> done{false};
+  std::atomic<int> pages{0};
+  std::thread answering([&] {
+    while (!done) {
+      std::vector<zmq::pollitem_t> items = {{liar.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, std::chrono::milliseconds(20));
+      if (!(items[0].revents & ZMQ_POLLIN)) continue;
+      zmq::message_t route, body;
+      (void)liar.recv(route);
+      (void)liar.recv(body);
+      auto query = nlohmann::json::parse(
+          std::string_view(static_cast<const char*>(body.data()) + 1, body.size() - 1));
+      std::uint64_t before = query.value("before", std::uint64_t{1} << 40);
+      // One entry just below `before`, and always a million more before it.
+      StatusAnswer answer;
+      answer.validator = 0;
+      EntryReport entry;
+      entry.version = before - 1;
+      answer.entries.push_back(entry);
+      answer.entries_omitted = 1'000'000;
+      auto reply = to_json(answer);
+      reply["query_id"] = query["query_id"];
+      auto text = reply.dump();
+      auto frame = make_envelope(EnvelopeKind::kQueryReply, as_bytes(text));
+      liar.send(route, zmq::send_flags::sndmore);
+      liar.send(zmq::buffer(frame), zmq::send_flags::none);
+      ++pages;
+    }
+  });
+  ClusterClient client(cluster->config);
+  auto full = client.full_status(0, milliseconds(2000));
+  done = true;
+  answering.join();
+  EXPECT_FALSE(full.has_value());
+  EXPECT_LE(pages.load(), 2);
 }
 
 }  // namespace

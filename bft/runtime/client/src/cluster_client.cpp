@@ -25,6 +25,10 @@ ClusterClient::ClusterClient(const ClusterConfig& config)
     auto& socket =
         sockets_.emplace(v.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
     socket.set(zmq::sockopt::linger, 0);
+    // Validators' answers are input like any other: none larger than the reader takes, and
+    // few queued from one validator (any f of which may flood).
+    socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kAnswerLimits.max_bytes) + 1);
+    socket.set(zmq::sockopt::rcvhwm, 64);
     socket.connect(v.endpoint);
   }
 }
@@ -60,27 +64,40 @@ std::optional<StatusAnswer> ClusterClient::full_status(bft::ReplicaId id,
                                                        std::chrono::milliseconds timeout) {
   std::optional<StatusAnswer> full;
   StatusPage page{.before = std::nullopt, .limit = StatusPage::kMaxLimit};
-  // Each page ends below the oldest entry of the one before; a register that changes meanwhile
-  // only adds entries above the first page.
-  for (;;) {
+  // Each page must hold at most `limit` entries, in ascending order, below the oldest of the
+  // page before, with fewer entries left before it each time: a validator that lies about its
+  // pages is dropped, never followed for ever.
+  std::uint64_t omitted = 0;
+  constexpr int kMaxPages = 1 << 16;  // 4 M entries: far more than any register holds
+  for (int pages = 0; pages < kMaxPages; ++pages) {
     auto answers = query({id}, page.to_query(), timeout);
     auto it = answers.find(id);
     if (it == answers.end()) return std::nullopt;
     auto status = status_from_json(it->second);
     if (!status || status->validator != id) return std::nullopt;
+    const auto& entries = status->entries;
+    if (entries.size() > page.limit) return std::nullopt;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if ((i > 0 && entries[i].version <= entries[i - 1].version) ||
+          (page.before && entries[i].version >= *page.before))
+        return std::nullopt;
+    }
+    if (full && status->entries_omitted + entries.size() != omitted) return std::nullopt;
+    omitted = status->entries_omitted;
+    const bool last = entries.empty() || omitted == 0;
     if (!full) {
       full = std::move(status.value());
     } else {
-      full->entries.insert(full->entries.begin(), status->entries.begin(), status->entries.end());
+      full->entries.insert(full->entries.begin(), entries.begin(), entries.end());
       full->validations.insert(status->validations.begin(), status->validations.end());
     }
-    if (status->entries.empty() || status->entries_omitted == 0) break;
-    auto oldest = status->entries.front().version;
-    if (page.before && oldest >= *page.before) return std::nullopt;  // no progress: a liar
-    page.before = oldest;
+    if (last) {
+      full->entries_omitted = 0;
+      return full;
+    }
+    page.before = full->entries.front().version;
   }
-  full->entries_omitted = 0;
-  return full;
+  return std::nullopt;
 }
 
 Result<std::uint64_t> ClusterClient::highest_request_id(bft::PrincipalId client,

@@ -34,6 +34,14 @@ std::pair<std::string, std::string> peer_of(int fd) {
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&storage);
     ::inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
     port = ntohs(a->sin6_port);
+    // One party holds a whole /64: it counts as one address.
+    if (!IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+      in6_addr prefix = a->sin6_addr;
+      std::memset(&prefix.s6_addr[8], 0, 8);
+      char net[INET6_ADDRSTRLEN] = {};
+      ::inet_ntop(AF_INET6, &prefix, net, sizeof net);
+      return {fmt::format("{}/64", net), fmt::format("[{}]:{}", text, port)};
+    }
   } else {
     return {};
   }
@@ -54,6 +62,8 @@ ConnectionGuard::ConnectionGuard(boost::asio::io_context& io, zmq::context_t& co
     throw zmq::error_t();
   }
   monitor_.set(zmq::sockopt::linger, 0);
+  // Unbounded: libzmq's I/O thread sends events blocking, and must never wait for this reader.
+  monitor_.set(zmq::sockopt::rcvhwm, 0);
   monitor_.connect(monitor_endpoint_);
   reader_ = std::make_unique<ZmqReader>(
       io, monitor_, [this](std::vector<zmq::message_t>& frames) { on_event(frames); }, refusals_);

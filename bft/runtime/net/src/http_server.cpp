@@ -149,9 +149,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   void admit(asio::ip::tcp::socket socket) {
     auto session = std::make_shared<Session>(shared_from_this(), std::move(socket), next_session++);
+    // Per address, except the loopback: every local client shares it.
     std::size_t from_address = 0;
+    const bool loopback = session->address.starts_with("127.") || session->address == "::1";
     for (const auto& [n, weak] : sessions) {
-      if (auto other = weak.lock(); other && other->address == session->address) ++from_address;
+      if (auto other = weak.lock(); !loopback && other && other->address == session->address)
+        ++from_address;
     }
     if (from_address >= limits.max_per_address || sessions.size() >= limits.max_connections) {
       const bool per_address = from_address >= limits.max_per_address;

@@ -224,7 +224,7 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
         return refused(fmt::format("an upload of {} with another size ({}) is under way",
                                    digest->hex(), it->second.size));
       }
-      it->second.last_active = now;
+      // Asking again is no progress: only chunks that add bytes keep an upload alive.
       return {{{"ok", true}, {"offset", size_or_zero(partial)}}, {}};
     }
     expire_uploads(now);
@@ -251,6 +251,7 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
     if (offset != have)
       return {{{"ok", false}, {"error", fmt::format("expected offset {}", have)}, {"offset", have}},
               {}};
+    if (data.empty()) return refused("an empty chunk");
     if (have + data.size() > upload->second.size) {
       refusals.refuse("request", "a chunk past the declared size");
       return refused(
@@ -408,6 +409,7 @@ struct StoreClient::Impl {
   zmq::context_t context;
   zmq::socket_t socket{context, zmq::socket_type::dealer};
   std::chrono::milliseconds timeout;
+  const std::atomic<bool>* cancel = nullptr;  // of the get in progress
 
   Result<std::pair<json, Bytes>> call(const json& request, ByteView data = {}) {
     auto header = request.dump();
@@ -415,9 +417,21 @@ struct StoreClient::Impl {
                 data.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
     if (!data.empty()) socket.send(zmq::buffer(data.data(), data.size()), zmq::send_flags::none);
     std::vector<zmq::pollitem_t> items = {{socket.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, timeout);
-    if (!(items[0].revents & ZMQ_POLLIN))
-      return Error{fmt::format("the store did not answer within {} ms", timeout.count())};
+    // In slices, so that an interrupted poll (a signal) or a cancellation is not an error.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (cancel != nullptr && cancel->load()) return Error{"cancelled"};
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return Error{fmt::format("the store did not answer within {} ms", timeout.count())};
+      items[0].revents = 0;
+      if (::zmq_poll(items.data(), 1,
+                     static_cast<long>(std::min<std::int64_t>(left.count(), 100))) < 0 &&
+          zmq_errno() != EINTR)
+        return Error{fmt::format("poll: {}", zmq_strerror(zmq_errno()))};
+      if (items[0].revents & ZMQ_POLLIN) break;
+    }
     zmq::message_t reply_header;
     zmq::message_t reply_data;
     (void)socket.recv(reply_header);
@@ -439,6 +453,9 @@ StoreClient::StoreClient(std::string endpoint, std::chrono::milliseconds timeout
     : impl_(std::make_unique<Impl>()) {
   impl_->timeout = timeout;
   impl_->socket.set(zmq::sockopt::linger, 0);
+  // A store's reply is at most a chunk and its header; a bigger one (a hostile store) is cut.
+  impl_->socket.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);
+  impl_->socket.set(zmq::sockopt::rcvhwm, 8);
   impl_->socket.connect(endpoint);
 }
 
@@ -473,7 +490,12 @@ Result<crypto::Digest> StoreClient::put(const std::filesystem::path& file) {
 }
 
 Status StoreClient::get(const crypto::Digest& digest, const std::filesystem::path& destination,
-                        std::uint64_t max_bytes) {
+                        std::uint64_t max_bytes, const std::atomic<bool>* cancel) {
+  impl_->cancel = cancel;
+  struct Forget {
+    Impl& impl;
+    ~Forget() { impl.cancel = nullptr; }
+  } forget{*impl_};
   auto temporary = destination;
   temporary += ".download";
   // Whatever stops the download, nothing partial stays in the cache.

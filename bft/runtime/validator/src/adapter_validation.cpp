@@ -133,10 +133,24 @@ ValidationResult fetch_and_judge_unguarded(const ArtifactToJudge& artifact,
   // Content-addressed: fetched by the proposed digest; the store checks its copy, and the bytes
   // are hashed here, once, before they are judged. Nothing on the way says anything about the
   // adapter: a failure is the store's, the disk's or this host's.
-  auto fetched = fetch_artifact(*parsed, artifact.digest, fetch);
-  if (!fetched) return cannot_judge(fetched.error().message);
+  // Whatever is thrown on the way (a socket the host cannot open, out of descriptors or memory,
+  // an interrupted poll) is this host's fault too.
+  Result<std::filesystem::path> fetched = Error{""};
+  Result<crypto::FileDigest> file_digest = Error{""};
+  try {
+    auto with_cancel = fetch;
+    with_cancel.cancel = &cancel;
+    fetched = fetch_artifact(*parsed, artifact.digest, with_cancel);
+    if (!fetched) return cannot_judge(fetched.error().message);
+    file_digest = crypto::sha256_file(fetched.value());
+  } catch (const std::exception& e) {
+    return cannot_judge(fmt::format("fetching the artifact failed: {}", e.what()));
+  }
+  if (cancel.load()) {
+    result.verdict = {Judgement::kCancelled, "validation cancelled", "{}"};
+    return result;
+  }
   const auto& path = fetched.value();
-  auto file_digest = crypto::sha256_file(path);
   if (!file_digest) return cannot_judge(file_digest.error().message);
   if (file_digest->digest != artifact.digest) {
     std::error_code ec;

@@ -14,7 +14,10 @@ Result<RequestIdReservation> RequestIdReservation::open(std::filesystem::path pa
                                                         std::uint64_t floor) {
   std::uint64_t next = 1;
   std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
+  const bool exists = std::filesystem::exists(path, ec);
+  // Not knowing whether it exists is not "it does not": ids could start again at 1.
+  if (ec) return Error{fmt::format("cannot look at {}: {}", path.string(), ec.message())};
+  if (exists) {
     auto text = read_small_file(path, 64);
     if (!text) return text.error();
     std::string_view digits(*text);

@@ -56,11 +56,21 @@ void ValidationWorker::loop() {
     auto job = running_->job;
     auto cancel = running_->cancel;
     lock.unlock();
-    const auto started = std::chrono::steady_clock::now();
-    auto result = fetch_and_judge(job, fetch_, validation_, *cancel);
-    result.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (!cancel->load() && result.verdict.judgement != Judgement::kCancelled) done_(result, job);
+    // Nothing may escape this thread (it would end the process): fetch_and_judge catches what
+    // judging throws, and what is left (no memory for a copy) ends this attempt as a fault.
+    try {
+      const auto started = std::chrono::steady_clock::now();
+      auto result = fetch_and_judge(job, fetch_, validation_, *cancel);
+      result.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (!cancel->load() && result.verdict.judgement != Judgement::kCancelled) done_(result, job);
+    } catch (...) {
+      try {  // said as a fault of this host, so the validator tries again
+        done_({job.version, {Judgement::kCannotJudge, "validation failed on this host", "{}"}, 0},
+              job);
+      } catch (...) {
+      }
+    }
     lock.lock();
     running_.reset();
   }

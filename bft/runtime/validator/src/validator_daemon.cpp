@@ -170,6 +170,9 @@ class Daemon final : public ValidatorDaemon {
           peers_.emplace(peer.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
       socket.set(zmq::sockopt::linger, 0);
       socket.set(zmq::sockopt::sndhwm, 100'000);
+      // Nothing comes back on these links (peers answer on their own): take almost nothing.
+      socket.set(zmq::sockopt::rcvhwm, 16);
+      socket.set(zmq::sockopt::maxmsgsize, std::int64_t{64} << 10);
       // Unique per process (twins share an id): "validator-<id>-<pid>" (runtime/twin_router.hpp).
       socket.set(zmq::sockopt::routing_id, fmt::format("validator-{}-{}", options_.id, ::getpid()));
       socket.connect(peer.endpoint);
@@ -279,7 +282,6 @@ class Daemon final : public ValidatorDaemon {
   }
 
   void on_frames(std::vector<zmq::message_t>& frames) {
-    guard_->seen(frames.back());
     if (frames.size() != 2) {  // ROUTER: [routing id][payload]
       refusals_.refuse("frame-count", fmt::format("a message of {} frames", frames.size()));
       return;
@@ -298,6 +300,8 @@ class Daemon final : public ValidatorDaemon {
         refusals_.refuse("protocol-message", printable(message.error().message));
         return;
       }
+      // Only a well-formed message counts as the connection speaking (runtime/connection_guard).
+      guard_->seen(frames.back());
       if (const auto* request = message.value()->as<bft::Request>();
           request != nullptr && verify_signature(*verifier_, **message)) {
         remember_route({message.value()->sender, request->request_id}, route);
@@ -321,6 +325,7 @@ class Daemon final : public ValidatorDaemon {
                                        std::chrono::steady_clock::now()));
       }
     } else if (envelope->kind == EnvelopeKind::kQuery) {
+      guard_->seen(frames.back());
       // What a query reports is durable: persist what this burst's messages produced first.
       flush();
       sync_wal();
@@ -733,6 +738,21 @@ class Daemon final : public ValidatorDaemon {
         .metrics = parse_json(result.verdict.metrics_json).value(),  // checked by fetch_and_judge
         .validation_s = result.seconds};
     auto metrics_digest = kept.digest();
+    auto operations = votes_->votes_for(app_, job, result.verdict.pass(), metrics_digest);
+    // Every id first (a reservation is a durable write): no id, no vote, and the validator says
+    // so and tries again, as for any fault of this host. Ids stay above what the replicated state
+    // says this validator used (a state transfer may have brought newer ones).
+    request_ids_.raise_to(
+        replica_->client_table().highest(bft::kValidatorClientBase + options_.id) + 1);
+    std::vector<std::uint64_t> ids;
+    for (std::size_t i = 0; i < operations.size(); ++i) {
+      auto id = request_ids_.next();
+      if (!id) {
+        cannot_judge(job, id.error().message);
+        return;
+      }
+      ids.push_back(*id);
+    }
     auto validations = validations_;
     validations[result.version] = std::move(kept);
     // The vote names the metrics by digest: without them kept, no vote (a full disk stops this
@@ -743,24 +763,18 @@ class Daemon final : public ValidatorDaemon {
     }
     validations_ = std::move(validations);
     judging_.reset();
-    prune_artifact_cache();
     spdlog::info("validator {}: version {} {}: {}", options_.id, result.version,
                  to_string(result.verdict.judgement), result.verdict.reason);
-    auto operations = votes_->votes_for(app_, job, result.verdict.pass(), metrics_digest);
-    for (auto& op : operations) {
-      auto id = request_ids_.next();
-      if (!id) {
-        spdlog::error("validator {}: cannot send its vote on version {}: {}", options_.id,
-                      result.version, id.error().message);
-        break;
-      }
-      auto request = bft::make_message(*client_signer_, bft::Request{*id, std::move(op)});
+    for (std::size_t i = 0; i < operations.size(); ++i) {
+      auto request =
+          bft::make_message(*client_signer_, bft::Request{ids[i], std::move(operations[i])});
       auto frame = make_envelope(EnvelopeKind::kProtocol, request->wire());
       for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
       replica_->propose(request);
     }
     replica_->end_of_burst();
     flush();
+    prune_artifact_cache();
   }
 
   // A judged artifact is not needed again (a restarted validator does not judge what it voted
@@ -769,12 +783,13 @@ class Daemon final : public ValidatorDaemon {
     std::error_code ec;
     const auto dir = options_.data_dir / "artifacts";
     const auto* beta = app_.current_beta();
-    for (const auto& item : std::filesystem::directory_iterator(dir, ec)) {
+    for (auto it = std::filesystem::directory_iterator(dir, ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
       if (beta != nullptr && !beta->has_voted(options_.id) &&
-          item.path().filename().string().starts_with(beta->artifact_digest.hex()))
+          it->path().filename().string().starts_with(beta->artifact_digest.hex()))
         continue;
       std::error_code ignored;
-      std::filesystem::remove(item.path(), ignored);
+      std::filesystem::remove(it->path(), ignored);
     }
   }
 

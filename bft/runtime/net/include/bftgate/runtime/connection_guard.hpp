@@ -49,7 +49,7 @@ class ConnectionGuard {
 
  private:
   struct Connection {
-    std::string address;  // the peer's IP address
+    std::string address;  // the peer's IP address (for IPv6 its /64)
     std::string peer;     // address and port, as getpeername says
     std::chrono::steady_clock::time_point last_active;
     bool spoke = false;  // a message arrived on it

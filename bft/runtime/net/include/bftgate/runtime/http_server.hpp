@@ -25,7 +25,7 @@ struct HttpLimits {
   // At either cap, the connection that has waited longest without a whole request is closed to
   // make room: a client that holds connections open cannot lock others out.
   std::size_t max_connections = 64;
-  std::size_t max_per_address = 16;
+  std::size_t max_per_address = 16;  // not for the loopback, which every local client shares
 };
 
 struct HttpRequestLine {

@@ -6,6 +6,7 @@
 //   file://<absolute path>  a file every process can read (one machine, or a shared disk)
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -40,6 +41,8 @@ struct FetchOptions {
   // file:// names a path on this host: read only where it is allowed (a validator's local-test
   // mode, or a node, which reads only certified sources).
   bool allow_file_sources = false;
+  // Checked between chunks: a fetch for a candidate that was superseded stops soon.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // The local file holding the artifact `expected` names: fetched from the store (unless already

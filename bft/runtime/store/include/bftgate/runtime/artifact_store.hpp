@@ -12,6 +12,7 @@
 //   {"op":"get","digest":D,"offset":O,"length":L}    -> {"ok":true,"size":N} + data
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -107,8 +108,9 @@ class StoreClient {
   // store silent, a full disk) the temporary file is removed. The bytes are not hashed here: the
   // store checks its copy before serving it, and whoever uses them hashes exactly the bytes it
   // uses (runtime/artifact_source.hpp).
+  // `cancel`, when given, stops the download between chunks.
   Status get(const crypto::Digest& digest, const std::filesystem::path& destination,
-             std::uint64_t max_bytes = UINT64_MAX);
+             std::uint64_t max_bytes = UINT64_MAX, const std::atomic<bool>* cancel = nullptr);
 
  private:
   struct Impl;
