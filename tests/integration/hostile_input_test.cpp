@@ -642,6 +642,11 @@ TEST(ResourceBounds, HeldConnectionsAreCappedAndTheClusterStillCertifies) {
 // A peer that asks the store for a 1 MiB chunk 1,000 times and never reads the replies used to
 // cost the store 1 GiB; the replies it does not read are now dropped past a few per connection.
 TEST(ResourceBounds, RepliesAPeerDoesNotReadCostTheStoreLittleAndAreGivenBack) {
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer's allocator keeps freed memory in quarantine: resident memory says nothing
+  // about what the store holds (attack_memory_bench measures it on the release build).
+  GTEST_SKIP() << "resident memory is not the store's under AddressSanitizer";
+#endif
   LocalCluster cluster(binary_under_test(), 4, kPass);
   cluster.start_store();
   auto config = ClusterConfig::load(cluster.config());
@@ -699,23 +704,38 @@ TEST(ResourceBounds, AClientHoldingEveryHttpConnectionLocksNobodyOut) {
   for (int fd : held) ::close(fd);
 }
 
-// A validator's artifact cache used to keep every version it ever judged.
-TEST(ResourceBounds, AValidatorsArtifactCacheDoesNotGrowWithVersions) {
+// A validator's artifact cache used to keep every version it ever judged, and a node's every
+// version it ever served.
+TEST(ResourceBounds, ArtifactCachesDoNotGrowWithVersions) {
   LocalCluster cluster(binary_under_test(), 4, kPass);
   cluster.start_all();
+  cluster.start_node(0);
   for (std::uint64_t v = 0; v < 3; ++v) {
     auto result = submit(cluster, write_artifact(cluster, fmt::format("a{}.bin", v), 5000, v), 60);
     ASSERT_EQ(result.exit_code, 0) << result.output;
   }
   std::this_thread::sleep_for(milliseconds(500));
-  for (int id = 0; id < 4; ++id) {
-    std::size_t cached = 0;
+  const auto files_in = [](const std::filesystem::path& dir) {
+    std::size_t n = 0;
     std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator(cluster.data_dir(id) / "artifacts", ec);
+    for (auto it = std::filesystem::directory_iterator(dir, ec);
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
-      ++cached;
-    EXPECT_LE(cached, 1u) << "validator " << id;
+      n += it->path().filename() == "served.json" ? 0u : 1u;
+    return n;
+  };
+  for (int id = 0; id < 4; ++id)
+    EXPECT_LE(files_in(cluster.data_dir(id) / "artifacts"), 1u) << "validator " << id;
+  // The node serves version 3 from its cache, and keeps nothing older.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  nlohmann::json status;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto body = LocalCluster::http_get(cluster.node_port(0), "/status");
+    status = nlohmann::json::parse(body, nullptr, false);
+    if (status.is_object() && status.value("version", std::uint64_t{0}) == 3) break;
+    std::this_thread::sleep_for(milliseconds(100));
   }
+  ASSERT_EQ(status.value("version", std::uint64_t{0}), 3u) << status.dump();
+  EXPECT_EQ(files_in(cluster.path("node-0")), 1u);
 }
 
 }  // namespace

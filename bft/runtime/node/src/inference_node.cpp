@@ -286,6 +286,7 @@ class Node final : public InferenceNode {
           "{:.3f} ms, flipped in {:.1f} us)",
           options_.id, version, transfer_ms, swapped->stage.stage_seconds * 1e3,
           swapped->flip.flip_seconds * 1e6);
+      prune_cache(release.artifact_digest());
       return;
     }
     {
@@ -308,6 +309,21 @@ class Node final : public InferenceNode {
     spdlog::info(
         "node {}: now serving adapter version {} ({} bytes, fetched and verified in {:.1f} ms)",
         options_.id, version, loaded->weights.size(), transfer_ms);
+    prune_cache(release.artifact_digest());
+  }
+
+  // The cache keeps the artifact served now (a restart serves it again from there) and the
+  // record of it; older versions are never served again, so their bytes go.
+  void prune_cache(const crypto::Digest& served) {
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(options_.cache_dir, ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+      const auto name = it->path().filename().string();
+      if (name == served_path().filename().string() || name.starts_with(served.hex())) continue;
+      if (!crypto::Digest::from_hex(name.substr(0, 64))) continue;  // not an artifact of ours
+      std::error_code ignored;
+      std::filesystem::remove(it->path(), ignored);
+    }
   }
 
   // Rollback protection across restarts (as TUF's): the highest version served, with its
