@@ -5,7 +5,8 @@
 //
 //   BM_StoreUnreadReplies        1,000 gets of a 1 MiB chunk on one connection, never read
 //   BM_StoreUnfinishedUploads    2,000 uploads begun (1 MiB declared, one 4 KiB chunk each)
-//   BM_ValidatorUnreadStatus     8 connections x 1,000 status queries, never read
+//   BM_ValidatorUnreadStatus     8 connections x 1,000 status queries, never read (the register
+//                                holds 64 proposed versions)
 //   BM_ValidatorHeldConnections  1,100 TCP connections held open
 //   BM_ValidatorEndlessMessage   one multi-part message of empty parts that never ends (10 MiB on
 //                                the wire): ZeroMQ bounds each part, not their number, so this
@@ -26,7 +27,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -34,10 +37,12 @@
 #include <zmq.hpp>
 
 #include "bftgate/crypto/file_io.hpp"
+#include "bftgate/crypto/key_file.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/runtime/artifact_store.hpp"
 #include "bftgate/runtime/envelope.hpp"
 #include "bftgate/runtime/local_cluster.hpp"
+#include "bftgate/runtime/operator.hpp"
 
 namespace {
 
@@ -45,6 +50,7 @@ using namespace bftgate;
 using std::chrono::milliseconds;
 
 constexpr double kBudgetMib = 256;
+constexpr int kVersions = 64;
 
 // One cluster for every benchmark of the run, removed at exit.
 struct Target {
@@ -70,6 +76,16 @@ struct Target {
     auto digest = store.put(artifact);
     if (!digest) throw std::runtime_error(digest.error().message);
     chunk_digest = *digest;
+    // A register of some length, so that a status answer is as large as it gets (one page).
+    auto key = crypto::read_key_file(cluster->operator_key_path());
+    if (!key) throw std::runtime_error(key.error().message);
+    for (int v = 0; v < kVersions; ++v) {
+      auto file = dir / fmt::format("adapter-{}.bin", v);
+      check(write_file_atomic(file, as_bytes(fmt::format("adapter {}", v))));
+      auto proposed = runtime::propose_adapter(cluster->config(), key->key, file, 0, true,
+                                               std::chrono::milliseconds(30'000));
+      if (!proposed) throw std::runtime_error(proposed.error().message);
+    }
   }
   ~Target() {
     cluster->stop_all();
@@ -109,6 +125,35 @@ double descriptors(pid_t pid) {
   return n;
 }
 
+// CPU time a process has used, in clock ticks (/proc/PID/stat: utime + stime).
+long cpu_ticks(pid_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; fields >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) {
+      stime = std::stol(field);
+      break;
+    }
+  }
+  return utime + stime;
+}
+
+// Until the process uses less than 5% of a core over half a second (at most a minute).
+void wait_until_idle(pid_t pid) {
+  const long per_half_second = ::sysconf(_SC_CLK_TCK) / 2;
+  for (int i = 0; i < 120; ++i) {
+    auto before = cpu_ticks(pid);
+    std::this_thread::sleep_for(milliseconds(500));
+    if ((cpu_ticks(pid) - before) * 20 < per_half_second) return;
+  }
+}
+
 int connect_loopback(std::uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
@@ -132,13 +177,26 @@ void measure(benchmark::State& state, const std::string& name, milliseconds duri
     const double fds_before = descriptors(pid);
     double rss_peak = rss_before;
     double fds_peak = fds_before;
+    // The attacker holds on for `during` and then until the target has worked off what it
+    // queued (its CPU falls idle; a minute at most), sampling all along.
     attack([&] {
-      for (auto waited = milliseconds(0); waited < during; waited += milliseconds(100)) {
+      const long per_half_second = ::sysconf(_SC_CLK_TCK) / 2;
+      long ticks = cpu_ticks(pid);
+      for (auto waited = milliseconds(0); waited < milliseconds(60'000);
+           waited += milliseconds(100)) {
         std::this_thread::sleep_for(milliseconds(100));
         rss_peak = std::max(rss_peak, resident_mib(pid));
         fds_peak = std::max(fds_peak, descriptors(pid));
+        if (waited.count() % 500 == 400) {
+          const long now = cpu_ticks(pid);
+          const bool idle = (now - ticks) * 20 < per_half_second;
+          ticks = now;
+          if (idle && waited >= during) break;
+        }
       }
     });
+    // Once the target has worked off what the attacker queued, and one housekeeping round later.
+    wait_until_idle(pid);
     std::this_thread::sleep_for(milliseconds(6000));
     const double rss_after = resident_mib(pid);
     state.counters["rss_before_mib"] = rss_before;
@@ -157,6 +215,7 @@ void BM_StoreUnreadReplies(benchmark::State& state) {
     zmq::socket_t socket(context, zmq::socket_type::dealer);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, 0);
+    socket.set(zmq::sockopt::rcvhwm, 1);
     socket.set(zmq::sockopt::rcvbuf, 4096);
     socket.connect(target().cluster->config().artifact_store_endpoint);
     auto get = fmt::format(R"({{"op":"get","digest":"{}","offset":0,"length":1048576}})",
@@ -203,6 +262,8 @@ void BM_ValidatorUnreadStatus(benchmark::State& state) {
               auto& socket = sockets.emplace_back(context, zmq::socket_type::dealer);
               socket.set(zmq::sockopt::linger, 0);
               socket.set(zmq::sockopt::sndhwm, 0);
+              // It reads nothing: its own queue and the kernel's take almost nothing either.
+              socket.set(zmq::sockopt::rcvhwm, 1);
               socket.set(zmq::sockopt::rcvbuf, 4096);
               socket.connect(target().cluster->config().find_validator(1)->endpoint);
               for (int i = 0; i < 1000; ++i)
