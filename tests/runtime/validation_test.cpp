@@ -349,6 +349,23 @@ TEST(ArtifactStoreUploads, AreBegunBoundedAndExpire) {
                    Bytes(100, 1));
   EXPECT_TRUE(chunk["ok"].get<bool>());
   EXPECT_FALSE(std::filesystem::is_empty(dir.path() / "store" / "partial"));
+  // A stalled upload makes room for a new one when the store is full.
+  {
+    StoreLimits yielding = limits;
+    yielding.upload_idle_yield = std::chrono::seconds(0);
+    ArtifactStore other(dir.path() / "other", yielding);
+    ASSERT_TRUE(other.open().ok());
+    const auto begin_other = [&](int i) {
+      return nlohmann::json::parse(
+          other
+              .answer(fmt::format(R"({{"op":"put-begin","digest":"{}","size":1000}})", digest(i)),
+                      {}, refusals)
+              .first);
+    };
+    for (int i = 10; i < 13; ++i) ASSERT_TRUE(begin_other(i)["ok"].get<bool>());
+    EXPECT_TRUE(begin_other(13)["ok"].get<bool>());
+    EXPECT_EQ(other.unfinished_uploads(), 3u);
+  }
   // Idle uploads expire, with their files.
   store.expire_uploads(std::chrono::steady_clock::now() + std::chrono::seconds(3601));
   EXPECT_EQ(store.unfinished_uploads(), 0u);

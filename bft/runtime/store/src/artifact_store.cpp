@@ -228,7 +228,22 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
       return {{{"ok", true}, {"offset", size_or_zero(partial)}}, {}};
     }
     expire_uploads(now);
-    if (uploads_.size() >= limits_.max_uploads || upload_bytes_ + size > limits_.max_upload_bytes) {
+    const auto full = [&] {
+      return uploads_.size() >= limits_.max_uploads ||
+             upload_bytes_ + size > limits_.max_upload_bytes;
+    };
+    while (full()) {
+      auto idlest = uploads_.end();
+      for (auto it = uploads_.begin(); it != uploads_.end(); ++it) {
+        if (idlest == uploads_.end() || it->second.last_active < idlest->second.last_active)
+          idlest = it;
+      }
+      if (idlest == uploads_.end() || now - idlest->second.last_active < limits_.upload_idle_yield)
+        break;
+      spdlog::info("store: dropped the stalled upload of {} to make room", idlest->first.hex());
+      drop_upload(crypto::Digest(idlest->first));
+    }
+    if (full()) {
       refusals.refuse("upload-quota", fmt::format("{} unfinished uploads declaring {} bytes",
                                                   uploads_.size(), upload_bytes_));
       return refused(fmt::format(

@@ -38,6 +38,9 @@ struct StoreLimits {
   std::size_t max_uploads = 8;
   std::uint64_t max_upload_bytes = std::uint64_t{2} << 30;  // declared by unfinished uploads
   std::chrono::seconds upload_idle_expiry{300};
+  // When the limits are reached, an upload idle for this long makes room for a new one (the idlest
+  // first), so holders that stall cannot keep the store full for the whole expiry.
+  std::chrono::seconds upload_idle_yield{30};
   // The socket's queues per connection, in messages of at most a chunk each: what one peer that
   // never reads its replies (or floods requests) can hold in the store's memory.
   int queued_messages = 8;
