@@ -100,6 +100,17 @@ Result<OpenedFile> open_regular_file(const std::filesystem::path& path, std::uin
   return OpenedFile{std::move(fd), static_cast<std::uint64_t>(info.st_size)};
 }
 
+Status write_all(int fd, ByteView data) {
+  for (std::size_t written = 0; written < data.size();) {
+    auto n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(std::strerror(errno));
+    if (n == 0) return fail(std::strerror(ENOSPC));
+    written += static_cast<std::size_t>(n);
+  }
+  return ok_status();
+}
+
 Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_size) {
   auto opened = open_regular_file(path, max_size);
   if (!opened) return opened.error();

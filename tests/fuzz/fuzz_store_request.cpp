@@ -50,7 +50,7 @@ using json = nlohmann::json;
 
 namespace {
 
-// artifact_store.cpp: kRequestLimits, with which the store reads requests and its client replies.
+// store_wire.hpp: kStoreHeaderLimits, with which the store reads requests and its client replies.
 constexpr bftgate::JsonLimits kRequestLimits{.max_bytes = 4096, .max_depth = 2, .max_values = 32};
 constexpr std::size_t kMaxRequests = 8;
 constexpr std::size_t kMaxData = 4096;

@@ -33,6 +33,7 @@
 #include "bftgate/runtime/register_json.hpp"
 #include "bftgate/validation/model.hpp"
 #include "bftgate/validation/training.hpp"
+#include "node_cache.hpp"
 
 namespace bftgate::runtime {
 
@@ -286,7 +287,7 @@ class Node final : public InferenceNode {
           "{:.3f} ms, flipped in {:.1f} us)",
           options_.id, version, transfer_ms, swapped->stage.stage_seconds * 1e3,
           swapped->flip.flip_seconds * 1e6);
-      prune_cache(release.artifact_digest());
+      prune_cache(options_.cache_dir, release.artifact_digest());  // older versions go
       return;
     }
     {
@@ -309,26 +310,8 @@ class Node final : public InferenceNode {
     spdlog::info(
         "node {}: now serving adapter version {} ({} bytes, fetched and verified in {:.1f} ms)",
         options_.id, version, loaded->weights.size(), transfer_ms);
-    prune_cache(release.artifact_digest());
+    prune_cache(options_.cache_dir, release.artifact_digest());  // older versions go
   }
-
-  // The cache keeps the artifact served now (a restart serves it again from there) and the
-  // record of it; older versions are never served again, so their bytes go.
-  void prune_cache(const crypto::Digest& served) {
-    std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator(options_.cache_dir, ec);
-         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-      const auto name = it->path().filename().string();
-      if (name == served_path().filename().string() || name.starts_with(served.hex())) continue;
-      if (!crypto::Digest::from_hex(name.substr(0, 64))) continue;  // not an artifact of ours
-      std::error_code ignored;
-      std::filesystem::remove(it->path(), ignored);
-    }
-  }
-
-  // Rollback protection across restarts (as TUF's): the highest version served, with its
-  // certificate, fsync'd in the cache folder.
-  std::filesystem::path served_path() const { return options_.cache_dir / "served.json"; }
 
   Status remember_served(const crypto::VerifiedRelease& release) {
     const auto version = release.version();
@@ -336,12 +319,7 @@ class Node final : public InferenceNode {
       return Error{
           fmt::format("version {} is below the recorded floor {}", version, floor_.load())};
     }
-    json record = {{"version", version},
-                   {"digest", release.artifact_digest().hex()},
-                   {"certificate", release.certificate().to_json()}};
-    if (auto s = write_file_atomic(served_path(), as_bytes(dump_json(record)),
-                                   WriteOptions{.mode = 0644, .overwrite = true});
-        !s) {
+    if (auto s = write_served_record(options_.cache_dir, release); !s) {
       spdlog::error("node {}: cannot record version {} as served, so it does not serve it: {}",
                     options_.id, version, s.error().message);
       return s;
@@ -353,21 +331,13 @@ class Node final : public InferenceNode {
   // At start: the version served before the restart becomes the floor, and is served again at
   // once from the cache when its bytes are still there and verify.
   void restore_served() {
-    auto text = read_small_file(served_path(), 1 << 20);
-    if (!text) return;  // first start
-    auto record = parse_json(*text, JsonLimits{.max_bytes = 1 << 20, .max_depth = 8});
-    if (!record || !record->is_object() || !record->contains("certificate")) {
-      spdlog::warn("node {}: ignoring {}: not a served-version record", options_.id,
-                   served_path().string());
-      return;
-    }
-    auto certificate = crypto::ReleaseCertificate::from_json((*record)["certificate"]);
-    auto release = certificate
-                       ? crypto::VerifiedRelease::verify(*certificate, config_)
-                       : Result<crypto::VerifiedRelease, crypto::CertVerdict>(certificate.error());
+    std::string why;
+    auto release = read_served_record(options_.cache_dir, config_, why);
     if (!release) {
-      spdlog::warn("node {}: ignoring {}: its certificate does not verify", options_.id,
-                   served_path().string());
+      if (!why.empty()) {
+        spdlog::warn("node {}: ignoring {}: {}", options_.id,
+                     served_record_path(options_.cache_dir).string(), why);
+      }
       return;
     }
     const auto version = release->version();

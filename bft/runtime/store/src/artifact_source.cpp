@@ -40,13 +40,10 @@ Status copy_into(int fd, const std::filesystem::path& destination, std::uint64_t
     copied += static_cast<std::uint64_t>(n);
     if (copied > max_bytes)
       return failed(fmt::format("larger than the limit of {} bytes", max_bytes));
-    for (std::size_t written = 0; written < static_cast<std::size_t>(n);) {
-      auto w = ::write(out.get(), buffer.data() + written, static_cast<std::size_t>(n) - written);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0)
-        return failed(fmt::format("cannot write {}: {}", temporary.string(), std::strerror(errno)));
-      written += static_cast<std::size_t>(w);
-    }
+    if (auto s = write_all(out.get(), ByteView(reinterpret_cast<const std::uint8_t*>(buffer.data()),
+                                               static_cast<std::size_t>(n)));
+        !s)
+      return failed(fmt::format("cannot write {}: {}", temporary.string(), s.error().message));
   }
   if (::fsync(out.get()) != 0)
     return failed(fmt::format("cannot fsync {}: {}", temporary.string(), std::strerror(errno)));

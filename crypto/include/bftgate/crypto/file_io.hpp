@@ -50,6 +50,10 @@ struct OpenedFile {
 Result<OpenedFile> open_regular_file(const std::filesystem::path& path,
                                      std::uint64_t max_size = UINT64_MAX);
 
+// write(2) until all of `data` is written, retrying on EINTR; the error names its cause
+// (No space left on device, File too large, ...).
+Status write_all(int fd, ByteView data);
+
 // Reads a whole (small) regular file; refuses files larger than max_size.
 Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_size);
 
