@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mutation testing of the checks (`make mutation`). For each seeded bug (the catalogue is in
-# crypto/include/bftgate/seeded_bug.hpp), build bftgate and the unit tests with that one bug
+# base/include/bftgate/base/seeded_bug.hpp), build bftgate and the unit tests with that one bug
 # compiled in, then run against it (1) the schedule search and (2) the unit and simulator tests,
 # and report which caught the bug and how soon. A bug nothing catches is a finding: a check is
 # missing. Prints a table and writes a run folder (config, git revision, results.json, table.md).
@@ -23,7 +23,7 @@ EOF
 }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-all_bugs=$(sed -n '/kSeededBugs = {/,/};/p' "$root/crypto/include/bftgate/seeded_bug.hpp" |
+all_bugs=$(sed -n '/kSeededBugs = {/,/};/p' "$root/base/include/bftgate/base/seeded_bug.hpp" |
   grep -o '^ *"[a-z-]*"' | tr -d ' "')
 bugs=$all_bugs
 build_dir=build/mutation
@@ -60,7 +60,8 @@ cat >"$out/manifest.json" <<EOF
 EOF
 
 # The unit and simulator tests that run in seconds; the multi-process tests are left out.
-test_targets="bftgate core_tests register_tests sim_tests crypto_tests runtime_tests"
+test_targets="bftgate base_tests crypto_tests config_tests core_tests cluster_tests register_tests
+  byzantine_tests sim_tests runtime_tests"
 test_regex='^(Agreement|ArtifactFileFor|ArtifactSource|Certificate|ClientTable|ClusterConfig|ClusterSetup|CommandWorkload|Core|Ed25519|Encoding|Hex|KeyFile|LinkFaults|LiveRecords|Message|MutateTest|MutationKinds|PersistCodec|Register|Release|Replica|Scenario|Search|SeedAggregate|Sha256|Shapes|SignatureMemo|SignerSet|Simulator|Strategies|StrictJson|ValidatorVotes|VerifyCache|WriteAheadLog|simulate[.])'
 
 # Seconds since a `date +%s%N` stamp, with one decimal.

@@ -2,7 +2,7 @@
 # The schedule searches and the SPIN model check, each into a run folder under runs/ for the paper
 # (make mutation and make chaos write theirs): the search with f Byzantine validators in the small
 # and in the any scope (no schedule may break an invariant), the search with f+1 colluders (it
-# must break safety, and its findings are shrunk), and bft/model/check.sh.
+# must break safety, and its findings are shrunk), and bft/spin/check.sh.
 # Usage: scripts/run_robustness.sh [--runs-dir DIR] [--no-model] BUILD_DIR smoke|full [JOBS]
 #   full: each f search runs for 60 s on JOBS threads; smoke: a few hundred seeds each.
 #   --runs-dir: where the run folders go (default runs/); --no-model: the searches only.
@@ -63,6 +63,6 @@ fi
 if [[ $model == 1 ]]; then
   out=$runs/spin-model-$stamp
   echo "== spin-model -> $out"
-  "$root/bft/model/check.sh" "$out" || status=1
+  "$root/bft/spin/check.sh" "$out" || status=1
 fi
 exit $status

@@ -6,7 +6,8 @@
 #include <chrono>
 #include <ctime>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_digest.hpp"
+#include "bftgate/io/file_io.hpp"
 
 namespace bftgate::cli {
 
@@ -14,9 +15,12 @@ namespace {
 constexpr std::size_t kMaxCertificateFile = 1 << 20;
 }
 
-void print_error(std::string_view message) { fmt::print(stderr, "bftgate: error: {}\n", message); }
+void print_error(std::string_view message) {
+  fmt::print(stderr, "bftgate: error: {}\n", message);
+}
 
-Result<crypto::ReleaseCertificate, crypto::CertVerdict> load_certificate(const std::filesystem::path& path) {
+Result<crypto::ReleaseCertificate, crypto::CertVerdict> load_certificate(
+    const std::filesystem::path& path) {
   auto content = read_small_file(path, kMaxCertificateFile);
   if (!content) return crypto::CertVerdict{crypto::CertError::kMalformed, content.error().message};
   auto first = content->find_first_not_of(" \t\r\n");
@@ -26,24 +30,29 @@ Result<crypto::ReleaseCertificate, crypto::CertVerdict> load_certificate(const s
   return crypto::ReleaseCertificate::decode(as_bytes(*content));
 }
 
-CertificateCheck check_certificate_file(const ClusterConfig& config, const std::filesystem::path& certificate_path,
+CertificateCheck check_certificate_file(const ClusterConfig& config,
+                                        const std::filesystem::path& certificate_path,
                                         const std::optional<std::filesystem::path>& artifact,
                                         unsigned threads) {
   auto certificate = load_certificate(certificate_path);
   if (!certificate) return {certificate.error(), std::nullopt};
   crypto::VerifyOptions options{.threads = threads, .artifact_digest = std::nullopt};
-  auto verdict = artifact ? crypto::verify_with_artifact(*certificate, config, *artifact, options)
-                          : crypto::verify(*certificate, config, options);
+  auto verdict = artifact ? bftgate::verify_with_artifact(*certificate, config.validator_set(),
+                                                          *artifact, options)
+                          : crypto::verify(*certificate, config.validator_set(), options);
   return {verdict, std::move(certificate.value())};
 }
 
-std::string describe_valid(const ClusterConfig& config, const crypto::ReleaseCertificate& certificate) {
+std::string describe_valid(const ClusterConfig& config,
+                           const crypto::ReleaseCertificate& certificate) {
   const auto& s = certificate.statement;
   return fmt::format(
-      "adapter version {} of cluster '{}' (epoch {})\n  artifact digest  {}\n  previous entry   {}\n"
+      "adapter version {} of cluster '{}' (epoch {})\n  artifact digest  {}\n  previous entry   "
+      "{}\n"
       "  signed by        validators {} ({} of {}, quorum {})",
-      s.adapter_version, s.cluster_id, s.epoch, s.artifact_digest.hex(), s.previous_entry_hash.hex(),
-      fmt::join(certificate.signers().ids(), ", "), certificate.signers().count(), config.n(), config.quorum());
+      s.adapter_version, s.cluster_id, s.epoch, s.artifact_digest.hex(),
+      s.previous_entry_hash.hex(), fmt::join(certificate.signers().ids(), ", "),
+      certificate.signers().count(), config.n(), config.quorum());
 }
 
 std::string utc_timestamp() {

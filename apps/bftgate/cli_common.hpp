@@ -6,8 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/crypto/cluster_config.hpp"
 
 namespace bftgate::cli {
 
@@ -25,8 +25,8 @@ void register_digest(CLI::App& app, Runner& run);
 void register_demo(CLI::App& app, Runner& run);
 void register_cert_demo(CLI::App& app, Runner& run);
 void register_simulate(CLI::App& app, Runner& run);
-void register_search(CLI::App& app, Runner& run);  // cmd_search.cpp
-void register_chaos(CLI::App& app, Runner& run);   // cmd_chaos.cpp
+void register_search(CLI::App& app, Runner& run);      // cmd_search.cpp
+void register_chaos(CLI::App& app, Runner& run);       // cmd_chaos.cpp
 void register_experiment(CLI::App& app, Runner& run);  // cmd_experiment.cpp
 void register_validator(CLI::App& app, Runner& run);
 void register_submit(CLI::App& app, Runner& run);
@@ -38,7 +38,8 @@ void register_twin_router(CLI::App& app, Runner& run);
 void print_error(std::string_view message);
 
 // Loads a certificate in JSON form or, when the file does not start with '{', binary form.
-Result<crypto::ReleaseCertificate, crypto::CertVerdict> load_certificate(const std::filesystem::path& path);
+Result<crypto::ReleaseCertificate, crypto::CertVerdict> load_certificate(
+    const std::filesystem::path& path);
 
 // Verifies a certificate file against a config (and optionally an artifact) and prints the
 // result as a person would want to read it; used by verify-cert and the demo.
@@ -46,10 +47,12 @@ struct CertificateCheck {
   crypto::CertVerdict verdict;
   std::optional<crypto::ReleaseCertificate> certificate;
 };
-CertificateCheck check_certificate_file(const ClusterConfig& config, const std::filesystem::path& certificate,
+CertificateCheck check_certificate_file(const ClusterConfig& config,
+                                        const std::filesystem::path& certificate,
                                         const std::optional<std::filesystem::path>& artifact,
                                         unsigned threads);
-std::string describe_valid(const ClusterConfig& config, const crypto::ReleaseCertificate& certificate);
+std::string describe_valid(const ClusterConfig& config,
+                           const crypto::ReleaseCertificate& certificate);
 
 std::string utc_timestamp();  // e.g. 20261122-231500
 

@@ -11,8 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "bftgate/crypto/cluster_setup.hpp"
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/config/cluster_setup.hpp"
+#include "bftgate/io/file_digest.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "build_info.hpp"
 #include "cli_common.hpp"
 
@@ -198,7 +199,7 @@ int run_cert_demo(CertDemoArgs args) {
     return kExitFailure;
   }
   auto hash_start = Clock::now();
-  auto digest = crypto::sha256_file(artifact_path);
+  auto digest = bftgate::sha256_file(artifact_path);
   if (!digest) {
     print_error(digest.error().message);
     return kExitFailure;

@@ -3,8 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/key_file.hpp"
+#include "bftgate/config/key_file.hpp"
+#include "bftgate/io/file_digest.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "cli_common.hpp"
 
 namespace bftgate::cli {
@@ -34,7 +35,7 @@ int sign_cert(const SignArgs& args) {
     print_error(config.error().message);
     return kExitFailure;
   }
-  auto digest = crypto::sha256_file(args.artifact);
+  auto digest = bftgate::sha256_file(args.artifact);
   if (!digest) {
     print_error(digest.error().message);
     return kExitFailure;
@@ -45,7 +46,8 @@ int sign_cert(const SignArgs& args) {
     return kExitFailure;
   }
   crypto::ReleaseCertificate certificate;
-  certificate.statement = {config->cluster_id, config->epoch, args.version, digest->digest, *previous};
+  certificate.statement = {config->cluster_id, config->epoch, args.version, digest->digest,
+                           *previous};
   for (const auto& path : args.keys) {
     auto key = crypto::read_key_file(path);
     if (!key) {
@@ -55,10 +57,12 @@ int sign_cert(const SignArgs& args) {
     const auto* validator = config->find_validator(key->id);
     if (key->role != crypto::KeyRole::kValidator || validator == nullptr ||
         validator->public_key != key->key.public_key()) {
-      print_error(fmt::format("{} is not the key of a validator in {}", path.string(), args.config.string()));
+      print_error(fmt::format("{} is not the key of a validator in {}", path.string(),
+                              args.config.string()));
       return kExitFailure;
     }
-    if (!certificate.add_signature(key->id, crypto::sign_release(key->key, certificate.statement))) {
+    if (!certificate.add_signature(key->id,
+                                   crypto::sign_release(key->key, certificate.statement))) {
       print_error(fmt::format("validator {} is given twice", key->id));
       return kExitFailure;
     }
@@ -66,7 +70,9 @@ int sign_cert(const SignArgs& args) {
   auto text = certificate.to_json().dump(2) + "\n";
   if (args.out.empty()) {
     fmt::print("{}", text);
-  } else if (auto s = write_file_atomic(args.out, as_bytes(text), {.mode = 0644, .overwrite = args.force}); !s) {
+  } else if (auto s = write_file_atomic(args.out, as_bytes(text),
+                                        {.mode = 0644, .overwrite = args.force});
+             !s) {
     print_error(s.error().message);
     return kExitFailure;
   } else {
@@ -98,7 +104,8 @@ int verify_cert(const VerifyArgs& args) {
     fmt::print("{}\n", out.dump(2));
   } else if (check.verdict.ok()) {
     fmt::print("VALID: {}\n", describe_valid(*config, *check.certificate));
-    if (args.artifact) fmt::print("  artifact         {} matches the certified digest\n", args.artifact->string());
+    if (args.artifact)
+      fmt::print("  artifact         {} matches the certified digest\n", args.artifact->string());
   } else {
     fmt::print("INVALID ({}): {}\n", crypto::to_string(check.verdict.error), check.verdict.reason);
   }
@@ -108,12 +115,17 @@ int verify_cert(const VerifyArgs& args) {
 
 void register_sign_cert(CLI::App& app, Runner& run) {
   auto args = std::make_shared<SignArgs>();
-  auto* cmd = app.add_subcommand("sign-cert",
-                                 "Sign a release certificate for an artifact with validator key files "
-                                 "(offline; for tests, demos and tooling)");
-  cmd->add_option("--config", args->config, "Cluster config (cluster.json)")->required()->check(CLI::ExistingFile);
+  auto* cmd =
+      app.add_subcommand("sign-cert",
+                         "Sign a release certificate for an artifact with validator key files "
+                         "(offline; for tests, demos and tooling)");
+  cmd->add_option("--config", args->config, "Cluster config (cluster.json)")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--key", args->keys, "Validator key file; repeat for each signer")->required();
-  cmd->add_option("--artifact", args->artifact, "Adapter artifact to certify")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--artifact", args->artifact, "Adapter artifact to certify")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--version", args->version, "Adapter version")->required();
   cmd->add_option("--previous", args->previous, "Hash of the previous register entry (hex)");
   cmd->add_option("--out", args->out, "Write the certificate JSON here (default: stdout)");
@@ -126,23 +138,29 @@ void register_verify_cert(CLI::App& app, Runner& run) {
   auto* cmd = app.add_subcommand("verify-cert",
                                  "Verify a release certificate against the cluster config (and an "
                                  "artifact); exit 0 only when valid, else print why and exit 1");
-  cmd->add_option("--config", args->config, "Cluster config (cluster.json)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("certificate", args->certificate, "Certificate file (JSON or binary)")->required();
-  cmd->add_option("--artifact", args->artifact, "Artifact whose SHA-256 must equal the certified digest");
-  cmd->add_option("--threads", args->threads, "Threads verifying signatures (0 = all cores)")->default_val(1);
+  cmd->add_option("--config", args->config, "Cluster config (cluster.json)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("certificate", args->certificate, "Certificate file (JSON or binary)")
+      ->required();
+  cmd->add_option("--artifact", args->artifact,
+                  "Artifact whose SHA-256 must equal the certified digest");
+  cmd->add_option("--threads", args->threads, "Threads verifying signatures (0 = all cores)")
+      ->default_val(1);
   cmd->add_flag("--json", args->json, "Print the result as JSON");
   cmd->callback([&run, args] { run = [args] { return verify_cert(*args); }; });
 }
 
 void register_digest(CLI::App& app, Runner& run) {
   auto files = std::make_shared<std::vector<std::filesystem::path>>();
-  auto* cmd = app.add_subcommand("digest", "Print the SHA-256 of files (streamed; any size), like sha256sum");
+  auto* cmd = app.add_subcommand("digest",
+                                 "Print the SHA-256 of files (streamed; any size), like sha256sum");
   cmd->add_option("files", *files, "Files to hash")->required();
   cmd->callback([&run, files] {
     run = [files] {
       int status = kExitOk;
       for (const auto& file : *files) {
-        auto digest = crypto::sha256_file(file);
+        auto digest = bftgate::sha256_file(file);
         if (!digest) {
           print_error(digest.error().message);
           status = kExitFailure;

@@ -5,17 +5,17 @@
 
 #include <thread>
 
-#include "bftgate/bft/byzantine.hpp"
-#include "bftgate/bft/register.hpp"
-#include "bftgate/crypto/key_file.hpp"
-#include "bftgate/crypto/strict_json.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/inference_node.hpp"
-#include "bftgate/runtime/operator.hpp"
-#include "bftgate/runtime/register_json.hpp"
-#include "bftgate/runtime/twin_router.hpp"
-#include "bftgate/runtime/validator_daemon.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/byzantine/byzantine.hpp"
+#include "bftgate/config/key_file.hpp"
+#include "bftgate/register/register.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/operator.hpp"
+#include "bftgate/runtime/harness/twin_router.hpp"
+#include "bftgate/runtime/net/register_json.hpp"
+#include "bftgate/runtime/node/inference_node.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
+#include "bftgate/runtime/validator/validator_daemon.hpp"
 #include "cli_common.hpp"
 
 namespace bftgate::cli {

@@ -14,12 +14,13 @@
 #include <random>
 #include <thread>
 
-#include "bftgate/crypto/cluster_setup.hpp"
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/key_file.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/local_cluster.hpp"
-#include "bftgate/runtime/operator.hpp"
+#include "bftgate/config/cluster_setup.hpp"
+#include "bftgate/config/key_file.hpp"
+#include "bftgate/io/file_digest.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/operator.hpp"
+#include "bftgate/runtime/harness/local_cluster.hpp"
 #include "bftgate/validation/adapter_suite.hpp"
 #include "bftgate/validation/corpus.hpp"
 #include "bftgate/validation/model.hpp"
@@ -260,7 +261,8 @@ Result<GoodRelease> release_good(DemoRun& run, const crypto::SecretKey& key,
   if (entry.state != bft::EntryState::kReleaseCommit || !entry.certificate)
     return Error{fmt::format("version {} was {} ({})", release.version, bft::to_string(entry.state),
                              entry.reason)};
-  auto verdict = crypto::verify_with_artifact(*entry.certificate, run.config(), artifact);
+  auto verdict =
+      bftgate::verify_with_artifact(*entry.certificate, run.config().validator_set(), artifact);
   run.step(fmt::format(
       "version {} is RELEASE_COMMIT after {:.2f} s; certificate {} offline against the config and "
       "the artifact",

@@ -1,7 +1,7 @@
 // bftgate keygen: a new cluster config and one secret-key file per validator.
 #include <fmt/format.h>
 
-#include "bftgate/crypto/cluster_setup.hpp"
+#include "bftgate/config/cluster_setup.hpp"
 #include "cli_common.hpp"
 
 namespace bftgate::cli {

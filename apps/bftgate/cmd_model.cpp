@@ -5,7 +5,7 @@
 #include <chrono>
 #include <sstream>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/validation/adapter_suite.hpp"
 #include "bftgate/validation/corpus.hpp"
 #include "bftgate/validation/model.hpp"

@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bftgate/crypto/file_io.hpp"
 #include "bftgate/experiments/experiment.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/sim/search.hpp"
 #include "build_info.hpp"
 #include "cli_common.hpp"

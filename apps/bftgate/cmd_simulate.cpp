@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/simulator.hpp"
 #include "build_info.hpp"

@@ -2,7 +2,7 @@
 // the verdict with its metrics (JSON with --json). Exit 0 only for PASS.
 #include <fmt/format.h>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/validation/suites.hpp"
 #include "cli_common.hpp"
 

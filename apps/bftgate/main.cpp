@@ -1,7 +1,7 @@
 // bftgate: one binary, one subcommand per job.
 #include <fmt/format.h>
 
-#include "bftgate/seeded_bug.hpp"
+#include "bftgate/base/seeded_bug.hpp"
 #include "build_info.hpp"
 #include "cli_common.hpp"
 

@@ -1,7 +1,8 @@
 #include "bftgate/crypto/certificate.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <thread>
 
 namespace bftgate::crypto {
@@ -9,25 +10,28 @@ namespace bftgate::crypto {
 namespace {
 constexpr std::size_t kMaxBitmapSize = (kMaxValidatorId + 8) / 8;
 
-CertVerdict refuse(CertError error, std::string reason) { return {error, std::move(reason)}; }
+CertVerdict refuse(CertError error, std::string reason) {
+  return {error, std::move(reason)};
+}
 
 // Index of the first signature in [begin, end) that fails, or end.
-std::size_t first_bad_signature(const ReleaseCertificate& certificate, const ClusterConfig& config,
+std::size_t first_bad_signature(const ReleaseCertificate& certificate, const ValidatorSet& config,
                                 const std::vector<std::uint32_t>& ids, const Bytes& message,
                                 std::size_t begin, std::size_t end) {
   for (std::size_t i = begin; i < end; ++i) {
-    const auto* validator = config.find_validator(ids[i]);
-    if (!verify_raw(validator->public_key, message, certificate.signatures()[i])) return i;
+    const auto* key = config.find_key(ids[i]);
+    if (!verify_raw(*key, message, certificate.signatures()[i])) return i;
   }
   return end;
 }
 
-std::size_t first_bad_signature_cached(const ReleaseCertificate& certificate, const ClusterConfig& config,
+std::size_t first_bad_signature_cached(const ReleaseCertificate& certificate,
+                                       const ValidatorSet& config,
                                        const std::vector<std::uint32_t>& ids, VerifyCache& cache) {
   auto body = certificate.statement.encode();
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    const auto* validator = config.find_validator(ids[i]);
-    if (!cache.verify(validator->public_key, Domain::kReleaseApproval, body, certificate.signatures()[i])) return i;
+    const auto* key = config.find_key(ids[i]);
+    if (!cache.verify(*key, Domain::kReleaseApproval, body, certificate.signatures()[i])) return i;
   }
   return ids.size();
 }
@@ -67,16 +71,26 @@ bool verify_release_signature(const PublicKey& key, const ReleaseStatement& stat
 
 std::string_view to_string(CertError error) {
   switch (error) {
-    case CertError::kOk: return "ok";
-    case CertError::kMalformed: return "malformed";
-    case CertError::kWrongCluster: return "wrong-cluster";
-    case CertError::kWrongEpoch: return "wrong-epoch";
-    case CertError::kUnknownSigner: return "unknown-signer";
-    case CertError::kDuplicateSigner: return "duplicate-signer";
-    case CertError::kBelowThreshold: return "below-threshold";
-    case CertError::kBadSignature: return "bad-signature";
-    case CertError::kDigestMismatch: return "digest-mismatch";
-    case CertError::kArtifactUnreadable: return "artifact-unreadable";
+    case CertError::kOk:
+      return "ok";
+    case CertError::kMalformed:
+      return "malformed";
+    case CertError::kWrongCluster:
+      return "wrong-cluster";
+    case CertError::kWrongEpoch:
+      return "wrong-epoch";
+    case CertError::kUnknownSigner:
+      return "unknown-signer";
+    case CertError::kDuplicateSigner:
+      return "duplicate-signer";
+    case CertError::kBelowThreshold:
+      return "below-threshold";
+    case CertError::kBadSignature:
+      return "bad-signature";
+    case CertError::kDigestMismatch:
+      return "digest-mismatch";
+    case CertError::kArtifactUnreadable:
+      return "artifact-unreadable";
   }
   return "unknown";
 }
@@ -105,11 +119,13 @@ Result<ReleaseCertificate, CertVerdict> ReleaseCertificate::decode(ByteView byte
     }
     ReleaseCertificate certificate;
     certificate.statement = ReleaseStatement::decode(decoder);
-    auto bitmap = SignerSet::from_bytes(decoder.bytes(kMaxBitmapSize, "signer_bitmap"), kMaxValidatorId);
+    auto bitmap =
+        SignerSet::from_bytes(decoder.bytes(kMaxBitmapSize, "signer_bitmap"), kMaxValidatorId);
     if (!bitmap) return refuse(CertError::kMalformed, bitmap.error().message);
     certificate.signers_ = std::move(bitmap.value());
     for (std::size_t i = 0; i < certificate.signers_.count(); ++i) {
-      certificate.signatures_.push_back(Signature{decoder.fixed_array<kSignatureSize>("signature")});
+      certificate.signatures_.push_back(
+          Signature{decoder.fixed_array<kSignatureSize>("signature")});
     }
     decoder.expect_end("certificate");
     return certificate;
@@ -118,7 +134,7 @@ Result<ReleaseCertificate, CertVerdict> ReleaseCertificate::decode(ByteView byte
   }
 }
 
-CertVerdict verify(const ReleaseCertificate& certificate, const ClusterConfig& config,
+CertVerdict verify(const ReleaseCertificate& certificate, const ValidatorSet& config,
                    const VerifyOptions& options) {
   const auto& statement = certificate.statement;
   if (statement.cluster_id != config.cluster_id) {
@@ -133,31 +149,33 @@ CertVerdict verify(const ReleaseCertificate& certificate, const ClusterConfig& c
   }
   auto ids = certificate.signers().ids();
   if (ids.size() != certificate.signatures().size()) {
-    return refuse(CertError::kMalformed,
-                  fmt::format("{} signers but {} signatures", ids.size(), certificate.signatures().size()));
+    return refuse(CertError::kMalformed, fmt::format("{} signers but {} signatures", ids.size(),
+                                                     certificate.signatures().size()));
   }
   for (auto id : ids) {
-    if (config.find_validator(id) == nullptr) {
+    if (config.find_key(id) == nullptr) {
       return refuse(CertError::kUnknownSigner,
                     fmt::format("validator {} is not in the validator set of cluster '{}' epoch {}",
                                 id, config.cluster_id, config.epoch));
     }
   }
   if (ids.size() < config.quorum()) {
-    return refuse(CertError::kBelowThreshold,
-                  fmt::format("{} distinct signers, {} needed ({} of n={}, f={})", ids.size(),
-                              config.quorum(),
-                              config.fault_model == FaultModel::kBft ? "BFT quorum" : "CFT majority",
-                              config.n(), config.f));
+    return refuse(
+        CertError::kBelowThreshold,
+        fmt::format("{} distinct signers, {} needed ({} of n={}, f={})", ids.size(),
+                    config.quorum(),
+                    config.fault_model == FaultModel::kBft ? "BFT quorum" : "CFT majority",
+                    config.n(), config.f));
   }
 
   // Every signature is over the same message: build it once.
   auto message = signing_message(Domain::kReleaseApproval, statement.encode());
-  unsigned threads = options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency())
-                                          : options.threads;
+  unsigned threads =
+      options.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : options.threads;
   // A thread costs tens of microseconds to start: only worth it with several signatures each.
   constexpr std::size_t kMinSignaturesPerThread = 8;
-  threads = static_cast<unsigned>(std::clamp<std::size_t>(ids.size() / kMinSignaturesPerThread, 1, threads));
+  threads = static_cast<unsigned>(
+      std::clamp<std::size_t>(ids.size() / kMinSignaturesPerThread, 1, threads));
   std::size_t bad = ids.size();
   if (options.cache != nullptr) {
     bad = first_bad_signature_cached(certificate, config, ids, *options.cache);
@@ -169,7 +187,8 @@ CertVerdict verify(const ReleaseCertificate& certificate, const ClusterConfig& c
     auto chunk_begin = [&](unsigned t) { return ids.size() * t / threads; };
     for (unsigned t = 1; t < threads; ++t) {
       workers.emplace_back([&, t] {
-        first_bad[t] = first_bad_signature(certificate, config, ids, message, chunk_begin(t), chunk_begin(t + 1));
+        first_bad[t] = first_bad_signature(certificate, config, ids, message, chunk_begin(t),
+                                           chunk_begin(t + 1));
       });
     }
     first_bad[0] = first_bad_signature(certificate, config, ids, message, 0, chunk_begin(1));
@@ -182,8 +201,9 @@ CertVerdict verify(const ReleaseCertificate& certificate, const ClusterConfig& c
     }
   }
   if (bad != ids.size()) {
-    return refuse(CertError::kBadSignature,
-                  fmt::format("signature of validator {} does not verify over this statement", ids[bad]));
+    return refuse(
+        CertError::kBadSignature,
+        fmt::format("signature of validator {} does not verify over this statement", ids[bad]));
   }
 
   if (options.artifact_digest && *options.artifact_digest != statement.artifact_digest) {
@@ -192,14 +212,6 @@ CertVerdict verify(const ReleaseCertificate& certificate, const ClusterConfig& c
                               options.artifact_digest->hex(), statement.artifact_digest.hex()));
   }
   return CertVerdict::success();
-}
-
-CertVerdict verify_with_artifact(const ReleaseCertificate& certificate, const ClusterConfig& config,
-                                 const std::filesystem::path& artifact, VerifyOptions options) {
-  auto digest = sha256_file(artifact);
-  if (!digest) return refuse(CertError::kArtifactUnreadable, digest.error().message);
-  options.artifact_digest = digest->digest;
-  return verify(certificate, config, options);
 }
 
 }  // namespace bftgate::crypto

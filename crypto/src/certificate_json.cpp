@@ -4,8 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bftgate/base/json_reader.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/crypto/strict_json.hpp"
 
 namespace bftgate::crypto {
 
@@ -18,28 +19,14 @@ CertVerdict malformed(std::string reason) {
   return {CertError::kMalformed, std::move(reason)};
 }
 
+// A fixed-size value in hex (a digest, a signature).
 template <class T>
-std::optional<T> hex_field(const json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) return std::nullopt;
-  return T::from_hex(it->get<std::string>());
-}
-
-std::optional<std::uint64_t> unsigned_field(const json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_number_unsigned()) return std::nullopt;
-  return it->get<std::uint64_t>();
-}
-
-bool only_fields(const json& object, std::initializer_list<std::string_view> allowed,
-                 std::string* unknown) {
-  for (const auto& [key, value] : object.items()) {
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-      *unknown = key;
-      return false;
-    }
-  }
-  return true;
+T hex_field(JsonObjectReader& fields, std::string_view key, std::size_t hex_digits) {
+  auto text = fields.string(key);
+  if (!fields.ok()) return {};
+  auto value = T::from_hex(text);
+  if (!value) fields.fail(key, fmt::format("must be {} hex digits", hex_digits));
+  return value ? *value : T{};
 }
 }  // namespace
 
@@ -61,63 +48,34 @@ json ReleaseCertificate::to_json() const {
 }
 
 Result<ReleaseCertificate, CertVerdict> ReleaseCertificate::from_json(const json& root) {
-  if (!root.is_object()) return malformed("certificate JSON must be an object");
-  std::string unknown;
-  if (!only_fields(root,
-                   {"format", "cluster_id", "epoch", "adapter_version", "artifact_digest",
-                    "previous_entry_hash", "signatures"},
-                   &unknown)) {
-    return malformed(fmt::format("unknown field '{}'", unknown));
-  }
-  auto format = root.find("format");
-  if (format == root.end() || !format->is_string() || format->get<std::string>() != kFormat) {
-    return malformed(fmt::format("field 'format' must be \"{}\"", kFormat));
-  }
+  JsonObjectReader fields(root, "certificate",
+                          {"format", "cluster_id", "epoch", "adapter_version", "artifact_digest",
+                           "previous_entry_hash", "signatures"});
+  if (fields.ok() && fields.string_or("format", "") != kFormat)
+    fields.fail("format", fmt::format("must be \"{}\"", kFormat));
   ReleaseCertificate certificate;
-  auto cluster_id = root.find("cluster_id");
-  if (cluster_id == root.end() || !cluster_id->is_string()) {
-    return malformed("field 'cluster_id' must be a string");
-  }
-  certificate.statement.cluster_id = cluster_id->get<std::string>();
-  if (!is_valid_cluster_id(certificate.statement.cluster_id)) {
-    return malformed("field 'cluster_id' must be 1 to 256 characters from A-Z a-z 0-9 . _ -");
-  }
-  auto epoch = unsigned_field(root, "epoch");
-  if (!epoch) return malformed("field 'epoch' must be a non-negative integer");
-  certificate.statement.epoch = *epoch;
-  auto version = unsigned_field(root, "adapter_version");
-  if (!version) return malformed("field 'adapter_version' must be a non-negative integer");
-  certificate.statement.adapter_version = *version;
-  auto digest = hex_field<Digest>(root, "artifact_digest");
-  if (!digest) return malformed("field 'artifact_digest' must be 64 hex digits");
-  certificate.statement.artifact_digest = *digest;
-  auto previous = hex_field<Digest>(root, "previous_entry_hash");
-  if (!previous) return malformed("field 'previous_entry_hash' must be 64 hex digits");
-  certificate.statement.previous_entry_hash = *previous;
+  auto& statement = certificate.statement;
+  statement.cluster_id = fields.string("cluster_id");
+  if (fields.ok() && !is_valid_cluster_id(statement.cluster_id))
+    fields.fail("cluster_id", "must be 1 to 256 characters from A-Z a-z 0-9 . _ -");
+  statement.epoch = fields.unsigned_int("epoch");
+  statement.adapter_version = fields.unsigned_int("adapter_version");
+  statement.artifact_digest = hex_field<Digest>(fields, "artifact_digest", 2 * kDigestSize);
+  statement.previous_entry_hash = hex_field<Digest>(fields, "previous_entry_hash", 2 * kDigestSize);
+  const auto& signatures = fields.array("signatures");
+  if (!fields.ok()) return malformed(fields.error());
 
-  auto signatures = root.find("signatures");
-  if (signatures == root.end() || !signatures->is_array()) {
-    return malformed("field 'signatures' must be an array");
-  }
-  for (std::size_t i = 0; i < signatures->size(); ++i) {
-    const auto& entry = (*signatures)[i];
-    if (!entry.is_object() || !only_fields(entry, {"validator", "signature"}, &unknown)) {
-      return malformed(
-          fmt::format("signatures[{}] must be {{\"validator\": id, \"signature\": hex}}", i));
-    }
-    auto id = unsigned_field(entry, "validator");
-    if (!id || *id > kMaxValidatorId) {
-      return malformed(
-          fmt::format("signatures[{}].validator must be an id from 0 to {}", i, kMaxValidatorId));
-    }
-    auto signature = hex_field<Signature>(entry, "signature");
-    if (!signature)
-      return malformed(fmt::format("signatures[{}].signature must be 128 hex digits", i));
-    if (!certificate.add_signature(static_cast<std::uint32_t>(*id), *signature)) {
+  for (std::size_t i = 0; i < signatures.size(); ++i) {
+    JsonObjectReader entry(signatures[i], fmt::format("signatures[{}]", i),
+                           {"validator", "signature"});
+    auto id = entry.unsigned_int("validator", kMaxValidatorId);
+    auto signature = hex_field<Signature>(entry, "signature", 2 * kSignatureSize);
+    if (!entry.ok()) return malformed(entry.error());
+    if (!certificate.add_signature(static_cast<std::uint32_t>(id), signature)) {
       return CertVerdict{CertError::kDuplicateSigner,
                          fmt::format("validator {} signs more than once (signatures[{}]); each "
                                      "signer counts once",
-                                     *id, i)};
+                                     id, i)};
     }
   }
   return certificate;

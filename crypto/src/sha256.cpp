@@ -1,24 +1,14 @@
 #include "bftgate/crypto/sha256.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <memory>
 #include <new>
 #include <stdexcept>
-
-#include "bftgate/crypto/file_io.hpp"
 
 namespace bftgate::crypto {
 
 namespace {
-// 1 MiB reads: large enough that syscalls are noise next to hashing, small enough for L2.
-constexpr std::size_t kFileChunk = 1 << 20;
-
 void check(int ok, const char* what) {
   if (ok != 1) throw std::runtime_error(fmt::format("OpenSSL {} failed", what));
 }
@@ -75,31 +65,6 @@ Digest sha256(ByteView bytes) {
   check(EVP_DigestUpdate(context.ctx, bytes.data(), bytes.size()), "SHA-256 update");
   check(EVP_DigestFinal_ex(context.ctx, digest.bytes.data(), &length), "SHA-256 final");
   return digest;
-}
-
-Result<FileDigest> sha256_file(const std::filesystem::path& path) {
-  // Regular files only: a FIFO or a device (/dev/zero) named in place of a file would block or
-  // never end.
-  auto opened = open_regular_file(path);
-  if (!opened) return opened.error();
-  const int fd = opened->fd.get();
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-
-  auto buffer = std::make_unique_for_overwrite<std::uint8_t[]>(kFileChunk);
-  Sha256 hasher;
-  FileDigest result;
-  for (;;) {
-    ssize_t got = ::read(fd, buffer.get(), kFileChunk);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return Error{fmt::format("cannot read {}: {}", path.string(), std::strerror(errno))};
-    }
-    if (got == 0) break;
-    hasher.update(ByteView(buffer.get(), static_cast<std::size_t>(got)));
-    result.size += static_cast<std::uint64_t>(got);
-  }
-  result.digest = hasher.finish();
-  return result;
 }
 
 }  // namespace bftgate::crypto

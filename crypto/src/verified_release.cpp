@@ -2,14 +2,14 @@
 
 #include <fmt/format.h>
 
-#include "bftgate/seeded_bug.hpp"
+#include "bftgate/base/seeded_bug.hpp"
 
 namespace bftgate::crypto {
 
 Result<VerifiedRelease, CertVerdict> VerifiedRelease::verify(const ReleaseCertificate& certificate,
-                                                             const ClusterConfig& config,
+                                                             const ValidatorSet& validators,
                                                              const VerifyOptions& options) {
-  auto verdict = crypto::verify(certificate, config, options);
+  auto verdict = crypto::verify(certificate, validators, options);
   if (!verdict.ok()) return verdict;
   return VerifiedRelease(certificate);
 }

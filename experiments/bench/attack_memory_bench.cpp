@@ -36,13 +36,13 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/key_file.hpp"
+#include "bftgate/config/key_file.hpp"
 #include "bftgate/crypto/sha256.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
-#include "bftgate/runtime/envelope.hpp"
-#include "bftgate/runtime/local_cluster.hpp"
-#include "bftgate/runtime/operator.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/client/operator.hpp"
+#include "bftgate/runtime/harness/local_cluster.hpp"
+#include "bftgate/runtime/net/envelope.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 
 #include <deque>
 
-#include "bftgate/bft/replica.hpp"
+#include "bftgate/core/replica.hpp"
 #include "bftgate/sim/mac_signer.hpp"
 #include "bftgate/sim/simulator.hpp"
 
@@ -93,9 +93,12 @@ void BM_CoreDecisions(benchmark::State& state) {
       pump(to);
     }
   }
-  state.counters["decisions_per_s"] = benchmark::Counter(static_cast<double>(decisions), benchmark::Counter::kIsRate);
-  state.counters["requests_per_s"] = benchmark::Counter(static_cast<double>(requests), benchmark::Counter::kIsRate);
-  state.counters["deliveries_per_s"] = benchmark::Counter(static_cast<double>(deliveries), benchmark::Counter::kIsRate);
+  state.counters["decisions_per_s"] =
+      benchmark::Counter(static_cast<double>(decisions), benchmark::Counter::kIsRate);
+  state.counters["requests_per_s"] =
+      benchmark::Counter(static_cast<double>(requests), benchmark::Counter::kIsRate);
+  state.counters["deliveries_per_s"] =
+      benchmark::Counter(static_cast<double>(deliveries), benchmark::Counter::kIsRate);
   state.counters["n"] = static_cast<double>(n);
 }
 BENCHMARK(BM_CoreDecisions)
@@ -118,10 +121,12 @@ void BM_SimulatorDeliveries(benchmark::State& state) {
   scenario.link.loss = 0.01;
   scenario.validation_time = sim::DurationDistribution::uniform(50, 200);
   for (std::uint64_t v = 1; v <= 10; ++v) {
-    scenario.adapters.push_back({.version = v, .submit_s = 0.1 + 0.8 * static_cast<double>(v - 1),
+    scenario.adapters.push_back({.version = v,
+                                 .submit_s = 0.1 + 0.8 * static_cast<double>(v - 1),
                                  .size_bytes = 1 << 20,
                                  .verdict = v % 3 == 0 ? sim::Verdict::kFail : sim::Verdict::kPass,
-                                 .verdict_by_validator = {}, .tampered_artifact = false});
+                                 .verdict_by_validator = {},
+                                 .tampered_artifact = false});
   }
   scenario.duration_s = 9;
   std::uint64_t deliveries = 0;
@@ -133,11 +138,20 @@ void BM_SimulatorDeliveries(benchmark::State& state) {
     events += result.events;
     if (!result.violations.empty()) state.SkipWithError(result.violations.front().c_str());
   }
-  state.counters["deliveries_per_s"] = benchmark::Counter(static_cast<double>(deliveries), benchmark::Counter::kIsRate);
-  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
-  state.counters["runs_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["deliveries_per_s"] =
+      benchmark::Counter(static_cast<double>(deliveries), benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+  state.counters["runs_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_SimulatorDeliveries)->ArgName("n")->Arg(4)->Arg(7)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SimulatorDeliveries)
+    ->ArgName("n")
+    ->Arg(4)
+    ->Arg(7)
+    ->Arg(16)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -34,17 +34,17 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "bftgate/bft/ed25519_signer.hpp"
-#include "bftgate/bft/messages.hpp"
-#include "bftgate/bft/signer.hpp"
-#include "bftgate/crypto/cluster_setup.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
+#include "bftgate/config/cluster_setup.hpp"
+#include "bftgate/core/messages.hpp"
+#include "bftgate/core/signer.hpp"
 #include "bftgate/crypto/ed25519.hpp"
 #include "bftgate/experiments/etcd.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/envelope.hpp"
-#include "bftgate/runtime/local_processes.hpp"
-#include "bftgate/runtime/operator.hpp"
-#include "bftgate/runtime/request_pipeline.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/operator.hpp"
+#include "bftgate/runtime/client/request_pipeline.hpp"
+#include "bftgate/runtime/harness/local_processes.hpp"
+#include "bftgate/runtime/net/envelope.hpp"
 
 namespace {
 

@@ -32,7 +32,7 @@ Result<VerifiedAdapter> VerifiedAdapter::verify(const crypto::ReleaseCertificate
                                                 ByteView packed_artifact,
                                                 const validation::BaseModelShape& base,
                                                 const validation::AdapterLimits& limits) {
-  auto release = crypto::VerifiedRelease::verify(certificate, config);
+  auto release = crypto::VerifiedRelease::verify(certificate, config.validator_set());
   if (!release) {
     const auto& verdict = release.error();
     return Error{fmt::format("adapter version {}: release certificate refused ({}): {}",

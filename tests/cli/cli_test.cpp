@@ -8,8 +8,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "run_command.hpp"
 #include "test_dirs.hpp"
 

@@ -1,4 +1,4 @@
-#include "bftgate/bft/client_table.hpp"
+#include "bftgate/core/client_table.hpp"
 
 #include <gtest/gtest.h>
 

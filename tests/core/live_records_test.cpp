@@ -8,7 +8,7 @@
 #include <random>
 #include <tuple>
 
-#include "bftgate/bft/persist_codec.hpp"
+#include "bftgate/core/persist_codec.hpp"
 #include "test_cluster.hpp"
 
 namespace bftgate::bft::testing {

@@ -1,9 +1,9 @@
-#include "bftgate/bft/messages.hpp"
+#include "bftgate/core/messages.hpp"
 
 #include <gtest/gtest.h>
 
-#include "bftgate/bft/ed25519_signer.hpp"
-#include "bftgate/crypto/cluster_setup.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
+#include "bftgate/config/cluster_setup.hpp"
 
 namespace bftgate::bft {
 namespace {

@@ -1,5 +1,5 @@
 // The per-step checker: each of its checks fires on the breakage it names.
-#include "bftgate/bft/replica_checker.hpp"
+#include "bftgate/core/replica_checker.hpp"
 
 #include <gtest/gtest.h>
 

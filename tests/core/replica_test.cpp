@@ -1,4 +1,4 @@
-#include "bftgate/bft/replica.hpp"
+#include "bftgate/core/replica.hpp"
 
 #include <gtest/gtest.h>
 

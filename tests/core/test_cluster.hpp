@@ -10,11 +10,11 @@
 #include <memory>
 #include <set>
 
-#include "bftgate/bft/ed25519_signer.hpp"
-#include "bftgate/bft/replica.hpp"
-#include "bftgate/bft/replica_checker.hpp"
-#include "bftgate/bft/replica_config.hpp"
-#include "bftgate/crypto/cluster_setup.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
+#include "bftgate/cluster/replica_config.hpp"
+#include "bftgate/config/cluster_setup.hpp"
+#include "bftgate/core/replica.hpp"
+#include "bftgate/core/replica_checker.hpp"
 
 namespace bftgate::bft::testing {
 

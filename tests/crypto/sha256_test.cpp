@@ -5,7 +5,8 @@
 #include <fstream>
 #include <random>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_digest.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "test_dirs.hpp"
 
 namespace bftgate::crypto {
@@ -13,16 +14,20 @@ namespace {
 
 // NIST FIPS 180-2 / CAVS SHA-256 examples.
 TEST(Sha256, NistVectors) {
-  EXPECT_EQ(sha256(as_bytes("")).hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256(as_bytes("abc")).hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256(as_bytes("")).hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256(as_bytes("abc")).hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(sha256(as_bytes("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")).hex(),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  EXPECT_EQ(sha256(as_bytes("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmn"
+  EXPECT_EQ(sha256(as_bytes("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmn"
+                            "opjklmnopqklmnopqrlmn"
                             "opqrsmnopqrstnopqrstu"))
                 .hex(),
             "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
   std::string million_a(1'000'000, 'a');
-  EXPECT_EQ(sha256(as_bytes(million_a)).hex(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  EXPECT_EQ(sha256(as_bytes(million_a)).hex(),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 Bytes random_bytes(std::size_t size, std::uint64_t seed) {
@@ -51,9 +56,9 @@ TEST(Sha256, StreamingEqualsOneShotForAnySplit) {
 // The one-shot form reuses a context per thread: consecutive messages of any size hash apart.
 TEST(Sha256, OneShotEqualsStreamingForConsecutiveMessages) {
   Sha256 hasher;
-  for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{64},
-                           std::size_t{16383}, std::size_t{16384}, std::size_t{16385},
-                           std::size_t{70000}}) {
+  for (std::size_t size :
+       {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{64}, std::size_t{16383},
+        std::size_t{16384}, std::size_t{16385}, std::size_t{70000}}) {
     auto data = random_bytes(size, size + 7);
     hasher.update(data);
     EXPECT_EQ(sha256(data), hasher.finish()) << "size " << size;
@@ -63,7 +68,8 @@ TEST(Sha256, OneShotEqualsStreamingForConsecutiveMessages) {
 TEST(Sha256, FileDigestEqualsOneShotAcrossChunkBoundaries) {
   TempDir dir;
   const std::size_t chunk = 1 << 20;
-  for (std::size_t size : {std::size_t{0}, std::size_t{1}, chunk - 1, chunk, chunk + 1, 3 * chunk + chunk / 2}) {
+  for (std::size_t size :
+       {std::size_t{0}, std::size_t{1}, chunk - 1, chunk, chunk + 1, 3 * chunk + chunk / 2}) {
     auto data = random_bytes(size, size);
     auto path = dir.path() / ("file-" + std::to_string(size));
     ASSERT_TRUE(write_file_atomic(path, data).ok());

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <set>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/experiments/experiment.hpp"
 #include "bftgate/experiments/runner.hpp"
 #include "test_dirs.hpp"

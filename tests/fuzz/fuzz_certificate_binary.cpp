@@ -13,7 +13,6 @@
 #include <string_view>
 
 #include "bftgate/crypto/certificate.hpp"
-
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;
@@ -40,15 +39,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   const auto& config = bftgate::fuzz::fixed_config();
-  auto verdict = crypto::verify(certificate, config);
+  auto verdict = crypto::verify(certificate, config.validator_set());
   if (crypto::to_string(verdict.error) == "unknown")
     fail("verify returned an unknown error code", input);
   if (!verdict.ok() && verdict.reason.empty()) fail("verify refused without a reason", input);
 
   // Inputs that get as far as the signature checks also go through the threaded path.
   if (verdict.ok() || verdict.error == crypto::CertError::kBadSignature) {
-    auto threaded =
-        crypto::verify(certificate, config, {.threads = 3, .artifact_digest = std::nullopt});
+    auto threaded = crypto::verify(certificate, config.validator_set(),
+                                   {.threads = 3, .artifact_digest = std::nullopt});
     if (threaded.error != verdict.error || threaded.reason != verdict.reason) {
       fail("verify gives a different verdict on 3 threads than on 1", input);
     }

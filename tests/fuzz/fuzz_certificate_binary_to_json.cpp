@@ -12,7 +12,6 @@
 #include <string_view>
 
 #include "bftgate/crypto/certificate.hpp"
-
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;
@@ -40,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!(reparsed.value() == certificate))
     fail("parse_json(to_json().dump()) differs from the decoded certificate", input);
 
-  auto verdict = crypto::verify(certificate, bftgate::fuzz::fixed_config());
+  auto verdict = crypto::verify(certificate, bftgate::fuzz::fixed_config().validator_set());
   nlohmann::json report = {{"valid", verdict.ok()},
                            {"error", crypto::to_string(verdict.error)},
                            {"reason", verdict.reason}};

@@ -14,7 +14,6 @@
 #include <string_view>
 
 #include "bftgate/crypto/certificate.hpp"
-
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;
@@ -66,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (decoded.value().encode() != encoded)
     fail("encode(decode(encode())) differs from encode()", input);
 
-  auto verdict = crypto::verify(certificate, bftgate::fuzz::fixed_config());
+  auto verdict = crypto::verify(certificate, bftgate::fuzz::fixed_config().validator_set());
   if (crypto::to_string(verdict.error) == "unknown")
     fail("verify returned an unknown error code", input);
   if (!verdict.ok() && verdict.reason.empty()) fail("verify refused without a reason", input);

@@ -14,8 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "bftgate/crypto/cluster_config.hpp"
-
+#include "bftgate/config/cluster_config.hpp"
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;

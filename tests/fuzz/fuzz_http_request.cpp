@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "bftgate/runtime/http_server.hpp"
+#include "bftgate/runtime/net/http_server.hpp"
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;

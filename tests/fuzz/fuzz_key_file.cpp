@@ -15,8 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "bftgate/crypto/key_file.hpp"
-
+#include "bftgate/config/key_file.hpp"
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;

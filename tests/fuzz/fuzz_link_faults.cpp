@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string>
 
-#include "bftgate/runtime/link_faults.hpp"
+#include "bftgate/runtime/validator/link_faults.hpp"
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;

@@ -15,7 +15,7 @@
 #include <sstream>
 #include <string>
 
-#include "bftgate/runtime/message_trace.hpp"
+#include "bftgate/runtime/validator/message_trace.hpp"
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "bftgate/bft/persist_codec.hpp"
+#include "bftgate/core/persist_codec.hpp"
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;

@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <variant>
 
-#include "bftgate/bft/messages.hpp"
+#include "bftgate/core/messages.hpp"
 #include "fuzz_support.hpp"
 
 using bftgate::Bytes;

@@ -30,10 +30,10 @@
 #include <variant>
 #include <vector>
 
-#include "bftgate/bft/register.hpp"
-#include "bftgate/bft/types.hpp"
+#include "bftgate/core/types.hpp"
 #include "bftgate/crypto/certificate.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/register/register.hpp"
 #include "fuzz_support.hpp"
 #include "register_fixture.hpp"
 
@@ -136,7 +136,7 @@ void apply_and_check(const bft::AdapterRegister& start, std::uint32_t client, By
         i < entries_before.size() && entries_before[i].state == bft::EntryState::kReleaseCommit;
     if (entry.state != bft::EntryState::kReleaseCommit || was_released) continue;
     if (!entry.certificate) fail(at + ": a release without a certificate", input);
-    auto verdict = crypto::verify(*entry.certificate, state.config());
+    auto verdict = crypto::verify(*entry.certificate, state.config().validator_set());
     if (!verdict.ok()) {
       fail(at + ": a new release's certificate does not verify: " + verdict.reason, input);
     }

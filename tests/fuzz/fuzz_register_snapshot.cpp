@@ -22,11 +22,11 @@
 #include <string>
 #include <vector>
 
-#include "bftgate/bft/register.hpp"
-#include "bftgate/bft/register_ops.hpp"
-#include "bftgate/bft/types.hpp"
+#include "bftgate/core/types.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/crypto/verify_cache.hpp"
+#include "bftgate/register/register.hpp"
+#include "bftgate/register/register_ops.hpp"
 #include "fuzz_support.hpp"
 #include "register_fixture.hpp"
 

@@ -15,10 +15,10 @@
 #include <string>
 #include <string_view>
 
-#include "bftgate/bft/release_selector.hpp"
-#include "bftgate/crypto/strict_json.hpp"
-#include "bftgate/runtime/artifact_source.hpp"
-#include "bftgate/runtime/register_json.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/register/release_selector.hpp"
+#include "bftgate/runtime/net/register_json.hpp"
+#include "bftgate/runtime/store/artifact_source.hpp"
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;
@@ -47,7 +47,7 @@ void check_selection(const bftgate::bft::ReleaseSelection& selection, std::uint6
       statement.artifact_digest != chosen.artifact_digest) {
     fail("the selector chose an offer its certificate does not name", input);
   }
-  if (!bftgate::crypto::verify(*chosen.certificate, config).ok())
+  if (!bftgate::crypto::verify(*chosen.certificate, config.validator_set()).ok())
     fail("the selector chose an offer whose certificate does not verify", input);
 }
 
@@ -75,14 +75,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fail("a parsed artifact source does not print back to itself", input);
   }
   for (std::uint64_t floor : {std::uint64_t{0}, offer->version}) {
-    check_selection(bftgate::bft::select_release({*offer}, floor, bftgate::fuzz::fixed_config()),
+    check_selection(bftgate::bft::select_release({*offer}, floor,
+                                                 bftgate::fuzz::fixed_config().validator_set()),
                     floor, input);
   }
   // A Byzantine twin of the same answer that claims one version more.
   auto newer = *offer;
   newer.from = 3;
   newer.version += 1;
-  check_selection(bftgate::bft::select_release({newer, *offer}, 0, bftgate::fuzz::fixed_config()),
+  check_selection(bftgate::bft::select_release({newer, *offer}, 0,
+                                               bftgate::fuzz::fixed_config().validator_set()),
                   0, input);
   return 0;
 }

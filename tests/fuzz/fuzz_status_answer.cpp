@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "bftgate/crypto/strict_json.hpp"
-#include "bftgate/runtime/register_json.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/runtime/net/register_json.hpp"
 #include "fuzz_support.hpp"
 
 using bftgate::ByteView;

@@ -35,10 +35,10 @@
 #include <string_view>
 #include <system_error>
 
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/crypto/sha256.hpp"
-#include "bftgate/crypto/strict_json.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
-#include "bftgate/runtime/refusals.hpp"
+#include "bftgate/runtime/net/refusals.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 #include "fuzz_support.hpp"
 
 using bftgate::Bytes;

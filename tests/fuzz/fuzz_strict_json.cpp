@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "fuzz_support.hpp"
 #include "json_checks.hpp"
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "bftgate/crypto/cluster_config.hpp"
+#include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/ed25519.hpp"
 
 namespace bftgate::fuzz {

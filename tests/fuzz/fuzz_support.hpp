@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "bftgate/crypto/bytes.hpp"
-#include "bftgate/crypto/cluster_config.hpp"
+#include "bftgate/base/bytes.hpp"
+#include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/ed25519.hpp"
 
 namespace bftgate::fuzz {

@@ -21,10 +21,10 @@
 #include <string>
 #include <string_view>
 
-#include "bftgate/bft/messages.hpp"
-#include "bftgate/crypto/strict_json.hpp"
-#include "bftgate/runtime/envelope.hpp"
-#include "bftgate/runtime/register_json.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/core/messages.hpp"
+#include "bftgate/runtime/net/envelope.hpp"
+#include "bftgate/runtime/net/register_json.hpp"
 #include "fuzz_support.hpp"
 #include "json_checks.hpp"
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <type_traits>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "fuzz_support.hpp"
 
 namespace bftgate::fuzz {

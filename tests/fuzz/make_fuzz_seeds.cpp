@@ -20,8 +20,8 @@
 #include <tuple>
 #include <vector>
 
+#include "bftgate/config/key_file.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/crypto/key_file.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "fuzz_support.hpp"
 

@@ -38,16 +38,16 @@
 #include <string>
 #include <vector>
 
-#include "bftgate/bft/byzantine.hpp"
-#include "bftgate/bft/client_sessions.hpp"
-#include "bftgate/bft/ed25519_signer.hpp"
-#include "bftgate/bft/messages.hpp"
-#include "bftgate/bft/persist_codec.hpp"
-#include "bftgate/bft/register.hpp"
-#include "bftgate/bft/replica.hpp"
-#include "bftgate/bft/replica_config.hpp"
-#include "bftgate/bft/signer.hpp"
-#include "bftgate/runtime/envelope.hpp"
+#include "bftgate/byzantine/byzantine.hpp"
+#include "bftgate/cluster/client_sessions.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
+#include "bftgate/cluster/replica_config.hpp"
+#include "bftgate/core/messages.hpp"
+#include "bftgate/core/persist_codec.hpp"
+#include "bftgate/core/replica.hpp"
+#include "bftgate/core/signer.hpp"
+#include "bftgate/register/register.hpp"
+#include "bftgate/runtime/net/envelope.hpp"
 #include "fuzz_support.hpp"
 #include "register_fixture.hpp"
 

@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "bftgate/bft/register_ops.hpp"
-#include "bftgate/bft/types.hpp"
+#include "bftgate/core/types.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/register/register_ops.hpp"
 #include "fuzz_support.hpp"
 
 namespace bftgate::fuzz {

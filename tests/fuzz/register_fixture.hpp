@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "bftgate/bft/register.hpp"
-#include "bftgate/crypto/bytes.hpp"
+#include "bftgate/base/bytes.hpp"
+#include "bftgate/register/register.hpp"
 
 namespace bftgate::fuzz {
 

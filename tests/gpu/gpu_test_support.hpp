@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "bftgate/config/cluster_setup.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/crypto/cluster_setup.hpp"
 #include "bftgate/gpu/backend.hpp"
 #include "bftgate/gpu/verified_adapter.hpp"
 #include "bftgate/validation/dense_stack.hpp"

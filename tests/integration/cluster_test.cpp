@@ -6,14 +6,15 @@
 #include <optional>
 #include <sstream>
 
-#include "bftgate/bft/ed25519_signer.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
+#include "bftgate/config/key_file.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/key_file.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/local_processes.hpp"
-#include "bftgate/runtime/request_pipeline.hpp"
+#include "bftgate/io/file_digest.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/request_pipeline.hpp"
+#include "bftgate/runtime/harness/local_processes.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 #include "bftgate/validation/model.hpp"
 #include "bftgate/validation/peft.hpp"
 #include "bftgate/validation/training.hpp"
@@ -296,13 +297,13 @@ TEST(ArtifactStore, RoundTripsChunkedAndRefusesCorruptCopies) {
   runtime::StoreClient store(config->artifact_store_endpoint);
   auto digest = store.put(artifact);
   ASSERT_TRUE(digest.ok()) << digest.error().message;
-  EXPECT_EQ(*digest, crypto::sha256_file(artifact)->digest);
+  EXPECT_EQ(*digest, bftgate::sha256_file(artifact)->digest);
   // A second put of the same bytes is a no-op (content-addressed).
   EXPECT_TRUE(store.put(artifact).ok());
 
   auto copy = cluster.path("copy.bin");
   ASSERT_TRUE(store.get(*digest, copy).ok());
-  EXPECT_EQ(crypto::sha256_file(copy)->digest, *digest);
+  EXPECT_EQ(bftgate::sha256_file(copy)->digest, *digest);
 
   // Flip one byte of the store's disk copy: it must refuse to serve it.
   auto object = cluster.path("store") / "objects" / digest->hex();
@@ -371,7 +372,7 @@ TEST(InferenceNodes, ConvergeOnCertifiedAdaptersOnly) {
   for (int j = 0; j < 2; ++j) {
     auto status = wait_node(cluster, j, 1);
     ASSERT_EQ(status["version"], 1) << status.dump() << cluster.log(100 + j);
-    EXPECT_EQ(status["digest"], crypto::sha256_file(artifact)->digest.hex());
+    EXPECT_EQ(status["digest"], bftgate::sha256_file(artifact)->digest.hex());
     EXPECT_GT(status["requests_by_version"]["1"].get<int>(), 0);
   }
   auto metrics = LocalCluster::http_get(cluster.node_port(0), "/metrics");
@@ -550,9 +551,9 @@ TEST(Adversaries, TwinsUnderOneIdentityCannotSplitTheCluster) {
   ASSERT_EQ(decided["state"], "RELEASE_COMMIT") << result.output;
   auto certificate = crypto::ReleaseCertificate::from_json(decided["certificate"]);
   ASSERT_TRUE(certificate.ok());
-  EXPECT_TRUE(
-      crypto::verify_with_artifact(*certificate, *ClusterConfig::load(cluster.config()), artifact)
-          .ok());
+  EXPECT_TRUE(bftgate::verify_with_artifact(
+                  *certificate, ClusterConfig::load(cluster.config())->validator_set(), artifact)
+                  .ok());
 
   // The honest validators hold one register: same entries, same hash chain.
   auto answers = wait_for(cluster, 4,

@@ -17,15 +17,16 @@
 #include <sstream>
 #include <zmq.hpp>
 
-#include "bftgate/bft/client_table.hpp"
-#include "bftgate/bft/ed25519_signer.hpp"
-#include "bftgate/bft/register_ops.hpp"
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/key_file.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
+#include "bftgate/config/key_file.hpp"
+#include "bftgate/core/client_table.hpp"
 #include "bftgate/crypto/sha256.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/envelope.hpp"
+#include "bftgate/io/file_digest.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/register/register_ops.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/net/envelope.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 #include "local_cluster.hpp"
 
 namespace bftgate::testing {
@@ -315,7 +316,7 @@ TEST(HostileInput, ConcurrentSubmitsEachGetTheirOwnAnswer) {
     auto decided = last_json(result.output);
     // Its own answer: a decided state for a version whose artifact is its own.
     ASSERT_TRUE(decided.contains("version")) << result.output;
-    EXPECT_EQ(decided["artifact_digest"], crypto::sha256_file(artifacts[i])->digest.hex())
+    EXPECT_EQ(decided["artifact_digest"], bftgate::sha256_file(artifacts[i])->digest.hex())
         << result.output;
     auto state = decided["state"].get<std::string>();
     EXPECT_TRUE(state == "RELEASE_COMMIT" || state == "REJECTED") << result.output;
@@ -404,7 +405,7 @@ TEST(HostileInput, AFailedUploadIsNamedCleanedUpAndTheStoreKeepsServing) {
   EXPECT_NE(cluster.log(-1).find("File too large"), std::string::npos) << cluster.log(-1);
   // Nothing partial is left, what was stored is still served, and later uploads work.
   EXPECT_TRUE(std::filesystem::is_empty(cluster.path("store") / "partial"));
-  auto small_digest = crypto::sha256_file(small)->digest;
+  auto small_digest = bftgate::sha256_file(small)->digest;
   EXPECT_TRUE(store.get(small_digest, cluster.path("small-copy.bin")).ok());
   EXPECT_TRUE(store.put(write_artifact(cluster, "small2.bin", 200'000)).ok());
   // A partial upload left by a crash is removed when the store starts.

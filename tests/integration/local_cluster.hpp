@@ -1,7 +1,7 @@
 // A real cluster of bftgate processes on 127.0.0.1 for integration tests: free ports, one
 // process per validator with its own data directory and log, kill -9 and restart, and every
 // child stopped and reaped when the test ends (SIGTERM, then SIGKILL after a grace period).
-// Status answers are read with the validators' own codec (bftgate/runtime/register_json.hpp).
+// Status answers are read with the validators' own codec (bftgate/runtime/net/register_json.hpp).
 #pragma once
 
 #include <fcntl.h>
@@ -22,16 +22,16 @@
 #include <thread>
 #include <vector>
 
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/local_cluster.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/harness/local_cluster.hpp"
 #include "run_command.hpp"
 #include "test_dirs.hpp"
 
 namespace bftgate::testing {
 
-// The runtime's local cluster (bftgate/runtime/local_cluster.hpp, which the demo runs too) with
-// the tests' defaults: a validation command for every validator, per-validator faults and
+// The runtime's local cluster (bftgate/runtime/harness/local_cluster.hpp, which the demo runs too)
+// with the tests' defaults: a validation command for every validator, per-validator faults and
 // strategies, and ids for processes (validator id, 100 + j for node j, -1 for the store).
 class LocalCluster {
  public:

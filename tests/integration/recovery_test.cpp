@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "local_cluster.hpp"
 
 namespace bftgate::testing {

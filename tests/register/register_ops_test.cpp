@@ -1,9 +1,9 @@
 // Register operations and replies: canonical encoding, strict decoding, what is signed.
-#include "bftgate/bft/register_ops.hpp"
+#include "bftgate/register/register_ops.hpp"
 
 #include <gtest/gtest.h>
 
-#include "bftgate/bft/register.hpp"
+#include "bftgate/register/register.hpp"
 #include "register_test_support.hpp"
 
 namespace bftgate::bft {

@@ -9,7 +9,7 @@
 #include <ostream>
 #include <random>
 
-#include "bftgate/bft/register.hpp"
+#include "bftgate/register/register.hpp"
 #include "register_test_support.hpp"
 
 namespace bftgate::bft {
@@ -90,7 +90,7 @@ void check_invariants(const AdapterRegister& reg, const RegisterTestCluster& clu
     auto encoded = certificate.encode();
     auto [known, inserted] = oracle.verified_certificates.try_emplace(entry.version, encoded);
     if (inserted) {
-      auto verdict = crypto::verify(certificate, config,
+      auto verdict = crypto::verify(certificate, config.validator_set(),
                                     {.threads = 1, .artifact_digest = entry.artifact_digest});
       ASSERT_TRUE(verdict.ok()) << verdict.reason;
     } else {

@@ -1,12 +1,12 @@
 // Snapshots of the adapter register: canonical, restorable, and refused when damaged or
 // inconsistent, without touching the current state.
-#include "bftgate/bft/register_snapshot.hpp"
+#include "bftgate/register/register_snapshot.hpp"
 
 #include <gtest/gtest.h>
 
 #include <functional>
 
-#include "bftgate/bft/register.hpp"
+#include "bftgate/register/register.hpp"
 #include "register_test_support.hpp"
 
 namespace bftgate::bft {
@@ -90,7 +90,9 @@ TEST_F(RegisterSnapshotTest, RestoreGivesAnIdenticalState) {
   EXPECT_EQ(restored.log_head_hash(), original.log_head_hash());
   ASSERT_NE(restored.latest_release(), nullptr);
   EXPECT_EQ(*restored.latest_release()->certificate, *original.latest_release()->certificate);
-  EXPECT_TRUE(crypto::verify(*restored.latest_release()->certificate, cluster_.config()).ok());
+  EXPECT_TRUE(
+      crypto::verify(*restored.latest_release()->certificate, cluster_.config().validator_set())
+          .ok());
 
   // Both go on identically.
   auto next = cluster_.vote(2, *original.entry(4), Verdict::kPass);

@@ -1,5 +1,5 @@
 // The adapter register's rules: proposals, votes, release and rejection, the hash chains.
-#include "bftgate/bft/register.hpp"
+#include "bftgate/register/register.hpp"
 
 #include <gtest/gtest.h>
 
@@ -64,7 +64,7 @@ class RegisterTest : public ::testing::Test {
     ASSERT_EQ(released.state, EntryState::kReleaseCommit);
     ASSERT_TRUE(released.certificate.has_value());
     const auto& certificate = *released.certificate;
-    auto verdict = crypto::verify(certificate, cluster().config(),
+    auto verdict = crypto::verify(certificate, cluster().config().validator_set(),
                                   {.threads = 1, .artifact_digest = released.artifact_digest});
     EXPECT_TRUE(verdict.ok()) << verdict.reason;
     EXPECT_EQ(certificate.statement, release_statement(cluster().config(), released));
@@ -248,7 +248,8 @@ TEST_F(RegisterTest, QuorumOfPassVotesReleasesWithAVerifiableCertificate) {
   EXPECT_EQ(decoded.value(), *released.certificate);
   auto moved = *released.certificate;
   moved.statement.previous_entry_hash = crypto::sha256(as_bytes("another chain"));
-  EXPECT_EQ(crypto::verify(moved, cluster().config()).error, crypto::CertError::kBadSignature);
+  EXPECT_EQ(crypto::verify(moved, cluster().config().validator_set()).error,
+            crypto::CertError::kBadSignature);
 }
 
 TEST_F(RegisterTest, FPlusOneFailVotesReject) {

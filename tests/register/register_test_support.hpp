@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "bftgate/bft/register.hpp"
-#include "bftgate/crypto/cluster_setup.hpp"
+#include "bftgate/config/cluster_setup.hpp"
+#include "bftgate/register/register.hpp"
 
 namespace bftgate::bft::testing {
 

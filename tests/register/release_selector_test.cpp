@@ -1,6 +1,6 @@
 // The one release selector (node and simulator): newest verifiable above the floor, a reason
 // for every offer passed over, and when to ask more validators.
-#include "bftgate/bft/release_selector.hpp"
+#include "bftgate/register/release_selector.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,7 +29,7 @@ TEST(ReleaseSelector, TakesTheNewestVerifiedReleaseAboveTheFloor) {
   std::vector<ReleaseOffer> offers = {ReleaseOffer::of(0, entries[1]),
                                       ReleaseOffer::of(1, entries[2]),
                                       ReleaseOffer::of(2, entries[0])};
-  auto selection = select_release(offers, 1, cluster.config());
+  auto selection = select_release(offers, 1, cluster.config().validator_set());
   ASSERT_TRUE(selection.chosen);
   EXPECT_EQ(selection.chosen->version, 3u);
   EXPECT_EQ(selection.chosen->from, 1u);
@@ -51,7 +51,7 @@ TEST(ReleaseSelector, StaleAnswersNeverSendTheNodeBackwards) {
   auto entries = released(cluster, 3);
   std::vector<ReleaseOffer> offers = {ReleaseOffer::of(0, entries[0]),
                                       ReleaseOffer::of(3, entries[1])};
-  auto selection = select_release(offers, 3, cluster.config());
+  auto selection = select_release(offers, 3, cluster.config().validator_set());
   EXPECT_FALSE(selection.chosen);
   EXPECT_TRUE(selection.refused.empty());  // old is not wrong, just not newer
   EXPECT_EQ(selection.usable_answers, 2u);
@@ -74,7 +74,8 @@ TEST(ReleaseSelector, AForgedNewerEntryFromOneValidatorIsRefusedAndTheGenuineOne
     certificate.add_signature(id, garbage);
   }
   forged.certificate = certificate;
-  auto selection = select_release({forged, ReleaseOffer::of(1, entries[1])}, 1, cluster.config());
+  auto selection = select_release({forged, ReleaseOffer::of(1, entries[1])}, 1,
+                                  cluster.config().validator_set());
   ASSERT_TRUE(selection.chosen);
   EXPECT_EQ(selection.chosen->version, 2u);
   ASSERT_EQ(selection.refused.size(), 1u);
@@ -90,7 +91,7 @@ TEST(ReleaseSelector, ConflictingEntriesAndMissingCertificatesAreRefusedWithThei
   conflicting.artifact_digest = adapter_digest(2, "other");
   auto bare = ReleaseOffer::of(3, entries[1]);
   bare.certificate.reset();
-  auto selection = select_release({conflicting, bare}, 1, cluster.config());
+  auto selection = select_release({conflicting, bare}, 1, cluster.config().validator_set());
   EXPECT_FALSE(selection.chosen);
   ASSERT_EQ(selection.refused.size(), 2u);
   std::set<std::string> kinds;
@@ -98,8 +99,8 @@ TEST(ReleaseSelector, ConflictingEntriesAndMissingCertificatesAreRefusedWithThei
   EXPECT_EQ(kinds, (std::set<std::string>{"certificate-mismatch", "no-certificate"}));
   // Nothing usable from the f+1 asked: ask the others.
   EXPECT_TRUE(selection.needs_wider_poll(cluster.f()));
-  auto wider =
-      select_release({conflicting, bare, ReleaseOffer::of(0, entries[1])}, 1, cluster.config());
+  auto wider = select_release({conflicting, bare, ReleaseOffer::of(0, entries[1])}, 1,
+                              cluster.config().validator_set());
   ASSERT_TRUE(wider.chosen);
   EXPECT_EQ(wider.chosen->artifact_digest, entries[1].artifact_digest);
 }
@@ -108,10 +109,11 @@ TEST(ReleaseSelector, AnAnswerMissingFromTheFirstFPlusOneWidensThePoll) {
   RegisterTestCluster cluster(4);
   auto entries = released(cluster, 1);
   // One of f+1 = 2 answered (nothing newer): not enough to know there is nothing newer.
-  auto selection = select_release({ReleaseOffer::of(0, entries[0])}, 1, cluster.config());
+  auto selection =
+      select_release({ReleaseOffer::of(0, entries[0])}, 1, cluster.config().validator_set());
   EXPECT_TRUE(selection.needs_wider_poll(cluster.f()));
   selection = select_release({ReleaseOffer::of(0, entries[0]), ReleaseOffer::of(1, entries[0])}, 1,
-                             cluster.config());
+                             cluster.config().validator_set());
   EXPECT_FALSE(selection.needs_wider_poll(cluster.f()));
 }
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "bftgate/bft/byzantine.hpp"
+#include "bftgate/byzantine/byzantine.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "property_seeds.hpp"
 

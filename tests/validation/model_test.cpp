@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/validation/rng.hpp"
 
 namespace bftgate::validation {

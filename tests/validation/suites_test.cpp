@@ -8,7 +8,7 @@
 #include <cmath>
 #include <random>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/validation/model.hpp"
 #include "test_dirs.hpp"
 
@@ -74,7 +74,8 @@ TEST_F(SuitesTest, AnAdapterThatChangesNothingPassesEverySuite) {
   EXPECT_TRUE(report.pass) << report.to_json().dump(2);
   auto j = report.to_json();
   EXPECT_NEAR(j["metrics"]["perplexity"]["ratio"].get<double>(), 1.0, 1e-6);
-  EXPECT_DOUBLE_EQ(j["metrics"]["qa"]["acc"].get<double>(), j["metrics"]["qa"]["base_acc"].get<double>());
+  EXPECT_DOUBLE_EQ(j["metrics"]["qa"]["acc"].get<double>(),
+                   j["metrics"]["qa"]["base_acc"].get<double>());
   EXPECT_NEAR(j["metrics"]["safety"]["max_rise_nats"].get<double>(), 0.0, 1e-6);
   EXPECT_EQ(j["metrics"]["format"]["rank"], 2);
 }
@@ -88,7 +89,8 @@ TEST_F(SuitesTest, AWreckedModelFailsPerplexityWithTheReason) {
   auto report = runner->validate(write_packed("wrecked.safetensors", adapter(20.0f)));
   EXPECT_FALSE(report.pass);
   EXPECT_NE(report.reason.find("perplexity suite failed"), std::string::npos) << report.reason;
-  EXPECT_GT(report.to_json()["metrics"]["perplexity"]["ratio"].get<double>(), c.perplexity->max_ratio);
+  EXPECT_GT(report.to_json()["metrics"]["perplexity"]["ratio"].get<double>(),
+            c.perplexity->max_ratio);
 }
 
 TEST_F(SuitesTest, PerplexityThresholdIsRelativeToTheBase) {
@@ -130,13 +132,15 @@ TEST_F(SuitesTest, ExternalSuiteOutcomes) {
   auto run = [&](const std::string& command, double timeout_s = 10) {
     SuiteConfig c;
     c.model = model_path_;
-    c.external = ExternalSuiteConfig{command, std::chrono::milliseconds(static_cast<int>(timeout_s * 1000))};
+    c.external =
+        ExternalSuiteConfig{command, std::chrono::milliseconds(static_cast<int>(timeout_s * 1000))};
     auto runner = SuiteRunner::create(c);
     EXPECT_TRUE(runner.ok());
     return runner->validate(zero);
   };
   // The command sees the adapter as a PEFT directory.
-  auto ok = run(R"(test -f {adapter_dir}/adapter_config.json && test -f {adapter_dir}/adapter_model.safetensors && echo '{"pass": true, "metrics": {"score": 0.9}}')");
+  auto ok = run(
+      R"(test -f {adapter_dir}/adapter_config.json && test -f {adapter_dir}/adapter_model.safetensors && echo '{"pass": true, "metrics": {"score": 0.9}}')");
   EXPECT_TRUE(ok.pass) << ok.to_json().dump();
   EXPECT_DOUBLE_EQ(ok.to_json()["metrics"]["external"]["score"].get<double>(), 0.9);
   EXPECT_FALSE(run(R"(echo '{"pass": false}')").pass);
@@ -155,14 +159,18 @@ TEST_F(SuitesTest, RollingMetricsFollowTheirDefinitions) {
   EXPECT_EQ(m.words, 10u);
   EXPECT_EQ(m.bytes, text.size());
   EXPECT_NEAR(m.log_likelihood, rolling_log_likelihood(lm_.model, nullptr, text), 1e-9);
-  EXPECT_NEAR(m.byte_perplexity, std::exp(-m.log_likelihood / static_cast<double>(text.size())), 1e-9);
+  EXPECT_NEAR(m.byte_perplexity, std::exp(-m.log_likelihood / static_cast<double>(text.size())),
+              1e-9);
   EXPECT_NEAR(m.word_perplexity, std::exp(-m.log_likelihood / 10.0), 1e-6 * m.word_perplexity);
   EXPECT_NEAR(m.bits_per_byte, std::log2(m.byte_perplexity), 1e-9);
 }
 
 TEST(SuiteConfig, StrictParsing) {
-  auto parse = [](const std::string& text) { return SuiteConfig::from_json(json::parse(text), "/base"); };
-  auto good = parse(R"({"model": "m/model.safetensors", "max_rank": 16, "perplexity": {"max_ratio": 1.2},
+  auto parse = [](const std::string& text) {
+    return SuiteConfig::from_json(json::parse(text), "/base");
+  };
+  auto good =
+      parse(R"({"model": "m/model.safetensors", "max_rank": 16, "perplexity": {"max_ratio": 1.2},
                         "qa": {"max_drop": 0.1}, "safety": {"margin_nats": 1.5},
                         "external": {"command": "run {adapter_dir}", "timeout_s": 5}})");
   ASSERT_TRUE(good.ok()) << good.error().message;
@@ -182,11 +190,13 @@ TEST(SuiteConfig, StrictParsing) {
     ASSERT_FALSE(r.ok()) << text;
     EXPECT_NE(r.error().message.find(reason), std::string::npos) << r.error().message;
   };
-  refused(R"({"perplexity": {"max_ratio": "high"}})", "suites.perplexity.max_ratio: expected a number");
-  refused(R"({"qa": {"maxdrop": 0.1}})", "suites.qa: unknown key 'maxdrop'");
-  refused(R"({"safety": {}, "extra": 1})", "suites: unknown key 'extra'");
-  refused(R"({"safety": {"margin_nats": -1}})", "must not be negative");
-  refused(R"({"external": {"timeout_s": 3}})", "suites.external.command: required");
+  refused(R"({"perplexity": {"max_ratio": "high"}})",
+          "suites.perplexity.max_ratio: expected a number");
+  refused(R"({"qa": {"maxdrop": 0.1}})", "suites.qa: unknown field 'maxdrop'");
+  refused(R"({"safety": {}, "extra": 1})", "suites: unknown field 'extra'");
+  refused(R"({"safety": {"margin_nats": -1}})",
+          "suites.safety.margin_nats: must be a finite number >= 0");
+  refused(R"({"external": {"timeout_s": 3}})", "suites.external: missing field 'command'");
   refused(R"({"max_rank": 0, "safety": {}})", "suites.max_rank");
   refused(R"({})", "no suite is configured");
   refused(R"([1, 2])", "expected an object");

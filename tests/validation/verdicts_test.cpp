@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/validation/adapter_suite.hpp"
 #include "bftgate/validation/peft.hpp"
 #include "bftgate/validation/suites.hpp"
@@ -92,7 +92,8 @@ TEST_F(VerdictsTest, AGoodAdapterWithOneBadHeaderByteFailsWithAReportThatPrints)
   ASSERT_NE(at, std::string::npos);
   bytes[at + 10] = '\xff';
   auto file = cache_ / "good-bad-header.adapter.safetensors";
-  ASSERT_TRUE(write_file_atomic(file, as_bytes(bytes), WriteOptions{.mode = 0644, .overwrite = true}).ok());
+  ASSERT_TRUE(
+      write_file_atomic(file, as_bytes(bytes), WriteOptions{.mode = 0644, .overwrite = true}).ok());
   auto report = runner_->validate(file);
   EXPECT_FALSE(report.pass);
   std::string text;

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/validation/corpus.hpp"
 #include "bftgate/validation/model.hpp"
 #include "bftgate/validation/peft.hpp"

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <system_error>
 
-#include "bftgate/crypto/file_io.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/io/file_io.hpp"
 
 namespace bftgate::validation {
 

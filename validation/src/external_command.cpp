@@ -12,7 +12,7 @@
 #include <cstring>
 #include <thread>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 
 extern char** environ;
 

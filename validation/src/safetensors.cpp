@@ -13,8 +13,8 @@
 #include <optional>
 #include <set>
 
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/io/file_io.hpp"
 
 namespace bftgate::validation {
 

@@ -5,8 +5,9 @@
 #include <cmath>
 #include <set>
 
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/json_reader.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/validation/corpus.hpp"
 #include "bftgate/validation/external_command.hpp"
 #include "bftgate/validation/model.hpp"
@@ -22,62 +23,6 @@ constexpr std::size_t kMaxSuitesConfigSize = 1 << 20;
 constexpr std::size_t kMaxQuestionsSize = 64u << 20;
 
 // Strict reading of one JSON object: every key must be known, every value of the right type.
-class ObjectReader {
- public:
-  ObjectReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {
-    if (!object_.is_object())
-      throw std::invalid_argument(fmt::format("{}: expected an object", path_));
-  }
-
-  template <class T>
-  std::optional<T> get(const std::string& key) {
-    known_.insert(key);
-    auto it = object_.find(key);
-    if (it == object_.end()) return std::nullopt;
-    if constexpr (std::is_same_v<T, std::string>) {
-      if (!it->is_string())
-        throw std::invalid_argument(fmt::format("{}.{}: expected a string", path_, key));
-    } else if constexpr (std::is_same_v<T, double>) {
-      if (!it->is_number())
-        throw std::invalid_argument(fmt::format("{}.{}: expected a number", path_, key));
-      if (!std::isfinite(it->get<double>())) {
-        throw std::invalid_argument(fmt::format("{}.{}: expected a finite number", path_, key));
-      }
-    } else if constexpr (std::is_same_v<T, std::int64_t>) {
-      if (!it->is_number_integer())
-        throw std::invalid_argument(fmt::format("{}.{}: expected an integer", path_, key));
-    }
-    return it->get<T>();
-  }
-
-  const json* object(const std::string& key) {
-    known_.insert(key);
-    auto it = object_.find(key);
-    if (it == object_.end() || it->is_null()) return nullptr;
-    if (!it->is_object())
-      throw std::invalid_argument(fmt::format("{}.{}: expected an object or null", path_, key));
-    return &*it;
-  }
-
-  void finish() const {
-    for (const auto& item : object_.items()) {
-      if (!known_.contains(item.key())) {
-        throw std::invalid_argument(fmt::format("{}: unknown key '{}'", path_, item.key()));
-      }
-    }
-  }
-
- private:
-  const json& object_;
-  std::string path_;
-  std::set<std::string> known_;
-};
-
-double non_negative(double value, const std::string& where) {
-  if (value < 0) throw std::invalid_argument(fmt::format("{}: must not be negative", where));
-  return value;
-}
-
 std::filesystem::path resolve(const std::string& path, const std::filesystem::path& base_dir) {
   std::filesystem::path p(path);
   return p.is_relative() ? base_dir / p : p;
@@ -86,35 +31,29 @@ std::filesystem::path resolve(const std::string& path, const std::filesystem::pa
 Result<std::vector<QaItem>> load_questions(const std::filesystem::path& file) {
   auto text = read_small_file(file, kMaxQuestionsSize);
   if (!text) return text.error();
+  auto j = parse_json(
+      *text, JsonLimits{.max_bytes = kMaxQuestionsSize, .max_depth = 8, .max_values = 1 << 20});
+  if (!j) return Error{fmt::format("{}: {}", file.string(), j.error().message)};
+  if (!j->is_array())
+    return Error{fmt::format("{}: expected an array of questions", file.string())};
   std::vector<QaItem> items;
-  try {
-    auto j = json::parse(*text);
-    if (!j.is_array())
-      return Error{fmt::format("{}: expected an array of questions", file.string())};
-    for (std::size_t i = 0; i < j.size(); ++i) {
-      const auto& q = j[i];
-      auto where = fmt::format("{}[{}]", file.string(), i);
-      if (!q.is_object() || !q.contains("context") || !q["context"].is_string() ||
-          !q.contains("choices") || !q["choices"].is_array() || !q.contains("answer") ||
-          !q["answer"].is_number_unsigned()) {
-        return Error{where +
-                     ": expected {\"context\": str, \"choices\": [str], \"answer\": index}"};
+  for (std::size_t i = 0; i < j->size(); ++i) {
+    JsonObjectReader q((*j)[i], fmt::format("{}[{}]", file.string(), i),
+                       {"context", "choices", "answer"});
+    QaItem item;
+    item.context = q.string("context");
+    for (const auto& c : q.array("choices")) {
+      if (!c.is_string() || c.get<std::string>().empty()) {
+        q.fail("choices", "must be non-empty strings");
+        break;
       }
-      QaItem item;
-      item.context = q["context"].get<std::string>();
-      for (const auto& c : q["choices"]) {
-        if (!c.is_string() || c.get<std::string>().empty())
-          return Error{where + ": choices must be non-empty strings"};
-        item.choices.push_back(c.get<std::string>());
-      }
-      item.answer = q["answer"].get<std::size_t>();
-      if (item.choices.size() < 2 || item.answer >= item.choices.size()) {
-        return Error{where + ": needs at least two choices and an answer index among them"};
-      }
-      items.push_back(std::move(item));
+      item.choices.push_back(c.get<std::string>());
     }
-  } catch (const json::exception& e) {
-    return Error{fmt::format("{}: {}", file.string(), e.what())};
+    item.answer = static_cast<std::size_t>(q.unsigned_int("answer"));
+    if (q.ok() && (item.choices.size() < 2 || item.answer >= item.choices.size()))
+      q.fail_object("needs at least two choices and an answer index among them");
+    if (!q.ok()) return q.status().error();
+    items.push_back(std::move(item));
   }
   if (items.empty()) return Error{fmt::format("{}: no questions", file.string())};
   return items;
@@ -164,64 +103,56 @@ SuiteConfig SuiteConfig::defaults() {
 }
 
 Result<SuiteConfig> SuiteConfig::from_json(const json& j, const std::filesystem::path& base_dir) {
-  try {
-    SuiteConfig config;
-    ObjectReader top(j, "suites");
-    if (auto model = top.get<std::string>("model")) config.model = resolve(*model, base_dir);
-    if (auto rank = top.get<std::int64_t>("max_rank")) {
-      if (*rank < 1 || *rank > 4096) return Error{"suites.max_rank: must be in [1, 4096]"};
-      config.limits.max_rank = static_cast<int>(*rank);
-    }
-    if (const auto* p = top.object("perplexity")) {
-      ObjectReader r(*p, "suites.perplexity");
-      PerplexitySuiteConfig c;
-      if (auto text = r.get<std::string>("text")) c.text = resolve(*text, base_dir);
-      if (auto v = r.get<double>("max_ratio"))
-        c.max_ratio = non_negative(*v, "suites.perplexity.max_ratio");
-      r.finish();
-      config.perplexity = c;
-    }
-    if (const auto* q = top.object("qa")) {
-      ObjectReader r(*q, "suites.qa");
-      QaSuiteConfig c;
-      if (auto file = r.get<std::string>("questions")) c.questions = resolve(*file, base_dir);
-      if (auto v = r.get<double>("max_drop")) c.max_drop = non_negative(*v, "suites.qa.max_drop");
-      r.finish();
-      config.qa = c;
-    }
-    if (const auto* s = top.object("safety")) {
-      ObjectReader r(*s, "suites.safety");
-      SafetySuiteConfig c;
-      if (auto v = r.get<double>("margin_nats"))
-        c.margin_nats = non_negative(*v, "suites.safety.margin_nats");
-      r.finish();
-      config.safety = c;
-    }
-    if (const auto* e = top.object("external")) {
-      ObjectReader r(*e, "suites.external");
-      ExternalSuiteConfig c;
-      auto command = r.get<std::string>("command");
-      if (!command || command->empty())
-        return Error{"suites.external.command: required, a non-empty string"};
-      c.command = *command;
-      if (auto t = r.get<double>("timeout_s")) {
-        if (*t <= 0 || *t > 86'400)
-          return Error{"suites.external.timeout_s: must be in (0, 86400]"};
-        c.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*t * 1000));
-      }
-      r.finish();
-      config.external = c;
-    }
-    top.finish();
-    if (!config.perplexity && !config.qa && !config.safety && !config.external) {
-      return Error{"suites: no suite is configured (perplexity, qa, safety, external)"};
-    }
-    return config;
-  } catch (const std::invalid_argument& e) {
-    return Error{e.what()};
-  } catch (const json::exception& e) {
-    return Error{fmt::format("suites: {}", e.what())};
+  SuiteConfig config;
+  JsonObjectReader top(j, "suites",
+                       {"model", "max_rank", "perplexity", "qa", "safety", "external"});
+  if (top.has("model")) config.model = resolve(top.string("model"), base_dir);
+  if (top.has("max_rank")) {
+    auto rank = top.unsigned_int("max_rank", 4096);
+    if (top.ok() && rank < 1) top.fail("max_rank", "must be in [1, 4096]");
+    config.limits.max_rank = static_cast<int>(rank);
   }
+  if (const auto* p = top.optional_object("perplexity")) {
+    JsonObjectReader r(*p, "suites.perplexity", {"text", "max_ratio"});
+    PerplexitySuiteConfig c;
+    if (r.has("text")) c.text = resolve(r.string("text"), base_dir);
+    c.max_ratio = r.non_negative_or("max_ratio", c.max_ratio);
+    if (!r.ok()) return r.status().error();
+    config.perplexity = c;
+  }
+  if (const auto* q = top.optional_object("qa")) {
+    JsonObjectReader r(*q, "suites.qa", {"questions", "max_drop"});
+    QaSuiteConfig c;
+    if (r.has("questions")) c.questions = resolve(r.string("questions"), base_dir);
+    c.max_drop = r.non_negative_or("max_drop", c.max_drop);
+    if (!r.ok()) return r.status().error();
+    config.qa = c;
+  }
+  if (const auto* s = top.optional_object("safety")) {
+    JsonObjectReader r(*s, "suites.safety", {"margin_nats"});
+    SafetySuiteConfig c;
+    c.margin_nats = r.non_negative_or("margin_nats", c.margin_nats);
+    if (!r.ok()) return r.status().error();
+    config.safety = c;
+  }
+  if (const auto* e = top.optional_object("external")) {
+    JsonObjectReader r(*e, "suites.external", {"command", "timeout_s"});
+    ExternalSuiteConfig c;
+    c.command = r.string("command");
+    if (r.ok() && c.command.empty()) r.fail("command", "required, a non-empty string");
+    if (r.has("timeout_s")) {
+      auto t = r.number("timeout_s");
+      if (r.ok() && (t <= 0 || t > 86'400)) r.fail("timeout_s", "must be in (0, 86400]");
+      c.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(t * 1000));
+    }
+    if (!r.ok()) return r.status().error();
+    config.external = c;
+  }
+  if (!top.ok()) return top.status().error();
+  if (!config.perplexity && !config.qa && !config.safety && !config.external) {
+    return Error{"suites: no suite is configured (perplexity, qa, safety, external)"};
+  }
+  return config;
 }
 
 Result<SuiteConfig> SuiteConfig::load(const std::filesystem::path& file) {

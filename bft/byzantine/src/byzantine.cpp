@@ -1,4 +1,4 @@
-#include "bftgate/bft/byzantine.hpp"
+#include "bftgate/byzantine/byzantine.hpp"
 
 #include <fmt/format.h>
 
@@ -215,8 +215,14 @@ class Twins final : public ByzantineStrategy {
 
 const std::vector<StrategyInfo>& strategies() {
   static const std::vector<StrategyInfo> registry = {
-      {"silent"},   {"equivocate"}, {"forge"}, {"pass-all"},
-      {"fail-all"}, {"replay"},     {"slow"},  {"twins", /*one_process=*/false},
+      {"silent"},
+      {"equivocate"},
+      {"forge"},
+      {"pass-all"},
+      {"fail-all"},
+      {"replay"},
+      {"slow"},
+      {"twins", /*one_process=*/false},
       // Its mutations come from a scenario (the simulator's schedule search).
       {"mutate", /*one_process=*/false, /*standalone=*/false},
   };
@@ -252,6 +258,15 @@ std::unique_ptr<ByzantineStrategy> make_strategy(std::string_view name, Duration
   if (name == "mutate") return make_mutate_strategy(std::move(plan));
   throw std::invalid_argument(
       fmt::format("unknown Byzantine strategy '{}' (known: {})", name, strategy_names()));
+}
+
+std::vector<TimedOutbound> outgoing_messages(ByzantineStrategy* strategy, StrategyContext& context,
+                                             std::vector<Outbound> messages) {
+  if (strategy != nullptr) return strategy->transform(context, std::move(messages));
+  std::vector<TimedOutbound> outgoing;
+  outgoing.reserve(messages.size());
+  for (auto& message : messages) outgoing.push_back({std::move(message), Duration(0)});
+  return outgoing;
 }
 
 }  // namespace bftgate::bft

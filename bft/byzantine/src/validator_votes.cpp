@@ -1,4 +1,4 @@
-#include "bftgate/bft/validator_votes.hpp"
+#include "bftgate/byzantine/validator_votes.hpp"
 
 namespace bftgate::bft {
 

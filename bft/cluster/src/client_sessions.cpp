@@ -1,4 +1,4 @@
-#include "bftgate/bft/client_sessions.hpp"
+#include "bftgate/cluster/client_sessions.hpp"
 
 #include <fmt/format.h>
 

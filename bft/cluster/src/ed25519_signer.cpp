@@ -1,4 +1,4 @@
-#include "bftgate/bft/ed25519_signer.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
 
 namespace bftgate::bft {
 

@@ -1,5 +1,6 @@
-#include "bftgate/bft/replica_config.hpp"
-#include "bftgate/seeded_bug.hpp"
+#include "bftgate/cluster/replica_config.hpp"
+
+#include "bftgate/base/seeded_bug.hpp"
 
 namespace bftgate::bft {
 

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 
-#include "bftgate/bft/replica.hpp"
-#include "bftgate/seeded_bug.hpp"
+#include "bftgate/base/seeded_bug.hpp"
+#include "bftgate/core/replica.hpp"
 
 namespace bftgate::bft {
 

@@ -1,8 +1,8 @@
 // Checkpoints every K sequence numbers, their quorum certificates, and log garbage collection.
 #include <fmt/format.h>
 
-#include "bftgate/bft/replica.hpp"
-#include "bftgate/seeded_bug.hpp"
+#include "bftgate/base/seeded_bug.hpp"
+#include "bftgate/core/replica.hpp"
 
 namespace bftgate::bft {
 

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "bftgate/bft/replica.hpp"
-#include "bftgate/bft/replica_checker.hpp"
+#include "bftgate/core/replica.hpp"
+#include "bftgate/core/replica_checker.hpp"
 
 namespace bftgate::bft {
 

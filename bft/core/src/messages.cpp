@@ -1,4 +1,4 @@
-#include "bftgate/bft/messages.hpp"
+#include "bftgate/core/messages.hpp"
 
 #include <fmt/format.h>
 

@@ -3,8 +3,8 @@
 
 #include <set>
 
-#include "bftgate/bft/replica.hpp"
-#include "bftgate/seeded_bug.hpp"
+#include "bftgate/base/seeded_bug.hpp"
+#include "bftgate/core/replica.hpp"
 
 namespace bftgate::bft {
 

@@ -1,4 +1,4 @@
-#include "bftgate/bft/persist_codec.hpp"
+#include "bftgate/core/persist_codec.hpp"
 
 #include <fmt/format.h>
 

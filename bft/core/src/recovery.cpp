@@ -4,7 +4,7 @@
 // missed while down arrives through status and catch-up.
 #include <fmt/format.h>
 
-#include "bftgate/bft/replica.hpp"
+#include "bftgate/core/replica.hpp"
 
 namespace bftgate::bft {
 

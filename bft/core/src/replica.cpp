@@ -1,12 +1,12 @@
 // Dispatch, timers and outputs of the replica.
-#include "bftgate/bft/replica.hpp"
+#include "bftgate/core/replica.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <tuple>
 
-#include "bftgate/seeded_bug.hpp"
+#include "bftgate/base/seeded_bug.hpp"
 
 namespace bftgate::bft {
 

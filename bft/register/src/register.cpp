@@ -1,4 +1,4 @@
-#include "bftgate/bft/register.hpp"
+#include "bftgate/register/register.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <type_traits>
 #include <variant>
 
-#include "bftgate/seeded_bug.hpp"
+#include "bftgate/base/seeded_bug.hpp"
 
 namespace bftgate::bft {
 

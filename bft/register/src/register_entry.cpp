@@ -1,4 +1,4 @@
-#include "bftgate/bft/register_entry.hpp"
+#include "bftgate/register/register_entry.hpp"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "bftgate/bft/register_ops.hpp"
+#include "bftgate/register/register_ops.hpp"
 
 #include <fmt/format.h>
 

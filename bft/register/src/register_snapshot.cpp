@@ -1,11 +1,11 @@
-#include "bftgate/bft/register_snapshot.hpp"
+#include "bftgate/register/register_snapshot.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 
 namespace bftgate::bft {
 
@@ -18,7 +18,6 @@ using crypto::Signature;
 namespace {
 
 constexpr std::array<std::uint8_t, 4> kSnapshotMagic = {'B', 'G', 'R', 'S'};
-constexpr std::size_t kMaxClusterIdSize = 256;
 // Format version, statement, bitmap and one signature per possible validator id.
 constexpr std::size_t kMaxCertificateSize =
     1 + 4 + kMaxClusterIdSize + 8 + 8 + 32 + 32 + 4 + (kMaxValidatorId + 8) / 8 +

@@ -1,9 +1,10 @@
-#include "bftgate/bft/release_selector.hpp"
-#include "bftgate/seeded_bug.hpp"
+#include "bftgate/register/release_selector.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+
+#include "bftgate/base/seeded_bug.hpp"
 
 namespace bftgate::bft {
 
@@ -12,7 +13,8 @@ ReleaseOffer ReleaseOffer::of(ReplicaId from, const RegisterEntry& entry) {
 }
 
 ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::uint64_t floor,
-                                const ClusterConfig& config, const crypto::VerifyOptions& options) {
+                                const ValidatorSet& validators,
+                                const crypto::VerifyOptions& options) {
   ReleaseSelection selection;
   std::vector<const ReleaseOffer*> newer;
   for (const auto& offer : offers) {
@@ -46,7 +48,7 @@ ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::ui
                          offer->from, offer->version));
       continue;
     }
-    auto release = crypto::VerifiedRelease::verify(*offer->certificate, config, options);
+    auto release = crypto::VerifiedRelease::verify(*offer->certificate, validators, options);
     if (!release) {
       const auto& verdict = release.error();
       refuse(
@@ -57,6 +59,24 @@ ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::ui
     selection.chosen = *offer;
     selection.release = std::move(release.value());
     ++selection.usable_answers;
+  }
+  return selection;
+}
+
+std::uint64_t release_floor(std::uint64_t serving, std::uint64_t persisted) {
+  return std::max<std::uint64_t>(serving, persisted > 0 ? persisted - 1 : 0);
+}
+
+ReleaseSelection poll_release(std::span<const ReplicaId> order, std::uint64_t floor,
+                              const ValidatorSet& validators, const AskForReleases& ask,
+                              const crypto::VerifyOptions& options) {
+  const auto first = std::min<std::size_t>(order.size(), std::size_t{validators.f} + 1);
+  std::vector<ReleaseOffer> offers;
+  ask(order.first(first), offers);
+  auto selection = select_release(offers, floor, validators, options);
+  if (selection.needs_wider_poll(validators.f)) {
+    ask(order.subspan(first), offers);
+    selection = select_release(offers, floor, validators, options);
   }
   return selection;
 }

@@ -8,8 +8,8 @@
 #include <queue>
 #include <set>
 
-#include "bftgate/bft/replica.hpp"
-#include "bftgate/bft/replica_checker.hpp"
+#include "bftgate/core/replica.hpp"
+#include "bftgate/core/replica_checker.hpp"
 #include "bftgate/sim/mac_signer.hpp"
 
 namespace bftgate::sim {

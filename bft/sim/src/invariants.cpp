@@ -80,7 +80,7 @@ void InvariantChecker::check_certificate(const std::string& holder,
   const auto version = certificate.statement.adapter_version;
   crypto::VerifyOptions options;
   options.cache = cache_;
-  if (auto verdict = crypto::verify(certificate, config_, options); !verdict.ok()) {
+  if (auto verdict = crypto::verify(certificate, config_.validator_set(), options); !verdict.ok()) {
     violation(fmt::format(
         "register-safety: {} holds a certificate for version {} that does not verify: {}", holder,
         version, verdict.reason));

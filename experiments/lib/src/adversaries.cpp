@@ -16,7 +16,7 @@
 #include <algorithm>
 #include <map>
 
-#include "bftgate/bft/byzantine.hpp"
+#include "bftgate/byzantine/byzantine.hpp"
 #include "bftgate/experiments/experiments.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/simulator.hpp"

@@ -9,13 +9,13 @@
 #include <set>
 #include <thread>
 
-#include "bftgate/bft/byzantine.hpp"
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/key_file.hpp"
+#include "bftgate/byzantine/byzantine.hpp"
+#include "bftgate/config/key_file.hpp"
 #include "bftgate/experiments/experiment.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/local_cluster.hpp"
-#include "bftgate/runtime/operator.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/operator.hpp"
+#include "bftgate/runtime/harness/local_cluster.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "kernel_faults.hpp"
 #include "real_cluster.hpp"

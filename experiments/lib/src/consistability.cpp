@@ -19,8 +19,8 @@
 #include <fstream>
 #include <random>
 
-#include "bftgate/bft/byzantine.hpp"
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/byzantine/byzantine.hpp"
 #include "bftgate/experiments/experiments.hpp"
 #include "bftgate/sim/simulator.hpp"
 
@@ -51,7 +51,8 @@ const std::vector<std::string> kClasses = {"single-certified", "certified-within
 std::vector<std::string> scenario_names() {
   std::vector<std::string> names = {"none", "one-crashed", "f-crashed"};
   for (const auto& s : bft::strategies()) {
-    if (s.standalone && s.name != "pass-all") names.push_back(fmt::format("f-byzantine-{}", s.name));
+    if (s.standalone && s.name != "pass-all")
+      names.push_back(fmt::format("f-byzantine-{}", s.name));
   }
   names.insert(names.end(), {"f-byzantine-pass-all", "f-plus-1-colluders", "validator-partition",
                              "fleet-cut-off", "store-down", "lossy", "composite"});

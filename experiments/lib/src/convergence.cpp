@@ -11,7 +11,7 @@
 #include <cmath>
 #include <random>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/experiments/experiments.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/simulator.hpp"

@@ -11,14 +11,14 @@
 #include <random>
 #include <thread>
 
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/key_file.hpp"
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/config/key_file.hpp"
 #include "bftgate/experiments/experiments.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/local_cluster.hpp"
-#include "bftgate/runtime/operator.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/operator.hpp"
+#include "bftgate/runtime/harness/local_cluster.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/simulator.hpp"
 #include "real_cluster.hpp"

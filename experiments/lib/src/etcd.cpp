@@ -19,10 +19,10 @@
 #include <sstream>
 #include <thread>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/experiments/experiment.hpp"
-#include "bftgate/runtime/local_processes.hpp"
-#include "bftgate/runtime/operator.hpp"
+#include "bftgate/runtime/client/operator.hpp"
+#include "bftgate/runtime/harness/local_processes.hpp"
 
 namespace bftgate::experiments::etcd {
 

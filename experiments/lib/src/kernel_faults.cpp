@@ -8,7 +8,7 @@
 #include <exception>
 #include <thread>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/experiments/experiment.hpp"
 #include "bftgate/validation/external_command.hpp"
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "bftgate/crypto/result.hpp"
-#include "bftgate/runtime/local_cluster.hpp"
+#include "bftgate/base/result.hpp"
+#include "bftgate/runtime/harness/local_cluster.hpp"
 
 namespace bftgate::experiments {
 

@@ -6,10 +6,10 @@
 #include <chrono>
 #include <thread>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/experiments/experiment.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/operator.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/operator.hpp"
 
 namespace bftgate::experiments {
 

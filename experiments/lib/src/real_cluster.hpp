@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "bftgate/crypto/result.hpp"
-#include "bftgate/runtime/local_cluster.hpp"
+#include "bftgate/base/result.hpp"
+#include "bftgate/runtime/harness/local_cluster.hpp"
 #include "kernel_faults.hpp"
 
 namespace bftgate::experiments {

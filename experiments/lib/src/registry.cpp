@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/experiments/experiments.hpp"
 
 namespace bftgate::experiments {

@@ -13,9 +13,9 @@
 #include <sstream>
 #include <thread>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/crypto/sha256.hpp"
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/validation/external_command.hpp"
 
 #ifndef BFTGATE_SOURCE_DIR
@@ -32,7 +32,6 @@ namespace {
 // Run folders are read back by merge: a record line or manifest is bounded like any input.
 constexpr JsonLimits kRecordLimits{.max_bytes = 16 << 20, .max_depth = 32, .max_values = 1 << 20};
 constexpr std::size_t kMaxDataBytes = std::size_t{4} << 30;
-
 
 std::string format_duration(double seconds) {
   if (seconds < 90) return fmt::format("{:.0f} s", seconds);

@@ -14,14 +14,14 @@
 #include <random>
 #include <thread>
 
+#include "bftgate/config/cluster_setup.hpp"
+#include "bftgate/config/key_file.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/crypto/cluster_setup.hpp"
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/key_file.hpp"
 #include "bftgate/experiments/experiments.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/operator.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/operator.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/simulator.hpp"
 #include "real_cluster.hpp"
@@ -117,7 +117,7 @@ json run_certificate(std::size_t n) {
   std::vector<double> verify_us, raw_us;
   for (std::size_t r = 0; r < kVerifyRepetitions; ++r) {
     auto start = Clock::now();
-    auto verdict = crypto::verify(certificate, config);
+    auto verdict = crypto::verify(certificate, config.validator_set());
     verify_us.push_back(seconds_since(start) * 1e6);
     if (!verdict.ok())
       throw std::runtime_error("the certificate did not verify: " + verdict.reason);

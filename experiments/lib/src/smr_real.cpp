@@ -10,12 +10,12 @@
 #include <set>
 #include <tuple>
 
-#include "bftgate/bft/ed25519_signer.hpp"
-#include "bftgate/crypto/key_file.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
+#include "bftgate/config/key_file.hpp"
 #include "bftgate/experiments/etcd.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/message_trace.hpp"
-#include "bftgate/runtime/request_pipeline.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/request_pipeline.hpp"
+#include "bftgate/runtime/validator/message_trace.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "kernel_faults.hpp"
 #include "real_cluster.hpp"

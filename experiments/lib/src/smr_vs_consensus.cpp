@@ -18,10 +18,10 @@
 #include <cmath>
 #include <thread>
 
-#include "bftgate/bft/replica.hpp"
+#include "bftgate/core/replica.hpp"
 #include "bftgate/crypto/ed25519.hpp"
 #include "bftgate/experiments/experiments.hpp"
-#include "bftgate/runtime/validator_daemon.hpp"
+#include "bftgate/runtime/validator/validator_daemon.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/command_workload.hpp"
 #include "smr_setup.hpp"

@@ -1,13 +1,13 @@
-#include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <set>
 
-#include "bftgate/bft/ed25519_signer.hpp"
-#include "bftgate/crypto/strict_json.hpp"
-#include "bftgate/runtime/envelope.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
+#include "bftgate/runtime/net/envelope.hpp"
 
 namespace bftgate::runtime {
 

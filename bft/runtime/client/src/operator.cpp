@@ -1,4 +1,4 @@
-#include "bftgate/runtime/operator.hpp"
+#include "bftgate/runtime/client/operator.hpp"
 
 #include <fmt/format.h>
 #include <sodium.h>
@@ -10,13 +10,14 @@
 #include <limits>
 #include <thread>
 
-#include "bftgate/bft/ed25519_signer.hpp"
-#include "bftgate/bft/register.hpp"
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
 #include "bftgate/crypto/sodium.hpp"
-#include "bftgate/runtime/artifact_source.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
+#include "bftgate/io/file_digest.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/register/register.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/store/artifact_source.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 #include "bftgate/validation/peft.hpp"
 
 namespace bftgate::runtime {
@@ -42,7 +43,7 @@ Result<std::filesystem::path> artifact_file_for(const std::filesystem::path& ada
   auto digest = crypto::sha256(*packed);
   auto file = std::filesystem::absolute(scratch_dir / (digest.hex() + ".adapter.safetensors"));
   // Content-addressed: a file of that name with those bytes is this artifact already.
-  if (auto existing = crypto::sha256_file(file); existing && existing->digest == digest)
+  if (auto existing = bftgate::sha256_file(file); existing && existing->digest == digest)
     return file;
   if (auto s = write_file_atomic(file, *packed, WriteOptions{.mode = 0644, .overwrite = true}); !s)
     return s.error();
@@ -130,7 +131,7 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
                         fmt::format("version {} is above the highest allowed version {}", version,
                                     bft::kMaxAdapterVersion)};
   }
-  auto digest = crypto::sha256_file(artifact);
+  auto digest = bftgate::sha256_file(artifact);
   if (!digest) return ProposeError{Kind::kFailed, digest.error().message};
   if (digest->size == 0)
     return ProposeError{Kind::kRefused,

@@ -1,7 +1,7 @@
-#include "bftgate/runtime/request_pipeline.hpp"
+#include "bftgate/runtime/client/request_pipeline.hpp"
 
-#include "bftgate/bft/ed25519_signer.hpp"
-#include "bftgate/runtime/envelope.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
+#include "bftgate/runtime/net/envelope.hpp"
 
 namespace bftgate::runtime {
 

@@ -1,11 +1,11 @@
-#include "bftgate/runtime/local_cluster.hpp"
+#include "bftgate/runtime/harness/local_cluster.hpp"
 
 #include <fmt/format.h>
 
 #include <fstream>
 #include <iterator>
 
-#include "bftgate/crypto/cluster_setup.hpp"
+#include "bftgate/config/cluster_setup.hpp"
 
 namespace bftgate::runtime {
 

@@ -1,4 +1,4 @@
-#include "bftgate/runtime/local_processes.hpp"
+#include "bftgate/runtime/harness/local_processes.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>

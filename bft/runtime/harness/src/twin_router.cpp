@@ -1,4 +1,4 @@
-#include "bftgate/runtime/twin_router.hpp"
+#include "bftgate/runtime/harness/twin_router.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -10,7 +10,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "bftgate/crypto/cluster_config.hpp"
+#include "bftgate/config/cluster_config.hpp"
 
 namespace bftgate::runtime {
 

@@ -1,4 +1,4 @@
-#include "bftgate/runtime/connection_guard.hpp"
+#include "bftgate/runtime/net/connection_guard.hpp"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>

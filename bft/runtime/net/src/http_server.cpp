@@ -1,4 +1,4 @@
-#include "bftgate/runtime/http_server.hpp"
+#include "bftgate/runtime/net/http_server.hpp"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <map>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 
 namespace bftgate::runtime {
 

@@ -1,4 +1,4 @@
-#include "bftgate/runtime/prometheus.hpp"
+#include "bftgate/runtime/net/prometheus.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "bftgate/runtime/refusals.hpp"
+#include "bftgate/runtime/net/refusals.hpp"
 
 #include <spdlog/spdlog.h>
 

@@ -1,11 +1,12 @@
-#include "bftgate/runtime/register_json.hpp"
+#include "bftgate/runtime/net/register_json.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/json_reader.hpp"
+#include "bftgate/base/strict_json.hpp"
 
 namespace bftgate::runtime {
 
@@ -13,72 +14,14 @@ using nlohmann::json;
 
 namespace {
 
-// Reads the fields of one JSON object, remembering the first problem; each getter returns a
-// harmless default after a failure so that a decoder reads straight through and checks once.
-class Fields {
- public:
-  Fields(const json& object, std::string where) : object_(object), where_(std::move(where)) {
-    if (!object.is_object()) fail("is not a JSON object");
-  }
-
-  const json* find(const char* key, bool required = true) {
-    if (!error_.empty()) return nullptr;
-    auto it = object_.find(key);
-    if (it == object_.end()) {
-      if (required) fail(fmt::format("has no \"{}\"", key));
-      return nullptr;
-    }
-    return &*it;
-  }
-  std::uint64_t number(const char* key, bool required = true) {
-    const auto* value = find(key, required);
-    if (value == nullptr) return 0;
-    if (!value->is_number_unsigned()) fail(fmt::format("\"{}\" is not an unsigned integer", key));
-    return error_.empty() ? value->get<std::uint64_t>() : 0;
-  }
-  double real(const char* key, bool required = true) {
-    const auto* value = find(key, required);
-    if (value == nullptr) return 0;
-    if (!value->is_number()) fail(fmt::format("\"{}\" is not a number", key));
-    return error_.empty() ? value->get<double>() : 0;
-  }
-  bool boolean(const char* key, bool fallback) {
-    const auto* value = find(key, false);
-    if (value == nullptr) return fallback;
-    if (!value->is_boolean()) fail(fmt::format("\"{}\" is not true or false", key));
-    return error_.empty() ? value->get<bool>() : fallback;
-  }
-  std::string text(const char* key, bool required = true) {
-    const auto* value = find(key, required);
-    if (value == nullptr) return {};
-    if (!value->is_string()) fail(fmt::format("\"{}\" is not a string", key));
-    return error_.empty() ? value->get<std::string>() : std::string();
-  }
-  crypto::Digest digest(const char* key) {
-    auto hex = text(key);
-    if (!error_.empty()) return {};
-    auto digest = crypto::Digest::from_hex(hex);
-    if (!digest) fail(fmt::format("\"{}\" is not a SHA-256 digest in hex", key));
-    return digest ? *digest : crypto::Digest{};
-  }
-  const json& array(const char* key) {
-    static const json kEmpty = json::array();
-    const auto* value = find(key);
-    if (value == nullptr) return kEmpty;
-    if (!value->is_array()) fail(fmt::format("\"{}\" is not an array", key));
-    return error_.empty() ? *value : kEmpty;
-  }
-  void fail(const std::string& what) {
-    if (error_.empty()) error_ = fmt::format("{} {}", where_, what);
-  }
-  bool ok() const { return error_.empty(); }
-  Error error() const { return Error{error_}; }
-
- private:
-  const json& object_;
-  std::string where_;
-  std::string error_;
-};
+// A SHA-256 digest in hex.
+crypto::Digest digest_field(JsonObjectReader& fields, std::string_view key) {
+  auto hex = fields.string(key);
+  if (!fields.ok()) return {};
+  auto digest = crypto::Digest::from_hex(hex);
+  if (!digest) fields.fail(key, "expected a SHA-256 digest in hex");
+  return digest ? *digest : crypto::Digest{};
+}
 
 std::optional<bft::EntryState> entry_state_named(const std::string& name) {
   for (auto state : {bft::EntryState::kStable, bft::EntryState::kBetaTesting,
@@ -157,18 +100,12 @@ json StatusPage::to_query() const {
 }
 
 Result<StatusPage> StatusPage::from_query(const json& query) {
+  JsonObjectReader f(query, "status query", {"query", "limit", "before", "query_id"});
   StatusPage page;
-  if (query.contains("before")) {
-    if (!query["before"].is_number_unsigned()) return Error{"\"before\" is not a version"};
-    page.before = query["before"].get<std::uint64_t>();
-  }
-  if (query.contains("limit")) {
-    const auto& limit = query["limit"];
-    if (!limit.is_number_unsigned() || limit.get<std::uint64_t>() == 0 ||
-        limit.get<std::uint64_t>() > kMaxLimit)
-      return Error{fmt::format("\"limit\" must be 1 to {}", kMaxLimit)};
-    page.limit = static_cast<std::size_t>(limit.get<std::uint64_t>());
-  }
+  if (f.has("before")) page.before = f.unsigned_int("before");
+  page.limit = static_cast<std::size_t>(f.unsigned_or("limit", page.limit, kMaxLimit));
+  if (f.ok() && page.limit == 0) f.fail("limit", fmt::format("must be 1 to {}", kMaxLimit));
+  if (!f.ok()) return f.status().error();
   return page;
 }
 
@@ -246,13 +183,13 @@ json JudgingReport::to_json() const {
 }
 
 Result<JudgingReport> JudgingReport::from_json(const json& judging) {
-  Fields f(judging, "a status answer's judging");
+  JsonObjectReader f(judging, "judging", {"version", "state", "reason", "attempts"});
   JudgingReport report;
-  report.version = f.number("version");
-  auto state = f.text("state");
-  report.reason = f.text("reason");
-  report.attempts = f.number("attempts");
-  if (!f.ok()) return f.error();
+  report.version = f.unsigned_int("version");
+  auto state = f.string("state");
+  report.reason = f.string("reason");
+  report.attempts = f.unsigned_int("attempts");
+  if (!f.ok()) return f.status().error();
   if (state != "validating" && state != "cannot-judge")
     return Error{"a status answer's judging has an unknown state"};
   report.cannot_judge = state == "cannot-judge";
@@ -265,35 +202,40 @@ json release_answer_json(bft::ReplicaId validator, const bft::RegisterEntry* rel
 }
 
 Result<EntryReport> entry_from_json(const json& entry) {
-  Fields f(entry, "a register entry");
+  JsonObjectReader f(
+      entry, "entry",
+      {"version", "state", "artifact_digest", "size", "source", "previous_entry_hash", "entry_hash",
+       "reason", "pass_votes", "fail_votes", "votes", "certificate"});
   EntryReport report;
-  report.version = f.number("version");
-  auto state = f.text("state");
-  report.artifact_digest = f.digest("artifact_digest");
-  report.size = f.number("size");
-  report.source = f.text("source");
-  report.previous_entry_hash = f.digest("previous_entry_hash");
-  report.entry_hash = f.digest("entry_hash");
-  report.reason = f.text("reason");
+  report.version = f.unsigned_int("version");
+  auto state = f.string("state");
+  report.artifact_digest = digest_field(f, "artifact_digest");
+  report.size = f.unsigned_int("size");
+  report.source = f.string("source");
+  report.previous_entry_hash = digest_field(f, "previous_entry_hash");
+  report.entry_hash = digest_field(f, "entry_hash");
+  report.reason = f.string("reason");
   const auto& votes = f.array("votes");
-  const auto* certificate = f.find("certificate");
-  if (!f.ok()) return f.error();
+  const auto* certificate = f.optional_object("certificate");
+  if (f.ok() && !f.has("certificate")) f.fail_object("missing field 'certificate'");
+  if (!f.ok()) return f.status().error();
   if (auto named = entry_state_named(state)) {
     report.state = *named;
   } else {
     return Error{fmt::format("a register entry has an unknown state \"{}\"", printable(state, 32))};
   }
   for (const auto& vote : votes) {
-    Fields v(vote, fmt::format("a vote in entry {}", report.version));
-    auto validator = v.number("validator");
-    auto verdict = verdict_named(v.text("verdict"));
-    auto metrics_digest = v.digest("metrics_digest");
-    if (!v.ok()) return v.error();
+    JsonObjectReader v(vote, fmt::format("entry {} vote", report.version),
+                       {"validator", "verdict", "metrics_digest"});
+    auto validator = v.unsigned_int("validator");
+    auto verdict = verdict_named(v.string("verdict"));
+    auto metrics_digest = digest_field(v, "metrics_digest");
+    if (!v.ok()) return v.status().error();
     if (!verdict || validator > std::numeric_limits<std::uint32_t>::max())
       return Error{fmt::format("a vote in entry {} is malformed", report.version)};
     report.votes.push_back({static_cast<std::uint32_t>(validator), *verdict, metrics_digest});
   }
-  if (!certificate->is_null()) {
+  if (certificate != nullptr) {
     auto parsed = crypto::ReleaseCertificate::from_json(*certificate);
     if (!parsed) {
       return Error{fmt::format("entry {} has a malformed certificate: {}", report.version,
@@ -305,15 +247,13 @@ Result<EntryReport> entry_from_json(const json& entry) {
 }
 
 Result<KeptValidation> kept_validation_from_json(const json& kept) {
-  Fields f(kept, "a kept validation");
+  JsonObjectReader f(kept, "kept validation", {"pass", "reason", "metrics", "validation_s"});
   KeptValidation result;
-  result.pass = f.boolean("pass", false);
-  result.reason = f.text("reason");
-  const auto* metrics = f.find("metrics");
-  result.validation_s = f.real("validation_s");
-  if (!f.ok()) return f.error();
-  if (!metrics->is_object()) return Error{"a kept validation's \"metrics\" is not an object"};
-  result.metrics = *metrics;
+  result.pass = f.boolean_or("pass", false);
+  result.reason = f.string("reason");
+  result.metrics = f.object("metrics");
+  result.validation_s = f.number("validation_s");
+  if (!f.ok()) return f.status().error();
   return result;
 }
 
@@ -338,33 +278,36 @@ Result<KeptValidations> kept_validations_from_json(const json& validations) {
 }
 
 Result<StatusAnswer> status_from_json(const json& answer) {
-  Fields f(answer, "a status answer");
+  JsonObjectReader f(answer, "status",
+                     {"validator", "view", "view_active", "voting", "wal_bytes", "wal_compactions",
+                      "wal_syncs", "last_executed", "stable_seq", "register", "validations",
+                      "judging", "refused_inputs", "query_id"});
   StatusAnswer status;
-  auto validator = f.number("validator");
-  status.view = f.number("view");
-  status.view_active = f.boolean("view_active", true);
-  status.voting = f.boolean("voting", true);
-  status.wal_bytes = f.number("wal_bytes", false);
-  status.wal_compactions = f.number("wal_compactions", false);
-  status.wal_syncs = f.number("wal_syncs", false);
-  status.last_executed = f.number("last_executed");
-  status.stable_seq = f.number("stable_seq");
-  const auto* reg = f.find("register");
-  const auto* validations = f.find("validations", false);
-  const auto* refused = f.find("refused_inputs", false);
-  const auto* judging = f.find("judging", false);
-  if (!f.ok()) return f.error();
-  if (validator > std::numeric_limits<bft::ReplicaId>::max())
-    return Error{"a status answer names no valid validator id"};
+  auto validator = f.unsigned_int("validator", std::numeric_limits<bft::ReplicaId>::max());
+  status.view = f.unsigned_int("view");
+  status.view_active = f.boolean_or("view_active", true);
+  status.voting = f.boolean_or("voting", true);
+  status.wal_bytes = f.unsigned_or("wal_bytes", 0);
+  status.wal_compactions = f.unsigned_or("wal_compactions", 0);
+  status.wal_syncs = f.unsigned_or("wal_syncs", 0);
+  status.last_executed = f.unsigned_int("last_executed");
+  status.stable_seq = f.unsigned_int("stable_seq");
+  const auto& reg = f.object("register");
+  const auto* validations = f.optional_object("validations");
+  const auto* refused = f.optional_object("refused_inputs");
+  const auto* judging = f.optional_object("judging");
+  if (!f.ok()) return f.status().error();
   status.validator = static_cast<bft::ReplicaId>(validator);
-  Fields r(*reg, "a status answer's register");
+  JsonObjectReader r(reg, "status.register",
+                     {"entries", "entries_omitted", "log_records", "invalid_operations",
+                      "head_hash", "log_head_hash"});
   const auto& entries = r.array("entries");
-  status.entries_omitted = r.number("entries_omitted", false);
-  status.log_records = r.number("log_records");
-  status.invalid_operations = r.number("invalid_operations");
-  status.head_hash = r.digest("head_hash");
-  status.log_head_hash = r.digest("log_head_hash");
-  if (!r.ok()) return r.error();
+  status.entries_omitted = r.unsigned_or("entries_omitted", 0);
+  status.log_records = r.unsigned_int("log_records");
+  status.invalid_operations = r.unsigned_int("invalid_operations");
+  status.head_hash = digest_field(r, "head_hash");
+  status.log_head_hash = digest_field(r, "log_head_hash");
+  if (!r.ok()) return r.status().error();
   for (const auto& entry : entries) {
     auto report = entry_from_json(entry);
     if (!report) return report.error();
@@ -375,15 +318,12 @@ Result<StatusAnswer> status_from_json(const json& answer) {
     if (!kept) return kept.error();
     status.validations = std::move(kept.value());
   }
-  if (judging != nullptr && !judging->is_null()) {
+  if (judging != nullptr) {
     auto report = JudgingReport::from_json(*judging);
     if (!report) return report.error();
     status.judging = std::move(report.value());
   }
-  if (refused != nullptr) {
-    if (!refused->is_object()) return Error{"a status answer's refused_inputs is not an object"};
-    status.refused_inputs = *refused;
-  }
+  if (refused != nullptr) status.refused_inputs = *refused;
   return status;
 }
 
@@ -411,14 +351,12 @@ json to_json(const ClientAnswer& answer) {
 }
 
 Result<ClientAnswer> client_answer_from_json(const json& answer) {
-  Fields f(answer, "a client answer");
-  auto validator = f.number("validator");
-  auto client = f.number("client");
-  auto highest = f.number("highest_request_id");
-  if (!f.ok()) return f.error();
-  if (validator > std::numeric_limits<bft::ReplicaId>::max() ||
-      client > std::numeric_limits<std::uint32_t>::max())
-    return Error{"a client answer names an id out of range"};
+  JsonObjectReader f(answer, "client answer",
+                     {"validator", "client", "highest_request_id", "query_id"});
+  auto validator = f.unsigned_int("validator", std::numeric_limits<bft::ReplicaId>::max());
+  auto client = f.unsigned_int("client", std::numeric_limits<std::uint32_t>::max());
+  auto highest = f.unsigned_int("highest_request_id");
+  if (!f.ok()) return f.status().error();
   return ClientAnswer{static_cast<bft::ReplicaId>(validator), static_cast<std::uint32_t>(client),
                       highest};
 }

@@ -1,6 +1,6 @@
-#include "bftgate/runtime/zmq_reader.hpp"
+#include "bftgate/runtime/net/zmq_reader.hpp"
 
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
 
 namespace bftgate::runtime {
 

@@ -1,4 +1,4 @@
-#include "bftgate/runtime/inference_node.hpp"
+#include "bftgate/runtime/node/inference_node.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -18,19 +18,19 @@
 #include <optional>
 #include <thread>
 
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/strict_json.hpp"
 #include "bftgate/gpu/backend.hpp"
 #include "bftgate/gpu/serving_loop.hpp"
 #include "bftgate/gpu/verified_adapter.hpp"
-#include "bftgate/runtime/artifact_source.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
-#include "bftgate/runtime/cluster_client.hpp"
-#include "bftgate/runtime/http_server.hpp"
-#include "bftgate/runtime/prometheus.hpp"
-#include "bftgate/runtime/refusals.hpp"
-#include "bftgate/runtime/register_json.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/net/http_server.hpp"
+#include "bftgate/runtime/net/prometheus.hpp"
+#include "bftgate/runtime/net/refusals.hpp"
+#include "bftgate/runtime/net/register_json.hpp"
+#include "bftgate/runtime/store/artifact_source.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 #include "bftgate/validation/model.hpp"
 #include "bftgate/validation/training.hpp"
 #include "node_cache.hpp"
@@ -62,6 +62,7 @@ class Node final : public InferenceNode {
        std::unique_ptr<gpu::ServingBackend> backend)
       : options_(std::move(options)),
         config_(std::move(config)),
+        validators_(config_.validator_set()),
         http_port_(http_port),
         signals_(io_, SIGTERM, SIGINT),
         request_timer_(io_),
@@ -204,31 +205,25 @@ class Node final : public InferenceNode {
       std::lock_guard lock(mutex_);
       ++polls_;
     }
-    // f+1 validators include an honest one; the others only when those answers leave the
-    // choice open (one did not answer, or offered something that does not verify).
+    // Asked in turn (bft::poll_release: f+1 first, the rest only when needed), from a
+    // different validator each poll.
     auto ids = client.validators();
     std::rotate(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(polls() % ids.size()),
                 ids.end());
-    std::vector<bft::ReplicaId> first(
-        ids.begin(), ids.begin() + std::min<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(ids.size()),
-                                                            config_.f + 1));
     const nlohmann::json query = {{"query", "latest-release"}};
     std::uint64_t floor = 0;
     {
       std::lock_guard lock(mutex_);
-      // Never backwards: above what is served, and not below what was served before a restart
-      // (the persisted floor itself may be loaded again, e.g. when its cached copy is gone).
-      floor = std::max<std::uint64_t>(current_->version, floor_ > 0 ? floor_ - 1 : 0);
+      // Never backwards: above what is served, and not below what was served before a restart.
+      floor = bft::release_floor(current_->version, floor_);
     }
-    std::vector<bft::ReleaseOffer> offers;
-    add_offers(client.query(first, query, std::chrono::milliseconds(800)), offers);
-    auto selection = bft::select_release(offers, floor, config_);
-    if (selection.needs_wider_poll(config_.f)) {
-      std::vector<bft::ReplicaId> rest(ids.begin() + static_cast<std::ptrdiff_t>(first.size()),
-                                       ids.end());
-      add_offers(client.query(rest, query, std::chrono::milliseconds(800)), offers);
-      selection = bft::select_release(offers, floor, config_);
-    }
+    auto selection = bft::poll_release(
+        ids, floor, validators_,
+        [&](std::span<const bft::ReplicaId> asked, std::vector<bft::ReleaseOffer>& offers) {
+          add_offers(
+              client.query({asked.begin(), asked.end()}, query, std::chrono::milliseconds(800)),
+              offers);
+        });
     for (const auto& refusal : selection.refused) refuse(refusal.kind, refusal.detail);
     if (!selection.chosen) return;
     const auto& release = *selection.release;  // the certificate, checked once by the selector
@@ -428,6 +423,7 @@ class Node final : public InferenceNode {
 
   NodeOptions options_;
   ClusterConfig config_;
+  ValidatorSet validators_;  // config_'s, what certificates are verified against
   std::uint16_t http_port_;
   asio::io_context io_;
   asio::signal_set signals_;

@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/io/file_io.hpp"
 
 namespace bftgate::runtime {
 
@@ -33,7 +33,7 @@ std::optional<crypto::VerifiedRelease> read_served_record(const std::filesystem:
   }
   auto certificate = crypto::ReleaseCertificate::from_json((*record)["certificate"]);
   auto release = certificate
-                     ? crypto::VerifiedRelease::verify(*certificate, config)
+                     ? crypto::VerifiedRelease::verify(*certificate, config.validator_set())
                      : Result<crypto::VerifiedRelease, crypto::CertVerdict>(certificate.error());
   if (!release) {
     why = "its certificate does not verify";

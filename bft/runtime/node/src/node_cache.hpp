@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "bftgate/crypto/cluster_config.hpp"
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/result.hpp"
+#include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/crypto/verified_release.hpp"
 

@@ -1,4 +1,4 @@
-#include "bftgate/runtime/artifact_source.hpp"
+#include "bftgate/runtime/store/artifact_source.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -8,9 +8,9 @@
 #include <cstring>
 #include <vector>
 
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/strict_json.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 
 namespace bftgate::runtime {
 

@@ -1,4 +1,4 @@
-#include "bftgate/runtime/artifact_store.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -17,12 +17,13 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
-#include "bftgate/crypto/cluster_config.hpp"
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/strict_json.hpp"
-#include "bftgate/runtime/connection_guard.hpp"
-#include "bftgate/runtime/refusals.hpp"
-#include "bftgate/runtime/zmq_reader.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/config/cluster_config.hpp"
+#include "bftgate/io/file_digest.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/net/connection_guard.hpp"
+#include "bftgate/runtime/net/refusals.hpp"
+#include "bftgate/runtime/net/zmq_reader.hpp"
 #include "store_wire.hpp"
 
 namespace bftgate::runtime {
@@ -138,7 +139,7 @@ bool ArtifactStore::object_intact(const crypto::Digest& digest,
     return true;
   intact_.erase(digest);
   ++objects_hashed_;
-  auto actual = crypto::sha256_file(object);
+  auto actual = bftgate::sha256_file(object);
   if (!actual || actual->digest != digest) return false;
   // Only if the file did not change while it was hashed.
   if (identity_of(object) == identity) intact_[digest] = *identity;
@@ -268,7 +269,7 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
       return refused(fmt::format("the upload holds {} of its {} bytes", have, upload->second.size));
     }
     ++objects_hashed_;
-    auto actual = crypto::sha256_file(partial);
+    auto actual = bftgate::sha256_file(partial);
     if (!actual) {
       drop_upload(*digest);
       return refused(actual.error().message);

@@ -12,9 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
-#include "bftgate/crypto/file_io.hpp"
-#include "bftgate/crypto/strict_json.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/io/file_digest.hpp"
+#include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 #include "store_wire.hpp"
 
 namespace bftgate::runtime {
@@ -88,7 +89,7 @@ StoreClient::StoreClient(std::string endpoint, std::chrono::milliseconds timeout
 StoreClient::~StoreClient() = default;
 
 Result<crypto::Digest> StoreClient::put(const std::filesystem::path& file) {
-  auto digest = crypto::sha256_file(file);
+  auto digest = bftgate::sha256_file(file);
   if (!digest) return digest.error();
   auto begin =
       impl_->call({{"op", "put-begin"}, {"digest", digest->digest.hex()}, {"size", digest->size}});

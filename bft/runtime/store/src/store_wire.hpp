@@ -3,8 +3,8 @@
 
 #include <cstdint>
 
-#include "bftgate/crypto/strict_json.hpp"
-#include "bftgate/runtime/artifact_store.hpp"
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 
 namespace bftgate::runtime {
 

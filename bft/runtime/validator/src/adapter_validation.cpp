@@ -1,11 +1,12 @@
-#include "bftgate/runtime/adapter_validation.hpp"
+#include "bftgate/runtime/validator/adapter_validation.hpp"
 
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/crypto/sha256.hpp"
-#include "bftgate/crypto/strict_json.hpp"
+#include "bftgate/io/file_digest.hpp"
 #include "bftgate/validation/external_command.hpp"
 #include "bftgate/validation/suites.hpp"
 
@@ -136,13 +137,13 @@ ValidationResult fetch_and_judge_unguarded(const ArtifactToJudge& artifact,
   // Whatever is thrown on the way (a socket the host cannot open, out of descriptors or memory,
   // an interrupted poll) is this host's fault too.
   Result<std::filesystem::path> fetched = Error{""};
-  Result<crypto::FileDigest> file_digest = Error{""};
+  Result<bftgate::FileDigest> file_digest = Error{""};
   try {
     auto with_cancel = fetch;
     with_cancel.cancel = &cancel;
     fetched = fetch_artifact(*parsed, artifact.digest, with_cancel);
     if (!fetched) return cannot_judge(fetched.error().message);
-    file_digest = crypto::sha256_file(fetched.value());
+    file_digest = bftgate::sha256_file(fetched.value());
   } catch (const std::exception& e) {
     return cannot_judge(fmt::format("fetching the artifact failed: {}", e.what()));
   }

@@ -1,4 +1,4 @@
-#include "bftgate/runtime/message_trace.hpp"
+#include "bftgate/runtime/validator/message_trace.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "bftgate/runtime/request_ids.hpp"
+#include "bftgate/runtime/validator/request_ids.hpp"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <charconv>
 #include <string>
 
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_io.hpp"
 
 namespace bftgate::runtime {
 

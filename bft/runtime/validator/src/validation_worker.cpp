@@ -1,4 +1,4 @@
-#include "bftgate/runtime/validation_worker.hpp"
+#include "bftgate/runtime/validator/validation_worker.hpp"
 
 namespace bftgate::runtime {
 

@@ -1,4 +1,4 @@
-#include "bftgate/runtime/validator_metrics.hpp"
+#include "bftgate/runtime/validator/validator_metrics.hpp"
 
 namespace bftgate::runtime {
 

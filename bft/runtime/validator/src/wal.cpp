@@ -1,4 +1,4 @@
-#include "bftgate/runtime/wal.hpp"
+#include "bftgate/runtime/validator/wal.hpp"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "bftgate/crypto/checksum.hpp"
-#include "bftgate/crypto/file_io.hpp"
+#include "bftgate/io/file_io.hpp"
 
 namespace bftgate::runtime {
 

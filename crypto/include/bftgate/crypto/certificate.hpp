@@ -1,23 +1,21 @@
 // Release certificates: a statement (cluster id, validator-set epoch, adapter version,
 // artifact digest, hash of the previous register entry) and the Ed25519 approvals of a quorum
 // of validators, stored as a signer bitmap plus one signature per signer. Self-contained:
-// verifiable offline with only the cluster config (and the artifact, for its digest).
+// verifiable offline with only the validator set (and the artifact, for its digest).
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
-#include "bftgate/crypto/cluster_config.hpp"
+#include "bftgate/base/encoding.hpp"
 #include "bftgate/crypto/ed25519.hpp"
-#include "bftgate/crypto/encoding.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/crypto/signer_set.hpp"
+#include "bftgate/crypto/validator_set.hpp"
 #include "bftgate/crypto/verify_cache.hpp"
 
 namespace bftgate::crypto {
@@ -101,11 +99,7 @@ struct VerifyOptions {
 
 // Checks, in order: cluster id and epoch, every signer in the validator set, the quorum size,
 // every signature, and (if given) the artifact digest. Returns the first failure and why.
-CertVerdict verify(const ReleaseCertificate& certificate, const ClusterConfig& config,
+CertVerdict verify(const ReleaseCertificate& certificate, const ValidatorSet& validators,
                    const VerifyOptions& options = {});
-
-// verify() with the digest of the artifact file at `artifact` (streamed, any size).
-CertVerdict verify_with_artifact(const ReleaseCertificate& certificate, const ClusterConfig& config,
-                                 const std::filesystem::path& artifact, VerifyOptions options = {});
 
 }  // namespace bftgate::crypto

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "bftgate/crypto/bytes.hpp"
+#include "bftgate/base/bytes.hpp"
 
 namespace bftgate::crypto {
 

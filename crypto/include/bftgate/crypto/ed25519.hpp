@@ -3,16 +3,16 @@
 #pragma once
 
 #include <array>
-#include <map>
 #include <compare>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
-#include "bftgate/crypto/bytes.hpp"
-#include "bftgate/crypto/encoding.hpp"
+#include "bftgate/base/bytes.hpp"
+#include "bftgate/base/encoding.hpp"
 
 namespace bftgate::crypto {
 

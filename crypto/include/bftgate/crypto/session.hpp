@@ -13,9 +13,9 @@
 #include <span>
 #include <string>
 
-#include "bftgate/crypto/bytes.hpp"
+#include "bftgate/base/bytes.hpp"
+#include "bftgate/base/encoding.hpp"
 #include "bftgate/crypto/ed25519.hpp"
-#include "bftgate/crypto/encoding.hpp"
 
 namespace bftgate::crypto {
 

@@ -1,17 +1,15 @@
 // SHA-256 through OpenSSL's EVP interface (uses the CPU's SHA extensions where present):
-// one-shot over bytes, incremental, and streaming over files of any size.
+// one-shot over bytes and incremental (bftgate/io/file_digest.hpp streams files through it).
 #pragma once
 
 #include <array>
 #include <compare>
 #include <cstdint>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "bftgate/crypto/bytes.hpp"
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/bytes.hpp"
 
 struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header
 
@@ -43,14 +41,5 @@ class Sha256 {
 };
 
 Digest sha256(ByteView bytes);
-
-struct FileDigest {
-  Digest digest;
-  std::uint64_t size = 0;
-};
-
-// Streams the file through SHA-256 in fixed-size chunks (memory use does not grow with the
-// file). Errors name the file and the OS reason.
-Result<FileDigest> sha256_file(const std::filesystem::path& path);
 
 }  // namespace bftgate::crypto

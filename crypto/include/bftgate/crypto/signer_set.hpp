@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "bftgate/crypto/bytes.hpp"
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/bytes.hpp"
+#include "bftgate/base/result.hpp"
 
 namespace bftgate::crypto {
 

@@ -1,4 +1,4 @@
-// A release certificate that verified against the cluster config. Only VerifiedRelease::verify
+// A release certificate that verified against the validator set. Only VerifiedRelease::verify
 // makes one, so code that holds one (the release selector's choice, an inference node loading
 // it, VerifiedAdapter) never checks the certificate again, and the artifact's bytes are hashed
 // once, by check_artifact, on exactly the bytes that are used.
@@ -6,11 +6,11 @@
 
 #include <cstdint>
 
-#include "bftgate/crypto/bytes.hpp"
+#include "bftgate/base/bytes.hpp"
+#include "bftgate/base/result.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/crypto/cluster_config.hpp"
-#include "bftgate/crypto/result.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/crypto/validator_set.hpp"
 
 namespace bftgate::crypto {
 
@@ -20,7 +20,7 @@ class VerifiedRelease {
  public:
   // crypto::verify() (cluster, epoch, signers, quorum, signatures); the refusal as it gives it.
   static Result<VerifiedRelease, CertVerdict> verify(const ReleaseCertificate& certificate,
-                                                     const ClusterConfig& config,
+                                                     const ValidatorSet& validators,
                                                      const VerifyOptions& options = {});
 
   const ReleaseCertificate& certificate() const { return certificate_; }

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/result.hpp"
 #include "bftgate/gpu/slot_table.hpp"
 #include "bftgate/gpu/verified_adapter.hpp"
 #include "bftgate/validation/dense_stack.hpp"

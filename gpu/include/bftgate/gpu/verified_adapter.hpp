@@ -8,10 +8,10 @@
 
 #include <cstdint>
 
-#include "bftgate/crypto/bytes.hpp"
+#include "bftgate/base/bytes.hpp"
+#include "bftgate/base/result.hpp"
+#include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/certificate.hpp"
-#include "bftgate/crypto/cluster_config.hpp"
-#include "bftgate/crypto/result.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/crypto/verified_release.hpp"
 #include "bftgate/validation/lora.hpp"

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/result.hpp"
 
 namespace bftgate::validation {
 

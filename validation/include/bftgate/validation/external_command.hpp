@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/result.hpp"
 
 namespace bftgate::validation {
 

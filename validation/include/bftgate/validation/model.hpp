@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/result.hpp"
 #include "bftgate/validation/dense_stack.hpp"
 #include "bftgate/validation/lora.hpp"
 #include "bftgate/validation/safetensors.hpp"

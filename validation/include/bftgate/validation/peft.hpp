@@ -12,8 +12,8 @@
 
 #include <filesystem>
 
-#include "bftgate/crypto/bytes.hpp"
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/bytes.hpp"
+#include "bftgate/base/result.hpp"
 #include "bftgate/validation/lora.hpp"
 #include "bftgate/validation/safetensors.hpp"
 

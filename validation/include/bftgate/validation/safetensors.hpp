@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "bftgate/crypto/bytes.hpp"
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/bytes.hpp"
+#include "bftgate/base/result.hpp"
 
 namespace bftgate::validation {
 

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/result.hpp"
 #include "bftgate/validation/adapter_suite.hpp"
 #include "bftgate/validation/dense_stack.hpp"
 #include "bftgate/validation/peft.hpp"
@@ -36,7 +36,8 @@ struct PerplexitySuiteConfig {
 };
 
 struct QaSuiteConfig {
-  std::filesystem::path questions;  // JSON [{context, choices, answer}]; empty: the generated cloze set
+  std::filesystem::path
+      questions;  // JSON [{context, choices, answer}]; empty: the generated cloze set
   double max_drop = 0.05;
 };
 
@@ -61,7 +62,8 @@ struct SuiteConfig {
   static SuiteConfig defaults();
   // Strict: unknown keys and wrong types are refused with the path of the bad field. Relative
   // paths are taken relative to `base_dir`.
-  static Result<SuiteConfig> from_json(const nlohmann::json& json, const std::filesystem::path& base_dir);
+  static Result<SuiteConfig> from_json(const nlohmann::json& json,
+                                       const std::filesystem::path& base_dir);
   static Result<SuiteConfig> load(const std::filesystem::path& file);
   nlohmann::json to_json() const;
 };
@@ -90,7 +92,8 @@ class SuiteRunner {
 
   // Judges a packed adapter file or a PEFT directory. A malformed adapter, or one that does not
   // fit the base model, is a FAIL with the reason. `cancel` (optional) stops between suites.
-  ValidationReport validate(const std::filesystem::path& adapter, const std::atomic<bool>* cancel = nullptr) const;
+  ValidationReport validate(const std::filesystem::path& adapter,
+                            const std::atomic<bool>* cancel = nullptr) const;
 
   const nlohmann::json& base_metrics() const { return base_metrics_; }
   const DenseStackModel& model() const { return model_; }
@@ -101,7 +104,8 @@ class SuiteRunner {
   SuiteResult run_perplexity(const LoraAdapter& adapter) const;
   SuiteResult run_qa(const LoraAdapter& adapter) const;
   SuiteResult run_safety(const LoraAdapter& adapter) const;
-  SuiteResult run_external(const std::filesystem::path& adapter, const std::atomic<bool>* cancel) const;
+  SuiteResult run_external(const std::filesystem::path& adapter,
+                           const std::atomic<bool>* cancel) const;
 
   SuiteConfig config_;
   DenseStackModel model_;
@@ -124,7 +128,8 @@ struct RollingMetrics {
   double byte_perplexity = 0;
   double bits_per_byte = 0;
 };
-RollingMetrics rolling_metrics(const DenseStackModel& model, const LoraAdapter* adapter, std::string_view text);
+RollingMetrics rolling_metrics(const DenseStackModel& model, const LoraAdapter* adapter,
+                               std::string_view text);
 
 // Writes a packed adapter out as a PEFT directory (adapter_config.json + adapter_model.safetensors)
 // for tools that read the directory form (the external suite's {adapter_dir}).

@@ -27,8 +27,8 @@
 #include <tuple>
 #include <vector>
 
-#include "bftgate/bft/register.hpp"
-#include "bftgate/bft/replica.hpp"
+#include "bftgate/core/replica.hpp"
+#include "bftgate/register/register.hpp"
 #include "bftgate/sim/scenario.hpp"
 
 namespace bftgate::sim {

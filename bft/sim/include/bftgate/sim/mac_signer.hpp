@@ -8,7 +8,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include "bftgate/bft/signer.hpp"
+#include "bftgate/core/signer.hpp"
 #include "bftgate/sim/scenario.hpp"
 
 namespace bftgate::sim {

@@ -13,10 +13,10 @@
 #include <string_view>
 #include <vector>
 
-#include "bftgate/bft/mutation.hpp"
-#include "bftgate/bft/types.hpp"
-#include "bftgate/crypto/cluster_config.hpp"
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/result.hpp"
+#include "bftgate/byzantine/round_faults.hpp"
+#include "bftgate/config/cluster_config.hpp"
+#include "bftgate/core/types.hpp"
 
 namespace bftgate::sim {
 
@@ -130,8 +130,8 @@ struct Scenario {
   std::vector<CrashSpec> crashes;
   CompactionSpec compaction;
   std::map<ReplicaId, std::string> byzantine;  // validator id -> strategy name
-  // Faults bound to protocol rounds (bftgate/bft/mutation.hpp), as the schedule search draws
-  // them. JSON: "round_partitions": [{"view": v, "seq": s (optional), "groups": [[..], ..]}];
+  // Faults bound to protocol rounds (bftgate/byzantine/round_faults.hpp), as the schedule search
+  // draws them. JSON: "round_partitions": [{"view": v, "seq": s (optional), "groups": [[..], ..]}];
   // "mutations": [{"validator": id, "kind": "seq+1", "view": v, "seq": s, "to": [ids],
   // "salt": n} | {"validator": id, "kind": "vote-flip", "version": v}]. A mutated validator's
   // strategy must be "mutate".

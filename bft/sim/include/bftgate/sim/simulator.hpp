@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "bftgate/bft/messages.hpp"
+#include "bftgate/core/messages.hpp"
 #include "bftgate/sim/scenario.hpp"
 
 namespace bftgate::sim {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/result.hpp"
 
 namespace bftgate::experiments::etcd {
 

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "bftgate/crypto/result.hpp"
+#include "bftgate/base/result.hpp"
 #include "bftgate/experiments/experiment.hpp"
 
 namespace bftgate::experiments {

@@ -1,0 +1,100 @@
+// The adapter register: the replicated state machine validators run under PBFT (or, in CFT
+// mode, the seed paper's majority rule). The operator proposes adapter versions; validators
+// vote PASS or FAIL; config.quorum() PASS votes release a version with a certificate built
+// from the voters' approvals; more than n - quorum FAIL votes reject it.
+//
+// Pure and deterministic: no clocks, randomness or I/O, so every replica applying the same
+// operations in the same order holds byte-identical state. Bad input is never an exception:
+// it is an invalid operation, answered with a reason and recorded in the log.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bftgate/config/cluster_config.hpp"
+#include "bftgate/core/state_machine.hpp"
+#include "bftgate/crypto/verify_cache.hpp"
+#include "bftgate/register/register_entry.hpp"
+#include "bftgate/register/register_ops.hpp"
+#include "bftgate/register/register_snapshot.hpp"
+
+namespace bftgate::bft {
+
+// The reply to every operation:
+//   bool valid | str reason | u64 entry_version | bool has_state | [u8 entry_state]
+// entry_version is the version the operation named (0 if it could not be decoded);
+// entry_state is that entry's state after the operation, absent when no entry has that
+// version (an unknown version, a refused proposal of a version never registered).
+struct RegisterReply {
+  bool valid = false;
+  std::string reason;
+  std::uint64_t entry_version = 0;
+  std::optional<EntryState> entry_state;
+
+  bool operator==(const RegisterReply&) const = default;
+};
+
+Bytes encode_reply(const RegisterReply& reply);
+Result<RegisterReply> decode_reply(ByteView bytes);
+
+class AdapterRegister final : public StateMachine {
+ public:
+  // `cache` (optional) memoises signature checks across registers that see the same operations,
+  // as every replica in one simulation does.
+  explicit AdapterRegister(const ClusterConfig& config,
+                           std::shared_ptr<crypto::VerifyCache> cache = nullptr);
+
+  Bytes apply(std::uint32_t client, ByteView operation) override;
+  Bytes snapshot() const override;
+  Status restore(ByteView snapshot) override;
+  // Named by the snapshot's own checksum (register_snapshot.hpp), so hashed once per checkpoint.
+  crypto::Digest snapshot_digest(ByteView snapshot) const override;
+  std::pair<Bytes, crypto::Digest> snapshot_with_digest() const override;
+
+  // apply() without the reply encoding, for in-process callers.
+  RegisterReply process(std::uint32_t client, ByteView operation);
+
+  const ClusterConfig& config() const { return config_; }
+
+  // Pointers and references stay valid until the next apply/process/restore.
+  const std::vector<RegisterEntry>& entries() const { return state_.entries; }
+  const RegisterEntry* entry(std::uint64_t version) const;
+  // The highest-version RELEASE_COMMIT entry (its certificate is set), if any.
+  const RegisterEntry* latest_release() const;
+  // The entry validators are voting on, if any (only the newest entry can be in beta).
+  const RegisterEntry* current_beta() const;
+  // The retained log records (the newest, see kRetainedLogRecords) and what the pruned ones were.
+  const std::vector<LogRecord>& log() const { return state_.log; }
+  const LogBase& log_base() const { return state_.log_base; }
+
+  // entry_hash of the newest entry: the head of the register's hash chain.
+  const crypto::Digest& head_hash() const { return state_.entries.back().entry_hash; }
+  // record_hash of the newest log record (zero while the log is empty).
+  crypto::Digest log_head_hash() const;
+
+ private:
+  struct Outcome {
+    Outcome() = default;
+    Outcome(bool v, std::string r, std::optional<std::uint64_t> named = std::nullopt)
+        : valid(v), reason(std::move(r)), entry_version(named) {}
+    bool valid = false;
+    std::string reason;
+    std::optional<std::uint64_t>
+        entry_version;  // the entry the reply names, when not the op's version
+  };
+
+  Outcome apply_propose(const ProposeOp& op);
+  Outcome apply_vote(const VoteOp& op);
+  RegisterEntry* find_entry(std::uint64_t version);
+  void append_log(std::uint32_t client, OpKind kind, ByteView operation, const Outcome& outcome);
+  void prune_log();
+
+  ClusterConfig config_;
+  std::shared_ptr<crypto::VerifyCache> cache_;
+  RegisterContents state_;
+};
+
+}  // namespace bftgate::bft

@@ -1,0 +1,166 @@
+#include "validator_wire.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "bftgate/runtime/net/envelope.hpp"
+
+namespace bftgate::runtime {
+
+namespace {
+
+using bft::Outbound;
+
+// The largest protocol frame is a state transfer; 64 MiB holds a register far larger than any
+// experiment makes (the log is pruned to its newest records).
+constexpr std::int64_t kMaxFrameBytes = 64 << 20;
+// Messages one connection may queue in each direction (runtime/connection_guard.hpp caps the
+// connections).
+constexpr int kQueuedMessages = 256;
+// Routes of clients awaiting replies, one per (client, request id); the oldest are forgotten.
+constexpr std::size_t kMaxClientRoutes = 4096;
+
+std::string describe_destination(const Outbound& out) {
+  switch (out.to) {
+    case Outbound::To::kAllReplicas:
+      return "all";
+    case Outbound::To::kReplica:
+      return fmt::format("replica {}", out.destination);
+    case Outbound::To::kClient:
+      return fmt::format("client {}", out.destination);
+  }
+  return "?";
+}
+
+}  // namespace
+
+ValidatorWire::ValidatorWire(boost::asio::io_context& io, std::uint32_t validator,
+                             LinkFaults faults, Refusals& refusals)
+    : io_(io),
+      validator_(validator),
+      faults_(std::move(faults)),
+      refusals_(refusals),
+      router_(context_, zmq::socket_type::router) {}
+
+ValidatorWire::~ValidatorWire() = default;
+
+Status ValidatorWire::listen(const std::string& endpoint, const ConnectionLimits& limits) {
+  router_.set(zmq::sockopt::linger, 0);
+  router_.set(zmq::sockopt::router_mandatory, 0);
+  router_.set(zmq::sockopt::maxmsgsize, kMaxFrameBytes);  // a bigger frame disconnects its sender
+  // What one connection can queue here: replies and answers it does not read are dropped past
+  // kQueuedMessages (it asked and did not read), and its messages wait in at most as many.
+  router_.set(zmq::sockopt::sndhwm, kQueuedMessages);
+  router_.set(zmq::sockopt::rcvhwm, kQueuedMessages);
+  guard_ = std::make_unique<ConnectionGuard>(io_, context_, router_, limits, refusals_);
+  if (auto s = check_bindable(endpoint); !s) return s;
+  try {
+    router_.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    return Error{e.what()};
+  }
+  return ok_status();
+}
+
+void ValidatorWire::connect_peers(const ClusterConfig& config) {
+  for (const auto& peer : config.validators) {
+    if (peer.id == validator_) continue;
+    auto& socket =
+        peers_.emplace(peer.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::sndhwm, 100'000);
+    // Nothing comes back on these links (peers answer on their own): take almost nothing.
+    socket.set(zmq::sockopt::rcvhwm, 16);
+    socket.set(zmq::sockopt::maxmsgsize, std::int64_t{64} << 10);
+    // Unique per process (twins share an id): "validator-<id>-<pid>" (runtime/twin_router.hpp).
+    socket.set(zmq::sockopt::routing_id, fmt::format("validator-{}-{}", validator_, ::getpid()));
+    socket.connect(peer.endpoint);
+  }
+}
+
+void ValidatorWire::start(ZmqReader::Handler on_frames, ZmqReader::Drained on_drained) {
+  reader_ = std::make_unique<ZmqReader>(io_, router_, std::move(on_frames), refusals_,
+                                        std::move(on_drained));
+  reader_->start();
+  guard_->start();
+}
+
+void ValidatorWire::remember_route(RouteKey key, const std::string& route) {
+  auto [it, inserted] = client_routes_.insert_or_assign(key, route);
+  if (!inserted) return;
+  route_order_.push_back(key);
+  while (route_order_.size() > kMaxClientRoutes) {
+    client_routes_.erase(route_order_.front());
+    route_order_.pop_front();
+  }
+}
+
+void ValidatorWire::send_route(const std::string& route, const Bytes& frame) {
+  router_.send(zmq::buffer(route), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  router_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  reader_->drain();
+}
+
+void ValidatorWire::send_to_peers(const Bytes& frame) {
+  for (const auto& [peer, socket] : peers_) send_peer(peer, frame);
+}
+
+void ValidatorWire::send_timed(const bft::TimedOutbound& timed) {
+  if (timed.delay.count() > 0) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, timed.delay);
+    timer->async_wait([this, timer, out = timed.outbound](const boost::system::error_code& ec) {
+      if (!ec) send_out(out);
+    });
+  } else {
+    send_out(timed.outbound);
+  }
+}
+
+void ValidatorWire::send_out(const Outbound& out) {
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("validator {}: -> {} {}", validator_, describe_destination(out),
+                  bft::describe(*out.message));
+  }
+  auto frame = make_envelope(EnvelopeKind::kProtocol, out.message->wire());
+  switch (out.to) {
+    case Outbound::To::kAllReplicas:
+      send_to_peers(frame);
+      break;
+    case Outbound::To::kReplica:
+      send_peer(out.destination, frame);
+      break;
+    case Outbound::To::kClient:
+      if (const auto* reply = out.message->as<bft::Reply>()) {
+        if (auto route = client_routes_.find({out.destination, reply->request_id});
+            route != client_routes_.end()) {
+          send_route(route->second, frame);
+        }
+      }
+      break;
+  }
+}
+
+void ValidatorWire::send_peer(bft::ReplicaId peer, const Bytes& frame) {
+  auto fate = faults_.outgoing(peer, std::chrono::steady_clock::now());
+  if (!fate) return;  // injected loss or partition
+  if (fate->count() > 0) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, *fate);
+    timer->async_wait([this, timer, peer, frame](const boost::system::error_code& ec) {
+      if (!ec) send_peer_now(peer, frame);
+    });
+    return;
+  }
+  send_peer_now(peer, frame);
+}
+
+void ValidatorWire::send_peer_now(bft::ReplicaId peer, const Bytes& frame) {
+  auto it = peers_.find(peer);
+  if (it == peers_.end()) return;
+  (void)it->second.send(zmq::buffer(frame),
+                        zmq::send_flags::dontwait);  // a full queue drops: retransmission covers it
+}
+
+}  // namespace bftgate::runtime

@@ -1,0 +1,71 @@
+// The validator's wire: its ROUTER socket (peers' protocol messages, clients' requests and
+// queries, with caps on connections and queues), a DEALER to each peer, the link faults injected
+// on them, and the routes that take each reply back to the connection its request came from.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <zmq.hpp>
+
+#include "bftgate/base/bytes.hpp"
+#include "bftgate/base/result.hpp"
+#include "bftgate/byzantine/byzantine.hpp"
+#include "bftgate/config/cluster_config.hpp"
+#include "bftgate/runtime/net/connection_guard.hpp"
+#include "bftgate/runtime/net/refusals.hpp"
+#include "bftgate/runtime/net/zmq_reader.hpp"
+#include "bftgate/runtime/validator/link_faults.hpp"
+
+namespace bftgate::runtime {
+
+class ValidatorWire {
+ public:
+  using RouteKey = std::pair<bft::PrincipalId, std::uint64_t>;  // (client, request id)
+
+  ValidatorWire(boost::asio::io_context& io, std::uint32_t validator, LinkFaults faults,
+                Refusals& refusals);
+  ~ValidatorWire();
+
+  // Binds the socket on `endpoint` with the connection caps of `limits`.
+  Status listen(const std::string& endpoint, const ConnectionLimits& limits);
+  // A DEALER to every other validator of `config`.
+  void connect_peers(const ClusterConfig& config);
+  // Reads the socket: `on_frames` for each message, `on_drained` when a burst has been read.
+  void start(ZmqReader::Handler on_frames, ZmqReader::Drained on_drained);
+
+  // A connection said something well-formed (runtime/connection_guard.hpp).
+  void seen(const zmq::message_t& frame) { guard_->seen(frame); }
+  LinkFaults& faults() { return faults_; }
+
+  // Replies go to the connection each request came from: several clients may share one
+  // identity (concurrent submits under the operator key), each waiting for its own request.
+  void remember_route(RouteKey key, const std::string& route);
+  void send_route(const std::string& route, const Bytes& frame);
+  void send_to_peers(const Bytes& frame);
+  // A protocol message of the replica, after the delay its strategy gave it.
+  void send_timed(const bft::TimedOutbound& timed);
+
+ private:
+  void send_out(const bft::Outbound& out);
+  void send_peer(bft::ReplicaId peer, const Bytes& frame);
+  void send_peer_now(bft::ReplicaId peer, const Bytes& frame);
+
+  boost::asio::io_context& io_;
+  std::uint32_t validator_;
+  LinkFaults faults_;
+  Refusals& refusals_;
+  zmq::context_t context_;
+  zmq::socket_t router_;
+  std::map<bft::ReplicaId, zmq::socket_t> peers_;
+  std::unique_ptr<ZmqReader> reader_;
+  std::unique_ptr<ConnectionGuard> guard_;  // caps on the connections router_ keeps
+  std::map<RouteKey, std::string> client_routes_;
+  std::deque<RouteKey> route_order_;
+};
+
+}  // namespace bftgate::runtime
