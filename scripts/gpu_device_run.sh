@@ -90,8 +90,10 @@ note() { echo "$1" | tee -a "$summary"; }
 exe="$run/gpu_device_check"
 trap 'rm -f "$exe"' EXIT  # the binary is rebuilt on every run; the folder keeps results only
 build=("$nvcc" -std=c++20 -O2 -lineinfo "${arch_flags[@]}" -Xcompiler -Wall,-Wextra,-pthread
-       -I"$root/gpu/include" -I"$root/crypto/include" -I"$root/gpu/device"
-       "$root/gpu/device/gpu_device_check.cu" "$root/gpu/src/cuda/engine.cu" "$root/gpu/src/slot_table.cpp"
+       -I"$root/gpu/include" -I"$root/crypto/include" -I"$root/base/include" -I"$root/gpu/device"
+       "$root/gpu/device/gpu_device_check.cu" "$root/gpu/src/cuda/engine.cu"
+       "$root/gpu/src/cuda/engine_upload.cu" "$root/gpu/src/cuda/engine_forward.cu"
+       "$root/gpu/src/slot_table.cpp"
        -lcublas -o "$exe")
 echo "${build[*]}" >"$run/build.txt"
 echo "== build ($arch)"

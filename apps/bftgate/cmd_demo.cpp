@@ -248,7 +248,7 @@ struct GoodRelease {
 };
 
 // Act 1: the good adapter is certified, the certificate verifies offline, and every node serves
-// it; the convergence time is measured against seed 000's bound.
+// it; the convergence time is measured against Vaidyanathan's bound.
 Result<GoodRelease> release_good(DemoRun& run, const crypto::SecretKey& key,
                                  const std::filesystem::path& artifact) {
   const auto& args = run.args;

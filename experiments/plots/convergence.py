@@ -1,10 +1,10 @@
-"""convergence: measured T_conv against seed 000's bound and the quorum bound (y = x line),
+"""convergence: measured T_conv against Vaidyanathan's bound and the quorum bound (y = x line),
 and the CDF of measured / bound for both."""
 import common
 
 folder = common.run_dir()
 rows = [r["result"] for r in common.records(folder, "convergence") if "t_conv_s" in r["result"]]
-bounds = (("seed000_bound_s", "ratio_seed000", "seed 000: max V + P + S/B"),
+bounds = (("seed000_bound_s", "ratio_seed000", "Vaidyanathan: max V + P + S/B"),
           ("quorum_bound_s", "ratio_quorum", "quorum: V(2f+1) + C + P + S/B + L + swap"))
 
 fig, axes = common.plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)  # style

@@ -1,4 +1,4 @@
-"""smr-vs-consensus: seed 004's Fig. 2 on bftgate's PBFT core (per command: consensus cost and
+"""smr-vs-consensus: Antoniadis et al.'s Fig. 2 on bftgate's PBFT core (per command: consensus cost and
 SMR cost on the left axis, latency on the right; one row per pipeline, one column per
 scenario; the first run of each), and the catch-up spike against the backlog."""
 import collections

@@ -2,12 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <random>
-
-#include "bftgate/io/file_digest.hpp"
-#include "bftgate/io/file_io.hpp"
-#include "test_dirs.hpp"
 
 namespace bftgate::crypto {
 namespace {
@@ -63,32 +58,6 @@ TEST(Sha256, OneShotEqualsStreamingForConsecutiveMessages) {
     hasher.update(data);
     EXPECT_EQ(sha256(data), hasher.finish()) << "size " << size;
   }
-}
-
-TEST(Sha256, FileDigestEqualsOneShotAcrossChunkBoundaries) {
-  TempDir dir;
-  const std::size_t chunk = 1 << 20;
-  for (std::size_t size :
-       {std::size_t{0}, std::size_t{1}, chunk - 1, chunk, chunk + 1, 3 * chunk + chunk / 2}) {
-    auto data = random_bytes(size, size);
-    auto path = dir.path() / ("file-" + std::to_string(size));
-    ASSERT_TRUE(write_file_atomic(path, data).ok());
-    auto digest = sha256_file(path);
-    ASSERT_TRUE(digest.ok()) << digest.error().message;
-    EXPECT_EQ(digest->digest, sha256(data)) << "size " << size;
-    EXPECT_EQ(digest->size, size);
-  }
-}
-
-TEST(Sha256, MissingFileIsAnErrorNamingTheFile) {
-  auto digest = sha256_file("/nonexistent/adapter.safetensors");
-  ASSERT_FALSE(digest.ok());
-  EXPECT_NE(digest.error().message.find("/nonexistent/adapter.safetensors"), std::string::npos);
-}
-
-TEST(Sha256, DirectoryIsAnError) {
-  TempDir dir;
-  EXPECT_FALSE(sha256_file(dir.path()).ok());
 }
 
 TEST(Sha256, DigestHexRoundTrip) {

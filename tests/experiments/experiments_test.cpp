@@ -76,7 +76,7 @@ TEST(Convergence, SmokeSweepNeverExceedsTheQuorumBoundAfterGst) {
       EXPECT_TRUE(params.contains(field)) << field << " missing in " << params;
     const auto& r = record["result"];
     ASSERT_TRUE(r.contains("t_conv_s")) << record;
-    // The quorum bound waits for the (2f+1)-th validator, seed 000's for the slowest one.
+    // The quorum bound waits for the (2f+1)-th validator, Vaidyanathan's for the slowest one.
     EXPECT_LE(r["v_quorum_s"].get<double>(), r["v_max_s"].get<double>());
     EXPECT_LE(r["ratio_quorum"].get<double>(), 1.0) << record;
     // Nothing is served before a quorum has validated it.

@@ -1,5 +1,5 @@
-// The SMR command workload (seed 004): the per-command SMR cost counts what a straggler must
-// process to catch up when the quorum needs it; the per-instance consensus cost does not.
+// The SMR command workload (Antoniadis et al.): the per-command SMR cost counts what a straggler
+// must process to catch up when the quorum needs it; the per-instance consensus cost does not.
 #include "bftgate/sim/command_workload.hpp"
 
 #include <gtest/gtest.h>

@@ -2,7 +2,10 @@
 # independent Python script (make_fixture.py), so the reader is checked against bytes it did not write.
 add_executable(validation_io_tests
   ${CMAKE_CURRENT_LIST_DIR}/safetensors_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/safetensors_malformed_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/half_float_test.cpp
   ${CMAKE_CURRENT_LIST_DIR}/peft_test.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/peft_refusal_test.cpp
 )
 target_include_directories(validation_io_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests/support)
 target_link_libraries(validation_io_tests PRIVATE bftgate::validation GTest::gtest_main bftgate_warnings)

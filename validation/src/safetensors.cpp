@@ -1,5 +1,6 @@
-// The strict safetensors reader and the deterministic writer (see safetensors.hpp for the rules).
-// Every size is computed with overflow checks: the header and its numbers are untrusted input.
+// The strict safetensors reader (see safetensors.hpp for the rules; the writer is
+// safetensors_write.cpp). Every size is computed with overflow checks: the header and its numbers
+// are untrusted input.
 #include "bftgate/validation/safetensors.hpp"
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 
 #include "bftgate/base/strict_json.hpp"
 #include "bftgate/io/file_io.hpp"
+#include "safetensors_internal.hpp"
 
 namespace bftgate::validation {
 
@@ -22,8 +24,7 @@ using nlohmann::ordered_json;
 
 namespace {
 
-constexpr std::string_view kMetadataKey = "__metadata__";
-constexpr std::size_t kLengthPrefix = 8;
+using namespace safetensors_detail;  // the shared parts (safetensors_internal.hpp)
 
 struct DTypeInfo {
   DType dtype;
@@ -42,35 +43,6 @@ std::optional<DType> dtype_from_name(std::string_view name) {
     if (info.name == name) return info.dtype;
   }
   return std::nullopt;
-}
-
-bool is_float_dtype(DType dtype) {
-  return dtype == DType::kF32 || dtype == DType::kF16 || dtype == DType::kBF16;
-}
-
-// The element count of a shape: 0 when any dimension is 0 (even if the others would overflow),
-// nullopt for a negative dimension or an overflowing product.
-std::optional<std::uint64_t> checked_element_count(const std::vector<std::int64_t>& shape) {
-  for (auto dim : shape) {
-    if (dim < 0) return std::nullopt;
-    if (dim == 0) return 0;
-  }
-  std::uint64_t count = 1;
-  for (auto dim : shape) {
-    auto d = static_cast<std::uint64_t>(dim);
-    if (count > std::numeric_limits<std::uint64_t>::max() / d) return std::nullopt;
-    count *= d;
-  }
-  return count;
-}
-
-std::optional<std::uint64_t> checked_mul(std::uint64_t a, std::uint64_t b) {
-  if (b != 0 && a > std::numeric_limits<std::uint64_t>::max() / b) return std::nullopt;
-  return a * b;
-}
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
 // A JSON number that is a non-negative integer (nlohmann gives "-0" the signed type).
@@ -194,14 +166,6 @@ Status check_layout(const std::vector<TensorView>& tensors, std::uint64_t buffer
         buffer_size, expected, buffer_size - expected));
   }
   return ok_status();
-}
-
-void put_u64_le(Bytes& out, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(value >> (8 * i)));
-}
-
-std::uint32_t f32_bits(float value) {
-  return std::bit_cast<std::uint32_t>(value);
 }
 
 }  // namespace
@@ -332,211 +296,6 @@ Result<SafetensorsFile> read_safetensors_file(const std::filesystem::path& path,
   auto parsed = parse_safetensors(as_bytes(content.value()));
   if (!parsed) return Error{fmt::format("{}: {}", path.string(), parsed.error().message)};
   return parsed;
-}
-
-namespace {
-
-// The header JSON (sorted keys) padded with spaces so the buffer starts 8-byte aligned, as the
-// reference writer does, behind its length.
-Result<Bytes> assemble(const nlohmann::json& header, std::size_t buffer_size) {
-  std::string text;
-  try {
-    text = header.dump();
-  } catch (const nlohmann::json::exception& e) {
-    return Error{fmt::format("safetensors: cannot encode the header: {}", e.what())};
-  }
-  text.append((kLengthPrefix - text.size() % kLengthPrefix) % kLengthPrefix, ' ');
-  if (text.size() > kMaxSafetensorsHeader) {
-    return Error{fmt::format("safetensors: the header would be {} bytes, over the {}-byte limit",
-                             text.size(), kMaxSafetensorsHeader)};
-  }
-  Bytes out;
-  out.reserve(kLengthPrefix + text.size() + buffer_size);
-  put_u64_le(out, text.size());
-  out.insert(out.end(), text.begin(), text.end());
-  return out;
-}
-
-nlohmann::json metadata_json(const std::map<std::string, std::string>& metadata) {
-  nlohmann::json object = nlohmann::json::object();
-  for (const auto& [key, value] : metadata) object[key] = value;
-  return object;
-}
-
-}  // namespace
-
-Result<Bytes> encode_safetensors(const std::vector<TensorToWrite>& tensors,
-                                 const std::map<std::string, std::string>& metadata, DType dtype) {
-  if (!is_float_dtype(dtype)) {
-    return Error{fmt::format("safetensors: cannot write dtype {} (F32, F16 or BF16 only)",
-                             dtype_name(dtype))};
-  }
-  const std::size_t element_size = dtype_size(dtype);
-  nlohmann::json header = nlohmann::json::object();
-  if (!metadata.empty()) header[std::string(kMetadataKey)] = metadata_json(metadata);
-  std::set<std::string> names;
-  std::uint64_t offset = 0;
-  for (const auto& tensor : tensors) {
-    if (tensor.name.empty() || tensor.name == kMetadataKey) {
-      return Error{fmt::format("safetensors: '{}' cannot name a tensor", tensor.name)};
-    }
-    if (!names.insert(tensor.name).second) {
-      return Error{fmt::format("safetensors: tensor '{}' given twice", tensor.name)};
-    }
-    auto count = checked_element_count(tensor.shape);
-    if (!count) {
-      return Error{
-          fmt::format("safetensors: tensor '{}': shape {} has a negative dimension or "
-                      "overflows",
-                      tensor.name, shape_text(tensor.shape))};
-    }
-    if (*count != tensor.values.size()) {
-      return Error{
-          fmt::format("safetensors: tensor '{}': shape {} has {} elements but {} values given",
-                      tensor.name, shape_text(tensor.shape), *count, tensor.values.size())};
-    }
-    const std::uint64_t bytes = *count * element_size;  // values.size() bounds it
-    header[tensor.name] = {{"dtype", std::string(dtype_name(dtype))},
-                           {"shape", tensor.shape},
-                           {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
-  }
-  auto out = assemble(header, static_cast<std::size_t>(offset));
-  if (!out) return out;
-  Bytes& bytes = out.value();
-  for (const auto& tensor : tensors) {
-    for (float value : tensor.values) {
-      switch (dtype) {
-        case DType::kF32: {
-          auto bits = f32_bits(value);
-          for (int b = 0; b < 4; ++b) bytes.push_back(static_cast<std::uint8_t>(bits >> (8 * b)));
-          break;
-        }
-        case DType::kF16: {
-          auto bits = f32_to_f16(value);
-          bytes.push_back(static_cast<std::uint8_t>(bits));
-          bytes.push_back(static_cast<std::uint8_t>(bits >> 8));
-          break;
-        }
-        default: {  // BF16
-          auto bits = f32_to_bf16(value);
-          bytes.push_back(static_cast<std::uint8_t>(bits));
-          bytes.push_back(static_cast<std::uint8_t>(bits >> 8));
-          break;
-        }
-      }
-    }
-  }
-  return out;
-}
-
-Result<Bytes> encode_safetensors(const SafetensorsFile& file) {
-  nlohmann::json header = nlohmann::json::object();
-  if (!file.metadata.empty()) header[std::string(kMetadataKey)] = metadata_json(file.metadata);
-  std::set<std::string> names;
-  std::uint64_t offset = 0;
-  for (const auto& tensor : file.tensors) {
-    if (tensor.name.empty() || tensor.name == kMetadataKey || !names.insert(tensor.name).second) {
-      return Error{
-          fmt::format("safetensors: tensor name '{}' is empty, reserved or repeated", tensor.name)};
-    }
-    auto count = checked_element_count(tensor.shape);
-    auto bytes = count ? checked_mul(*count, dtype_size(tensor.dtype)) : std::nullopt;
-    if (!bytes || tensor.end < tensor.begin || tensor.end > file.buffer.size() ||
-        tensor.end - tensor.begin != *bytes) {
-      return Error{
-          fmt::format("safetensors: tensor '{}': data_offsets do not match its shape and "
-                      "the buffer",
-                      tensor.name)};
-    }
-    header[tensor.name] = {{"dtype", std::string(dtype_name(tensor.dtype))},
-                           {"shape", tensor.shape},
-                           {"data_offsets", {offset, offset + *bytes}}};
-    offset += *bytes;
-  }
-  auto out = assemble(header, static_cast<std::size_t>(offset));
-  if (!out) return out;
-  for (const auto& tensor : file.tensors) {
-    out.value().insert(out.value().end(),
-                       file.buffer.begin() + static_cast<std::ptrdiff_t>(tensor.begin),
-                       file.buffer.begin() + static_cast<std::ptrdiff_t>(tensor.end));
-  }
-  return out;
-}
-
-Status write_safetensors_file(const std::filesystem::path& path,
-                              const std::vector<TensorToWrite>& tensors,
-                              const std::map<std::string, std::string>& metadata, DType dtype) {
-  auto bytes = encode_safetensors(tensors, metadata, dtype);
-  if (!bytes) return bytes.error();
-  return write_file_atomic(path, bytes.value(), {.mode = 0644, .overwrite = true});
-}
-
-float f16_to_f32(std::uint16_t bits) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(bits & 0x8000u) << 16;
-  const std::uint32_t exponent = (bits >> 10) & 0x1fu;
-  std::uint32_t mantissa = bits & 0x3ffu;
-  std::uint32_t out = 0;
-  if (exponent == 0x1f) {  // inf or NaN: keep the payload
-    out = sign | 0x7f800000u | (mantissa << 13);
-  } else if (exponent != 0) {
-    out = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-  } else if (mantissa == 0) {
-    out = sign;
-  } else {  // subnormal: normalise (the value is mantissa x 2^-24)
-    int shift = 0;
-    while ((mantissa & 0x400u) == 0) {
-      mantissa <<= 1;
-      ++shift;
-    }
-    mantissa &= 0x3ffu;
-    out = sign | (static_cast<std::uint32_t>(127 - 15 + 1 - shift) << 23) | (mantissa << 13);
-  }
-  return std::bit_cast<float>(out);
-}
-
-std::uint16_t f32_to_f16(float value) {
-  const std::uint32_t bits = f32_bits(value);
-  const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000u);
-  const std::uint32_t exponent = (bits >> 23) & 0xffu;
-  const std::uint32_t mantissa = bits & 0x7fffffu;
-  if (exponent == 0xff) {  // inf stays inf; NaN stays a (quiet) NaN with its top payload bits
-    if (mantissa == 0) return static_cast<std::uint16_t>(sign | 0x7c00u);
-    return static_cast<std::uint16_t>(sign | 0x7e00u | (mantissa >> 13));
-  }
-  const int unbiased = static_cast<int>(exponent) - 127;
-  if (unbiased > 15) return static_cast<std::uint16_t>(sign | 0x7c00u);  // overflow to inf
-  if (unbiased >= -14) {
-    // Normal half: drop 13 mantissa bits, rounding to nearest even; a carry into the exponent
-    // is the correct result (up to inf).
-    std::uint32_t half = (static_cast<std::uint32_t>(unbiased + 15) << 10) | (mantissa >> 13);
-    const std::uint32_t rest = mantissa & 0x1fffu;
-    if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;
-    return static_cast<std::uint16_t>(sign | half);
-  }
-  if (unbiased < -25) return sign;  // below half the smallest subnormal: rounds to zero
-  // Subnormal half: the value is (1.mantissa) x 2^unbiased = m x 2^-24 with m shifted out.
-  const std::uint32_t full = mantissa | 0x800000u;
-  const auto shift = static_cast<std::uint32_t>(-unbiased - 14 + 13);  // 14..24
-  std::uint32_t half = full >> shift;
-  const std::uint32_t rest = full & ((1u << shift) - 1u);
-  const std::uint32_t halfway = 1u << (shift - 1);
-  if (rest > halfway || (rest == halfway && (half & 1u))) ++half;
-  return static_cast<std::uint16_t>(sign | half);
-}
-
-float bf16_to_f32(std::uint16_t bits) {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
-}
-
-std::uint16_t f32_to_bf16(float value) {
-  const std::uint32_t bits = f32_bits(value);
-  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x7fffffu) != 0) {
-    return static_cast<std::uint16_t>((bits >> 16) | 0x0040u);  // NaN: quiet, never inf
-  }
-  // Round to nearest even; a carry into the exponent rounds up to inf where it must.
-  const std::uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
-  return static_cast<std::uint16_t>((bits + rounding) >> 16);
 }
 
 }  // namespace bftgate::validation

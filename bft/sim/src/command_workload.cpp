@@ -283,7 +283,7 @@ class CommandSimulation {
     h.process_scheduled = false;
     if (!h.up || h.inbox.empty()) return;
     // A straggler's loop waits before each message, holding no core (a sleep, as select() in
-    // seed 004), then handles it.
+    // Antoniadis et al.), then handles it.
     if (w_.straggler && *w_.straggler == h.id && h.inbox.front() && !h.waited) {
       h.waited = true;
       h.busy_until = now_ + microseconds(std::uniform_real_distribution<double>(

@@ -85,4 +85,31 @@ void Simulation::check_convergence() {
   }
 }
 
+void Simulation::fetched(std::uint32_t index, std::uint64_t version) {
+  auto& node = fleet_[index];
+  const auto* a = adapter(version);
+  // What the store hands over is checked against the certified digest before anything loads,
+  // by the node's own check.
+  auto received = artifact_digest(version, a != nullptr && a->tampered_artifact);
+  if (!node.fetching_release->check_digest(received, a != nullptr ? a->size_bytes : 0)) {
+    ++result_.refused_loads;
+    node.fetching.reset();
+    return;
+  }
+  schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.fleet.swap_ms * 1000)),
+           EventKind::kSwapped, index, version);
+}
+
+void Simulation::swapped(std::uint32_t index, std::uint64_t version) {
+  auto& node = fleet_[index];
+  // What the node loads: the bytes the store handed over.
+  const auto* a = adapter(version);
+  auto digest = artifact_digest(version, a != nullptr && a->tampered_artifact);
+  node.fetching.reset();
+  checker_.on_load(index, node.serving, node.fetching_release->certificate(), digest);
+  if (version <= node.serving) return;
+  node.serving = version;
+  check_convergence();
+}
+
 }  // namespace bftgate::sim::detail

@@ -208,4 +208,52 @@ void Simulation::cast_vote(ReplicaHost& host, std::uint64_t version) {
   host.validating.erase(job);
 }
 
+void Simulation::tick(ReplicaHost& host) {
+  if (!host.up) return;
+  for (std::size_t k = 0; k < host.instances.size(); ++k) {
+    host.instances[k].replica->tick(now_);
+    handle_ready(host, k);
+  }
+  schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.timing.tick_ms * 1000)),
+           EventKind::kTick, host.id);
+}
+
+void Simulation::recover(ReplicaHost& host) {
+  if (host.up) return;
+  host.up = true;
+  host.validating.clear();
+  host.votes.emplace(host.id, *host.vote_key, host.strategy.get());
+  for (std::size_t k = 0; k < host.instances.size(); ++k) {
+    auto& instance = host.instances[k];
+    auto disk = std::move(instance.disk);
+    instance = make_instance(host);
+    instance.replica->restore(disk);
+    host.checkers[k].restored(disk);
+    instance.disk = std::move(disk);
+    instance.synced = instance.disk.size();
+    // Recovery must rebuild exactly the state the replica had executed.
+    if (honest(host.id)) {
+      checker_.on_state(host.id, instance.replica->last_executed(), instance.app->log_head_hash());
+    }
+  }
+  schedule(now_, EventKind::kTick, host.id);
+}
+
+void Simulation::submit(std::uint64_t version) {
+  const auto* a = adapter(version);
+  auto op = bft::make_propose(*operator_key_, config_.cluster_id, config_.epoch, a->version,
+                              artifact_digest(a->version, false), a->size_bytes,
+                              fmt::format("sim://store/adapter-{}", a->version));
+  client_submit(clients_.at(bft::kOperatorPrincipal), std::move(op));
+}
+
+void Simulation::client_retry(Client& client, std::uint64_t request_id) {
+  auto it = client.outstanding.find(request_id);
+  if (it == client.outstanding.end() || it->second.done) return;
+  if (client.colocated_with != kNoReplica && !hosts_[client.colocated_with].up) return;
+  client_send_all(client, it->second.request);
+  schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kClientRetry, client.id,
+           request_id);
+}
+
 }  // namespace bftgate::sim::detail

@@ -172,64 +172,24 @@ void Simulation::process(const Event& event) {
     case EventKind::kDeliver:
       deliver(event);
       break;
-    case EventKind::kTick: {
-      auto& host = hosts_[event.target];
-      if (!host.up) break;
-      for (std::size_t k = 0; k < host.instances.size(); ++k) {
-        host.instances[k].replica->tick(now_);
-        handle_ready(host, k);
-      }
-      schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.timing.tick_ms * 1000)),
-               EventKind::kTick, host.id);
+    case EventKind::kTick:
+      tick(hosts_[event.target]);
       break;
-    }
     case EventKind::kCrash:
       crash(hosts_[event.target], /*power_loss=*/event.arg != 0);
       break;
-    case EventKind::kRecover: {
-      auto& host = hosts_[event.target];
-      if (host.up) break;
-      host.up = true;
-      host.validating.clear();
-      host.votes.emplace(host.id, *host.vote_key, host.strategy.get());
-      for (std::size_t k = 0; k < host.instances.size(); ++k) {
-        auto& instance = host.instances[k];
-        auto disk = std::move(instance.disk);
-        instance = make_instance(host);
-        instance.replica->restore(disk);
-        host.checkers[k].restored(disk);
-        instance.disk = std::move(disk);
-        instance.synced = instance.disk.size();
-        // Recovery must rebuild exactly the state the replica had executed.
-        if (honest(host.id)) {
-          checker_.on_state(host.id, instance.replica->last_executed(),
-                            instance.app->log_head_hash());
-        }
-      }
-      schedule(now_, EventKind::kTick, host.id);
+    case EventKind::kRecover:
+      recover(hosts_[event.target]);
       break;
-    }
-    case EventKind::kSubmit: {
-      const auto* a = adapter(event.arg);
-      auto op = bft::make_propose(*operator_key_, config_.cluster_id, config_.epoch, a->version,
-                                  artifact_digest(a->version, false), a->size_bytes,
-                                  fmt::format("sim://store/adapter-{}", a->version));
-      client_submit(clients_.at(bft::kOperatorPrincipal), std::move(op));
+    case EventKind::kSubmit:
+      submit(event.arg);
       break;
-    }
     case EventKind::kValidated:
       cast_vote(hosts_[event.target], event.arg);
       break;
-    case EventKind::kClientRetry: {
-      auto& client = clients_.at(event.target);
-      auto it = client.outstanding.find(event.arg);
-      if (it == client.outstanding.end() || it->second.done) break;
-      if (client.colocated_with != kNoReplica && !hosts_[client.colocated_with].up) break;
-      client_send_all(client, it->second.request);
-      schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kClientRetry, client.id,
-               event.arg);
+    case EventKind::kClientRetry:
+      client_retry(clients_.at(event.target), event.arg);
       break;
-    }
     case EventKind::kPoll:
       poll(event.target);
       break;
@@ -237,34 +197,12 @@ void Simulation::process(const Event& event) {
       sample_fleet();
       schedule(now_ + seconds(scenario_.fleet.sample_interval_s), EventKind::kSample, 0);
       break;
-    case EventKind::kFetched: {
-      auto& node = fleet_[event.target];
-      const auto* a = adapter(event.arg);
-      // What the store hands over is checked against the certified digest before anything
-      // loads, by the node's own check.
-      auto received = artifact_digest(event.arg, a != nullptr && a->tampered_artifact);
-      if (!node.fetching_release->check_digest(received, a != nullptr ? a->size_bytes : 0)) {
-        ++result_.refused_loads;
-        node.fetching.reset();
-        break;
-      }
-      schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.fleet.swap_ms * 1000)),
-               EventKind::kSwapped, event.target, event.arg);
+    case EventKind::kFetched:
+      fetched(event.target, event.arg);
       break;
-    }
-    case EventKind::kSwapped: {
-      auto& node = fleet_[event.target];
-      auto version = event.arg;
-      // What the node loads: the bytes the store handed over.
-      const auto* a = adapter(version);
-      auto digest = artifact_digest(version, a != nullptr && a->tampered_artifact);
-      node.fetching.reset();
-      checker_.on_load(event.target, node.serving, node.fetching_release->certificate(), digest);
-      if (version <= node.serving) break;
-      node.serving = version;
-      check_convergence();
+    case EventKind::kSwapped:
+      swapped(event.target, event.arg);
       break;
-    }
   }
 }
 

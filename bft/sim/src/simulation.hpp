@@ -190,8 +190,14 @@ class Simulation {
                 MessagePtr message = nullptr) {
     queue_.push(at, Event{kind, target, arg, std::move(message)});
   }
-  void process(const Event& event);
+  void process(const Event& event);  // dispatches each event to one of:
   void deliver(const Event& event);
+  void tick(ReplicaHost& host);
+  void recover(ReplicaHost& host);
+  void submit(std::uint64_t version);
+  void client_retry(Client& client, std::uint64_t request_id);
+  void fetched(std::uint32_t node, std::uint64_t version);
+  void swapped(std::uint32_t node, std::uint64_t version);
   void handle_ready(ReplicaHost& host, std::size_t instance);
   bool maybe_compact(Instance& instance);
   void crash(ReplicaHost& host, bool power_loss = false);

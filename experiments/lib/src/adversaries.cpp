@@ -1,6 +1,6 @@
 // The `adversaries` experiment: every Byzantine strategy of the registry, with 0 to f+1
 // Byzantine validators, at n = 4, 7 and 10, in BFT mode (2f+1 of 3f+1) and in CFT mode (a
-// majority, seed 000's gate) at equal n, in the simulator.
+// majority, Vaidyanathan's gate) at equal n, in the simulator.
 //
 // The Byzantine validators are the first b ids (so the first primary is one of them). Three
 // adapters are submitted: two that every honest validator passes, and between them a bad one

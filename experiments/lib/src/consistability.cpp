@@ -1,7 +1,7 @@
-// The `consistability` experiment (seed 001): which consistency class the serving fleet provides
-// under each failure scenario, as a fraction of time, and CProb per class for a failure-scenario
-// distribution FProb. A stream of adapters (one of them bad) is released to the fleet; every
-// 100 ms the run records what each node serves.
+// The `consistability` experiment (Aiyer et al.): which consistency class the serving fleet
+// provides under each failure scenario, as a fraction of time, and CProb per class for a
+// failure-scenario distribution FProb. A stream of adapters (one of them bad) is released to the
+// fleet; every 100 ms the run records what each node serves.
 //
 // Classes, nested (so the CProbs of one strategy sum to more than 1):
 //   single-certified     every node serves the newest certified version
@@ -10,7 +10,7 @@
 //   none (the empty set) a node serves an uncertified adapter, or no certified version is
 //                        reachable (the fleet is cut off from the validators)
 // For the rolling update, which certifies nothing, a version counts as certified when it is a
-// passing adapter: what a gate would have certified. Seed 000's gate as written is the same
+// passing adapter: what a gate would have certified. Vaidyanathan's gate as written is the same
 // register with a majority (CFT) quorum: 4 of 7 instead of 5.
 #include <fmt/format.h>
 
@@ -186,8 +186,8 @@ class Consistability final : public Experiment {
  public:
   std::string_view name() const override { return "consistability"; }
   std::string_view description() const override {
-    return "seed 001: time in each consistency class per failure scenario, and CProb per class "
-           "for an FProb, for bftgate, seed 000's CFT gate and an ungated rolling update";
+    return "Aiyer et al.: time in each consistency class per failure scenario, and CProb per class "
+           "for an FProb, for bftgate, Vaidyanathan's CFT gate and an ungated rolling update";
   }
 
   json config(Size size) const override {
@@ -225,7 +225,7 @@ class Consistability final : public Experiment {
     auto seed = params.at("seed").get<std::uint64_t>();
     if (params.at("strategy") == "rolling")
       return {{"classes", class_fractions(rolling_update(s, seed))}};
-    // Seed 000 as written: the same replicated register, a majority (CFT) quorum.
+    // Vaidyanathan as written: the same replicated register, a majority (CFT) quorum.
     if (params.at("strategy") == "seed000") s.fault_model = FaultModel::kCft;
     auto result = sim::simulate(s, seed);
     json out = {{"classes", class_fractions(result.fleet_samples)},

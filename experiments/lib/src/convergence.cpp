@@ -1,6 +1,6 @@
-// The `convergence` experiment (seed 000): how long from a passing adapter's submission until
+// The `convergence` experiment (Vaidyanathan): how long from a passing adapter's submission until
 // every live inference node serves it, against two bounds:
-//   seed 000's:  max_i V_i + P + S/B                   (the slowest validator, as written)
+//   Vaidyanathan's:  max_i V_i + P + S/B                   (the slowest validator, as written)
 //   quorum:      t_GST + V_(q) + C + P + S/B + L + swap (the q-th fastest live validator)
 // where V_i are the validation times of the live validators, q = the certificate quorum (2f+1),
 // P the poll interval, S/B the transfer, L the largest one-way latency after GST, and C the
@@ -132,8 +132,8 @@ class Convergence final : public Experiment {
  public:
   std::string_view name() const override { return "convergence"; }
   std::string_view description() const override {
-    return "seed 000: time from submission to the whole fleet serving a passing adapter, "
-           "against seed 000's bound and the quorum bound";
+    return "Vaidyanathan: time from submission to the whole fleet serving a passing adapter, "
+           "against Vaidyanathan's bound and the quorum bound";
   }
 
   json config(Size size) const override {
@@ -272,7 +272,7 @@ class Convergence final : public Experiment {
         "(simulator, {} runs).\n\n"
         "Bounds, with V_i the validation times of the live validators, P the poll interval, S/B "
         "the transfer, L the largest one-way latency after GST:\n\n"
-        "- seed 000: max_i V_i + P + S/B (the slowest validator, no consensus or swap time).\n"
+        "- Vaidyanathan: max_i V_i + P + S/B (the slowest validator, no consensus or swap time).\n"
         "- quorum: t_GST + V_(q) + C + P + S/B + L + swap, where V_(q) is the q-th smallest "
         "validation time (q = 2f+1, the certificate quorum: a release waits for the q-th vote, "
         "not the slowest), t_GST the time from submission to GST, and C = 12 L + 2 ticks (two "
@@ -280,12 +280,12 @@ class Convergence final : public Experiment {
         "poll's answer), plus, when the network was lossy before GST, one client retry, two "
         "view-change timeouts and one retransmission.\n\n"
         "| measured / bound | p10 | p50 | p99 | max |\n|---|---|---|---|---|\n{}{}\n"
-        "The quorum bound is {:.3f} of seed 000's at the median.\n\n"
+        "The quorum bound is {:.3f} of Vaidyanathan's at the median.\n\n"
         "- quorum-bound violations after GST: **{}** (must be 0)\n"
         "- seed-000-bound violations: {} of {} converged runs (it leaves out consensus and "
         "swap time)\n"
         "- runs that did not converge: {}; runs with a simulator invariant violation: {}\n",
-        records.size(), row("seed 000", ratio_seed000), row("quorum", ratio_quorum),
+        records.size(), row("Vaidyanathan", ratio_seed000), row("quorum", ratio_quorum),
         sim::percentile(tightening, 0.5), quorum_violations, seed000_violations,
         ratio_seed000.size(), unconverged, sim_violations);
     return summary;

@@ -123,7 +123,7 @@ class ConvergenceReal final : public Experiment {
  public:
   std::string_view name() const override { return "convergence-real"; }
   std::string_view description() const override {
-    return "seed 000's convergence on real processes (local cluster, stand-in validation) and "
+    return "Vaidyanathan's convergence on real processes (local cluster, stand-in validation) and "
            "the simulator's prediction error";
   }
   bool exclusive(const json&) const override { return true; }

@@ -1,9 +1,9 @@
-// The `exposure` experiment (seed 000's motivation): how much traffic a bad adapter reaches under
-// four release strategies, with Byzantine validators voting PASS on everything.
+// The `exposure` experiment (Vaidyanathan's motivation): how much traffic a bad adapter reaches
+// under four release strategies, with Byzantine validators voting PASS on everything.
 //   rolling   no gate: every adapter reaches the fleet in batches (10% of the nodes every 2 s)
 //   canary    5% of the nodes first; one validator judges it; then everyone, or the canaries
 //             roll back
-//   seed000   the gate as seed 000 writes it: a majority (CFT) quorum of PASS votes
+//   seed000   the gate as Vaidyanathan writes it: a majority (CFT) quorum of PASS votes
 //   bftgate   the BFT gate: 2f+1 of 3f+1
 // The gates run in the simulator (7 validators); rolling and canary are timed models. Six
 // adapters are submitted 20 s apart; two are bad in a way one honest validator misses (its suite
@@ -198,8 +198,8 @@ class ExposureExperiment final : public Experiment {
  public:
   std::string_view name() const override { return "exposure"; }
   std::string_view description() const override {
-    return "seed 000's motivation: requests served by bad adapters, mixed-version time and "
-           "rollout time for rolling, canary, seed 000's CFT gate and bftgate's BFT gate";
+    return "Vaidyanathan's motivation: requests served by bad adapters, mixed-version time and "
+           "rollout time for rolling, canary, Vaidyanathan's CFT gate and bftgate's BFT gate";
   }
 
   json config(Size size) const override {

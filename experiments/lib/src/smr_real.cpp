@@ -262,8 +262,8 @@ json run_pbft_real_backlog(const json& params) {
 }
 
 // The same workload on a real 3-member etcd cluster (Raft): the client puts through the leader
-// (seed 004 put the client beside the leader), one follower is the straggler (its incoming peer
-// traffic waits 0-500 us per chunk), the other crashes at command 450. Peer bytes per command
+// (Antoniadis et al. put the client beside the leader), one follower is the straggler (its incoming
+// peer traffic waits 0-500 us per chunk), the other crashes at command 450. Peer bytes per command
 // stand in for its SMR cost: etcd does not expose its messages.
 json run_etcd_real(const json& params) {
   const auto scenario = params.at("scenario").get<std::string>();

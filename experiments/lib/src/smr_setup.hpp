@@ -1,5 +1,6 @@
-// The shared setup of the smr-vs-consensus experiment (smr_vs_consensus.cpp) and its runs on
-// real processes (smr_real.cpp): seed 004's workload and where its faults go.
+// The shared setup of the smr-vs-consensus experiment (smr_vs_consensus.cpp), its simulated runs
+// (smr_sim.cpp) and its runs on real processes (smr_real.cpp): Antoniadis et al.'s workload and
+// where its faults go.
 #pragma once
 
 #include <chrono>

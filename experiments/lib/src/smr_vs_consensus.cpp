@@ -1,7 +1,7 @@
-// The `smr-vs-consensus` experiment (seed 004): what an SMR command costs next to its consensus
-// instance, on bftgate's PBFT core with n = 4 (sim/command_workload.hpp).
+// The `smr-vs-consensus` experiment (Antoniadis et al.): what an SMR command costs next to its
+// consensus instance, on bftgate's PBFT core with n = 4 (sim/command_workload.hpp).
 //   series   1,000 commands through a pipeline of 10 (64, 128), per command: the consensus cost,
-//            the SMR cost and the latency, in seed 004's three scenarios:
+//            the SMR cost and the latency, in Antoniadis et al.'s three scenarios:
 //              graceful   no fault;
 //              straggler  backup 3 delays each message it processes by 0-500 us;
 //              switch     as straggler, and backup 1 crashes at command 450, so the quorum needs
@@ -11,20 +11,16 @@
 //            whole log) against checkpoint state transfer (checkpoints every 16).
 // The same series and a backlog also run on real processes, bftgate's validators and a real etcd
 // side by side (smr_real.cpp); each real PBFT run carries the simulator's prediction of it.
-// The summary drops the first 100 and the last 50 commands, as seed 004 does.
+// The summary drops the first 100 and the last 50 commands, as Antoniadis et al. does.
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cmath>
-#include <thread>
+#include <string>
 
-#include "bftgate/core/replica.hpp"
-#include "bftgate/crypto/ed25519.hpp"
 #include "bftgate/experiments/experiments.hpp"
-#include "bftgate/runtime/validator/validator_daemon.hpp"
 #include "bftgate/sim/aggregate.hpp"
-#include "bftgate/sim/command_workload.hpp"
 #include "smr_setup.hpp"
+#include "smr_sim.hpp"
 
 namespace bftgate::experiments {
 
@@ -32,196 +28,11 @@ using nlohmann::json;
 
 namespace {
 
-using namespace smr;  // the shared setup (smr_setup.hpp)
+using namespace smr;  // the shared setup (smr_setup.hpp) and the simulated runs (smr_sim.hpp)
 
-// seed 004's LibPaxos means on one machine (Section 4.2), for the comparison in the summary.
+// Antoniadis et al.'s LibPaxos means on one machine (Section 4.2), for the comparison in the
+// summary.
 constexpr double kPaperGracefulMs = 5.590, kPaperStragglerMs = 5.005, kPaperSwitchMs = 10.730;
-
-// What a message costs a replica in the simulator (CommandWorkload's cost fields), from JSON.
-void apply_model(const json& model, sim::CommandWorkload& w) {
-  w.message_us = model.at("message_us").get<double>();
-  w.verify_us = model.at("verify_us").get<double>();
-  w.sign_us = model.at("sign_us").get<double>();
-  w.ns_per_byte = model.at("ns_per_byte").get<double>();
-  w.cores = model.at("cores").get<std::size_t>();
-}
-
-sim::CommandWorkload series_workload(const std::string& scenario, std::size_t pipeline,
-                                     const json& model) {
-  sim::CommandWorkload w;
-  apply_model(model, w);
-  w.replicas = kReplicas;
-  w.commands = kCommands;
-  w.pipeline = pipeline;
-  // The window holds two pipelines: the primary never waits for a checkpoint.
-  w.checkpoint_interval = 16;
-  w.watermark_window = std::max<std::uint64_t>(256, 2 * pipeline + 32) / 16 * 16;
-  if (scenario != "graceful") w.straggler = kStraggler;
-  if (scenario == "switch") {
-    w.crash = kCrashed;
-    w.crash_at_command = kSwitchAt;
-  }
-  return w;
-}
-
-// The protocol settings `bftgate validator` runs with (the core's defaults, as the daemon
-// takes them), for predicting real runs: batches, the window, view-change and retransmission
-// timers, its tick.
-void as_validator_runs_it(sim::CommandWorkload& w) {
-  const bft::ReplicaOptions defaults;
-  w.max_batch = defaults.max_batch;
-  w.max_in_flight = defaults.max_in_flight;
-  w.checkpoint_interval = defaults.checkpoint_interval;
-  w.watermark_window = defaults.watermark_window;
-  w.view_change_timeout_ms = static_cast<double>(defaults.view_change_timeout.count()) / 1000;
-  w.retransmit_ms = static_cast<double>(defaults.retransmit_interval.count()) / 1000;
-  w.tick_ms = static_cast<double>(runtime::ValidatorOptions{}.tick.count());
-  w.client_retry_ms = kClientRetryMs;
-  w.client_sends_to_all = true;  // as runtime::RequestPipeline
-}
-
-sim::CommandWorkload backlog_workload(const std::string& catch_up, std::uint64_t missed,
-                                      const json& model) {
-  sim::CommandWorkload w;
-  apply_model(model, w);
-  w.replicas = kReplicas;
-  w.commands = missed + kAfterBacklog;
-  w.pipeline = 10;
-  w.isolated = kStraggler;
-  w.crash = kCrashed;
-  w.crash_at_command = missed;
-  if (catch_up == "log-replay") {
-    // Checkpoints so rare that peers still hold every committed batch the replica missed.
-    w.checkpoint_interval = 8192;
-    w.watermark_window = 16384;
-  } else {
-    w.checkpoint_interval = 16;
-    w.watermark_window = 256;
-  }
-  return w;
-}
-
-double mean(const std::vector<double>& v) {
-  double sum = 0;
-  for (double x : v) sum += x;
-  return v.empty() ? 0.0 : sum / static_cast<double>(v.size());
-}
-
-double stddev(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
-  const double m = mean(v);
-  double sum = 0;
-  for (double x : v) sum += (x - m) * (x - m);
-  return std::sqrt(sum / static_cast<double>(v.size() - 1));
-}
-
-json run_series(const json& params) {
-  const auto scenario = params.at("scenario").get<std::string>();
-  auto w = series_workload(scenario, params.at("pipeline").get<std::size_t>(), params.at("model"));
-  if (params.value("protocol", "") == "validator") as_validator_runs_it(w);
-  auto r = sim::run_commands(w, params.at("seed").get<std::uint64_t>());
-  if (!r.violations.empty()) throw std::runtime_error(r.violations.front());
-  json consensus = json::array(), smr = json::array(), catch_up = json::array(),
-       latency_ms = json::array();
-  for (const auto& c : r.commands) {
-    consensus.push_back(c.consensus_messages);
-    smr.push_back(c.smr_messages);
-    catch_up.push_back(c.smr_catch_up_messages);
-    latency_ms.push_back((c.completed_s - c.submitted_s) * 1000);
-  }
-  return {{"completed", r.completed},
-          {"commands", r.commands.size()},
-          {"consensus_messages", consensus},
-          {"smr_messages", smr},
-          {"smr_catch_up_messages", catch_up},
-          {"latency_ms", latency_ms},
-          {"view_changes", r.view_changes},
-          {"state_transfers", r.state_transfers},
-          {"catch_ups", r.catch_ups},
-          {"max_queue", r.max_queue},
-          {"duration_s", r.end_s}};
-}
-
-// The spike: the costliest command among the pipeline's worth after the rejoin.
-json run_backlog(const json& params) {
-  const auto missed = params.at("missed").get<std::uint64_t>();
-  const auto w =
-      backlog_workload(params.at("catch_up").get<std::string>(), missed, params.at("model"));
-  auto r = sim::run_commands(w, params.at("seed").get<std::uint64_t>());
-  if (!r.violations.empty()) throw std::runtime_error(r.violations.front());
-  if (!r.completed) throw std::runtime_error("the commands after the rejoin did not complete");
-  std::size_t spike = missed;
-  double worst_latency_ms = 0;
-  for (std::size_t i = missed; i < missed + 2 * w.pipeline && i < r.commands.size(); ++i) {
-    if (r.commands[i].smr_messages > r.commands[spike].smr_messages) spike = i;
-    worst_latency_ms =
-        std::max(worst_latency_ms, (r.commands[i].completed_s - r.commands[i].submitted_s) * 1000);
-  }
-  std::vector<double> before;
-  for (std::size_t i = kWarmUp; i < missed; ++i) {
-    before.push_back((r.commands[i].completed_s - r.commands[i].submitted_s) * 1000);
-  }
-  const auto& c = r.commands[spike];
-  return {{"spike_command", spike + 1},
-          {"spike_smr_messages", c.smr_messages},
-          {"spike_catch_up_messages", c.smr_catch_up_messages},
-          {"spike_smr_bytes", c.smr_bytes},
-          {"spike_latency_ms", worst_latency_ms},
-          {"latency_before_ms", sim::percentile(before, 0.5)},
-          {"state_transfers", r.state_transfers},
-          {"catch_ups", r.catch_ups}};
-}
-
-// Per series run, over the measured commands [warm-up, end - cool-down): the switch's spike and
-// the latency before and after it.
-struct SeriesFigures {
-  double latency_mean_ms = 0, latency_sd_ms = 0;
-  double consensus_mean = 0, smr_mean = 0;
-  std::uint64_t spike_command = 0;  // 1-based; 0: not a switch run
-  double spike_smr = 0, spike_consensus = 0, spike_latency_ms = 0;
-  double before_ms = 0, after_ms = 0;  // mean latency before the switch and after the spike
-};
-
-// A run without message costs (etcd's) has as its spike the slowest command after the switch.
-SeriesFigures figures_of(const json& params, const json& result) {
-  SeriesFigures f;
-  const auto& latency = result.at("latency_ms");
-  const bool costs = result.contains("smr_messages");
-  const auto n = latency.size();
-  const auto end = n > kCoolDown ? n - kCoolDown : 0;
-  std::vector<double> lat, cons, smrs;
-  for (std::size_t i = kWarmUp; i < end; ++i) {
-    lat.push_back(latency[i].get<double>());
-    if (!costs) continue;
-    cons.push_back(result.at("consensus_messages")[i].get<double>());
-    smrs.push_back(result.at("smr_messages")[i].get<double>());
-  }
-  f.latency_mean_ms = mean(lat);
-  f.latency_sd_ms = stddev(lat);
-  f.consensus_mean = mean(cons);
-  f.smr_mean = mean(smrs);
-  if (params.at("scenario") != "switch" || n <= kSwitchAt) return f;
-  const auto pipeline = params.at("pipeline").get<std::size_t>();
-  const auto& by = costs ? result.at("smr_messages") : latency;
-  std::size_t spike = kSwitchAt;
-  for (std::size_t i = kSwitchAt; i < std::min(n, kSwitchAt + 2 * pipeline); ++i) {
-    if (by[i].get<double>() > by[spike].get<double>()) spike = i;
-  }
-  f.spike_command = spike + 1;
-  if (costs) {
-    f.spike_smr = result.at("smr_messages")[spike].get<double>();
-    f.spike_consensus = result.at("consensus_messages")[spike].get<double>();
-  }
-  f.spike_latency_ms = latency[spike].get<double>();
-  std::vector<double> before, after;
-  for (std::size_t i = kWarmUp; i < kSwitchAt; ++i) before.push_back(latency[i].get<double>());
-  // After the drain: from two pipelines past the spike on.
-  for (std::size_t i = spike + 2 * pipeline; i < end; ++i)
-    after.push_back(latency[i].get<double>());
-  f.before_ms = mean(before);
-  f.after_ms = mean(after);
-  return f;
-}
 
 std::string system_of(const std::string& kind) {
   if (kind == "series") return "PBFT, simulated";
@@ -229,72 +40,12 @@ std::string system_of(const std::string& kind) {
   return "Raft (etcd), real processes";
 }
 
-// The simulator's cost model with this machine's Ed25519 costs (medians of many signs and
-// verifies of a protocol-sized message) and its cores: what it predicts a real run with.
-json measured_model(double message_us) {
-  constexpr int kSamples = 300;
-  auto key = crypto::SecretKey::generate();
-  const Bytes body(160, 0x5a);
-  std::vector<double> sign_us, verify_us;
-  crypto::Signature signature;
-  for (int i = 0; i < kSamples; ++i) {
-    auto start = Clock::now();
-    signature = key.sign(crypto::Domain::kProtocolMessage, body);
-    sign_us.push_back(seconds_between(start, Clock::now()) * 1e6);
-    start = Clock::now();
-    if (!crypto::verify(key.public_key(), crypto::Domain::kProtocolMessage, body, signature))
-      throw std::runtime_error("a fresh signature did not verify");
-    verify_us.push_back(seconds_between(start, Clock::now()) * 1e6);
-  }
-  return {{"message_us", message_us},
-          {"verify_us", sim::percentile(verify_us, 0.5)},
-          {"sign_us", sim::percentile(sign_us, 0.5)},
-          {"ns_per_byte", 1},
-          {"cores", std::max(1u, std::thread::hardware_concurrency())}};
-}
-
-// A real run with the simulator's prediction for it and the prediction's relative error on the
-// headline figure, the mean latency.
-json with_prediction(const json& params, json real) {
-  json sim_params = params;
-  sim_params["kind"] = "series";
-  sim_params["model"] = measured_model(params.at("prediction_message_us").get<double>());
-  sim_params["protocol"] = "validator";
-  const auto predicted = run_series(sim_params);
-  const auto p = figures_of(sim_params, predicted);
-  const auto m = figures_of(params, real);
-  real["prediction"] = {{"model", sim_params["model"]},
-                        {"view_changes", predicted.at("view_changes")},
-                        {"latency_mean_ms", p.latency_mean_ms},
-                        {"spike_latency_ms", p.spike_latency_ms},
-                        {"latency_after_ms", p.after_ms}};
-  real["relative_error"] = (p.latency_mean_ms - m.latency_mean_ms) / m.latency_mean_ms;
-  return real;
-}
-
-// A real backlog run with the simulator's prediction of its spike (the validator's protocol
-// settings, this machine's measured costs) and the prediction's relative error.
-json with_backlog_prediction(const json& params, json real) {
-  const auto missed = params.at("missed").get<std::uint64_t>();
-  auto w = backlog_workload("state-transfer", missed,
-                            measured_model(params.at("prediction_message_us").get<double>()));
-  as_validator_runs_it(w);
-  auto r = sim::run_commands(w, params.at("seed").get<std::uint64_t>());
-  if (!r.violations.empty()) throw std::runtime_error(r.violations.front());
-  double worst = 0;
-  for (std::size_t i = missed; i < missed + 20 && i < r.commands.size(); ++i)
-    worst = std::max(worst, (r.commands[i].completed_s - r.commands[i].submitted_s) * 1000);
-  const auto measured = real.at("spike_latency_ms").get<double>();
-  real["prediction"] = {{"spike_latency_ms", worst}, {"state_transfers", r.state_transfers}};
-  real["relative_error"] = (worst - measured) / measured;
-  return real;
-}
-
 class SmrVsConsensus final : public Experiment {
  public:
   std::string_view name() const override { return "smr-vs-consensus"; }
   std::string_view description() const override {
-    return "seed 004: per-command SMR cost vs consensus cost and latency (graceful, straggler, "
+    return "Antoniadis et al.: per-command SMR cost vs consensus cost and latency (graceful, "
+           "straggler, "
            "switch) on the PBFT core, on real validator processes and on a real etcd side by "
            "side, and the catch-up spike against the backlog (simulated, and real with kernel "
            "network faults)";
@@ -443,7 +194,7 @@ class SmrVsConsensus final : public Experiment {
                                     f.spike_consensus, f.spike_latency_ms)
                       : fmt::format("{}, -, {:.1f}", f.spike_command, f.spike_latency_ms);
         step = fmt::format("{:.3f} → {:.3f}", f.before_ms, f.after_ms);
-        // seed 004's claim, on our core: the spike is SMR's, not consensus's.
+        // Antoniadis et al.'s claim, on our core: the spike is SMR's, not consensus's.
         if (kind == "series" &&
             (f.spike_smr < 10 * f.smr_mean || f.spike_consensus > 2 * f.consensus_mean))
           ok = false;
@@ -537,7 +288,8 @@ class SmrVsConsensus final : public Experiment {
         "pre-prepare, prepares, commits, replies; each once per receiver). SMR cost: every "
         "message processed between the previous command's completion and this one's, with what "
         "catch-ups carry.\n\n{}\n"
-        "seed 004's LibPaxos means on one machine: graceful {} ms, straggler {} ms, switch {} "
+        "Antoniadis et al.'s LibPaxos means on one machine: graceful {} ms, straggler {} ms, "
+        "switch {} "
         "ms.\n\n"
         "## The simulator's prediction of the real runs\n\n"
         "The same scenario in the simulator with this machine's measured Ed25519 costs and its "

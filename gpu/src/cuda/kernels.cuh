@@ -1,7 +1,8 @@
-// The CUDA kernels of the serving engine (engine.cu): embedding gather, bias + activation, and the
-// LoRA term y += s·B·(A·x) for a batch whose columns may each use a different adapter slot
-// (SGMV, as in Punica and S-LoRA). Columns are processed in tiles of kTileColumns; when every
-// column of a tile uses the same slot, each A and B element is loaded once for the whole tile.
+// The CUDA kernels of the serving engine (engine_upload.cu, engine_forward.cu): embedding gather,
+// bias + activation, and the LoRA term y += s·B·(A·x) for a batch whose columns may each use a
+// different adapter slot (SGMV, as in Punica and S-LoRA). Columns are processed in tiles of
+// kTileColumns; when every column of a tile uses the same slot, each A and B element is loaded once
+// for the whole tile.
 //
 // Slot layout (one contiguous buffer per slot, so an upload is a single copy): for each layer,
 // A row-major [max_rank, in] (row k contiguous: coalesced shrink) then B column-major

@@ -26,6 +26,9 @@ class JsonObjectReader {
   // `allowed`: the fields it may have; any other is refused.
   JsonObjectReader(const nlohmann::json& object, std::string path,
                    std::initializer_list<std::string_view> allowed);
+  // It reads the object in place: never a temporary that dies before the reader.
+  JsonObjectReader(nlohmann::json&& object, std::string path,
+                   std::initializer_list<std::string_view> allowed) = delete;
 
   bool has(std::string_view key) const;
 

@@ -1,4 +1,4 @@
-// The validation suites a validator runs on a candidate adapter before it votes (seed 000's
+// The validation suites a validator runs on a candidate adapter before it votes (Vaidyanathan's
 // perplexity, reasoning QA and safety checks, plus a user's own command). Thresholds are relative
 // to the base model and come from a JSON config; the verdict is PASS only when every configured
 // suite passes, and the metrics JSON says why.

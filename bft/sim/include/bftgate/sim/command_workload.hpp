@@ -1,11 +1,11 @@
-// An SMR command workload on the real PBFT core (seed 004's Graceful, Straggler and Switch
+// An SMR command workload on the real PBFT core (Antoniadis et al.'s Graceful, Straggler and Switch
 // experiments): one closed-loop client keeps `pipeline` commands outstanding against n replicas
 // that apply them to a small key-value store. Unlike the adapter simulator (simulator.hpp), each
 // replica here is a single-threaded event loop: it processes one message at a time, and each
 // message costs time (per signature checked, per byte, plus a straggler's random delay), so a
 // slow replica builds a queue and falls behind, as a real process does.
 //
-// Per command it measures what seed 004 measures:
+// Per command it measures what Antoniadis et al. measures:
 //   consensus cost  the messages of the command's own consensus instance: the request, the
 //                   pre-prepare, prepares and commits tagged with its sequence number (each counted
 //                   once per receiver: a retransmitted copy is the same message), the replies;
@@ -47,8 +47,8 @@ struct CommandWorkload {
   // Processors the replicas share (0: one each). A replica with work waits for a free one, as
   // processes on one machine do.
   std::size_t cores = 0;
-  // Seed 004's straggler: this replica delays each protocol message it processes by a uniform
-  // random 0 to straggler_delay_us.
+  // Antoniadis et al.'s straggler: this replica delays each protocol message it processes by a
+  // uniform random 0 to straggler_delay_us.
   std::optional<ReplicaId> straggler;
   double straggler_delay_us = 500;
   // Switch: when the client has completed `crash_at_command` commands, this replica crashes.

@@ -7,11 +7,11 @@
 
 namespace bftgate::experiments {
 
-std::unique_ptr<Experiment> make_convergence();       // seed 000's convergence bound
-std::unique_ptr<Experiment> make_consistability();    // seed 001's consistency classes
+std::unique_ptr<Experiment> make_convergence();       // Vaidyanathan's convergence bound
+std::unique_ptr<Experiment> make_consistability();    // Aiyer et al.'s consistency classes
 std::unique_ptr<Experiment> make_exposure();          // bad-adapter exposure per strategy
 std::unique_ptr<Experiment> make_convergence_real();  // real processes vs the simulator
-std::unique_ptr<Experiment> make_smr_vs_consensus();  // seed 004: SMR command vs consensus
+std::unique_ptr<Experiment> make_smr_vs_consensus();  // Antoniadis et al.: SMR command vs consensus
 std::unique_ptr<Experiment> make_adversaries();       // strategies x Byzantine count x n
 std::unique_ptr<Experiment> make_scale();             // n from 4 to 100
 

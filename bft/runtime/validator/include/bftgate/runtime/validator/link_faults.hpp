@@ -5,7 +5,7 @@
 //   delay=A-Bms     delay each outgoing message to the chosen peers uniformly in [A, B] ms
 //   peers=1+2       the peers loss and delay apply to (default: every peer)
 //   cut=1+2         drop everything to and from these peers (a partition)
-//   process=A-Bus   a straggler (seed 004): each protocol message this validator processes
+//   process=A-Bus   a straggler (Antoniadis et al.): each protocol message this validator processes
 //                   first waits uniformly in [A, B] microseconds
 //   until=S         every rule stops S seconds after the process starts (the partition heals)
 //   heal-file=PATH  every rule stops once PATH exists (an experiment heals at the moment it
