@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "bftgate/base/strict_json.hpp"
 #include "bftgate/config/cluster_setup.hpp"
 #include "bftgate/config/key_file.hpp"
 #include "bftgate/io/file_digest.hpp"
@@ -66,7 +67,8 @@ Bytes sample_adapter(std::size_t size, std::uint64_t seed, bool regressed) {
 json node_status(std::uint16_t port) {
   auto body = runtime::http_get(port, "/status");
   if (!body) return json();
-  return json::parse(*body, nullptr, false);
+  auto parsed = parse_json(*body);  // a node's answer: bounded like any input
+  return parsed ? *parsed : json();
 }
 
 using StepLog = std::function<void(const std::string&)>;

@@ -16,12 +16,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <random>
 
 #include "bftgate/base/strict_json.hpp"
 #include "bftgate/byzantine/byzantine.hpp"
 #include "bftgate/experiments/experiments.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/sim/simulator.hpp"
 
 #ifndef BFTGATE_SOURCE_DIR
@@ -193,8 +193,10 @@ class Consistability final : public Experiment {
   json config(Size size) const override {
     // FProb: a bundled example (experiments/consistability/fprob.json), copied into the config
     // so that the manifest holds it and its hash covers it.
-    std::ifstream in(BFTGATE_SOURCE_DIR "/experiments/consistability/fprob.json");
-    json fprob = json::parse(in, nullptr, false);
+    auto text =
+        read_small_file(BFTGATE_SOURCE_DIR "/experiments/consistability/fprob.json", 1 << 20);
+    auto parsed = text ? parse_json(*text) : Result<json>(text.error());
+    json fprob = parsed ? *parsed : json();
     return {{"strategies", {"bftgate", "seed000", "rolling"}},
             {"scenarios", scenario_names()},
             {"seeds", size == Size::kSmoke ? 2 : 40},
