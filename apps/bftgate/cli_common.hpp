@@ -19,6 +19,8 @@ inline constexpr int kExitUsage = 2;
 // Each subcommand registers itself and sets `run`, called after parsing when it was chosen.
 using Runner = std::function<int()>;
 void register_keygen(CLI::App& app, Runner& run);
+void register_init(CLI::App& app, Runner& run);     // cmd_init.cpp
+void register_cluster(CLI::App& app, Runner& run);  // cmd_init.cpp
 void register_sign_cert(CLI::App& app, Runner& run);
 void register_verify_cert(CLI::App& app, Runner& run);
 void register_digest(CLI::App& app, Runner& run);

@@ -19,8 +19,11 @@ struct KeygenArgs {
 void register_keygen(CLI::App& app, Runner& run) {
   auto args = std::make_shared<KeygenArgs>();
   auto* cmd = app.add_subcommand("keygen",
-                                 "Create a cluster: cluster.json plus one 0600 secret-key file "
-                                 "per validator and one for the operator");
+                                 "Create a local cluster: cluster.json plus one 0600 secret-key "
+                                 "file per validator and one for the operator, all in one place "
+                                 "(for tests, demos and one-host clusters: whoever holds them all "
+                                 "can certify anything; across hosts use `init` and `cluster "
+                                 "assemble`)");
   cmd->add_option("--validators", args->spec.validators, "Number of validators n")
       ->required()
       ->check(CLI::Range(1, 1024));

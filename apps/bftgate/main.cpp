@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", fmt::format("bftgate {} ({})", bftgate::build_info::kVersion,
                                                 bftgate::build_info::kGitRevision));
   Runner run;
+  register_init(app, run);
+  register_cluster(app, run);
   register_keygen(app, run);
   register_sign_cert(app, run);
   register_verify_cert(app, run);

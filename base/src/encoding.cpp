@@ -42,6 +42,8 @@ std::string_view to_string(Domain domain) {
       return "client-request";
     case Domain::kClientSession:
       return "client-session";
+    case Domain::kMemberCard:
+      return "member-card";
   }
   return "unknown-domain";
 }

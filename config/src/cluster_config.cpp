@@ -19,6 +19,7 @@
 
 #include "bftgate/base/json_reader.hpp"
 #include "bftgate/base/strict_json.hpp"
+#include "bftgate/crypto/sha256.hpp"
 #include "bftgate/io/file_io.hpp"
 
 namespace bftgate {
@@ -222,14 +223,19 @@ Status ClusterConfig::validate() const {
                               v.metrics_port));
     }
   }
-  if (keys.contains(operator_public_key)) {
+  if (!keys.insert(operator_public_key).second) {
     return fail("operator.public_key: the operator key must differ from every validator key");
+  }
+  if (artifact_store_public_key && !keys.insert(*artifact_store_public_key).second) {
+    return fail("artifact_store.public_key: the store's key must differ from every other key");
   }
   std::set<std::uint32_t> node_ids;
   for (std::size_t i = 0; i < inference_nodes.size(); ++i) {
     const auto& node = inference_nodes[i];
     auto where = fmt::format("inference_nodes[{}] (id {})", i, node.id);
     if (!node_ids.insert(node.id).second) return fail(fmt::format("{}: duplicate node id", where));
+    if (node.public_key && !keys.insert(*node.public_key).second)
+      return fail(fmt::format("{}: its key is another member's", where));
     if (!is_valid_endpoint(node.endpoint)) {
       return fail(fmt::format("{}: '{}' is not a valid endpoint (tcp://host:port or ipc://path)",
                               where, node.endpoint));
@@ -262,13 +268,21 @@ json ClusterConfig::to_json() const {
   }
   out["inference_nodes"] = json::array();
   for (const auto& node : inference_nodes) {
-    out["inference_nodes"].push_back({{"id", node.id}, {"endpoint", node.endpoint}});
+    json entry = {{"id", node.id}, {"endpoint", node.endpoint}};
+    if (node.public_key) entry["public_key"] = node.public_key->hex();
+    out["inference_nodes"].push_back(std::move(entry));
   }
   out["artifact_store"] = {{"endpoint", artifact_store_endpoint}};
+  if (artifact_store_public_key)
+    out["artifact_store"]["public_key"] = artifact_store_public_key->hex();
   if (max_artifact_bytes != kDefaultMaxArtifactBytes)
     out["artifact_store"]["max_artifact_bytes"] = max_artifact_bytes;
   out["operator"] = {{"public_key", operator_public_key.hex()}};
   return out;
+}
+
+std::string ClusterConfig::fingerprint() const {
+  return "sha256:" + crypto::sha256(as_bytes(to_json().dump())).hex();
 }
 
 Result<ClusterConfig> ClusterConfig::from_json(const json& root) {
@@ -304,16 +318,20 @@ Result<ClusterConfig> ClusterConfig::from_json(const json& root) {
 
   const auto& nodes = top.array("inference_nodes");
   for (std::size_t i = 0; i < nodes.size() && top.ok(); ++i) {
-    JsonObjectReader fields(nodes[i], fmt::format("inference_nodes[{}]", i), {"id", "endpoint"});
+    JsonObjectReader fields(nodes[i], fmt::format("inference_nodes[{}]", i),
+                            {"id", "endpoint", "public_key"});
     auto id = fields.unsigned_int("id", UINT32_MAX);
     auto endpoint = fields.string("endpoint");
+    std::optional<crypto::PublicKey> key;
+    if (fields.has("public_key")) key = public_key_field(fields);
     if (!fields.ok()) return fields.status().error();
-    config.inference_nodes.push_back({static_cast<std::uint32_t>(id), endpoint});
+    config.inference_nodes.push_back({static_cast<std::uint32_t>(id), endpoint, key});
   }
 
   JsonObjectReader store(top.object("artifact_store"), "artifact_store",
-                         {"endpoint", "max_artifact_bytes"});
+                         {"endpoint", "max_artifact_bytes", "public_key"});
   config.artifact_store_endpoint = store.string("endpoint");
+  if (store.has("public_key")) config.artifact_store_public_key = public_key_field(store);
   config.max_artifact_bytes =
       store.unsigned_or("max_artifact_bytes", kDefaultMaxArtifactBytes, std::uint64_t{1} << 50);
   if (!top.ok()) return top.status().error();

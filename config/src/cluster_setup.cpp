@@ -52,7 +52,7 @@ Result<GeneratedCluster> generate_cluster(const ClusterSpec& spec) {
   config.artifact_store_endpoint = endpoint(spec.validators);
   for (std::size_t j = 0; j < spec.inference_nodes; ++j) {
     config.inference_nodes.push_back(
-        {static_cast<std::uint32_t>(j), endpoint(spec.validators + 1 + j)});
+        {static_cast<std::uint32_t>(j), endpoint(spec.validators + 1 + j), std::nullopt});
   }
   config.operator_public_key = cluster.operator_key.public_key();
   if (auto status = config.validate(); !status) return status.error();

@@ -61,7 +61,24 @@ class LineReader {
 }  // namespace
 
 std::string_view to_string(KeyRole role) {
-  return role == KeyRole::kValidator ? "validator" : "operator";
+  switch (role) {
+    case KeyRole::kValidator:
+      return "validator";
+    case KeyRole::kOperator:
+      return "operator";
+    case KeyRole::kStore:
+      return "store";
+    case KeyRole::kNode:
+      return "node";
+  }
+  return "?";
+}
+
+std::optional<KeyRole> parse_key_role(std::string_view text) {
+  for (auto role : {KeyRole::kValidator, KeyRole::kOperator, KeyRole::kStore, KeyRole::kNode}) {
+    if (to_string(role) == text) return role;
+  }
+  return std::nullopt;
 }
 
 Status write_key_file(const std::filesystem::path& path, KeyRole role, std::uint32_t id,
@@ -84,8 +101,10 @@ Result<KeyFile> read_key_file(const std::filesystem::path& path) {
   auto refuse = [&](std::string_view reason) {
     return Error{fmt::format("key file {}: {}", path.string(), reason)};
   };
+  // The file itself, not what a link names: a key is never read through a symbolic link.
   struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return refuse(std::strerror(errno));
+  if (::lstat(path.c_str(), &info) != 0) return refuse(std::strerror(errno));
+  if (S_ISLNK(info.st_mode)) return refuse("a symbolic link; name the key file itself");
   if (!S_ISREG(info.st_mode)) return refuse("not a regular file");
   if ((info.st_mode & 077) != 0) {
     return refuse(fmt::format("mode {:04o} lets group or others access it; run chmod 600",
@@ -102,14 +121,8 @@ Result<KeyFile> read_key_file(const std::filesystem::path& path) {
 
   auto role_text = reader.field("role");
   if (!role_text) return refuse(role_text.error().message);
-  KeyRole role;
-  if (*role_text == "validator") {
-    role = KeyRole::kValidator;
-  } else if (*role_text == "operator") {
-    role = KeyRole::kOperator;
-  } else {
-    return refuse("role must be 'validator' or 'operator'");
-  }
+  auto role = parse_key_role(*role_text);
+  if (!role) return refuse("role must be 'validator', 'operator', 'store' or 'node'");
 
   auto id_text = reader.field("id");
   if (!id_text) return refuse(id_text.error().message);
@@ -142,7 +155,7 @@ Result<KeyFile> read_key_file(const std::filesystem::path& path) {
   if (key.public_key() != *public_key) {
     return refuse("public-key does not match the seed (corrupted or edited file)");
   }
-  return KeyFile{role, id, std::move(key)};
+  return KeyFile{*role, id, std::move(key)};
 }
 
 }  // namespace bftgate::crypto

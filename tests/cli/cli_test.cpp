@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bftgate/config/cluster_config.hpp"
+#include "bftgate/config/key_file.hpp"
 #include "bftgate/crypto/certificate.hpp"
 #include "bftgate/io/file_io.hpp"
 #include "run_command.hpp"
@@ -329,6 +330,71 @@ TEST(Cli, CertificateDemoRunsAndWritesItsRunFolder) {
   auto report = nlohmann::json::parse(std::ifstream(dir.path() / "run" / "report.json"));
   EXPECT_EQ(report["refusals_correct"], 7);
   EXPECT_FALSE(report["git_revision"].get<std::string>().empty());
+}
+
+// Keys made where they live: each member's init in its own directory ("host"), only cards
+// copied, the config assembled from them, and a tampered card refused.
+TEST(CliInit, EachHostMakesItsKeyAndTheConfigIsAssembledFromCardsAlone) {
+  TempDir dir;
+  std::vector<std::string> cards;
+  auto init = [&](const std::string& host, const std::string& args, const std::string& card) {
+    auto out = (dir.path() / host).string();
+    auto made = bftgate("init " + args + " --out " + out);
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    cards.push_back(out + "/" + card);
+  };
+  for (int i = 0; i < 4; ++i) {
+    init("v" + std::to_string(i),
+         fmt::format("validator --id {} --endpoint tcp://127.0.0.{}:27500", i, i + 1),
+         fmt::format("validator-{}.card.json", i));
+  }
+  init("op", "operator", "operator.card.json");
+  init("store", "store --endpoint tcp://127.0.0.9:27600", "store.card.json");
+  init("node", "node --id 0 --endpoint tcp://127.0.0.10:27700", "node-0.card.json");
+
+  struct stat info {};
+  auto key = (dir.path() / "v2" / "validator-2.key").string();
+  ASSERT_EQ(::stat(key.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  auto card_text = read_small_file(cards[2], 1 << 16);
+  ASSERT_TRUE(card_text.ok());
+  EXPECT_EQ(card_text->find("seed"), std::string::npos);
+
+  std::string card_args;
+  for (const auto& card : cards) card_args += " --card " + card;
+  auto config = (dir.path() / "cluster.json").string();
+  auto assembled = bftgate("cluster assemble --cluster-id prod --out " + config + card_args);
+  ASSERT_EQ(assembled.exit_code, 0) << assembled.output;
+  auto loaded = ClusterConfig::load(config);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->n(), 4u);
+  EXPECT_NE(assembled.output.find(loaded->fingerprint()), std::string::npos) << assembled.output;
+  auto fingerprint = bftgate("cluster fingerprint --config " + config);
+  EXPECT_EQ(fingerprint.output, loaded->fingerprint() + "\n");
+  // The validator's key file works with the assembled config.
+  auto key_file = crypto::read_key_file(key);
+  ASSERT_TRUE(key_file.ok()) << key_file.error().message;
+  EXPECT_EQ(key_file->key.public_key(), loaded->find_validator(2)->public_key);
+
+  // A card edited after its holder signed it: refused, and nothing written.
+  auto text = *read_small_file(cards[1], 1 << 16);
+  text.replace(text.find("127.0.0.2"), 9, "127.0.0.8");
+  ASSERT_TRUE(write_file_atomic(cards[1], as_bytes(text), {.mode = 0644, .overwrite = true}).ok());
+  auto refused = bftgate("cluster assemble --cluster-id prod --out " +
+                         (dir.path() / "other.json").string() + card_args);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("validator 1"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("proof of possession"), std::string::npos) << refused.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "other.json"));
+
+  // Validator 1 makes a new card (and key); with a fifth validator there is no BFT cluster.
+  cards.clear();
+  init("v1", "validator --id 1 --endpoint tcp://127.0.0.2:27500 --force", "validator-1.card.json");
+  init("v4", "validator --id 4 --endpoint tcp://127.0.0.5:27500", "validator-4.card.json");
+  auto five = bftgate("cluster assemble --cluster-id prod --out " +
+                      (dir.path() / "five.json").string() + card_args + " --card " + cards[1]);
+  EXPECT_EQ(five.exit_code, 1);
+  EXPECT_NE(five.output.find("n = 3f+1"), std::string::npos) << five.output;
 }
 
 }  // namespace

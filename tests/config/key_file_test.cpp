@@ -121,6 +121,33 @@ TEST(KeyFile, MissingFileAndDirectoryAreRefused) {
   EXPECT_NE(loaded.error().message.find("not a regular file"), std::string::npos);
 }
 
+TEST(KeyFile, ASymbolicLinkIsRefusedEvenToAGoodKey) {
+  TempDir dir;
+  auto real = dir.path() / "real.key";
+  ASSERT_TRUE(write_key_file(real, KeyRole::kValidator, 1, SecretKey::generate()).ok());
+  auto link = dir.path() / "link.key";
+  std::filesystem::create_symlink(real, link);
+  auto loaded = read_key_file(link);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.error().message.find("symbolic link"), std::string::npos);
+  EXPECT_TRUE(read_key_file(real).ok());
+}
+
+TEST(KeyFile, EveryMemberRoleRoundTrips) {
+  TempDir dir;
+  for (auto role : {KeyRole::kValidator, KeyRole::kOperator, KeyRole::kStore, KeyRole::kNode}) {
+    auto path = dir.path() / (std::string(to_string(role)) + ".key");
+    auto key = SecretKey::generate();
+    ASSERT_TRUE(write_key_file(path, role, 3, key).ok());
+    auto loaded = read_key_file(path);
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+    EXPECT_EQ(loaded->role, role);
+    EXPECT_EQ(parse_key_role(to_string(role)), role);
+    EXPECT_EQ(loaded->key.public_key(), key.public_key());
+  }
+  EXPECT_FALSE(parse_key_role("admin"));
+}
+
 TEST(KeyFile, FileNeverContainsTheSeedOutsideTheSeedLine) {
   TempDir dir;
   auto path = dir.path() / "k.key";

@@ -39,7 +39,7 @@ ClusterConfig build_fixed_config() {
         {id, "tcp://127.0.0.1:" + std::to_string(27000 + id), key_from_byte(id + 1).public_key()});
   }
   config.artifact_store_endpoint = "tcp://127.0.0.1:27004";
-  config.inference_nodes.push_back({0, "ipc:///tmp/bftgate-fuzz-node-0"});
+  config.inference_nodes.push_back({0, "ipc:///tmp/bftgate-fuzz-node-0", std::nullopt});
   config.operator_public_key = key_from_byte(kOperatorSeed).public_key();
   if (auto status = config.validate(); !status) {
     std::fprintf(stderr, "fuzz fixture: the fixed config does not validate: %s\n",

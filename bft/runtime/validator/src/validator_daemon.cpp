@@ -144,6 +144,9 @@ class Daemon final : public ValidatorDaemon {
     schedule_tick();
     spdlog::info("validator {}: listening on {} ({} validators, f={}, quorum {})", options_.id,
                  endpoint, config_.n(), config_.f, config_.quorum());
+    // Compared out of band by every member (bftgate cluster assemble prints it).
+    spdlog::info("validator {}: cluster '{}' config fingerprint {}", options_.id,
+                 config_.cluster_id, config_.fingerprint());
     run_event_loop();
     // A validation that does not return within the grace (a read stuck in the kernel) is not
     // waited for: what this validator holds is made durable, and the process ends without it.

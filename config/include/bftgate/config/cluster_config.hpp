@@ -34,7 +34,8 @@ struct ValidatorInfo {
 
 struct InferenceNodeInfo {
   std::uint32_t id = 0;
-  std::string endpoint;  // where it serves status and metrics
+  std::string endpoint;                         // where it serves status and metrics
+  std::optional<crypto::PublicKey> public_key;  // from its card (config/card.hpp); none: keygen
 };
 
 struct ClusterConfig {
@@ -45,6 +46,7 @@ struct ClusterConfig {
   std::vector<ValidatorInfo> validators;
   std::vector<InferenceNodeInfo> inference_nodes;
   std::string artifact_store_endpoint;
+  std::optional<crypto::PublicKey> artifact_store_public_key;  // from its card; none: keygen
   std::uint64_t max_artifact_bytes = kDefaultMaxArtifactBytes;
   crypto::PublicKey operator_public_key;  // signs adapter proposals
 
@@ -60,6 +62,9 @@ struct ClusterConfig {
   Status validate() const;
 
   nlohmann::json to_json() const;
+  // What every party compares out of band before trusting a config (as with an SSH host key):
+  // "sha256:" and the hex SHA-256 of the config's canonical JSON.
+  std::string fingerprint() const;
   static Result<ClusterConfig> from_json(const nlohmann::json& json);
   static Result<ClusterConfig> parse(std::string_view text);
   static Result<ClusterConfig> load(const std::filesystem::path& path);

@@ -2,7 +2,7 @@
 //
 // Format (text, one field per line):
 //   bftgate-secret-key v1
-//   role validator|operator
+//   role validator|operator|store|node
 //   id <u32>
 //   public-key <64 hex>
 //   seed <64 hex>
@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "bftgate/base/result.hpp"
@@ -19,8 +20,10 @@
 
 namespace bftgate::crypto {
 
-enum class KeyRole { kValidator, kOperator };
+// Whose key it is: the members of a cluster (each with its card, config/card.hpp).
+enum class KeyRole { kValidator, kOperator, kStore, kNode };
 std::string_view to_string(KeyRole role);
+std::optional<KeyRole> parse_key_role(std::string_view text);
 
 struct KeyFile {
   KeyRole role = KeyRole::kValidator;
@@ -32,8 +35,8 @@ struct KeyFile {
 Status write_key_file(const std::filesystem::path& path, KeyRole role, std::uint32_t id,
                       const SecretKey& key, bool overwrite = false);
 
-// Refuses files readable or writable by group or others, files that are not regular files,
-// and any malformed content, each with its reason.
+// Refuses files readable or writable by group or others, symbolic links and anything else that
+// is not a regular file, and any malformed content, each with its reason.
 Result<KeyFile> read_key_file(const std::filesystem::path& path);
 
 }  // namespace bftgate::crypto
