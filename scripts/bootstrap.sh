@@ -25,6 +25,7 @@ latex=(texlive-latex-base texlive-latex-recommended latexmk)
 case "${1:-}" in
   --fuzz) packages+=(clang libclang-rt-14-dev) ;;
   --test) packages+=(python3 python3-matplotlib parallel etcd-server nftables iproute2 spin prometheus
+                  systemd
                   "${latex[@]}") ;;
   --bench) packages+=(etcd-server python3) ;;
   --paper) packages=(python3 python3-matplotlib git "${latex[@]}") ;;
