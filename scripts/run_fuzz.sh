@@ -26,7 +26,7 @@ dictionary_of() {
   case "$1" in
     fuzz_strict_json | fuzz_validator_query | fuzz_store_request | fuzz_certificate_json | \
       fuzz_release_offer | fuzz_status_answer | \
-      fuzz_cluster_config | fuzz_scenario) echo "$dicts/json.dict" ;;
+      fuzz_cluster_config | fuzz_member_card | fuzz_scenario) echo "$dicts/json.dict" ;;
     fuzz_http_request) echo "$dicts/http.dict" ;;
   esac
 }

@@ -61,7 +61,7 @@ TEST(MemberCard, ATamperedCardIsRefusedWhateverField) {
   } cases[] = {
       {"endpoint", [](json& j) { j["endpoint"] = "tcp://10.9.9.9:7000"; }, "proof of possession"},
       {"id", [](json& j) { j["id"] = 3; }, "proof of possession"},
-      {"role", [](json& j) { j["role"] = "node"; }, "proof of possession"},
+      {"role", [](json& j) { j["role"] = "node"; }, "node 1: "},
       {"metrics port", [](json& j) { j["metrics_port"] = 9200; }, "proof of possession"},
       {"another key", [](json& j) { j["public_key"] = SecretKey::generate().public_key().hex(); },
        "proof of possession"},
