@@ -28,9 +28,9 @@ std::string write_artifact(const LocalCluster& cluster, const std::string& name,
   return write_random_artifact(cluster, name, size);
 }
 
-int submit(const LocalCluster& cluster, const std::string& artifact) {
-  return run_command(cluster.bftgate() + " submit --wait --timeout 60 --config " +
-                     cluster.config() + " --operator-key " + cluster.operator_key() +
+int submit(const LocalCluster& cluster, const std::string& artifact, int timeout_s = 60) {
+  return run_command(cluster.bftgate() + " submit --wait --timeout " + std::to_string(timeout_s) +
+                     " --config " + cluster.config() + " --operator-key " + cluster.operator_key() +
                      " --adapter " + artifact)
       .exit_code;
 }
@@ -267,14 +267,21 @@ TEST(Recovery, ARestartStormLeavesEveryValidatorWithTheSameStateAndView) {
   std::atomic<int> submitted = 0;
   std::thread submitter([&] {
     for (int v = 1; storming; ++v) {
-      (void)submit(cluster, write_artifact(cluster, fmt::format("v{}.bin", v),
-                                           static_cast<std::size_t>(500 + 10 * v)));
+      (void)submit(cluster,
+                   write_artifact(cluster, fmt::format("v{}.bin", v),
+                                  static_cast<std::size_t>(500 + 10 * v)),
+                   15);
       ++submitted;
     }
   });
-  std::mt19937_64 rng(std::random_device{}());
+  // Deadlines: 20 s of storm, a submission in flight (15 s), the last one (30 s) and agreement
+  // (30 s) stay inside ctest's 120 s, so a stall reports states and logs rather than a timeout.
+  auto seed = std::random_device{}();
+  RecordProperty("seed", static_cast<int>(seed & 0x7fffffff));
+  std::mt19937_64 rng(seed);
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   int restarts = 0;
+  std::string storm = "validators restarted:";
   while (std::chrono::steady_clock::now() < end) {
     std::this_thread::sleep_for(milliseconds(1000 + rng() % 1500));
     auto id = static_cast<int>(rng() % 4);
@@ -282,13 +289,16 @@ TEST(Recovery, ARestartStormLeavesEveryValidatorWithTheSameStateAndView) {
     std::this_thread::sleep_for(milliseconds(rng() % 500));
     cluster.start(id);
     ++restarts;
+    storm += fmt::format(" {}", id);
   }
   storming = false;
   submitter.join();
   ASSERT_GE(submitted, 3);
   // One more adapter once all are up, then everyone must agree on everything.
-  EXPECT_EQ(submit(cluster, write_artifact(cluster, "after.bin", 777)), 0);
-  auto statuses = wait_identical(cluster, 4);
+  EXPECT_EQ(submit(cluster, write_artifact(cluster, "after.bin", 777), 30), 0)
+      << "seed " << seed << ", " << storm << log_tail(cluster, 0) << log_tail(cluster, 1)
+      << log_tail(cluster, 2) << log_tail(cluster, 3);
+  auto statuses = wait_identical(cluster, 4, 30);
   expect_identical(cluster, statuses, 4);
   for (int id = 0; id < 4; ++id) expect_no_contradiction_by(statuses, id);
   RecordProperty("restarts", restarts);

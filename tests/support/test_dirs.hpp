@@ -1,6 +1,8 @@
-// A temporary directory removed at the end of a test.
+// A temporary directory removed at the end of a test, unless BFTGATE_KEEP_TEST_DIRS is set (to
+// read a failed run's logs and data afterwards; the path is printed to stderr).
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -17,6 +19,11 @@ class TempDir {
     path_ = pattern;
   }
   ~TempDir() {
+    if (const char* keep = std::getenv("BFTGATE_KEEP_TEST_DIRS");
+        keep != nullptr && *keep != '\0') {
+      std::fprintf(stderr, "kept %s\n", path_.c_str());
+      return;
+    }
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }

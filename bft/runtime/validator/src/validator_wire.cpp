@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <boost/asio/steady_timer.hpp>
+#include <string_view>
+#include <vector>
 
 #include "bftgate/runtime/net/envelope.hpp"
 
@@ -22,6 +24,18 @@ constexpr std::int64_t kMaxFrameBytes = 64 << 20;
 constexpr int kQueuedMessages = 256;
 // Routes of clients awaiting replies, one per (client, request id); the oldest are forgotten.
 constexpr std::size_t kMaxClientRoutes = 4096;
+// ZMTP heartbeats on every link: a peer whose host died or was cut off (no FIN, no RST) is
+// noticed within the timeout, and the link reconnects instead of queueing into a dead socket.
+constexpr int kHeartbeatIntervalMs = 1000;
+constexpr int kHeartbeatTimeoutMs = 5000;
+// What peers' links to this validator are named (connect_peers); see remember_route.
+constexpr std::string_view kPeerLinkPrefix = "validator-";
+
+void set_heartbeats(zmq::socket_t& socket) {
+  socket.set(zmq::sockopt::heartbeat_ivl, kHeartbeatIntervalMs);
+  socket.set(zmq::sockopt::heartbeat_timeout, kHeartbeatTimeoutMs);
+  socket.set(zmq::sockopt::heartbeat_ttl, kHeartbeatTimeoutMs);
+}
 
 std::string describe_destination(const Outbound& out) {
   switch (out.to) {
@@ -55,6 +69,7 @@ Status ValidatorWire::listen(const std::string& endpoint, const ConnectionLimits
   // kQueuedMessages (it asked and did not read), and its messages wait in at most as many.
   router_.set(zmq::sockopt::sndhwm, kQueuedMessages);
   router_.set(zmq::sockopt::rcvhwm, kQueuedMessages);
+  set_heartbeats(router_);
   guard_ = std::make_unique<ConnectionGuard>(io_, context_, router_, limits, refusals_);
   if (auto s = check_bindable(endpoint); !s) return s;
   try {
@@ -68,16 +83,30 @@ Status ValidatorWire::listen(const std::string& endpoint, const ConnectionLimits
 void ValidatorWire::connect_peers(const ClusterConfig& config) {
   for (const auto& peer : config.validators) {
     if (peer.id == validator_) continue;
-    auto& socket =
-        peers_.emplace(peer.id, zmq::socket_t(context_, zmq::socket_type::dealer)).first->second;
+    auto& link =
+        peers_
+            .emplace(peer.id, PeerLink{zmq::socket_t(context_, zmq::socket_type::dealer), nullptr})
+            .first->second;
+    auto& socket = link.socket;
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, 100'000);
-    // Nothing comes back on these links (peers answer on their own): take almost nothing.
+    // Nothing should come back on these links (peers answer on their own links): what does is
+    // read, counted and dropped, and a frame over 64 KiB closes the link.
     socket.set(zmq::sockopt::rcvhwm, 16);
     socket.set(zmq::sockopt::maxmsgsize, std::int64_t{64} << 10);
+    set_heartbeats(socket);
     // Unique per process (twins share an id): "validator-<id>-<pid>" (runtime/twin_router.hpp).
-    socket.set(zmq::sockopt::routing_id, fmt::format("validator-{}-{}", validator_, ::getpid()));
+    socket.set(zmq::sockopt::routing_id,
+               fmt::format("{}{}-{}", kPeerLinkPrefix, validator_, ::getpid()));
     socket.connect(peer.endpoint);
+    link.reader = std::make_unique<ZmqReader>(
+        io_, socket,
+        [this, id = peer.id](std::vector<zmq::message_t>&) {
+          refusals_.refuse("peer-link", fmt::format("a message back on the link to validator {}, "
+                                                    "which carries nothing back",
+                                                    id));
+        },
+        refusals_);
   }
 }
 
@@ -86,9 +115,11 @@ void ValidatorWire::start(ZmqReader::Handler on_frames, ZmqReader::Drained on_dr
                                         std::move(on_drained));
   reader_->start();
   guard_->start();
+  for (auto& [peer, link] : peers_) link.reader->start();
 }
 
 void ValidatorWire::remember_route(RouteKey key, const std::string& route) {
+  if (route.starts_with(kPeerLinkPrefix)) return;
   auto [it, inserted] = client_routes_.insert_or_assign(key, route);
   if (!inserted) return;
   route_order_.push_back(key);
@@ -102,6 +133,13 @@ void ValidatorWire::send_route(const std::string& route, const Bytes& frame) {
   router_.send(zmq::buffer(route), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   router_.send(zmq::buffer(frame), zmq::send_flags::dontwait);
   reader_->drain();
+}
+
+bool ValidatorWire::send_reply(const RouteKey& key, const Bytes& frame) {
+  auto route = client_routes_.find(key);
+  if (route == client_routes_.end()) return false;
+  send_route(route->second, frame);
+  return true;
 }
 
 void ValidatorWire::send_to_peers(const Bytes& frame) {
@@ -133,12 +171,8 @@ void ValidatorWire::send_out(const Outbound& out) {
       send_peer(out.destination, frame);
       break;
     case Outbound::To::kClient:
-      if (const auto* reply = out.message->as<bft::Reply>()) {
-        if (auto route = client_routes_.find({out.destination, reply->request_id});
-            route != client_routes_.end()) {
-          send_route(route->second, frame);
-        }
-      }
+      if (const auto* reply = out.message->as<bft::Reply>())
+        (void)send_reply({out.destination, reply->request_id}, frame);
       break;
   }
 }
@@ -159,8 +193,10 @@ void ValidatorWire::send_peer(bft::ReplicaId peer, const Bytes& frame) {
 void ValidatorWire::send_peer_now(bft::ReplicaId peer, const Bytes& frame) {
   auto it = peers_.find(peer);
   if (it == peers_.end()) return;
-  (void)it->second.send(zmq::buffer(frame),
-                        zmq::send_flags::dontwait);  // a full queue drops: retransmission covers it
+  auto& link = it->second;
+  // A full queue drops: retransmission covers it.
+  (void)link.socket.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  if (link.reader) link.reader->drain();  // a send may consume the socket's edge (zmq_reader.hpp)
 }
 
 }  // namespace bftgate::runtime

@@ -43,9 +43,13 @@ class ValidatorWire {
   LinkFaults& faults() { return faults_; }
 
   // Replies go to the connection each request came from: several clients may share one
-  // identity (concurrent submits under the operator key), each waiting for its own request.
+  // identity (concurrent submits under the operator key), each waiting for its own request. A
+  // request a peer relayed (its links are named "validator-<id>-<pid>") leaves the client's
+  // route as it was: the reply is for the client, and the peer does not read its link.
   void remember_route(RouteKey key, const std::string& route);
   void send_route(const std::string& route, const Bytes& frame);
+  // To the route remembered for `key`; false when there is none.
+  bool send_reply(const RouteKey& key, const Bytes& frame);
   void send_to_peers(const Bytes& frame);
   // A protocol message of the replica, after the delay its strategy gave it.
   void send_timed(const bft::TimedOutbound& timed);
@@ -61,7 +65,14 @@ class ValidatorWire {
   Refusals& refusals_;
   zmq::context_t context_;
   zmq::socket_t router_;
-  std::map<bft::ReplicaId, zmq::socket_t> peers_;
+  // A DEALER to one peer, and its reader: nothing is expected back, but what arrives must be
+  // read, or libzmq stops reading the connection once its queue is full and then never sees the
+  // peer close it (the link would stay dead after the peer restarts).
+  struct PeerLink {
+    zmq::socket_t socket;
+    std::unique_ptr<ZmqReader> reader;
+  };
+  std::map<bft::ReplicaId, PeerLink> peers_;
   std::unique_ptr<ZmqReader> reader_;
   std::unique_ptr<ConnectionGuard> guard_;  // caps on the connections router_ keeps
   std::map<RouteKey, std::string> client_routes_;
