@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "bftgate/runtime/harness/local_processes.hpp"
+#include "run_loop_until.hpp"
 
 namespace bftgate::runtime {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::run_loop_until;
 
 ClusterConfig two_validators(std::uint16_t peer_port) {
   ClusterConfig config;
@@ -45,18 +47,6 @@ zmq::socket_t stand_in_peer(zmq::context_t& context, std::uint16_t port) {
   }
 }
 
-// Runs the wire's loop until `done` or the deadline; whether `done` came true.
-template <typename Done>
-bool run_until(boost::asio::io_context& io, Done done, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(20ms);
-    if (done()) return true;
-  }
-  return false;
-}
-
 // [routing id][payload] from the stand-in peer, or nothing.
 std::optional<std::pair<std::string, std::string>> receive(zmq::socket_t& router) {
   zmq::message_t route;
@@ -83,7 +73,7 @@ TEST(ValidatorWire, APeerLinkReconnectsAfterAPeerRestartEvenWhenMessagesCameBack
   auto peer = stand_in_peer(context, *port);
   const Bytes hello{'h', 'i'};
   std::string route;
-  ASSERT_TRUE(run_until(
+  ASSERT_TRUE(run_loop_until(
       io,
       [&] {
         wire.send_to_peers(hello);
@@ -98,13 +88,13 @@ TEST(ValidatorWire, APeerLinkReconnectsAfterAPeerRestartEvenWhenMessagesCameBack
     (void)peer.send(zmq::buffer(route), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
     (void)peer.send(zmq::buffer(reply), zmq::send_flags::dontwait);
   }
-  ASSERT_TRUE(run_until(
+  ASSERT_TRUE(run_loop_until(
       io, [&] { return refusals.count("peer-link") >= 5000; }, 10s))
       << refusals.count("peer-link") << " of 5000 read";
   // The peer restarts on the same port.
   peer.close();
   auto restarted = stand_in_peer(context, *port);
-  bool reached = run_until(
+  bool reached = run_loop_until(
       io,
       [&] {
         wire.send_to_peers(hello);
@@ -139,14 +129,14 @@ TEST(ValidatorWire, ARelayedRequestLeavesTheClientsRoute) {
   auto relaying_peer = client_link("validator-2-4242");
   (void)client.send(zmq::buffer(std::string("request")), zmq::send_flags::none);
   (void)relaying_peer.send(zmq::buffer(std::string("relayed")), zmq::send_flags::none);
-  ASSERT_TRUE(run_until(
+  ASSERT_TRUE(run_loop_until(
       io, [&] { return routes.size() == 2; }, 5s));
   const ValidatorWire::RouteKey key{7, 1};
   wire.remember_route(key, "client-7");
   wire.remember_route(key, "validator-2-4242");  // the peer relays the client's request
   EXPECT_TRUE(wire.send_reply(key, Bytes{'o', 'k'}));
   zmq::message_t reply;
-  bool got = run_until(
+  bool got = run_loop_until(
       io, [&] { return client.recv(reply, zmq::recv_flags::dontwait).has_value(); }, 5s);
   ASSERT_TRUE(got) << "the client got no reply";
   EXPECT_EQ(reply.to_string(), "ok");

@@ -1,0 +1,146 @@
+#include "bftgate/runtime/net/link_security.hpp"
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "bftgate/base/strict_json.hpp"
+
+namespace bftgate::runtime {
+
+namespace {
+
+constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";  // fixed by RFC 27
+constexpr const char* kZapDomain = "bftgate";
+constexpr int kZapEnforceDomain = 93;  // ZMQ_ZAP_ENFORCE_DOMAIN (a draft option in libzmq 4.3)
+
+}  // namespace
+
+LinkIdentity::LinkIdentity(const crypto::SecretKey& identity) {
+  identity.copy_x25519_secret_to(secret_);
+  if (::crypto_scalarmult_curve25519_base(public_key_.bytes.data(), secret_.data()) != 0) {
+    sodium_memzero(secret_.data(), secret_.size());
+    throw std::invalid_argument("the key has no X25519 form");
+  }
+}
+
+LinkIdentity::LinkIdentity(LinkIdentity&& other) noexcept
+    : secret_(other.secret_), public_key_(other.public_key_) {
+  sodium_memzero(other.secret_.data(), other.secret_.size());
+}
+
+LinkIdentity& LinkIdentity::operator=(LinkIdentity&& other) noexcept {
+  if (this != &other) {
+    secret_ = other.secret_;
+    public_key_ = other.public_key_;
+    sodium_memzero(other.secret_.data(), other.secret_.size());
+  }
+  return *this;
+}
+
+LinkIdentity::~LinkIdentity() {
+  sodium_memzero(secret_.data(), secret_.size());
+}
+
+void LinkIdentity::make_server(zmq::socket_t& socket) const {
+  socket.set(zmq::sockopt::curve_server, 1);
+  socket.set(zmq::sockopt::curve_secretkey, zmq::buffer(secret_.data(), secret_.size()));
+  socket.set(zmq::sockopt::zap_domain, kZapDomain);
+  // Where libzmq knows the option, a missing ZAP handler refuses every client rather than
+  // admitting all (ZapHandler is made before any server binds, so it is there either way).
+  const int on = 1;
+  (void)::zmq_setsockopt(socket.handle(), kZapEnforceDomain, &on, sizeof on);
+}
+
+bool LinkIdentity::make_client(zmq::socket_t& socket, const crypto::PublicKey& server) const {
+  auto server_key = crypto::kx_identity(server);
+  if (!server_key) return false;
+  socket.set(zmq::sockopt::curve_serverkey,
+             zmq::buffer(server_key->bytes.data(), server_key->bytes.size()));
+  socket.set(zmq::sockopt::curve_publickey,
+             zmq::buffer(public_key_.bytes.data(), public_key_.bytes.size()));
+  socket.set(zmq::sockopt::curve_secretkey, zmq::buffer(secret_.data(), secret_.size()));
+  return true;
+}
+
+LinkMembers LinkMembers::of(const ClusterConfig& config) {
+  LinkMembers members;
+  for (const auto& v : config.validators)
+    members.add(v.public_key, fmt::format("validator-{}", v.id));
+  members.add(config.operator_public_key, "operator");
+  if (config.artifact_store_public_key) members.add(*config.artifact_store_public_key, "store");
+  for (const auto& node : config.inference_nodes) {
+    if (node.public_key) members.add(*node.public_key, fmt::format("node-{}", node.id));
+  }
+  return members;
+}
+
+void LinkMembers::add(const crypto::PublicKey& identity, std::string name) {
+  if (auto key = crypto::kx_identity(identity)) names_.insert_or_assign(*key, std::move(name));
+}
+
+const std::string* LinkMembers::find(const crypto::KxPublicKey& key) const {
+  auto it = names_.find(key);
+  return it == names_.end() ? nullptr : &it->second;
+}
+
+ZapHandler::ZapHandler(boost::asio::io_context& io, zmq::context_t& context, LinkMembers members,
+                       Refusals& refusals)
+    : members_(std::move(members)), refusals_(refusals), socket_(context, zmq::socket_type::rep) {
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.bind(kZapEndpoint);
+  reader_ = std::make_unique<ZmqReader>(
+      io, socket_, [this](std::vector<zmq::message_t>& frames) { answer(frames); }, refusals_);
+}
+
+ZapHandler::~ZapHandler() = default;
+
+void ZapHandler::start() {
+  reader_->start();
+}
+
+void ZapHandler::answer(std::vector<zmq::message_t>& request) {
+  // RFC 27: version, request id, domain, address, routing id, mechanism, credentials...
+  // The answer: version, request id, status code, status text, user id, metadata.
+  std::string request_id = request.size() > 1 ? request[1].to_string() : std::string();
+  std::string user;
+  std::string why;
+  if (request.size() < 7 || request[0].to_string_view() != "1.0") {
+    why = "a malformed ZAP request";
+  } else if (request[5].to_string_view() != "CURVE" || request[6].size() != crypto::kKxKeySize) {
+    why = fmt::format("a connection from {} without CURVE", printable(request[3].to_string()));
+  } else {
+    crypto::KxPublicKey key;
+    std::memcpy(key.bytes.data(), request[6].data(), key.bytes.size());
+    if (const auto* name = members_.find(key)) {
+      user = *name;
+    } else {
+      why = fmt::format("a connection from {} with key {}, which the config does not hold",
+                        printable(request[3].to_string()), key.hex());
+    }
+  }
+  const bool admit = why.empty();
+  if (admit) {
+    ++admitted_;
+  } else {
+    ++refused_;
+    refusals_.refuse("unknown-key", why);
+  }
+  const std::array<std::string, 6> reply = {
+      "1.0", request_id, admit ? "200" : "400", admit ? "OK" : "not a member of this cluster",
+      user,  ""};
+  for (std::size_t i = 0; i < reply.size(); ++i) {
+    (void)socket_.send(zmq::buffer(reply[i]),
+                       i + 1 < reply.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+}
+
+std::optional<std::string> member_of(const zmq::message_t& frame) {
+  const char* user = ::zmq_msg_gets(const_cast<zmq::message_t&>(frame).handle(), "User-Id");
+  if (user == nullptr || *user == '\0') return std::nullopt;
+  return std::string(user);
+}
+
+}  // namespace bftgate::runtime
