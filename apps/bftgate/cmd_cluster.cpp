@@ -328,9 +328,13 @@ void register_validator(CLI::App& app, Runner& run) {
       "Set the write-ahead log aside (renamed) and rejoin by state transfer: for a log that is "
       "corrupt or lost; the validator forgets the messages it signed before");
   cmd->add_option("--metrics-port", args->options.metrics_port,
-                  "Serve GET /metrics (Prometheus text) on 127.0.0.1:PORT (default: the config's "
+                  "Serve GET /metrics (Prometheus text) on PORT (default: the config's "
                   "metrics_port for this validator, if any)")
       ->check(CLI::Range(1, 65535));
+  cmd->add_option("--http-bind", args->options.http_bind,
+                  "Address /metrics is served on: 127.0.0.1 (this host only), another address "
+                  "of this host, or 0.0.0.0 for every interface")
+      ->default_val("127.0.0.1");
   cmd->add_option("--wal-compact-bytes", args->options.wal_compact_bytes,
                   "Rewrite the write-ahead log with only the replica's live records once it "
                   "reaches this many bytes")
@@ -454,6 +458,10 @@ void register_node(CLI::App& app, Runner& run) {
   cmd->add_option("--model", options->model,
                   "Base model (model.safetensors; default: the cached tiny model)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--http-bind", options->http_bind,
+                  "Address /status and /metrics are served on: 127.0.0.1 (this host only), "
+                  "another address of this host, or 0.0.0.0 for every interface")
+      ->default_val("127.0.0.1");
   cmd->callback([&run, options, poll_s] {
     run = [options, poll_s] {
       spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");

@@ -73,9 +73,12 @@ void register_keygen(CLI::App& app, Runner& run) {
                    v.metrics_port ? fmt::format("  /metrics on port {}", v.metrics_port) : "");
       }
       fmt::print("  operator      key {} (0600)\n", files->operator_key.string());
-      fmt::print("  store         {}\n", config.artifact_store_endpoint);
-      for (const auto& node : config.inference_nodes) {
-        fmt::print("  node {:<8} {}\n", node.id, node.endpoint);
+      fmt::print("  store         {}  key {} (0600)\n", config.artifact_store_endpoint,
+                 files->store_key.string());
+      for (std::size_t j = 0; j < files->node_keys.size(); ++j) {
+        const auto& node = config.inference_nodes[j];
+        fmt::print("  node {:<8} {}  key {} (0600)\n", node.id, node.endpoint,
+                   files->node_keys[j].string());
       }
       if (!files->prometheus.empty())
         fmt::print("  prometheus    {} (scrape config)\n", files->prometheus.string());

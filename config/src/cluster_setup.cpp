@@ -31,8 +31,11 @@ Result<GeneratedCluster> generate_cluster(const ClusterSpec& spec) {
     return fmt::format("tcp://{}:{}", spec.host, std::size_t{spec.base_port} + offset);
   };
 
-  GeneratedCluster cluster{
-      .config = {}, .validator_keys = {}, .operator_key = crypto::SecretKey::generate()};
+  GeneratedCluster cluster{.config = {},
+                           .validator_keys = {},
+                           .operator_key = crypto::SecretKey::generate(),
+                           .store_key = crypto::SecretKey::generate(),
+                           .node_keys = {}};
   auto& config = cluster.config;
   config.cluster_id = spec.cluster_id;
   config.epoch = spec.epoch;
@@ -50,9 +53,12 @@ Result<GeneratedCluster> generate_cluster(const ClusterSpec& spec) {
     cluster.validator_keys.push_back(std::move(key));
   }
   config.artifact_store_endpoint = endpoint(spec.validators);
+  config.artifact_store_public_key = cluster.store_key.public_key();
   for (std::size_t j = 0; j < spec.inference_nodes; ++j) {
+    auto key = crypto::SecretKey::generate();
     config.inference_nodes.push_back(
-        {static_cast<std::uint32_t>(j), endpoint(spec.validators + 1 + j), std::nullopt});
+        {static_cast<std::uint32_t>(j), endpoint(spec.validators + 1 + j), key.public_key()});
+    cluster.node_keys.push_back(std::move(key));
   }
   config.operator_public_key = cluster.operator_key.public_key();
   if (auto status = config.validate(); !status) return status.error();
@@ -125,6 +131,22 @@ Result<ClusterFiles> write_cluster(const GeneratedCluster& cluster,
                                       cluster.operator_key, overwrite);
       !s) {
     return s.error();
+  }
+  files.store_key = key_dir / "store.key";
+  if (auto s = crypto::write_key_file(files.store_key, crypto::KeyRole::kStore, 0,
+                                      cluster.store_key, overwrite);
+      !s) {
+    return s.error();
+  }
+  for (std::size_t j = 0; j < cluster.node_keys.size(); ++j) {
+    auto id = cluster.config.inference_nodes[j].id;
+    auto path = key_dir / fmt::format("node-{}.key", id);
+    if (auto s = crypto::write_key_file(path, crypto::KeyRole::kNode, id, cluster.node_keys[j],
+                                        overwrite);
+        !s) {
+      return s.error();
+    }
+    files.node_keys.push_back(path);
   }
   if (std::any_of(cluster.config.validators.begin(), cluster.config.validators.end(),
                   [](const ValidatorInfo& v) { return v.metrics_port != 0; })) {

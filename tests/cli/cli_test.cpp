@@ -66,6 +66,20 @@ TEST_F(CliTest, KeygenWritesConfigAndPrivateKeys) {
   struct stat info {};
   ASSERT_EQ(::stat(path("keys/operator.key").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600u);
+  // The store's and each node's key too (their links are authenticated with them), each the
+  // key the config names for that member.
+  auto store = crypto::read_key_file(path("keys/store.key"));
+  ASSERT_TRUE(store.ok()) << store.error().message;
+  EXPECT_EQ(store->role, crypto::KeyRole::kStore);
+  EXPECT_EQ(config->artifact_store_public_key, store->key.public_key());
+  for (const auto& node : config->inference_nodes) {
+    auto file = path(fmt::format("keys/node-{}.key", node.id));
+    auto read = crypto::read_key_file(file);
+    ASSERT_TRUE(read.ok()) << file << ": " << read.error().message;
+    EXPECT_EQ(read->role, crypto::KeyRole::kNode);
+    EXPECT_EQ(read->id, node.id);
+    EXPECT_EQ(node.public_key, read->key.public_key()) << file;
+  }
 }
 
 // keygen gives every validator a /metrics port and writes a Prometheus scrape config naming
@@ -344,7 +358,7 @@ TEST(CliInit, EachHostMakesItsKeyAndTheConfigIsAssembledFromCardsAlone) {
     cards.push_back(out + "/" + card);
   };
   for (int i = 0; i < 4; ++i) {
-    init("v" + std::to_string(i),
+    init(fmt::format("v{}", i),
          fmt::format("validator --id {} --endpoint tcp://127.0.0.{}:27500", i, i + 1),
          fmt::format("validator-{}.card.json", i));
   }

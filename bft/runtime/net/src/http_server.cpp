@@ -191,15 +191,20 @@ HttpServer::~HttpServer() {
   impl_->acceptor.close(ignored);
 }
 
-Status HttpServer::listen(std::uint16_t port) {
+Status HttpServer::listen(std::uint16_t port, const std::string& address) {
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(address, ec);
+  if (ec) return fail(fmt::format("cannot listen on '{}': not an IP address", printable(address)));
+  const auto where = ip.is_v6() ? fmt::format("[{}]:{}", ip.to_string(), port)
+                                : fmt::format("{}:{}", ip.to_string(), port);
   try {
-    asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
+    asio::ip::tcp::endpoint endpoint(ip, port);
     impl_->acceptor.open(endpoint.protocol());
     impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
     impl_->acceptor.bind(endpoint);
     impl_->acceptor.listen();
   } catch (const boost::system::system_error& e) {
-    return fail(fmt::format("cannot listen on 127.0.0.1:{}: {}", port, e.what()));
+    return fail(fmt::format("cannot listen on {}: {}", where, e.what()));
   }
   impl_->accept();
   return ok_status();

@@ -77,7 +77,7 @@ class Node final : public InferenceNode {
     HttpServer http(
         io_, [this](const HttpRequestLine& request) { return answer_http(request); },
         input_refusals_);
-    if (auto s = http.listen(http_port_); !s) {
+    if (auto s = http.listen(http_port_, options_.http_bind); !s) {
       spdlog::error("node {}: {}", options_.id, s.error().message);
       return 1;
     }
@@ -100,9 +100,8 @@ class Node final : public InferenceNode {
     restore_served();
     std::thread poller([this] { poll_loop(); });
     spdlog::info(
-        "node {}: serving on http://127.0.0.1:{}/status and /metrics; polling {} validators every "
-        "{} ms",
-        options_.id, http_port_, config_.n(), options_.poll_interval.count());
+        "node {}: serving on http://{}:{}/status and /metrics; polling {} validators every {} ms",
+        options_.id, options_.http_bind, http_port_, config_.n(), options_.poll_interval.count());
     io_.run();
     stop_ = true;
     wake_.notify_all();

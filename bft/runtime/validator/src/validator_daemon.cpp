@@ -136,7 +136,7 @@ class Daemon final : public ValidatorDaemon {
         port != 0) {
       http_ = std::make_unique<HttpServer>(
           io_, [this](const HttpRequestLine& request) { return answer_http(request); }, refusals_);
-      if (auto s = http_->listen(port); !s) {
+      if (auto s = http_->listen(port, options_.http_bind); !s) {
         spdlog::error("validator {}: cannot serve /metrics: {}", options_.id, s.error().message);
         return 1;
       }

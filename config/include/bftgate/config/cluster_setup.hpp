@@ -1,5 +1,7 @@
-// Creating a cluster: fresh keys for every validator and the operator, and the config that
-// names them. Used by `bftgate keygen`, the demo and the tests.
+// Creating a cluster in one place: fresh keys for every member (validators, the operator, the
+// artifact store and the inference nodes) and the config that names them. Used by `bftgate
+// keygen`, the demo and the tests; a real deployment makes each key on its own host instead
+// (config/card.hpp).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,8 @@ struct GeneratedCluster {
   ClusterConfig config;
   std::vector<crypto::SecretKey> validator_keys;  // validator_keys[i] belongs to validator id i
   crypto::SecretKey operator_key;
+  crypto::SecretKey store_key;
+  std::vector<crypto::SecretKey> node_keys;  // node_keys[j] belongs to inference node j
 };
 
 Result<GeneratedCluster> generate_cluster(const ClusterSpec& spec);
@@ -42,6 +46,8 @@ struct ClusterFiles {
   std::filesystem::path config;
   std::vector<std::filesystem::path> validator_keys;
   std::filesystem::path operator_key;
+  std::filesystem::path store_key;
+  std::vector<std::filesystem::path> node_keys;
   std::filesystem::path prometheus;  // empty when no validator serves /metrics
 };
 
@@ -49,7 +55,8 @@ struct ClusterFiles {
 // metrics_port) and the inference nodes' (on their endpoints).
 std::string prometheus_config(const ClusterConfig& config);
 
-// Writes DIR/cluster.json and DIR/keys/{validator-<id>,operator}.key (mode 0600, DIR/keys 0700),
+// Writes DIR/cluster.json and DIR/keys/{validator-<id>,operator,store,node-<j>}.key (mode 0600,
+// DIR/keys 0700),
 // and DIR/prometheus.yml when a validator has a metrics_port.
 Result<ClusterFiles> write_cluster(const GeneratedCluster& cluster,
                                    const std::filesystem::path& dir, bool overwrite = false);

@@ -52,8 +52,11 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds 127.0.0.1:port and starts accepting.
-  Status listen(std::uint16_t port);
+  // The address HTTP endpoints bind unless told otherwise: this host only.
+  static constexpr const char* kDefaultBind = "127.0.0.1";
+  // Binds address:port (an IPv4 or IPv6 address; 0.0.0.0 or :: for every interface) and starts
+  // accepting. An address that is not one is refused with a reason naming it.
+  Status listen(std::uint16_t port, const std::string& address = kDefaultBind);
 
  private:
   struct Impl;

@@ -27,6 +27,8 @@ struct NodeOptions {
   std::chrono::milliseconds request_interval{10};
   std::string backend = "auto";  // auto, cpu, cuda or opaque
   std::filesystem::path model;   // model.safetensors; empty: the cached default model
+  // Where /status and /metrics are served: this host only, unless told otherwise.
+  std::string http_bind = "127.0.0.1";
 };
 
 class InferenceNode {

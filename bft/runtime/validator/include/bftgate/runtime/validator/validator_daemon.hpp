@@ -56,9 +56,10 @@ struct ValidatorOptions {
   // The write-ahead log is rewritten with only the replica's live records once it reaches this
   // size (and twice its size after the last compaction, so live records alone never thrash it).
   std::uint64_t wal_compact_bytes = 64ull << 20;
-  // Serves GET /metrics (Prometheus text, runtime/validator_metrics.hpp) on 127.0.0.1:port;
+  // Serves GET /metrics (Prometheus text, runtime/validator_metrics.hpp) on http_bind:port;
   // 0: on the config's metrics_port for this validator, if it has one.
   std::uint16_t metrics_port = 0;
+  std::string http_bind = "127.0.0.1";  // this host only, unless told otherwise
 };
 
 class ValidatorDaemon {
