@@ -83,14 +83,20 @@ struct Server {
   std::vector<std::pair<std::string, std::string>> received;  // (payload, member)
 };
 
+// A client of the server on `port`: under `key` (none: plaintext), claiming `claimed` as its
+// public key where given (an impostor, who holds another key's secret).
 zmq::socket_t dealer(zmq::context_t& context, std::uint16_t port, const crypto::SecretKey* key,
-                     const crypto::PublicKey* server) {
+                     const crypto::PublicKey* server,
+                     const crypto::KxPublicKey* claimed = nullptr) {
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   socket.set(zmq::sockopt::linger, 0);
   if (key != nullptr) {
     LinkIdentity link(*key);
     EXPECT_TRUE(link.make_client(socket, *server));
   }
+  if (claimed != nullptr)
+    socket.set(zmq::sockopt::curve_publickey,
+               zmq::buffer(claimed->bytes.data(), claimed->bytes.size()));
   socket.connect("tcp://127.0.0.1:" + std::to_string(port));
   return socket;
 }
@@ -124,14 +130,9 @@ TEST(ZapHandler, RefusesStrangersBeforeAnyFrameIsRead) {
   auto plaintext = dealer(client_context, *port, nullptr, nullptr);
   // One who knows a member's public key but not its secret cannot pass for it either.
   auto impostor_key = crypto::SecretKey::generate();
-  zmq::socket_t impostor(client_context, zmq::socket_type::dealer);
-  impostor.set(zmq::sockopt::linger, 0);
-  LinkIdentity impostor_link(impostor_key);
-  ASSERT_TRUE(impostor_link.make_client(impostor, server.server_key.public_key()));
   auto member_public = LinkIdentity(member).public_key();
-  impostor.set(zmq::sockopt::curve_publickey,
-               zmq::buffer(member_public.bytes.data(), member_public.bytes.size()));
-  impostor.connect("tcp://127.0.0.1:" + std::to_string(*port));
+  auto impostor =
+      dealer(client_context, *port, &impostor_key, &server.server_key.public_key(), &member_public);
   for (auto* socket : {&stranger, &plaintext, &impostor}) {
     (void)socket->send(zmq::buffer(std::string("let me in")), zmq::send_flags::dontwait);
   }
