@@ -125,7 +125,9 @@ shown = ["ratio_vs_openssl", "ratio_vs_raw", "ratio_vs_raw_parallel", "speedup",
          "latency_ratio_vs_etcd", "throughput_ratio_vs_etcd", "fsyncs_per_decision_per_validator",
          "to_prepared_us", "to_committed_us", "to_executed_us", "fsync_us", "mac_us",
          "ceiling_req_per_s_batch_64_mac", "rss_peak_delta_mib", "rss_after_delta_mib",
-         "fds_peak_delta", "within_budget", "plaintext_us", "curve_us", "ratio_curve_vs_plaintext"]
+         "fds_peak_delta", "within_budget", "plaintext_us", "curve_us", "ratio_curve_vs_plaintext",
+         "curve_median_us", "plaintext_median_us", "latency_ratio_curve_vs_plaintext",
+         "curve_req_per_s", "plaintext_req_per_s", "throughput_ratio_curve_vs_plaintext"]
 over = []
 versus = []
 everything = []

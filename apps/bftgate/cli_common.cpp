@@ -64,4 +64,21 @@ std::string utc_timestamp() {
   return buffer;
 }
 
+CLI::Option* add_insecure_plaintext_flag(CLI::App* cmd, bool& insecure) {
+  return cmd->add_flag(
+      "--insecure-plaintext", insecure,
+      "INSECURE: links without CURVE encryption or authentication; anyone who reaches a port is "
+      "heard. For loopback benchmarks only, and only with every process of the cluster so");
+}
+
+Result<runtime::LinkSecurity> link_security(const ClusterConfig& config,
+                                            const std::filesystem::path& key_file, bool insecure) {
+  if (insecure) return runtime::LinkSecurity::insecure_plaintext();
+  if (key_file.empty()) {
+    return Error{"links are CURVE-encrypted: give --key with a member's key file (or "
+                 "--insecure-plaintext, for a cluster that runs without)"};
+  }
+  return runtime::LinkSecurity::for_member(config, key_file);
+}
+
 }  // namespace bftgate::cli

@@ -8,6 +8,7 @@
 
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/runtime/net/link_security.hpp"
 
 namespace bftgate::cli {
 
@@ -57,5 +58,12 @@ std::string describe_valid(const ClusterConfig& config,
                            const crypto::ReleaseCertificate& certificate);
 
 std::string utc_timestamp();  // e.g. 20261122-231500
+
+// --insecure-plaintext, with the same name and warning on every command that links to a cluster.
+CLI::Option* add_insecure_plaintext_flag(CLI::App* cmd, bool& insecure);
+// How a command links to the cluster: CURVE under the member key in `key_file`, or plaintext
+// when `insecure` (and then no key is needed); an error says which flag to give.
+Result<runtime::LinkSecurity> link_security(const ClusterConfig& config,
+                                            const std::filesystem::path& key_file, bool insecure);
 
 }  // namespace bftgate::cli

@@ -42,10 +42,13 @@ struct SubmitArgs {
   bool json_output = false;
   bool no_store = false;
   bool no_check = false;
+  bool insecure_plaintext = false;
 };
 
 struct StatusArgs {
   std::filesystem::path config;
+  std::filesystem::path key;
+  bool insecure_plaintext = false;
   bool json_output = false;
   bool all = false;
   double timeout_s = 2;
@@ -113,8 +116,10 @@ int submit(const SubmitArgs& args) {
   if (!args.json_output)
     fmt::print("submitting {}{}\n", artifact.string(),
                args.no_store ? " (by path)" : " via the artifact store");
-  auto proposal =
-      runtime::propose_adapter(*config, key->key, artifact, args.version, !args.no_store, timeout);
+  auto security = args.insecure_plaintext ? runtime::LinkSecurity::insecure_plaintext()
+                                           : runtime::LinkSecurity::curve(key->key, *config);
+  auto proposal = runtime::propose_adapter(*config, security, key->key, artifact, args.version,
+                                           !args.no_store, timeout);
   if (!proposal) return propose_error_exit(proposal.error(), args.json_output);
   if (!args.json_output) {
     fmt::print("accepted: version {} (sha256 {}, {} bytes, {}); validators are validating it\n",
@@ -126,9 +131,10 @@ int submit(const SubmitArgs& args) {
     return kExitOk;
   }
   auto decided =
-      runtime::wait_for_decision(*config, proposal->version, timeout, [&](const std::string& line) {
-        if (!args.json_output) fmt::print("  {}\n", line);
-      });
+      runtime::wait_for_decision(*config, security, proposal->version, timeout,
+                                 [&](const std::string& line) {
+                                   if (!args.json_output) fmt::print("  {}\n", line);
+                                 });
   if (!decided) return propose_error_exit(decided.error(), args.json_output);
   const auto& entry = decided->entry;
   if (args.json_output) {
@@ -193,7 +199,12 @@ int status(const StatusArgs& args) {
     print_error(config.error().message);
     return kExitFailure;
   }
-  runtime::ClusterClient client(*config);
+  auto security = link_security(*config, args.key, args.insecure_plaintext);
+  if (!security) {
+    print_error(security.error().message);
+    return kExitUsage;
+  }
+  runtime::ClusterClient client(*config, *security);
   const auto timeout = milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000));
   auto statuses = client.status_all(timeout);
   if (args.all) {
@@ -340,6 +351,7 @@ void register_validator(CLI::App& app, Runner& run) {
                   "reaches this many bytes")
       ->default_val(64ull << 20)
       ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{1} << 40));
+  add_insecure_plaintext_flag(cmd, args->options.insecure_plaintext);
   cmd->callback([&run, args] { run = [args] { return run_validator(*args); }; });
 }
 
@@ -354,6 +366,10 @@ void register_twin_router(CLI::App& app, Runner& run) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--id", options->id, "The validator identity the twins share")->required();
+  auto* key = cmd->add_option("--key", options->key,
+                              "That validator's secret-key file: the router listens under it and "
+                              "reaches the twins with it");
+  add_insecure_plaintext_flag(cmd, options->insecure_plaintext)->excludes(key);
   cmd->add_option("--twin-a", options->twin_a,
                   "Endpoint of twin A (sees clients and the peers not in --side-b)")
       ->required();
@@ -399,6 +415,7 @@ void register_submit(CLI::App& app, Runner& run) {
                 "Upload a .safetensors file without checking that it is a packed adapter (the "
                 "validators judge it "
                 "anyway)");
+  add_insecure_plaintext_flag(cmd, args->insecure_plaintext);
   cmd->callback([&run, args] { run = [args] { return submit(*args); }; });
 }
 
@@ -406,17 +423,26 @@ void register_store(CLI::App& app, Runner& run) {
   auto dir = std::make_shared<std::filesystem::path>();
   auto listen = std::make_shared<std::string>();
   auto config = std::make_shared<std::filesystem::path>();
+  auto key = std::make_shared<std::filesystem::path>();
+  auto insecure = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand(
-      "store", "Run the content-addressed artifact store (put/get by SHA-256 over ZeroMQ)");
+      "store",
+      "Run the content-addressed artifact store (put/get by SHA-256 over ZeroMQ); under CURVE it "
+      "admits the config's members, and only the operator uploads");
   cmd->add_option("--dir", *dir, "Directory holding the artifacts")->required();
   cmd->add_option("--listen", *listen,
                   "ZeroMQ endpoint to bind (default: the config's artifact_store endpoint)");
-  cmd->add_option("--config", *config, "Cluster config (for the default endpoint)");
-  cmd->callback([&run, dir, listen, config] {
-    run = [dir, listen, config] {
+  cmd->add_option("--config", *config,
+                  "Cluster config: the default endpoint, the size limit and the members admitted");
+  auto* key_option =
+      cmd->add_option("--key", *key, "The store's secret-key file (keys/store.key, 0600)");
+  add_insecure_plaintext_flag(cmd, *insecure)->excludes(key_option);
+  cmd->callback([&run, dir, listen, config, key, insecure] {
+    run = [dir, listen, config, key, insecure] {
       spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
       auto endpoint = *listen;
       runtime::StoreLimits limits;
+      auto security = runtime::LinkSecurity::insecure_plaintext();
       if (!config->empty()) {
         auto loaded = ClusterConfig::load(*config);
         if (!loaded) {
@@ -426,11 +452,25 @@ void register_store(CLI::App& app, Runner& run) {
         if (endpoint.empty()) endpoint = loaded->artifact_store_endpoint;
         limits.max_artifact_bytes = loaded->max_artifact_bytes;
         limits.max_upload_bytes = 2 * loaded->max_artifact_bytes;
+        auto secured = link_security(*loaded, *key, *insecure);
+        if (!secured) {
+          print_error(secured.error().message);
+          return kExitUsage;
+        }
+        if (!*insecure && secured->member_name() != "store") {
+          print_error(fmt::format("{} is the key of {}, not the store's", key->string(),
+                                  secured->member_name()));
+          return kExitUsage;
+        }
+        security = std::move(secured.value());
+      } else if (!*insecure) {
+        print_error("give --config and --key (the members admitted, and the store's key)");
+        return kExitUsage;
       } else if (endpoint.empty()) {
         print_error("give --listen or --config");
         return kExitUsage;
       }
-      return runtime::run_store(*dir, endpoint, limits);
+      return runtime::run_store(*dir, endpoint, security, limits);
     };
   });
 }
@@ -448,6 +488,10 @@ void register_node(CLI::App& app, Runner& run) {
   cmd->add_option("--id", options->id, "This node's id (inference_nodes in the config)")
       ->required();
   cmd->add_option("--cache", options->cache_dir, "Directory for downloaded adapters")->required();
+  auto* key = cmd->add_option("--key", options->key,
+                              "This node's secret-key file (keys/node-<id>.key, 0600): its links "
+                              "to the validators and the store are CURVE under it");
+  add_insecure_plaintext_flag(cmd, options->insecure_plaintext)->excludes(key);
   cmd->add_option("--poll-interval", *poll_s, "Seconds between register polls")->default_val(1.0);
   cmd->add_option("--backend", options->backend,
                   "Serving backend: auto (CUDA when a GPU is present, else CPU), cpu, cuda, or "
@@ -485,6 +529,11 @@ void register_status(CLI::App& app, Runner& run) {
   cmd->add_flag("--all", args->all,
                 "Every register entry, asked for page by page (otherwise the newest 32)");
   cmd->add_option("--timeout", args->timeout_s, "Seconds to wait for answers")->default_val(2);
+  auto* key =
+      cmd->add_option("--key", args->key,
+                      "A member's secret-key file (the operator's, say): links are CURVE under it, "
+                      "and validators answer queries from any member of the config");
+  add_insecure_plaintext_flag(cmd, args->insecure_plaintext)->excludes(key);
   cmd->callback([&run, args] { run = [args] { return status(*args); }; });
 }
 

@@ -227,14 +227,15 @@ struct DemoRun {
   Result<runtime::Decision> propose_and_decide(const crypto::SecretKey& key,
                                                const std::filesystem::path& artifact,
                                                std::uint64_t& version) {
-    auto proposal =
-        runtime::propose_adapter(config(), key, artifact, 0, true, milliseconds(30'000));
+    auto proposal = runtime::propose_adapter(config(), cluster.operator_link(), key, artifact, 0,
+                                             true, milliseconds(30'000));
     if (!proposal) return Error{proposal.error().message};
     version = proposal->version;
     step(fmt::format("submitted {} ({:.2f} MiB, sha256 {}...) as version {}",
                      artifact.filename().string(), static_cast<double>(proposal->size) / (1 << 20),
                      proposal->digest.hex().substr(0, 16), proposal->version));
-    auto decided = runtime::wait_for_decision(config(), proposal->version, milliseconds(60'000),
+    auto decided = runtime::wait_for_decision(config(), cluster.operator_link(), proposal->version,
+                                              milliseconds(60'000),
                                               [&](const std::string& line) { step("  " + line); });
     if (!decided) return Error{decided.error().message};
     return std::move(decided.value());
@@ -402,7 +403,7 @@ int run_demo(DemoArgs args) {
   if (auto s = start_processes(**cluster, args, *adapters); !s) return failed(s.error().message);
   step(fmt::format("started {} processes (logs in {}/logs)", (*cluster)->running(),
                    args.out.string()));
-  DemoRun run{args, **cluster, runtime::ClusterClient(config), step};
+  DemoRun run{args, **cluster, runtime::ClusterClient(config, (*cluster)->operator_link()), step};
   if (auto s = run.wait_until_up(); !s) return failed(s.error().message);
   step("all validators and inference nodes are up; the fleet serves the base model (version 0)");
 

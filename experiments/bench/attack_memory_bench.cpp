@@ -1,4 +1,6 @@
-// What a peer with no credentials can make a validator and the store hold: a real cluster of
+// What a member of the cluster can make a validator and the store hold (the attacker holds the
+// operator's key, which may ask anything a client may: a peer with no key in the config is
+// refused during the CURVE handshake and gets no frame read at all): a real cluster of
 // processes on 127.0.0.1 (the store and 4 validators), one attack per benchmark, the target's
 // resident memory (VmRSS) and open descriptors read from /proc before, at the peak during the
 // attack, and 6 s after the attacker left (processes give free memory back every 5 s).
@@ -9,8 +11,8 @@
 //                                holds 64 proposed versions)
 //   BM_ValidatorHeldConnections  1,100 TCP connections held open
 //   BM_ValidatorEndlessMessage   one multi-part message of empty parts that never ends (10 MiB on
-//                                the wire): ZeroMQ bounds each part, not their number, so this
-//                                one is expected to exceed the budget until links authenticate
+//                                the wire), sent by hand in plaintext ZMTP, as a stranger: the
+//                                validator refuses the connection at the handshake
 //
 // Counters: rss_peak_delta_mib, rss_after_delta_mib, fds_peak_delta, budget_mib and
 // within_budget (1 when the peak stayed within budget_mib and the memory came back to within a
@@ -72,7 +74,7 @@ struct Target {
     std::this_thread::sleep_for(milliseconds(1500));
     auto artifact = dir / "chunk.bin";
     check(write_file_atomic(artifact, Bytes(runtime::kStoreChunk, 0x5a)));
-    runtime::StoreClient store(cluster->config().artifact_store_endpoint);
+    runtime::StoreClient store(runtime::StoreLink::of(cluster->config(), cluster->operator_link()));
     auto digest = store.put(artifact);
     if (!digest) throw std::runtime_error(digest.error().message);
     chunk_digest = *digest;
@@ -82,8 +84,9 @@ struct Target {
     for (int v = 0; v < kVersions; ++v) {
       auto file = dir / fmt::format("adapter-{}.bin", v);
       check(write_file_atomic(file, as_bytes(fmt::format("adapter {}", v))));
-      auto proposed = runtime::propose_adapter(cluster->config(), key->key, file, 0, true,
-                                               std::chrono::milliseconds(30'000));
+      auto proposed =
+          runtime::propose_adapter(cluster->config(), cluster->operator_link(), key->key, file, 0,
+                                   true, std::chrono::milliseconds(30'000));
       if (!proposed) throw std::runtime_error(proposed.error().message);
     }
   }
@@ -209,10 +212,22 @@ void measure(benchmark::State& state, const std::string& name, milliseconds duri
   }
 }
 
+// A DEALER under the operator's key, to the member whose identity is `server`.
+zmq::socket_t member_socket(zmq::context_t& context, const crypto::PublicKey& server) {
+  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  if (!target().cluster->operator_link().secure_client(socket, server))
+    throw std::runtime_error("a member key without an X25519 form");
+  return socket;
+}
+
+zmq::socket_t store_socket(zmq::context_t& context) {
+  return member_socket(context, target().cluster->config().artifact_store_public_key.value());
+}
+
 void BM_StoreUnreadReplies(benchmark::State& state) {
   measure(state, "store", milliseconds(4000), [](const auto& wait) {
     zmq::context_t context;
-    zmq::socket_t socket(context, zmq::socket_type::dealer);
+    auto socket = store_socket(context);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, 0);
     socket.set(zmq::sockopt::rcvhwm, 1);
@@ -228,7 +243,7 @@ void BM_StoreUnreadReplies(benchmark::State& state) {
 void BM_StoreUnfinishedUploads(benchmark::State& state) {
   measure(state, "store", milliseconds(2000), [](const auto& wait) {
     zmq::context_t context;
-    zmq::socket_t socket(context, zmq::socket_type::dealer);
+    auto socket = store_socket(context);
     socket.set(zmq::sockopt::linger, 0);
     socket.connect(target().cluster->config().artifact_store_endpoint);
     Bytes chunk(4096, 1);
@@ -259,7 +274,8 @@ void BM_ValidatorUnreadStatus(benchmark::State& state) {
             auto query = runtime::make_envelope(runtime::EnvelopeKind::kQuery,
                                                 as_bytes(std::string(R"({"query":"status"})")));
             for (int c = 0; c < 8; ++c) {
-              auto& socket = sockets.emplace_back(context, zmq::socket_type::dealer);
+              auto& socket = sockets.emplace_back(
+                  member_socket(context, target().cluster->config().find_validator(1)->public_key));
               socket.set(zmq::sockopt::linger, 0);
               socket.set(zmq::sockopt::sndhwm, 0);
               // It reads nothing: its own queue and the kernel's take almost nothing either.

@@ -12,6 +12,9 @@
 //                               window stays below that)
 //   BM_VersusEtcd/wal:N         the same two measures beside a real 3-member etcd, interleaved,
 //                               with the ratios (Debian's etcd-server; skipped without it)
+//   BM_CurveCost                what CURVE costs the cluster, A/B in one run: a CURVE cluster and
+//                               an --insecure-plaintext one side by side (WAL on tmpfs), one
+//                               decision at a time and a window of 64, in interleaved blocks
 //   BM_SignatureCeiling         what the signatures alone allow on this machine, from measured
 //                               sign and verify costs (see signature_ceiling below)
 // wal:0 keeps each validator's WAL on disk (the default, the real cost of fsync here); wal:1 on
@@ -264,6 +267,60 @@ BENCHMARK(BM_VersusEtcd)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+// What CURVE costs a whole cluster: two clusters of this build, one with CURVE links (the
+// default) and one with --insecure-plaintext everywhere, both with their WALs on tmpfs so that
+// the disk does not hide the links' cost. Blocks of decisions alternate between them, so drift
+// of this machine's load falls on both alike.
+void BM_CurveCost(benchmark::State& state) {
+  constexpr int kRounds = 10;
+  constexpr int kDecisionsPerBlock = 100;
+  constexpr std::size_t kWindow = 64;
+  constexpr std::size_t kPerWindowBlock = 2000;
+  std::vector<double> curve_us, plain_us;
+  double curve_seconds = 0, plain_seconds = 0;
+  std::size_t failures = 0;
+  for (auto _ : state) {
+    LoopbackCluster curve(/*wal_on_tmpfs=*/true, /*plaintext=*/false);
+    LoopbackCluster plain(/*wal_on_tmpfs=*/true, /*plaintext=*/true);
+    for (int round = 0; round < kRounds; ++round) {
+      // Which goes first alternates too.
+      std::array<std::pair<LoopbackCluster*, std::vector<double>*>, 2> order = {
+          std::pair{&curve, &curve_us}, std::pair{&plain, &plain_us}};
+      if (round % 2 == 1) std::swap(order[0], order[1]);
+      for (auto [c, samples] : order) {
+        for (int i = 0; i < kDecisionsPerBlock; ++i) {
+          if (auto us = one_decision_us(*c)) {
+            samples->push_back(*us);
+          } else {
+            ++failures;
+          }
+        }
+        auto started = Clock::now();
+        if (!windowed_rate(*c, kWindow, kPerWindowBlock)) {
+          ++failures;
+          continue;
+        }
+        (c == &curve ? curve_seconds : plain_seconds) +=
+            std::chrono::duration<double>(Clock::now() - started).count();
+      }
+    }
+  }
+  const double requests = static_cast<double>(kRounds) * static_cast<double>(kPerWindowBlock);
+  state.counters["curve_median_us"] = percentile(curve_us, 0.5);
+  state.counters["plaintext_median_us"] = percentile(plain_us, 0.5);
+  state.counters["curve_p99_us"] = percentile(curve_us, 0.99);
+  state.counters["plaintext_p99_us"] = percentile(plain_us, 0.99);
+  state.counters["latency_ratio_curve_vs_plaintext"] =
+      percentile(curve_us, 0.5) / std::max(1e-9, percentile(plain_us, 0.5));
+  state.counters["curve_req_per_s"] = curve_seconds > 0 ? requests / curve_seconds : 0;
+  state.counters["plaintext_req_per_s"] = plain_seconds > 0 ? requests / plain_seconds : 0;
+  state.counters["throughput_ratio_curve_vs_plaintext"] =
+      curve_seconds > 0 ? plain_seconds / curve_seconds : 0;
+  state.counters["failures"] = static_cast<double>(failures);
+  if (failures > 0) state.SkipWithError("some requests did not complete in time");
+}
+BENCHMARK(BM_CurveCost)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The signature-bound ceiling, from this machine's measured Ed25519 costs. Per null request
 // (n = 4, f = 1): the client signs it and verifies f+1 replies; every replica verifies it once

@@ -39,19 +39,22 @@ using Clock = std::chrono::steady_clock;
 inline constexpr std::size_t kValidators = 4;
 
 // The validators run this build's bftgate, or the one BFTGATE_BENCH_VALIDATOR names (to measure
-// another build of the validator against this one, A/B).
+// another build of the validator against this one, A/B; it must take the same flags, CURVE links
+// included).
 inline std::string validator_binary() {
   const char* other = std::getenv("BFTGATE_BENCH_VALIDATOR");
   return other != nullptr && *other != '\0' ? other : BFTGATE_BINARY;
 }
 
-// A cluster of validator processes and a client with requests in flight.
+// A cluster of validator processes and a client with requests in flight. Its links are CURVE
+// (the client holds the operator's key), or plaintext everywhere with `plaintext`
+// (--insecure-plaintext: what CURVE costs, A/B).
 class LoopbackCluster {
  public:
-  explicit LoopbackCluster(bool wal_on_tmpfs) {
+  explicit LoopbackCluster(bool wal_on_tmpfs, bool plaintext = false) {
     auto root =
         wal_on_tmpfs ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path();
-    dir_ = root / fmt::format("bftgate-loopback-{}", ::getpid());
+    dir_ = root / fmt::format("bftgate-loopback-{}-{}", ::getpid(), plaintext ? "plain" : "curve");
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     // The validators, the (unused) store, then each validator's /metrics.
@@ -85,6 +88,7 @@ class LoopbackCluster {
                                        "true",
                                        "--log-level",
                                        "warn"};
+      if (plaintext) argv.emplace_back("--insecure-plaintext");
       // Another build may not have /metrics: only this one's validators are asked for it.
       if (validator_binary() == BFTGATE_BINARY) {
         metrics_ports_.push_back(static_cast<std::uint16_t>(*base + kValidators + 2 + i));
@@ -93,10 +97,13 @@ class LoopbackCluster {
       auto status = processes_.spawn(id, argv, dir_ / ("validator-" + id + ".log"));
       if (!status) throw std::runtime_error(status.error().message);
     }
+    link_ = plaintext ? runtime::LinkSecurity::insecure_plaintext()
+                      : runtime::LinkSecurity::curve(generated->operator_key, config_);
     auto signer = std::make_shared<bft::Ed25519Signer>(bft::kOperatorPrincipal,
                                                        crypto::SecretKey::from_seed(seed));
-    signed_ = std::make_unique<runtime::RequestPipeline>(config_, signer);
-    mac_ = std::make_unique<runtime::RequestPipeline>(config_, signer, runtime::ClientAuth::kMac);
+    signed_ = std::make_unique<runtime::RequestPipeline>(config_, signer, link_);
+    mac_ = std::make_unique<runtime::RequestPipeline>(config_, signer, link_,
+                                                      runtime::ClientAuth::kMac);
     client_ = signed_.get();
     // Ready once a request goes all the way through.
     auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -150,7 +157,7 @@ class LoopbackCluster {
     std::size_t answered = 0;
   };
   Durability durability() {
-    runtime::ClusterClient client(config_);
+    runtime::ClusterClient client(config_, link_);
     Durability d;
     for (const auto& [id, answer] : client.status_all(std::chrono::seconds(2)).answers) {
       d.syncs += answer.wal_syncs;
@@ -198,6 +205,7 @@ class LoopbackCluster {
  private:
   std::filesystem::path dir_;
   ClusterConfig config_;
+  runtime::LinkSecurity link_ = runtime::LinkSecurity::insecure_plaintext();
   runtime::ChildProcesses processes_;
   std::unique_ptr<runtime::RequestPipeline> signed_;
   std::unique_ptr<runtime::RequestPipeline> mac_;

@@ -293,6 +293,35 @@ TEST_F(CliTest, SubmitRefusesEmptyAndOversizedArtifactsWithAReason) {
       << big.output;
 }
 
+// Links are CURVE under a member's key: a command that links to the cluster without one, or with
+// a key that is not the member it claims to be, is refused before it starts, saying which.
+TEST_F(CliTest, ProcessesThatLinkToTheClusterNeedTheirMembersKey) {
+  auto status = bftgate("status --timeout 0.2 --config " + config_);
+  EXPECT_EQ(status.exit_code, 2) << status.output;
+  EXPECT_NE(status.output.find("give --key"), std::string::npos) << status.output;
+  auto stranger = bftgate("init operator --out " + path("stranger"));
+  ASSERT_EQ(stranger.exit_code, 0) << stranger.output;
+  auto outsider = bftgate("status --timeout 0.2 --config " + config_ + " --key " +
+                          path("stranger/operator.key"));
+  EXPECT_EQ(outsider.exit_code, 2) << outsider.output;
+  EXPECT_NE(outsider.output.find("does not name"), std::string::npos) << outsider.output;
+  auto store = bftgate("store --dir " + path("objects") + " --config " + config_ + " --key " +
+                       path("keys/node-0.key"));
+  EXPECT_EQ(store.exit_code, 2) << store.output;
+  EXPECT_NE(store.output.find("is the key of node-0, not the store's"), std::string::npos)
+      << store.output;
+  auto keyless_store = bftgate("store --dir " + path("objects") + " --config " + config_);
+  EXPECT_EQ(keyless_store.exit_code, 2) << keyless_store.output;
+  auto node = bftgate("node --backend opaque --id 1 --cache " + path("cache") + " --config " +
+                      config_ + " --key " + path("keys/node-0.key"));
+  EXPECT_NE(node.exit_code, 0) << node.output;
+  EXPECT_NE(node.output.find("is the key of node-0, not of inference node 1"), std::string::npos)
+      << node.output;
+  auto both = bftgate("status --config " + config_ + " --key " + path("keys/operator.key") +
+                      " --insecure-plaintext");
+  EXPECT_EQ(both.exit_code, 2) << both.output;  // one or the other
+}
+
 TEST(Cli, HelpForEverySubcommandAndUsageErrors) {
   for (const char* sub :
        {"", "keygen ", "sign-cert ", "verify-cert ", "digest ", "demo ", "cert-demo ", "simulate ",

@@ -2,8 +2,11 @@
 # A cluster across hosts: every member (4 validators, the store, the operator, an inference node)
 # in its own network namespace with its own address on a bridge, its own data directory, and its
 # key made there by `bftgate init`. Only cards, the assembled config and its fingerprint cross
-# between "hosts". The cluster certifies an adapter and the node serves it; then one validator's
-# host is cut off with nftables and the next adapter is still certified and served.
+# between "hosts". Every link is CurveZMQ under the members' keys. The cluster certifies an
+# adapter and the node serves it; a process on another host that holds no key of the config is
+# refused during the handshake, before any decoder sees a frame of it (the validators' refusal
+# counters show it); then one validator's host is cut off with nftables and the next adapter is
+# still certified and served.
 #
 # The steps are those of the README's "Deploy on several hosts", with a namespace for a machine.
 # Usage: tests/deploy/multi_host.sh BFTGATE_BINARY. Exit 77 (skip, with the reason) without root,
@@ -17,9 +20,9 @@ command -v nft >/dev/null || skip "no nft (apt install nftables)"
 
 tag=bg$$                    # namespaces and links of this run
 work=$(mktemp -d)
-hosts=(v0 v1 v2 v3 st op n0)
+hosts=(v0 v1 v2 v3 st op n0 xx)  # xx: a stranger's host, not in the cluster
 declare -A addr=([v0]=10.77.0.1 [v1]=10.77.0.2 [v2]=10.77.0.3 [v3]=10.77.0.4 [st]=10.77.0.9
-                 [op]=10.77.0.20 [n0]=10.77.0.30)
+                 [op]=10.77.0.20 [n0]=10.77.0.30 [xx]=10.77.0.66)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -53,13 +56,14 @@ done
 on st "$bftgate" init store --endpoint "tcp://${addr[st]}:27000" --out "$work/st" >/dev/null
 on op "$bftgate" init operator --out "$work/op" >/dev/null
 on n0 "$bftgate" init node --id 0 --endpoint "tcp://${addr[n0]}:27001" --out "$work/n0" >/dev/null
+on xx "$bftgate" init operator --out "$work/xx" >/dev/null  # a key the cluster never hears of
 for h in "${hosts[@]}"; do
   [ "$(stat -c %a "$work/$h"/*.key)" = 600 ] || { echo "$h: key not 0600"; exit 1; }
 done
 
 # 2. Cards (public) go to whoever assembles; the config and its fingerprint come back.
 mkdir "$work/assembly"
-cp "$work"/*/*.card.json "$work/assembly/"
+for h in v0 v1 v2 v3 st op n0; do cp "$work/$h"/*.card.json "$work/assembly/"; done
 cards=()
 for card in "$work"/assembly/*.card.json; do cards+=(--card "$card"); done
 "$bftgate" cluster assemble --cluster-id multi-host "${cards[@]}" --out "$work/assembly/cluster.json" \
@@ -76,7 +80,7 @@ done
 mkdir -p "$work/st/objects" "$work/n0/cache" "$work"/v{0,1,2,3}/data
 pass="echo '{\"pass\": true, \"metrics\": {\"suite\": \"multi-host\"}}'"
 on st "$bftgate" store --dir "$work/st/objects" --config "$work/st/cluster.json" \
-  >"$work/st/log" 2>&1 &
+  --key "$work/st/store.key" >"$work/st/log" 2>&1 &
 pids+=($!)
 for i in 0 1 2 3; do
   on "v$i" "$bftgate" validator --config "$work/v$i/cluster.json" --id "$i" \
@@ -85,7 +89,7 @@ for i in 0 1 2 3; do
   pids+=($!)
 done
 on n0 "$bftgate" node --config "$work/n0/cluster.json" --id 0 --cache "$work/n0/cache" \
-  --backend opaque --poll-interval 0.3 >"$work/n0/log" 2>&1 &
+  --key "$work/n0/node-0.key" --backend opaque --poll-interval 0.3 >"$work/n0/log" 2>&1 &
 pids+=($!)
 # Whether HOST reaches ADDRESS:PORT over TCP.
 reaches() { on "$1" timeout 2 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
@@ -119,7 +123,43 @@ submit_and_serve() {  # ARTIFACT VERSION
 submit_and_serve first.bin 1
 echo "certified and served version 1 across 7 namespaces"
 
-# 5. Validator 3's host is cut off (everything but its loopback dropped, both ways), and the
+# 5. A stranger: a key outside the config. Its own copy of the config names its key as the
+# operator's (so that its client will use it); the validators' config does not. It gets no
+# answer, and the validators count an unknown key and decode nothing of it.
+refusals() {  # the validators' refusal counters, as the operator's status reports them
+  on op "$bftgate" status --json --config "$work/op/cluster.json" --key "$work/op/operator.key" \
+    | python3 -c 'import json, sys
+answers = json.load(sys.stdin)["validators"]
+print(json.dumps({v: a.get("refused_inputs", {}) for v, a in sorted(answers.items())}))'
+}
+before=$(refusals)
+python3 - "$work/op/cluster.json" "$work/xx/operator.card.json" "$work/xx/cluster.json" <<'EOF'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["operator"]["public_key"] = json.load(open(sys.argv[2]))["public_key"]
+json.dump(config, open(sys.argv[3], "w"))
+EOF
+if on xx "$bftgate" status --config "$work/xx/cluster.json" --key "$work/xx/operator.key" \
+    --timeout 2 >"$work/xx/status.out" 2>&1; then
+  echo "a stranger got answers:"; cat "$work/xx/status.out"; exit 1
+fi
+grep -q "0 of 4 validators answered" "$work/xx/status.out" \
+  || { echo "the stranger's status:"; cat "$work/xx/status.out"; exit 1; }
+after=$(refusals)
+python3 - "$before" "$after" <<'EOF'
+import json, sys
+before, after = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for v in sorted(after):
+    grew = {k: n - before.get(v, {}).get(k, 0) for k, n in after[v].items()
+            if n != before.get(v, {}).get(k, 0)}
+    if grew.get("unknown-key", 0) < 1:
+        sys.exit(f"validator {v} did not count the stranger's key: {grew}")
+    if set(grew) != {"unknown-key"}:
+        sys.exit(f"validator {v} counted more than the unknown key (a frame was read?): {grew}")
+print("a stranger's key was refused by every validator during the handshake, no frame decoded")
+EOF
+
+# 6. Validator 3's host is cut off (everything but its loopback dropped, both ways), and the
 # next adapter is still certified by the other three and served.
 on v3 nft -f - <<'EOF'
 table inet isolate {

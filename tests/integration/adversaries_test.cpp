@@ -72,7 +72,7 @@ TEST(Adversaries, TwinsUnderOneIdentityCannotSplitTheCluster) {
   }
   cluster.spawn("validator-0",
                 {cluster.bftgate(), "twin-router", "--config", cluster.config(), "--id", "0",
-                 "--twin-a", twin_a, "--twin-b", twin_b, "--side-b", "2,3"});
+                 "--key", key, "--twin-a", twin_a, "--twin-b", twin_b, "--side-b", "2,3"});
   cluster.start_store();
   for (int id : {1, 2, 3}) cluster.start(id);
 

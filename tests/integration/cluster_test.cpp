@@ -146,8 +146,8 @@ TEST(Cluster, MacSessionRequestsCommitAndTheirMacdRepliesVerify) {
   auto key = crypto::read_key_file(cluster.operator_key());
   ASSERT_TRUE(key.ok()) << key.error().message;
   auto signer = std::make_shared<bft::Ed25519Signer>(bft::kOperatorPrincipal, std::move(key->key));
-  runtime::RequestPipeline mac(*config, signer, runtime::ClientAuth::kMac);
-  runtime::RequestPipeline signed_client(*config, signer);
+  runtime::RequestPipeline mac(*config, signer, cluster.link(), runtime::ClientAuth::kMac);
+  runtime::RequestPipeline signed_client(*config, signer, cluster.link());
   const auto run = [](runtime::RequestPipeline& client, std::size_t count) {
     std::size_t done = 0;
     for (std::size_t i = 0; i < count; ++i) client.send();
@@ -276,7 +276,7 @@ TEST(ArtifactStore, RoundTripsChunkedAndRefusesCorruptCopies) {
   auto config = ClusterConfig::load(cluster.config());
   ASSERT_TRUE(config.ok());
   auto artifact = write_artifact(cluster, "big.bin", 3 * runtime::kStoreChunk + 12345);
-  runtime::StoreClient store(config->artifact_store_endpoint);
+  runtime::StoreClient store(runtime::StoreLink::of(*config, cluster.link()));
   auto digest = store.put(artifact);
   ASSERT_TRUE(digest.ok()) << digest.error().message;
   EXPECT_EQ(*digest, bftgate::sha256_file(artifact)->digest);

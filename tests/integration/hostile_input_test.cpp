@@ -83,12 +83,15 @@ std::string random_bytes(std::mt19937_64& rng, std::size_t size) {
   return out;
 }
 
-// Hostile messages over a well-behaved ZeroMQ connection.
-void send_zmq(const std::string& endpoint, const std::vector<std::vector<std::string>>& messages) {
+// Hostile messages over a well-behaved ZeroMQ connection of a member (the operator's key) to
+// validator `id` (-1: the store): a stranger's would be refused before any decoder.
+void send_zmq(const LocalCluster& cluster, int id,
+              const std::vector<std::vector<std::string>>& messages) {
   zmq::context_t context;
-  zmq::socket_t socket(context, zmq::socket_type::dealer);
+  auto socket = cluster.member_socket(context, id);
   socket.set(zmq::sockopt::linger, 500);
-  socket.connect(endpoint);
+  socket.connect(fmt::format("tcp://127.0.0.1:{}",
+                             id < 0 ? cluster.store_port() : cluster.validator_port(id)));
   for (const auto& frames : messages) {
     for (std::size_t i = 0; i < frames.size(); ++i) {
       auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
@@ -115,10 +118,9 @@ TEST(HostileInput, ASixBytePacketStopsNeitherAValidatorNorTheStore) {
   send_raw(cluster.store_port(), packet, milliseconds(300));
   // The same body over a real ZeroMQ connection, so it surely reaches the handler.
   for (int id = 0; id < 4; ++id) {
-    send_zmq(fmt::format("tcp://127.0.0.1:{}", cluster.validator_port(id)),
-             {{query_envelope("\xff")}});
+    send_zmq(cluster, id, {{query_envelope("\xff")}});
   }
-  send_zmq(fmt::format("tcp://127.0.0.1:{}", cluster.store_port()), {{"\xff", ""}});
+  send_zmq(cluster, -1, {{"\xff", ""}});
 
   auto answers = status_of_all(cluster);
   ASSERT_EQ(answers.size(), 4u);
@@ -130,7 +132,8 @@ TEST(HostileInput, ASixBytePacketStopsNeitherAValidatorNorTheStore) {
   auto second = submit(cluster, write_artifact(cluster, "v2.bin", 2000));
   EXPECT_EQ(second.exit_code, 0) << second.output;
   EXPECT_EQ(last_json(second.output)["state"], "RELEASE_COMMIT") << second.output;
-  auto status = run_command(cluster.bftgate() + " status --config " + cluster.config());
+  auto status = run_command(cluster.bftgate() + " status --config " + cluster.config() + " --key " +
+                            cluster.operator_key());
   EXPECT_NE(status.output.find("4 of 4 validators agree on head"), std::string::npos)
       << status.output;
   EXPECT_EQ(cluster.terminate(-1), 0) << cluster.log(-1);
@@ -173,11 +176,11 @@ TEST(HostileInput, HostilePeersStopNoProcessAndTheClusterStillCertifies) {
         {"a", "b", "c"},
     };
     for (int i = 0; i < 20; ++i) messages.push_back({random_bytes(rng, 1 + rng() % 512)});
-    send_zmq(fmt::format("tcp://127.0.0.1:{}", cluster.validator_port(id)), messages);
+    send_zmq(cluster, id, messages);
   }
   auto digest = crypto::sha256(as_bytes("x")).hex();
   send_zmq(
-      fmt::format("tcp://127.0.0.1:{}", cluster.store_port()),
+      cluster, -1,
       {{"\xff"},
        {"{\"op\": \"get\", \"digest\": 12}"},
        {fmt::format(R"({{"op": "put-chunk", "digest": "{}", "offset": "zero"}})", digest), "data"},
@@ -338,7 +341,8 @@ TEST(HostileInput, KeptMetricsSurviveARestart) {
   const auto* kept = answers.at(static_cast<bft::ReplicaId>(voter)).validation(1);
   ASSERT_NE(kept, nullptr);
   EXPECT_TRUE(kept->pass);
-  auto status = run_command(cluster.bftgate() + " status --config " + cluster.config());
+  auto status = run_command(cluster.bftgate() + " status --config " + cluster.config() + " --key " +
+                            cluster.operator_key());
   EXPECT_NE(status.output.find(fmt::format("validator {} voted PASS: ", voter)), std::string::npos)
       << status.output;
   EXPECT_EQ(status.output.find("DO NOT match"), std::string::npos) << status.output;
@@ -350,7 +354,7 @@ TEST(HostileInput, AFailedUploadIsNamedCleanedUpAndTheStoreKeepsServing) {
   cluster.start_store({"/usr/bin/prlimit", "--fsize=2000000"});
   auto config = ClusterConfig::load(cluster.config());
   ASSERT_TRUE(config.ok());
-  runtime::StoreClient store(config->artifact_store_endpoint);
+  runtime::StoreClient store(runtime::StoreLink::of(*config, cluster.link()));
   auto small = write_artifact(cluster, "small.bin", 100'000);
   ASSERT_TRUE(store.put(small).ok());
   auto big = write_artifact(cluster, "big.bin", 3 * runtime::kStoreChunk);
@@ -369,7 +373,7 @@ TEST(HostileInput, AFailedUploadIsNamedCleanedUpAndTheStoreKeepsServing) {
   ASSERT_TRUE(
       write_file_atomic(cluster.path("store") / "partial" / std::string(64, 'a'), Bytes(10)).ok());
   cluster.start_store();
-  runtime::StoreClient restarted(config->artifact_store_endpoint);
+  runtime::StoreClient restarted(runtime::StoreLink::of(*config, cluster.link()));
   EXPECT_TRUE(restarted.get(small_digest, cluster.path("small-copy2.bin")).ok());
   EXPECT_TRUE(std::filesystem::is_empty(cluster.path("store") / "partial"));
 }

@@ -37,7 +37,7 @@ void propose_stored(const LocalCluster& cluster, const crypto::Digest& digest, s
                                                      crypto::SecretKey::from_seed(seed));
   auto op = bft::make_propose(key->key, config->cluster_id, config->epoch, version, digest, size,
                               "store://" + digest.hex());
-  runtime::ClusterClient client(*config);
+  runtime::ClusterClient client(*config, cluster.link());
   auto reply = client.submit(bft::make_message(*signer, bft::Request{1, std::move(op)}),
                              milliseconds(20'000));
   ASSERT_TRUE(reply.ok()) << reply.error().message;
@@ -80,7 +80,7 @@ TEST(FaultsAreNotVerdicts, AStoreOutageRejectsNothingAndTheAdapterIsReleasedWhen
   auto artifact = write_artifact(cluster, "adapter.bin", 100'000);
   std::optional<crypto::Digest> digest;
   {
-    runtime::StoreClient store(config->artifact_store_endpoint);
+    runtime::StoreClient store(runtime::StoreLink::of(*config, cluster.link()));
     auto stored = store.put(artifact);
     ASSERT_TRUE(stored.ok()) << stored.error().message;
     digest = *stored;
@@ -114,7 +114,8 @@ TEST(FaultsAreNotVerdicts, AStoreOutageRejectsNothingAndTheAdapterIsReleasedWhen
     EXPECT_TRUE(entry->votes.empty()) << "validator " << id << " voted on an infrastructure fault";
     EXPECT_EQ(answer.validation(1), nullptr);
   }
-  auto status = run_command(cluster.bftgate() + " status --config " + cluster.config());
+  auto status = run_command(cluster.bftgate() + " status --config " + cluster.config() + " --key " +
+                            cluster.operator_key());
   EXPECT_NE(status.output.find("cannot judge version 1"), std::string::npos) << status.output;
   auto metrics = LocalCluster::http_get(*metrics_port, "/metrics");
   EXPECT_NE(metrics.find("bftgate_validator_cannot_judge{validator=\"0\"} 1"), std::string::npos)
@@ -148,7 +149,7 @@ void execute_ids_from_an_hour_ahead(const LocalCluster& cluster, bft::PrincipalI
       static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(ahead.time_since_epoch()).count())
       << 10;
-  runtime::ClusterClient client(*config);
+  runtime::ClusterClient client(*config, cluster.link());
   for (std::size_t i = 0; i < count; ++i) {
     // An empty operation: executed (and so remembered) and refused by the register.
     auto reply = client.submit(bft::make_message(signer, bft::Request{first + i, Bytes{}}),

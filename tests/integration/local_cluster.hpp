@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <zmq.hpp>
 
 #include "bftgate/io/file_io.hpp"
 #include "bftgate/runtime/client/cluster_client.hpp"
@@ -48,6 +49,20 @@ class LocalCluster {
 
   std::string config() const { return cluster_->config_path().string(); }
   std::string operator_key() const { return cluster_->operator_key_path().string(); }
+  // The operator's CURVE links: what an in-process client of the cluster connects with.
+  const runtime::LinkSecurity& link() const { return cluster_->operator_link(); }
+  const ClusterConfig& loaded_config() const { return cluster_->config(); }
+  // A DEALER under the operator's key to validator `id` (-1: the store), not yet connected: a
+  // member's connection, whose frames reach the decoders.
+  zmq::socket_t member_socket(zmq::context_t& context, int id) const {
+    const auto& config = cluster_->config();
+    const auto& server = id < 0 ? config.artifact_store_public_key.value()
+                                : config.find_validator(static_cast<std::uint32_t>(id))->public_key;
+    zmq::socket_t socket(context, zmq::socket_type::dealer);
+    if (!link().secure_client(socket, server))
+      throw std::runtime_error("a member key without an X25519 form");
+    return socket;
+  }
   std::string validator_key(int id) const {
     return cluster_->key_path(static_cast<std::uint32_t>(id)).string();
   }
@@ -195,7 +210,7 @@ using runtime::StatusAnswer;
 inline std::map<bft::ReplicaId, StatusAnswer> statuses_of(const LocalCluster& cluster,
                                                           std::chrono::milliseconds timeout) {
   auto config = ClusterConfig::load(cluster.config());
-  runtime::ClusterClient client(*config);
+  runtime::ClusterClient client(*config, cluster.link());
   auto statuses = client.status_all(timeout);
   for (const auto& [id, why] : statuses.refused)
     ADD_FAILURE() << "validator " << id << " answered a malformed status: " << why;

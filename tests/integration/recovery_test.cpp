@@ -57,8 +57,8 @@ using Statuses = std::map<int, StatusAnswer>;
 // Every validator's status answer, by id, as `bftgate status --json` prints it, decoded with the
 // validators' codec.
 Statuses validator_statuses(const LocalCluster& cluster) {
-  auto result =
-      run_command(cluster.bftgate() + " status --json --timeout 2 --config " + cluster.config());
+  auto result = run_command(cluster.bftgate() + " status --json --timeout 2 --config " +
+                            cluster.config() + " --key " + cluster.operator_key());
   auto parsed = json::parse(result.output, nullptr, false);
   Statuses statuses;
   if (!parsed.is_object() || !parsed.contains("validators")) return statuses;

@@ -99,14 +99,14 @@ TEST(ResourceBounds, RepliesAPeerDoesNotReadCostTheStoreLittleAndAreGivenBack) {
   cluster.start_store();
   auto config = ClusterConfig::load(cluster.config());
   ASSERT_TRUE(config.ok());
-  runtime::StoreClient store(config->artifact_store_endpoint);
+  runtime::StoreClient store(runtime::StoreLink::of(*config, cluster.link()));
   auto digest = store.put(write_artifact(cluster, "big.bin", runtime::kStoreChunk));
   ASSERT_TRUE(digest.ok()) << digest.error().message;
   const auto baseline = resident_mib(cluster.pid(-1));
   double peak = baseline;
   {
     zmq::context_t context;
-    zmq::socket_t socket(context, zmq::socket_type::dealer);
+    auto socket = cluster.member_socket(context, -1);  // a member's: a stranger gets no frame in
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, 0);
     socket.set(zmq::sockopt::rcvbuf, 4096);  // and the kernel holds little for it either

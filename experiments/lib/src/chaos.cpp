@@ -162,8 +162,8 @@ class Chaos {
     const auto digest = crypto::sha256(artifact_bytes);
     check(write_file_atomic(artifact, artifact_bytes));
     ++report_.submitted;
-    auto proposal = runtime::propose_adapter(cluster().config(), operator_key_, artifact, 0, true,
-                                             kProposeTimeout);
+    auto proposal = runtime::propose_adapter(cluster().config(), cluster().operator_link(),
+                                             operator_key_, artifact, 0, true, kProposeTimeout);
     record["proposed"] = proposal.ok() ? "decided" : proposal.error().message;
     std::this_thread::sleep_for(milliseconds(static_cast<std::int64_t>(options_.fault_s * 1000)));
 
@@ -214,7 +214,7 @@ class Chaos {
   // Waits until every validator answers at one executed sequence number with the adapter of
   // `digest` released, and every node serves it (or later); the last snapshot either way.
   std::optional<Snapshot> settle(const crypto::Digest& digest, std::uint64_t* version) {
-    runtime::ClusterClient client(cluster().config());
+    runtime::ClusterClient client(cluster().config(), cluster().operator_link());
     const auto deadline =
         Clock::now() + milliseconds(static_cast<std::int64_t>(options_.settle_s * 1000));
     std::optional<Snapshot> last;

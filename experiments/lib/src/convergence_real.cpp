@@ -65,14 +65,14 @@ Result<double> measure_real(double validation_s, double poll_s, double size_mib,
   for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
   auto artifact = real.dir() / "adapter.bin";
   if (auto s = write_file_atomic(artifact, bytes); !s) return s.error();
-  runtime::StoreClient store(cluster.config().artifact_store_endpoint);
+  runtime::StoreClient store(runtime::StoreLink::of(cluster.config(), cluster.operator_link()));
   if (auto put = store.put(artifact); !put) return put.error();
   auto key = crypto::read_key_file(cluster.operator_key_path());
   if (!key) return key.error();
 
   const double submitted = wall_now_s();
-  auto proposal =
-      runtime::propose_adapter(cluster.config(), key->key, artifact, 0, true, milliseconds(30'000));
+  auto proposal = runtime::propose_adapter(cluster.config(), cluster.operator_link(), key->key,
+                                           artifact, 0, true, milliseconds(30'000));
   if (!proposal) return fail(proposal.error().message);
   const auto version = std::to_string(proposal->version);
   double converged = 0;

@@ -54,7 +54,7 @@ Result<std::unique_ptr<RealCluster>> RealCluster::start(const RealClusterSpec& s
   for (std::uint32_t j = 0; j < spec.nodes; ++j) {
     if (auto s = real->start_node(j); !s) return s.error();
   }
-  runtime::ClusterClient client(cluster.config());
+  runtime::ClusterClient client(cluster.config(), cluster.operator_link());
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   while (client.status_all(milliseconds(300)).answers.size() < spec.validators) {
     if (Clock::now() > deadline) return real->failure("the validators did not come up");

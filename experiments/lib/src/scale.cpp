@@ -159,8 +159,9 @@ json run_real(std::size_t n, std::uint64_t seed) {
   const auto& config = real.config();
   auto key = crypto::read_key_file(real.cluster().operator_key_path());
   if (!key) throw std::runtime_error(key.error().message);
-  runtime::ClusterClient client(config);
-  runtime::StoreClient store(config.artifact_store_endpoint);
+  const auto& link = real.cluster().operator_link();
+  runtime::ClusterClient client(config, link);
+  runtime::StoreClient store(runtime::StoreLink::of(config, link));
   std::mt19937_64 rng(seed);
   std::vector<double> latency;
   std::uint64_t certificate_bytes = 0, executed_before = 0, executed_after = 0;
@@ -175,7 +176,7 @@ json run_real(std::size_t n, std::uint64_t seed) {
     if (auto put = store.put(artifact); !put) throw std::runtime_error(put.error().message);
     const auto start = Clock::now();
     auto proposal =
-        runtime::propose_adapter(config, key->key, artifact, v, true, milliseconds(30'000));
+        runtime::propose_adapter(config, link, key->key, artifact, v, true, milliseconds(30'000));
     if (!proposal) throw std::runtime_error(real.failure(proposal.error().message).message);
     for (;;) {
       std::size_t decided = 0;

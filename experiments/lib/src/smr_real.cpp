@@ -42,9 +42,10 @@ Driven drive_commands(RealCluster& real, std::uint64_t count, std::size_t pipeli
   if (!key) throw std::runtime_error(key.error().message);
   std::array<std::uint8_t, crypto::kSeedSize> seed{};
   key->key.copy_seed_to(seed);
-  runtime::RequestPipeline client(
-      real.config(), std::make_shared<bft::Ed25519Signer>(bft::kOperatorPrincipal,
-                                                          crypto::SecretKey::from_seed(seed)));
+  runtime::RequestPipeline client(real.config(),
+                                  std::make_shared<bft::Ed25519Signer>(
+                                      bft::kOperatorPrincipal, crypto::SecretKey::from_seed(seed)),
+                                  real.cluster().operator_link());
   // Ready once one request goes all the way through.
   const auto ready_by = Clock::now() + std::chrono::seconds(30);
   for (bool ready = false; !ready;) {
@@ -151,7 +152,7 @@ void add_trace_costs(const RealCluster& real, const Driven& driven, json& result
 // Where each live validator ended: a view above 0 means the run went through a view change.
 json validators_at_end(RealCluster& real) {
   json validators = json::object();
-  runtime::ClusterClient status(real.config());
+  runtime::ClusterClient status(real.config(), real.cluster().operator_link());
   for (const auto& [id, answer] : status.status_all(std::chrono::milliseconds(2000)).answers) {
     validators[std::to_string(id)] = {{"view", answer.view},
                                       {"last_executed", answer.last_executed},

@@ -56,7 +56,7 @@ TEST(ArtifactSource, FetchUsesAFileInPlaceOrCopiesItAndRefusesAStoreSourceForAno
   ASSERT_TRUE(in_place.ok()) << in_place.error().message;
   EXPECT_EQ(*in_place, file);
   auto copied = fetch_artifact(ArtifactSource::file(file), digest,
-                               {.store_endpoint = "",
+                               {.store = {},
                                 .cache_dir = dir.path() / "cache",
                                 .copy_files = true,
                                 .timeout = std::chrono::milliseconds(1000),
@@ -65,7 +65,9 @@ TEST(ArtifactSource, FetchUsesAFileInPlaceOrCopiesItAndRefusesAStoreSourceForAno
   EXPECT_EQ(*copied, dir.path() / "cache" / digest.hex());
   EXPECT_TRUE(std::filesystem::exists(*copied));
   auto other = fetch_artifact(ArtifactSource::store(crypto::sha256(as_bytes("other"))), digest,
-                              {.store_endpoint = "tcp://127.0.0.1:1",
+                              {.store = {.endpoint = "tcp://127.0.0.1:1",
+                                         .store_key = {},
+                                         .security = LinkSecurity::insecure_plaintext()},
                                .cache_dir = dir.path(),
                                .copy_files = false,
                                .timeout = std::chrono::milliseconds(1000)});

@@ -72,7 +72,9 @@ class FetchAndJudge : public ::testing::Test {
     digest_ = crypto::sha256(as_bytes("adapter bytes"));
   }
   FetchOptions options(bool allow_files = true) const {
-    return {.store_endpoint = "tcp://127.0.0.1:1",  // nothing listens there
+    return {.store = {.endpoint = "tcp://127.0.0.1:1",
+                      .store_key = {},
+                      .security = LinkSecurity::insecure_plaintext()},  // nothing listens there
             .cache_dir = dir_.path() / "cache",
             .copy_files = false,
             .timeout = milliseconds(200),
@@ -187,7 +189,7 @@ TEST_F(FetchAndJudge, AnArtifactAboveTheLimitIsNotRead) {
 
 // Fetches that read files of this host (local-test mode).
 FetchOptions local_files(const TempDir& dir) {
-  return {.store_endpoint = "",
+  return {.store = {},
           .cache_dir = dir.path() / "cache",
           .copy_files = false,
           .timeout = milliseconds(100),
@@ -240,7 +242,7 @@ TEST(ValidationWorker, ReportsAFinishedValidation) {
   std::promise<ValidationResult> finished;
   ValidationWorker worker(
       validation,
-      {.store_endpoint = "",
+      {.store = {},
        .cache_dir = dir.path() / "cache",
        .copy_files = false,
        .timeout = milliseconds(100),
@@ -415,7 +417,8 @@ TEST(FullStatus, AValidatorThatLiesAboutItsPagesIsNotFollowedForEver) {
       ++pages;
     }
   });
-  ClusterClient client(cluster->config);
+  // In plaintext: the liar is a bare ROUTER (what is tested is the client's reading of answers).
+  ClusterClient client(cluster->config, LinkSecurity::insecure_plaintext());
   auto full = client.full_status(0, milliseconds(2000));
   done = true;
   answering.join();

@@ -64,9 +64,9 @@ TEST(ValidatorWire, APeerLinkReconnectsAfterAPeerRestartEvenWhenMessagesCameBack
   ASSERT_TRUE(port.has_value());
   boost::asio::io_context io;
   Refusals refusals("validator 0");
-  ValidatorWire wire(io, 0, LinkFaults{}, refusals);
+  ValidatorWire wire(io, 0, LinkFaults{}, refusals, LinkSecurity::insecure_plaintext());
   ASSERT_TRUE(wire.listen("tcp://127.0.0.1:" + std::to_string(*port + 1), ConnectionLimits{}).ok());
-  wire.connect_peers(two_validators(*port));
+  ASSERT_TRUE(wire.connect_peers(two_validators(*port)).ok());
   wire.start([](std::vector<zmq::message_t>&) {}, [] {});
 
   zmq::context_t context;
@@ -111,7 +111,7 @@ TEST(ValidatorWire, ARelayedRequestLeavesTheClientsRoute) {
   ASSERT_TRUE(port.has_value());
   boost::asio::io_context io;
   Refusals refusals("validator 0");
-  ValidatorWire wire(io, 0, LinkFaults{}, refusals);
+  ValidatorWire wire(io, 0, LinkFaults{}, refusals, LinkSecurity::insecure_plaintext());
   ASSERT_TRUE(wire.listen("tcp://127.0.0.1:" + std::to_string(*port), ConnectionLimits{}).ok());
   std::vector<std::string> routes;
   wire.start(
@@ -141,6 +141,87 @@ TEST(ValidatorWire, ARelayedRequestLeavesTheClientsRoute) {
   ASSERT_TRUE(got) << "the client got no reply";
   EXPECT_EQ(reply.to_string(), "ok");
   EXPECT_FALSE(relaying_peer.recv(reply, zmq::recv_flags::dontwait).has_value());
+}
+
+// Over CURVE: a peer's messages arrive on the validator's socket named as the member they come
+// from, and the validator's own link to the peer is encrypted under the peer's config key; a
+// connection from a key outside the config delivers nothing.
+TEST(ValidatorWire, LinksAreCurveBetweenMembersAndStrangersAreRefused) {
+  auto ports = free_port_range(2);  // validator 0's, then the stand-in peer's
+  ASSERT_TRUE(ports.has_value());
+  auto key0 = crypto::SecretKey::generate();
+  auto key1 = crypto::SecretKey::generate();
+  ClusterConfig config;
+  ValidatorInfo v0;
+  v0.id = 0;
+  v0.endpoint = "tcp://127.0.0.1:" + std::to_string(*ports);
+  v0.public_key = key0.public_key();
+  ValidatorInfo v1;
+  v1.id = 1;
+  v1.endpoint = "tcp://127.0.0.1:" + std::to_string(*ports + 1);
+  v1.public_key = key1.public_key();
+  config.validators = {v0, v1};
+  config.operator_public_key = crypto::SecretKey::generate().public_key();
+
+  boost::asio::io_context io;
+  Refusals refusals("validator 0");
+  ValidatorWire wire(io, 0, LinkFaults{}, refusals, LinkSecurity::curve(key0, config));
+  ASSERT_TRUE(wire.listen(v0.endpoint, ConnectionLimits{}).ok());
+  ASSERT_TRUE(wire.connect_peers(config).ok());
+  std::vector<std::pair<std::string, std::string>> received;  // (payload, member)
+  wire.start(
+      [&](std::vector<zmq::message_t>& frames) {
+        received.push_back({frames.back().to_string(), member_of(frames.back()).value_or("")});
+      },
+      [] {});
+
+  // The stand-in for validator 1: a CURVE server under its key (its own ZAP handler admits
+  // validator 0), and a CURVE client to validator 0.
+  zmq::context_t context;
+  Refusals peer_refusals("validator 1");
+  auto security1 = LinkSecurity::curve(key1, config);
+  auto zap1 = security1.zap_handler(io, context, peer_refusals);
+  zap1->start();
+  zmq::socket_t peer_server(context, zmq::socket_type::router);
+  peer_server.set(zmq::sockopt::linger, 0);
+  security1.secure_server(peer_server);
+  peer_server.bind(v1.endpoint);
+  zmq::socket_t peer_client(context, zmq::socket_type::dealer);
+  peer_client.set(zmq::sockopt::linger, 0);
+  ASSERT_TRUE(security1.secure_client(peer_client, key0.public_key()));
+  peer_client.connect(v0.endpoint);
+  (void)peer_client.send(zmq::buffer(std::string("from validator 1")), zmq::send_flags::none);
+  ASSERT_TRUE(run_loop_until(
+      io, [&] { return !received.empty(); }, 5s));
+  EXPECT_EQ(received.front(),
+            (std::pair<std::string, std::string>{"from validator 1", "validator-1"}));
+  // Validator 0's link to validator 1 reaches it, named as validator 0.
+  std::string member;
+  ASSERT_TRUE(run_loop_until(
+      io,
+      [&] {
+        wire.send_to_peers(Bytes{'h', 'i'});
+        zmq::message_t route;
+        zmq::message_t payload;
+        if (!peer_server.recv(route, zmq::recv_flags::dontwait)) return false;
+        if (!peer_server.recv(payload, zmq::recv_flags::dontwait)) return false;
+        member = member_of(payload).value_or("");
+        return true;
+      },
+      5s));
+  EXPECT_EQ(member, "validator-0");
+  // A stranger gets nothing through.
+  zmq::socket_t stranger(context, zmq::socket_type::dealer);
+  stranger.set(zmq::sockopt::linger, 0);
+  auto stranger_key = crypto::SecretKey::generate();
+  ASSERT_TRUE(LinkSecurity::curve(stranger_key, config).secure_client(stranger, key0.public_key()));
+  stranger.connect(v0.endpoint);
+  (void)stranger.send(zmq::buffer(std::string("let me in")), zmq::send_flags::dontwait);
+  EXPECT_TRUE(run_loop_until(
+      io, [&] { return refusals.count("unknown-key") >= 1; }, 5s));
+  (void)run_loop_until(
+      io, [] { return false; }, 500ms);
+  EXPECT_EQ(received.size(), 1u);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ namespace {
 constexpr JsonLimits kAnswerLimits{.max_bytes = 64 << 20, .max_depth = 16, .max_values = 1 << 22};
 }  // namespace
 
-ClusterClient::ClusterClient(const ClusterConfig& config)
+ClusterClient::ClusterClient(const ClusterConfig& config, const LinkSecurity& security)
     : config_(config), verifier_(std::make_shared<bft::Ed25519Verifier>(config)) {
   for (const auto& v : config.validators) {
     auto& socket =
@@ -29,6 +29,8 @@ ClusterClient::ClusterClient(const ClusterConfig& config)
     // few queued from one validator (any f of which may flood).
     socket.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kAnswerLimits.max_bytes) + 1);
     socket.set(zmq::sockopt::rcvhwm, 64);
+    // A validator whose key has no X25519 form cannot be reached; it simply never answers.
+    if (!security.secure_client(socket, v.public_key)) continue;
     socket.connect(v.endpoint);
   }
 }

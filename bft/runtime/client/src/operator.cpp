@@ -121,6 +121,7 @@ Result<std::uint64_t> first_request_id(ClusterClient& client) {
 }  // namespace
 
 Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
+                                               const LinkSecurity& security,
                                                const crypto::SecretKey& operator_key,
                                                const std::filesystem::path& artifact,
                                                std::uint64_t version, bool use_store,
@@ -145,7 +146,7 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
   Proposal proposal{0, digest->digest, digest->size,
                     ArtifactSource::file(std::filesystem::absolute(artifact)).to_string()};
   if (use_store) {
-    StoreClient store(config.artifact_store_endpoint);
+    StoreClient store(StoreLink::of(config, security));
     auto stored = store.put(artifact);
     if (!stored) {
       return ProposeError{Kind::kFailed,
@@ -158,7 +159,7 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
   operator_key.copy_seed_to(seed);
   bft::Ed25519Signer signer(bft::kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
   sodium_memzero(seed.data(), seed.size());
-  ClusterClient client(config);
+  ClusterClient client(config, security);
   auto first_id = first_request_id(client);
   if (!first_id) {
     return ProposeError{Kind::kUndecided,
@@ -227,9 +228,10 @@ json Decision::to_json() const {
 }
 
 Result<Decision, ProposeError> wait_for_decision(
-    const ClusterConfig& config, std::uint64_t version, milliseconds timeout,
+    const ClusterConfig& config, const LinkSecurity& security, std::uint64_t version,
+    milliseconds timeout,
     const std::function<void(const std::string&)>& progress) {
-  ClusterClient client(config);
+  ClusterClient client(config, security);
   auto deadline = Clock::now() + timeout;
   std::string last;
   while (Clock::now() < deadline) {

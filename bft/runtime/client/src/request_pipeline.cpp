@@ -6,7 +6,8 @@
 namespace bftgate::runtime {
 
 RequestPipeline::RequestPipeline(const ClusterConfig& config,
-                                 std::shared_ptr<const bft::Signer> signer, ClientAuth auth)
+                                 std::shared_ptr<const bft::Signer> signer,
+                                 const LinkSecurity& security, ClientAuth auth)
     : config_(config),
       signer_(std::move(signer)),
       verifier_(std::make_shared<bft::Ed25519Verifier>(config)) {
@@ -17,7 +18,7 @@ RequestPipeline::RequestPipeline(const ClusterConfig& config,
     // Sends never block: a validator that is down queues, up to this many, while it reconnects.
     socket.set(zmq::sockopt::sndhwm, 1'000'000);
     socket.set(zmq::sockopt::rcvhwm, 1'000'000);
-    socket.connect(v.endpoint);
+    if (security.secure_client(socket, v.public_key)) socket.connect(v.endpoint);
     ids_.push_back(v.id);
   }
 }

@@ -26,13 +26,24 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::create(const Options& option
   if (ec) return Error{fmt::format("cannot create {}: {}", options.dir.string(), ec.message())};
   if (auto files = write_cluster(*cluster, options.dir, /*overwrite=*/true); !files)
     return files.error();
-  return std::unique_ptr<LocalCluster>(new LocalCluster(options, std::move(cluster->config)));
+  auto operator_link = options.insecure_plaintext
+                           ? LinkSecurity::insecure_plaintext()
+                           : LinkSecurity::curve(cluster->operator_key, cluster->config);
+  return std::unique_ptr<LocalCluster>(
+      new LocalCluster(options, std::move(cluster->config), std::move(operator_link)));
 }
 
-LocalCluster::LocalCluster(Options options, ClusterConfig config)
+LocalCluster::LocalCluster(Options options, ClusterConfig config, LinkSecurity operator_link)
     : binary_(std::move(options.binary)),
       dir_(std::filesystem::absolute(options.dir)),
-      config_(std::move(config)) {}
+      config_(std::move(config)),
+      insecure_plaintext_(options.insecure_plaintext),
+      operator_link_(std::move(operator_link)) {}
+
+std::vector<std::string> LocalCluster::link_flags() const {
+  if (insecure_plaintext_) return {"--insecure-plaintext"};
+  return {};
+}
 
 // The generated config has a tcp:// endpoint for every process; 0 for an unknown id.
 std::uint16_t LocalCluster::validator_port(std::uint32_t id) const {
@@ -67,6 +78,11 @@ Status LocalCluster::spawn(const std::string& name, const std::vector<std::strin
 Status LocalCluster::start_store(std::vector<std::string> wrapper) {
   wrapper.insert(wrapper.end(), {binary_.string(), "store", "--config", config_path().string(),
                                  "--dir", data_dir("store").string()});
+  if (insecure_plaintext_) {
+    wrapper.emplace_back("--insecure-plaintext");
+  } else {
+    wrapper.insert(wrapper.end(), {"--key", store_key_path().string()});
+  }
   return spawn("store", std::move(wrapper));
 }
 
@@ -77,6 +93,8 @@ Status LocalCluster::start_validator(std::uint32_t id, const std::vector<std::st
   argv.insert(argv.end(), {binary_.string(), "validator", "--config", config_path().string(),
                            "--id", std::to_string(id), "--key", key_path(id).string(), "--data",
                            data_dir(name).string()});
+  auto links = link_flags();
+  argv.insert(argv.end(), links.begin(), links.end());
   argv.insert(argv.end(), extra.begin(), extra.end());
   return spawn(name, std::move(argv));
 }
@@ -87,6 +105,11 @@ Status LocalCluster::start_node(std::uint32_t j, const std::vector<std::string>&
                                    "--config",       config_path().string(),
                                    "--id",           std::to_string(j),
                                    "--cache",        data_dir(name).string()};
+  if (insecure_plaintext_) {
+    argv.emplace_back("--insecure-plaintext");
+  } else {
+    argv.insert(argv.end(), {"--key", node_key_path(j).string()});
+  }
   argv.insert(argv.end(), extra.begin(), extra.end());
   return spawn(name, std::move(argv));
 }

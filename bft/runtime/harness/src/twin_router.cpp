@@ -4,13 +4,17 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <charconv>
 #include <csignal>
 #include <map>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
 #include "bftgate/config/cluster_config.hpp"
+#include "bftgate/runtime/net/link_security.hpp"
 
 namespace bftgate::runtime {
 
@@ -50,12 +54,48 @@ int run_twin_router(const TwinRouterOptions& options) {
       return 1;
     }
   }
+  auto security = LinkSecurity::insecure_plaintext();
+  if (!options.insecure_plaintext) {
+    if (options.key.empty()) {
+      spdlog::error("twin router: give validator {}'s key (--key), or --insecure-plaintext",
+                    options.id);
+      return 1;
+    }
+    auto secured = LinkSecurity::for_member(*config, options.key);
+    if (!secured) {
+      spdlog::error("twin router: {}", secured.error().message);
+      return 1;
+    }
+    if (secured->member_name() != fmt::format("validator-{}", options.id)) {
+      spdlog::error("twin router: {} is not validator {}'s key", options.key.string(), options.id);
+      return 1;
+    }
+    security = std::move(secured.value());
+  }
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
 
   zmq::context_t context;
+  // The ZAP handler answers on its own thread: this loop polls sockets, not an io_context.
+  Refusals refusals("twin router");
+  boost::asio::io_context zap_io;
+  auto zap = security.zap_handler(zap_io, context, refusals);
+  std::thread zap_thread;
+  if (zap) {
+    zap->start();
+    zap_thread = std::thread([&zap_io] { zap_io.run(); });
+  }
+  struct StopZap {
+    boost::asio::io_context& io;
+    std::thread& thread;
+    ~StopZap() {
+      io.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } stop_zap{zap_io, zap_thread};
   zmq::socket_t front(context, zmq::socket_type::router);
   front.set(zmq::sockopt::linger, 0);
+  security.secure_server(front);
   if (auto s = check_bindable(self->endpoint); !s) {
     spdlog::error("twin router: cannot listen on {}: {}", self->endpoint, s.error().message);
     return 1;
@@ -108,6 +148,8 @@ int run_twin_router(const TwinRouterOptions& options) {
           zmq::socket_t socket(context, zmq::socket_type::dealer);
           socket.set(zmq::sockopt::linger, 0);
           socket.set(zmq::sockopt::routing_id, id);
+          // The twins listen under the identity's key, and admit it (it is a member).
+          (void)security.secure_client(socket, self->public_key);
           socket.connect(side == 'B' ? options.twin_b : options.twin_a);
           links.push_back({id, std::move(socket)});
           it = link_of.emplace(key, links.size() - 1).first;

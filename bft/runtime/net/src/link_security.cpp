@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "bftgate/base/strict_json.hpp"
+#include "bftgate/config/key_file.hpp"
 
 namespace bftgate::runtime {
 
@@ -135,6 +136,54 @@ void ZapHandler::answer(std::vector<zmq::message_t>& request) {
     (void)socket_.send(zmq::buffer(reply[i]),
                        i + 1 < reply.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   }
+}
+
+LinkSecurity LinkSecurity::curve(const crypto::SecretKey& own, const ClusterConfig& config) {
+  LinkSecurity security;
+  security.identity_ = std::make_shared<const LinkIdentity>(own);
+  security.members_ = std::make_shared<const LinkMembers>(LinkMembers::of(config));
+  return security;
+}
+
+Result<LinkSecurity> LinkSecurity::for_member(const ClusterConfig& config,
+                                              const std::filesystem::path& key_file) {
+  auto key = crypto::read_key_file(key_file);
+  if (!key) return key.error();
+  auto link_key = crypto::kx_identity(key->key.public_key());
+  auto members = LinkMembers::of(config);
+  if (!link_key || members.find(*link_key) == nullptr) {
+    return Error{fmt::format(
+        "{} holds key {}, which cluster '{}' does not name (its config lists the validators', the "
+        "operator's, the store's and the nodes' keys)",
+        key_file.string(), key->key.public_key().hex(), printable(config.cluster_id))};
+  }
+  auto security = curve(key->key, config);
+  return security;
+}
+
+std::string LinkSecurity::member_name() const {
+  if (!identity_) return "";
+  const auto* name = members_->find(identity_->public_key());
+  return name ? *name : "";
+}
+
+LinkSecurity LinkSecurity::insecure_plaintext() {
+  return LinkSecurity{};
+}
+
+void LinkSecurity::secure_server(zmq::socket_t& socket) const {
+  if (identity_) identity_->make_server(socket);
+}
+
+bool LinkSecurity::secure_client(zmq::socket_t& socket, const crypto::PublicKey& server) const {
+  return identity_ == nullptr || identity_->make_client(socket, server);
+}
+
+std::unique_ptr<ZapHandler> LinkSecurity::zap_handler(boost::asio::io_context& io,
+                                                      zmq::context_t& context,
+                                                      Refusals& refusals) const {
+  if (!identity_) return nullptr;
+  return std::make_unique<ZapHandler>(io, context, *members_, refusals);
 }
 
 std::optional<std::string> member_of(const zmq::message_t& frame) {

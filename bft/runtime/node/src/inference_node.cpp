@@ -58,10 +58,11 @@ constexpr std::string_view kSyntheticPrompt =
 
 class Node final : public InferenceNode {
  public:
-  Node(NodeOptions options, ClusterConfig config, std::uint16_t http_port,
+  Node(NodeOptions options, ClusterConfig config, LinkSecurity security, std::uint16_t http_port,
        std::unique_ptr<gpu::ServingBackend> backend)
       : options_(std::move(options)),
         config_(std::move(config)),
+        security_(std::move(security)),
         validators_(config_.validator_set()),
         http_port_(http_port),
         signals_(io_, SIGTERM, SIGINT),
@@ -160,7 +161,7 @@ class Node final : public InferenceNode {
     std::unique_ptr<ClusterClient> client;
     while (!stop_) {
       try {
-        if (!client) client = std::make_unique<ClusterClient>(config_);
+        if (!client) client = std::make_unique<ClusterClient>(config_, security_);
         poll_once(*client);
       } catch (const std::exception& e) {
         // Answers are hostile input: a bug they reach must not stop the node.
@@ -230,7 +231,7 @@ class Node final : public InferenceNode {
     auto source = ArtifactSource::parse(selection.chosen->source);
     if (!source) return refuse("unsupported-source", source.error().message);
     auto path = fetch_artifact(*source, release.artifact_digest(),
-                               {.store_endpoint = config_.artifact_store_endpoint,
+                               {.store = StoreLink::of(config_, security_),
                                 .cache_dir = options_.cache_dir,
                                 .copy_files = true,
                                 .timeout = std::chrono::milliseconds(30'000),
@@ -422,6 +423,7 @@ class Node final : public InferenceNode {
 
   NodeOptions options_;
   ClusterConfig config_;
+  LinkSecurity security_;
   ValidatorSet validators_;  // config_'s, what certificates are verified against
   std::uint16_t http_port_;
   asio::io_context io_;
@@ -465,6 +467,19 @@ Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& op
     return Error{fmt::format("inference node {} needs a tcp:// endpoint to serve HTTP on, not {}",
                              options.id, self->endpoint)};
   }
+  auto security = LinkSecurity::insecure_plaintext();
+  if (!options.insecure_plaintext) {
+    if (options.key.empty())
+      return Error{"give this node's key (--key keys/node-<id>.key), or --insecure-plaintext"};
+    auto secured = LinkSecurity::for_member(*config, options.key);
+    if (!secured) return secured.error();
+    auto expected = fmt::format("node-{}", options.id);
+    if (secured->member_name() != expected) {
+      return Error{fmt::format("{} is the key of {}, not of inference node {}",
+                               options.key.string(), secured->member_name(), options.id)};
+    }
+    security = std::move(secured.value());
+  }
   std::unique_ptr<gpu::ServingBackend> backend;
   if (options.backend != "opaque") {
     auto kind = gpu::parse_backend_kind(options.backend);
@@ -486,7 +501,7 @@ Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& op
     backend = std::move(made.value());
   }
   return std::unique_ptr<InferenceNode>(
-      new Node(options, std::move(config.value()), *port, std::move(backend)));
+      new Node(options, std::move(config.value()), std::move(security), *port, std::move(backend)));
 }
 
 }  // namespace bftgate::runtime

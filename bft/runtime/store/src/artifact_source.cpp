@@ -103,7 +103,7 @@ Result<std::filesystem::path> fetch_artifact(const ArtifactSource& source,
   }
   if (std::filesystem::exists(cached, ec)) return cached;
   std::filesystem::create_directories(options.cache_dir, ec);
-  StoreClient store(options.store_endpoint, options.timeout);
+  StoreClient store(options.store, options.timeout);
   if (auto s = store.get(expected, cached, options.max_bytes, options.cancel); !s)
     return Error{fmt::format("cannot fetch the artifact: {}", s.error().message)};
   return cached;

@@ -147,7 +147,7 @@ bool ArtifactStore::object_intact(const crypto::Digest& digest,
 }
 
 std::pair<std::string, Bytes> ArtifactStore::answer(std::string_view header, ByteView data,
-                                                    Refusals& refusals) {
+                                                    Refusals& refusals, Access access) {
   json reply;
   Bytes out;
   auto request = parse_json(header, kStoreHeaderLimits);
@@ -156,13 +156,13 @@ std::pair<std::string, Bytes> ArtifactStore::answer(std::string_view header, Byt
     refusals.refuse("request", why);
     reply = {{"ok", false}, {"error", fmt::format("bad request: {}", why)}};
   } else {
-    std::tie(reply, out) = handle(*request, data, refusals);
+    std::tie(reply, out) = handle(*request, data, refusals, access);
   }
   return {dump_json(reply), std::move(out)};
 }
 
 std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
-                                             Refusals& refusals) {
+                                             Refusals& refusals, Access access) {
   const auto text = [&](const char* key) {
     return request.contains(key) && request[key].is_string() ? request[key].get<std::string>()
                                                              : std::string();
@@ -184,6 +184,10 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
   if (op == "stat") {
     if (!std::filesystem::exists(object, ec)) return refused("not found");
     return {{{"ok", true}, {"size", size_or_zero(object)}}, {}};
+  }
+  if (op.starts_with("put-") && access != Access::kReadWrite) {
+    refusals.refuse("role", "an upload from a member other than the operator");
+    return refused("only the operator uploads to the store");
   }
   const auto now = std::chrono::steady_clock::now();
   if (op == "put-begin") {
@@ -317,7 +321,8 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
   return refused(unknown);
 }
 
-int run_store(const std::filesystem::path& dir, const std::string& endpoint, StoreLimits limits) {
+int run_store(const std::filesystem::path& dir, const std::string& endpoint,
+              const LinkSecurity& security, StoreLimits limits) {
   // A file-size limit (RLIMIT_FSIZE) must fail a write with EFBIG, not kill the store.
   ::signal(SIGXFSZ, SIG_IGN);
   ArtifactStore store(dir, limits);
@@ -341,6 +346,10 @@ int run_store(const std::filesystem::path& dir, const std::string& endpoint, Sto
   }
   ConnectionGuard guard(io, context, router,
                         ConnectionLimits::for_open_file_limit(raise_open_file_limit()), refusals);
+  // Only the config's members get a connection (ZAP), before any frame reaches the handler.
+  auto zap = security.zap_handler(io, context, refusals);
+  if (zap) zap->start();
+  security.secure_server(router);
   try {
     router.bind(endpoint);
   } catch (const zmq::error_t& e) {
@@ -360,7 +369,12 @@ int run_store(const std::filesystem::path& dir, const std::string& endpoint, Sto
         ByteView payload;
         if (frames.size() > 2)
           payload = ByteView(static_cast<const std::uint8_t*>(frames[2].data()), frames[2].size());
-        auto [header, data] = store.answer(frames[1].to_string_view(), payload, refusals);
+        // Under CURVE each connection is a member (ZAP named it): only the operator uploads.
+        auto member = member_of(frames.back());
+        auto access = !member || *member == "operator" ? ArtifactStore::Access::kReadWrite
+                                                       : ArtifactStore::Access::kRead;
+        auto [header, data] =
+            store.answer(frames[1].to_string_view(), payload, refusals, access);
         router.send(frames[0], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         router.send(zmq::buffer(header), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         router.send(zmq::buffer(data), zmq::send_flags::dontwait);

@@ -37,8 +37,10 @@ struct StoreClient::Impl {
   zmq::socket_t socket{context, zmq::socket_type::dealer};
   std::chrono::milliseconds timeout;
   const std::atomic<bool>* cancel = nullptr;  // of the get in progress
+  std::string unusable;                       // why no link could be made, if so
 
   Result<std::pair<json, Bytes>> call(const json& request, ByteView data = {}) {
+    if (!unusable.empty()) return Error{unusable};
     auto header = request.dump();
     socket.send(zmq::buffer(header),
                 data.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
@@ -76,14 +78,29 @@ struct StoreClient::Impl {
   }
 };
 
-StoreClient::StoreClient(std::string endpoint, std::chrono::milliseconds timeout)
+StoreLink StoreLink::of(const ClusterConfig& config, LinkSecurity security) {
+  return {.endpoint = config.artifact_store_endpoint,
+          .store_key = config.artifact_store_public_key,
+          .security = std::move(security)};
+}
+
+StoreClient::StoreClient(const StoreLink& link, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
   impl_->timeout = timeout;
+  if (link.security.encrypted() && !link.store_key) {
+    impl_->unusable = "the cluster config names no key for the artifact store, so no encrypted "
+                      "link to it can be made (assemble the config with the store's card)";
+    return;
+  }
+  if (link.store_key && !link.security.secure_client(impl_->socket, *link.store_key)) {
+    impl_->unusable = "the store's key in the config has no X25519 form: no link to it";
+    return;
+  }
   impl_->socket.set(zmq::sockopt::linger, 0);
   // A store's reply is at most a chunk and its header; a bigger one (a hostile store) is cut.
   impl_->socket.set(zmq::sockopt::maxmsgsize, kStoreMaxFrameBytes);
   impl_->socket.set(zmq::sockopt::rcvhwm, 8);
-  impl_->socket.connect(endpoint);
+  impl_->socket.connect(link.endpoint);
 }
 
 StoreClient::~StoreClient() = default;

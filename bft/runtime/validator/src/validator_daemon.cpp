@@ -37,6 +37,23 @@ namespace bftgate::runtime {
 
 namespace {
 
+// Which member may send what (under CURVE, ZAP names each connection's member): protocol
+// messages come from validators (a validator relays clients' requests too) and requests from the
+// operator; queries from any member. Why `member` may not send this message, or nullopt. In
+// plaintext there is no member and no rule.
+std::optional<std::string> role_refusal(const std::optional<std::string>& member,
+                                        const bft::MessagePtr* message) {
+  if (!member || member->starts_with("validator-")) return std::nullopt;
+  if (*member != "operator") {
+    return fmt::format("a protocol message from {}, which may only query", printable(*member));
+  }
+  if (message != nullptr && (*message)->as<bft::Request>() == nullptr) {
+    return fmt::format("a {} from the operator, which may only send requests",
+                       bft::describe(**message));
+  }
+  return std::nullopt;
+}
+
 void zero_seed(std::array<std::uint8_t, crypto::kSeedSize>& seed) {
   volatile std::uint8_t* p = seed.data();
   for (std::size_t i = 0; i < seed.size(); ++i) p[i] = 0;
@@ -52,7 +69,9 @@ class Daemon final : public ValidatorDaemon {
         trace_(std::move(opened.trace)),
         log_(io_, std::move(opened.wal), options_.id, options_.wal_compact_bytes, metrics_),
         app_(config_),
-        wire_(io_, options_.id, std::move(opened.faults), refusals_),
+        wire_(io_, options_.id, std::move(opened.faults), refusals_,
+              options_.insecure_plaintext ? LinkSecurity::insecure_plaintext()
+                                          : LinkSecurity::curve(vote_key_, config_)),
         signals_(io_, SIGTERM, SIGINT),
         timer_(io_),
         housekeeping_timer_(io_),
@@ -88,7 +107,8 @@ class Daemon final : public ValidatorDaemon {
     }
     replica_->restore(opened.recovered);
     voting_ = std::make_unique<ValidatorVoting>(
-        io_, options_, config_, app_, vote_key_, strategy_.get(), std::move(opened.validation),
+        io_, options_, config_, wire_.security(), app_, vote_key_, strategy_.get(),
+        std::move(opened.validation),
         std::move(opened.request_ids),
         [this] {
           return replica_->client_table().highest(bft::kValidatorClientBase + options_.id);
@@ -113,7 +133,10 @@ class Daemon final : public ValidatorDaemon {
                     s.error().message);
       return 1;
     }
-    wire_.connect_peers(config_);
+    if (auto s = wire_.connect_peers(config_); !s) {
+      spdlog::error("validator {}: {}", options_.id, s.error().message);
+      return 1;
+    }
     // Every message of a burst is stepped, then one flush persists all they produced with one
     // fsync before anything they produced is sent (group commit).
     // The primary batches a burst's requests together, and while a batch is in flight it
@@ -223,9 +246,18 @@ class Daemon final : public ValidatorDaemon {
       return;
     }
     if (envelope->kind == EnvelopeKind::kProtocol) {
+      const auto member = member_of(frames.back());
+      if (auto refusal = role_refusal(member, nullptr)) {  // before decoding
+        refusals_.refuse("role", *refusal);
+        return;
+      }
       auto message = bft::decode_message(envelope->payload);
       if (!message) {
         refusals_.refuse("protocol-message", printable(message.error().message));
+        return;
+      }
+      if (auto refusal = role_refusal(member, &*message)) {
+        refusals_.refuse("role", *refusal);
         return;
       }
       // Only a well-formed message counts as the connection speaking (runtime/connection_guard).

@@ -18,7 +18,8 @@ ArtifactToJudge to_judge(const bft::ValidationJob& job) {
 }  // namespace
 
 ValidatorVoting::ValidatorVoting(boost::asio::io_context& io, const ValidatorOptions& options,
-                                 const ClusterConfig& config, const bft::AdapterRegister& app,
+                                 const ClusterConfig& config, const LinkSecurity& security,
+                                 const bft::AdapterRegister& app,
                                  const crypto::SecretKey& vote_key,
                                  bft::ByzantineStrategy* strategy,
                                  std::unique_ptr<AdapterValidation> validation,
@@ -35,7 +36,7 @@ ValidatorVoting::ValidatorVoting(boost::asio::io_context& io, const ValidatorOpt
       retry_timer_(io) {
   worker_ = std::make_unique<ValidationWorker>(
       *validation_,
-      FetchOptions{.store_endpoint = config.artifact_store_endpoint,
+      FetchOptions{.store = StoreLink::of(config, security),
                    .cache_dir = options_.data_dir / "artifacts",
                    .copy_files = false,
                    .timeout = options_.fetch_timeout,

@@ -34,8 +34,10 @@ class ValidatorVoting {
   using ExecutedRequestId = std::function<std::uint64_t()>;
 
   // `app` is the replicated register; `vote_key` and `strategy` (optional) outlive this.
+  // Artifacts are fetched from the store over a link secured by `security`.
   ValidatorVoting(boost::asio::io_context& io, const ValidatorOptions& options,
-                  const ClusterConfig& config, const bft::AdapterRegister& app,
+                  const ClusterConfig& config, const LinkSecurity& security,
+                  const bft::AdapterRegister& app,
                   const crypto::SecretKey& vote_key, bft::ByzantineStrategy* strategy,
                   std::unique_ptr<AdapterValidation> validation, RequestIdReservation request_ids,
                   ExecutedRequestId executed, Submit submit);

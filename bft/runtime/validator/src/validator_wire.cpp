@@ -52,11 +52,12 @@ std::string describe_destination(const Outbound& out) {
 }  // namespace
 
 ValidatorWire::ValidatorWire(boost::asio::io_context& io, std::uint32_t validator,
-                             LinkFaults faults, Refusals& refusals)
+                             LinkFaults faults, Refusals& refusals, LinkSecurity security)
     : io_(io),
       validator_(validator),
       faults_(std::move(faults)),
       refusals_(refusals),
+      security_(std::move(security)),
       router_(context_, zmq::socket_type::router) {}
 
 ValidatorWire::~ValidatorWire() = default;
@@ -70,6 +71,8 @@ Status ValidatorWire::listen(const std::string& endpoint, const ConnectionLimits
   router_.set(zmq::sockopt::sndhwm, kQueuedMessages);
   router_.set(zmq::sockopt::rcvhwm, kQueuedMessages);
   set_heartbeats(router_);
+  zap_ = security_.zap_handler(io_, context_, refusals_);
+  security_.secure_server(router_);
   guard_ = std::make_unique<ConnectionGuard>(io_, context_, router_, limits, refusals_);
   if (auto s = check_bindable(endpoint); !s) return s;
   try {
@@ -80,7 +83,7 @@ Status ValidatorWire::listen(const std::string& endpoint, const ConnectionLimits
   return ok_status();
 }
 
-void ValidatorWire::connect_peers(const ClusterConfig& config) {
+Status ValidatorWire::connect_peers(const ClusterConfig& config) {
   for (const auto& peer : config.validators) {
     if (peer.id == validator_) continue;
     auto& link =
@@ -98,6 +101,9 @@ void ValidatorWire::connect_peers(const ClusterConfig& config) {
     // Unique per process (twins share an id): "validator-<id>-<pid>" (runtime/twin_router.hpp).
     socket.set(zmq::sockopt::routing_id,
                fmt::format("{}{}-{}", kPeerLinkPrefix, validator_, ::getpid()));
+    if (!security_.secure_client(socket, peer.public_key)) {
+      return Error{fmt::format("validator {}'s key has no X25519 form: no link to it", peer.id)};
+    }
     socket.connect(peer.endpoint);
     link.reader = std::make_unique<ZmqReader>(
         io_, socket,
@@ -108,14 +114,18 @@ void ValidatorWire::connect_peers(const ClusterConfig& config) {
         },
         refusals_);
   }
+  return ok_status();
 }
 
 void ValidatorWire::start(ZmqReader::Handler on_frames, ZmqReader::Drained on_drained) {
   reader_ = std::make_unique<ZmqReader>(io_, router_, std::move(on_frames), refusals_,
                                         std::move(on_drained));
+  if (zap_) zap_->start();
   reader_->start();
   guard_->start();
-  for (auto& [peer, link] : peers_) link.reader->start();
+  for (auto& [peer, link] : peers_) {
+    if (link.reader) link.reader->start();
+  }
 }
 
 void ValidatorWire::remember_route(RouteKey key, const std::string& route) {

@@ -17,6 +17,7 @@
 #include "bftgate/byzantine/byzantine.hpp"
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/runtime/net/connection_guard.hpp"
+#include "bftgate/runtime/net/link_security.hpp"
 #include "bftgate/runtime/net/refusals.hpp"
 #include "bftgate/runtime/net/zmq_reader.hpp"
 #include "bftgate/runtime/validator/link_faults.hpp"
@@ -27,20 +28,24 @@ class ValidatorWire {
  public:
   using RouteKey = std::pair<bft::PrincipalId, std::uint64_t>;  // (client, request id)
 
+  // `security` secures the listening socket and every link to a peer (runtime/net/
+  // link_security.hpp).
   ValidatorWire(boost::asio::io_context& io, std::uint32_t validator, LinkFaults faults,
-                Refusals& refusals);
+                Refusals& refusals, LinkSecurity security);
   ~ValidatorWire();
 
   // Binds the socket on `endpoint` with the connection caps of `limits`.
   Status listen(const std::string& endpoint, const ConnectionLimits& limits);
-  // A DEALER to every other validator of `config`.
-  void connect_peers(const ClusterConfig& config);
+  // A DEALER to every other validator of `config`; an error names a peer whose key cannot
+  // secure a link.
+  Status connect_peers(const ClusterConfig& config);
   // Reads the socket: `on_frames` for each message, `on_drained` when a burst has been read.
   void start(ZmqReader::Handler on_frames, ZmqReader::Drained on_drained);
 
   // A connection said something well-formed (runtime/connection_guard.hpp).
   void seen(const zmq::message_t& frame) { guard_->seen(frame); }
   LinkFaults& faults() { return faults_; }
+  const LinkSecurity& security() const { return security_; }
 
   // Replies go to the connection each request came from: several clients may share one
   // identity (concurrent submits under the operator key), each waiting for its own request. A
@@ -63,7 +68,9 @@ class ValidatorWire {
   std::uint32_t validator_;
   LinkFaults faults_;
   Refusals& refusals_;
+  LinkSecurity security_;
   zmq::context_t context_;
+  std::unique_ptr<ZapHandler> zap_;  // before router_ binds, when links are encrypted
   zmq::socket_t router_;
   // A DEALER to one peer, and its reader: nothing is expected back, but what arrives must be
   // read, or libzmq stops reading the connection once its queue is full and then never sees the

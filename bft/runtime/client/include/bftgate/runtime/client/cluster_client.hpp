@@ -11,13 +11,15 @@
 
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/core/messages.hpp"
+#include "bftgate/runtime/net/link_security.hpp"
 #include "bftgate/runtime/net/register_json.hpp"
 
 namespace bftgate::runtime {
 
 class ClusterClient {
  public:
-  explicit ClusterClient(const ClusterConfig& config);
+  // Every link secured by `security`, to each validator under its config key.
+  ClusterClient(const ClusterConfig& config, const LinkSecurity& security);
 
   // Asks every validator; returns the answers that arrived within `timeout`.
   std::map<bft::ReplicaId, nlohmann::json> query_all(const nlohmann::json& query,

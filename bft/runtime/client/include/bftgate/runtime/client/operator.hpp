@@ -11,6 +11,7 @@
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/ed25519.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/runtime/net/link_security.hpp"
 #include "bftgate/runtime/net/register_json.hpp"
 
 namespace bftgate::runtime {
@@ -41,9 +42,11 @@ struct ProposeError {
   std::string message;
 };
 
-// Uploads (unless use_store is false) and proposes `artifact`. Version 0 picks the next free
-// version and, when a concurrent proposal takes it first, tries the next one.
+// Uploads (unless use_store is false) and proposes `artifact`, every link secured by `security`
+// (the operator's own, normally). Version 0 picks the next free version and, when a concurrent
+// proposal takes it first, tries the next one.
 Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
+                                               const LinkSecurity& security,
                                                const crypto::SecretKey& operator_key,
                                                const std::filesystem::path& artifact,
                                                std::uint64_t version, bool use_store,
@@ -67,7 +70,7 @@ struct Decision {
 // Polls until f+1 validators report `version` decided the same way (released or rejected, the
 // same entry); `progress` gets each new vote count line. An error on timeout (kind kUndecided).
 Result<Decision, ProposeError> wait_for_decision(
-    const ClusterConfig& config, std::uint64_t version, std::chrono::milliseconds timeout,
+    const ClusterConfig& config, const LinkSecurity& security, std::uint64_t version, std::chrono::milliseconds timeout,
     const std::function<void(const std::string&)>& progress);
 
 // GET http://127.0.0.1:port/path: the body, or an error.

@@ -17,6 +17,7 @@
 #include "bftgate/cluster/client_sessions.hpp"
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/core/messages.hpp"
+#include "bftgate/runtime/net/link_security.hpp"
 
 namespace bftgate::runtime {
 
@@ -26,8 +27,9 @@ class RequestPipeline {
  public:
   // Requests are signed by `signer` (its id is the client's), or with kMac authenticated in a
   // session that `signer` opens.
+  // Links secured by `security`.
   RequestPipeline(const ClusterConfig& config, std::shared_ptr<const bft::Signer> signer,
-                  ClientAuth auth = ClientAuth::kSigned);
+                  const LinkSecurity& security, ClientAuth auth = ClientAuth::kSigned);
 
   // Signs and sends the next request (ids count up from 1); returns its id.
   std::uint64_t send(Bytes operation = {});

@@ -13,6 +13,7 @@
 #include "bftgate/base/result.hpp"
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/runtime/harness/local_processes.hpp"
+#include "bftgate/runtime/net/link_security.hpp"
 
 namespace bftgate::runtime {
 
@@ -24,6 +25,9 @@ class LocalCluster {
     std::size_t validators = 4;
     std::size_t nodes = 2;
     std::string cluster_id = "bftgate-local";
+    // Every process with --insecure-plaintext (no CURVE, no keys on links): loopback
+    // benchmarks' A/B only.
+    bool insecure_plaintext = false;
   };
 
   // Generates the keys and the config (what `bftgate keygen` writes) on free loopback ports.
@@ -35,6 +39,17 @@ class LocalCluster {
   std::filesystem::path key_path(std::uint32_t validator) const {
     return dir_ / "keys" / (validator_name(validator) + ".key");
   }
+  std::filesystem::path store_key_path() const { return dir_ / "keys" / "store.key"; }
+  std::filesystem::path node_key_path(std::uint32_t j) const {
+    return dir_ / "keys" / (node_name(j) + ".key");
+  }
+  // The operator's links (its key, the config's members), or plaintext where the cluster runs
+  // so: what an in-process client of this cluster (a test, the demo) connects with.
+  const LinkSecurity& operator_link() const { return operator_link_; }
+  bool insecure_plaintext() const { return insecure_plaintext_; }
+  // "--insecure-plaintext" where the cluster runs so, else nothing: for the argv of any other
+  // process started against it.
+  std::vector<std::string> link_flags() const;
   const std::filesystem::path& dir() const { return dir_; }
 
   std::uint16_t validator_port(std::uint32_t id) const;
@@ -65,11 +80,13 @@ class LocalCluster {
   std::optional<pid_t> pid(const std::string& name) const { return processes_.pid(name); }
 
  private:
-  LocalCluster(Options options, ClusterConfig config);
+  LocalCluster(Options options, ClusterConfig config, LinkSecurity operator_link);
 
   std::filesystem::path binary_;
   std::filesystem::path dir_;
   ClusterConfig config_;
+  bool insecure_plaintext_ = false;
+  LinkSecurity operator_link_;
   ChildProcesses processes_;
 };
 

@@ -18,6 +18,10 @@ namespace bftgate::runtime {
 struct TwinRouterOptions {
   std::filesystem::path config;
   std::uint32_t id = 0;            // the identity both twins use
+  // That identity's key: the router is a CURVE server under it to the cluster, and a CURVE
+  // client under it to each twin (which listens under the same key).
+  std::filesystem::path key;
+  bool insecure_plaintext = false;  // no CURVE anywhere (the cluster runs in plaintext)
   std::string twin_a;              // endpoint twin A listens on (validator --listen)
   std::string twin_b;              // endpoint twin B listens on
   std::set<std::uint32_t> side_b;  // validator ids whose traffic goes to twin B

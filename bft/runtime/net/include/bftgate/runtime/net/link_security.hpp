@@ -15,12 +15,14 @@
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <zmq.hpp>
 
+#include "bftgate/base/result.hpp"
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/ed25519.hpp"
 #include "bftgate/crypto/session.hpp"
@@ -91,6 +93,39 @@ class ZapHandler {
   std::unique_ptr<ZmqReader> reader_;
   std::uint64_t admitted_ = 0;
   std::uint64_t refused_ = 0;
+};
+
+// How one process secures its links: CURVE under its own key, admitting the config's members
+// (ZapHandler), or plaintext, which only --insecure-plaintext asks for (loopback benchmarks).
+// One value per process, handed to every socket it makes, so that no socket is forgotten.
+class LinkSecurity {
+ public:
+  // CURVE under `own`, admitting the members of `config` (whether `own` is one is not checked).
+  static LinkSecurity curve(const crypto::SecretKey& own, const ClusterConfig& config);
+  // CURVE under the key in `key_file` (crypto/key_file.hpp rules), which must be a member's of
+  // `config`; an error names the file and why.
+  static Result<LinkSecurity> for_member(const ClusterConfig& config,
+                                         const std::filesystem::path& key_file);
+  static LinkSecurity insecure_plaintext();
+
+  bool encrypted() const { return identity_ != nullptr; }
+  // Call before bind; nothing in plaintext.
+  void secure_server(zmq::socket_t& socket) const;
+  // Call before connect. False if `server` has no X25519 form (the link cannot be made).
+  bool secure_client(zmq::socket_t& socket, const crypto::PublicKey& server) const;
+  // The ZAP handler a context with server sockets needs (nullptr in plaintext); make it before
+  // the first server socket of `context` binds.
+  std::unique_ptr<ZapHandler> zap_handler(boost::asio::io_context& io, zmq::context_t& context,
+                                          Refusals& refusals) const;
+  const LinkMembers& members() const { return *members_; }
+  // This process's member name under CURVE ("" in plaintext or for a key outside the config).
+  std::string member_name() const;
+
+ private:
+  LinkSecurity() = default;  // plaintext only by name (insecure_plaintext)
+
+  std::shared_ptr<const LinkIdentity> identity_;
+  std::shared_ptr<const LinkMembers> members_ = std::make_shared<LinkMembers>();
 };
 
 // The member a message came from (its connection's ZAP "User-Id"), or nullopt on a link

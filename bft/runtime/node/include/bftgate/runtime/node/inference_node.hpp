@@ -22,6 +22,11 @@ namespace bftgate::runtime {
 struct NodeOptions {
   std::filesystem::path config;
   std::uint32_t id = 0;
+  // This node's secret key (keys/node-<id>.key), whose public key the config lists for it: its
+  // links to the validators and the store are CURVE under it.
+  std::filesystem::path key;
+  // Links without CURVE, and no key (runtime/net/link_security.hpp): loopback benchmarks only.
+  bool insecure_plaintext = false;
   std::filesystem::path cache_dir;
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds request_interval{10};

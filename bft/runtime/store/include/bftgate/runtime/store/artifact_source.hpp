@@ -14,6 +14,7 @@
 
 #include "bftgate/base/result.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/runtime/store/artifact_store.hpp"
 
 namespace bftgate::runtime {
 
@@ -33,7 +34,7 @@ struct ArtifactSource {
 };
 
 struct FetchOptions {
-  std::string store_endpoint;                 // for store://
+  StoreLink store;                            // for store://
   std::filesystem::path cache_dir;            // store:// artifacts land in cache_dir/<digest>
   bool copy_files = false;                    // file://: copy into the cache, or use in place
   std::chrono::milliseconds timeout{30'000};  // for each answer of the store

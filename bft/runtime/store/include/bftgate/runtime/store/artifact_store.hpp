@@ -24,6 +24,7 @@
 
 #include "bftgate/base/result.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/runtime/net/link_security.hpp"
 #include "bftgate/runtime/net/refusals.hpp"
 
 namespace bftgate::runtime {
@@ -53,9 +54,13 @@ class ArtifactStore {
   // Creates the folders and removes partial uploads a crash or a full disk left behind: an
   // upload resumes only within one store run.
   Status open();
+  // Who may ask what: under CURVE only the operator uploads; every member reads.
+  enum class Access { kRead, kReadWrite };
   // One request as the store process answers it: header JSON (+ data) -> reply header JSON
-  // (+ data). Never throws; a malformed request gets {"ok":false,"error":...} and is counted.
-  std::pair<std::string, Bytes> answer(std::string_view header, ByteView data, Refusals& refusals);
+  // (+ data). Never throws; a malformed request gets {"ok":false,"error":...} and is counted, as
+  // does an upload under kRead.
+  std::pair<std::string, Bytes> answer(std::string_view header, ByteView data, Refusals& refusals,
+                                       Access access = Access::kReadWrite);
   // Whole-object hashes computed so far (an upload's check, an object's first get).
   std::uint64_t objects_hashed() const { return objects_hashed_; }
   std::size_t unfinished_uploads() const { return uploads_.size(); }
@@ -64,7 +69,7 @@ class ArtifactStore {
 
  private:
   std::pair<nlohmann::json, Bytes> handle(const nlohmann::json& request, ByteView data,
-                                          Refusals& refusals);
+                                          Refusals& refusals, Access access);
   // Whether the object on disk still hashes to its name: hashed once (at upload, or at its first
   // get), then trusted while its inode, size and modification time stay the same, so a flood of
   // gets costs reads, not hashing.
@@ -92,13 +97,25 @@ class ArtifactStore {
   std::uint64_t objects_hashed_ = 0;
 };
 
-// Serves DIR on ENDPOINT until SIGTERM/SIGINT; returns the exit code.
+// Serves DIR on ENDPOINT until SIGTERM/SIGINT, its socket secured by `security`
+// (runtime/net/link_security.hpp); returns the exit code.
 int run_store(const std::filesystem::path& dir, const std::string& endpoint,
-              StoreLimits limits = {});
+              const LinkSecurity& security, StoreLimits limits = {});
+
+// How a client reaches the store: its endpoint and its identity (the config's), and the
+// client's own link security.
+struct StoreLink {
+  std::string endpoint;
+  std::optional<crypto::PublicKey> store_key;  // the config's artifact_store public key
+  LinkSecurity security = LinkSecurity::insecure_plaintext();
+
+  static StoreLink of(const ClusterConfig& config, LinkSecurity security);
+};
 
 class StoreClient {
  public:
-  explicit StoreClient(std::string endpoint,
+  // Under CURVE without a store key (an old config) every call fails, naming that.
+  explicit StoreClient(const StoreLink& link,
                        std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000));
   ~StoreClient();
   StoreClient(const StoreClient&) = delete;

@@ -60,6 +60,9 @@ struct ValidatorOptions {
   // 0: on the config's metrics_port for this validator, if it has one.
   std::uint16_t metrics_port = 0;
   std::string http_bind = "127.0.0.1";  // this host only, unless told otherwise
+  // Links without CURVE (runtime/net/link_security.hpp): anyone who reaches the port is heard.
+  // Only for loopback benchmarks (--insecure-plaintext).
+  bool insecure_plaintext = false;
 };
 
 class ValidatorDaemon {
