@@ -22,6 +22,7 @@
 
 #include "bftgate/config/key_file.hpp"
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/session.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "fuzz_support.hpp"
 
@@ -255,5 +256,30 @@ int main(int argc, char** argv) {
       {"bare-lf.txt", "GET / HTTP/1.1\nHost: a\n\n"},
   };
   for (const auto& [name, text] : http_seeds) ok &= write(out / "fuzz_http_request" / name, text);
+
+  // ZAP requests as libzmq sends them (version, request id, domain, address, routing id,
+  // mechanism, credentials), each frame one length byte and its bytes.
+  const auto zap = [](std::initializer_list<std::string> frames) {
+    std::string out;
+    for (const auto& frame : frames) out += static_cast<char>(frame.size()) + frame;
+    return out;
+  };
+  const auto kx = [](const crypto::PublicKey& identity) {
+    auto key = crypto::kx_identity(identity);
+    return key ? std::string(reinterpret_cast<const char*>(key->bytes.data()), key->bytes.size())
+               : std::string();
+  };
+  const auto validator_kx = kx(config.validators[1].public_key);
+  const auto operator_kx = kx(config.operator_public_key);
+  const std::string stranger_kx(32, '\x5a');
+  for (const auto& [name, text] : std::initializer_list<std::pair<const char*, std::string>>{
+           {"validator.bin", zap({"1.0", "1", "bftgate", "10.0.0.2", "", "CURVE", validator_kx})},
+           {"operator.bin", zap({"1.0", "7", "bftgate", "127.0.0.1", "", "CURVE", operator_kx})},
+           {"stranger.bin", zap({"1.0", "2", "bftgate", "10.0.0.66", "", "CURVE", stranger_kx})},
+           {"null-mechanism.bin", zap({"1.0", "3", "bftgate", "10.0.0.66", "", "NULL"})},
+           {"old-version.bin", zap({"0.9", "4", "bftgate", "", "", "CURVE", operator_kx})},
+       }) {
+    ok &= write(out / "fuzz_zap_request" / name, text);
+  }
   return ok ? 0 : 1;
 }

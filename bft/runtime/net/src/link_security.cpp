@@ -102,36 +102,47 @@ void ZapHandler::start() {
   reader_->start();
 }
 
-void ZapHandler::answer(std::vector<zmq::message_t>& request) {
-  // RFC 27: version, request id, domain, address, routing id, mechanism, credentials...
-  // The answer: version, request id, status code, status text, user id, metadata.
-  std::string request_id = request.size() > 1 ? request[1].to_string() : std::string();
-  std::string user;
-  std::string why;
-  if (request.size() < 7 || request[0].to_string_view() != "1.0") {
-    why = "a malformed ZAP request";
-  } else if (request[5].to_string_view() != "CURVE" || request[6].size() != crypto::kKxKeySize) {
-    why = fmt::format("a connection from {} without CURVE", printable(request[3].to_string()));
+ZapVerdict judge_zap_request(const std::vector<std::string_view>& frames,
+                             const LinkMembers& members) {
+  ZapVerdict verdict;
+  // The request id is echoed as it came (libzmq matches it); bounded like every frame here.
+  if (frames.size() > 1) verdict.request_id = std::string(frames[1].substr(0, 256));
+  if (frames.size() < 7 || frames[0] != "1.0") {
+    verdict.why = "a malformed ZAP request";
+  } else if (frames[5] != "CURVE" || frames[6].size() != crypto::kKxKeySize) {
+    verdict.why = fmt::format("a connection from {} without CURVE",
+                              printable(std::string(frames[3].substr(0, 64))));
   } else {
     crypto::KxPublicKey key;
-    std::memcpy(key.bytes.data(), request[6].data(), key.bytes.size());
-    if (const auto* name = members_.find(key)) {
-      user = *name;
+    std::memcpy(key.bytes.data(), frames[6].data(), key.bytes.size());
+    if (const auto* name = members.find(key)) {
+      verdict.admit = true;
+      verdict.user = *name;
     } else {
-      why = fmt::format("a connection from {} with key {}, which the config does not hold",
-                        printable(request[3].to_string()), key.hex());
+      verdict.why = fmt::format("a connection from {} with key {}, which the config does not hold",
+                                printable(std::string(frames[3].substr(0, 64))), key.hex());
     }
   }
-  const bool admit = why.empty();
-  if (admit) {
+  return verdict;
+}
+
+void ZapHandler::answer(std::vector<zmq::message_t>& request) {
+  std::vector<std::string_view> frames;
+  frames.reserve(request.size());
+  for (const auto& frame : request) frames.push_back(frame.to_string_view());
+  const auto verdict = judge_zap_request(frames, members_);
+  if (verdict.admit) {
     ++admitted_;
   } else {
     ++refused_;
-    refusals_.refuse("unknown-key", why);
+    refusals_.refuse("unknown-key", verdict.why);
   }
-  const std::array<std::string, 6> reply = {
-      "1.0", request_id, admit ? "200" : "400", admit ? "OK" : "not a member of this cluster",
-      user,  ""};
+  const std::array<std::string, 6> reply = {"1.0",
+                                            verdict.request_id,
+                                            verdict.admit ? "200" : "400",
+                                            verdict.admit ? "OK" : "not a member of this cluster",
+                                            verdict.user,
+                                            ""};
   for (std::size_t i = 0; i < reply.size(); ++i) {
     (void)socket_.send(zmq::buffer(reply[i]),
                        i + 1 < reply.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);

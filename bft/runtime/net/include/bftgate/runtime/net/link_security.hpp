@@ -20,6 +20,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 #include <zmq.hpp>
 
 #include "bftgate/base/result.hpp"
@@ -68,6 +70,18 @@ class LinkMembers {
  private:
   std::map<crypto::KxPublicKey, std::string> names_;
 };
+
+// The answer to one ZAP request (RFC 27: version, request id, domain, address, routing id,
+// mechanism, credentials...): admitted as `user` (a member's name), or refused because `why`
+// (printable, bounded). Pure, so that the fuzz target drives exactly what the handler decides.
+struct ZapVerdict {
+  bool admit = false;
+  std::string request_id;
+  std::string user;
+  std::string why;
+};
+ZapVerdict judge_zap_request(const std::vector<std::string_view>& frames,
+                             const LinkMembers& members);
 
 // The ZAP handler of one ZeroMQ context (at most one per context: libzmq asks
 // inproc://zeromq.zap.01). Construct it before any server socket of the context binds; it
