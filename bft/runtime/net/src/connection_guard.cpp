@@ -13,6 +13,8 @@
 #include <cstring>
 #include <utility>
 
+#include "bftgate/runtime/net/link_security.hpp"
+
 namespace bftgate::runtime {
 
 namespace {
@@ -52,7 +54,8 @@ std::pair<std::string, std::string> peer_of(int fd) {
 
 ConnectionGuard::ConnectionGuard(boost::asio::io_context& io, zmq::context_t& context,
                                  zmq::socket_t& socket, ConnectionLimits limits, Refusals& refusals)
-    : limits_(limits),
+    : grace_timer_(io),
+      limits_(limits),
       refusals_(refusals),
       socket_(socket),
       monitor_endpoint_(fmt::format("inproc://bftgate-connection-guard-{}", next_monitor++)),
@@ -80,10 +83,23 @@ void ConnectionGuard::start() {
 
 void ConnectionGuard::seen(const zmq::message_t& frame) {
   int fd = const_cast<zmq::message_t&>(frame).get(ZMQ_SRCFD);
-  if (auto it = connections_.find(fd); it != connections_.end()) {
-    it->second.last_active = std::chrono::steady_clock::now();
+  auto it = connections_.find(fd);
+  if (it == connections_.end()) return;
+  it->second.last_active = std::chrono::steady_clock::now();
+  if (!it->second.spoke) {
     it->second.spoke = true;
+    it->second.member = member_of(frame).value_or("");
+    // A newcomer over a cap has spoken: the cap is enforced now that its member is known.
+    if (connections_.size() > limits_.max_connections) enforce();
   }
+}
+
+std::map<std::string, std::size_t> ConnectionGuard::members() const {
+  std::map<std::string, std::size_t> counts;
+  for (const auto& [fd, c] : connections_) {
+    if (c.spoke) ++counts[c.member];
+  }
+  return counts;
 }
 
 void ConnectionGuard::on_event(std::vector<zmq::message_t>& frames) {
@@ -97,37 +113,81 @@ void ConnectionGuard::on_event(std::vector<zmq::message_t>& frames) {
   if (event == ZMQ_EVENT_ACCEPTED) {
     auto [address, peer] = peer_of(fd);
     if (address.empty()) return;
-    connections_[fd] = Connection{address, peer, std::chrono::steady_clock::now()};
-    enforce(fd);
+    const auto now = std::chrono::steady_clock::now();
+    connections_[fd] = Connection{address, peer, now, now, false, ""};
+    enforce();
   } else if (event == ZMQ_EVENT_DISCONNECTED) {
     connections_.erase(fd);
   }
 }
 
-void ConnectionGuard::enforce(int newest) {
-  const auto& address = connections_.at(newest).address;
-  std::size_t from_address = 0;
-  for (const auto& [fd, c] : connections_) from_address += c.address == address ? 1u : 0u;
-  // A connection that never spoke, the oldest first, or else the one idle for longest (among
-  // those from `only`, when given).
-  const auto idlest = [&](const std::string* only) {
-    int chosen = -1;
-    for (const auto& [fd, c] : connections_) {
-      if (only != nullptr && c.address != *only) continue;
-      if (chosen < 0) {
-        chosen = fd;
-        continue;
-      }
-      const auto& best = connections_.at(chosen);
-      if (std::pair(c.spoke, c.last_active) < std::pair(best.spoke, best.last_active)) chosen = fd;
+int ConnectionGuard::victim(const std::string* address, std::size_t cap) const {
+  const auto now = std::chrono::steady_clock::now();
+  std::size_t count = 0;
+  std::map<std::string, std::size_t> per_member;
+  for (const auto& [fd, c] : connections_) {
+    if (address != nullptr && c.address != *address) continue;
+    ++count;
+    if (c.spoke) ++per_member[c.member];
+  }
+  if (count <= cap) return -1;
+  // 1. Silent past its grace (or, too far over the cap, silent at all): the oldest first.
+  const bool crowded = count > cap + limits_.grace_slots;
+  int chosen = -1;
+  for (const auto& [fd, c] : connections_) {
+    if ((address != nullptr && c.address != *address) || c.spoke) continue;
+    if (!crowded && now - c.accepted < limits_.handshake_grace) continue;
+    if (chosen < 0 || c.accepted < connections_.at(chosen).accepted) chosen = fd;
+  }
+  if (chosen >= 0) return chosen;
+  // 2. While those that spoke are themselves over the cap: the idlest connection of the member
+  // holding the most. (Newcomers within their grace wait to be judged.)
+  std::size_t spoke = 0;
+  for (const auto& [member, n] : per_member) spoke += n;
+  if (spoke <= cap) return -1;
+  for (const auto& [fd, c] : connections_) {
+    if ((address != nullptr && c.address != *address) || !c.spoke) continue;
+    if (chosen < 0) {
+      chosen = fd;
+      continue;
     }
-    return chosen;
-  };
-  if (from_address > limits_.max_per_address) {
-    auto copy = address;
-    evict(idlest(&copy), "per-address");
-  } else if (connections_.size() > limits_.max_connections) {
-    evict(idlest(nullptr), "per-listener");
+    const auto& best = connections_.at(chosen);
+    // c goes first if its member holds more, or as many and c has been idle longer.
+    if (std::pair(per_member[c.member], best.last_active) >
+        std::pair(per_member[best.member], c.last_active)) {
+      chosen = fd;
+    }
+  }
+  return chosen;  // -1: only newcomers within their grace are over the cap
+}
+
+void ConnectionGuard::enforce() {
+  for (;;) {
+    int fd = -1;
+    const char* why = "per-listener";
+    // Per address first: the newest arrival's address is the likely one, but any may be over.
+    std::map<std::string, std::size_t> per_address;
+    for (const auto& [_, c] : connections_) ++per_address[c.address];
+    for (const auto& [address, count] : per_address) {
+      if (count <= limits_.max_per_address) continue;
+      fd = victim(&address, limits_.max_per_address);
+      why = "per-address";
+      if (fd >= 0) break;
+    }
+    if (fd < 0) {
+      fd = victim(nullptr, limits_.max_connections);
+      why = "per-listener";
+    }
+    if (fd < 0) break;
+    evict(fd, why);
+  }
+  // Newcomers within their grace may still hold a cap exceeded: look again when it ends.
+  if (connections_.size() > limits_.max_connections ||
+      connections_.size() > limits_.max_per_address) {
+    grace_timer_.expires_after(limits_.handshake_grace);
+    grace_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) enforce();
+    });
   }
 }
 
@@ -138,11 +198,13 @@ void ConnectionGuard::evict(int fd, const char* why) {
   // reused by another socket is left alone.
   if (peer_of(fd).second == it->second.peer) ::shutdown(fd, SHUT_RDWR);
   ++evicted_;
-  refusals_.refuse("connection-cap",
-                   fmt::format("{} connections ({} cap of {} / {} per address): closed the idlest, "
-                               "from {}",
-                               connections_.size(), why, limits_.max_connections,
-                               limits_.max_per_address, it->second.peer));
+  refusals_.refuse(
+      "connection-cap",
+      fmt::format("{} connections ({} cap of {} / {} per address): closed {} from {}{}",
+                  connections_.size(), why, limits_.max_connections, limits_.max_per_address,
+                  it->second.spoke ? "the idlest of the member holding the most" : "a silent one",
+                  it->second.peer,
+                  it->second.member.empty() ? "" : fmt::format(" ({})", it->second.member)));
   connections_.erase(it);
 }
 

@@ -1,16 +1,25 @@
 // Caps on the TCP connections a listening ZeroMQ socket keeps. libzmq accepts without limit, so
 // one peer that holds connections open runs the process out of file descriptors: it can then
 // neither fetch, write nor accept, and libzmq's accept loop spins. The guard watches the socket's
-// monitor events (accepted, disconnected), knows each connection's peer address and when a message
-// last arrived on it (ZMQ_SRCFD), and at a cap (per listener, per peer address) shuts down a
-// connection that never sent a message, the oldest first, or else the one idle for longest;
-// libzmq then closes it as if the peer had (a ZeroMQ peer reconnects by itself).
+// monitor events (accepted, disconnected), knows each connection's peer address, its member (the
+// ZAP "User-Id" of its messages, under CURVE) and when a message last arrived on it (ZMQ_SRCFD).
+// Over a cap (per listener, per peer address) it shuts a connection down; libzmq then closes it
+// as if the peer had (a ZeroMQ peer reconnects by itself). Which one:
+//   1. one that never sent a message within the handshake grace, the oldest first (a stranger
+//      stuck in the handshake, a silent holder of a slot);
+//   2. else one of the member holding the most connections, its idlest (a fair share: a member
+//      that keeps many connections busy loses its own, not a quiet member's only one; in
+//      plaintext every connection is the same nobody, and this is the idlest of all).
+// A newcomer is given the grace to speak before it is judged, so that a busy member cannot keep
+// others out by holding every slot; past the cap by more than grace_slots, newcomers that have
+// not spoken go first at once (descriptors stay bounded).
 //
 // Also here: the process's open-file limit raised to what the system allows, and memory that peers
 // made the process allocate given back.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <map>
@@ -26,6 +35,10 @@ namespace bftgate::runtime {
 struct ConnectionLimits {
   std::size_t max_connections = 1024;  // per listening socket
   std::size_t max_per_address = 256;   // from one peer address
+  // How long a new connection may take to send its first message before it counts as silent,
+  // and how many such newcomers may wait beyond a cap meanwhile.
+  std::chrono::milliseconds handshake_grace{2000};
+  std::size_t grace_slots = 64;
   // The defaults, or less where the open-file limit (after raise_open_file_limit) is low: at most
   // half of it for one listener.
   static ConnectionLimits for_open_file_limit(std::uint64_t open_files);
@@ -46,17 +59,27 @@ class ConnectionGuard {
   void seen(const zmq::message_t& frame);
   std::size_t connections() const { return connections_.size(); }
   std::uint64_t evicted() const { return evicted_; }
+  // Connections by member, of those that spoke ("" in plaintext).
+  std::map<std::string, std::size_t> members() const;
 
  private:
   struct Connection {
     std::string address;  // the peer's IP address (for IPv6 its /64)
     std::string peer;     // address and port, as getpeername says
+    std::chrono::steady_clock::time_point accepted;
     std::chrono::steady_clock::time_point last_active;
     bool spoke = false;  // a message arrived on it
+    std::string member;  // its messages' User-Id, once one arrived
   };
   void on_event(std::vector<zmq::message_t>& frames);
-  void enforce(int newest);
+  // Evicts until no cap is exceeded, or until only newcomers within their grace exceed one (then
+  // looks again when the first grace ends).
+  void enforce();
+  // The connection to close among those from `address` (all when null), or -1 to wait.
+  int victim(const std::string* address, std::size_t cap) const;
   void evict(int fd, const char* why);
+
+  boost::asio::steady_timer grace_timer_;
 
   ConnectionLimits limits_;
   Refusals& refusals_;
