@@ -27,6 +27,7 @@ using std::chrono::milliseconds;
 struct ValidatorArgs {
   runtime::ValidatorOptions options;
   double validate_timeout_s = 60;
+  double suite_timeout_s = 600;
   double fetch_timeout_s = 30;
   double retry_max_s = 30;
   std::string log_level = "info";
@@ -61,6 +62,7 @@ int run_validator(ValidatorArgs& args) {
   args.options.validate_timeout =
       milliseconds(static_cast<std::int64_t>(args.validate_timeout_s * 1000));
   args.options.fetch_timeout = milliseconds(static_cast<std::int64_t>(args.fetch_timeout_s * 1000));
+  args.options.suite_timeout = milliseconds(static_cast<std::int64_t>(args.suite_timeout_s * 1000));
   args.options.retry_max = milliseconds(static_cast<std::int64_t>(args.retry_max_s * 1000));
   args.options.retry_initial = std::min(args.options.retry_initial, args.options.retry_max);
   auto daemon = runtime::make_validator(args.options);
@@ -117,7 +119,7 @@ int submit(const SubmitArgs& args) {
     fmt::print("submitting {}{}\n", artifact.string(),
                args.no_store ? " (by path)" : " via the artifact store");
   auto security = args.insecure_plaintext ? runtime::LinkSecurity::insecure_plaintext()
-                                           : runtime::LinkSecurity::curve(key->key, *config);
+                                          : runtime::LinkSecurity::curve(key->key, *config);
   auto proposal = runtime::propose_adapter(*config, security, key->key, artifact, args.version,
                                            !args.no_store, timeout);
   if (!proposal) return propose_error_exit(proposal.error(), args.json_output);
@@ -130,11 +132,10 @@ int submit(const SubmitArgs& args) {
       fmt::print("{}\n", json({{"version", proposal->version}, {"state", "BETA_TESTING"}}).dump());
     return kExitOk;
   }
-  auto decided =
-      runtime::wait_for_decision(*config, security, proposal->version, timeout,
-                                 [&](const std::string& line) {
-                                   if (!args.json_output) fmt::print("  {}\n", line);
-                                 });
+  auto decided = runtime::wait_for_decision(*config, security, proposal->version, timeout,
+                                            [&](const std::string& line) {
+                                              if (!args.json_output) fmt::print("  {}\n", line);
+                                            });
   if (!decided) return propose_error_exit(decided.error(), args.json_output);
   const auto& entry = decided->entry;
   if (args.json_output) {
@@ -298,6 +299,11 @@ void register_validator(CLI::App& app, Runner& run) {
   cmd->add_option("--validate-timeout", args->validate_timeout_s,
                   "Seconds before the command counts as FAIL")
       ->default_val(60);
+  cmd->add_option("--suite-timeout", args->suite_timeout_s,
+                  "Seconds the suites may take to judge one adapter; past them the judgement is "
+                  "abandoned as no verdict (cannot judge: it abstains and tries again)")
+      ->default_val(600)
+      ->check(CLI::Range(0.1, 86400.0));
   cmd->add_option("--fetch-timeout", args->fetch_timeout_s,
                   "Seconds the artifact store may take to answer each request of a fetch; a fetch "
                   "that fails is no verdict: the validator abstains and tries again")

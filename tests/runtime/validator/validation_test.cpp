@@ -428,3 +428,35 @@ TEST(FullStatus, AValidatorThatLiesAboutItsPagesIsNotFollowedForEver) {
 
 }  // namespace
 }  // namespace bftgate::runtime
+
+namespace bftgate::runtime {
+namespace {
+
+// A judgement that runs past its deadline is no verdict (cannot judge, with the reason); one that
+// finishes in time stands; a cancellation from outside stays a cancellation.
+TEST(ValidationDeadline, AJudgementPastItsDeadlineIsNoVerdict) {
+  std::atomic<bool> no_cancel{false};
+  auto stuck =
+      with_deadline(std::make_unique<CountingValidation>(/*block=*/true), milliseconds(50));
+  auto started = std::chrono::steady_clock::now();
+  auto verdict = stuck->judge("adapter.bin", no_cancel);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  EXPECT_EQ(verdict.judgement, Judgement::kCannotJudge);
+  EXPECT_NE(verdict.reason.find("did not finish within 0.05 s"), std::string::npos)
+      << verdict.reason;
+
+  auto quick = with_deadline(std::make_unique<CountingValidation>(), milliseconds(5000));
+  EXPECT_EQ(quick->judge("adapter.bin", no_cancel).judgement, Judgement::kPass);
+
+  std::atomic<bool> cancel{false};
+  auto cancelled = with_deadline(std::make_unique<CountingValidation>(true), milliseconds(60'000));
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(milliseconds(50));
+    cancel = true;
+  });
+  EXPECT_EQ(cancelled->judge("adapter.bin", cancel).judgement, Judgement::kCancelled);
+  canceller.join();
+}
+
+}  // namespace
+}  // namespace bftgate::runtime

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "bftgate/base/strict_json.hpp"
 #include "bftgate/crypto/sha256.hpp"
@@ -82,7 +85,82 @@ class SuiteValidation final : public AdapterValidation {
   std::string description_;
 };
 
+class DeadlineValidation final : public AdapterValidation {
+ public:
+  DeadlineValidation(std::unique_ptr<AdapterValidation> inner, std::chrono::milliseconds deadline)
+      : inner_(std::move(inner)), deadline_(deadline) {}
+
+  AdapterVerdict judge(const std::filesystem::path& artifact,
+                       const std::atomic<bool>& cancel) override {
+    // `stop` is what `inner` sees: set by the outside cancel or by the deadline, whichever is
+    // first, from a watcher that ends with the judgement.
+    std::atomic<bool> stop{false};
+    std::atomic<bool> overran{false};
+    std::mutex mutex;
+    std::condition_variable finished;
+    bool done = false;
+    const auto until = std::chrono::steady_clock::now() + deadline_;
+    std::thread watcher([&] {
+      std::unique_lock lock(mutex);
+      while (!done) {
+        if (cancel.load()) {
+          stop = true;
+          return;
+        }
+        if (std::chrono::steady_clock::now() >= until) {
+          overran = true;
+          stop = true;
+          return;
+        }
+        finished.wait_for(lock, std::chrono::milliseconds(20));
+      }
+    });
+    AdapterVerdict verdict;
+    try {
+      verdict = inner_->judge(artifact, stop);
+    } catch (...) {
+      {
+        std::lock_guard lock(mutex);
+        done = true;
+      }
+      finished.notify_all();
+      watcher.join();
+      throw;
+    }
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+    }
+    finished.notify_all();
+    watcher.join();
+    if (cancel.load()) return {Judgement::kCancelled, "validation cancelled", "{}"};
+    // A judgement that finished anyway stands; one the deadline stopped is no verdict.
+    if (overran.load() && verdict.judgement == Judgement::kCancelled) {
+      return {Judgement::kCannotJudge,
+              fmt::format("the judgement did not finish within {} s on this host (no verdict: "
+                          "tried again)",
+                          std::chrono::duration<double>(deadline_).count()),
+              "{}"};
+    }
+    return verdict;
+  }
+
+  std::string describe() const override {
+    return fmt::format("{}, each within {} s", inner_->describe(),
+                       std::chrono::duration<double>(deadline_).count());
+  }
+
+ private:
+  std::unique_ptr<AdapterValidation> inner_;
+  std::chrono::milliseconds deadline_;
+};
+
 }  // namespace
+
+std::unique_ptr<AdapterValidation> with_deadline(std::unique_ptr<AdapterValidation> inner,
+                                                 std::chrono::milliseconds deadline) {
+  return std::make_unique<DeadlineValidation>(std::move(inner), deadline);
+}
 
 std::unique_ptr<AdapterValidation> make_command_validation(std::string command,
                                                            std::chrono::milliseconds timeout) {

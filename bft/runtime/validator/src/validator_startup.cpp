@@ -44,7 +44,7 @@ Result<OpenedValidator> open_validator(const ValidatorOptions& options) {
   } else {
     auto suites = make_suite_validation(options.suites);
     if (!suites) return Error{fmt::format("validation suites: {}", suites.error().message)};
-    validation = std::move(suites.value());
+    validation = with_deadline(std::move(suites.value()), options.suite_timeout);
   }
   spdlog::info("validator {}: validation by {}", options.id, validation->describe());
   std::error_code ec;

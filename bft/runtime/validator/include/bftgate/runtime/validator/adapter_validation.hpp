@@ -50,6 +50,12 @@ std::unique_ptr<AdapterValidation> make_command_validation(std::string command,
 Result<std::unique_ptr<AdapterValidation>> make_suite_validation(
     const std::filesystem::path& suites_config);
 
+// `inner`, given at most `deadline` for each judgement: past it `inner` is cancelled and the
+// judgement is kCannotJudge, saying so (the time a judgement takes on this host is not a verdict
+// on the adapter; it is tried again). A cancellation from outside stays kCancelled.
+std::unique_ptr<AdapterValidation> with_deadline(std::unique_ptr<AdapterValidation> inner,
+                                                 std::chrono::milliseconds deadline);
+
 // The adapter a register entry proposes: what a validator fetches and judges.
 struct ArtifactToJudge {
   std::uint64_t version = 0;

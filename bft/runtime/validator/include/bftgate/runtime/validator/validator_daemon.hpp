@@ -26,6 +26,9 @@ struct ValidatorOptions {
   std::string validate_command;
   std::filesystem::path suites;
   std::chrono::milliseconds validate_timeout{60'000};
+  // The suites' deadline: past it a judgement is abandoned as no verdict (cannot judge, tried
+  // again), since a slow or overloaded host says nothing about the adapter.
+  std::chrono::milliseconds suite_timeout{600'000};
   // How long the artifact store may take to answer each request of a fetch. A fetch that fails
   // (the store down or stalled, a full disk) is no verdict: the validator abstains and tries
   // again, waiting retry_initial, then twice as long each time up to retry_max.
