@@ -44,6 +44,8 @@ std::string_view to_string(Domain domain) {
       return "client-session";
     case Domain::kMemberCard:
       return "member-card";
+    case Domain::kEpochApproval:
+      return "epoch-approval";
   }
   return "unknown-domain";
 }

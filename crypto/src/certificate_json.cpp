@@ -31,11 +31,6 @@ T hex_field(JsonObjectReader& fields, std::string_view key, std::size_t hex_digi
 }  // namespace
 
 json ReleaseCertificate::to_json() const {
-  json signatures = json::array();
-  auto ids = signers_.ids();
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    signatures.push_back({{"validator", ids[i]}, {"signature", signatures_[i].hex()}});
-  }
   return {
       {"format", kFormat},
       {"cluster_id", statement.cluster_id},
@@ -43,7 +38,7 @@ json ReleaseCertificate::to_json() const {
       {"adapter_version", statement.adapter_version},
       {"artifact_digest", statement.artifact_digest.hex()},
       {"previous_entry_hash", statement.previous_entry_hash.hex()},
-      {"signatures", std::move(signatures)},
+      {"signatures", approvals_.to_json()},
   };
 }
 
@@ -65,19 +60,9 @@ Result<ReleaseCertificate, CertVerdict> ReleaseCertificate::from_json(const json
   const auto& signatures = fields.array("signatures");
   if (!fields.ok()) return malformed(fields.error());
 
-  for (std::size_t i = 0; i < signatures.size(); ++i) {
-    JsonObjectReader entry(signatures[i], fmt::format("signatures[{}]", i),
-                           {"validator", "signature"});
-    auto id = entry.unsigned_int("validator", kMaxValidatorId);
-    auto signature = hex_field<Signature>(entry, "signature", 2 * kSignatureSize);
-    if (!entry.ok()) return malformed(entry.error());
-    if (!certificate.add_signature(static_cast<std::uint32_t>(id), signature)) {
-      return CertVerdict{CertError::kDuplicateSigner,
-                         fmt::format("validator {} signs more than once (signatures[{}]); each "
-                                     "signer counts once",
-                                     id, i)};
-    }
-  }
+  auto approvals = QuorumSignatures::from_json(signatures, "signatures");
+  if (!approvals) return approvals.error();
+  certificate.approvals_ = std::move(approvals.value());
   return certificate;
 }
 

@@ -22,6 +22,7 @@
 
 #include "bftgate/config/key_file.hpp"
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/epoch.hpp"
 #include "bftgate/crypto/session.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "fuzz_support.hpp"
@@ -280,6 +281,33 @@ int main(int argc, char** argv) {
            {"old-version.bin", zap({"0.9", "4", "bftgate", "", "", "CURVE", operator_kx})},
        }) {
     ok &= write(out / "fuzz_zap_request" / name, text);
+  }
+  // Epoch certificates (first byte 0) and links (1): the fixed set of epoch 1 approving itself
+  // as epoch 2 (validators 0-2), and one approval short.
+  {
+    auto previous = config.validator_set();
+    previous.epoch = 1;
+    auto next = previous;
+    next.epoch = 2;
+    crypto::EpochCertificate epoch;
+    epoch.statement = {previous.cluster_id, 2,  previous.digest(),
+                       next.digest(),       40, crypto::sha256(bftgate::as_bytes("state at 40"))};
+    for (std::uint32_t id : {0u, 1u, 2u})
+      epoch.approvals.add(id,
+                          crypto::sign_epoch(bftgate::fuzz::validator_key(id), epoch.statement));
+    const auto with_mode = [](std::uint8_t mode, const bftgate::Bytes& body) {
+      bftgate::Bytes out{mode};
+      out.insert(out.end(), body.begin(), body.end());
+      return out;
+    };
+    ok &= write(out / "fuzz_epoch_certificate" / "quorum.bin", with_mode(0, epoch.encode()));
+    ok &= write(out / "fuzz_epoch_certificate" / "link.bin",
+                with_mode(1, crypto::EpochLink{epoch, next}.encode()));
+    auto short_one = epoch;
+    short_one.approvals = {};
+    short_one.approvals.add(0, epoch.approvals.signatures()[0]);
+    ok &= write(out / "fuzz_epoch_certificate" / "below-quorum.bin",
+                with_mode(0, short_one.encode()));
   }
   return ok ? 0 : 1;
 }

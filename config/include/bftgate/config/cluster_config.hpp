@@ -17,10 +17,6 @@
 
 namespace bftgate {
 
-// Validators per cluster: every client and validator process holds one ZeroMQ socket (and a file
-// descriptor or more) per validator, and one ZeroMQ context holds at most 1,023 sockets by
-// default; 256 leaves room for the rest under the usual limit of 1,024 open files.
-inline constexpr std::size_t kMaxValidators = 256;
 // The largest artifact a cluster accepts unless its config says otherwise
 // (artifact_store.max_artifact_bytes): refused at submit, by the store and by every fetch.
 inline constexpr std::uint64_t kDefaultMaxArtifactBytes = std::uint64_t{1} << 30;

@@ -13,6 +13,7 @@
 
 #include "bftgate/base/encoding.hpp"
 #include "bftgate/crypto/ed25519.hpp"
+#include "bftgate/crypto/quorum_signatures.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/crypto/signer_set.hpp"
 #include "bftgate/crypto/validator_set.hpp"
@@ -37,28 +38,6 @@ Signature sign_release(const SecretKey& key, const ReleaseStatement& statement);
 bool verify_release_signature(const PublicKey& key, const ReleaseStatement& statement,
                               const Signature& signature);
 
-enum class CertError {
-  kOk,
-  kMalformed,
-  kWrongCluster,
-  kWrongEpoch,
-  kUnknownSigner,
-  kDuplicateSigner,
-  kBelowThreshold,
-  kBadSignature,
-  kDigestMismatch,
-  kArtifactUnreadable,
-};
-std::string_view to_string(CertError error);  // stable kebab-case code, e.g. "bad-signature"
-
-struct CertVerdict {
-  CertError error = CertError::kOk;
-  std::string reason;
-
-  bool ok() const { return error == CertError::kOk; }
-  static CertVerdict success() { return {}; }
-};
-
 class ReleaseCertificate {
  public:
   static constexpr std::uint8_t kFormatVersion = 1;
@@ -66,10 +45,13 @@ class ReleaseCertificate {
   ReleaseStatement statement;
 
   // Adds validator `id`'s signature; false (and no change) if `id` already signed.
-  bool add_signature(std::uint32_t id, const Signature& signature);
-  const SignerSet& signers() const { return signers_; }
+  bool add_signature(std::uint32_t id, const Signature& signature) {
+    return approvals_.add(id, signature);
+  }
+  const SignerSet& signers() const { return approvals_.signers(); }
   // One signature per signer, in ascending signer-id order.
-  const std::vector<Signature>& signatures() const { return signatures_; }
+  const std::vector<Signature>& signatures() const { return approvals_.signatures(); }
+  const QuorumSignatures& approvals() const { return approvals_; }
 
   // Canonical binary form: format version | statement | signer bitmap | signatures.
   Bytes encode() const;
@@ -83,8 +65,7 @@ class ReleaseCertificate {
   bool operator==(const ReleaseCertificate&) const = default;
 
  private:
-  SignerSet signers_;
-  std::vector<Signature> signatures_;
+  QuorumSignatures approvals_;
 };
 
 struct VerifyOptions {

@@ -11,7 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include "bftgate/base/encoding.hpp"
+#include "bftgate/base/result.hpp"
 #include "bftgate/crypto/ed25519.hpp"
+#include "bftgate/crypto/sha256.hpp"
 
 namespace bftgate {
 
@@ -26,6 +29,10 @@ bool is_valid_cluster_id(std::string_view id);
 
 // Validator ids index the signer bitmap of a certificate, so they are bounded.
 inline constexpr std::uint32_t kMaxValidatorId = 1023;
+// Validators per set: every client and validator process holds one ZeroMQ socket (and a file
+// descriptor or more) per validator, and one ZeroMQ context holds at most 1,023 sockets by
+// default; 256 leaves room for the rest under the usual limit of 1,024 open files.
+inline constexpr std::size_t kMaxValidators = 256;
 
 // Approvals a release needs from n validators. BFT: the smallest quorum any two of which
 // intersect in at least f+1 validators, ceil((n+f+1)/2), which is 2f+1 when n = 3f+1.
@@ -35,6 +42,7 @@ std::size_t quorum_size(FaultModel model, std::size_t n, std::uint32_t f);
 struct ValidatorKey {
   std::uint32_t id = 0;
   crypto::PublicKey public_key;
+  bool operator==(const ValidatorKey&) const = default;
 };
 
 struct ValidatorSet {
@@ -48,6 +56,17 @@ struct ValidatorSet {
   std::size_t quorum() const { return quorum_size(fault_model, n(), f); }
   // Validator `id`'s key, or none when `id` is not in the set.
   const crypto::PublicKey* find_key(std::uint32_t id) const;
+
+  // A set that can sign anything: a valid cluster id, 1 to kMaxValidators validators with
+  // distinct ids (at most kMaxValidatorId) and distinct keys, and n >= 3f+1 (BFT) or 2f+1 (CFT).
+  // The first problem, with why.
+  Status check() const;
+  // Canonical bytes (validators in ascending id order, whatever order they are held in) and
+  // their SHA-256: what epoch certificates name a set by.
+  Bytes encode() const;
+  static ValidatorSet decode(crypto::Decoder& decoder);  // throws DecodeError; check() is separate
+  crypto::Digest digest() const;
+  bool operator==(const ValidatorSet&) const = default;
 };
 
 }  // namespace bftgate
