@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bftgate/base/json_reader.hpp"
+#include "bftgate/base/strict_json.hpp"
 
 namespace bftgate::crypto {
 
@@ -126,8 +127,10 @@ CertVerdict verify_epoch_link(const EpochCertificate& certificate, const Validat
   if (statement.cluster_id != previous.cluster_id || next.cluster_id != previous.cluster_id) {
     return epoch_refusal(
         CertError::kWrongCluster,
+        // Printable: a set built in memory has had no decoder check its cluster id.
         fmt::format("the certificate is for cluster '{}', the sets for '{}' and '{}'",
-                    statement.cluster_id, previous.cluster_id, next.cluster_id));
+                    printable(statement.cluster_id, 64), printable(previous.cluster_id, 64),
+                    printable(next.cluster_id, 64)));
   }
   if (next.epoch != previous.epoch + 1 || statement.epoch != next.epoch) {
     return epoch_refusal(

@@ -77,6 +77,8 @@ Bytes ValidatorSet::encode() const {
 ValidatorSet ValidatorSet::decode(crypto::Decoder& decoder) {
   ValidatorSet set;
   set.cluster_id = decoder.str(kMaxClusterIdSize, "cluster_id");
+  if (!is_valid_cluster_id(set.cluster_id))
+    throw crypto::DecodeError("cluster_id must be 1 to 256 characters from A-Z a-z 0-9 . _ -");
   set.epoch = decoder.u64("epoch");
   auto model = decoder.u8("fault_model");
   if (model > 1) throw crypto::DecodeError("fault_model must be 0 (bft) or 1 (cft)");

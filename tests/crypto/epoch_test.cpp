@@ -146,6 +146,14 @@ TEST_F(EpochTest, CertificatesAndLinksRoundTripAndRefuseWhatTheyCouldNotHaveWrit
   ASSERT_TRUE(link_back.ok()) << link_back.error().reason;
   EXPECT_TRUE(verify_epoch_link(link_back->certificate, s1, link_back->set).ok());
 
+  // A set whose cluster id is no cluster id (bytes that are not even UTF-8) is refused when
+  // decoded, before any reason could quote it.
+  auto odd = s2;
+  odd.cluster_id = "epoch\xa0" "cluster";
+  auto odd_link = EpochLink::decode(EpochLink{certificate, odd}.encode());
+  ASSERT_FALSE(odd_link.ok());
+  EXPECT_EQ(odd_link.error().error, CertError::kMalformed);
+
   auto bytes = certificate.encode();
   bytes.push_back(0);
   EXPECT_EQ(EpochCertificate::decode(bytes).error().error, CertError::kMalformed);
