@@ -34,6 +34,7 @@
 #include "bftgate/validation/model.hpp"
 #include "bftgate/validation/training.hpp"
 #include "node_cache.hpp"
+#include "node_link.hpp"
 
 namespace bftgate::runtime {
 
@@ -467,19 +468,8 @@ Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& op
     return Error{fmt::format("inference node {} needs a tcp:// endpoint to serve HTTP on, not {}",
                              options.id, self->endpoint)};
   }
-  auto security = LinkSecurity::insecure_plaintext();
-  if (!options.insecure_plaintext) {
-    if (options.key.empty())
-      return Error{"give this node's key (--key keys/node-<id>.key), or --insecure-plaintext"};
-    auto secured = LinkSecurity::for_member(*config, options.key);
-    if (!secured) return secured.error();
-    auto expected = fmt::format("node-{}", options.id);
-    if (secured->member_name() != expected) {
-      return Error{fmt::format("{} is the key of {}, not of inference node {}",
-                               options.key.string(), secured->member_name(), options.id)};
-    }
-    security = std::move(secured.value());
-  }
+  auto security = node_link_security(*config, options);
+  if (!security) return security.error();
   std::unique_ptr<gpu::ServingBackend> backend;
   if (options.backend != "opaque") {
     auto kind = gpu::parse_backend_kind(options.backend);
@@ -500,8 +490,8 @@ Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& op
     if (!made) return made.error();
     backend = std::move(made.value());
   }
-  return std::unique_ptr<InferenceNode>(
-      new Node(options, std::move(config.value()), std::move(security), *port, std::move(backend)));
+  return std::unique_ptr<InferenceNode>(new Node(
+      options, std::move(config.value()), std::move(security.value()), *port, std::move(backend)));
 }
 
 }  // namespace bftgate::runtime
