@@ -10,11 +10,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
 
+#include "bftgate/crypto/sha256.hpp"
+#include "bftgate/io/file_digest.hpp"
 #include "bftgate/runtime/store/artifact_store.hpp"
 #include "hostile_input_support.hpp"
 #include "local_cluster.hpp"
@@ -126,6 +129,54 @@ TEST(ResourceBounds, RepliesAPeerDoesNotReadCostTheStoreLittleAndAreGivenBack) {
   EXPECT_TRUE(store.get(*digest, cluster.path("copy.bin")).ok());
   std::this_thread::sleep_for(milliseconds(6000));
   EXPECT_LT(resident_mib(cluster.pid(-1)) - baseline, 32.0);
+}
+
+// A store full of unfinished uploads (8) used to fail the next upload at once ("try again
+// later"): 20 concurrent submits lost some. The client now asks again until its timeout, and the
+// upload goes through once a slot is free.
+TEST(ResourceBounds, AnUploadWaitsForAStoreFullOfOtherUploads) {
+  LocalCluster cluster(binary_under_test(), 4, kPass);
+  cluster.start_store();
+  auto config = ClusterConfig::load(cluster.config());
+  ASSERT_TRUE(config.ok());
+  zmq::context_t context;
+  auto socket = cluster.member_socket(context, -1);
+  socket.set(zmq::sockopt::linger, 0);
+  socket.set(zmq::sockopt::rcvtimeo, 10'000);
+  socket.connect(config->artifact_store_endpoint);
+  const auto ask = [&](const std::string& header, ByteView data = {}) {
+    (void)socket.send(zmq::buffer(header),
+                      data.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
+    if (!data.empty()) (void)socket.send(zmq::buffer(data.data(), data.size()));
+    zmq::message_t reply;
+    if (!socket.recv(reply)) return nlohmann::json{{"error", "no reply"}};
+    auto answer = nlohmann::json::parse(reply.to_string_view());
+    while (reply.more()) (void)socket.recv(reply);  // a reply's data frame, if any
+    return answer;
+  };
+  // Eight uploads begun and held: the store is full.
+  std::vector<Bytes> held;
+  for (int i = 0; i < 8; ++i) {
+    held.push_back(Bytes(100, static_cast<std::uint8_t>(i)));
+    auto begun = ask(fmt::format(R"({{"op":"put-begin","digest":"{}","size":100}})",
+                                 crypto::sha256(held.back()).hex()));
+    ASSERT_EQ(begun["ok"], true) << begun;
+  }
+  auto artifact = write_artifact(cluster, "waiting.bin", 1000);
+  auto waiting = std::async(std::launch::async, [&] {
+    runtime::StoreClient store(runtime::StoreLink::of(*config, cluster.link()));
+    return store.put(artifact);
+  });
+  EXPECT_EQ(waiting.wait_for(milliseconds(1500)), std::future_status::timeout);
+  // One held upload finishes: its slot is free, and the waiting upload takes it.
+  const auto digest = crypto::sha256(held[0]).hex();
+  ASSERT_EQ(
+      ask(fmt::format(R"({{"op":"put-chunk","digest":"{}","offset":0}})", digest), held[0])["ok"],
+      true);
+  ASSERT_EQ(ask(fmt::format(R"({{"op":"put-end","digest":"{}"}})", digest))["ok"], true);
+  auto stored = waiting.get();
+  ASSERT_TRUE(stored.ok()) << stored.error().message;
+  EXPECT_EQ(*stored, bftgate::sha256_file(artifact)->digest);
 }
 
 // One client holding every connection the node's HTTP server allows used to starve /status (0

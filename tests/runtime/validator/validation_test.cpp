@@ -337,8 +337,10 @@ TEST(ArtifactStoreUploads, AreBegunBoundedAndExpire) {
   // At most 3 unfinished uploads, declaring at most 25,000 bytes.
   EXPECT_TRUE(begin(1, 10'000)["ok"].get<bool>());
   EXPECT_TRUE(begin(2, 10'000)["ok"].get<bool>());
-  EXPECT_NE(begin(3, 10'000)["error"].get<std::string>().find("unfinished uploads"),
-            std::string::npos);
+  auto full = begin(3, 10'000);
+  EXPECT_NE(full["error"].get<std::string>().find("unfinished uploads"), std::string::npos);
+  EXPECT_EQ(full["busy"], true);               // full now: the client may ask again
+  EXPECT_FALSE(begin(0, 0).contains("busy"));  // a bad request is no busy store
   EXPECT_TRUE(begin(3, 5'000)["ok"].get<bool>());
   EXPECT_FALSE(begin(4, 1)["ok"].get<bool>());
   EXPECT_EQ(store.unfinished_uploads(), 3u);

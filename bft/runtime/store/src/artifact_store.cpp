@@ -73,6 +73,14 @@ std::pair<json, Bytes> refused(std::string reason) {
   return {{{"ok", false}, {"error", std::move(reason)}}, {}};
 }
 
+// A refusal that says nothing about the request, only that the store is full now: the client may
+// ask again (StoreClient::put does, within its timeout).
+std::pair<json, Bytes> busy(std::string reason) {
+  auto reply = refused(std::move(reason));
+  reply.first["busy"] = true;
+  return reply;
+}
+
 }  // namespace
 
 ArtifactStore::ArtifactStore(std::filesystem::path dir, StoreLimits limits)
@@ -161,8 +169,8 @@ std::pair<std::string, Bytes> ArtifactStore::answer(std::string_view header, Byt
   return {dump_json(reply), std::move(out)};
 }
 
-std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
-                                             Refusals& refusals, Access access) {
+std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data, Refusals& refusals,
+                                             Access access) {
   const auto text = [&](const char* key) {
     return request.contains(key) && request[key].is_string() ? request[key].get<std::string>()
                                                              : std::string();
@@ -226,7 +234,7 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
     if (full()) {
       refusals.refuse("upload-quota", fmt::format("{} unfinished uploads declaring {} bytes",
                                                   uploads_.size(), upload_bytes_));
-      return refused(fmt::format(
+      return busy(fmt::format(
           "the store holds {} unfinished uploads of {} bytes (at most {} and {}); try again later",
           uploads_.size(), upload_bytes_, limits_.max_uploads, limits_.max_upload_bytes));
     }
@@ -373,8 +381,7 @@ int run_store(const std::filesystem::path& dir, const std::string& endpoint,
         auto member = member_of(frames.back());
         auto access = !member || *member == "operator" ? ArtifactStore::Access::kReadWrite
                                                        : ArtifactStore::Access::kRead;
-        auto [header, data] =
-            store.answer(frames[1].to_string_view(), payload, refusals, access);
+        auto [header, data] = store.answer(frames[1].to_string_view(), payload, refusals, access);
         router.send(frames[0], zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         router.send(zmq::buffer(header), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         router.send(zmq::buffer(data), zmq::send_flags::dontwait);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <zmq.hpp>
 
 #include "bftgate/base/strict_json.hpp"
@@ -38,6 +39,7 @@ struct StoreClient::Impl {
   std::chrono::milliseconds timeout;
   const std::atomic<bool>* cancel = nullptr;  // of the get in progress
   std::string unusable;                       // why no link could be made, if so
+  bool busy = false;                          // the last refusal said: full now, ask again
 
   Result<std::pair<json, Bytes>> call(const json& request, ByteView data = {}) {
     if (!unusable.empty()) return Error{unusable};
@@ -69,6 +71,7 @@ struct StoreClient::Impl {
     if (!parsed || !parsed->is_object()) return Error{"store: malformed reply"};
     auto& reply = parsed.value();
     if (!reply.contains("ok") || reply["ok"] != true) {
+      busy = reply.contains("busy") && reply["busy"] == true;
       const auto& error = reply.contains("error") ? reply["error"] : json();
       return Error{fmt::format("store: {}",
                                error.is_string() ? printable(error.get<std::string>()) : "error")};
@@ -88,8 +91,9 @@ StoreClient::StoreClient(const StoreLink& link, std::chrono::milliseconds timeou
     : impl_(std::make_unique<Impl>()) {
   impl_->timeout = timeout;
   if (link.security.encrypted() && !link.store_key) {
-    impl_->unusable = "the cluster config names no key for the artifact store, so no encrypted "
-                      "link to it can be made (assemble the config with the store's card)";
+    impl_->unusable =
+        "the cluster config names no key for the artifact store, so no encrypted "
+        "link to it can be made (assemble the config with the store's card)";
     return;
   }
   if (link.store_key && !link.security.secure_client(impl_->socket, *link.store_key)) {
@@ -108,8 +112,18 @@ StoreClient::~StoreClient() = default;
 Result<crypto::Digest> StoreClient::put(const std::filesystem::path& file) {
   auto digest = bftgate::sha256_file(file);
   if (!digest) return digest.error();
-  auto begin =
-      impl_->call({{"op", "put-begin"}, {"digest", digest->digest.hex()}, {"size", digest->size}});
+  // A store full of other uploads is asked again, less and less often, until the timeout: a
+  // busy store is no failure of this upload.
+  const json begin_request = {
+      {"op", "put-begin"}, {"digest", digest->digest.hex()}, {"size", digest->size}};
+  const auto give_up = std::chrono::steady_clock::now() + impl_->timeout;
+  auto pause = std::chrono::milliseconds(20);
+  auto begin = impl_->call(begin_request);
+  while (!begin && impl_->busy && std::chrono::steady_clock::now() + pause < give_up) {
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(500));
+    begin = impl_->call(begin_request);
+  }
   if (!begin) return begin.error();
   if (begin->first.contains("complete") && begin->first["complete"] == true) return digest->digest;
   std::uint64_t offset = reply_number(begin->first, "offset", 0);

@@ -121,7 +121,8 @@ class StoreClient {
   StoreClient(const StoreClient&) = delete;
   StoreClient& operator=(const StoreClient&) = delete;
 
-  // Uploads a file (resuming a partial upload); returns its digest.
+  // Uploads a file (resuming a partial upload); returns its digest. A store that is full of
+  // other unfinished uploads is asked again until the timeout.
   Result<crypto::Digest> put(const std::filesystem::path& file);
   // Downloads into `destination` (a temporary file, fsync'd, renamed); an object the store says
   // is larger than max_bytes is refused before its first byte is written. On any failure (the
