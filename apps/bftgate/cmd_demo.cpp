@@ -321,7 +321,7 @@ Result<GoodRelease> release_good(DemoRun& run, const crypto::SecretKey& key,
                          {"slowest_validation_s", slowest_validation_s},
                          {"poll_interval_s", args.poll_s},
                          {"transfer_s", transfer_s},
-                         {"seed000_bound_s", bound_s}};
+                         {"vaidyanathan_bound_s", bound_s}};
   return release;
 }
 
@@ -455,8 +455,8 @@ int run_demo(DemoArgs args) {
       "{:.2f} s + consensus\n  {:<12} version {} {}\n  result       {}\n",
       (args.out / "report.json").string(), good->certificate_path.string(),
       fmt::join(good->signers, ", "), good->convergence["measured_s"].get<double>(),
-      good->convergence["seed000_bound_s"].get<double>(), adapters->bad_label, rejected->version,
-      bft::to_string(rejected->entry.state), ok ? "OK" : "FAILED");
+      good->convergence["vaidyanathan_bound_s"].get<double>(), adapters->bad_label,
+      rejected->version, bft::to_string(rejected->entry.state), ok ? "OK" : "FAILED");
   return ok ? kExitOk : kExitFailure;
 }
 }  // namespace

@@ -4,7 +4,7 @@ import common
 
 folder = common.run_dir()
 rows = [r["result"] for r in common.records(folder, "convergence") if "t_conv_s" in r["result"]]
-bounds = (("seed000_bound_s", "ratio_seed000", "Vaidyanathan: max V + P + S/B"),
+bounds = (("vaidyanathan_bound_s", "ratio_vaidyanathan", "Vaidyanathan: max V + P + S/B"),
           ("quorum_bound_s", "ratio_quorum", "quorum: V(2f+1) + C + P + S/B + L + swap"))
 
 fig, axes = common.plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)  # style

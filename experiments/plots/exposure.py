@@ -6,7 +6,7 @@ import common
 
 folder = common.run_dir()
 records = common.records(folder, "exposure")
-strategies = ["rolling", "canary", "seed000", "bftgate"]
+strategies = ["rolling", "canary", "vaidyanathan", "bftgate"]
 byzantine = sorted({r["params"]["byzantine"] for r in records})
 values = collections.defaultdict(lambda: collections.defaultdict(list))
 for r in records:

@@ -98,10 +98,10 @@ def from_records(compute):
 
 @from_records
 def convergence_tail_lossy_share(records):
-    """Of the runs whose quorum bound is largest against seed 000's (the top hundredth), the
+    """Of the runs whose quorum bound is largest against Vaidyanathan's (the top hundredth), the
     share that had a lossy network before GST."""
-    runs = [r for r in records if r["result"].get("seed000_bound_s")]
-    runs.sort(key=lambda r: r["result"]["quorum_bound_s"] / r["result"]["seed000_bound_s"], reverse=True)
+    runs = [r for r in records if r["result"].get("vaidyanathan_bound_s")]
+    runs.sort(key=lambda r: r["result"]["quorum_bound_s"] / r["result"]["vaidyanathan_bound_s"], reverse=True)
     top = runs[: max(1, len(runs) // HUNDREDTH)]
     return sum(1 for r in top if r["params"]["network"] != "clean") / len(top)
 
@@ -299,12 +299,12 @@ QUANTITIES = [
     ("ConvergenceQuorumRatioMedian", "convergence", lambda s: s["ratio_to_quorum_bound"]["p50"], lambda v: latex.fixed(v, 2)),
     ("ConvergenceQuorumRatioMax", "convergence", lambda s: s["ratio_to_quorum_bound"]["max"], lambda v: latex.fixed(v, 3)),
     ("ConvergenceQuorumViolations", "convergence", lambda s: s["quorum_bound_violations_after_gst"], latex.count),
-    ("ConvergenceSeedRatioMedian", "convergence", lambda s: s["ratio_to_seed000_bound"]["p50"], lambda v: latex.fixed(v, 2)),
-    ("ConvergenceSeedRatioMax", "convergence", lambda s: s["ratio_to_seed000_bound"]["max"], lambda v: latex.fixed(v, 2)),
-    ("ConvergenceSeedViolations", "convergence", lambda s: s["seed000_bound_violations"], latex.count),
-    ("ConvergenceSeedViolationShare", "convergence", lambda s: s["seed000_bound_violations"] / s["runs"], latex.percent),
-    ("ConvergenceMedianRatio", "convergence", lambda s: s["quorum_bound_over_seed000_bound"]["p50"], lambda v: latex.fixed(v, 3)),
-    ("ConvergenceBoundRatioTail", "convergence", lambda s: s["quorum_bound_over_seed000_bound"]["p99"], lambda v: latex.fixed(v, 2)),
+    ("ConvergenceSeedRatioMedian", "convergence", lambda s: s["ratio_to_vaidyanathan_bound"]["p50"], lambda v: latex.fixed(v, 2)),
+    ("ConvergenceSeedRatioMax", "convergence", lambda s: s["ratio_to_vaidyanathan_bound"]["max"], lambda v: latex.fixed(v, 2)),
+    ("ConvergenceSeedViolations", "convergence", lambda s: s["vaidyanathan_bound_violations"], latex.count),
+    ("ConvergenceSeedViolationShare", "convergence", lambda s: s["vaidyanathan_bound_violations"] / s["runs"], latex.percent),
+    ("ConvergenceMedianRatio", "convergence", lambda s: s["quorum_bound_over_vaidyanathan_bound"]["p50"], lambda v: latex.fixed(v, 3)),
+    ("ConvergenceBoundRatioTail", "convergence", lambda s: s["quorum_bound_over_vaidyanathan_bound"]["p99"], lambda v: latex.fixed(v, 2)),
     ("ConvergenceTailLossyShare", "convergence", convergence_tail_lossy_share, latex.percent),
     ("ConvergenceUnconverged", "convergence", lambda s: s["unconverged"], latex.count),
     ("ConvergenceInvariantViolations", "convergence", lambda s: s["simulator_invariant_violations"], latex.count),
@@ -316,11 +316,11 @@ QUANTITIES = [
     ("ConsistabilityRuns", "consistability", lambda s: s["runs"], latex.count),
     ("ConsistabilityScenarios", "consistability", lambda s: len(s["fprob"]), latex.count),
     ("CProbCertifiedBftgate", "consistability", lambda s: s["cprob"]["bftgate"]["certified"], lambda v: latex.fixed(v, 4)),
-    ("CProbCertifiedSeed", "consistability", lambda s: s["cprob"]["seed000"]["certified"], lambda v: latex.fixed(v, 4)),
+    ("CProbCertifiedSeed", "consistability", lambda s: s["cprob"]["vaidyanathan"]["certified"], lambda v: latex.fixed(v, 4)),
     ("CProbCertifiedRolling", "consistability", lambda s: s["cprob"]["rolling"]["certified"], lambda v: latex.fixed(v, 4)),
     ("CProbSingleBftgate", "consistability", lambda s: s["cprob"]["bftgate"]["single-certified"], lambda v: latex.fixed(v, 4)),
     ("CProbSingleRolling", "consistability", lambda s: s["cprob"]["rolling"]["single-certified"], lambda v: latex.fixed(v, 4)),
-    ("PassAllUncertifiedSeed", "consistability", lambda s: s["time_fraction"]["seed000"]["f-byzantine-pass-all"]["none"], latex.percent),
+    ("PassAllUncertifiedSeed", "consistability", lambda s: s["time_fraction"]["vaidyanathan"]["f-byzantine-pass-all"]["none"], latex.percent),
     ("PassAllUncertifiedBftgate", "consistability", lambda s: s["time_fraction"]["bftgate"]["f-byzantine-pass-all"]["none"], latex.percent),
     ("CollidersUncertifiedBftgate", "consistability", lambda s: s["time_fraction"]["bftgate"]["f-plus-1-colluders"]["none"], latex.percent),
     ("FleetCutOffUncertifiedBftgate", "consistability", lambda s: s["time_fraction"]["bftgate"]["fleet-cut-off"]["none"], latex.percent),
@@ -333,12 +333,12 @@ QUANTITIES = [
     ("ExposureRollingRollout", "exposure", lambda s: exposure(s, "rolling", 0, "rollout_s"), latex.seconds),
     ("ExposureCanaryBad", "exposure", lambda s: exposure(s, "canary", 0, "bad_request_fraction"), latex.percent),
     ("ExposureCanaryWorstBad", "exposure", lambda s: exposure_worst(s, "canary", "bad_request_fraction"), latex.percent),
-    ("ExposureSeedFirstUnsafe", "exposure", lambda s: exposure_first_unsafe(s, "seed000"), latex.count),
-    ("ExposureSeedWorstBad", "exposure", lambda s: exposure_worst(s, "seed000", "bad_request_fraction"), latex.percent),
+    ("ExposureSeedFirstUnsafe", "exposure", lambda s: exposure_first_unsafe(s, "vaidyanathan"), latex.count),
+    ("ExposureSeedWorstBad", "exposure", lambda s: exposure_worst(s, "vaidyanathan", "bad_request_fraction"), latex.percent),
     ("ExposureBftgateWorstBad", "exposure", lambda s: exposure_worst(s, "bftgate", "bad_request_fraction"), latex.percent),
     ("ExposureBftgateMixed", "exposure", lambda s: exposure(s, "bftgate", 0, "mixed_version_fraction"), latex.percent),
     ("ExposureBftgateRollout", "exposure", lambda s: exposure(s, "bftgate", 0, "rollout_s"), latex.seconds),
-    ("ExposureSeedRollout", "exposure", lambda s: exposure(s, "seed000", 0, "rollout_s"), latex.seconds),
+    ("ExposureSeedRollout", "exposure", lambda s: exposure(s, "vaidyanathan", 0, "rollout_s"), latex.seconds),
     # smr-vs-consensus (the smallest pipeline, means over repetitions)
     ("SmrRuns", "smr-vs-consensus", lambda s: s["runs"], latex.count),
     ("SmrPipeline", "smr-vs-consensus", smallest_pipeline, latex.count),

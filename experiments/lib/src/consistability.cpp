@@ -197,7 +197,7 @@ class Consistability final : public Experiment {
         read_small_file(BFTGATE_SOURCE_DIR "/experiments/consistability/fprob.json", 1 << 20);
     auto parsed = text ? parse_json(*text) : Result<json>(text.error());
     json fprob = parsed ? *parsed : json();
-    return {{"strategies", {"bftgate", "seed000", "rolling"}},
+    return {{"strategies", {"bftgate", "vaidyanathan", "rolling"}},
             {"scenarios", scenario_names()},
             {"seeds", size == Size::kSmoke ? 2 : 40},
             {"fprob", fprob.is_object() ? fprob.value("fprob", json::object()) : json::object()}};
@@ -228,7 +228,7 @@ class Consistability final : public Experiment {
     if (params.at("strategy") == "rolling")
       return {{"classes", class_fractions(rolling_update(s, seed))}};
     // Vaidyanathan as written: the same replicated register, a majority (CFT) quorum.
-    if (params.at("strategy") == "seed000") s.fault_model = FaultModel::kCft;
+    if (params.at("strategy") == "vaidyanathan") s.fault_model = FaultModel::kCft;
     auto result = sim::simulate(s, seed);
     json out = {{"classes", class_fractions(result.fleet_samples)},
                 {"violations", result.violations},

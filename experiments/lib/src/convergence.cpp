@@ -217,7 +217,7 @@ class Convergence final : public Experiment {
                 {"converged", outcome.converged_s.has_value()}};
     if (v.size() < quorum || !outcome.converged_s) return out;
     const double measured = *outcome.converged_s - outcome.submitted_s;
-    const double seed000 = v.back() + point.poll_s + transfer_s;
+    const double vaidyanathan = v.back() + point.poll_s + transfer_s;
     const double quorum_bound = t_gst + v[quorum - 1] + consensus_allowance_s(scenario, lossy) +
                                 point.poll_s + transfer_s + l_max + kSwapMs / 1000;
     out["t_conv_s"] = measured;
@@ -226,17 +226,18 @@ class Convergence final : public Experiment {
     out["v_max_s"] = v.back();
     out["v_quorum_s"] = v[quorum - 1];
     out["transfer_s"] = transfer_s;
-    out["seed000_bound_s"] = seed000;
+    out["vaidyanathan_bound_s"] = vaidyanathan;
     out["quorum_bound_s"] = quorum_bound;
-    out["ratio_seed000"] = measured / seed000;
+    out["ratio_vaidyanathan"] = measured / vaidyanathan;
     out["ratio_quorum"] = measured / quorum_bound;
     return out;
   }
 
   Summary summarize(const json& config, const std::vector<json>& records) const override {
     (void)config;
-    std::vector<double> ratio_seed000, ratio_quorum, tightening;
-    std::size_t unconverged = 0, quorum_violations = 0, seed000_violations = 0, sim_violations = 0;
+    std::vector<double> ratio_vaidyanathan, ratio_quorum, tightening;
+    std::size_t unconverged = 0, quorum_violations = 0, vaidyanathan_violations = 0,
+                sim_violations = 0;
     for (const auto& record : records) {
       const auto& r = record.at("result");
       if (!r.value("violations", json::array()).empty()) ++sim_violations;
@@ -244,21 +245,22 @@ class Convergence final : public Experiment {
         ++unconverged;
         continue;
       }
-      ratio_seed000.push_back(r["ratio_seed000"].get<double>());
+      ratio_vaidyanathan.push_back(r["ratio_vaidyanathan"].get<double>());
       ratio_quorum.push_back(r["ratio_quorum"].get<double>());
-      tightening.push_back(r["quorum_bound_s"].get<double>() / r["seed000_bound_s"].get<double>());
+      tightening.push_back(r["quorum_bound_s"].get<double>() /
+                           r["vaidyanathan_bound_s"].get<double>());
       if (r["ratio_quorum"].get<double>() > 1) ++quorum_violations;
-      if (r["ratio_seed000"].get<double>() > 1) ++seed000_violations;
+      if (r["ratio_vaidyanathan"].get<double>() > 1) ++vaidyanathan_violations;
     }
     Summary summary;
     summary.data = {{"runs", records.size()},
                     {"unconverged", unconverged},
                     {"simulator_invariant_violations", sim_violations},
                     {"quorum_bound_violations_after_gst", quorum_violations},
-                    {"seed000_bound_violations", seed000_violations},
-                    {"ratio_to_seed000_bound", sim::summary(ratio_seed000)},
+                    {"vaidyanathan_bound_violations", vaidyanathan_violations},
+                    {"ratio_to_vaidyanathan_bound", sim::summary(ratio_vaidyanathan)},
                     {"ratio_to_quorum_bound", sim::summary(ratio_quorum)},
-                    {"quorum_bound_over_seed000_bound", sim::summary(tightening)}};
+                    {"quorum_bound_over_vaidyanathan_bound", sim::summary(tightening)}};
     summary.ok = quorum_violations == 0 && unconverged == 0 && sim_violations == 0;
     const auto row = [](const char* label, const std::vector<double>& values) {
       return fmt::format("| {} | {:.3f} | {:.3f} | {:.3f} | {:.3f} |\n", label,
@@ -285,9 +287,9 @@ class Convergence final : public Experiment {
         "- seed-000-bound violations: {} of {} converged runs (it leaves out consensus and "
         "swap time)\n"
         "- runs that did not converge: {}; runs with a simulator invariant violation: {}\n",
-        records.size(), row("Vaidyanathan", ratio_seed000), row("quorum", ratio_quorum),
-        sim::percentile(tightening, 0.5), quorum_violations, seed000_violations,
-        ratio_seed000.size(), unconverged, sim_violations);
+        records.size(), row("Vaidyanathan", ratio_vaidyanathan), row("quorum", ratio_quorum),
+        sim::percentile(tightening, 0.5), quorum_violations, vaidyanathan_violations,
+        ratio_vaidyanathan.size(), unconverged, sim_violations);
     return summary;
   }
 };

@@ -3,7 +3,7 @@
 //   rolling   no gate: every adapter reaches the fleet in batches (10% of the nodes every 2 s)
 //   canary    5% of the nodes first; one validator judges it; then everyone, or the canaries
 //             roll back
-//   seed000   the gate as Vaidyanathan writes it: a majority (CFT) quorum of PASS votes
+//   vaidyanathan   the gate as Vaidyanathan writes it: a majority (CFT) quorum of PASS votes
 //   bftgate   the BFT gate: 2f+1 of 3f+1
 // The gates run in the simulator (7 validators); rolling and canary are timed models. Six
 // adapters are submitted 20 s apart; two are bad in a way one honest validator misses (its suite
@@ -204,7 +204,7 @@ class ExposureExperiment final : public Experiment {
 
   json config(Size size) const override {
     return {{"fleets", size == Size::kSmoke ? json{10, 100} : json{10, 100, 1000}},
-            {"strategies", {"rolling", "canary", "seed000", "bftgate"}},
+            {"strategies", {"rolling", "canary", "vaidyanathan", "bftgate"}},
             {"byzantine", {0, 1, 2, 3}},  // 0 to f+1 for f = 2
             {"seeds", size == Size::kSmoke ? 1 : 10}};
   }
@@ -243,7 +243,7 @@ class ExposureExperiment final : public Experiment {
     } else if (strategy == "canary") {
       e = canary(nodes, byzantine, rng);
     } else {
-      e = gated(nodes, byzantine, strategy == "seed000" ? FaultModel::kCft : FaultModel::kBft,
+      e = gated(nodes, byzantine, strategy == "vaidyanathan" ? FaultModel::kCft : FaultModel::kBft,
                 seed);
     }
     return e.to_json(nodes);

@@ -272,7 +272,7 @@ class SmrVsConsensus final : public Experiment {
                     {"prediction_median_absolute_relative_error", mare},
                     {"backlog", backlog},
                     {"real_backlog", real_backlog},
-                    {"seed004_libpaxos_mean_latency_ms",
+                    {"antoniadis_libpaxos_mean_latency_ms",
                      {{"graceful", kPaperGracefulMs},
                       {"straggler", kPaperStragglerMs},
                       {"switch", kPaperSwitchMs}}},

@@ -5,6 +5,7 @@
 #include "bftgate/runtime/validator/validator_daemon.hpp"
 
 #include <fmt/format.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
@@ -37,28 +38,6 @@ namespace bftgate::runtime {
 
 namespace {
 
-// Which member may send what (under CURVE, ZAP names each connection's member): protocol
-// messages come from validators (a validator relays clients' requests too) and requests from the
-// operator; queries from any member. Why `member` may not send this message, or nullopt. In
-// plaintext there is no member and no rule.
-std::optional<std::string> role_refusal(const std::optional<std::string>& member,
-                                        const bft::MessagePtr* message) {
-  if (!member || member->starts_with("validator-")) return std::nullopt;
-  if (*member != "operator") {
-    return fmt::format("a protocol message from {}, which may only query", printable(*member));
-  }
-  if (message != nullptr && (*message)->as<bft::Request>() == nullptr) {
-    return fmt::format("a {} from the operator, which may only send requests",
-                       bft::describe(**message));
-  }
-  return std::nullopt;
-}
-
-void zero_seed(std::array<std::uint8_t, crypto::kSeedSize>& seed) {
-  volatile std::uint8_t* p = seed.data();
-  for (std::size_t i = 0; i < seed.size(); ++i) p[i] = 0;
-}
-
 class Daemon final : public ValidatorDaemon {
  public:
   Daemon(ValidatorOptions options, OpenedValidator opened)
@@ -82,7 +61,7 @@ class Daemon final : public ValidatorDaemon {
         std::make_shared<bft::Ed25519Signer>(options_.id, crypto::SecretKey::from_seed(seed));
     client_signer_ = std::make_shared<bft::Ed25519Signer>(bft::kValidatorClientBase + options_.id,
                                                           crypto::SecretKey::from_seed(seed));
-    zero_seed(seed);
+    sodium_memzero(seed.data(), seed.size());
     replica_signer_ = replica_signer;
     // Every request is checked on arrival and again inside the primary's batch: remember successes.
     verifier_ = std::make_shared<bft::Ed25519Verifier>(
@@ -108,8 +87,7 @@ class Daemon final : public ValidatorDaemon {
     replica_->restore(opened.recovered);
     voting_ = std::make_unique<ValidatorVoting>(
         io_, options_, config_, wire_.security(), app_, vote_key_, strategy_.get(),
-        std::move(opened.validation),
-        std::move(opened.request_ids),
+        std::move(opened.validation), std::move(opened.request_ids),
         [this] {
           return replica_->client_table().highest(bft::kValidatorClientBase + options_.id);
         },

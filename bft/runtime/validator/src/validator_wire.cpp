@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/core/messages.hpp"
 #include "bftgate/runtime/net/envelope.hpp"
 
 namespace bftgate::runtime {
@@ -50,6 +52,19 @@ std::string describe_destination(const Outbound& out) {
 }
 
 }  // namespace
+
+std::optional<std::string> role_refusal(const std::optional<std::string>& member,
+                                        const bft::MessagePtr* message) {
+  if (!member || member->starts_with("validator-")) return std::nullopt;
+  if (*member != "operator") {
+    return fmt::format("a protocol message from {}, which may only query", printable(*member));
+  }
+  if (message != nullptr && (*message)->as<bft::Request>() == nullptr) {
+    return fmt::format("a {} from the operator, which may only send requests",
+                       bft::describe(**message));
+  }
+  return std::nullopt;
+}
 
 ValidatorWire::ValidatorWire(boost::asio::io_context& io, std::uint32_t validator,
                              LinkFaults faults, Refusals& refusals, LinkSecurity security)

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <zmq.hpp>
@@ -23,6 +24,13 @@
 #include "bftgate/runtime/validator/link_faults.hpp"
 
 namespace bftgate::runtime {
+
+// Which member may send what (under CURVE, ZAP names each connection's member): protocol
+// messages come from validators (a validator relays clients' requests too) and requests from the
+// operator; queries from any member. Why `member` may not send `message` (nullptr: any protocol
+// message, asked before decoding), or nullopt. In plaintext there is no member and no rule.
+std::optional<std::string> role_refusal(const std::optional<std::string>& member,
+                                        const bft::MessagePtr* message);
 
 class ValidatorWire {
  public:
