@@ -46,6 +46,8 @@ std::string_view to_string(Domain domain) {
       return "member-card";
     case Domain::kEpochApproval:
       return "epoch-approval";
+    case Domain::kReconfiguration:
+      return "reconfiguration";
   }
   return "unknown-domain";
 }

@@ -28,7 +28,8 @@ Bytes EpochStatement::encode() const {
       .fixed(previous_set.bytes)
       .fixed(next_set.bytes)
       .u64(switch_seq)
-      .fixed(state_digest.bytes);
+      .fixed(state_digest.bytes)
+      .u64(last_release);
   return encoder.take();
 }
 
@@ -43,6 +44,7 @@ EpochStatement EpochStatement::decode(Decoder& decoder) {
   statement.next_set.bytes = decoder.fixed_array<kDigestSize>("next_set");
   statement.switch_seq = decoder.u64("switch_seq");
   statement.state_digest.bytes = decoder.fixed_array<kDigestSize>("state_digest");
+  statement.last_release = decoder.u64("last_release");
   return statement;
 }
 
@@ -80,6 +82,7 @@ nlohmann::json EpochCertificate::to_json() const {
       {"next_set", statement.next_set.hex()},
       {"switch_seq", statement.switch_seq},
       {"state_digest", statement.state_digest.hex()},
+      {"last_release", statement.last_release},
       {"signatures", approvals.to_json()},
   };
 }
@@ -87,7 +90,7 @@ nlohmann::json EpochCertificate::to_json() const {
 Result<EpochCertificate, CertVerdict> EpochCertificate::from_json(const nlohmann::json& root) {
   JsonObjectReader fields(root, "epoch certificate",
                           {"format", "cluster_id", "epoch", "previous_set", "next_set",
-                           "switch_seq", "state_digest", "signatures"});
+                           "switch_seq", "state_digest", "last_release", "signatures"});
   if (fields.ok() && fields.string_or("format", "") != kEpochFormat)
     fields.fail("format", fmt::format("must be \"{}\"", kEpochFormat));
   EpochCertificate certificate;
@@ -109,6 +112,7 @@ Result<EpochCertificate, CertVerdict> EpochCertificate::from_json(const nlohmann
   statement.next_set = digest("next_set");
   statement.switch_seq = fields.unsigned_int("switch_seq");
   statement.state_digest = digest("state_digest");
+  statement.last_release = fields.unsigned_int("last_release");
   const auto& signatures = fields.array("signatures");
   if (!fields.ok()) return epoch_refusal(CertError::kMalformed, fields.error());
   auto approvals = QuorumSignatures::from_json(signatures, "signatures");

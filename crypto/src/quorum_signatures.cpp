@@ -65,6 +65,8 @@ std::string_view to_string(CertError error) {
       return "artifact-unreadable";
     case CertError::kWrongSet:
       return "wrong-set";
+    case CertError::kStaleEpoch:
+      return "stale-epoch";
   }
   return "unknown";
 }

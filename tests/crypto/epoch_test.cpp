@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "bftgate/crypto/epoch_chain.hpp"
+
 namespace bftgate::crypto {
 namespace {
 
@@ -31,14 +33,34 @@ class EpochTest : public ::testing::Test {
   EpochCertificate approve(const ValidatorSet& previous, const ValidatorSet& next,
                            const std::map<std::uint32_t, std::string>& signers) {
     EpochCertificate certificate;
-    certificate.statement = {previous.cluster_id, next.epoch,       previous.digest(),
-                             next.digest(),       100 * next.epoch, sha256(as_bytes("state"))};
+    certificate.statement = {.cluster_id = previous.cluster_id,
+                             .epoch = next.epoch,
+                             .previous_set = previous.digest(),
+                             .next_set = next.digest(),
+                             .switch_seq = 100 * next.epoch,
+                             .state_digest = sha256(as_bytes("state")),
+                             .last_release = last_release_};
     for (const auto& [id, name] : signers)
       certificate.approvals.add(id, sign_epoch(key(name), certificate.statement));
     return certificate;
   }
 
+  // A release certificate of `version` in `set`'s epoch, signed by `signers`.
+  ReleaseCertificate release(const ValidatorSet& set, std::uint64_t version,
+                             const std::map<std::uint32_t, std::string>& signers) {
+    ReleaseCertificate certificate;
+    certificate.statement = {.cluster_id = set.cluster_id,
+                             .epoch = set.epoch,
+                             .adapter_version = version,
+                             .artifact_digest = sha256(as_bytes(std::to_string(version))),
+                             .previous_entry_hash = {}};
+    for (const auto& [id, name] : signers)
+      certificate.add_signature(id, sign_release(key(name), certificate.statement));
+    return certificate;
+  }
+
   std::map<std::string, SecretKey> keys_;
+  std::uint64_t last_release_ = 0;  // what approve() declares the old epoch released
   const std::map<std::uint32_t, std::string> genesis_members_ = {
       {0, "a"}, {1, "b"}, {2, "c"}, {3, "d"}};
 };
@@ -149,7 +171,9 @@ TEST_F(EpochTest, CertificatesAndLinksRoundTripAndRefuseWhatTheyCouldNotHaveWrit
   // A set whose cluster id is no cluster id (bytes that are not even UTF-8) is refused when
   // decoded, before any reason could quote it.
   auto odd = s2;
-  odd.cluster_id = "epoch\xa0" "cluster";
+  odd.cluster_id =
+      "epoch\xa0"
+      "cluster";
   auto odd_link = EpochLink::decode(EpochLink{certificate, odd}.encode());
   ASSERT_FALSE(odd_link.ok());
   EXPECT_EQ(odd_link.error().error, CertError::kMalformed);
@@ -168,6 +192,45 @@ TEST_F(EpochTest, CertificatesAndLinksRoundTripAndRefuseWhatTheyCouldNotHaveWrit
   auto extra = certificate.to_json();
   extra["note"] = "x";
   EXPECT_EQ(EpochCertificate::from_json(extra).error().error, CertError::kMalformed);
+}
+
+// A node's chain: a release is verified against the set of its epoch; a superseded epoch
+// certifies nothing above what it released by its switch, so a key rotated out and leaked later
+// cannot certify a new version, even with a quorum of the old set's keys.
+TEST_F(EpochTest, AChainVerifiesEachReleaseWithItsEpochsSetAndRetiredKeysCertifyNothingNew) {
+  auto genesis = set(1, genesis_members_);
+  auto rotated = set(2, {{0, "a2"}, {1, "b2"}, {2, "c2"}, {3, "d2"}});  // every key rotated
+  last_release_ = 5;  // epoch 1 released up to version 5
+  auto link = approve(genesis, rotated, {{0, "a"}, {1, "b"}, {2, "c"}});
+  EpochChain chain(genesis);
+  const std::map<std::uint32_t, std::string> old_quorum = {{0, "a"}, {1, "b"}, {2, "c"}};
+  const std::map<std::uint32_t, std::string> new_quorum = {{0, "a2"}, {1, "b2"}, {3, "d2"}};
+  // Before the chain reaches epoch 2, epoch 2's releases cannot be checked.
+  EXPECT_EQ(chain.verify_release(release(rotated, 6, new_quorum)).error, CertError::kWrongEpoch);
+  EXPECT_TRUE(chain.verify_release(release(genesis, 9, old_quorum)).ok());
+  ASSERT_TRUE(chain.extend({{link, rotated}}).ok());
+  EXPECT_EQ(chain.newest(), rotated);
+  EXPECT_EQ(chain.set_of(1), &chain.genesis());
+  // The new keys certify epoch 2; the old ones what epoch 1 released, and nothing newer.
+  EXPECT_TRUE(chain.verify_release(release(rotated, 6, new_quorum)).ok());
+  EXPECT_TRUE(chain.verify_release(release(genesis, 5, old_quorum)).ok());
+  EXPECT_TRUE(chain.verify_release(release(genesis, 3, old_quorum)).ok());
+  auto leaked = chain.verify_release(release(genesis, 6, old_quorum));
+  EXPECT_EQ(leaked.error, CertError::kStaleEpoch) << leaked.reason;
+  EXPECT_NE(leaked.reason.find("released nothing above version 5"), std::string::npos)
+      << leaked.reason;
+  EXPECT_EQ(to_string(CertError::kStaleEpoch), "stale-epoch");
+  // Old keys in the new epoch count for nothing; signatures are still checked.
+  EXPECT_EQ(chain.verify_release(release(rotated, 7, old_quorum)).error, CertError::kBadSignature);
+  // Extending again with the whole chain skips what is held; a bad link is named and stops it.
+  ASSERT_TRUE(chain.extend({{link, rotated}}).ok());
+  auto third = set(3, genesis_members_);
+  auto forged = approve(rotated, third, {{0, "a"}, {1, "b"}, {2, "c"}});  // old keys again
+  auto refused = chain.extend({{link, rotated}, {forged, third}});
+  EXPECT_EQ(refused.error, CertError::kBadSignature);
+  EXPECT_NE(refused.reason.find("epoch 2 -> 3"), std::string::npos) << refused.reason;
+  EXPECT_EQ(chain.newest(), rotated);
+  EXPECT_EQ(chain.links().size(), 1u);
 }
 
 }  // namespace

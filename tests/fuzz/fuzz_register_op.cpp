@@ -5,7 +5,9 @@
 // the scripted register state it is most meaningful in (register_fixture.hpp): a vote on v1 to
 // v1 one PASS short of release, on v2 to v2 one FAIL short of rejection, on v4 to v4 in beta;
 // anything else to the state after the whole script but its last operation (register_fixture.hpp:
-// consistent_prefix()). Seeds are the script's real signed operations.
+// consistent_prefix()); a Reconfigure to the state after v2's rejection, an EpochApproval to the
+// register it froze; and every input to that frozen register too. Seeds are the script's real
+// signed operations.
 //
 // Properties checked on every input:
 //   - decode_op never throws; a refusal has a reason; a decoded operation re-encodes to exactly
@@ -52,6 +54,8 @@ struct Fixture {
   bft::AdapterRegister v4_in_beta = bftgate::fuzz::register_after(11);
   bft::AdapterRegister everything =
       bftgate::fuzz::register_after(bftgate::fuzz::consistent_prefix());
+  bft::AdapterRegister before_epoch = bftgate::fuzz::epoch_register_after(0);
+  bft::AdapterRegister frozen = bftgate::fuzz::epoch_register_after(1);  // approving epoch 2
 };
 
 const Fixture& fixture() {
@@ -78,8 +82,36 @@ void check_consistent(const bft::AdapterRegister& state, ByteView input, const c
   }
 }
 
+// The version an operation names (0 for the epoch operations, which name none).
+std::uint64_t named_version(const bft::RegisterOp& op) {
+  if (const auto* propose = std::get_if<bft::ProposeOp>(&op)) return propose->version;
+  if (const auto* vote = std::get_if<bft::VoteOp>(&op)) return vote->version;
+  return 0;
+}
+
+// A register frozen by a reconfiguration logs nothing and changes no entry; only an approval
+// can be valid, and the approvals gathered never exceed a quorum.
+void check_frozen(const bft::AdapterRegister& start, std::uint32_t client, ByteView input,
+                  const std::optional<bft::RegisterOp>& op, const char* where) {
+  const std::string at(where);
+  bft::AdapterRegister state = start;
+  auto reply = bft::decode_reply(state.apply(client, input));
+  if (!reply) fail(at + ": apply() gave a reply that does not decode", input);
+  if (reply->reason.empty()) fail(at + ": a reply without a reason", input);
+  bftgate::fuzz::check_safe_text(at + ": the reply's reason", reply->reason, input);
+  if (reply->valid && !(op && std::holds_alternative<bft::EpochApprovalOp>(*op)))
+    fail(at + ": a frozen register took something other than an approval", input);
+  if (state.entries() != start.entries() || state.log() != start.log())
+    fail(at + ": a frozen register changed its entries or its log", input);
+  if (state.handover() == nullptr ||
+      state.handover()->approvals.signers().count() > state.config().quorum())
+    fail(at + ": the handover was lost or holds more than a quorum", input);
+  check_consistent(state, input, where);
+}
+
 void apply_and_check(const bft::AdapterRegister& start, std::uint32_t client, ByteView input,
                      const std::optional<bft::RegisterOp>& op, const char* where) {
+  if (start.handover() != nullptr) return check_frozen(start, client, input, op, where);
   const std::string at(where);
   bft::AdapterRegister state = start;
   const auto entries_before = state.entries();
@@ -97,7 +129,7 @@ void apply_and_check(const bft::AdapterRegister& start, std::uint32_t client, By
   if (reply->reason.empty()) fail(at + ": a reply without a reason", input);
   bftgate::fuzz::check_safe_text(at + ": the reply's reason", reply->reason, input);
   if (op) {
-    auto named = std::visit([](const auto& o) { return o.version; }, *op);
+    auto named = named_version(*op);
     const auto* entry = state.entry(reply->entry_version);
     // The reply names the operation's version, or (an idempotent retry of a proposal) the entry
     // that already holds the same artifact.
@@ -119,14 +151,17 @@ void apply_and_check(const bft::AdapterRegister& start, std::uint32_t client, By
     fail(at + ": apply() did not log exactly one record", input);
   }
   const auto& record = state.log().back();
-  auto kind = bft::OpKind::kUnknown;
-  if (!input.empty() && (input[0] == 1 || input[0] == 2)) kind = static_cast<bft::OpKind>(input[0]);
+  const auto kind = input.empty() ? bft::OpKind::kUnknown : bft::op_kind(input[0]);
   if (record.kind != kind || record.valid != reply->valid ||
       record.operation_digest != crypto::sha256(input) || record.previous_hash != log_head_before ||
       record.record_hash != bft::compute_record_hash(record) || record.reason != reply->reason) {
     fail(at + ": the log record does not describe the operation and its reply", input);
   }
 
+  if (reply->valid && std::holds_alternative<bft::ReconfigureOp>(*op) &&
+      (state.handover() == nullptr || state.handover()->statement.switch_seq != record.index)) {
+    fail(at + ": a valid reconfiguration did not freeze the register at its record", input);
+  }
   if (!reply->valid && state.entries() != entries_before) {
     fail(at + ": an invalid operation changed the register's entries", input);
   }
@@ -151,6 +186,8 @@ void apply_and_check(const bft::AdapterRegister& start, std::uint32_t client, By
 const bft::AdapterRegister& state_for(const std::optional<bft::RegisterOp>& op) {
   const auto& states = fixture();
   if (!op) return states.everything;
+  if (std::holds_alternative<bft::ReconfigureOp>(*op)) return states.before_epoch;
+  if (std::holds_alternative<bft::EpochApprovalOp>(*op)) return states.frozen;
   if (const auto* vote = std::get_if<bft::VoteOp>(&*op)) {
     switch (vote->version) {
       case 1:
@@ -191,9 +228,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!again || !(again.value() == *op)) fail("decode_op(encode_op(op)) != op", input);
     if (const auto* vote = std::get_if<bft::VoteOp>(&*op)) {
       client = bft::kValidatorClientBase + (vote->validator & 0xffffu);
+    } else if (const auto* approval = std::get_if<bft::EpochApprovalOp>(&*op)) {
+      client = bft::kValidatorClientBase + (approval->validator & 0xffffu);
     }
   }
   apply_and_check(fixture().fresh, client, input, op, "fresh register");
   apply_and_check(state_for(op), client, input, op, "scripted register");
+  // Whatever arrives during a handover: the register stays frozen.
+  apply_and_check(fixture().frozen, client, input, op, "frozen register");
   return 0;
 }

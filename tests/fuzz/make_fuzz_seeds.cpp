@@ -290,8 +290,13 @@ int main(int argc, char** argv) {
     auto next = previous;
     next.epoch = 2;
     crypto::EpochCertificate epoch;
-    epoch.statement = {previous.cluster_id, 2,  previous.digest(),
-                       next.digest(),       40, crypto::sha256(bftgate::as_bytes("state at 40"))};
+    epoch.statement = {.cluster_id = previous.cluster_id,
+                       .epoch = 2,
+                       .previous_set = previous.digest(),
+                       .next_set = next.digest(),
+                       .switch_seq = 40,
+                       .state_digest = crypto::sha256(bftgate::as_bytes("state at 40")),
+                       .last_release = 3};
     for (std::uint32_t id : {0u, 1u, 2u})
       epoch.approvals.add(id,
                           crypto::sign_epoch(bftgate::fuzz::validator_key(id), epoch.statement));

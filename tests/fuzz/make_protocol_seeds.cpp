@@ -368,7 +368,22 @@ int main(int argc, char** argv) {
     ok &=
         write(out / "fuzz_register_op" / (prefix + script[i].label + ".bin"), script[i].operation);
   }
+  const auto& epoch_ops = fuzz::epoch_script();
+  for (std::size_t i = 0; i < epoch_ops.size(); ++i) {
+    ok &= write(out / "fuzz_register_op" /
+                    ("epoch-" + std::to_string(i) + "-" + epoch_ops[i].label + ".bin"),
+                epoch_ops[i].operation);
+  }
   std::set<Bytes> snapshots;
+  // A register frozen by a reconfiguration, one approval short, and certified.
+  for (std::size_t count : {std::size_t{1}, epoch_ops.size() - 1, epoch_ops.size()}) {
+    auto snapshot = fuzz::epoch_register_after(count).snapshot();
+    if (snapshots.insert(snapshot).second) {
+      ok &= write(
+          out / "fuzz_register_snapshot" / ("epoch-after-" + std::to_string(count) + "-ops.bin"),
+          snapshot);
+    }
+  }
   auto counts = fuzz::interesting_prefixes();
   counts.push_back(script.size());  // with the retry: refused by the current decoder
   for (auto count : counts) {

@@ -1,9 +1,11 @@
 #include "register_fixture.hpp"
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "bftgate/config/card.hpp"
 #include "bftgate/core/types.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/register/register_ops.hpp"
@@ -76,7 +78,56 @@ std::vector<ScriptedOp> build_script() {
   return ops;
 }
 
+std::vector<ScriptedOp> build_epoch_script() {
+  const auto& config = fixed_config();
+  auto state = register_after(kEpochScriptBase);
+  std::vector<ScriptedOp> ops;
+  bft::ReconfigureOp op{
+      .next_epoch = config.epoch + 1, .f = config.f, .validators = {}, .operator_signature = {}};
+  for (const auto& validator : config.validators)
+    op.validators.push_back({.validator = validator, .proof = std::nullopt});
+  // Validator 3's new key (deterministic), with its card's proof of possession.
+  std::array<std::uint8_t, crypto::kSeedSize> seed{};
+  seed.fill(0x33);
+  auto rotated = crypto::SecretKey::from_seed(seed);
+  auto& [member, proof] = op.validators.back();
+  member.public_key = rotated.public_key();
+  proof = MemberCard::make(crypto::KeyRole::kValidator, member.id, member.endpoint,
+                           member.metrics_port, rotated)
+              .proof;
+  ops.push_back({bft::kOperatorPrincipal,
+                 bft::make_reconfigure(operator_key(), config.cluster_id, config.epoch, op),
+                 "reconfigure-rotate-3"});
+  (void)state.apply(ops.back().client, ops.back().operation);
+  if (state.handover() == nullptr) {
+    std::fprintf(stderr, "register fixture: the reconfiguration was refused\n");
+    std::abort();
+  }
+  for (std::uint32_t validator : {0u, 1u, 2u}) {
+    ops.push_back(
+        {bft::kValidatorClientBase + validator,
+         bft::make_epoch_approval(validator_key(validator), validator, state.handover()->statement),
+         "epoch-approval-" + std::to_string(validator)});
+    (void)state.apply(ops.back().client, ops.back().operation);
+  }
+  return ops;
+}
+
 }  // namespace
+
+const std::vector<ScriptedOp>& epoch_script() {
+  static const std::vector<ScriptedOp> script = build_epoch_script();
+  return script;
+}
+
+bft::AdapterRegister epoch_register_after(std::size_t count) {
+  auto state = register_after(kEpochScriptBase);
+  const auto& script = epoch_script();
+  for (std::size_t i = 0; i < count && i < script.size(); ++i) {
+    (void)state.apply(script[i].client, script[i].operation);
+  }
+  return state;
+}
 
 const std::vector<ScriptedOp>& register_script() {
   static const std::vector<ScriptedOp> script = build_script();

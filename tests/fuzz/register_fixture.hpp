@@ -34,6 +34,14 @@ bft::AdapterRegister register_after(std::size_t count);
 // the retry is left to the fuzzers as a seed, where it is reported as the bug it is.
 std::size_t consistent_prefix();
 
+// A reconfiguration, from the state after v2's rejection (register_after(kEpochScriptBase), no
+// vote under way): the operator's Reconfigure rotating validator 3's key, then the approvals of
+// validators 0, 1 and 2, which certify epoch 2.
+inline constexpr std::size_t kEpochScriptBase = 8;
+const std::vector<ScriptedOp>& epoch_script();
+// register_after(kEpochScriptBase) then the first `count` operations of epoch_script().
+bft::AdapterRegister epoch_register_after(std::size_t count);
+
 // Script prefixes worth starting from: 0 (fresh), v1 one PASS short of release, v2 one FAIL
 // short of rejection, v4 in beta after superseding v3, and consistent_prefix().
 std::vector<std::size_t> interesting_prefixes();

@@ -35,6 +35,24 @@ class RegisterOpsTest : public ::testing::Test {
     if (verdict == Verdict::kPass) op.release_approval = crypto::Signature{{4, 5, 6}};
     return op;
   }
+  ReconfigureOp sample_reconfigure() const {
+    ReconfigureOp op{.next_epoch = 4, .f = 1, .validators = {}, .operator_signature = {}};
+    for (std::uint32_t id = 0; id < 4; ++id) {
+      op.validators.push_back(
+          {.validator = {.id = id,
+                         .endpoint = fmt::format("tcp://10.0.0.{}:7000", id),
+                         .public_key = crypto::PublicKey{{static_cast<std::uint8_t>(id)}},
+                         .metrics_port = static_cast<std::uint16_t>(9000 + id)},
+           .proof = std::nullopt});
+    }
+    op.validators[2].proof = crypto::Signature{{7, 7}};
+    op.operator_signature = crypto::Signature{{3, 3}};
+    return op;
+  }
+  EpochApprovalOp sample_approval() const {
+    return {.validator = 3, .next_epoch = 4, .approval = crypto::Signature{{5, 5}}};
+  }
+  crypto::SecretKey operator_key_ = crypto::SecretKey::generate();
 };
 
 TEST_F(RegisterOpsTest, ProposeRoundTrips) {
@@ -133,6 +151,38 @@ TEST_F(RegisterOpsTest, MakeVoteSignsTheVoteAndPassAddsTheReleaseApproval) {
   EXPECT_NE(pass_body, fail_body);
 }
 
+TEST_F(RegisterOpsTest, ReconfigureAndEpochApprovalRoundTrip) {
+  for (const RegisterOp& op : {RegisterOp(sample_reconfigure()), RegisterOp(sample_approval())}) {
+    auto encoded = encode_op(op);
+    auto decoded = decode_op(encoded);
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_EQ(decoded.value(), op);
+    EXPECT_EQ(encode_op(decoded.value()), encoded);
+  }
+  EXPECT_EQ(encode(sample_reconfigure())[0], static_cast<std::uint8_t>(OpKind::kReconfigure));
+  EXPECT_EQ(encode(sample_approval())[0], static_cast<std::uint8_t>(OpKind::kEpochApproval));
+  // The operator's signature covers the cluster, the current epoch and every member's field.
+  auto op = sample_reconfigure();
+  auto signed_op = decode_op(make_reconfigure(operator_key_, "ops-test", 3, op));
+  ASSERT_TRUE(signed_op.ok());
+  const auto& signature = std::get<ReconfigureOp>(signed_op.value()).operator_signature;
+  const auto verifies = [&](std::string_view cluster, std::uint64_t epoch,
+                            const ReconfigureOp& body) {
+    return crypto::verify(operator_key_.public_key(), crypto::Domain::kReconfiguration,
+                          reconfigure_signing_body(cluster, epoch, body), signature);
+  };
+  EXPECT_TRUE(verifies("ops-test", 3, op));
+  EXPECT_FALSE(verifies("other", 3, op));
+  EXPECT_FALSE(verifies("ops-test", 4, op));
+  auto moved = op;
+  moved.validators[0].validator.endpoint = "tcp://10.9.9.9:1";
+  EXPECT_FALSE(verifies("ops-test", 3, moved));
+  EXPECT_EQ(to_string(OpKind::kReconfigure), "reconfigure");
+  EXPECT_EQ(to_string(OpKind::kEpochApproval), "epoch-approval");
+  EXPECT_EQ(op_kind(4), OpKind::kEpochApproval);
+  EXPECT_EQ(op_kind(5), OpKind::kUnknown);
+}
+
 TEST_F(RegisterOpsTest, DecodingIsStrictAndNeverThrows) {
   auto propose = encode(sample_propose());
   auto vote = encode(sample_vote(Verdict::kPass));
@@ -147,13 +197,39 @@ TEST_F(RegisterOpsTest, DecodingIsStrictAndNeverThrows) {
 
   refused({}, "empty operation");
   refused({0}, "unknown operation kind 0");
-  refused({3, 0, 0}, "unknown operation kind 3");
+  refused({5, 0, 0}, "unknown operation kind 5");
   // Every proper prefix is truncated input.
   for (std::size_t size = 1; size < propose.size(); ++size)
     refused(Bytes(propose.begin(), propose.begin() + static_cast<std::ptrdiff_t>(size)),
             "truncated");
   for (std::size_t size = 1; size < vote.size(); ++size)
     refused(Bytes(vote.begin(), vote.begin() + static_cast<std::ptrdiff_t>(size)), "truncated");
+  for (const auto& op : {encode(sample_reconfigure()), encode(sample_approval())}) {
+    for (std::size_t size = 1; size < op.size(); ++size)
+      refused(Bytes(op.begin(), op.begin() + static_cast<std::ptrdiff_t>(size)), "truncated");
+    auto trailing = op;
+    trailing.push_back(0);
+    refused(trailing, "trailing");
+  }
+  // More members than a set may hold is refused before any is read.
+  Bytes many = {static_cast<std::uint8_t>(OpKind::kReconfigure),
+                8,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                1,
+                0,
+                0,
+                0,
+                0x01,
+                0x01,
+                0,
+                0};
+  refused(many, "member_count");
   // Trailing bytes.
   auto longer = propose;
   longer.push_back(0);

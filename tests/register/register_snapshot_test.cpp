@@ -64,7 +64,11 @@ class RegisterSnapshotTest : public ::testing::Test {
   }
 
   RegisterContents contents_of(const AdapterRegister& reg) const {
-    return {.entries = reg.entries(), .log_base = reg.log_base(), .log = reg.log()};
+    return {.entries = reg.entries(),
+            .log_base = reg.log_base(),
+            .log = reg.log(),
+            .epochs = reg.epochs(),
+            .handover = std::nullopt};
   }
 
   RegisterTestCluster cluster_{4};
@@ -337,8 +341,8 @@ TEST_F(RegisterSnapshotTest, WrongMagicOrFormatVersionIsRefused) {
     return body;
   };
   expect_refused(source, reseal(source.snapshot(), 0, 'X'), "bad magic");
-  expect_refused(source, reseal(source.snapshot(), 4, 3), "unsupported format version 3");
-  expect_refused(source, reseal(source.snapshot(), 4, 1), "unsupported format version 1");
+  expect_refused(source, reseal(source.snapshot(), 4, 4), "unsupported format version 4");
+  expect_refused(source, reseal(source.snapshot(), 4, 2), "unsupported format version 2");
 }
 
 }  // namespace

@@ -68,25 +68,42 @@ Bytes AdapterRegister::apply(std::uint32_t client, ByteView operation) {
 RegisterReply AdapterRegister::process(std::uint32_t client, ByteView operation) {
   // The kind byte is logged even when the rest does not decode, so a malformed vote is still
   // counted as a vote.
-  auto kind = OpKind::kUnknown;
-  if (!operation.empty() && (operation[0] == static_cast<std::uint8_t>(OpKind::kPropose) ||
-                             operation[0] == static_cast<std::uint8_t>(OpKind::kVote))) {
-    kind = static_cast<OpKind>(operation[0]);
-  }
+  const auto kind = operation.empty() ? OpKind::kUnknown : op_kind(operation[0]);
 
   RegisterReply reply;
   Outcome outcome;
   auto decoded = decode_op(operation);
+  if (state_.handover) {
+    // Frozen at the switch: the contents the next set starts from change no more, and nothing
+    // is logged; only this set's approvals of the handover are gathered.
+    const auto* approval = decoded ? std::get_if<EpochApprovalOp>(&decoded.value()) : nullptr;
+    outcome = approval != nullptr
+                  ? apply_epoch_approval(*approval)
+                  : Outcome{false, fmt::format("epoch {} ended at log record {}; its validators "
+                                               "are approving epoch {}: submit again there",
+                                               config_.epoch, state_.handover->statement.switch_seq,
+                                               state_.handover->statement.epoch)};
+    reply.valid = outcome.valid;
+    reply.reason = std::move(outcome.reason);
+    return reply;
+  }
   if (!decoded) {
     outcome = {false, fmt::format("malformed operation: {}", decoded.error().message)};
   } else {
-    reply.entry_version = std::visit([](const auto& op) { return op.version; }, decoded.value());
     outcome = std::visit(
-        [this](const auto& op) {
-          if constexpr (std::is_same_v<std::decay_t<decltype(op)>, ProposeOp>)
+        [this, &reply](const auto& op) -> Outcome {
+          using Op = std::decay_t<decltype(op)>;
+          if constexpr (std::is_same_v<Op, ProposeOp>) {
+            reply.entry_version = op.version;
             return apply_propose(op);
-          else
+          } else if constexpr (std::is_same_v<Op, VoteOp>) {
+            reply.entry_version = op.version;
             return apply_vote(op);
+          } else if constexpr (std::is_same_v<Op, ReconfigureOp>) {
+            return apply_reconfigure(op);
+          } else {
+            return apply_epoch_approval(op);
+          }
         },
         decoded.value());
     if (outcome.entry_version) reply.entry_version = *outcome.entry_version;
@@ -95,6 +112,7 @@ RegisterReply AdapterRegister::process(std::uint32_t client, ByteView operation)
   if (outcome.reason.size() > kMaxReasonSize) outcome.reason.resize(kMaxReasonSize);
 
   append_log(client, kind, operation, outcome);
+  if (pending_handover_) begin_handover();
   reply.valid = outcome.valid;
   reply.reason = std::move(outcome.reason);
   return reply;
@@ -286,6 +304,8 @@ void AdapterRegister::prune_log() {
       ++base.invalid;
     } else if (record.kind == OpKind::kPropose) {
       ++base.valid_proposals;
+    } else if (record.kind == OpKind::kReconfigure) {
+      ++base.valid_reconfigurations;
     } else {
       ++base.valid_votes;
     }
@@ -314,6 +334,7 @@ Status AdapterRegister::restore(ByteView snapshot) {
   auto decoded = decode_snapshot(config_, snapshot);
   if (!decoded) return decoded.error();
   state_ = std::move(decoded.value());
+  pending_handover_.reset();
   return ok_status();
 }
 

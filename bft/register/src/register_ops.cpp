@@ -18,8 +18,19 @@ std::string_view to_string(OpKind kind) {
       return "propose";
     case OpKind::kVote:
       return "vote";
+    case OpKind::kReconfigure:
+      return "reconfigure";
+    case OpKind::kEpochApproval:
+      return "epoch-approval";
   }
   return "unknown";
+}
+
+OpKind op_kind(std::uint8_t byte) {
+  return byte >= static_cast<std::uint8_t>(OpKind::kPropose) &&
+                 byte <= static_cast<std::uint8_t>(OpKind::kEpochApproval)
+             ? static_cast<OpKind>(byte)
+             : OpKind::kUnknown;
 }
 
 std::string_view to_string(Verdict verdict) {
@@ -54,6 +65,53 @@ Bytes encode(const VoteOp& op) {
       .fixed(op.signature.bytes)
       .boolean(op.release_approval.has_value());
   if (op.release_approval) encoder.fixed(op.release_approval->bytes);
+  return encoder.take();
+}
+
+namespace {
+
+// The Reconfigure's fields after its kind byte and before its signature: what the operator signs.
+void encode_reconfigure_fields(Encoder& encoder, const ReconfigureOp& op) {
+  encoder.u64(op.next_epoch).u32(op.f).u32(static_cast<std::uint32_t>(op.validators.size()));
+  for (const auto& member : op.validators) {
+    encode_validator(encoder, member.validator);
+    encoder.boolean(member.proof.has_value());
+    if (member.proof) encoder.fixed(member.proof->bytes);
+  }
+}
+
+}  // namespace
+
+void encode_validator(Encoder& encoder, const ValidatorInfo& validator) {
+  encoder.u32(validator.id)
+      .str(validator.endpoint)
+      .fixed(validator.public_key.bytes)
+      .u16(validator.metrics_port);
+}
+
+ValidatorInfo decode_validator(Decoder& decoder) {
+  ValidatorInfo validator;
+  validator.id = decoder.u32("member.id");
+  validator.endpoint = decoder.str(kMaxEndpointSize, "member.endpoint");
+  validator.public_key.bytes = decoder.fixed_array<crypto::kPublicKeySize>("member.public_key");
+  validator.metrics_port = decoder.u16("member.metrics_port");
+  return validator;
+}
+
+Bytes encode(const ReconfigureOp& op) {
+  Encoder encoder;
+  encoder.u8(static_cast<std::uint8_t>(OpKind::kReconfigure));
+  encode_reconfigure_fields(encoder, op);
+  encoder.fixed(op.operator_signature.bytes);
+  return encoder.take();
+}
+
+Bytes encode(const EpochApprovalOp& op) {
+  Encoder encoder;
+  encoder.u8(static_cast<std::uint8_t>(OpKind::kEpochApproval))
+      .u32(op.validator)
+      .u64(op.next_epoch)
+      .fixed(op.approval.bytes);
   return encoder.take();
 }
 
@@ -93,6 +151,35 @@ VoteOp decode_vote(Decoder& decoder) {
   return op;
 }
 
+ReconfigureOp decode_reconfigure(Decoder& decoder) {
+  ReconfigureOp op;
+  op.next_epoch = decoder.u64("next_epoch");
+  op.f = decoder.u32("f");
+  auto count = decoder.u32("member_count");
+  if (count > kMaxValidators) {
+    throw DecodeError(
+        fmt::format("field 'member_count': {} is above the limit of {}", count, kMaxValidators));
+  }
+  op.validators.reserve(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    ProposedValidator member;
+    member.validator = decode_validator(decoder);
+    if (decoder.boolean("member.has_proof"))
+      member.proof = Signature{decoder.fixed_array<crypto::kSignatureSize>("member.proof")};
+    op.validators.push_back(std::move(member));
+  }
+  op.operator_signature.bytes = decoder.fixed_array<crypto::kSignatureSize>("operator_signature");
+  return op;
+}
+
+EpochApprovalOp decode_epoch_approval(Decoder& decoder) {
+  EpochApprovalOp op;
+  op.validator = decoder.u32("validator");
+  op.next_epoch = decoder.u64("next_epoch");
+  op.approval.bytes = decoder.fixed_array<crypto::kSignatureSize>("approval");
+  return op;
+}
+
 }  // namespace
 
 Result<RegisterOp> decode_op(ByteView bytes) {
@@ -109,11 +196,17 @@ Result<RegisterOp> decode_op(ByteView bytes) {
       case OpKind::kVote:
         op = decode_vote(decoder);
         break;
+      case OpKind::kReconfigure:
+        op = decode_reconfigure(decoder);
+        break;
+      case OpKind::kEpochApproval:
+        op = decode_epoch_approval(decoder);
+        break;
       case OpKind::kUnknown:
       default:
         return Error{fmt::format("unknown operation kind {}", kind)};
     }
-    decoder.expect_end(kind == static_cast<std::uint8_t>(OpKind::kPropose) ? "propose" : "vote");
+    decoder.expect_end(to_string(static_cast<OpKind>(kind)));
     return op;
   } catch (const DecodeError& e) {
     return Error{e.what()};
@@ -183,6 +276,28 @@ Bytes make_vote(const crypto::SecretKey& key, std::string_view cluster_id, std::
                                       .previous_entry_hash = previous_entry_hash});
   }
   return encode(op);
+}
+
+Bytes reconfigure_signing_body(std::string_view cluster_id, std::uint64_t epoch,
+                               const ReconfigureOp& op) {
+  Encoder encoder;
+  encoder.str(cluster_id).u64(epoch);
+  encode_reconfigure_fields(encoder, op);
+  return encoder.take();
+}
+
+Bytes make_reconfigure(const crypto::SecretKey& operator_key, std::string_view cluster_id,
+                       std::uint64_t epoch, ReconfigureOp op) {
+  op.operator_signature = operator_key.sign(crypto::Domain::kReconfiguration,
+                                            reconfigure_signing_body(cluster_id, epoch, op));
+  return encode(op);
+}
+
+Bytes make_epoch_approval(const crypto::SecretKey& key, std::uint32_t validator,
+                          const crypto::EpochStatement& statement) {
+  return encode(EpochApprovalOp{.validator = validator,
+                                .next_epoch = statement.epoch,
+                                .approval = crypto::sign_epoch(key, statement)});
 }
 
 }  // namespace bftgate::bft

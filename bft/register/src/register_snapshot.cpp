@@ -59,6 +59,27 @@ void encode_record(Encoder& encoder, const LogRecord& record) {
       .fixed(record.record_hash.bytes);
 }
 
+void encode_members(Encoder& encoder, const EpochMembers& members) {
+  encoder.u32(members.f).u32(static_cast<std::uint32_t>(members.validators.size()));
+  for (const auto& validator : members.validators) encode_validator(encoder, validator);
+}
+
+void encode_epochs(Encoder& encoder, const RegisterContents& contents) {
+  encoder.u32(static_cast<std::uint32_t>(contents.epochs.size()));
+  for (const auto& record : contents.epochs) {
+    encode_members(encoder, record.previous);
+    encoder.bytes(record.certificate.encode());
+    encode_members(encoder, record.next);
+    encoder.u64(record.last_version);
+  }
+  encoder.boolean(contents.handover.has_value());
+  if (contents.handover) {
+    encode_members(encoder, contents.handover->next);
+    encoder.fixed(contents.handover->statement.encode());
+    contents.handover->approvals.encode_to(encoder);
+  }
+}
+
 Digest read_digest(Decoder& decoder, std::string_view field) {
   return Digest{decoder.fixed_array<crypto::kDigestSize>(field)};
 }
@@ -115,7 +136,7 @@ LogRecord decode_record(Decoder& decoder) {
   record.index = decoder.u64("record.index");
   record.client = decoder.u32("record.client");
   auto kind = decoder.u8("record.kind");
-  if (kind > static_cast<std::uint8_t>(OpKind::kVote)) {
+  if (kind > static_cast<std::uint8_t>(OpKind::kEpochApproval)) {
     throw DecodeError(fmt::format("record.kind: unknown operation kind {}", kind));
   }
   record.kind = static_cast<OpKind>(kind);
@@ -127,15 +148,71 @@ LogRecord decode_record(Decoder& decoder) {
   return record;
 }
 
+EpochMembers decode_members(Decoder& decoder) {
+  EpochMembers members;
+  members.f = decoder.u32("members.f");
+  auto count = decoder.u32("members.count");
+  if (count > kMaxValidators) {
+    throw DecodeError(fmt::format("members.count: {} is above {}", count, kMaxValidators));
+  }
+  for (std::uint32_t i = 0; i < count; ++i) members.validators.push_back(decode_validator(decoder));
+  return members;
+}
+
+// An epoch certificate's binary form: format version, statement, bitmap, signatures.
+constexpr std::size_t kMaxEpochCertificateSize =
+    1 + 4 + kMaxClusterIdSize + 8 + 32 + 32 + 8 + 32 + 4 + (kMaxValidatorId + 8) / 8 +
+    (std::size_t{kMaxValidatorId} + 1) * crypto::kSignatureSize;
+
+void decode_epochs(Decoder& decoder, RegisterContents& contents) {
+  auto records = decoder.u32("epoch_count");
+  // Each record takes well over a hundred bytes: a garbled count runs out of input first.
+  for (std::uint32_t i = 0; i < records; ++i) {
+    EpochRecord record;
+    record.previous = decode_members(decoder);
+    auto certificate = crypto::EpochCertificate::decode(
+        decoder.bytes(kMaxEpochCertificateSize, "epoch.certificate"));
+    if (!certificate)
+      throw DecodeError(fmt::format("epoch.certificate: {}", certificate.error().reason));
+    record.certificate = std::move(certificate.value());
+    record.next = decode_members(decoder);
+    record.last_version = decoder.u64("epoch.last_version");
+    contents.epochs.push_back(std::move(record));
+  }
+  if (decoder.boolean("has_handover")) {
+    Handover handover;
+    handover.next = decode_members(decoder);
+    handover.statement = crypto::EpochStatement::decode(decoder);
+    handover.approvals = crypto::QuorumSignatures::decode_from(decoder);
+    contents.handover = std::move(handover);
+  }
+}
+
 // Throws DecodeError naming the first entry that the register could not have produced.
-void check_entries(const ClusterConfig& config, const std::vector<RegisterEntry>& entries) {
+// Entries decided in an earlier epoch are checked against that epoch's set (its config).
+void check_entries(const ClusterConfig& current, const RegisterContents& contents) {
+  const auto& entries = contents.entries;
   if (entries.empty() || entries.front() != genesis_entry()) {
     throw DecodeError("the first entry is not the genesis entry");
   }
-  auto quorum = config.quorum();
-  auto max_fail = config.n() >= quorum ? config.n() - quorum : 0;
+  std::vector<std::pair<std::uint64_t, ClusterConfig>> eras;  // (last version, its config)
+  for (const auto& record : contents.epochs) {
+    eras.emplace_back(
+        record.last_version,
+        config_for_epoch(current, record.certificate.statement.epoch - 1, record.previous));
+  }
   for (std::size_t i = 1; i < entries.size(); ++i) {
     const auto& entry = entries[i];
+    const auto* era = &current;
+    for (const auto& [last_version, config] : eras) {
+      if (entry.version <= last_version) {
+        era = &config;
+        break;
+      }
+    }
+    const auto& config = *era;
+    auto quorum = config.quorum();
+    auto max_fail = config.n() >= quorum ? config.n() - quorum : 0;
     const auto& previous = entries[i - 1];
     auto where = fmt::format("entry {} (version {})", i, entry.version);
     if (entry.version <= previous.version)
@@ -208,7 +285,8 @@ void check_entries(const ClusterConfig& config, const std::vector<RegisterEntry>
 
 void check_log(const RegisterContents& contents) {
   const auto& base = contents.log_base;
-  if (base.records != base.valid_proposals + base.valid_votes + base.invalid) {
+  if (base.records !=
+      base.valid_proposals + base.valid_votes + base.invalid + base.valid_reconfigurations) {
     throw DecodeError("the log base's counts do not add up to its pruned records");
   }
   if ((base.records == 0) != (base.last_hash == Digest{})) {
@@ -217,6 +295,7 @@ void check_log(const RegisterContents& contents) {
   Digest previous = base.last_hash;
   auto valid_proposals = base.valid_proposals;
   auto valid_votes = base.valid_votes;
+  auto valid_reconfigurations = base.valid_reconfigurations;
   for (std::size_t i = 0; i < contents.log.size(); ++i) {
     const auto& record = contents.log[i];
     auto expected_index = base.records + i;
@@ -229,8 +308,10 @@ void check_log(const RegisterContents& contents) {
       throw DecodeError(where + ": record_hash is wrong");
     if (record.valid && record.kind == OpKind::kPropose) ++valid_proposals;
     if (record.valid && record.kind == OpKind::kVote) ++valid_votes;
-    if (record.valid && record.kind == OpKind::kUnknown)
-      throw DecodeError(where + ": valid operation of unknown kind");
+    if (record.valid && record.kind == OpKind::kReconfigure) ++valid_reconfigurations;
+    if (record.valid && (record.kind == OpKind::kUnknown || record.kind == OpKind::kEpochApproval))
+      throw DecodeError(
+          fmt::format("{}: a valid {} is never logged", where, to_string(record.kind)));
     previous = record.record_hash;
   }
   std::size_t votes = 0;
@@ -241,6 +322,94 @@ void check_log(const RegisterContents& contents) {
                     "and {} votes",
                     valid_proposals, valid_votes, contents.entries.size() - 1, votes));
   }
+  if (valid_reconfigurations != contents.epochs.size() + (contents.handover ? 1 : 0)) {
+    throw DecodeError(fmt::format(
+        "the log's {} reconfigurations do not match {} epochs and {} handover under way",
+        valid_reconfigurations, contents.epochs.size(), contents.handover ? 1 : 0));
+  }
+}
+
+// The newest released version at or below `version` (0: none).
+std::uint64_t last_release_up_to(const RegisterContents& contents, std::uint64_t version) {
+  std::uint64_t released = 0;
+  for (const auto& entry : contents.entries) {
+    if (entry.version <= version && entry.state == EntryState::kReleaseCommit)
+      released = entry.version;
+  }
+  return released;
+}
+
+// The chain leads to this epoch, link by link, each link naming the sets it joins and approved
+// by a quorum of the earlier one (signatures are not re-verified here; see the header); a
+// handover binds this set, the last log record (the Reconfigure) and the contents before it.
+void check_epochs(const ClusterConfig& config, const RegisterContents& contents) {
+  const EpochMembers* linked = nullptr;
+  std::uint64_t previous_last_version = 0;
+  for (std::size_t i = 0; i < contents.epochs.size(); ++i) {
+    const auto& record = contents.epochs[i];
+    const auto& statement = record.certificate.statement;
+    auto where = fmt::format("epoch record {} (epoch {})", i, statement.epoch);
+    const bool last = i + 1 == contents.epochs.size();
+    if (statement.cluster_id != config.cluster_id)
+      throw DecodeError(where + ": for another cluster");
+    if (last && statement.epoch != config.epoch)
+      throw DecodeError(where + ": the chain does not end at this epoch");
+    if (i > 0 && statement.epoch != contents.epochs[i - 1].certificate.statement.epoch + 1)
+      throw DecodeError(where + ": the chain has a gap");
+    if (statement.epoch == 0) throw DecodeError(where + ": epoch 0 has no set before it");
+    if (linked != nullptr && !(*linked == record.previous))
+      throw DecodeError(where + ": its approving set is not the set the link before approved");
+    auto previous = config_for_epoch(config, statement.epoch - 1, record.previous);
+    auto next = config_for_epoch(config, statement.epoch, record.next);
+    if (statement.previous_set != previous.validator_set().digest() ||
+        statement.next_set != next.validator_set().digest())
+      throw DecodeError(where + ": the certificate names other sets");
+    if (last && !(record.next == members_of(config)))
+      throw DecodeError(where + ": its set is not this epoch's");
+    const auto& signers = record.certificate.approvals.signers();
+    if (signers.count() != previous.quorum())
+      throw DecodeError(where + ": the certificate does not hold exactly a quorum");
+    for (auto id : signers.ids()) {
+      if (previous.find_validator(id) == nullptr)
+        throw DecodeError(fmt::format("{}: approved by {}, not of the set before", where, id));
+    }
+    if (record.last_version < previous_last_version ||
+        record.last_version > contents.entries.back().version)
+      throw DecodeError(where + ": its last version is out of order");
+    if (statement.last_release != last_release_up_to(contents, record.last_version))
+      throw DecodeError(where + ": its last release is not the newest release before it");
+    previous_last_version = record.last_version;
+    linked = &record.next;
+  }
+  if (!contents.handover) return;
+  const auto& handover = *contents.handover;
+  const auto& statement = handover.statement;
+  if (statement.cluster_id != config.cluster_id || statement.epoch != config.epoch + 1)
+    throw DecodeError("the handover is not to this cluster's next epoch");
+  auto next = config_for_epoch(config, statement.epoch, handover.next);
+  if (auto valid = next.validate(); !valid)
+    throw DecodeError(fmt::format("the handover's set: {}", valid.error().message));
+  if (statement.previous_set != config.validator_set().digest() ||
+      statement.next_set != next.validator_set().digest())
+    throw DecodeError("the handover names other sets");
+  if (contents.log.empty() || contents.log.back().kind != OpKind::kReconfigure ||
+      !contents.log.back().valid || statement.switch_seq != contents.log.back().index)
+    throw DecodeError("the handover does not switch at the last log record, a Reconfigure");
+  if (contents.entries.back().state == EntryState::kBetaTesting)
+    throw DecodeError("the handover froze a vote under way");
+  const auto& signers = handover.approvals.signers();
+  if (signers.count() > config.quorum())
+    throw DecodeError("the handover holds more approvals than a quorum");
+  for (auto id : signers.ids()) {
+    if (config.find_validator(id) == nullptr)
+      throw DecodeError(fmt::format("the handover holds an approval of {}, not of this set", id));
+  }
+  if (statement.last_release != last_release_up_to(contents, contents.entries.back().version))
+    throw DecodeError("the handover's last release is not the register's");
+  RegisterContents frozen = contents;
+  frozen.handover.reset();
+  if (statement.state_digest != digest_of_encoded(encode_snapshot(config, frozen)))
+    throw DecodeError("the handover's state digest is not that of the contents");
 }
 
 }  // namespace
@@ -255,8 +424,10 @@ Bytes encode_snapshot(const ClusterConfig& config, const RegisterContents& conte
       .u64(contents.log_base.valid_proposals)
       .u64(contents.log_base.valid_votes)
       .u64(contents.log_base.invalid);
+  encoder.u64(contents.log_base.valid_reconfigurations);
   encoder.u64(contents.log.size());
   for (const auto& record : contents.log) encode_record(encoder, record);
+  encode_epochs(encoder, contents);
   auto checksum = crypto::sha256(encoder.data());
   encoder.fixed(checksum.bytes);
   return encoder.take();
@@ -322,12 +493,15 @@ Result<RegisterContents> decode_snapshot(const ClusterConfig& config, ByteView s
     contents.log_base.valid_proposals = decoder.u64("log_base.valid_proposals");
     contents.log_base.valid_votes = decoder.u64("log_base.valid_votes");
     contents.log_base.invalid = decoder.u64("log_base.invalid");
+    contents.log_base.valid_reconfigurations = decoder.u64("log_base.valid_reconfigurations");
     auto records = decoder.u64("log_count");
     for (std::uint64_t i = 0; i < records; ++i) contents.log.push_back(decode_record(decoder));
+    decode_epochs(decoder, contents);
     decoder.expect_end("snapshot");
 
-    check_entries(config, contents.entries);
+    check_entries(config, contents);
     check_log(contents);
+    check_epochs(config, contents);
     return contents;
   } catch (const DecodeError& e) {
     return Error{fmt::format("register snapshot refused: {}", e.what())};

@@ -32,6 +32,7 @@ enum class Domain : std::uint16_t {
   kClientSession = 7,     // a client opens a MAC session: its crypto_kx key (session.hpp)
   kMemberCard = 8,        // a member's card: proof that its key's holder made it (card.hpp)
   kEpochApproval = 9,     // a validator of epoch e approves the set of epoch e+1 (epoch.hpp)
+  kReconfiguration = 10,  // the operator proposes the validator set of the next epoch
 };
 
 std::string_view to_string(Domain domain);

@@ -26,6 +26,8 @@ struct ValidatorInfo {
   std::string endpoint;  // ZeroMQ endpoint its replica listens on
   crypto::PublicKey public_key;
   std::uint16_t metrics_port = 0;  // where it serves GET /metrics (Prometheus); 0: nowhere
+
+  bool operator==(const ValidatorInfo&) const = default;
 };
 
 struct InferenceNodeInfo {

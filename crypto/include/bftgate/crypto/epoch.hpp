@@ -25,8 +25,12 @@ struct EpochStatement {
   std::uint64_t epoch = 0;       // the new set's epoch: one above the approving set's
   Digest previous_set;           // ValidatorSet::digest() of the approving set (epoch - 1)
   Digest next_set;               // ... of the approved set (epoch)
-  std::uint64_t switch_seq = 0;  // the sequence number the old set stopped ordering at
+  std::uint64_t switch_seq = 0;  // the register's log record the old set stopped at
   Digest state_digest;           // the register's state digest there
+  // The newest version released up to the switch: the approving set declares it certified
+  // nothing newer, so its keys (rotated, perhaps leaked later) certify nothing newer for anyone
+  // who holds this link (EpochChain).
+  std::uint64_t last_release = 0;
 
   // Canonical body; validators sign signing_message(kEpochApproval, encode()).
   Bytes encode() const;

@@ -31,7 +31,8 @@ enum class CertError {
   kBadSignature,
   kDigestMismatch,
   kArtifactUnreadable,
-  kWrongSet,  // an epoch certificate names another validator set than the one it comes with
+  kWrongSet,    // an epoch certificate names another validator set than the one it comes with
+  kStaleEpoch,  // a release of an epoch superseded since, above what that epoch released
 };
 std::string_view to_string(CertError error);  // stable kebab-case code, e.g. "bad-signature"
 

@@ -1,7 +1,9 @@
 // The adapter register: the replicated state machine validators run under PBFT (or, in CFT
-// mode, the seed paper's majority rule). The operator proposes adapter versions; validators
+// mode, Vaidyanathan's majority rule). The operator proposes adapter versions; validators
 // vote PASS or FAIL; config.quorum() PASS votes release a version with a certificate built
-// from the voters' approvals; more than n - quorum FAIL votes reject it.
+// from the voters' approvals; more than n - quorum FAIL votes reject it. The operator's
+// Reconfigure ends the epoch (register_epoch.hpp): from then on the register only gathers the
+// validators' approvals of the next set, and next_epoch() is the register that set runs.
 //
 // Pure and deterministic: no clocks, randomness or I/O, so every replica applying the same
 // operations in the same order holds byte-identical state. Bad input is never an exception:
@@ -18,6 +20,7 @@
 #include "bftgate/core/state_machine.hpp"
 #include "bftgate/crypto/verify_cache.hpp"
 #include "bftgate/register/register_entry.hpp"
+#include "bftgate/register/register_epoch.hpp"
 #include "bftgate/register/register_ops.hpp"
 #include "bftgate/register/register_snapshot.hpp"
 
@@ -70,6 +73,16 @@ class AdapterRegister final : public StateMachine {
   const std::vector<LogRecord>& log() const { return state_.log; }
   const LogBase& log_base() const { return state_.log_base; }
 
+  // The chain of epochs this register went through, oldest first (empty in its genesis epoch).
+  const std::vector<EpochRecord>& epochs() const { return state_.epochs; }
+  // The reconfiguration under way, if any: the register is frozen, and only approvals count.
+  const Handover* handover() const { return state_.handover ? &*state_.handover : nullptr; }
+  // The epoch certificate, once a quorum of this epoch's validators approved the handover.
+  std::optional<crypto::EpochCertificate> epoch_certificate() const;
+  // The next epoch's register (its config: this one's with the next set), starting from the
+  // contents frozen at the switch with this epoch's link appended; null until certified.
+  std::unique_ptr<AdapterRegister> next_epoch() const;
+
   // entry_hash of the newest entry: the head of the register's hash chain.
   const crypto::Digest& head_hash() const { return state_.entries.back().entry_hash; }
   // record_hash of the newest log record (zero while the log is empty).
@@ -88,6 +101,9 @@ class AdapterRegister final : public StateMachine {
 
   Outcome apply_propose(const ProposeOp& op);
   Outcome apply_vote(const VoteOp& op);
+  Outcome apply_reconfigure(const ReconfigureOp& op);  // register_epoch.cpp, as are these two
+  Outcome apply_epoch_approval(const EpochApprovalOp& op);
+  void begin_handover();
   RegisterEntry* find_entry(std::uint64_t version);
   void append_log(std::uint32_t client, OpKind kind, ByteView operation, const Outcome& outcome);
   void prune_log();
@@ -95,6 +111,7 @@ class AdapterRegister final : public StateMachine {
   ClusterConfig config_;
   std::shared_ptr<crypto::VerifyCache> cache_;
   RegisterContents state_;
+  std::optional<EpochMembers> pending_handover_;  // a Reconfigure accepted, until it is logged
 };
 
 }  // namespace bftgate::bft

@@ -1,10 +1,17 @@
 // Canonical encoding of the adapter register's whole state (AdapterRegister::snapshot()).
 //
-//   "BGRS" | u8 format version (2) | str cluster_id | u64 epoch
+//   "BGRS" | u8 format version (3) | str cluster_id | u64 epoch
 //   | u64 entry count | entries | log base | u64 log record count | log records
+//   | u32 epoch record count | epoch records | bool has_handover | [handover]
 //   | sha256(all before)[32]
 //   log base: u64 pruned records | hash of the last pruned record[32] | u64 valid proposals
-//           | u64 valid votes | u64 invalid operations (all three counted over the pruned records)
+//           | u64 valid votes | u64 invalid operations | u64 valid reconfigurations (all counted
+//           over the pruned records)
+//   members: u32 f | u32 count | (u32 id | str endpoint | public_key[32] | u16 metrics_port)...
+//   epoch record: members (previous) | bytes EpochCertificate::encode() | members (next)
+//           | u64 last_version
+//   handover: members (next) | statement (EpochStatement::encode()) | approvals
+//           (QuorumSignatures)
 //   entry:  u64 version | digest[32] | u64 size | str source | operator_signature[64]
 //           | u8 state | previous_entry_hash[32] | entry_hash[32] | str reason
 //           | u64 vote count | votes | bool has_certificate | [bytes ReleaseCertificate::encode()]
@@ -27,10 +34,11 @@
 #include "bftgate/base/result.hpp"
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/register/register_entry.hpp"
+#include "bftgate/register/register_epoch.hpp"
 
 namespace bftgate::bft {
 
-inline constexpr std::uint8_t kSnapshotFormatVersion = 2;
+inline constexpr std::uint8_t kSnapshotFormatVersion = 3;
 // The register keeps the newest kRetainedLogRecords records (pruning kLogPruneStep at a time once
 // it holds more than both together): what was pruned stays covered by the hash chain through
 // LogBase, so checkpoints and snapshots cost the same however long the cluster has run.
@@ -45,6 +53,7 @@ struct LogBase {
   std::uint64_t valid_proposals = 0;
   std::uint64_t valid_votes = 0;
   std::uint64_t invalid = 0;
+  std::uint64_t valid_reconfigurations = 0;
 
   bool operator==(const LogBase&) const = default;
 };
@@ -53,6 +62,8 @@ struct RegisterContents {
   std::vector<RegisterEntry> entries;  // entries[0] is the genesis entry
   LogBase log_base;                    // the pruned records before log.front()
   std::vector<LogRecord> log;          // the retained records, indices log_base.records, ...
+  std::vector<EpochRecord> epochs;     // the chain to this epoch, oldest first
+  std::optional<Handover> handover;    // frozen: a reconfiguration is being approved
 
   bool operator==(const RegisterContents&) const = default;
 };

@@ -1,0 +1,168 @@
+// Epochs in the register (register_epoch.hpp): the Reconfigure and EpochApproval operations,
+// the handover they make, and the register of the next epoch.
+#include "bftgate/register/register_epoch.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "bftgate/base/strict_json.hpp"
+#include "bftgate/config/card.hpp"
+#include "bftgate/register/register.hpp"
+
+namespace bftgate::bft {
+
+ClusterConfig config_for_epoch(const ClusterConfig& config, std::uint64_t epoch,
+                               const EpochMembers& members) {
+  ClusterConfig out = config;
+  out.epoch = epoch;
+  out.f = members.f;
+  out.validators = members.validators;
+  return out;
+}
+
+EpochMembers members_of(const ClusterConfig& config) {
+  EpochMembers members{.f = config.f, .validators = config.validators};
+  std::sort(members.validators.begin(), members.validators.end(),
+            [](const ValidatorInfo& a, const ValidatorInfo& b) { return a.id < b.id; });
+  return members;
+}
+
+Result<EpochMembers> proposed_members(const ClusterConfig& config, const ReconfigureOp& op) {
+  if (op.next_epoch != config.epoch + 1) {
+    return Error{fmt::format("the next epoch of epoch {} is {}, not {}", config.epoch,
+                             config.epoch + 1, op.next_epoch)};
+  }
+  EpochMembers next{.f = op.f, .validators = {}};
+  for (const auto& [member, proof] : op.validators) {
+    const auto* current = config.find_validator(member.id);
+    const bool known_key = current != nullptr && current->public_key == member.public_key;
+    if (!known_key) {
+      // A new member or a new key: only its holder can have made the card.
+      if (!proof) {
+        return Error{fmt::format("validator {}: a new {} needs its card's proof of possession",
+                                 member.id, current == nullptr ? "member" : "key")};
+      }
+      MemberCard card{.role = crypto::KeyRole::kValidator,
+                      .id = member.id,
+                      .endpoint = member.endpoint,
+                      .metrics_port = member.metrics_port,
+                      .public_key = member.public_key,
+                      .proof = *proof};
+      if (auto checked = card.check(); !checked) return checked.error();
+    }
+    next.validators.push_back(member);
+  }
+  std::sort(next.validators.begin(), next.validators.end(),
+            [](const ValidatorInfo& a, const ValidatorInfo& b) { return a.id < b.id; });
+  // Sizes against f, distinct ids, keys and endpoints, endpoints well-formed: the config's rules.
+  auto next_config = config_for_epoch(config, op.next_epoch, next);
+  if (auto valid = next_config.validate(); !valid) {
+    return Error{
+        fmt::format("the proposed set of epoch {}: {}", op.next_epoch, valid.error().message)};
+  }
+  if (auto signable = next_config.validator_set().check(); !signable) {
+    return Error{
+        fmt::format("the proposed set of epoch {}: {}", op.next_epoch, signable.error().message)};
+  }
+  return next;
+}
+
+AdapterRegister::Outcome AdapterRegister::apply_reconfigure(const ReconfigureOp& op) {
+  auto body = reconfigure_signing_body(config_.cluster_id, config_.epoch, op);
+  if (!crypto::verify_with(cache_.get(), config_.operator_public_key,
+                           crypto::Domain::kReconfiguration, body, op.operator_signature)) {
+    return {false, "operator signature does not verify against the cluster's operator key"};
+  }
+  if (const auto* beta = current_beta()) {
+    // The switch hands over decided entries only: a vote under way would be split between sets.
+    return {false, fmt::format("version {} is being voted on; reconfigure once it is decided",
+                               beta->version)};
+  }
+  auto next = proposed_members(config_, op);
+  if (!next) return {false, next.error().message};
+  pending_handover_ = std::move(next.value());
+  return {true, fmt::format("epoch {} ends here; its validators approve epoch {} ({} validators, "
+                            "f={})",
+                            config_.epoch, op.next_epoch, pending_handover_->validators.size(),
+                            pending_handover_->f)};
+}
+
+void AdapterRegister::begin_handover() {
+  // The statement binds the contents as they are now, the Reconfigure's own record included.
+  Handover handover;
+  handover.next = std::move(*pending_handover_);
+  pending_handover_.reset();
+  auto next_config = config_for_epoch(config_, config_.epoch + 1, handover.next);
+  handover.statement = crypto::EpochStatement{
+      .cluster_id = config_.cluster_id,
+      .epoch = next_config.epoch,
+      .previous_set = config_.validator_set().digest(),
+      .next_set = next_config.validator_set().digest(),
+      .switch_seq = state_.log.back().index,
+      .state_digest = digest_of_encoded(encode_snapshot(config_, state_)),
+      .last_release = latest_release() != nullptr ? latest_release()->version : 0,
+  };
+  state_.handover = std::move(handover);
+}
+
+AdapterRegister::Outcome AdapterRegister::apply_epoch_approval(const EpochApprovalOp& op) {
+  if (!state_.handover)
+    return {false, fmt::format("no reconfiguration of epoch {} is under way", config_.epoch)};
+  auto& handover = *state_.handover;
+  if (op.next_epoch != handover.statement.epoch) {
+    return {false, fmt::format("the approval is for epoch {}; epoch {} is being approved",
+                               op.next_epoch, handover.statement.epoch)};
+  }
+  const auto* validator = config_.find_validator(op.validator);
+  if (validator == nullptr) {
+    return {false, fmt::format("validator {} is not in the validator set of epoch {}", op.validator,
+                               config_.epoch)};
+  }
+  const auto quorum = config_.quorum();
+  if (handover.approvals.signers().count() >= quorum) {
+    return {false, fmt::format("epoch {} is already certified", handover.statement.epoch)};
+  }
+  if (handover.approvals.signers().contains(op.validator)) {
+    return {false, fmt::format("validator {} already approved epoch {}", op.validator,
+                               handover.statement.epoch)};
+  }
+  if (!crypto::verify_with(cache_.get(), validator->public_key, crypto::Domain::kEpochApproval,
+                           handover.statement.encode(), op.approval)) {
+    return {false, fmt::format("the approval of validator {} does not verify over the statement "
+                               "of epoch {}",
+                               op.validator, handover.statement.epoch)};
+  }
+  handover.approvals.add(op.validator, op.approval);
+  auto count = handover.approvals.signers().count();
+  if (count >= quorum) {
+    return {true, fmt::format("approval of validator {} recorded; epoch {} certified ({} of {})",
+                              op.validator, handover.statement.epoch, count, quorum)};
+  }
+  return {true,
+          fmt::format("approval of validator {} recorded ({} of {})", op.validator, count, quorum)};
+}
+
+std::optional<crypto::EpochCertificate> AdapterRegister::epoch_certificate() const {
+  if (!state_.handover || state_.handover->approvals.signers().count() < config_.quorum())
+    return std::nullopt;
+  return crypto::EpochCertificate{.statement = state_.handover->statement,
+                                  .approvals = state_.handover->approvals};
+}
+
+std::unique_ptr<AdapterRegister> AdapterRegister::next_epoch() const {
+  auto certificate = epoch_certificate();
+  if (!certificate) return nullptr;
+  const auto& handover = *state_.handover;
+  auto next = std::make_unique<AdapterRegister>(
+      config_for_epoch(config_, handover.statement.epoch, handover.next), cache_);
+  next->state_ = state_;
+  next->state_.handover.reset();
+  next->state_.epochs.push_back(EpochRecord{.previous = members_of(config_),
+                                            .certificate = std::move(*certificate),
+                                            .next = handover.next,
+                                            .last_version = state_.entries.back().version});
+  return next;
+}
+
+}  // namespace bftgate::bft
