@@ -48,6 +48,8 @@ std::string_view to_string(Domain domain) {
       return "epoch-approval";
     case Domain::kReconfiguration:
       return "reconfiguration";
+    case Domain::kReplicaReply:
+      return "replica-reply";
   }
   return "unknown-domain";
 }

@@ -20,15 +20,18 @@ class MutateTest : public ::testing::Test {
     cluster_ = std::make_unique<GeneratedCluster>(std::move(generated.value()));
     register_ = std::make_unique<AdapterRegister>(cluster_->config);
     options_ = replica_options(cluster_->config);
-    for (ReplicaId id = 0; id < 4; ++id)
-      signers_.push_back(std::make_shared<sim::MacSigner>(id, keyring_->key(id)));
-    verifier_ = std::make_shared<sim::MacVerifier>(keyring_);
-    replica_ = std::make_unique<Replica>(options_, signers_[kSelf], verifier_, *register_);
+    // Messages are made and checked as the replicas of this epoch make and check them.
+    for (ReplicaId id = 0; id < 4; ++id) {
+      signers_.push_back(std::make_shared<EpochSigner>(
+          std::make_shared<sim::MacSigner>(id, keyring_->key(id)), options_.epoch));
+    }
+    auto macs = std::make_shared<sim::MacVerifier>(keyring_);
+    verifier_ = std::make_shared<EpochVerifier>(macs, options_.epoch);
+    replica_ = std::make_unique<Replica>(
+        options_, std::make_shared<sim::MacSigner>(kSelf, keyring_->key(kSelf)), macs, *register_);
   }
 
-  StrategyContext context() {
-    return {kSelf, *replica_, *signers_[kSelf], options_.replicas, rng_, Time(0)};
-  }
+  StrategyContext context() { return {kSelf, *replica_, options_.replicas, rng_, Time(0)}; }
   MessagePtr prepare(View view, Seq seq, ReplicaId from = kSelf) {
     return make_message(*signers_[from], Prepare{view, seq, crypto::sha256(as_bytes("batch"))});
   }
@@ -54,8 +57,8 @@ class MutateTest : public ::testing::Test {
   std::unique_ptr<AdapterRegister> register_;
   ReplicaOptions options_;
   std::shared_ptr<sim::MacKeyring> keyring_ = std::make_shared<sim::MacKeyring>(7);
-  std::vector<std::shared_ptr<sim::MacSigner>> signers_;
-  std::shared_ptr<sim::MacVerifier> verifier_;
+  std::vector<std::shared_ptr<EpochSigner>> signers_;
+  std::shared_ptr<EpochVerifier> verifier_;
   std::unique_ptr<Replica> replica_;
   std::mt19937_64 rng_{1};
 };

@@ -83,6 +83,31 @@ TEST_F(MessagesTest, TruncatedOrExtendedWireIsRefused) {
   EXPECT_NE(result.error().message.find("unknown message type"), std::string::npos);
 }
 
+// Protocol messages and checkpoints bind the signer's epoch; requests and replies do not (a
+// client need not know the epoch to check a reply, nor to have its request ordered).
+TEST_F(MessagesTest, ProtocolMessagesAndCheckpointsBindTheEpochRequestsAndRepliesDoNot) {
+  auto in_three = bind_epoch(std::shared_ptr<const Signer>(signers_[1]), 3);
+  auto checks_three = bind_epoch(std::shared_ptr<const Verifier>(verifier_), 3);
+  auto checks_four = bind_epoch(std::shared_ptr<const Verifier>(verifier_), 4);
+  for (const auto& bound :
+       {make_message(*in_three, Prepare{0, 1, crypto::sha256(as_bytes("a"))}),
+        make_message(*in_three, Checkpoint{4, crypto::sha256(as_bytes("s"))})}) {
+    EXPECT_TRUE(verify_signature(*checks_three, *bound));
+    EXPECT_FALSE(verify_signature(*checks_four, *bound));
+    EXPECT_FALSE(verify_signature(*verifier_, *bound));
+  }
+  auto request =
+      make_message(*bind_epoch(std::shared_ptr<const Signer>(client_), 3), Request{7, Bytes{1}});
+  EXPECT_TRUE(verify_signature(*checks_four, *request));
+  EXPECT_TRUE(verify_signature(*verifier_, *request));
+  auto reply = make_reply(*in_three, *request, Reply{kOperatorPrincipal, 7, 0, Bytes{2}});
+  EXPECT_EQ(domain_of(MessageType::kReply), crypto::Domain::kReplicaReply);
+  EXPECT_TRUE(verify_signature(*verifier_, *reply));
+  EXPECT_TRUE(verify_signature(*checks_four, *reply));
+  EXPECT_FALSE(binds_epoch(crypto::Domain::kClientRequest));
+  EXPECT_TRUE(binds_epoch(crypto::Domain::kProtocolMessage));
+}
+
 TEST_F(MessagesTest, SignatureCoversSenderAndBody) {
   auto prepare = make_message(*signers_[1], Prepare{0, 1, crypto::sha256(as_bytes("a"))});
   EXPECT_TRUE(verify_signature(*verifier_, *prepare));

@@ -42,6 +42,34 @@ TEST(Replica, BadSignaturesAndImpostorsAreRejected) {
   for (std::size_t r = 0; r < 4; ++r) EXPECT_EQ(count_applied(*cluster.apps[r], "x"), 1u);
 }
 
+// A message of another epoch verifies nowhere else, even signed by a key both sets share: a
+// replica of the new set must not take the old set's pre-prepare (or prepare) for its own.
+TEST(Replica, ProtocolMessagesOfAnotherEpochAreRejected) {
+  TestCluster cluster(4);
+  auto request = cluster.request(1, "x");
+  std::vector<MessagePtr> batch{request};
+  auto key_seed = std::array<std::uint8_t, 32>{};
+  cluster.key(0).copy_seed_to(key_seed);
+  const auto raw = std::make_shared<Ed25519Signer>(0, crypto::SecretKey::from_seed(key_seed));
+  for (auto epoch : {cluster.options.epoch + 1, cluster.options.epoch - 1}) {
+    auto elsewhere = bind_epoch(raw, epoch);
+    cluster.replicas[1]->step(
+        make_message(*elsewhere, PrePrepare{0, 1, batch_digest_of(batch), batch}));
+    auto ready = cluster.replicas[1]->take_ready();
+    ASSERT_EQ(ready.events.size(), 1u) << epoch;
+    EXPECT_NE(ready.events[0].detail.find("bad signature"), std::string::npos)
+        << ready.events[0].detail;
+    EXPECT_TRUE(ready.messages.empty());  // no prepare for it
+  }
+  // The same pre-prepare signed for this epoch is taken: the request is its only difference.
+  cluster.replicas[1]->step(
+      make_message(*cluster.signers[0], PrePrepare{0, 1, batch_digest_of(batch), batch}));
+  auto ready = cluster.replicas[1]->take_ready();
+  EXPECT_FALSE(ready.messages.empty());
+  EXPECT_THROW(bind_epoch(cluster.signers[0], cluster.options.epoch + 1), std::invalid_argument);
+  EXPECT_EQ(bind_epoch(cluster.signers[0], cluster.options.epoch), cluster.signers[0]);
+}
+
 // Once a slot's prepare (or commit) quorum is complete, a further vote for the same digest can
 // change nothing, and its signature is not checked: even a forged one is dropped quietly. A vote
 // naming another digest is still verified (it may be equivocation), so a forged one is rejected.

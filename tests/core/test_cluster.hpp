@@ -74,6 +74,7 @@ class TestCluster {
   }
 
   const ClusterConfig& config() const { return cluster_->config; }
+  const crypto::SecretKey& key(ReplicaId i) const { return cluster_->validator_keys.at(i); }
   std::size_t n_of_config() const { return cluster_->config.n(); }
   std::size_t n() const { return replicas.size(); }
 
@@ -82,7 +83,9 @@ class TestCluster {
     apps[i] = std::make_unique<LogApp>();
     auto key_seed = std::array<std::uint8_t, 32>{};
     cluster_->validator_keys[i].copy_seed_to(key_seed);
-    auto signer = std::make_shared<Ed25519Signer>(i, crypto::SecretKey::from_seed(key_seed));
+    // Bound to the epoch, as the replica signs: messages the tests make as replica i verify.
+    auto signer = bind_epoch(
+        std::make_shared<Ed25519Signer>(i, crypto::SecretKey::from_seed(key_seed)), options.epoch);
     signers.resize(n_of_config());
     signers[i] = signer;
     replicas[i] = std::make_unique<Replica>(options, signer, verifier, *apps[i]);
@@ -172,7 +175,7 @@ class TestCluster {
 
   ReplicaOptions options;
   std::shared_ptr<Verifier> verifier;
-  std::vector<std::shared_ptr<Signer>> signers;  // replica i's own key
+  std::vector<std::shared_ptr<const Signer>> signers;  // replica i's own key, epoch-bound
   std::vector<std::unique_ptr<LogApp>> apps;
   std::vector<std::unique_ptr<Replica>> replicas;
   std::vector<std::vector<PersistRecord>> disks;

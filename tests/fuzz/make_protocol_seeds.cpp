@@ -219,7 +219,7 @@ class Cluster {
     }
     std::vector<bft::TimedOutbound> outgoing;
     if (strategies_[i]) {
-      bft::StrategyContext context{i, *replicas_[i], *signers_[i], options_.replicas, rng_, now_};
+      bft::StrategyContext context{i, *replicas_[i], options_.replicas, rng_, now_};
       outgoing = strategies_[i]->transform(context, std::move(ready.messages));
     } else {
       for (auto& m : ready.messages) outgoing.push_back({std::move(m), bft::Duration(0)});

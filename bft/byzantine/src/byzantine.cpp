@@ -52,7 +52,7 @@ class Equivocate final : public ByzantineStrategy {
       PrePrepare other = *pp;
       if (!other.requests.empty()) other.requests.pop_back();
       other.batch_digest = batch_digest_of(other.requests);
-      auto twin = make_message(context.signer, other);
+      auto twin = make_message(context.replica.signer(), other);
       bool first = true;
       for (auto replica : context.replicas) {
         if (replica == context.self) continue;
@@ -61,7 +61,7 @@ class Equivocate final : public ByzantineStrategy {
         // Vote for both batches, so each half sees support for its own.
         auto digest = chosen->as<PrePrepare>()->batch_digest;
         out.push_back({{Outbound::To::kReplica, replica,
-                        make_message(context.signer, Commit{pp->view, pp->seq, digest})},
+                        make_message(context.replica.signer(), Commit{pp->view, pp->seq, digest})},
                        Duration(0)});
         first = false;
       }
@@ -110,10 +110,10 @@ class Forge final : public ByzantineStrategy {
            Duration(0)});
       auto victim = context.replicas[context.rng() % context.replicas.size()];
       if (victim != context.self) {
-        auto forged =
-            make_message_as(victim, m.message->body,
-                            context.signer.sign(domain_of(m.message->type()),
-                                                encode_signed_bytes(victim, m.message->body)));
+        auto forged = make_message_as(
+            victim, m.message->body,
+            context.replica.signer().sign(domain_of(m.message->type()),
+                                          encode_signed_bytes(victim, m.message->body)));
         out.push_back({{m.to, m.destination, forged}, Duration(0)});
       }
     }

@@ -267,7 +267,7 @@ class Mutate final : public ByzantineStrategy {
         wire[at] ^= static_cast<std::uint8_t>(1u << ((salt >> 32) % 8));
         auto decoded = decode_message(wire);
         if (!decoded) return nullptr;
-        return make_message(context.signer, (*decoded)->body);
+        return make_message(context.replica.signer(), (*decoded)->body);
       }
       case MutationKind::kDrop:
       case MutationKind::kDuplicate:
@@ -276,7 +276,7 @@ class Mutate final : public ByzantineStrategy {
         return nullptr;
     }
     if (!changed) return nullptr;
-    return make_message(context.signer, std::move(body));
+    return make_message(context.replica.signer(), std::move(body));
   }
 
   std::vector<Mutation> plan_;

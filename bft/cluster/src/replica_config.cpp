@@ -6,6 +6,7 @@ namespace bftgate::bft {
 
 ReplicaOptions replica_options(const ClusterConfig& config) {
   ReplicaOptions options;
+  options.epoch = config.epoch;
   for (const auto& v : config.validators) options.replicas.push_back(v.id);
   options.f = config.f;
   options.quorum = config.quorum();

@@ -319,6 +319,8 @@ crypto::Domain domain_of(MessageType type) {
       return crypto::Domain::kClientRequest;
     case MessageType::kCheckpoint:
       return crypto::Domain::kCheckpoint;
+    case MessageType::kReply:
+      return crypto::Domain::kReplicaReply;
     default:
       return crypto::Domain::kProtocolMessage;
   }

@@ -15,8 +15,8 @@ Replica::Replica(ReplicaOptions options, std::shared_ptr<const Signer> signer,
     : options_(std::move(options)),
       replicas_(options_.replicas),
       self_(signer->id()),
-      signer_(std::move(signer)),
-      verifier_(std::move(verifier)),
+      signer_(bind_epoch(std::move(signer), options_.epoch)),
+      verifier_(bind_epoch(std::move(verifier), options_.epoch)),
       app_(app) {
   std::sort(replicas_.begin(), replicas_.end());
   if (replicas_.empty() || !std::binary_search(replicas_.begin(), replicas_.end(), self_)) {

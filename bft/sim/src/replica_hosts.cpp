@@ -26,8 +26,8 @@ void Simulation::deliver(const Event& event) {
   if (!host.up) return;
   for (std::size_t k = 0; k < host.instances.size(); ++k) {
     if (host.strategy) {
-      bft::StrategyContext context{
-          host.id, *host.instances[k].replica, *host.signer, options_.replicas, rng_, now_};
+      bft::StrategyContext context{host.id, *host.instances[k].replica, options_.replicas, rng_,
+                                   now_};
       if (!host.strategy->accept(context, event.message)) continue;
     }
     host.instances[k].replica->step(event.message);
@@ -122,8 +122,7 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
         break;
     }
   };
-  bft::StrategyContext context{host.id, *instance.replica, *host.signer, options_.replicas, rng_,
-                               now_};
+  bft::StrategyContext context{host.id, *instance.replica, options_.replicas, rng_, now_};
   for (const auto& [out, delay] :
        bft::outgoing_messages(host.strategy.get(), context, std::move(ready.messages)))
     route(out, delay);

@@ -33,6 +33,7 @@ enum class Domain : std::uint16_t {
   kMemberCard = 8,        // a member's card: proof that its key's holder made it (card.hpp)
   kEpochApproval = 9,     // a validator of epoch e approves the set of epoch e+1 (epoch.hpp)
   kReconfiguration = 10,  // the operator proposes the validator set of the next epoch
+  kReplicaReply = 11,     // a replica's reply to a client's request
 };
 
 std::string_view to_string(Domain domain);

@@ -62,7 +62,6 @@ class Daemon final : public ValidatorDaemon {
     client_signer_ = std::make_shared<bft::Ed25519Signer>(bft::kValidatorClientBase + options_.id,
                                                           crypto::SecretKey::from_seed(seed));
     sodium_memzero(seed.data(), seed.size());
-    replica_signer_ = replica_signer;
     // Every request is checked on arrival and again inside the primary's batch: remember successes.
     verifier_ = std::make_shared<bft::Ed25519Verifier>(
         config_, std::make_shared<crypto::VerifyCache>(1 << 16));
@@ -353,8 +352,7 @@ class Daemon final : public ValidatorDaemon {
   }
 
   bft::StrategyContext strategy_context() {
-    return bft::StrategyContext{options_.id, *replica_, *replica_signer_, replica_options_.replicas,
-                                rng_,        now()};
+    return bft::StrategyContext{options_.id, *replica_, replica_options_.replicas, rng_, now()};
   }
 
   ValidatorOptions options_;
@@ -370,7 +368,6 @@ class Daemon final : public ValidatorDaemon {
   std::shared_ptr<bft::Verifier> verifier_;
   std::shared_ptr<bft::ReplicaSessions> sessions_;
   std::shared_ptr<bft::Signer> client_signer_;
-  std::shared_ptr<bft::Signer> replica_signer_;
   bft::ReplicaOptions replica_options_;
   std::unique_ptr<bft::Replica> replica_;
   std::unique_ptr<bft::ByzantineStrategy> strategy_;

@@ -24,9 +24,9 @@ struct TimedOutbound {
 
 struct StrategyContext {
   ReplicaId self;
+  // Its replica; replica.signer() is the strategy's own key (bound to its epoch): it can sign
+  // anything as itself, nothing as others.
   const Replica& replica;
-  const Signer&
-      signer;  // the strategy's own key: it can sign anything as itself, nothing as others
   const std::vector<ReplicaId>& replicas;
   std::mt19937_64& rng;
   Time now;

@@ -35,6 +35,7 @@
 namespace bftgate::bft {
 
 struct ReplicaOptions {
+  std::uint64_t epoch = 0;          // of the validator set: every protocol signature binds it
   std::vector<ReplicaId> replicas;  // every replica id (any order; sorted internally)
   std::uint32_t f = 0;
   std::size_t quorum = 1;         // certificate size: 2f+1 for n = 3f+1 (bft/replica_config.hpp)
@@ -196,6 +197,9 @@ class Replica {
   std::size_t pending_requests() const { return pending_.size(); }
   std::size_t log_size() const { return slots_.size(); }
   const ReplicaOptions& options() const { return options_; }
+  // What this replica signs with: the signer it was given, bound to its epoch. A Byzantine
+  // strategy speaks as its replica with it.
+  const Signer& signer() const { return *signer_; }
   // Prepares and commits dropped unverified: they arrived after their slot's quorum was
   // complete and agree with it, so they could change nothing.
   std::uint64_t skipped_verifications() const { return skipped_verifications_; }

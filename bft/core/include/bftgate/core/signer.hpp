@@ -53,6 +53,54 @@ class Verifier {
   virtual bool verify_authenticator(const SignedMessage& /*request*/) const { return false; }
 };
 
+// Protocol messages and checkpoints bind the epoch of the set that signs them: each signature is
+// over "u64 epoch | body", so no message of one epoch verifies in another, whatever keys the two
+// sets share. Requests and replies do not: a request's operation binds its epoch where that
+// matters (the register's operations name theirs), and a reply speaks of one request.
+bool binds_epoch(crypto::Domain domain);
+
+// `inner`, signing and verifying for the replica of one epoch (the Replica wraps what it is
+// given, so the simulator and the processes bind alike).
+class EpochSigner final : public Signer {
+ public:
+  EpochSigner(std::shared_ptr<const Signer> inner, std::uint64_t epoch)
+      : inner_(std::move(inner)), epoch_(epoch) {}
+  PrincipalId id() const override { return inner_->id(); }
+  std::uint64_t epoch() const { return epoch_; }
+  crypto::Signature sign(crypto::Domain domain, ByteView body) const override;
+  std::optional<Authenticator> authenticate_reply(PrincipalId client, const Authenticator& request,
+                                                  ByteView signed_bytes) const override {
+    return inner_->authenticate_reply(client, request, signed_bytes);
+  }
+
+ private:
+  std::shared_ptr<const Signer> inner_;
+  std::uint64_t epoch_;
+};
+
+class EpochVerifier final : public Verifier {
+ public:
+  EpochVerifier(std::shared_ptr<const Verifier> inner, std::uint64_t epoch)
+      : inner_(std::move(inner)), epoch_(epoch) {}
+  std::uint64_t epoch() const { return epoch_; }
+  bool verify(PrincipalId signer, crypto::Domain domain, ByteView body,
+              const crypto::Signature& signature) const override;
+  bool verify_authenticator(const SignedMessage& request) const override {
+    return inner_->verify_authenticator(request);
+  }
+
+ private:
+  std::shared_ptr<const Verifier> inner_;
+  std::uint64_t epoch_;
+};
+
+// `signer` (`verifier`) bound to `epoch`: itself when it already is, so that whoever makes
+// messages as a replica (a test, a strategy) can hold the replica's own; bound to another epoch,
+// it is refused (std::invalid_argument).
+std::shared_ptr<const Signer> bind_epoch(std::shared_ptr<const Signer> signer, std::uint64_t epoch);
+std::shared_ptr<const Verifier> bind_epoch(std::shared_ptr<const Verifier> verifier,
+                                           std::uint64_t epoch);
+
 // Counts the checks it forwards to `inner`: what a message cost its receiver, for the
 // simulator's cost model and the validator's message trace.
 class CountingVerifier final : public Verifier {
