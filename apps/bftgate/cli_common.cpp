@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -13,7 +14,9 @@ namespace bftgate::cli {
 
 namespace {
 constexpr std::size_t kMaxCertificateFile = 1 << 20;
-}
+// A link is an epoch certificate and a set: well under this at kMaxValidators.
+constexpr std::size_t kMaxEpochLinkBytes = 1 << 20;
+}  // namespace
 
 void print_error(std::string_view message) {
   fmt::print(stderr, "bftgate: error: {}\n", message);
@@ -33,14 +36,64 @@ Result<crypto::ReleaseCertificate, crypto::CertVerdict> load_certificate(
 CertificateCheck check_certificate_file(const ClusterConfig& config,
                                         const std::filesystem::path& certificate_path,
                                         const std::optional<std::filesystem::path>& artifact,
-                                        unsigned threads) {
+                                        unsigned threads, const crypto::EpochChain* chain) {
   auto certificate = load_certificate(certificate_path);
   if (!certificate) return {certificate.error(), std::nullopt};
   crypto::VerifyOptions options{.threads = threads, .artifact_digest = std::nullopt};
+  if (chain != nullptr) {
+    if (artifact) {
+      auto digest = sha256_file(*artifact);
+      if (!digest) {
+        return {{crypto::CertError::kArtifactUnreadable, digest.error().message},
+                std::move(certificate.value())};
+      }
+      options.artifact_digest = digest->digest;
+    }
+    auto verdict = chain->verify_release(*certificate, options);
+    return {verdict, std::move(certificate.value())};
+  }
   auto verdict = artifact ? bftgate::verify_with_artifact(*certificate, config.validator_set(),
                                                           *artifact, options)
                           : crypto::verify(*certificate, config.validator_set(), options);
   return {verdict, std::move(certificate.value())};
+}
+
+Result<crypto::EpochChain, crypto::CertVerdict> load_epoch_chain(const ClusterConfig& config,
+                                                                 const std::filesystem::path& dir) {
+  using crypto::CertError;
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() != ".link") continue;
+    if (files.size() == kMaxEpochLinkFiles) {
+      return crypto::CertVerdict{
+          CertError::kMalformed,
+          fmt::format("{} holds more than {} .link files", dir.string(), kMaxEpochLinkFiles)};
+    }
+    files.push_back(it->path());
+  }
+  if (ec) {
+    return crypto::CertVerdict{CertError::kMalformed,
+                               fmt::format("cannot list {}: {}", dir.string(), ec.message())};
+  }
+  std::vector<crypto::EpochLink> links;
+  for (const auto& file : files) {
+    auto content = read_small_file(file, kMaxEpochLinkBytes);
+    if (!content) return crypto::CertVerdict{CertError::kMalformed, content.error().message};
+    auto link = crypto::EpochLink::decode(as_bytes(*content));
+    if (!link) {
+      return crypto::CertVerdict{link.error().error,
+                                 fmt::format("{}: {}", file.string(), link.error().reason)};
+    }
+    links.push_back(std::move(link.value()));
+  }
+  std::sort(links.begin(), links.end(), [](const auto& a, const auto& b) {
+    return a.certificate.statement.epoch < b.certificate.statement.epoch;
+  });
+  crypto::EpochChain chain(config.validator_set());
+  if (auto verdict = chain.extend(links); !verdict.ok()) return verdict;
+  return chain;
 }
 
 std::string describe_valid(const ClusterConfig& config,
@@ -75,8 +128,9 @@ Result<runtime::LinkSecurity> link_security(const ClusterConfig& config,
                                             const std::filesystem::path& key_file, bool insecure) {
   if (insecure) return runtime::LinkSecurity::insecure_plaintext();
   if (key_file.empty()) {
-    return Error{"links are CURVE-encrypted: give --key with a member's key file (or "
-                 "--insecure-plaintext, for a cluster that runs without)"};
+    return Error{
+        "links are CURVE-encrypted: give --key with a member's key file (or "
+        "--insecure-plaintext, for a cluster that runs without)"};
   }
   return runtime::LinkSecurity::for_member(config, key_file);
 }

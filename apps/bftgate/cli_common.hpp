@@ -8,6 +8,7 @@
 
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/epoch_chain.hpp"
 #include "bftgate/runtime/net/link_security.hpp"
 
 namespace bftgate::cli {
@@ -50,10 +51,19 @@ struct CertificateCheck {
   crypto::CertVerdict verdict;
   std::optional<crypto::ReleaseCertificate> certificate;
 };
+// With `chain`, the certificate is verified against the set of its own epoch, as a node that
+// holds the chain would (crypto/epoch_chain.hpp); without, against the config's set.
 CertificateCheck check_certificate_file(const ClusterConfig& config,
                                         const std::filesystem::path& certificate,
                                         const std::optional<std::filesystem::path>& artifact,
-                                        unsigned threads);
+                                        unsigned threads,
+                                        const crypto::EpochChain* chain = nullptr);
+// The epoch links in `dir` (files named *.link, each an EpochLink in binary form; at most
+// kMaxEpochLinkFiles), walked in epoch order from `config`'s set; or the first file or link
+// refused, named, and why.
+inline constexpr std::size_t kMaxEpochLinkFiles = 4096;
+Result<crypto::EpochChain, crypto::CertVerdict> load_epoch_chain(const ClusterConfig& config,
+                                                                 const std::filesystem::path& dir);
 std::string describe_valid(const ClusterConfig& config,
                            const crypto::ReleaseCertificate& certificate);
 

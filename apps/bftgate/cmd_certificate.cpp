@@ -25,6 +25,7 @@ struct VerifyArgs {
   std::filesystem::path config;
   std::filesystem::path certificate;
   std::optional<std::filesystem::path> artifact;
+  std::optional<std::filesystem::path> epochs;  // a folder of epoch links
   unsigned threads = 1;
   bool json = false;
 };
@@ -88,7 +89,26 @@ int verify_cert(const VerifyArgs& args) {
     print_error(config.error().message);
     return kExitFailure;
   }
-  auto check = check_certificate_file(*config, args.certificate, args.artifact, args.threads);
+  std::optional<crypto::EpochChain> chain;
+  if (args.epochs) {
+    auto loaded = load_epoch_chain(*config, *args.epochs);
+    if (!loaded) {
+      if (args.json) {
+        fmt::print("{}\n", nlohmann::json{{"valid", false},
+                                          {"error", crypto::to_string(loaded.error().error)},
+                                          {"reason", "the epoch chain: " + loaded.error().reason},
+                                          {"certificate_file", args.certificate.string()}}
+                               .dump(2));
+      } else {
+        fmt::print("INVALID ({}): the epoch chain: {}\n", crypto::to_string(loaded.error().error),
+                   loaded.error().reason);
+      }
+      return kExitFailure;
+    }
+    chain = std::move(loaded.value());
+  }
+  auto check = check_certificate_file(*config, args.certificate, args.artifact, args.threads,
+                                      chain ? &*chain : nullptr);
   if (args.json) {
     nlohmann::json out = {{"valid", check.verdict.ok()},
                           {"error", crypto::to_string(check.verdict.error)},
@@ -101,6 +121,7 @@ int verify_cert(const VerifyArgs& args) {
       out["quorum"] = config->quorum();
     }
     if (args.artifact) out["artifact"] = args.artifact->string();
+    if (chain) out["newest_epoch"] = chain->newest().epoch;
     fmt::print("{}\n", out.dump(2));
   } else if (check.verdict.ok()) {
     fmt::print("VALID: {}\n", describe_valid(*config, *check.certificate));
@@ -147,6 +168,11 @@ void register_verify_cert(CLI::App& app, Runner& run) {
                   "Artifact whose SHA-256 must equal the certified digest");
   cmd->add_option("--threads", args->threads, "Threads verifying signatures (0 = all cores)")
       ->default_val(1);
+  cmd->add_option("--epochs", args->epochs,
+                  "Folder of epoch links (*.link) from the config's epoch on: the certificate is "
+                  "checked against its own epoch's set, and a superseded epoch's only up to the "
+                  "last version it released")
+      ->check(CLI::ExistingDirectory);
   cmd->add_flag("--json", args->json, "Print the result as JSON");
   cmd->callback([&run, args] { run = [args] { return verify_cert(*args); }; });
 }
