@@ -11,7 +11,7 @@ usage() {
 usage: scripts/mutation.sh [--bugs a,b,...] [--build-dir DIR] [--search-seconds S]
                            [--tests-timeout S] [--out DIR] [--jobs J]
 
-  --bugs            seeded bugs to try (default: all ten)
+  --bugs            seeded bugs to try (default: all twelve)
   --build-dir       build tree to compile the variants in (default build/mutation, from the
                     release preset); an existing tree is put back to no seeded bug at the end
   --search-seconds  how long the schedule search may look for each bug (default 60)

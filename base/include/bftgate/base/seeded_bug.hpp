@@ -13,7 +13,7 @@
 namespace bftgate {
 
 // The catalogue, one name a line: CMakeLists.txt and scripts/mutation.sh read the names from here.
-inline constexpr std::array<std::string_view, 10> kSeededBugs = {
+inline constexpr std::array<std::string_view, 12> kSeededBugs = {
     "quorum-off-by-one",           // the PBFT quorum is 2f, not 2f+1
     "duplicate-signer",            // the register counts a validator's second vote again
     "stale-view-prepare",          // prepares from an older view count towards prepared
@@ -24,6 +24,8 @@ inline constexpr std::array<std::string_view, 10> kSeededBugs = {
     "node-accepts-lower-version",  // the release selector ignores the node's floor
     "vote-for-other-digest",       // a vote naming another artifact digest is counted
     "unverified-snapshot",         // state transfer installs a snapshot its proof does not name
+    "epoch-below-quorum",          // the register certifies the next epoch with f+1 approvals
+    "retired-epoch-certifies",     // a node takes a superseded epoch's release of a new version
 };
 
 inline constexpr std::string_view kSeededBug = BFTGATE_SEEDED_BUG_NAME;

@@ -104,6 +104,7 @@ class AdapterRegister final : public StateMachine {
   Outcome apply_reconfigure(const ReconfigureOp& op);  // register_epoch.cpp, as are these two
   Outcome apply_epoch_approval(const EpochApprovalOp& op);
   void begin_handover();
+  std::size_t approval_quorum() const;  // this epoch's quorum: what certifies the next
   RegisterEntry* find_entry(std::uint64_t version);
   void append_log(std::uint32_t client, OpKind kind, ByteView operation, const Outcome& outcome);
   void prune_log();
