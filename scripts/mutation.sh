@@ -62,7 +62,7 @@ EOF
 # The unit and simulator tests that run in seconds; the multi-process tests are left out.
 test_targets="bftgate base_tests crypto_tests config_tests core_tests cluster_tests register_tests
   byzantine_tests sim_tests runtime_tests"
-test_regex='^(Agreement|ArtifactFileFor|ArtifactSource|Certificate|ClientTable|ClusterConfig|ClusterSetup|CommandWorkload|Core|Ed25519|Encoding|Hex|KeyFile|LinkFaults|LiveRecords|Message|MutateTest|MutationKinds|PersistCodec|Register|Release|Replica|Scenario|Search|SeedAggregate|Sha256|Shapes|SignatureMemo|SignerSet|Simulator|Strategies|StrictJson|ValidatorVotes|VerifyCache|WriteAheadLog|simulate[.])'
+test_regex='^(Agreement|ArtifactFileFor|ArtifactSource|Certificate|ClientTable|ClusterConfig|ClusterSetup|CommandWorkload|Core|Ed25519|Encoding|Epoch|Hex|KeyFile|LinkFaults|LiveRecords|Message|MutateTest|MutationKinds|PersistCodec|Register|Release|Replica|Scenario|Search|SeedAggregate|Sha256|Shapes|SignatureMemo|SignerSet|Simulator|Strategies|StrictJson|ValidatorVotes|VerifyCache|WriteAheadLog|simulate[.])'
 
 # Seconds since a `date +%s%N` stamp, with one decimal.
 elapsed_s() {
