@@ -181,6 +181,9 @@ TEST_F(RegisterEpochTest, EveryBadReconfigurationIsRefusedWithItsReason) {
       "tcp://10.0.0.10:7000";  // the proof covers the endpoint
   refused(op, "proof of possession does not verify");
   op = replace_two();
+  op.validators[0].validator.endpoint = "ipc://relative/socket";  // read against each host's cwd
+  refused(op, "validator 0: an ipc:// endpoint in a proposed set must be an absolute path");
+  op = replace_two();
   op.validators.pop_back();  // 3 validators cannot tolerate f=1
   refused(op, "the proposed set of epoch 8");
   op.f = 0;

@@ -36,6 +36,14 @@ Result<EpochMembers> proposed_members(const ClusterConfig& config, const Reconfi
   }
   EpochMembers next{.f = op.f, .validators = {}};
   for (const auto& [member, proof] : op.validators) {
+    // Every replica must decide alike: a relative ipc:// path would be read against each host's
+    // own working directory when endpoints are compared.
+    if (member.endpoint.starts_with("ipc://") && !member.endpoint.starts_with("ipc:///")) {
+      return Error{
+          fmt::format("validator {}: an ipc:// endpoint in a proposed set must be an "
+                      "absolute path",
+                      member.id)};
+    }
     const auto* current = config.find_validator(member.id);
     const bool known_key = current != nullptr && current->public_key == member.public_key;
     if (!known_key) {
