@@ -50,6 +50,7 @@ json report_json(const SearchArgs& args, const sim::SearchReport& report) {
             {"seqs", o.seqs},
             {"network_faults", o.network_faults},
             {"process_faults", o.process_faults},
+            {"epoch_changes", o.epoch_changes},
             {"scope", args.scope},
             {"liveness", o.liveness},
             {"scenario", args.scenario.string()},
@@ -218,6 +219,11 @@ void register_search(CLI::App& app, Runner& run) {
   cmd->add_option("--process-faults", o.process_faults, "c: mutations a schedule")
       ->default_val(4)
       ->check(CLI::Range(0, 100));
+  cmd->add_option("--epoch-changes", o.epoch_changes,
+                  "Epoch changes a schedule (replace, rotate, grow by 3, shrink back) in the "
+                  "first half of the run")
+      ->default_val(0)
+      ->check(CLI::Range(0, 8));
   cmd->add_option("--scope", args->scope,
                   "small: view/seq +-1, digest, signature, drop, duplicate, vote flips; any: also "
                   "wide values and corrupted bytes")

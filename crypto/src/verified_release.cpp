@@ -14,6 +14,14 @@ Result<VerifiedRelease, CertVerdict> VerifiedRelease::verify(const ReleaseCertif
   return VerifiedRelease(certificate);
 }
 
+Result<VerifiedRelease, CertVerdict> VerifiedRelease::verify(const ReleaseCertificate& certificate,
+                                                             const EpochChain& chain,
+                                                             const VerifyOptions& options) {
+  auto verdict = chain.verify_release(certificate, options);
+  if (!verdict.ok()) return verdict;
+  return VerifiedRelease(certificate);
+}
+
 Result<VerifiedArtifact> VerifiedRelease::check_artifact(ByteView artifact) const {
   if (auto status = check_digest(sha256(artifact), artifact.size()); !status) return status.error();
   return VerifiedArtifact(*this, artifact);

@@ -70,5 +70,40 @@ TEST_F(ValidatorVotesTest, AStrategyDecidesTheVote) {
   EXPECT_EQ(register_->entry(1)->pass_votes(), 0u);
 }
 
+// The operator's Reconfigure (the same set, in the next epoch) freezes the register; each member
+// approves the handover once, and a silent one never does.
+TEST_F(ValidatorVotesTest, EachMemberApprovesTheHandoverOnceUnlessItsStrategyWithholdsIt) {
+  ReconfigureOp op{
+      .next_epoch = cluster_->config.epoch + 1, .f = 1, .validators = {}, .operator_signature = {}};
+  for (const auto& member : cluster_->config.validators) op.validators.push_back({member, {}});
+  ValidatorVotes votes(1, cluster_->validator_keys[1], nullptr);
+  EXPECT_FALSE(votes.approval_for(*register_));  // nothing to approve
+  ASSERT_TRUE(register_
+                  ->process(0, make_reconfigure(cluster_->operator_key, cluster_->config.cluster_id,
+                                                cluster_->config.epoch, op))
+                  .valid);
+  auto approval = votes.approval_for(*register_);
+  ASSERT_TRUE(approval);
+  EXPECT_FALSE(votes.approval_for(*register_));  // once
+  auto reply = register_->process(kValidatorClientBase + 1, *approval);
+  ASSERT_TRUE(reply.valid) << reply.reason;
+  EXPECT_TRUE(register_->handover()->approvals.signers().contains(1));
+  // Restarted, it knows from the register that it approved.
+  EXPECT_FALSE(ValidatorVotes(1, cluster_->validator_keys[1], nullptr).approval_for(*register_));
+  auto silent = make_strategy("silent", Duration(0));
+  EXPECT_FALSE(
+      ValidatorVotes(2, cluster_->validator_keys[2], silent.get()).approval_for(*register_));
+  // A validator outside the set has nothing to approve.
+  EXPECT_FALSE(ValidatorVotes(9, cluster_->validator_keys[0], nullptr).approval_for(*register_));
+  for (std::uint32_t id : {0u, 3u}) {
+    auto more = ValidatorVotes(id, cluster_->validator_keys[id], nullptr).approval_for(*register_);
+    ASSERT_TRUE(more);
+    ASSERT_TRUE(register_->process(kValidatorClientBase + id, *more).valid);
+  }
+  ASSERT_TRUE(register_->epoch_certificate());
+  // Certified: nothing more to approve.
+  EXPECT_FALSE(ValidatorVotes(2, cluster_->validator_keys[2], nullptr).approval_for(*register_));
+}
+
 }  // namespace
 }  // namespace bftgate::bft

@@ -306,5 +306,56 @@ TEST_F(RegisterEpochTest, SnapshotsDuringTheHandoverRoundTripAndRefuseWhatTheReg
   refused(contents, "reconfigurations do not match");
 }
 
+// A new member (a new machine, no register of its own) starts from an old member's frozen register
+// only when everything in it checks out from the genesis set it trusts.
+TEST_F(RegisterEpochTest, ANewMemberJoinsOnlyFromAHandoffThatVerifiesFromGenesis) {
+  release(reg_, config(), {&cluster_.key(0), &cluster_.key(1), &cluster_.key(2)}, 1);
+  ASSERT_TRUE(reconfigure(replace_two()).valid);
+  ASSERT_TRUE(approve(0).valid);
+  ASSERT_TRUE(approve(3).valid);
+  EXPECT_FALSE(reg_.handoff());  // not certified yet
+  ASSERT_TRUE(approve(1).valid);
+  auto handoff = reg_.handoff();
+  ASSERT_TRUE(handoff);
+  EXPECT_EQ(handoff->epoch, 7u);
+
+  auto joined = join_next_epoch(config(), *handoff);
+  ASSERT_TRUE(joined) << joined.error().message;
+  EXPECT_EQ((*joined)->snapshot(), reg_.next_epoch()->snapshot());
+  EXPECT_EQ((*joined)->config().epoch, 8u);
+  EXPECT_EQ((*joined)->epoch_links().size(), 1u);
+
+  const auto refused = [&](const EpochHandoff& bad, const std::string& why) {
+    auto result = join_next_epoch(config(), bad);
+    ASSERT_FALSE(result) << why;
+    EXPECT_TRUE(contains(result.error().message, why)) << result.error().message;
+  };
+  auto tampered = *handoff;
+  tampered.frozen_snapshot[tampered.frozen_snapshot.size() / 2] ^= 1;
+  refused(tampered, "the handoff's register of epoch 7");
+  auto other_set = *handoff;
+  other_set.members.validators[1].public_key = new_key_.public_key();
+  refused(other_set, "the handoff's register of epoch 7");
+  auto other_epoch = *handoff;
+  other_epoch.epoch = 8;
+  refused(other_epoch, "the handoff's register of epoch 8");
+  // Approvals that do not verify, in contents otherwise well formed (re-encoded, so the checksum
+  // holds): only checking every signature from genesis finds them.
+  auto contents = decode_snapshot(config(), handoff->frozen_snapshot);
+  ASSERT_TRUE(contents);
+  auto forged = contents->handover->approvals;
+  crypto::QuorumSignatures resigned;
+  for (auto id : forged.signers().ids())
+    resigned.add(id, crypto::sign_epoch(new_key_, contents->handover->statement));
+  contents->handover->approvals = resigned;
+  auto unsigned_handoff = *handoff;
+  unsigned_handoff.frozen_snapshot = encode_snapshot(config(), *contents);
+  refused(unsigned_handoff, "the handoff's chain");
+  // Another cluster's genesis (same ids, other keys) trusts none of it.
+  RegisterTestCluster stranger(4);
+  auto from_stranger = join_next_epoch(stranger.config(), *handoff);
+  ASSERT_FALSE(from_stranger);
+}
+
 }  // namespace
 }  // namespace bftgate::bft

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "property_seeds.hpp"
 
@@ -54,6 +55,34 @@ TEST(Search, FByzantineValidatorsUnderRoundFaultsBreakNoSafetyInvariant) {
   report = search(options, budget);
   ASSERT_EQ(report.violating, 0u) << report.findings.front().violation;
   EXPECT_GT(report.mutations_by_kind.at("corrupt"), 0u);
+}
+
+// Epoch changes drawn among the faults: replaced validators, rotated keys, a set grown by three
+// and shrunk back, with round faults and f Byzantine validators around each switch.
+TEST(Search, EpochChangesUnderRoundFaultsBreakNoSafetyInvariant) {
+  SearchOptions options;
+  options.epoch_changes = 2;
+  SearchBudget budget;
+  budget.first_seed = 2'000'000;
+  budget.seeds = property_seeds() / 2;
+  budget.max_findings = 1;
+  auto report = search(options, budget);
+  ASSERT_EQ(report.violating, 0u) << report.findings.front().violation;
+  std::set<std::string> drawn;
+  std::uint64_t switched = 0;
+  for (std::uint64_t seed = 1; seed <= 50; ++seed) {
+    auto schedule = draw_schedule(options, seed);
+    ASSERT_EQ(schedule.reconfigurations.size(), 2u);
+    for (const auto& r : schedule.reconfigurations) drawn.insert(std::string(to_string(r.change)));
+    auto parsed = Scenario::from_json(schedule.to_json());
+    ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+    // The switches happen within the run (round faults and view changes may hold the second
+    // one past its end).
+    auto result = simulate(schedule, seed);
+    if (result.epochs.size() == 2 && result.epochs.back().started_s) ++switched;
+  }
+  EXPECT_EQ(drawn, (std::set<std::string>{"replace", "rotate", "grow", "shrink"}));
+  EXPECT_GE(switched, 40u);
 }
 
 TEST(Search, FPlusOneColludersYieldAMinimalCounterexampleThatReplays) {

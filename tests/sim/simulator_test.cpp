@@ -296,6 +296,18 @@ TEST(Scenario, ParsesAndRefusesWithReasons) {
   auto round_trip = Scenario::from_json(ok->to_json());
   ASSERT_TRUE(round_trip.ok()) << round_trip.error().message;
   EXPECT_EQ(round_trip->to_json(), ok->to_json());
+  auto epochs = Scenario::from_json(nlohmann::json::parse(R"({"validators": 4,
+      "reconfigurations": [{"at_s": 2, "change": "grow", "validators": 7},
+                           {"at_s": 3, "change": "replace", "validator": 6},
+                           {"at_s": 4, "change": "shrink", "validators": 4},
+                           {"at_s": 5, "change": "rotate"}],
+      "byzantine": {"6": "silent"}, "leak_retired_keys": true})"));
+  ASSERT_TRUE(epochs.ok()) << epochs.error().message;
+  EXPECT_EQ(epochs->slots(), 7u);
+  EXPECT_EQ(epochs->reconfigurations.size(), 4u);
+  auto epochs_again = Scenario::from_json(epochs->to_json());
+  ASSERT_TRUE(epochs_again.ok()) << epochs_again.error().message;
+  EXPECT_EQ(epochs_again->to_json(), epochs->to_json());
 
   struct Case {
     const char* json;
@@ -322,6 +334,16 @@ TEST(Scenario, ParsesAndRefusesWithReasons) {
       {R"({"byzantine": {"1": "mutate"}, "mutations": [{"validator": 1, "kind": "drop",
           "view": -1}]})",
        "view: expected a non-negative integer"},
+      {R"({"reconfigurations": [{"change": "grow", "validators": 3}]})", "grow from 4"},
+      {R"({"reconfigurations": [{"change": "shrink", "validators": 0}]})", "shrink from 4"},
+      {R"({"reconfigurations": [{"change": "replace", "validator": 4}]})", "validator id"},
+      {R"({"reconfigurations": [{"change": "merge"}]})", "'merge' is not one of"},
+      {R"({"reconfigurations": [{"at_s": 5, "change": "rotate"}, {"at_s": 4, "change": "rotate"}]})",
+       "at_s must not decrease"},
+      // Ids of validators that join later are validator ids; others are not.
+      {R"({"reconfigurations": [{"change": "grow", "validators": 7}],
+          "byzantine": {"7": "silent"}})",
+       "not a validator id in [0, 7)"},
   };
   for (const auto& c : cases) {
     auto parsed = Scenario::from_json(nlohmann::json::parse(c.json));

@@ -28,6 +28,7 @@ class Silent final : public ByzantineStrategy {
     return {};
   }
   std::optional<Verdict> vote(Verdict, std::uint64_t) override { return std::nullopt; }
+  bool approves_epochs() override { return false; }
   const RegisterEntry* serve_poll(const AdapterRegister&) override { return nullptr; }
 };
 

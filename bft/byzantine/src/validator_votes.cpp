@@ -39,4 +39,16 @@ std::vector<Bytes> ValidatorVotes::votes_for(const AdapterRegister& reg, const V
   return operations;
 }
 
+std::optional<Bytes> ValidatorVotes::approval_for(const AdapterRegister& reg) {
+  const auto* handover = reg.handover();
+  if (handover == nullptr || reg.config().find_validator(id_) == nullptr ||
+      handover->approvals.signers().contains(id_) || reg.epoch_certificate() ||
+      approved_.contains(handover->statement.epoch)) {
+    return std::nullopt;
+  }
+  if (strategy_ && !strategy_->approves_epochs()) return std::nullopt;
+  approved_.insert(handover->statement.epoch);
+  return make_epoch_approval(vote_key_, id_, handover->statement);
+}
+
 }  // namespace bftgate::bft

@@ -9,6 +9,7 @@
 #include "bftgate/base/seeded_bug.hpp"
 #include "bftgate/base/strict_json.hpp"
 #include "bftgate/config/card.hpp"
+#include "bftgate/crypto/epoch_chain.hpp"
 #include "bftgate/register/register.hpp"
 
 namespace bftgate::bft {
@@ -177,6 +178,61 @@ std::unique_ptr<AdapterRegister> AdapterRegister::next_epoch() const {
                                             .next = handover.next,
                                             .last_version = state_.entries.back().version});
   return next;
+}
+
+std::vector<crypto::EpochLink> AdapterRegister::epoch_links() const {
+  std::vector<crypto::EpochLink> links;
+  for (const auto& record : state_.epochs) {
+    const auto epoch = record.certificate.statement.epoch;
+    links.push_back(
+        {record.certificate, config_for_epoch(config_, epoch, record.next).validator_set()});
+  }
+  if (auto certificate = epoch_certificate()) {
+    const auto epoch = certificate->statement.epoch;
+    links.push_back({std::move(*certificate),
+                     config_for_epoch(config_, epoch, state_.handover->next).validator_set()});
+  }
+  return links;
+}
+
+std::optional<EpochHandoff> AdapterRegister::handoff() const {
+  if (!epoch_certificate()) return std::nullopt;
+  return EpochHandoff{
+      .epoch = config_.epoch, .members = members_of(config_), .frozen_snapshot = snapshot()};
+}
+
+Result<std::unique_ptr<AdapterRegister>> join_next_epoch(
+    const ClusterConfig& genesis, const EpochHandoff& handoff,
+    std::shared_ptr<crypto::VerifyCache> cache) {
+  if (handoff.epoch < genesis.epoch)
+    return Error{fmt::format("the handoff is of epoch {}, before genesis epoch {}", handoff.epoch,
+                             genesis.epoch)};
+  auto config = config_for_epoch(genesis, handoff.epoch, handoff.members);
+  if (auto valid = config.validate(); !valid)
+    return Error{
+        fmt::format("the handoff's set of epoch {}: {}", handoff.epoch, valid.error().message)};
+  auto old = std::make_unique<AdapterRegister>(config, cache);
+  if (auto restored = old->restore(handoff.frozen_snapshot); !restored)
+    return Error{fmt::format("the handoff's register of epoch {}: {}", handoff.epoch,
+                             restored.error().message)};
+  // The snapshot's own checks tie its chain to this set; the chain must also start at the set
+  // the joiner trusts, and every link must carry a quorum's valid signatures.
+  if (old->epochs().empty()
+          ? !(members_of(genesis) == handoff.members) || handoff.epoch != genesis.epoch
+          : !(old->epochs().front().previous == members_of(genesis)))
+    return Error{"the handoff's chain does not start at this cluster's genesis set"};
+  if (!old->epoch_certificate())
+    return Error{fmt::format("the handoff's register of epoch {} holds no epoch certificate",
+                             handoff.epoch)};
+  crypto::EpochChain chain(genesis.validator_set());
+  crypto::QuorumCheck check;
+  check.cache = cache.get();
+  if (auto verdict = chain.extend(old->epoch_links(), check); !verdict.ok())
+    return Error{fmt::format("the handoff's chain: {}", verdict.reason)};
+  if (chain.newest().epoch != handoff.epoch + 1)
+    return Error{fmt::format("the handoff's chain reaches epoch {}, not {}", chain.newest().epoch,
+                             handoff.epoch + 1)};
+  return old->next_epoch();
 }
 
 }  // namespace bftgate::bft

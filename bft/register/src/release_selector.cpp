@@ -15,6 +15,12 @@ ReleaseOffer ReleaseOffer::of(ReplicaId from, const RegisterEntry& entry) {
 ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::uint64_t floor,
                                 const ValidatorSet& validators,
                                 const crypto::VerifyOptions& options) {
+  return select_release(offers, floor, crypto::EpochChain(validators), options);
+}
+
+ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::uint64_t floor,
+                                const crypto::EpochChain& chain,
+                                const crypto::VerifyOptions& options) {
   ReleaseSelection selection;
   std::vector<const ReleaseOffer*> newer;
   for (const auto& offer : offers) {
@@ -48,7 +54,7 @@ ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::ui
                          offer->from, offer->version));
       continue;
     }
-    auto release = crypto::VerifiedRelease::verify(*offer->certificate, validators, options);
+    auto release = crypto::VerifiedRelease::verify(*offer->certificate, chain, options);
     if (!release) {
       const auto& verdict = release.error();
       refuse(
@@ -70,13 +76,20 @@ std::uint64_t release_floor(std::uint64_t serving, std::uint64_t persisted) {
 ReleaseSelection poll_release(std::span<const ReplicaId> order, std::uint64_t floor,
                               const ValidatorSet& validators, const AskForReleases& ask,
                               const crypto::VerifyOptions& options) {
-  const auto first = std::min<std::size_t>(order.size(), std::size_t{validators.f} + 1);
+  return poll_release(order, floor, crypto::EpochChain(validators), ask, options);
+}
+
+ReleaseSelection poll_release(std::span<const ReplicaId> order, std::uint64_t floor,
+                              const crypto::EpochChain& chain, const AskForReleases& ask,
+                              const crypto::VerifyOptions& options) {
+  const auto f = chain.newest().f;
+  const auto first = std::min<std::size_t>(order.size(), std::size_t{f} + 1);
   std::vector<ReleaseOffer> offers;
   ask(order.first(first), offers);
-  auto selection = select_release(offers, floor, validators, options);
-  if (selection.needs_wider_poll(validators.f)) {
+  auto selection = select_release(offers, floor, chain, options);
+  if (selection.needs_wider_poll(f)) {
     ask(order.subspan(first), offers);
-    selection = select_release(offers, floor, validators, options);
+    selection = select_release(offers, floor, chain, options);
   }
   return selection;
 }

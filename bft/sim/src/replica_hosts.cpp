@@ -5,46 +5,87 @@ namespace bftgate::sim::detail {
 void Simulation::deliver(const Event& event) {
   ++result_.deliveries;
   auto to = event.target;
-  // Replicas are 0..n-1; every other principal is a client (kValidatorClientBase and above).
+  // Replicas are 0..slots-1; every other principal is a client (kValidatorClientBase and above).
   if (to >= hosts_.size()) {
     auto client = clients_.find(to);
-    if (client == clients_.end()) return;
-    const auto* reply = event.message->as<bft::Reply>();
-    if (reply == nullptr ||
-        !verifier_->verify(event.message->sender, bft::domain_of(event.message->type()),
-                           event.message->signed_bytes, event.message->signature)) {
-      return;
-    }
-    auto it = client->second.outstanding.find(reply->request_id);
-    if (it == client->second.outstanding.end()) return;
-    it->second.replied.insert(event.message->sender);
-    // f+1 replies include one from an honest replica: the request is executed.
-    if (it->second.replied.size() >= std::size_t{config_.f} + 1) it->second.done = true;
+    if (client != clients_.end()) deliver_reply(client->second, *event.message);
     return;
   }
   auto& host = hosts_[to];
   if (!host.up) return;
-  for (std::size_t k = 0; k < host.instances.size(); ++k) {
+  // Messages go to the replica of the epoch they were sent in (the envelope names it); a host
+  // that does not run that epoch (not yet, or never) drops them.
+  auto* part = host.part(event.arg);
+  if (part == nullptr) return;
+  const auto p = static_cast<std::size_t>(part - host.parts.data());
+  for (std::size_t k = 0; k < host.parts[p].instances.size(); ++k) {
+    auto& instance = host.parts[p].instances[k];
     if (host.strategy) {
-      bft::StrategyContext context{host.id, *host.instances[k].replica, options_.replicas, rng_,
+      bft::StrategyContext context{host.id, *instance.replica, host.parts[p].options.replicas, rng_,
                                    now_};
       if (!host.strategy->accept(context, event.message)) continue;
     }
-    host.instances[k].replica->step(event.message);
-    host.instances[k].replica->end_of_burst();
-    handle_ready(host, k);
+    instance.replica->step(event.message);
+    instance.replica->end_of_burst();
+    handle_ready(host, p, k);
+  }
+}
+
+void Simulation::deliver_reply(Client& client, const bft::SignedMessage& message) {
+  const auto* reply = message.as<bft::Reply>();
+  if (reply == nullptr || !verifier_->verify(message.sender, bft::domain_of(message.type()),
+                                             message.signed_bytes, message.signature)) {
+    return;
+  }
+  auto it = client.outstanding.find(reply->request_id);
+  if (it == client.outstanding.end() || it->second.done) return;
+  auto& request = it->second;
+  const auto f = std::size_t{plans_.at(request.epoch).config.f};
+  const bool operator_request = request.proposal != 0 || request.reconfiguration;
+  bool refused = false;
+  if (operator_request) {
+    auto decoded = bft::decode_reply(reply->result);
+    refused = decoded && !decoded->valid;
+  }
+  if (refused) {
+    request.refused.insert(message.sender);
+  } else {
+    request.replied.insert(message.sender);
+  }
+  // f+1 replies include one from an honest replica: the request is executed, with that outcome.
+  if (request.replied.size() >= f + 1) {
+    request.done = true;
+    if (request.reconfiguration) {
+      auto& epoch = result_.epochs[*request.reconfiguration];
+      if (!epoch.accepted_s) epoch.accepted_s = to_seconds(now_);
+    }
+  } else if (request.refused.size() >= f + 1) {
+    request.done = true;
+    if (request.reconfiguration) {
+      // A vote under way: the operator proposes the change again a little later.
+      schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kReconfigure, 0,
+               *request.reconfiguration);
+    } else if (request.epoch < newest_epoch() || switching()) {
+      // The register was frozen for a switch, or the set changed under the proposal: the operator
+      // proposes it again in the new epoch.
+      ++result_.resubmitted_proposals;
+      schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kSubmit, 0, request.proposal);
+    }
   }
 }
 
 void Simulation::crash(ReplicaHost& host, bool power_loss) {
   host.up = false;
-  for (auto& instance : host.instances) {
-    if (power_loss) {
-      result_.records_lost_to_power += instance.disk.size() - instance.synced;
-      instance.disk.resize(instance.synced);
+  if (host.joining) host.joining->incoming.reset();  // the handoff in flight is lost
+  for (auto& part : host.parts) {
+    for (auto& instance : part.instances) {
+      if (power_loss) {
+        result_.records_lost_to_power += instance.disk.size() - instance.synced;
+        instance.disk.resize(instance.synced);
+      }
+      instance.replica.reset();
+      instance.app.reset();
     }
-    instance.replica.reset();
-    instance.app.reset();
   }
 }
 
@@ -60,15 +101,17 @@ bool Simulation::maybe_compact(Instance& instance) {
   return true;
 }
 
-void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
-  auto& instance = host.instances[k];
+void Simulation::handle_ready(ReplicaHost& host, std::size_t p, std::size_t k) {
+  auto& part = host.parts[p];
+  const auto epoch = part.epoch();
+  auto& instance = part.instances[k];
   auto& ready = instance.ready;
   if (instance.replica->has_ready()) {
     instance.replica->take_ready(ready);
   } else {
     ready.clear();
   }
-  if (auto broken = host.checkers[k].after_step(*instance.replica, ready)) {
+  if (auto broken = part.checkers[k].after_step(*instance.replica, ready)) {
     checker_.on_replica_invariant(
         host.id, fmt::format("seed {}, event {} at {:.6f} s: {}", result_.seed, result_.events,
                              to_seconds(now_), *broken));
@@ -82,21 +125,21 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
   if (sync) instance.synced = instance.disk.size();  // one sync covers all written before it
   bool compacted = maybe_compact(instance);
   if (honest(host.id)) {
-    for (const auto& batch : ready.committed) checker_.on_commit(host.id, batch);
-    for (const auto& out : ready.messages) checker_.on_sent(host.id, *out.message);
+    for (const auto& batch : ready.committed) checker_.on_commit(host.id, epoch, batch);
+    for (const auto& out : ready.messages) checker_.on_sent(host.id, epoch, *out.message);
     if (!ready.committed.empty()) {
       // The state after the Ready is the state after its last batch.
-      checker_.on_state(host.id, ready.committed.back().seq, instance.app->log_head_hash());
+      checker_.on_state(host.id, epoch, ready.committed.back().seq, instance.app->log_head_hash());
     }
     for (const auto& e : ready.events) {
       if (e.kind == bft::ReplicaEvent::Kind::kNewViewEntered) ++result_.view_changes;
       if (e.kind == bft::ReplicaEvent::Kind::kStateTransferred) ++result_.state_transfers;
       if (e.kind == bft::ReplicaEvent::Kind::kCheckpointTaken)
-        checker_.on_checkpoint(host.id, e.seq, e.digest);
+        checker_.on_checkpoint(host.id, epoch, e.seq, e.digest);
     }
     if (!ready.committed.empty()) check_releases(host);
   }
-  if (compacted && honest(host.id) && host.instances.size() == 1 &&
+  if (compacted && honest(host.id) && part.instances.size() == 1 &&
       scenario_.compaction.crash_after_probability > 0 &&
       std::all_of(hosts_.begin(), hosts_.end(), [](const ReplicaHost& h) { return h.up; }) &&
       std::uniform_real_distribution<double>()(rng_) <
@@ -107,25 +150,28 @@ void Simulation::handle_ready(ReplicaHost& host, std::size_t k) {
     schedule(now_ + seconds(scenario_.compaction.down_s), EventKind::kRecover, host.id);
     return;
   }
-  if (k == 0 && !ready.committed.empty()) start_validations(host);
+  if (k == 0 && !ready.committed.empty() && p + 1 == host.parts.size())
+    start_validations(host, part);
 
   auto route = [&](const Outbound& out, Duration delay) {
     switch (out.to) {
       case Outbound::To::kAllReplicas:
-        for (const auto& other : hosts_) {
-          if (other.id != host.id) send(host.id, other.id, out.message, delay);
+        for (auto id : part.options.replicas) {
+          if (id != host.id) send(host.id, id, out.message, delay, epoch);
         }
         break;
       case Outbound::To::kReplica:
       case Outbound::To::kClient:
-        send(host.id, out.destination, out.message, delay);
+        send(host.id, out.destination, out.message, delay, epoch);
         break;
     }
   };
-  bft::StrategyContext context{host.id, *instance.replica, options_.replicas, rng_, now_};
+  bft::StrategyContext context{host.id, *instance.replica, part.options.replicas, rng_, now_};
   for (const auto& [out, delay] :
        bft::outgoing_messages(host.strategy.get(), context, std::move(ready.messages)))
     route(out, delay);
+  // Last: a switch may add a part (and move the ones held here).
+  if (k == 0 && !ready.committed.empty()) epoch_step(host, p);
 }
 
 bool Simulation::partitioned(ReplicaId a, ReplicaId b) const {
@@ -147,7 +193,7 @@ bool Simulation::partitioned(ReplicaId a, ReplicaId b) const {
 }
 
 void Simulation::send(std::uint32_t from_group, PrincipalId to, const MessagePtr& message,
-                      Duration extra_delay) {
+                      Duration extra_delay, std::uint64_t epoch) {
   ++result_.sent_by_type[static_cast<std::size_t>(message->type())];
   result_.bytes_sent += message->signed_bytes.size() + crypto::kSignatureSize;
   ReplicaId to_group = to;
@@ -161,30 +207,33 @@ void Simulation::send(std::uint32_t from_group, PrincipalId to, const MessagePtr
     ++result_.dropped;
     return;
   }
-  schedule(now_ + extra_delay + l.latency.sample(rng_), EventKind::kDeliver, to, 0, message);
+  schedule(now_ + extra_delay + l.latency.sample(rng_), EventKind::kDeliver, to, epoch, message);
   if (l.duplicate > 0 && std::uniform_real_distribution<double>()(rng_) < l.duplicate) {
-    schedule(now_ + extra_delay + l.latency.sample(rng_), EventKind::kDeliver, to, 0, message);
+    schedule(now_ + extra_delay + l.latency.sample(rng_), EventKind::kDeliver, to, epoch, message);
   }
 }
 
-void Simulation::client_submit(Client& client, Bytes operation) {
+Outstanding& Simulation::client_submit(Client& client, Bytes operation, std::uint64_t epoch) {
   auto request_id = client.next_request_id++;
   auto request = bft::make_message(*client.signer, bft::Request{request_id, std::move(operation)});
-  client.outstanding[request_id] = Outstanding{request, {}, false};
-  client_send_all(client, request);
+  auto& outstanding = client.outstanding[request_id];
+  outstanding = Outstanding{request, epoch, {}, {}, false, 0, std::nullopt};
+  client_send_all(client, outstanding);
   schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kClientRetry, client.id,
            request_id);
+  return outstanding;
 }
 
-void Simulation::client_send_all(Client& client, const MessagePtr& request) {
-  for (const auto& host : hosts_) send(client.colocated_with, host.id, request, Duration(0));
+void Simulation::client_send_all(Client& client, const Outstanding& request) {
+  for (const auto& validator : plans_.at(request.epoch).config.validators)
+    send(client.colocated_with, validator.id, request.request, Duration(0), request.epoch);
 }
 
-void Simulation::start_validations(ReplicaHost& host) {
-  auto job = host.votes->next_validation(*host.instances[0].app);
+void Simulation::start_validations(ReplicaHost& host, EpochPart& part) {
+  auto job = part.votes->next_validation(part.reg());
   if (!job) return;
   auto version = job->version;
-  host.validating[version] = std::move(*job);
+  part.validating[version] = std::move(*job);
   auto took = scenario_.validation_time_of(host.id).sample(rng_);
   if (!host.strategy) {
     for (auto& o : result_.versions) {
@@ -195,23 +244,28 @@ void Simulation::start_validations(ReplicaHost& host) {
 }
 
 void Simulation::cast_vote(ReplicaHost& host, std::uint64_t version) {
-  if (!host.up) return;  // the validation died with the process
-  auto job = host.validating.find(version);
-  if (job == host.validating.end()) return;
+  if (!host.running()) return;  // the validation died with the process
+  auto& part = host.newest();
+  auto job = part.validating.find(version);
+  if (job == part.validating.end()) return;
   const auto* spec = adapter(version);
   bool pass = spec != nullptr && spec->honest_verdict(host.id) == Verdict::kPass;
   auto metrics = crypto::sha256(as_bytes(fmt::format("metrics/{}/{}", host.id, version)));
   auto& client = clients_.at(bft::kValidatorClientBase + host.id);
-  for (auto& op : host.votes->votes_for(*host.instances[0].app, job->second, pass, metrics))
-    client_submit(client, std::move(op));
-  host.validating.erase(job);
+  for (auto& op : part.votes->votes_for(part.reg(), job->second, pass, metrics))
+    client_submit(client, std::move(op), part.epoch());
+  part.validating.erase(job);
 }
 
 void Simulation::tick(ReplicaHost& host) {
   if (!host.up) return;
-  for (std::size_t k = 0; k < host.instances.size(); ++k) {
-    host.instances[k].replica->tick(now_);
-    handle_ready(host, k);
+  // Every epoch it runs: an old set's replicas still serve its laggards.
+  for (std::size_t p = 0; p < host.parts.size(); ++p) {
+    for (std::size_t k = 0; k < host.parts[p].instances.size(); ++k) {
+      host.parts[p].instances[k].replica->tick(now_);
+      handle_ready(host, p, k);
+      if (stopped_) return;
+    }
   }
   schedule(now_ + Duration(static_cast<std::int64_t>(scenario_.timing.tick_ms * 1000)),
            EventKind::kTick, host.id);
@@ -220,37 +274,45 @@ void Simulation::tick(ReplicaHost& host) {
 void Simulation::recover(ReplicaHost& host) {
   if (host.up) return;
   host.up = true;
-  host.validating.clear();
-  host.votes.emplace(host.id, *host.vote_key, host.strategy.get());
-  for (std::size_t k = 0; k < host.instances.size(); ++k) {
-    auto& instance = host.instances[k];
-    auto disk = std::move(instance.disk);
-    instance = make_instance(host);
-    instance.replica->restore(disk);
-    host.checkers[k].restored(disk);
-    instance.disk = std::move(disk);
-    instance.synced = instance.disk.size();
-    // Recovery must rebuild exactly the state the replica had executed.
-    if (honest(host.id)) {
-      checker_.on_state(host.id, instance.replica->last_executed(), instance.app->log_head_hash());
+  for (auto& part : host.parts) {
+    part.validating.clear();
+    part.votes.emplace(host.id, *part.vote_key, host.strategy.get());
+    for (std::size_t k = 0; k < part.instances.size(); ++k) {
+      auto& instance = part.instances[k];
+      auto disk = std::move(instance.disk);
+      instance = make_instance(host, part);
+      instance.replica->restore(disk);
+      part.checkers[k].restored(disk);
+      instance.disk = std::move(disk);
+      instance.synced = instance.disk.size();
+      // Recovery must rebuild exactly the state the replica had executed.
+      if (honest(host.id)) {
+        checker_.on_state(host.id, part.epoch(), instance.replica->last_executed(),
+                          instance.app->log_head_hash());
+      }
     }
   }
+  // A crash between the epoch certificate and the switch: the restored register holds it, and
+  // the switch happens now (each step of it is idempotent).
+  for (std::size_t p = 0; p < host.parts.size(); ++p) epoch_step(host, p);
+  if (host.joining) schedule(now_, EventKind::kJoin, host.id);
   schedule(now_, EventKind::kTick, host.id);
 }
 
 void Simulation::submit(std::uint64_t version) {
   const auto* a = adapter(version);
-  auto op = bft::make_propose(*operator_key_, config_.cluster_id, config_.epoch, a->version,
+  const auto epoch = newest_epoch();
+  auto op = bft::make_propose(*operator_key_, config_.cluster_id, epoch, a->version,
                               artifact_digest(a->version, false), a->size_bytes,
                               fmt::format("sim://store/adapter-{}", a->version));
-  client_submit(clients_.at(bft::kOperatorPrincipal), std::move(op));
+  client_submit(clients_.at(bft::kOperatorPrincipal), std::move(op), epoch).proposal = version;
 }
 
 void Simulation::client_retry(Client& client, std::uint64_t request_id) {
   auto it = client.outstanding.find(request_id);
   if (it == client.outstanding.end() || it->second.done) return;
   if (client.colocated_with != kNoReplica && !hosts_[client.colocated_with].up) return;
-  client_send_all(client, it->second.request);
+  client_send_all(client, it->second);
   schedule(now_ + seconds(scenario_.client_retry_s), EventKind::kClientRetry, client.id,
            request_id);
 }

@@ -82,6 +82,28 @@ std::uint32_t Scenario::f() const {
   return max_faults(fault_model, validators);
 }
 
+std::size_t Scenario::slots() const {
+  std::size_t slots = validators;
+  for (const auto& r : reconfigurations) {
+    if (r.change == ReconfigurationSpec::Change::kGrow) slots = std::max(slots, r.validators);
+  }
+  return slots;
+}
+
+std::string_view to_string(ReconfigurationSpec::Change change) {
+  switch (change) {
+    case ReconfigurationSpec::Change::kReplace:
+      return "replace";
+    case ReconfigurationSpec::Change::kGrow:
+      return "grow";
+    case ReconfigurationSpec::Change::kShrink:
+      return "shrink";
+    case ReconfigurationSpec::Change::kRotate:
+      return "rotate";
+  }
+  return "rotate";
+}
+
 const DurationDistribution& Scenario::validation_time_of(ReplicaId validator) const {
   auto it = validation_time_by_validator.find(validator);
   return it == validation_time_by_validator.end() ? validation_time : it->second;
@@ -162,6 +184,17 @@ json Scenario::to_json() const {
     }
     j["adapters"].push_back(aj);
   }
+  j["reconfigurations"] = json::array();
+  for (const auto& r : reconfigurations) {
+    json rj = {{"at_s", r.at_s}, {"change", std::string(to_string(r.change))}};
+    if (r.change == ReconfigurationSpec::Change::kReplace) rj["validator"] = r.validator;
+    if (r.change == ReconfigurationSpec::Change::kGrow ||
+        r.change == ReconfigurationSpec::Change::kShrink)
+      rj["validators"] = r.validators;
+    j["reconfigurations"].push_back(rj);
+  }
+  j["switch_bound_s"] = switch_bound_s;
+  j["leak_retired_keys"] = leak_retired_keys;
   j["validation_time_ms"] = distribution_json(validation_time);
   for (const auto& [id, d] : validation_time_by_validator)
     j["validation_time_ms_by_validator"][std::to_string(id)] = distribution_json(d);

@@ -150,6 +150,46 @@ ReplicaId parse_replica_key(const std::string& key, std::size_t n, const std::st
   throw ScenarioError(fmt::format("{}: '{}' is not a validator id in [0, {})", path, key, n));
 }
 
+// The changes in time order, each checked against the set the ones before it leave.
+std::vector<ReconfigurationSpec> parse_reconfigurations(const json& list, const Scenario& s) {
+  std::vector<ReconfigurationSpec> out;
+  std::size_t n = s.validators;
+  double last_s = 0;
+  for (const auto& r : list) {
+    Fields f_r(r, "reconfigurations[]", {"at_s", "change", "validator", "validators"});
+    ReconfigurationSpec spec;
+    spec.at_s = f_r.non_negative_or("at_s", 0.0);
+    if (spec.at_s < last_s) throw ScenarioError("reconfigurations[]: at_s must not decrease");
+    last_s = spec.at_s;
+    auto change = f_r.get_or<std::string>("change", "");
+    using Change = ReconfigurationSpec::Change;
+    if (change == "replace") {
+      spec.change = Change::kReplace;
+      spec.validator =
+          parse_replica(r.value("validator", json()), n, "reconfigurations[].validator");
+    } else if (change == "grow" || change == "shrink") {
+      spec.change = change == "grow" ? Change::kGrow : Change::kShrink;
+      spec.validators = f_r.get_or<std::size_t>("validators", 0);
+      bool grows = spec.validators > n;
+      if (spec.validators == 0 || spec.validators > 256 ||
+          grows != (spec.change == Change::kGrow) || spec.validators == n) {
+        throw ScenarioError(
+            fmt::format("reconfigurations[]: {} from {} validators needs a validators count {} {} "
+                        "(at most 256)",
+                        change, n, change == "grow" ? "above" : "below, and at least 1,", n));
+      }
+      n = spec.validators;
+    } else if (change == "rotate") {
+      spec.change = Change::kRotate;
+    } else {
+      throw ScenarioError(fmt::format(
+          "reconfigurations[].change: '{}' is not one of replace, grow, shrink, rotate", change));
+    }
+    out.push_back(spec);
+  }
+  return out;
+}
+
 Scenario parse_scenario(const json& j) {
   Fields top(j, "scenario",
              {"name",
@@ -167,6 +207,9 @@ Scenario parse_scenario(const json& j) {
               "round_partitions",
               "mutations",
               "adapters",
+              "reconfigurations",
+              "switch_bound_s",
+              "leak_retired_keys",
               "validation_time_ms",
               "validation_time_ms_by_validator",
               "fleet",
@@ -184,7 +227,11 @@ Scenario parse_scenario(const json& j) {
   auto model = parse_fault_model(top.get_or<std::string>("fault_model", "bft"));
   if (!model) throw ScenarioError("fault_model: expected \"bft\" or \"cft\"");
   s.fault_model = *model;
-  auto n = s.validators;
+  s.reconfigurations = parse_reconfigurations(top.array("reconfigurations"), s);
+  s.switch_bound_s = top.non_negative_or("switch_bound_s", s.switch_bound_s);
+  s.leak_retired_keys = top.get_or("leak_retired_keys", false);
+  // Ids name validators of any epoch: those that joined later too.
+  auto n = s.slots();
 
   if (j.contains("timing")) {
     const auto& t = j["timing"];

@@ -117,6 +117,31 @@ Scenario draw_schedule(const SearchOptions& options, std::uint64_t seed) {
     }
     s.mutations.push_back(std::move(m));
   }
+  // Drawn last, so schedules without epoch changes are the ones drawn before they existed.
+  std::vector<double> at(options.epoch_changes);
+  for (auto& t : at) t = s.duration_s * 0.5 * static_cast<double>(rng() % 1000) / 1000.0;
+  std::sort(at.begin(), at.end());
+  std::size_t members = n;
+  for (auto t : at) {
+    ReconfigurationSpec change;
+    change.at_s = t;
+    switch (rng() % 3) {
+      case 0:
+        change.change = ReconfigurationSpec::Change::kReplace;
+        change.validator = static_cast<ReplicaId>(rng() % members);
+        break;
+      case 1:
+        change.change = ReconfigurationSpec::Change::kRotate;
+        break;
+      default:
+        change.change =
+            members > n ? ReconfigurationSpec::Change::kShrink : ReconfigurationSpec::Change::kGrow;
+        change.validators = members > n ? n : n + 3;
+        members = change.validators;
+        break;
+    }
+    s.reconfigurations.push_back(change);
+  }
   s.name = fmt::format("search-{}", seed);
   s.seed = seed;
   return s;

@@ -42,27 +42,15 @@ void Simulation::build_cluster() {
   config_.artifact_store_endpoint = "tcp://127.0.0.1:19999";
   if (auto status = config_.validate(); !status)
     throw std::invalid_argument(status.error().message);
-  validators_ = config_.validator_set();
-
-  options_ = bft::replica_options(config_);
-  const auto& t = scenario_.timing;
-  options_.checkpoint_interval = t.checkpoint_interval;
-  options_.watermark_window = t.watermark_window;
-  options_.max_batch = t.max_batch;
-  options_.max_in_flight = t.max_in_flight;
-  // As the validators batch: proposals at the end of a burst, here of one delivery.
-  options_.batch_by_burst();
-  options_.view_change_timeout =
-      Duration(static_cast<std::int64_t>(t.view_change_timeout_ms * 1000));
-  options_.retransmit_interval = Duration(static_cast<std::int64_t>(t.retransmit_ms * 1000));
+  plans_[config_.epoch] = EpochPlan{config_, {}, {}};
+  checker_.on_genesis(config_);
   verifier_ = std::make_shared<MacVerifier>(keyring_);
 
-  auto slow_delay = options_.view_change_timeout * 9 / 10;
-  for (std::size_t i = 0; i < n; ++i) {
+  auto slow_delay = options_for(config_).view_change_timeout * 9 / 10;
+  for (std::size_t i = 0; i < scenario_.slots(); ++i) {
     ReplicaHost host;
     host.id = static_cast<ReplicaId>(i);
     host.signer = std::make_shared<MacSigner>(host.id, keyring_->key(host.id));
-    host.vote_key = &simulated_key(i);
     auto byz = scenario_.byzantine.find(host.id);
     if (byz != scenario_.byzantine.end()) {
       std::vector<bft::Mutation> plan;
@@ -74,10 +62,7 @@ void Simulation::build_cluster() {
     hosts_.push_back(std::move(host));
   }
   for (auto& host : hosts_) {
-    host.votes.emplace(host.id, *host.vote_key, host.strategy.get());
-    host.instances.push_back(make_instance(host));
-    if (host.strategy && host.strategy->twins()) host.instances.push_back(make_instance(host));
-    host.checkers.resize(host.instances.size());
+    if (host.id < n) host.parts.push_back(make_part(host, config_, {}));
     auto client_id = bft::kValidatorClientBase + host.id;
     clients_[client_id] = Client{client_id,
                                  std::make_shared<MacSigner>(client_id, keyring_->key(client_id)),
@@ -91,15 +76,59 @@ void Simulation::build_cluster() {
       kNoReplica,
       1,
       {}};
-  fleet_.resize(scenario_.fleet.nodes);
+  fleet_.assign(scenario_.fleet.nodes, FleetNode(crypto::EpochChain(config_.validator_set())));
 }
 
-Instance Simulation::make_instance(ReplicaHost& host) {
+bft::ReplicaOptions Simulation::options_for(const ClusterConfig& config) const {
+  auto options = bft::replica_options(config);
+  const auto& t = scenario_.timing;
+  options.checkpoint_interval = t.checkpoint_interval;
+  options.watermark_window = t.watermark_window;
+  options.max_batch = t.max_batch;
+  options.max_in_flight = t.max_in_flight;
+  // As the validators batch: proposals at the end of a burst, here of one delivery.
+  options.batch_by_burst();
+  options.view_change_timeout =
+      Duration(static_cast<std::int64_t>(t.view_change_timeout_ms * 1000));
+  options.retransmit_interval = Duration(static_cast<std::int64_t>(t.retransmit_ms * 1000));
+  return options;
+}
+
+EpochPart Simulation::make_part(const ReplicaHost& host, const ClusterConfig& config, Bytes start) {
+  EpochPart part;
+  part.config = config;
+  part.options = options_for(config);
+  part.start = std::move(start);
+  part.vote_key = &validator_key(host.id, config.find_validator(host.id)->public_key);
+  part.votes.emplace(host.id, *part.vote_key, host.strategy.get());
+  part.instances.push_back(make_instance(host, part));
+  if (host.strategy && host.strategy->twins()) part.instances.push_back(make_instance(host, part));
+  part.checkers.resize(part.instances.size());
+  return part;
+}
+
+Instance Simulation::make_instance(const ReplicaHost& host, const EpochPart& part) {
   Instance instance;
-  instance.app = std::make_unique<bft::AdapterRegister>(config_, verify_cache_);
+  instance.app = std::make_unique<bft::AdapterRegister>(part.config, verify_cache_);
+  if (!part.start.empty()) {
+    // The snapshot the epoch started from: made by this simulation's own registers.
+    if (auto restored = instance.app->restore(part.start); !restored)
+      throw std::logic_error("an epoch's start does not restore: " + restored.error().message);
+  }
   instance.replica =
-      std::make_unique<bft::Replica>(options_, host.signer, verifier_, *instance.app);
+      std::make_unique<bft::Replica>(part.options, host.signer, verifier_, *instance.app);
   return instance;
+}
+
+const crypto::SecretKey& Simulation::validator_key(ReplicaId id,
+                                                   const crypto::PublicKey& public_key) const {
+  auto it = generation_.find(id);
+  const std::uint64_t newest = it == generation_.end() ? 0 : it->second;
+  for (std::uint64_t g = 0; g <= newest; ++g) {
+    const auto& key = simulated_key(g * kGenerationStride + id);
+    if (key.public_key() == public_key) return key;
+  }
+  throw std::logic_error(fmt::format("no simulated key of validator {} matches its set", id));
 }
 
 RunResult Simulation::run() {
@@ -114,6 +143,8 @@ RunResult Simulation::run() {
     schedule(seconds(crash.at_s), EventKind::kCrash, crash.replica, crash.power_loss ? 1 : 0);
     if (crash.recover_s) schedule(seconds(*crash.recover_s), EventKind::kRecover, crash.replica);
   }
+  for (std::size_t i = 0; i < scenario_.reconfigurations.size(); ++i)
+    schedule(seconds(scenario_.reconfigurations[i].at_s), EventKind::kReconfigure, 0, i);
   for (const auto& a : scenario_.adapters) {
     result_.versions.push_back({a.version,
                                 a.passes(),
@@ -146,20 +177,22 @@ RunResult Simulation::run() {
   }
   now_ = end;
   result_.end_s = to_seconds(end);
-  checker_.at_end(result_.versions);
+  checker_.at_end(result_.versions, result_.epochs);
   result_.violations = checker_.violations();
   result_.committed_seqs = checker_.highest_commit();
+  // Where each honest member of the newest epoch stands (a removed validator is not one).
   for (const auto& host : hosts_) {
-    if (!honest(host.id) || !host.up) continue;
-    const auto& replica = *host.instances[0].replica;
+    if (!honest(host.id) || !host.running() || host.newest().epoch() != newest_epoch()) continue;
+    const auto& instance = host.newest().instances[0];
+    const auto& replica = *instance.replica;
     result_.replicas_at_end.push_back({host.id, replica.view(), replica.view_active(),
                                        replica.voting(), replica.last_executed(),
-                                       host.instances[0].app->log_head_hash().hex()});
+                                       instance.app->log_head_hash().hex()});
   }
   for (auto& o : result_.versions) {
     for (const auto& host : hosts_) {
-      if (!honest(host.id) || !host.up) continue;
-      if (const auto* entry = host.instances[0].app->entry(o.version))
+      if (!honest(host.id) || !host.running() || host.newest().epoch() != newest_epoch()) continue;
+      if (const auto* entry = host.newest().reg().entry(o.version))
         o.state = to_string(entry->state);
       break;
     }
@@ -202,6 +235,15 @@ void Simulation::process(const Event& event) {
       break;
     case EventKind::kSwapped:
       swapped(event.target, event.arg);
+      break;
+    case EventKind::kReconfigure:
+      reconfigure(event.arg);
+      break;
+    case EventKind::kJoin:
+      join(hosts_[event.target]);
+      break;
+    case EventKind::kJoined:
+      joined(hosts_[event.target]);
       break;
   }
 }

@@ -46,6 +46,33 @@ nlohmann::json RunResult::to_json() const {
     if (v.converged_s) vj["convergence_s"] = *v.converged_s - v.submitted_s;
     j["versions"].push_back(vj);
   }
+  if (!epochs.empty() || !joins.empty()) {
+    const auto optional = [](const std::optional<double>& v) {
+      return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+    };
+    j["epochs"] = nlohmann::json::array();
+    for (const auto& e : epochs) {
+      j["epochs"].push_back({{"epoch", e.epoch},
+                             {"change", e.change},
+                             {"validators", e.validators},
+                             {"proposed_s", e.proposed_s},
+                             {"proposals", e.proposals},
+                             {"accepted_s", optional(e.accepted_s)},
+                             {"certified_s", optional(e.certified_s)},
+                             {"started_s", optional(e.started_s)}});
+    }
+    j["joins"] = nlohmann::json::array();
+    for (const auto& join : joins) {
+      j["joins"].push_back({{"validator", join.validator},
+                            {"epoch", join.epoch},
+                            {"began_s", join.began_s},
+                            {"joined_s", join.joined_s},
+                            {"bytes", join.bytes},
+                            {"refused", join.refused}});
+    }
+    j["refused_links"] = refused_links;
+    j["resubmitted_proposals"] = resubmitted_proposals;
+  }
   j["violations"] = violations;
   j["replicas_at_end"] = nlohmann::json::array();
   for (const auto& r : replicas_at_end) {

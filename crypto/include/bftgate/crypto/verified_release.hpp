@@ -9,6 +9,7 @@
 #include "bftgate/base/bytes.hpp"
 #include "bftgate/base/result.hpp"
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/epoch_chain.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/crypto/validator_set.hpp"
 
@@ -21,6 +22,11 @@ class VerifiedRelease {
   // crypto::verify() (cluster, epoch, signers, quorum, signatures); the refusal as it gives it.
   static Result<VerifiedRelease, CertVerdict> verify(const ReleaseCertificate& certificate,
                                                      const ValidatorSet& validators,
+                                                     const VerifyOptions& options = {});
+  // Against the set of the certificate's own epoch in `chain` (EpochChain::verify_release: a
+  // superseded epoch certifies nothing above what it released).
+  static Result<VerifiedRelease, CertVerdict> verify(const ReleaseCertificate& certificate,
+                                                     const EpochChain& chain,
                                                      const VerifyOptions& options = {});
 
   const ReleaseCertificate& certificate() const { return certificate_; }

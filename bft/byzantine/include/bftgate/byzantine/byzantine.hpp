@@ -51,6 +51,8 @@ class ByzantineStrategy {
   virtual std::size_t vote_copies(std::uint64_t /*version*/) { return 1; }
   // Called with every vote operation this validator submits.
   virtual void on_vote_cast(const Bytes&) {}
+  // Whether it approves the handover to the next epoch its register is frozen in.
+  virtual bool approves_epochs() { return true; }
   // What this validator answers an inference node's poll with.
   virtual const RegisterEntry* serve_poll(const AdapterRegister& register_state) {
     return register_state.latest_release();

@@ -40,11 +40,17 @@ class ValidatorVotes {
   std::vector<Bytes> votes_for(const AdapterRegister& reg, const ValidationJob& job, bool pass,
                                const crypto::Digest& metrics_digest);
 
+  // The approval of the handover `reg` is frozen in (its EpochStatement), when this validator is
+  // in the set that approves and has not approved it yet; once per epoch (the register refuses a
+  // second approval of one validator). A Byzantine strategy may withhold it.
+  std::optional<Bytes> approval_for(const AdapterRegister& reg);
+
  private:
   ReplicaId id_;
   const crypto::SecretKey& vote_key_;
   ByzantineStrategy* strategy_;
   std::set<std::uint64_t> started_;
+  std::set<std::uint64_t> approved_;  // next epochs this validator approved
 };
 
 }  // namespace bftgate::bft

@@ -41,6 +41,16 @@ struct RegisterReply {
 };
 
 Bytes encode_reply(const RegisterReply& reply);
+
+class AdapterRegister;
+
+// The register a new member of the next epoch runs, from what an old member handed it: the
+// frozen contents decoded under the old set's config and checked (chain, handover, state
+// digest), and every epoch link verified from `genesis`'s set, the one the joiner trusts, to
+// the next set, which the certificate names. An old member that lies is refused with why.
+Result<std::unique_ptr<AdapterRegister>> join_next_epoch(
+    const ClusterConfig& genesis, const EpochHandoff& handoff,
+    std::shared_ptr<crypto::VerifyCache> cache = nullptr);
 Result<RegisterReply> decode_reply(ByteView bytes);
 
 class AdapterRegister final : public StateMachine {
@@ -82,6 +92,10 @@ class AdapterRegister final : public StateMachine {
   // The next epoch's register (its config: this one's with the next set), starting from the
   // contents frozen at the switch with this epoch's link appended; null until certified.
   std::unique_ptr<AdapterRegister> next_epoch() const;
+  // The chain as a node walks it: one link per epoch record, then the certified handover's.
+  std::vector<crypto::EpochLink> epoch_links() const;
+  // What a new member of the next epoch starts from (join_next_epoch); none until certified.
+  std::optional<EpochHandoff> handoff() const;
 
   // entry_hash of the newest entry: the head of the register's hash chain.
   const crypto::Digest& head_hash() const { return state_.entries.back().entry_hash; }

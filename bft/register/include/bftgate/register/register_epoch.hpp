@@ -49,6 +49,15 @@ struct EpochRecord {
   bool operator==(const EpochRecord&) const = default;
 };
 
+// What a member of the old set hands a new member of the next epoch (one that has no register
+// of its own): the set it ran, its epoch, and its register frozen at the switch with the epoch
+// certificate complete (AdapterRegister::handoff()).
+struct EpochHandoff {
+  std::uint64_t epoch = 0;  // the old set's
+  EpochMembers members;
+  Bytes frozen_snapshot;
+};
+
 // The next epoch's members as `op` proposes them against `config`, or why not: the epoch after
 // this one, every member's endpoint and port well-formed, a new member or a new key with a proof
 // of possession that verifies (its card's), distinct ids, keys and endpoints, n >= 3f+1 (BFT) or

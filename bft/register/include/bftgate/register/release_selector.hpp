@@ -12,6 +12,7 @@
 
 #include "bftgate/core/types.hpp"
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/crypto/epoch_chain.hpp"
 #include "bftgate/crypto/validator_set.hpp"
 #include "bftgate/crypto/verified_release.hpp"
 #include "bftgate/register/register_entry.hpp"
@@ -62,6 +63,11 @@ struct ReleaseSelection {
 ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::uint64_t floor,
                                 const ValidatorSet& validators,
                                 const crypto::VerifyOptions& options = {});
+// The same against the chain a node holds: each certificate against its own epoch's set, and a
+// superseded epoch's only for a version it released before the switch.
+ReleaseSelection select_release(const std::vector<ReleaseOffer>& offers, std::uint64_t floor,
+                                const crypto::EpochChain& chain,
+                                const crypto::VerifyOptions& options = {});
 
 // The floor a node polls above: never below what it serves, nor below what it served before a
 // restart (`persisted`, the highest version it ever loaded; that one may be loaded again, e.g.
@@ -78,6 +84,10 @@ using AskForReleases =
 // simulator's fleet poll with it; each picks its own order.
 ReleaseSelection poll_release(std::span<const ReplicaId> order, std::uint64_t floor,
                               const ValidatorSet& validators, const AskForReleases& ask,
+                              const crypto::VerifyOptions& options = {});
+// The same against a chain: the newest set's f decides how many are asked first.
+ReleaseSelection poll_release(std::span<const ReplicaId> order, std::uint64_t floor,
+                              const crypto::EpochChain& chain, const AskForReleases& ask,
                               const crypto::VerifyOptions& options = {});
 
 }  // namespace bftgate::bft

@@ -76,6 +76,24 @@ struct AdapterSpec {
   bool passes() const;
 };
 
+// An epoch change the operator proposes at at_s (and again, each client_retry_s, while the register
+// refuses it: a vote under way, or the previous change not yet done), against the set the cluster
+// runs then. JSON: "reconfigurations": [{"at_s": 10, "change": "replace", "validator": 2} |
+// {"at_s": 10, "change": "grow" | "shrink", "validators": 7} | {"at_s": 10, "change": "rotate"}].
+//   replace  validator `validator` moves to a new machine with a new key (made there): that
+//            machine starts empty and joins from the old set's frozen register
+//   grow     validators n..m-1 join, each a new machine; f becomes the most m tolerates
+//   shrink   validators m..n-1 leave (they keep their old epoch's replica for laggards)
+//   rotate   every validator keeps its machine and state and takes a new key
+struct ReconfigurationSpec {
+  enum class Change { kReplace, kGrow, kShrink, kRotate };
+  double at_s = 0;
+  Change change = Change::kRotate;
+  ReplicaId validator = 0;     // replace
+  std::size_t validators = 0;  // grow, shrink: the new n
+};
+std::string_view to_string(ReconfigurationSpec::Change change);
+
 struct ProtocolTiming {
   std::uint64_t checkpoint_interval = 8;
   std::uint64_t watermark_window = 32;
@@ -138,6 +156,14 @@ struct Scenario {
   std::vector<bft::RoundPartition> round_partitions;
   std::vector<bft::Mutation> mutations;
   std::vector<AdapterSpec> adapters;
+  std::vector<ReconfigurationSpec> reconfigurations;  // in time order
+  // Liveness of each epoch change: from its first proposal to every honest member of the new
+  // set (that is up) running it, when the cluster is stable over that span.
+  double switch_bound_s = 10;
+  // After an epoch is superseded, its keys leak to the adversary: each Byzantine validator
+  // offers the fleet a certificate of that epoch, signed by all of its keys, for a version above
+  // anything released (what EpochChain must refuse: kStaleEpoch).
+  bool leak_retired_keys = false;
   DurationDistribution validation_time = DurationDistribution::uniform(200, 800);
   std::map<ReplicaId, DurationDistribution> validation_time_by_validator;
   FleetSpec fleet;
@@ -154,7 +180,9 @@ struct Scenario {
   // just this seed unless told otherwise.
   std::optional<std::uint64_t> seed;
 
-  std::uint32_t f() const;
+  std::uint32_t f() const;  // of the genesis set
+  // Validator ids any epoch uses: [0, slots()); ids of validators that joined are above n.
+  std::size_t slots() const;
   const DurationDistribution& validation_time_of(ReplicaId validator) const;
   double convergence_bound_for(const AdapterSpec& adapter) const;
 

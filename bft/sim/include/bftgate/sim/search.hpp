@@ -28,8 +28,11 @@ struct SearchOptions {
   std::size_t network_faults = 2;  // d: round partitions per schedule
   std::size_t process_faults = 4;  // c: mutations per schedule
   bool any_scope = false;          // also draw any-scope mutations (wide values, corrupt bytes)
-  bool liveness = false;           // count liveness violations as findings (safety always)
-  std::optional<Scenario> base;    // default: search_base_scenario(validators)
+  // Epoch changes a schedule: each a replace, a rotation, or a grow by 3 (a shrink back once
+  // grown), at a random time in the first half of the run; faults then fall around the switch.
+  std::size_t epoch_changes = 0;
+  bool liveness = false;         // count liveness violations as findings (safety always)
+  std::optional<Scenario> base;  // default: search_base_scenario(validators)
 };
 
 // A short run that exercises what the invariants are about: a passing adapter, then one that

@@ -57,6 +57,28 @@ struct FleetSample {
   bool cut_off = false;               // the fleet cannot reach the validators
 };
 
+// One epoch change of the scenario, as it went.
+struct EpochOutcome {
+  std::uint64_t epoch = 0;  // the epoch it starts
+  std::string change;       // "replace", "grow", "shrink", "rotate"
+  std::size_t validators = 0;
+  double proposed_s = 0;              // first proposed
+  std::uint32_t proposals = 0;        // times proposed (refused while a vote was under way)
+  std::optional<double> accepted_s;   // ordered: the register froze (f+1 replies)
+  std::optional<double> certified_s;  // the first honest validator holds its epoch certificate
+  std::optional<double> started_s;    // every honest member of the new set that is up runs it
+};
+
+// A new member (a new machine) catching up from the old set's frozen register.
+struct JoinOutcome {
+  std::uint32_t validator = 0;
+  std::uint64_t epoch = 0;
+  double began_s = 0;
+  double joined_s = 0;
+  std::uint64_t bytes = 0;    // the frozen register it fetched and verified
+  std::uint32_t refused = 0;  // handoffs it refused first (from Byzantine old members)
+};
+
 struct RunResult {
   std::uint64_t seed = 0;
   std::vector<VersionOutcome> versions;
@@ -75,7 +97,11 @@ struct RunResult {
   std::vector<std::string> violations;  // each: "<invariant>: <what happened>"
   std::vector<ReplicaAtEnd> replicas_at_end;
   std::vector<FleetSample> fleet_samples;
-  std::uint64_t trace_hash = 0;  // folds every event: equal for equal runs
+  std::vector<EpochOutcome> epochs;
+  std::vector<JoinOutcome> joins;
+  std::uint64_t refused_links = 0;          // epoch links inference nodes refused
+  std::uint64_t resubmitted_proposals = 0;  // the operator's, refused across a switch
+  std::uint64_t trace_hash = 0;             // folds every event: equal for equal runs
   double end_s = 0;
 
   bool has_violation(std::string_view invariant) const;
