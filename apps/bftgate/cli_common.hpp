@@ -35,6 +35,7 @@ void register_experiment(CLI::App& app, Runner& run);  // cmd_experiment.cpp
 void register_validator(CLI::App& app, Runner& run);
 void register_submit(CLI::App& app, Runner& run);
 void register_status(CLI::App& app, Runner& run);
+void register_reconfigure(CLI::App& app, Runner& run);  // cmd_reconfigure.cpp
 void register_store(CLI::App& app, Runner& run);
 void register_node(CLI::App& app, Runner& run);
 void register_twin_router(CLI::App& app, Runner& run);

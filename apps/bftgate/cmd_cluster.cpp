@@ -42,12 +42,17 @@ int run_validator(ValidatorArgs& args) {
   args.options.suite_timeout = milliseconds(static_cast<std::int64_t>(args.suite_timeout_s * 1000));
   args.options.retry_max = milliseconds(static_cast<std::int64_t>(args.retry_max_s * 1000));
   args.options.retry_initial = std::min(args.options.retry_initial, args.options.retry_max);
-  auto daemon = runtime::make_validator(args.options);
-  if (!daemon) {
-    print_error(daemon.error().message);
-    return kExitFailure;
+  // Each epoch it is a member of, one after the other (a switch ends one and starts the next).
+  for (;;) {
+    auto daemon = runtime::make_validator(args.options);
+    if (!daemon) {
+      print_error(daemon.error().message);
+      return kExitFailure;
+    }
+    auto code = daemon.value()->run();
+    if (code != runtime::kValidatorNextEpoch) return code;
+    args.options.join = false;
   }
-  return daemon.value()->run();
 }
 
 }  // namespace
@@ -123,6 +128,9 @@ void register_validator(CLI::App& app, Runner& run) {
       "--recover-from-peers", args->options.recover_from_peers,
       "Set the write-ahead log aside (renamed) and rejoin by state transfer: for a log that is "
       "corrupt or lost; the validator forgets the messages it signed before");
+  cmd->add_flag("--join", args->options.join,
+                "A new machine of a later epoch than --config's: first ask the validators for the "
+                "epochs' handoffs, each checked from the config's set, and start in the newest");
   cmd->add_option("--metrics-port", args->options.metrics_port,
                   "Serve GET /metrics (Prometheus text) on PORT (default: the config's "
                   "metrics_port for this validator, if any)")

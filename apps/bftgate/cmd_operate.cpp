@@ -6,6 +6,7 @@
 #include "bftgate/config/key_file.hpp"
 #include "bftgate/register/register.hpp"
 #include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/epoch_store.hpp"
 #include "bftgate/runtime/client/operator.hpp"
 #include "bftgate/runtime/net/register_json.hpp"
 #include "cli_common.hpp"
@@ -80,6 +81,17 @@ int submit(const SubmitArgs& args) {
   }
   auto artifact = packed.value();
   auto timeout = milliseconds(static_cast<std::int64_t>(args.timeout_s * 1000));
+  // The epoch that runs now: its set, endpoints and the epoch number the proposal is signed for.
+  auto current = runtime::follow_epochs(*config, runtime::default_epoch_state(*config),
+                                        args.insecure_plaintext
+                                            ? runtime::LinkSecurity::insecure_plaintext()
+                                            : runtime::LinkSecurity::curve(key->key, *config),
+                                        milliseconds(1000));
+  if (!current) {
+    print_error(current.error().message);
+    return kExitFailure;
+  }
+  config = std::move(current->config);
   if (!args.json_output)
     fmt::print("submitting {}{}\n", artifact.string(),
                args.no_store ? " (by path)" : " via the artifact store");
@@ -165,6 +177,9 @@ int status(const StatusArgs& args) {
     print_error(config.error().message);
     return kExitFailure;
   }
+  // The epoch that runs now (the handoffs kept for the operator's tools; none fetched here).
+  if (auto current = runtime::newest_epoch(*config, runtime::default_epoch_state(*config)))
+    config = std::move(current->config);
   auto security = link_security(*config, args.key, args.insecure_plaintext);
   if (!security) {
     print_error(security.error().message);

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   register_validator(app, run);
   register_submit(app, run);
   register_status(app, run);
+  register_reconfigure(app, run);
   register_store(app, run);
   register_node(app, run);
   register_twin_router(app, run);

@@ -3,8 +3,9 @@
 //   build/fuzz/tests/fuzz/make_protocol_seeds tests/fuzz/corpus
 //
 // (after `cmake --build --preset fuzz --target make_protocol_seeds`). It writes
-// OUT_DIR/fuzz_protocol_message, fuzz_persist_record, fuzz_register_op, fuzz_register_snapshot
-// and the protocol-frame seeds of fuzz_validator_query; make_fuzz_seeds writes the others.
+// OUT_DIR/fuzz_protocol_message, fuzz_persist_record, fuzz_register_op, fuzz_register_snapshot,
+// fuzz_epoch_handoff and the protocol-frame seeds of fuzz_validator_query; make_fuzz_seeds writes
+// the others.
 //
 // The traffic: four real bft::Replica state machines, each over an AdapterRegister of the fixed
 // fuzz cluster (fuzz_support.hpp: Ed25519 keys from fixed seeds), on a small deterministic
@@ -382,6 +383,22 @@ int main(int argc, char** argv) {
       ok &= write(
           out / "fuzz_register_snapshot" / ("epoch-after-" + std::to_string(count) + "-ops.bin"),
           snapshot);
+    }
+  }
+  // Handoffs: the certified one (a new member joins from it), one whose register is an approval
+  // short (refused), and the certified one with another set claimed (refused).
+  {
+    auto certified = fuzz::epoch_register_after(epoch_ops.size()).handoff();
+    ok &= certified.has_value();
+    if (certified) {
+      ok &= write(out / "fuzz_epoch_handoff" / "certified.bin", bft::encode_handoff(*certified));
+      auto short_one = *certified;
+      short_one.frozen_snapshot = fuzz::epoch_register_after(epoch_ops.size() - 1).snapshot();
+      ok &= write(out / "fuzz_epoch_handoff" / "one-approval-short.bin",
+                  bft::encode_handoff(short_one));
+      auto other_set = *certified;
+      other_set.members.validators.pop_back();
+      ok &= write(out / "fuzz_epoch_handoff" / "other-set.bin", bft::encode_handoff(other_set));
     }
   }
   auto counts = fuzz::interesting_prefixes();

@@ -9,8 +9,10 @@
 #include "bftgate/base/seeded_bug.hpp"
 #include "bftgate/base/strict_json.hpp"
 #include "bftgate/config/card.hpp"
+#include "bftgate/core/messages.hpp"
 #include "bftgate/crypto/epoch_chain.hpp"
 #include "bftgate/register/register.hpp"
+#include "snapshot_epochs.hpp"
 
 namespace bftgate::bft {
 
@@ -178,6 +180,39 @@ std::unique_ptr<AdapterRegister> AdapterRegister::next_epoch() const {
                                             .next = handover.next,
                                             .last_version = state_.entries.back().version});
   return next;
+}
+
+namespace {
+constexpr std::string_view kHandoffMagic = "BGEH";
+constexpr std::uint8_t kHandoffFormat = 1;
+}  // namespace
+
+Bytes encode_handoff(const EpochHandoff& handoff) {
+  crypto::Encoder encoder;
+  encoder.fixed(as_bytes(kHandoffMagic)).u8(kHandoffFormat).u64(handoff.epoch);
+  detail::encode_members(encoder, handoff.members);
+  encoder.bytes(handoff.frozen_snapshot);
+  return encoder.take();
+}
+
+Result<EpochHandoff> decode_handoff(ByteView bytes) {
+  try {
+    crypto::Decoder decoder(bytes);
+    auto magic = decoder.fixed(kHandoffMagic.size(), "magic");
+    if (!std::equal(magic.begin(), magic.end(), kHandoffMagic.begin()))
+      return Error{"not an epoch handoff (no BGEH magic)"};
+    if (auto format = decoder.u8("format"); format != kHandoffFormat)
+      return Error{
+          fmt::format("epoch handoff format {} (this build reads {})", format, kHandoffFormat)};
+    EpochHandoff handoff;
+    handoff.epoch = decoder.u64("epoch");
+    handoff.members = detail::decode_members(decoder);
+    handoff.frozen_snapshot = decoder.bytes(kMaxSnapshotBytes, "frozen snapshot");
+    decoder.expect_end("epoch handoff");
+    return handoff;
+  } catch (const crypto::DecodeError& e) {
+    return Error{fmt::format("epoch handoff: {}", e.what())};
+  }
 }
 
 std::vector<crypto::EpochLink> AdapterRegister::epoch_links() const {

@@ -14,22 +14,6 @@ using crypto::Encoder;
 
 namespace {
 
-void encode_members(Encoder& encoder, const EpochMembers& members) {
-  encoder.u32(members.f).u32(static_cast<std::uint32_t>(members.validators.size()));
-  for (const auto& validator : members.validators) encode_validator(encoder, validator);
-}
-
-EpochMembers decode_members(Decoder& decoder) {
-  EpochMembers members;
-  members.f = decoder.u32("members.f");
-  auto count = decoder.u32("members.count");
-  if (count > kMaxValidators) {
-    throw DecodeError(fmt::format("members.count: {} is above {}", count, kMaxValidators));
-  }
-  for (std::uint32_t i = 0; i < count; ++i) members.validators.push_back(decode_validator(decoder));
-  return members;
-}
-
 // An epoch certificate's binary form: format version, statement, bitmap, signatures.
 constexpr std::size_t kMaxEpochCertificateSize =
     1 + 4 + kMaxClusterIdSize + 8 + 32 + 32 + 8 + 32 + 4 + (kMaxValidatorId + 8) / 8 +
@@ -46,6 +30,22 @@ std::uint64_t last_release_up_to(const RegisterContents& contents, std::uint64_t
 }
 
 }  // namespace
+
+void encode_members(Encoder& encoder, const EpochMembers& members) {
+  encoder.u32(members.f).u32(static_cast<std::uint32_t>(members.validators.size()));
+  for (const auto& validator : members.validators) encode_validator(encoder, validator);
+}
+
+EpochMembers decode_members(Decoder& decoder) {
+  EpochMembers members;
+  members.f = decoder.u32("members.f");
+  auto count = decoder.u32("members.count");
+  if (count > kMaxValidators) {
+    throw DecodeError(fmt::format("members.count: {} is above {}", count, kMaxValidators));
+  }
+  for (std::uint32_t i = 0; i < count; ++i) members.validators.push_back(decode_validator(decoder));
+  return members;
+}
 
 void encode_epochs(Encoder& encoder, const RegisterContents& contents) {
   encoder.u32(static_cast<std::uint32_t>(contents.epochs.size()));

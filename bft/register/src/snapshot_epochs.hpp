@@ -9,6 +9,9 @@
 
 namespace bftgate::bft::detail {
 
+void encode_members(crypto::Encoder& encoder, const EpochMembers& members);
+EpochMembers decode_members(crypto::Decoder& decoder);  // throws DecodeError
+
 void encode_epochs(crypto::Encoder& encoder, const RegisterContents& contents);
 void decode_epochs(crypto::Decoder& decoder, RegisterContents& contents);  // throws DecodeError
 // Throws DecodeError naming the first link or handover field the register could not have made.

@@ -120,6 +120,34 @@ Result<std::uint64_t> first_request_id(ClusterClient& client) {
 
 }  // namespace
 
+Result<bft::RegisterReply, ProposeError> submit_operator_operation(
+    const ClusterConfig& config, const LinkSecurity& security,
+    const crypto::SecretKey& operator_key, Bytes operation, milliseconds timeout) {
+  using Kind = ProposeError::Kind;
+  std::array<std::uint8_t, crypto::kSeedSize> seed{};
+  operator_key.copy_seed_to(seed);
+  bft::Ed25519Signer signer(bft::kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
+  sodium_memzero(seed.data(), seed.size());
+  ClusterClient client(config, security);
+  auto first_id = first_request_id(client);
+  if (!first_id) {
+    return ProposeError{Kind::kUndecided,
+                        fmt::format("the cluster did not tell where the operator's requests "
+                                    "stand: {}",
+                                    first_id.error().message)};
+  }
+  auto request = bft::make_message(signer, bft::Request{*first_id, std::move(operation)});
+  auto result = client.submit(request, timeout);
+  if (!result) {
+    return ProposeError{
+        Kind::kUndecided,
+        fmt::format("not decided yet: {} (check `bftgate status`)", result.error().message)};
+  }
+  auto reply = bft::decode_reply(*result);
+  if (!reply) return ProposeError{Kind::kFailed, reply.error().message};
+  return std::move(reply.value());
+}
+
 Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
                                                const LinkSecurity& security,
                                                const crypto::SecretKey& operator_key,
@@ -229,8 +257,7 @@ json Decision::to_json() const {
 
 Result<Decision, ProposeError> wait_for_decision(
     const ClusterConfig& config, const LinkSecurity& security, std::uint64_t version,
-    milliseconds timeout,
-    const std::function<void(const std::string&)>& progress) {
+    milliseconds timeout, const std::function<void(const std::string&)>& progress) {
   ClusterClient client(config, security);
   auto deadline = Clock::now() + timeout;
   std::string last;

@@ -125,6 +125,7 @@ void fill_register(StatusAnswer& answer, const bft::AdapterRegister& register_st
     if (!record.valid) ++answer.invalid_operations;
   }
   answer.log_records = register_state.log_base().records + register_state.log().size();
+  answer.epoch = register_state.config().epoch;
   answer.head_hash = register_state.head_hash();
   answer.log_head_hash = register_state.log_head_hash();
 }
@@ -163,6 +164,9 @@ json to_json(const StatusAnswer& answer) {
           {"wal_syncs", answer.wal_syncs},
           {"last_executed", answer.last_executed},
           {"stable_seq", answer.stable_seq},
+          {"epoch", answer.epoch},
+          {"removed_in_epoch",
+           answer.removed_in_epoch ? json(*answer.removed_in_epoch) : json(nullptr)},
           {"register",
            {{"entries", entries},
             {"entries_omitted", answer.entries_omitted},
@@ -280,8 +284,8 @@ Result<KeptValidations> kept_validations_from_json(const json& validations) {
 Result<StatusAnswer> status_from_json(const json& answer) {
   JsonObjectReader f(answer, "status",
                      {"validator", "view", "view_active", "voting", "wal_bytes", "wal_compactions",
-                      "wal_syncs", "last_executed", "stable_seq", "register", "validations",
-                      "judging", "refused_inputs", "query_id"});
+                      "wal_syncs", "last_executed", "stable_seq", "epoch", "removed_in_epoch",
+                      "register", "validations", "judging", "refused_inputs", "query_id"});
   StatusAnswer status;
   auto validator = f.unsigned_int("validator", std::numeric_limits<bft::ReplicaId>::max());
   status.view = f.unsigned_int("view");
@@ -292,6 +296,9 @@ Result<StatusAnswer> status_from_json(const json& answer) {
   status.wal_syncs = f.unsigned_or("wal_syncs", 0);
   status.last_executed = f.unsigned_int("last_executed");
   status.stable_seq = f.unsigned_int("stable_seq");
+  status.epoch = f.unsigned_or("epoch", 0);
+  if (answer.contains("removed_in_epoch") && !answer["removed_in_epoch"].is_null())
+    status.removed_in_epoch = f.unsigned_int("removed_in_epoch");
   const auto& reg = f.object("register");
   const auto* validations = f.optional_object("validations");
   const auto* refused = f.optional_object("refused_inputs");

@@ -31,9 +31,9 @@
 #include "bftgate/runtime/net/register_json.hpp"
 #include "bftgate/runtime/store/artifact_source.hpp"
 #include "bftgate/runtime/store/artifact_store.hpp"
-#include "bftgate/validation/model.hpp"
-#include "bftgate/validation/training.hpp"
+#include "node_backend.hpp"
 #include "node_cache.hpp"
+#include "node_epochs.hpp"
 #include "node_link.hpp"
 
 namespace bftgate::runtime {
@@ -44,6 +44,8 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+
+struct EpochChanged {};  // thrown out of a poll that learned of a newer epoch
 
 struct LoadedAdapter {
   std::uint64_t version = 0;
@@ -64,7 +66,7 @@ class Node final : public InferenceNode {
       : options_(std::move(options)),
         config_(std::move(config)),
         security_(std::move(security)),
-        validators_(config_.validator_set()),
+        epochs_(config_, options_.cache_dir),
         http_port_(http_port),
         signals_(io_, SIGTERM, SIGINT),
         request_timer_(io_),
@@ -99,6 +101,7 @@ class Node final : public InferenceNode {
     } else {
       serve_next();
     }
+    epochs_.follow(nullptr);  // the epochs kept before a restart, before served.json is read
     restore_served();
     std::thread poller([this] { poll_loop(); });
     spdlog::info(
@@ -162,8 +165,11 @@ class Node final : public InferenceNode {
     std::unique_ptr<ClusterClient> client;
     while (!stop_) {
       try {
-        if (!client) client = std::make_unique<ClusterClient>(config_, security_);
+        if (!client) client = std::make_unique<ClusterClient>(epochs_.config(), security_);
         poll_once(*client);
+      } catch (const EpochChanged&) {
+        client.reset();  // linked to the new set's validators next
+        continue;
       } catch (const std::exception& e) {
         // Answers are hostile input: a bug they reach must not stop the node.
         input_refusals_.refuse("poll-exception", printable(e.what()));
@@ -219,13 +225,19 @@ class Node final : public InferenceNode {
       floor = bft::release_floor(current_->version, floor_);
     }
     auto selection = bft::poll_release(
-        ids, floor, validators_,
+        ids, floor, epochs_.chain(),
         [&](std::span<const bft::ReplicaId> asked, std::vector<bft::ReleaseOffer>& offers) {
           add_offers(
               client.query({asked.begin(), asked.end()}, query, std::chrono::milliseconds(800)),
               offers);
         });
     for (const auto& refusal : selection.refused) refuse(refusal.kind, refusal.detail);
+    // A certificate of an epoch it does not know yet: the validators hand over what it missed,
+    // and the next poll asks the new set.
+    if (std::any_of(selection.refused.begin(), selection.refused.end(),
+                    [](const auto& r) { return r.kind == "wrong-epoch"; }) &&
+        epochs_.follow(&security_))
+      throw EpochChanged{};
     if (!selection.chosen) return;
     const auto& release = *selection.release;  // the certificate, checked once by the selector
     auto started = Clock::now();
@@ -328,7 +340,7 @@ class Node final : public InferenceNode {
   // once from the cache when its bytes are still there and verify.
   void restore_served() {
     std::string why;
-    auto release = read_served_record(options_.cache_dir, config_, why);
+    auto release = read_served_record(options_.cache_dir, epochs_.chain(), why);
     if (!release) {
       if (!why.empty()) {
         spdlog::warn("node {}: ignoring {}: {}", options_.id,
@@ -425,7 +437,7 @@ class Node final : public InferenceNode {
   NodeOptions options_;
   ClusterConfig config_;
   LinkSecurity security_;
-  ValidatorSet validators_;  // config_'s, what certificates are verified against
+  NodeEpochs epochs_;  // the chain certificates are verified against, and the set polled
   std::uint16_t http_port_;
   asio::io_context io_;
   asio::signal_set signals_;
@@ -470,28 +482,11 @@ Result<std::unique_ptr<InferenceNode>> make_inference_node(const NodeOptions& op
   }
   auto security = node_link_security(*config, options);
   if (!security) return security.error();
-  std::unique_ptr<gpu::ServingBackend> backend;
-  if (options.backend != "opaque") {
-    auto kind = gpu::parse_backend_kind(options.backend);
-    if (!kind)
-      return Error{
-          fmt::format("unknown backend '{}' (auto, cpu, cuda or opaque)", options.backend)};
-    Result<validation::DenseStackModel> model = Error{""};
-    if (options.model.empty()) {
-      model = validation::load_or_train_default_model(validation::default_cache_dir());
-    } else {
-      auto lm = validation::load_tiny_lm(options.model);
-      if (!lm)
-        return Error{fmt::format("model {}: {}", options.model.string(), lm.error().message)};
-      model = std::move(lm->model);
-    }
-    if (!model) return model.error();
-    auto made = gpu::make_backend(*kind, *model);
-    if (!made) return made.error();
-    backend = std::move(made.value());
-  }
-  return std::unique_ptr<InferenceNode>(new Node(
-      options, std::move(config.value()), std::move(security.value()), *port, std::move(backend)));
+  auto backend = make_node_backend(options);
+  if (!backend) return backend.error();
+  return std::unique_ptr<InferenceNode>(new Node(options, std::move(config.value()),
+                                                 std::move(security.value()), *port,
+                                                 std::move(backend.value())));
 }
 
 }  // namespace bftgate::runtime

@@ -21,7 +21,7 @@ Status write_served_record(const std::filesystem::path& cache_dir,
 }
 
 std::optional<crypto::VerifiedRelease> read_served_record(const std::filesystem::path& cache_dir,
-                                                          const ClusterConfig& config,
+                                                          const crypto::EpochChain& chain,
                                                           std::string& why) {
   why.clear();
   auto text = read_small_file(served_record_path(cache_dir), 1 << 20);
@@ -33,7 +33,7 @@ std::optional<crypto::VerifiedRelease> read_served_record(const std::filesystem:
   }
   auto certificate = crypto::ReleaseCertificate::from_json((*record)["certificate"]);
   auto release = certificate
-                     ? crypto::VerifiedRelease::verify(*certificate, config.validator_set())
+                     ? crypto::VerifiedRelease::verify(*certificate, chain)
                      : Result<crypto::VerifiedRelease, crypto::CertVerdict>(certificate.error());
   if (!release) {
     why = "its certificate does not verify";

@@ -8,6 +8,7 @@
 
 #include "bftgate/base/result.hpp"
 #include "bftgate/config/cluster_config.hpp"
+#include "bftgate/crypto/epoch_chain.hpp"
 #include "bftgate/crypto/sha256.hpp"
 #include "bftgate/crypto/verified_release.hpp"
 
@@ -19,10 +20,11 @@ std::filesystem::path served_record_path(const std::filesystem::path& cache_dir)
 Status write_served_record(const std::filesystem::path& cache_dir,
                            const crypto::VerifiedRelease& release);
 
-// The version served before a restart, its certificate verified against `config`; none at a
-// first start, and none (with `why` set) for a record that does not parse or verify.
+// The version served before a restart, its certificate verified against the chain the node
+// holds (the set of the certificate's own epoch); none at a first start, and none (with `why`
+// set) for a record that does not parse or verify.
 std::optional<crypto::VerifiedRelease> read_served_record(const std::filesystem::path& cache_dir,
-                                                          const ClusterConfig& config,
+                                                          const crypto::EpochChain& chain,
                                                           std::string& why);
 
 // Removes every cached artifact but the one served (and the record): older versions are never

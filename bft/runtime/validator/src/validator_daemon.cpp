@@ -22,6 +22,7 @@
 #include "bftgate/cluster/replica_config.hpp"
 #include "bftgate/core/replica.hpp"
 #include "bftgate/register/register.hpp"
+#include "bftgate/runtime/client/epoch_store.hpp"
 #include "bftgate/runtime/net/envelope.hpp"
 #include "bftgate/runtime/net/http_server.hpp"
 #include "bftgate/runtime/net/refusals.hpp"
@@ -43,7 +44,9 @@ class Daemon final : public ValidatorDaemon {
   Daemon(ValidatorOptions options, OpenedValidator opened)
       : options_(std::move(options)),
         refusals_(fmt::format("validator {}", options_.id)),
+        genesis_(std::move(opened.genesis)),
         config_(std::move(opened.config)),
+        removed_in_(opened.removed_in),
         vote_key_(std::move(opened.key.key)),
         trace_(std::move(opened.trace)),
         log_(io_, std::move(opened.wal), options_.id, options_.wal_compact_bytes, metrics_),
@@ -72,6 +75,13 @@ class Daemon final : public ValidatorDaemon {
     // Signatures checked: for /metrics, and for the trace's cost of each message.
     checks_ = std::make_shared<bft::CountingVerifier>(verifier_);
     verifier_ = checks_;
+    if (!opened.start_snapshot.empty()) {
+      // The register this epoch starts from, checked from genesis when it was kept.
+      if (auto restored = app_.restore(opened.start_snapshot); !restored) {
+        throw std::runtime_error(fmt::format("the register epoch {} starts from: {}", config_.epoch,
+                                             restored.error().message));
+      }
+    }
     replica_options_ = bft::replica_options(config_);
     replica_options_.batch_by_burst();
     replica_ = std::make_unique<bft::Replica>(
@@ -164,7 +174,7 @@ class Daemon final : public ValidatorDaemon {
     }
     spdlog::info("validator {}: stopped cleanly (executed {}, WAL {} bytes)", options_.id,
                  replica_->last_executed(), log_.size_bytes());
-    return 0;
+    return next_epoch_ ? kValidatorNextEpoch : 0;
   }
 
  private:
@@ -204,6 +214,7 @@ class Daemon final : public ValidatorDaemon {
       if (ec || stopping_) return;
       replica_->tick(now());
       flush();
+      hand_over();  // again, if keeping the handoff failed before
       if (trace_) trace_->flush();
       schedule_tick();
     });
@@ -251,7 +262,9 @@ class Daemon final : public ValidatorDaemon {
                          .log = log_,
                          .voting = *voting_,
                          .strategy = strategy_.get(),
-                         .refusals = refusals_};
+                         .refusals = refusals_,
+                         .data_dir = options_.data_dir,
+                         .removed_in_epoch = removed_in_};
       auto text = dump_json(answer_query(envelope->payload, view));
       wire_.send_route(route, make_envelope(EnvelopeKind::kQueryReply, as_bytes(text)));
     } else {
@@ -335,8 +348,43 @@ class Daemon final : public ValidatorDaemon {
       if (!ready.committed.empty()) {
         decisions_.after_commit(app_);
         voting_->after_commit();
+        hand_over();
       }
     }
+  }
+
+  // Once the epoch certificate is complete: the handoff is kept (synced), then this validator
+  // leaves its event loop to run the next epoch (kValidatorNextEpoch), or, when the next set
+  // leaves it out, stays with its frozen register and says so.
+  void hand_over() {
+    if (handed_over_ || stopping_) return;
+    auto handoff = app_.handoff();
+    if (!handoff) return;
+    if (auto saved = save_handoff(options_.data_dir, *handoff); !saved) {
+      // A fault of this host, not of the switch: tried again at the next tick.
+      spdlog::error("validator {}: cannot keep the handoff of epoch {}: {}", options_.id,
+                    config_.epoch, saved.error().message);
+      return;
+    }
+    handed_over_ = true;
+    auto next = app_.next_epoch();
+    const auto* self = next->config().find_validator(options_.id);
+    if (self == nullptr || self->public_key != vote_key_.public_key()) {
+      // Removed, or replaced by a new machine with a key of its own: this one is done.
+      removed_in_ = next->config().epoch;
+      spdlog::warn(
+          "validator {}: epoch {} {}: it takes no part from now on (its register of "
+          "epoch {} stays, frozen, for queries)",
+          options_.id, next->config().epoch,
+          self == nullptr ? "leaves it out" : "gives its id another key", config_.epoch);
+      return;
+    }
+    spdlog::info("validator {}: epoch {} is certified; switching to it", options_.id,
+                 next->config().epoch);
+    next_epoch_ = true;
+    stopping_ = true;
+    voting_->cancel();
+    io_.stop();
   }
 
   // This validator's votes: signed requests to every peer and to its own replica.
@@ -357,7 +405,11 @@ class Daemon final : public ValidatorDaemon {
 
   ValidatorOptions options_;
   Refusals refusals_;
-  ClusterConfig config_;
+  ClusterConfig genesis_;
+  ClusterConfig config_;  // of the epoch it runs
+  std::optional<std::uint64_t> removed_in_;
+  bool handed_over_ = false;
+  bool next_epoch_ = false;
   crypto::SecretKey vote_key_;
   std::optional<MessageTraceWriter> trace_;
   boost::asio::io_context io_;
@@ -387,7 +439,11 @@ class Daemon final : public ValidatorDaemon {
 Result<std::unique_ptr<ValidatorDaemon>> make_validator(const ValidatorOptions& options) {
   auto opened = open_validator(options);
   if (!opened) return opened.error();
-  return std::unique_ptr<ValidatorDaemon>(new Daemon(options, std::move(opened.value())));
+  try {
+    return std::unique_ptr<ValidatorDaemon>(new Daemon(options, std::move(opened.value())));
+  } catch (const std::exception& e) {
+    return Error{fmt::format("validator {}: {}", options.id, e.what())};
+  }
 }
 
 }  // namespace bftgate::runtime

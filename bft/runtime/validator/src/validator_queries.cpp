@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bftgate/base/strict_json.hpp"
+#include "bftgate/runtime/client/epoch_store.hpp"
 #include "bftgate/runtime/net/register_json.hpp"
 
 namespace bftgate::runtime {
@@ -42,6 +43,7 @@ json status_answer(const json& query, const ValidatorView& view) {
       status.validations.insert(*kept);
   }
   status.judging = view.voting.judging();
+  status.removed_in_epoch = view.removed_in_epoch;
   status.refused_inputs = view.refusals.to_json();
   return to_json(status);
 }
@@ -57,6 +59,20 @@ json client_answer(const json& query, const ValidatorView& view) {
   return to_json(ClientAnswer{view.id, id, view.replica.client_table().highest(id)});
 }
 
+// The kept handoff that ended epoch "epoch" (epoch_store.hpp), hex: what a validator that missed
+// the switch starts the next epoch from, once it verified it from genesis.
+json handoff_answer(const json& query, const ValidatorView& view) {
+  const auto& epoch = query.contains("epoch") ? query["epoch"] : json();
+  if (!epoch.is_number_unsigned()) {
+    view.refusals.refuse("query", "a handoff query without an epoch");
+    return {{"error", "a handoff query needs \"epoch\": an unsigned integer"}};
+  }
+  auto handoff = load_handoff(view.data_dir, epoch.get<std::uint64_t>());
+  if (!handoff) return {{"error", handoff.error().message}};
+  if (!*handoff) return {{"validator", view.id}, {"handoff", nullptr}};
+  return {{"validator", view.id}, {"handoff", to_hex(bft::encode_handoff(**handoff))}};
+}
+
 json answer(const json& query, const ValidatorView& view) {
   json reply;
   const auto& kind = query.contains("query") ? query["query"] : json();
@@ -65,6 +81,8 @@ json answer(const json& query, const ValidatorView& view) {
     reply = status_answer(query, view);
   } else if (what == "client") {
     reply = client_answer(query, view);
+  } else if (what == "handoff") {
+    reply = handoff_answer(query, view);
   } else if (what == "latest-release") {
     reply = release_answer_json(
         view.id, view.strategy ? view.strategy->serve_poll(view.app) : view.app.latest_release());

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "bftgate/base/bytes.hpp"
 #include "bftgate/byzantine/byzantine.hpp"
@@ -24,6 +26,8 @@ struct ValidatorView {
   const ValidatorVoting& voting;
   bft::ByzantineStrategy* strategy = nullptr;  // what it answers a node's poll with
   Refusals& refusals;
+  const std::filesystem::path& data_dir;  // where its kept handoffs are
+  std::optional<std::uint64_t> removed_in_epoch;
 };
 
 // The answer to a query frame's payload (JSON).

@@ -9,22 +9,46 @@
 #include "bftgate/base/strict_json.hpp"
 #include "bftgate/byzantine/byzantine.hpp"
 #include "bftgate/core/persist_codec.hpp"
+#include "bftgate/runtime/client/epoch_store.hpp"
 #include "bftgate/runtime/net/refusals.hpp"
 
 namespace bftgate::runtime {
 
 Result<OpenedValidator> open_validator(const ValidatorOptions& options) {
-  auto config = ClusterConfig::load(options.config);
-  if (!config) return config.error();
-  if (config->find_validator(options.id) == nullptr) {
-    return Error{fmt::format("validator id {} is not in {}", options.id, options.config.string())};
-  }
+  auto genesis = ClusterConfig::load(options.config);
+  if (!genesis) return genesis.error();
   auto key = crypto::read_key_file(options.key);
   if (!key) return key.error();
-  if (key->role != crypto::KeyRole::kValidator || key->id != options.id ||
-      key->key.public_key() != config->find_validator(options.id)->public_key) {
-    return Error{fmt::format("{} is not the key of validator {} in {}", options.key.string(),
-                             options.id, options.config.string())};
+  if (key->role != crypto::KeyRole::kValidator || key->id != options.id) {
+    return Error{fmt::format("{} is not a key of validator {}", options.key.string(), options.id)};
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec)
+    return Error{fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message())};
+  // A new machine asks for the epochs it missed; so does a validator that restarts (it may have
+  // been down while the others switched). A first start of the cluster asks nobody.
+  if (options.join || std::filesystem::exists(options.data_dir / "replica.wal") ||
+      std::filesystem::exists(options.data_dir / "epochs")) {
+    catch_up_epochs(*genesis, options.data_dir,
+                    options.insecure_plaintext ? LinkSecurity::insecure_plaintext()
+                                               : LinkSecurity::curve(key->key, *genesis),
+                    std::chrono::milliseconds(options.join ? 3'000 : 500));
+  }
+  auto epoch = member_epoch(*genesis, options.data_dir, options.id);
+  if (!epoch) return epoch.error();
+  auto& config = epoch->start.config;
+  if (config.find_validator(options.id)->public_key != key->key.public_key()) {
+    return Error{
+        fmt::format("{} is not the key of validator {} in epoch {} (after a new key, "
+                    "start it with the new key file)",
+                    options.key.string(), options.id, config.epoch)};
+  }
+  if (config.epoch != genesis->epoch) {
+    spdlog::info(
+        "validator {}: epoch {} ({} validators, f={}){}", options.id, config.epoch, config.n(),
+        config.f,
+        epoch->removed_in ? fmt::format("; epoch {} leaves it out", *epoch->removed_in) : "");
   }
   if (!options.byzantine.empty()) {
     if (!bft::known_strategy(options.byzantine, /*one_process_only=*/true)) {
@@ -47,11 +71,10 @@ Result<OpenedValidator> open_validator(const ValidatorOptions& options) {
     validation = with_deadline(std::move(suites.value()), options.suite_timeout);
   }
   spdlog::info("validator {}: validation by {}", options.id, validation->describe());
-  std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
-  if (ec)
-    return Error{fmt::format("cannot create {}: {}", options.data_dir.string(), ec.message())};
-  const auto wal_path = options.data_dir / "replica.wal";
+  const auto dir = epoch_dir(options.data_dir, *genesis, config.epoch);
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error{fmt::format("cannot create {}: {}", dir.string(), ec.message())};
+  const auto wal_path = dir / "replica.wal";
   if (options.recover_from_peers && std::filesystem::exists(wal_path)) {
     auto aside = wal_path;
     aside += fmt::format(".set-aside-{}", std::chrono::duration_cast<std::chrono::seconds>(
@@ -87,7 +110,10 @@ Result<OpenedValidator> open_validator(const ValidatorOptions& options) {
   }
   auto request_ids = RequestIdReservation::open(options.data_dir / "request-ids", 1);
   if (!request_ids) return request_ids.error();
-  return OpenedValidator{.config = std::move(config.value()),
+  return OpenedValidator{.genesis = std::move(genesis.value()),
+                         .config = std::move(config),
+                         .start_snapshot = std::move(epoch->start.snapshot),
+                         .removed_in = epoch->removed_in,
                          .key = std::move(key.value()),
                          .wal = std::move(opened->first),
                          .recovered = std::move(records),

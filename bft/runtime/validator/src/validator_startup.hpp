@@ -1,7 +1,8 @@
 // What a validator opens before it starts, each refused with a clear error: its config and key
-// (they must match), the Byzantine strategy and link faults asked for, its validation, its data
-// directory and write-ahead log (set aside first on --recover-from-peers), its message trace and
-// its request-id reservation.
+// (they must match in the epoch it runs: the newest its kept handoffs lead to, after asking the
+// validators for those it missed), the Byzantine strategy and link faults asked for, its
+// validation, its data directory and write-ahead log (set aside first on --recover-from-peers), its
+// message trace and its request-id reservation.
 #pragma once
 
 #include <memory>
@@ -21,7 +22,10 @@
 namespace bftgate::runtime {
 
 struct OpenedValidator {
-  ClusterConfig config;
+  ClusterConfig genesis;  // the config file's
+  ClusterConfig config;   // the epoch it runs (epoch_store.hpp)
+  Bytes start_snapshot;   // the register that epoch starts from; empty for genesis
+  std::optional<std::uint64_t> removed_in;  // a later epoch leaves it out
   crypto::KeyFile key;
   WriteAheadLog wal;
   std::vector<bft::PersistRecord> recovered;  // the log's records, to restore the replica from

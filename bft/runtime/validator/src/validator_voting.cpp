@@ -19,8 +19,7 @@ ArtifactToJudge to_judge(const bft::ValidationJob& job) {
 
 ValidatorVoting::ValidatorVoting(boost::asio::io_context& io, const ValidatorOptions& options,
                                  const ClusterConfig& config, const LinkSecurity& security,
-                                 const bft::AdapterRegister& app,
-                                 const crypto::SecretKey& vote_key,
+                                 const bft::AdapterRegister& app, const crypto::SecretKey& vote_key,
                                  bft::ByzantineStrategy* strategy,
                                  std::unique_ptr<AdapterValidation> validation,
                                  RequestIdReservation request_ids, ExecutedRequestId executed,
@@ -66,6 +65,7 @@ bool ValidatorVoting::stop(std::chrono::milliseconds grace) {
 }
 
 void ValidatorVoting::after_commit() {
+  approve_epoch();
   // A candidate that left beta (decided without this validator, or superseded) is not judged
   // any further.
   if (judging_ && !still_to_vote(judging_->version)) {
@@ -84,6 +84,29 @@ void ValidatorVoting::after_commit() {
       JudgingReport{.version = job->version, .cannot_judge = false, .reason = {}, .attempts = 0};
   judging_job_ = *job;
   worker_->start(to_judge(*job));
+}
+
+// The register froze for a reconfiguration: this validator approves the handover (once), as the
+// simulator's validators do (bft::ValidatorVotes). Submitted from the event loop, not from inside
+// the commit that froze it.
+void ValidatorVoting::approve_epoch() {
+  auto approval = votes_.approval_for(app_);
+  if (!approval) return;
+  request_ids_.raise_to(executed_() + 1);
+  auto id = request_ids_.next();
+  if (!id) {
+    spdlog::error("validator {}: cannot approve epoch {}: {}", options_.id,
+                  app_.handover()->statement.epoch, id.error().message);
+    return;
+  }
+  spdlog::info("validator {}: approving epoch {} ({} validators, f={})", options_.id,
+               app_.handover()->statement.epoch, app_.handover()->next.validators.size(),
+               app_.handover()->next.f);
+  boost::asio::post(io_, [this, operation = std::move(*approval), id = *id]() mutable {
+    std::vector<Bytes> operations;
+    operations.push_back(std::move(operation));
+    submit_(std::move(operations), {id});
+  });
 }
 
 // Whether `version` is the candidate in beta that this validator has not voted on.

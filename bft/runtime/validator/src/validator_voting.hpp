@@ -37,10 +37,9 @@ class ValidatorVoting {
   // Artifacts are fetched from the store over a link secured by `security`.
   ValidatorVoting(boost::asio::io_context& io, const ValidatorOptions& options,
                   const ClusterConfig& config, const LinkSecurity& security,
-                  const bft::AdapterRegister& app,
-                  const crypto::SecretKey& vote_key, bft::ByzantineStrategy* strategy,
-                  std::unique_ptr<AdapterValidation> validation, RequestIdReservation request_ids,
-                  ExecutedRequestId executed, Submit submit);
+                  const bft::AdapterRegister& app, const crypto::SecretKey& vote_key,
+                  bft::ByzantineStrategy* strategy, std::unique_ptr<AdapterValidation> validation,
+                  RequestIdReservation request_ids, ExecutedRequestId executed, Submit submit);
   ~ValidatorVoting();
 
   // After each commit: a candidate that left beta is judged no further, a new one is started.
@@ -56,6 +55,7 @@ class ValidatorVoting {
 
  private:
   bool still_to_vote(std::uint64_t version) const;
+  void approve_epoch();
   void on_validated(const ValidationResult& result);
   void cannot_judge(const bft::ValidationJob& job, const std::string& reason);
   void vote(const ValidationResult& result, const bft::ValidationJob& job);

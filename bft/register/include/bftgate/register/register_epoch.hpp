@@ -58,6 +58,14 @@ struct EpochHandoff {
   Bytes frozen_snapshot;
 };
 
+// Binary form, what a validator persists at the switch and hands a new member:
+//   "BGEH" | u8 format version (1) | u64 epoch | members (u32 f | u32 count | member...)
+//   | bytes frozen snapshot (at most kMaxSnapshotBytes)
+// decode_handoff bounds every field and refuses trailing bytes; whether the contents verify is
+// join_next_epoch's question.
+Bytes encode_handoff(const EpochHandoff& handoff);
+Result<EpochHandoff> decode_handoff(ByteView bytes);
+
 // The next epoch's members as `op` proposes them against `config`, or why not: the epoch after
 // this one, every member's endpoint and port well-formed, a new member or a new key with a proof
 // of possession that verifies (its card's), distinct ids, keys and endpoints, n >= 3f+1 (BFT) or

@@ -11,6 +11,7 @@
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/crypto/ed25519.hpp"
 #include "bftgate/crypto/sha256.hpp"
+#include "bftgate/register/register.hpp"
 #include "bftgate/runtime/net/link_security.hpp"
 #include "bftgate/runtime/net/register_json.hpp"
 
@@ -52,6 +53,12 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
                                                std::uint64_t version, bool use_store,
                                                std::chrono::milliseconds timeout);
 
+// Submits one operation the operator signed (a Reconfigure, say) to `config`'s validators and
+// returns the register's reply, as f+1 of them agree on it.
+Result<bft::RegisterReply, ProposeError> submit_operator_operation(
+    const ClusterConfig& config, const LinkSecurity& security,
+    const crypto::SecretKey& operator_key, Bytes operation, std::chrono::milliseconds timeout);
+
 // A decided entry, with each voter's verdict and the reason it kept (none when the voter did not
 // answer or kept nothing for the version).
 struct VoterReport {
@@ -70,8 +77,8 @@ struct Decision {
 // Polls until f+1 validators report `version` decided the same way (released or rejected, the
 // same entry); `progress` gets each new vote count line. An error on timeout (kind kUndecided).
 Result<Decision, ProposeError> wait_for_decision(
-    const ClusterConfig& config, const LinkSecurity& security, std::uint64_t version, std::chrono::milliseconds timeout,
-    const std::function<void(const std::string&)>& progress);
+    const ClusterConfig& config, const LinkSecurity& security, std::uint64_t version,
+    std::chrono::milliseconds timeout, const std::function<void(const std::string&)>& progress);
 
 // GET http://127.0.0.1:port/path: the body, or an error.
 Result<std::string> http_get(std::uint16_t port, const std::string& path);

@@ -100,6 +100,9 @@ struct StatusAnswer {
   std::uint64_t wal_syncs = 0;  // fdatasyncs since the process started
   std::uint64_t last_executed = 0;
   std::uint64_t stable_seq = 0;
+  std::uint64_t epoch = 0;  // of the set it runs with (its register's)
+  // The epoch whose set no longer holds this validator: it takes no part from there on.
+  std::optional<std::uint64_t> removed_in_epoch;
   std::vector<EntryReport> entries;   // one page, oldest first
   std::uint64_t entries_omitted = 0;  // older entries not in this page
   std::uint64_t log_records = 0;

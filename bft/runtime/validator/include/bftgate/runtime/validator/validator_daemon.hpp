@@ -56,6 +56,10 @@ struct ValidatorOptions {
   // to rejoin by state transfer. The validator forgets what it signed before: an operator's
   // explicit choice for a log that is corrupt or lost.
   bool recover_from_peers = false;
+  // A validator on a new machine, of a later epoch than the config's: before it starts it asks
+  // the validators for the handoffs of the epochs it missed and checks each from the config's
+  // set (a restarted validator that lagged behind a switch asks too).
+  bool join = false;
   // The write-ahead log is rewritten with only the replica's live records once it reaches this
   // size (and twice its size after the last compaction, so live records alone never thrash it).
   std::uint64_t wal_compact_bytes = 64ull << 20;
@@ -68,10 +72,16 @@ struct ValidatorOptions {
   bool insecure_plaintext = false;
 };
 
+// What run() returns when this validator's epoch ended and it is a member of the next: the
+// handoff is kept (runtime/validator/src/epoch_store.hpp), and a validator made again with the
+// same options runs the next epoch.
+inline constexpr int kValidatorNextEpoch = 75;
+
 class ValidatorDaemon {
  public:
   virtual ~ValidatorDaemon() = default;
-  // Runs until SIGTERM or SIGINT; returns the process exit code.
+  // Runs until SIGTERM or SIGINT (the process exit code), or until its epoch ends
+  // (kValidatorNextEpoch).
   virtual int run() = 0;
 };
 
