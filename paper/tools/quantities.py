@@ -391,6 +391,18 @@ QUANTITIES = [
     ("ScaleRealLatencySmall", "scale", lambda s: by_validators(s["real"], min)["certification_latency_p50_s"], latex.seconds),
     ("ScaleRealLatencyLarge", "scale", lambda s: by_validators(s["real"], max)["certification_latency_p50_s"], latex.seconds),
     ("ScaleRealMedianError", "scale", lambda s: s["real_median_absolute_relative_error"], latex.percent),
+    # reconfiguration: epoch changes under load in the simulator
+    ("ReconfigRuns", "reconfiguration", lambda s: s["runs"], latex.count),
+    ("ReconfigViolations", "reconfiguration", lambda s: s["violations"], latex.count),
+    ("ReconfigUnswitched", "reconfiguration", lambda s: s["unswitched_runs"], latex.count),
+    ("ReconfigSwitchMedianMax", "reconfiguration", lambda s: max(r["switch_s"]["p50"] for r in s["switches"]), latex.seconds),
+    ("ReconfigSwitchTailMax", "reconfiguration", lambda s: max(r["switch_s"]["p99"] for r in s["switches"]), latex.seconds),
+    ("ReconfigGapRatioMax", "reconfiguration", lambda s: max(r["gap_ratio"] for r in s["switches"]), latex.times),
+    ("ReconfigResubmittedMax", "reconfiguration", lambda s: max(r["resubmitted_proposals"]["mean"] for r in s["switches"]), lambda v: latex.fixed(v, 1)),
+    ("ReconfigReleasedSmall", "reconfiguration", lambda s: min(r["released"] for r in s["catch_up"]), latex.count),
+    ("ReconfigReleasedLarge", "reconfiguration", lambda s: max(r["released"] for r in s["catch_up"]), latex.count),
+    ("ReconfigHandoffSmall", "reconfiguration", lambda s: min(s["catch_up"], key=lambda r: r["released"])["handoff_bytes"]["mean"], lambda v: latex.count(round(v))),
+    ("ReconfigHandoffLarge", "reconfiguration", lambda s: max(s["catch_up"], key=lambda r: r["released"])["handoff_bytes"]["mean"], lambda v: latex.count(round(v))),
     # search: the schedule search with f Byzantine validators, small scope and any scope
     ("SearchSchedules", "search", lambda s: s["schedules"], latex.count),
     ("SearchSeconds", "search", lambda s: s["search_s"], lambda v: latex.seconds(v, 0)),

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 #include "bftgate/base/seeded_bug.hpp"
@@ -143,16 +144,21 @@ void Replica::tick(Time now) {
       if (now_ - since >= options_.view_change_timeout) start_view_change(view_ + 1);
     }
   } else {
-    // The view change stalled. With a quorum asking for this view, its primary is faulty or cut
-    // off: try the next one, waiting twice as long each time so that honest replicas eventually
-    // overlap (the doubling stops at 8x, so replicas cut off for long do not sit out minutes once
-    // healed). Without a quorum, a higher view would not gather one either (PBFT moves on only
-    // after 2f+1 view changes): if f+1 peers are active in a view, go back to it; otherwise
-    // keep asking (retransmission) until peers join or answer.
+    // The view change stalled. With a quorum asking for this view or a later one (each replica
+    // counted once), its primary is faulty or cut off, or the quorum is split over views (a
+    // replica that timed out alone while cut off is ahead): try the next one, waiting twice as
+    // long each time so that honest replicas eventually overlap (the doubling stops at 8x, so
+    // replicas cut off for long do not sit out minutes once healed). Without such a quorum, a
+    // higher view would not gather one either (PBFT moves on only after 2f+1 view changes): if
+    // f+1 peers are active in a view, go back to it; otherwise keep asking (retransmission)
+    // until peers join or answer.
     auto timeout = options_.view_change_timeout * (1 << std::min(view_change_attempts_, 3u));
     if (now_ - view_change_started_ >= timeout) {
-      auto asked = view_changes_.find(view_);
-      if (asked != view_changes_.end() && asked->second.size() >= options_.quorum) {
+      std::set<ReplicaId> asking;
+      for (auto it = view_changes_.lower_bound(view_); it != view_changes_.end(); ++it) {
+        for (const auto& [sender, message] : it->second) asking.insert(sender);
+      }
+      if (asking.size() >= options_.quorum) {
         start_view_change(view_ + 1);
       } else {
         maybe_return_to_peers_view();

@@ -52,6 +52,14 @@ void InvariantChecker::on_epoch(ReplicaId replica, const crypto::EpochCertificat
   sets_[epoch] = next;
 }
 
+void InvariantChecker::on_epoch_refused(ReplicaId replica, std::uint64_t epoch,
+                                        const std::string& why) {
+  violation(
+      fmt::format("epoch-safety: replica {} cannot start epoch {} from the register it "
+                  "handed over: {}",
+                  replica, epoch, why));
+}
+
 void InvariantChecker::on_commit(ReplicaId replica, std::uint64_t epoch,
                                  const bft::CommittedBatch& batch) {
   auto [it, inserted] = committed_.emplace(EpochSeq{epoch, batch.seq}, batch.batch_digest);

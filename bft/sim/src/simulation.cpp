@@ -111,9 +111,12 @@ Instance Simulation::make_instance(const ReplicaHost& host, const EpochPart& par
   Instance instance;
   instance.app = std::make_unique<bft::AdapterRegister>(part.config, verify_cache_);
   if (!part.start.empty()) {
-    // The snapshot the epoch started from: made by this simulation's own registers.
-    if (auto restored = instance.app->restore(part.start); !restored)
-      throw std::logic_error("an epoch's start does not restore: " + restored.error().message);
+    // The register the epoch starts from, as the validator reads back what it kept: one that
+    // does not restore (a certificate the register should never have made) ends the run.
+    if (auto restored = instance.app->restore(part.start); !restored) {
+      checker_.on_epoch_refused(host.id, part.epoch(), restored.error().message);
+      stopped_ = true;
+    }
   }
   instance.replica =
       std::make_unique<bft::Replica>(part.options, host.signer, verifier_, *instance.app);

@@ -66,6 +66,7 @@ const std::vector<std::unique_ptr<Experiment>>& experiments() {
     all.push_back(make_smr_vs_consensus());
     all.push_back(make_adversaries());
     all.push_back(make_scale());
+    all.push_back(make_reconfiguration());
     return all;
   }();
   return registry;

@@ -22,13 +22,13 @@
 #include "bftgate/cluster/replica_config.hpp"
 #include "bftgate/core/replica.hpp"
 #include "bftgate/register/register.hpp"
-#include "bftgate/runtime/client/epoch_store.hpp"
 #include "bftgate/runtime/net/envelope.hpp"
 #include "bftgate/runtime/net/http_server.hpp"
 #include "bftgate/runtime/net/refusals.hpp"
 #include "bftgate/runtime/validator/message_trace.hpp"
 #include "bftgate/runtime/validator/validator_metrics.hpp"
 #include "durable_log.hpp"
+#include "epoch_switch.hpp"
 #include "replica_events.hpp"
 #include "validator_queries.hpp"
 #include "validator_startup.hpp"
@@ -44,7 +44,6 @@ class Daemon final : public ValidatorDaemon {
   Daemon(ValidatorOptions options, OpenedValidator opened)
       : options_(std::move(options)),
         refusals_(fmt::format("validator {}", options_.id)),
-        genesis_(std::move(opened.genesis)),
         config_(std::move(opened.config)),
         removed_in_(opened.removed_in),
         vote_key_(std::move(opened.key.key)),
@@ -58,22 +57,10 @@ class Daemon final : public ValidatorDaemon {
         timer_(io_),
         housekeeping_timer_(io_),
         decisions_(options_.id) {
-    std::array<std::uint8_t, crypto::kSeedSize> seed{};
-    vote_key_.copy_seed_to(seed);
-    auto replica_signer =
-        std::make_shared<bft::Ed25519Signer>(options_.id, crypto::SecretKey::from_seed(seed));
-    client_signer_ = std::make_shared<bft::Ed25519Signer>(bft::kValidatorClientBase + options_.id,
-                                                          crypto::SecretKey::from_seed(seed));
-    sodium_memzero(seed.data(), seed.size());
-    // Every request is checked on arrival and again inside the primary's batch: remember successes.
-    verifier_ = std::make_shared<bft::Ed25519Verifier>(
-        config_, std::make_shared<crypto::VerifyCache>(1 << 16));
-    // Clients that open MAC sessions (client_sessions.hpp): their requests are checked, and
-    // answered, by MAC in place of signatures.
-    sessions_ = std::make_shared<bft::ReplicaSessions>(config_, options_.id, vote_key_, verifier_);
-    verifier_ = std::make_shared<bft::SessionVerifier>(verifier_, sessions_);
-    // Signatures checked: for /metrics, and for the trace's cost of each message.
-    checks_ = std::make_shared<bft::CountingVerifier>(verifier_);
+    auto crypto = make_validator_crypto(options_.id, vote_key_, config_);
+    client_signer_ = std::move(crypto.client_signer);
+    sessions_ = std::move(crypto.sessions);
+    checks_ = std::move(crypto.checks);
     verifier_ = checks_;
     if (!opened.start_snapshot.empty()) {
       // The register this epoch starts from, checked from genesis when it was kept.
@@ -84,9 +71,8 @@ class Daemon final : public ValidatorDaemon {
     }
     replica_options_ = bft::replica_options(config_);
     replica_options_.batch_by_burst();
-    replica_ = std::make_unique<bft::Replica>(
-        replica_options_, std::make_shared<bft::SessionSigner>(replica_signer, sessions_),
-        verifier_, app_);
+    replica_ = std::make_unique<bft::Replica>(replica_options_, std::move(crypto.replica_signer),
+                                              verifier_, app_);
     if (!options_.byzantine.empty()) {
       strategy_ =
           bft::make_strategy(options_.byzantine, replica_options_.view_change_timeout * 9 / 10);
@@ -353,34 +339,18 @@ class Daemon final : public ValidatorDaemon {
     }
   }
 
-  // Once the epoch certificate is complete: the handoff is kept (synced), then this validator
-  // leaves its event loop to run the next epoch (kValidatorNextEpoch), or, when the next set
-  // leaves it out, stays with its frozen register and says so.
+  // Once the epoch certificate is complete (epoch_switch.hpp): this validator leaves its event
+  // loop to run the next epoch (kValidatorNextEpoch), or stays, frozen, and says so.
   void hand_over() {
     if (handed_over_ || stopping_) return;
-    auto handoff = app_.handoff();
-    if (!handoff) return;
-    if (auto saved = save_handoff(options_.data_dir, *handoff); !saved) {
-      // A fault of this host, not of the switch: tried again at the next tick.
-      spdlog::error("validator {}: cannot keep the handoff of epoch {}: {}", options_.id,
-                    config_.epoch, saved.error().message);
-      return;
-    }
+    auto decided = switch_epoch(app_, options_.id, vote_key_.public_key(), options_.data_dir);
+    using Kind = EpochSwitch::Kind;
+    if (decided.kind == Kind::kNotYet || decided.kind == Kind::kNotKept) return;
     handed_over_ = true;
-    auto next = app_.next_epoch();
-    const auto* self = next->config().find_validator(options_.id);
-    if (self == nullptr || self->public_key != vote_key_.public_key()) {
-      // Removed, or replaced by a new machine with a key of its own: this one is done.
-      removed_in_ = next->config().epoch;
-      spdlog::warn(
-          "validator {}: epoch {} {}: it takes no part from now on (its register of "
-          "epoch {} stays, frozen, for queries)",
-          options_.id, next->config().epoch,
-          self == nullptr ? "leaves it out" : "gives its id another key", config_.epoch);
+    if (decided.kind == Kind::kLeftOut) {
+      removed_in_ = decided.next_epoch;
       return;
     }
-    spdlog::info("validator {}: epoch {} is certified; switching to it", options_.id,
-                 next->config().epoch);
     next_epoch_ = true;
     stopping_ = true;
     voting_->cancel();
@@ -405,7 +375,6 @@ class Daemon final : public ValidatorDaemon {
 
   ValidatorOptions options_;
   Refusals refusals_;
-  ClusterConfig genesis_;
   ClusterConfig config_;  // of the epoch it runs
   std::optional<std::uint64_t> removed_in_;
   bool handed_over_ = false;

@@ -1,6 +1,7 @@
 #include "validator_startup.hpp"
 
 #include <fmt/format.h>
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 
 #include "bftgate/base/strict_json.hpp"
 #include "bftgate/byzantine/byzantine.hpp"
+#include "bftgate/cluster/ed25519_signer.hpp"
 #include "bftgate/core/persist_codec.hpp"
 #include "bftgate/runtime/client/epoch_store.hpp"
 #include "bftgate/runtime/net/refusals.hpp"
@@ -121,6 +123,26 @@ Result<OpenedValidator> open_validator(const ValidatorOptions& options) {
                          .validation = std::move(validation),
                          .trace = std::move(trace),
                          .request_ids = std::move(request_ids.value())};
+}
+
+ValidatorCrypto make_validator_crypto(std::uint32_t id, const crypto::SecretKey& key,
+                                      const ClusterConfig& config) {
+  std::array<std::uint8_t, crypto::kSeedSize> seed{};
+  key.copy_seed_to(seed);
+  auto replica_signer =
+      std::make_shared<bft::Ed25519Signer>(id, crypto::SecretKey::from_seed(seed));
+  auto client_signer = std::make_shared<bft::Ed25519Signer>(bft::kValidatorClientBase + id,
+                                                            crypto::SecretKey::from_seed(seed));
+  sodium_memzero(seed.data(), seed.size());
+  std::shared_ptr<bft::Verifier> verifier = std::make_shared<bft::Ed25519Verifier>(
+      config, std::make_shared<crypto::VerifyCache>(1 << 16));
+  auto sessions = std::make_shared<bft::ReplicaSessions>(config, id, key, verifier);
+  verifier = std::make_shared<bft::SessionVerifier>(verifier, sessions);
+  auto checks = std::make_shared<bft::CountingVerifier>(verifier);
+  return {.replica_signer = std::make_shared<bft::SessionSigner>(replica_signer, sessions),
+          .client_signer = std::move(client_signer),
+          .sessions = std::move(sessions),
+          .checks = std::move(checks)};
 }
 
 }  // namespace bftgate::runtime

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "bftgate/cluster/client_sessions.hpp"
 #include "bftgate/config/cluster_config.hpp"
 #include "bftgate/config/key_file.hpp"
 #include "bftgate/core/replica.hpp"
@@ -36,5 +37,18 @@ struct OpenedValidator {
 };
 
 Result<OpenedValidator> open_validator(const ValidatorOptions& options);
+
+// How a validator signs and checks, all under its one key: its replica's signer (answering MAC
+// sessions by MAC), its client's signer (its votes), and the verifier chain: Ed25519 against the
+// config with a cache (every request is checked on arrival and again in the primary's batch),
+// MAC sessions (client_sessions.hpp), and a count of the checks (for /metrics and the trace).
+struct ValidatorCrypto {
+  std::shared_ptr<const bft::Signer> replica_signer;
+  std::shared_ptr<bft::Signer> client_signer;
+  std::shared_ptr<bft::ReplicaSessions> sessions;
+  std::shared_ptr<bft::CountingVerifier> checks;  // the outermost verifier
+};
+ValidatorCrypto make_validator_crypto(std::uint32_t id, const crypto::SecretKey& key,
+                                      const ClusterConfig& config);
 
 }  // namespace bftgate::runtime

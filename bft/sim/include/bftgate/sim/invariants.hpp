@@ -53,6 +53,9 @@ class InvariantChecker {
   void on_epoch(ReplicaId replica, const crypto::EpochCertificate& certificate,
                 const ValidatorSet& next);
 
+  // An honest validator could not start `epoch` from the register its old epoch handed over.
+  void on_epoch_refused(ReplicaId replica, std::uint64_t epoch, const std::string& why);
+
   // Sequence numbers count within an epoch: each of these is per (epoch, seq).
   void on_commit(ReplicaId replica, std::uint64_t epoch, const bft::CommittedBatch& batch);
   // The register's operation-log head hash of an honest replica that has executed through `seq`.

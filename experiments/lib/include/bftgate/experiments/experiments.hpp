@@ -14,5 +14,6 @@ std::unique_ptr<Experiment> make_convergence_real();  // real processes vs the s
 std::unique_ptr<Experiment> make_smr_vs_consensus();  // Antoniadis et al.: SMR command vs consensus
 std::unique_ptr<Experiment> make_adversaries();       // strategies x Byzantine count x n
 std::unique_ptr<Experiment> make_scale();             // n from 4 to 100
+std::unique_ptr<Experiment> make_reconfiguration();   // epoch changes: cost and safety
 
 }  // namespace bftgate::experiments

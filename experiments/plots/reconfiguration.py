@@ -1,0 +1,45 @@
+"""reconfiguration: how long each epoch change takes from the operator's proposal to every honest
+member of the new set running it (with 0 or f Byzantine validators), and what a new member
+fetches and verifies to join, against the releases before the switch (simulator)."""
+import common
+
+folder = common.run_dir()
+summary = common.summary(folder)
+switches = summary["switches"]
+catch_up = summary["catch_up"]
+
+fig, axes = common.plt.subplots(1, 2, figsize=(11, 4))  # style
+left = axes[0]
+changes = sorted({r["change"] for r in switches})
+byzantine = sorted({r["byzantine"] for r in switches})
+width = 1 / (len(byzantine) + 1)
+for k, b in enumerate(byzantine):
+    rows = {r["change"]: r for r in switches if r["byzantine"] == b}
+    xs = [i + k * width for i in range(len(changes))]
+    p50 = [rows[c]["switch_s"].get("p50", 0) for c in changes]
+    p99 = [rows[c]["switch_s"].get("p99", 0) for c in changes]
+    left.bar(xs, p50, width, label=f"{b} Byzantine: median")
+    left.scatter(xs, p99, marker="_", color="black", label="p99" if k == 0 else None)
+left.set_xticks([i + width * (len(byzantine) - 1) / 2 for i in range(len(changes))])
+left.set_xticklabels(changes)
+left.set_ylabel("proposal to new set running (s)")
+left.set_title("switch time under load")
+left.legend(fontsize="small")
+
+right = axes[1]
+released = [r["released"] for r in catch_up]
+right.plot(released, [r["handoff_bytes"].get("mean", 0) for r in catch_up], marker="o",
+           label="handoff (bytes)")
+right.set_xscale("log")
+right.set_yscale("log")
+right.set_xlabel("adapters released before the switch")
+right.set_ylabel("frozen register fetched (bytes)")
+join = right.twinx()
+join.plot(released, [r["join_s"].get("mean", 0) for r in catch_up], marker="s",
+          color="tab:orange", label="join (s)")
+join.set_ylabel("fetch and verify (s)")
+lines = right.get_lines() + join.get_lines()
+right.legend(lines, [line.get_label() for line in lines], fontsize="small")
+right.set_title("a new member's catch-up")
+fig.tight_layout()
+common.save(fig, folder, "reconfiguration")
