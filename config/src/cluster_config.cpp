@@ -204,11 +204,12 @@ Status ClusterConfig::validate() const {
     if (!keys.insert(v.public_key).second)
       return fail(fmt::format("{}: duplicate public key", where));
     if (!is_valid_endpoint(v.endpoint)) {
+      // Quoted printably: a set can also come from bytes (a snapshot, a handoff), not only JSON.
       return fail(fmt::format("{}: '{}' is not a ZeroMQ endpoint (tcp://host:port or ipc://path)",
-                              where, v.endpoint));
+                              where, printable(v.endpoint, 128)));
     }
     if (!endpoint_is_new(v.endpoint)) {
-      return fail(fmt::format("{}: endpoint {} is used twice", where, v.endpoint));
+      return fail(fmt::format("{}: endpoint {} is used twice", where, printable(v.endpoint, 128)));
     }
   }
   // A validator serves /metrics on its own host: no two on one port, none on a port that an

@@ -1,6 +1,8 @@
 """reconfiguration: how long each epoch change takes from the operator's proposal to every honest
-member of the new set running it (with 0 or f Byzantine validators), and what a new member
-fetches and verifies to join, against the releases before the switch (simulator)."""
+member of the new set running it, split into waiting for the register to take it (refused while a
+vote is under way) and the switch itself (ordering, approvals, members restarting in the new
+epoch), with 0 or f Byzantine validators; and what a new member fetches and verifies to join,
+against the releases before the switch (simulator)."""
 import common
 
 folder = common.run_dir()
@@ -16,30 +18,25 @@ width = 1 / (len(byzantine) + 1)
 for k, b in enumerate(byzantine):
     rows = {r["change"]: r for r in switches if r["byzantine"] == b}
     xs = [i + k * width for i in range(len(changes))]
-    p50 = [rows[c]["switch_s"].get("p50", 0) for c in changes]
+    wait = [rows[c]["wait_s"].get("mean", 0) for c in changes]
+    switch = [rows[c]["ordered_to_running_s"].get("mean", 0) for c in changes]
     p99 = [rows[c]["switch_s"].get("p99", 0) for c in changes]
-    left.bar(xs, p50, width, label=f"{b} Byzantine: median")
-    left.scatter(xs, p99, marker="_", color="black", label="p99" if k == 0 else None)
+    left.bar(xs, wait, width, color=f"C{k}", hatch="//", fill=False, label=f"{b} Byzantine: waiting for a vote")
+    left.bar(xs, switch, width, bottom=wait, color=f"C{k}", label=f"{b} Byzantine: ordered to running")
+    left.scatter(xs, p99, marker="_", color="black", label="p99 of the whole" if k == 0 else None)
 left.set_xticks([i + width * (len(byzantine) - 1) / 2 for i in range(len(changes))])
 left.set_xticklabels(changes)
-left.set_ylabel("proposal to new set running (s)")
+left.set_ylabel("proposal to new set running, mean (s)")
 left.set_title("switch time under load")
-left.legend(fontsize="small")
+left.legend(fontsize="x-small")
 
 right = axes[1]
 released = [r["released"] for r in catch_up]
-right.plot(released, [r["handoff_bytes"].get("mean", 0) for r in catch_up], marker="o",
-           label="handoff (bytes)")
+right.plot(released, [r["handoff_bytes"].get("mean", 0) for r in catch_up], marker="o")
 right.set_xscale("log")
 right.set_yscale("log")
 right.set_xlabel("adapters released before the switch")
-right.set_ylabel("frozen register fetched (bytes)")
-join = right.twinx()
-join.plot(released, [r["join_s"].get("mean", 0) for r in catch_up], marker="s",
-          color="tab:orange", label="join (s)")
-join.set_ylabel("fetch and verify (s)")
-lines = right.get_lines() + join.get_lines()
-right.legend(lines, [line.get_label() for line in lines], fontsize="small")
+right.set_ylabel("frozen register a new member fetches (bytes)")
 right.set_title("a new member's catch-up")
 fig.tight_layout()
 common.save(fig, folder, "reconfiguration")

@@ -95,6 +95,12 @@ json run_switch(const json& params) {
   out["switched"] = epoch.started_s.has_value();
   out["switch_s"] = epoch.started_s ? *epoch.started_s - epoch.proposed_s : -1.0;
   out["certified_after_s"] = epoch.certified_s ? *epoch.certified_s - epoch.proposed_s : -1.0;
+  // The two parts of it: waiting for the register to take the change (refused while a vote is
+  // under way; the operator proposes again a second later), then ordering, approvals and the
+  // members' switch.
+  out["wait_s"] = epoch.accepted_s ? *epoch.accepted_s - epoch.proposed_s : -1.0;
+  out["ordered_to_running_s"] =
+      epoch.accepted_s && epoch.started_s ? *epoch.started_s - *epoch.accepted_s : -1.0;
   out["proposals"] = epoch.proposals;
   out["resubmitted_proposals"] = result.resubmitted_proposals;
   // Releases in time order: the gap spanning the switch against the median gap.
@@ -201,11 +207,14 @@ class ReconfigurationExperiment final : public Experiment {
     };
     json switch_rows = json::array();
     std::string markdown =
-        "| change | Byzantine | switch p50 (s) | switch p99 (s) | proposals made again | release "
-        "gap at "
-        "the switch / median gap |\n|---|---|---|---|---|---|\n";
+        "| change | Byzantine | switch mean (s) | p99 (s) | of it: waiting for a vote (s) | "
+        "ordered "
+        "to running (s) | proposals made again | release gap at the switch / median gap "
+        "|\n|---|---|---|---|---|---|---|---|\n";
     for (const auto& [key, rs] : switches) {
       auto time = sim::summary(values(rs, "switch_s"));
+      auto wait = sim::summary(values(rs, "wait_s"));
+      auto switching = sim::summary(values(rs, "ordered_to_running_s"));
       auto again = sim::summary(values(rs, "resubmitted_proposals"));
       auto gap = sim::summary(values(rs, "switch_gap_s"));
       auto median = sim::summary(values(rs, "median_gap_s"));
@@ -215,16 +224,20 @@ class ReconfigurationExperiment final : public Experiment {
       switch_rows.push_back({{"change", key.first},
                              {"byzantine", key.second},
                              {"switch_s", time},
+                             {"wait_s", wait},
+                             {"ordered_to_running_s", switching},
                              {"resubmitted_proposals", again},
                              {"switch_gap_s", gap},
                              {"median_gap_s", median},
                              {"gap_ratio", ratio}});
-      markdown += fmt::format("| {} | {} | {:.3f} | {:.3f} | {:.2f} | {:.2f} |\n", key.first,
-                              key.second, time.value("p50", 0.0), time.value("p99", 0.0),
-                              again.value("mean", 0.0), ratio);
+      markdown += fmt::format("| {} | {} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.2f} | {:.2f} |\n",
+                              key.first, key.second, time.value("mean", 0.0),
+                              time.value("p99", 0.0), wait.value("mean", 0.0),
+                              switching.value("mean", 0.0), again.value("mean", 0.0), ratio);
     }
     json catch_up_rows = json::array();
-    std::string catch_up_md = "| adapters released | handoff (bytes) | join (s) |\n|---|---|---|\n";
+    std::string catch_up_md =
+        "| adapters released | handoff (bytes) | join, simulated transfer (s) |\n|---|---|---|\n";
     for (const auto& [released, rs] : catch_ups) {
       auto bytes = sim::summary(values(rs, "handoff_bytes"));
       auto join = sim::summary(values(rs, "join_s"));
