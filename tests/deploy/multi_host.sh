@@ -95,6 +95,8 @@ pids+=($!)
 reaches() { on "$1" timeout 2 bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null; }
 for _ in $(seq 1 50); do reaches v0 "${addr[v3]}" 27000 && break; sleep 0.2; done
 reaches v0 "${addr[v3]}" 27000 || { echo "validator 0's host cannot reach validator 3's"; exit 1; }
+# It logs the fingerprint once listening; a peer's port answering says nothing of when.
+for _ in $(seq 1 100); do grep -q "$fingerprint" "$work/v0/log" && break; sleep 0.1; done
 grep -q "$fingerprint" "$work/v0/log" \
   || { echo "validator 0 did not log the config's fingerprint"; cat "$work/v0/log"; exit 1; }
 
