@@ -10,6 +10,7 @@
 #include "bftgate/config/key_file.hpp"
 #include "bftgate/register/register.hpp"
 #include "bftgate/runtime/client/cluster_client.hpp"
+#include "bftgate/runtime/client/epoch_store.hpp"
 #include "bftgate/runtime/client/operator.hpp"
 #include "bftgate/runtime/harness/twin_router.hpp"
 #include "bftgate/runtime/net/register_json.hpp"
@@ -231,7 +232,21 @@ void register_store(CLI::App& app, Runner& run) {
         print_error("give --listen or --config");
         return kExitUsage;
       }
-      return runtime::run_store(*dir, endpoint, security, limits);
+      // With a config, the store follows its epochs (handoffs kept in DIR/epochs) and admits
+      // the newest set's members.
+      std::function<std::optional<runtime::LinkMembers>()> follow;
+      if (!config->empty() && !*insecure) {
+        follow = [genesis = *ClusterConfig::load(*config), state = *dir / "epochs", security,
+                  epoch = std::uint64_t{0}]() mutable -> std::optional<runtime::LinkMembers> {
+          auto followed =
+              runtime::follow_epochs(genesis, state, security, std::chrono::milliseconds(800));
+          if (!followed || followed->config.epoch <= std::max(epoch, genesis.epoch))
+            return std::nullopt;
+          epoch = followed->config.epoch;
+          return runtime::LinkMembers::of(followed->config);
+        };
+      }
+      return runtime::run_store(*dir, endpoint, security, limits, std::move(follow));
     };
   });
 }

@@ -87,6 +87,12 @@ TEST(Epochs, ReplacingValidatorTwoWithANewHostAndANodeOfflineAcrossTwoEpochs) {
   // Against the genesis set (validator 2's old key) it is another epoch's: refused.
   EXPECT_FALSE(crypto::verify(*v2->certificate, cluster.loaded_config().validator_set()).ok());
   EXPECT_GE(wait_node(cluster, 0, 2).value("version", 0), 2) << cluster.log("node-0");
+  // The store follows the epochs too: it admits the new machine's key, which then fetches
+  // artifacts like any validator (no fetch of it fails for want of a link).
+  EXPECT_NE(cluster.log("store").find("store: a new epoch: admitting"), std::string::npos)
+      << cluster.log("store");
+  EXPECT_EQ(cluster.log("validator-2-new").find("cannot judge"), std::string::npos)
+      << cluster.log("validator-2-new");
 
   // A second change while node 1 is still off: validator 3 leaves (n = 3, f = 0).
   auto removed = reconfigure(cluster, "--remove 3");

@@ -8,13 +8,17 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <zmq.hpp>
 
 #include "bftgate/base/strict_json.hpp"
@@ -330,7 +334,8 @@ std::pair<json, Bytes> ArtifactStore::handle(const json& request, ByteView data,
 }
 
 int run_store(const std::filesystem::path& dir, const std::string& endpoint,
-              const LinkSecurity& security, StoreLimits limits) {
+              const LinkSecurity& security, StoreLimits limits,
+              std::function<std::optional<LinkMembers>()> newer_members) {
   // A file-size limit (RLIMIT_FSIZE) must fail a write with EFBIG, not kill the store.
   ::signal(SIGXFSZ, SIG_IGN);
   ArtifactStore store(dir, limits);
@@ -405,8 +410,37 @@ int run_store(const std::filesystem::path& dir, const std::string& endpoint,
     });
   };
   schedule_housekeeping();
+  // The epochs, followed beside the event loop: asking the validators may take a while.
+  std::mutex follow_mutex;
+  std::condition_variable follow_wake;
+  bool follow_stop = false;
+  std::thread follower;
+  if (newer_members && zap) {
+    follower = std::thread([&] {
+      std::unique_lock lock(follow_mutex);
+      while (!follow_wake.wait_for(lock, std::chrono::seconds(2), [&] { return follow_stop; })) {
+        lock.unlock();
+        auto members = newer_members();
+        if (members) {
+          boost::asio::post(io, [&zap, admitted = std::move(*members)]() mutable {
+            spdlog::info("store: a new epoch: admitting its {} members", admitted.size());
+            zap->set_members(std::move(admitted));
+          });
+        }
+        lock.lock();
+      }
+    });
+  }
   spdlog::info("store: serving {} on {}", dir.string(), endpoint);
   io.run();
+  if (follower.joinable()) {
+    {
+      std::lock_guard lock(follow_mutex);
+      follow_stop = true;
+    }
+    follow_wake.notify_all();
+    follower.join();
+  }
   spdlog::info("store: stopped cleanly ({} inputs refused)", refusals.total());
   return 0;
 }

@@ -95,6 +95,8 @@ class ZapHandler {
   ZapHandler& operator=(const ZapHandler&) = delete;
 
   void start();
+  // From now on, admits `members` instead (a new epoch's); called on the event loop of `io`.
+  void set_members(LinkMembers members) { members_ = std::move(members); }
   std::uint64_t admitted() const { return admitted_; }
   std::uint64_t refused() const { return refused_; }
 

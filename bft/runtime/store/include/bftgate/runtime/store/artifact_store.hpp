@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -99,8 +100,12 @@ class ArtifactStore {
 
 // Serves DIR on ENDPOINT until SIGTERM/SIGINT, its socket secured by `security`
 // (runtime/net/link_security.hpp); returns the exit code.
+// `newer_members`, when given, is asked every few seconds on a thread of its own (it may block)
+// for the members of a newer epoch than the last it returned (runtime/client/epoch_store.hpp);
+// the links then admit those instead, so a validator with a new key can fetch.
 int run_store(const std::filesystem::path& dir, const std::string& endpoint,
-              const LinkSecurity& security, StoreLimits limits = {});
+              const LinkSecurity& security, StoreLimits limits = {},
+              std::function<std::optional<LinkMembers>()> newer_members = {});
 
 // How a client reaches the store: its endpoint and its identity (the config's), and the
 // client's own link security.
