@@ -94,11 +94,13 @@ void Simulation::reconfigure(std::size_t index) {
 void Simulation::epoch_step(ReplicaHost& host, std::size_t p) {
   if (!host.up) return;
   auto& part = host.parts[p];
+  if (part.handed_over) return;
   const auto epoch = part.epoch();
   if (auto approval = part.votes->approval_for(part.reg()))
     client_submit(clients_.at(bft::kValidatorClientBase + host.id), std::move(*approval), epoch);
   auto next = part.reg().next_epoch();
   if (!next) return;
+  part.handed_over = true;
   on_epoch_certified(host, part.reg());
   if (host.part(epoch + 1) != nullptr || host.joining) return;
   // Removed: it keeps its old replica for laggards, and takes no part in the next epoch.

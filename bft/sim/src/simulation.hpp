@@ -143,6 +143,9 @@ struct EpochPart {
   // validating died with it).
   std::optional<bft::ValidatorVotes> votes;
   std::map<std::uint64_t, bft::ValidationJob> validating;
+  // Its epoch certificate was acted on (switched, joined elsewhere, or left out): the frozen
+  // register is not looked at again after each of its commits.
+  bool handed_over = false;
 
   std::uint64_t epoch() const { return config.epoch; }
   bft::AdapterRegister& reg() const { return *instances[0].app; }

@@ -118,24 +118,31 @@ Result<std::uint64_t> first_request_id(ClusterClient& client) {
   return *highest + gap;
 }
 
+// The operator's requests are signed with its key, as principal kOperatorPrincipal.
+bft::Ed25519Signer operator_signer(const crypto::SecretKey& operator_key) {
+  std::array<std::uint8_t, crypto::kSeedSize> seed{};
+  operator_key.copy_seed_to(seed);
+  bft::Ed25519Signer signer(bft::kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
+  sodium_memzero(seed.data(), seed.size());
+  return signer;
+}
+
+ProposeError undecided_start(const Error& why) {
+  return ProposeError{
+      ProposeError::Kind::kUndecided,
+      fmt::format("the cluster did not tell where the operator's requests stand: {}", why.message)};
+}
+
 }  // namespace
 
 Result<bft::RegisterReply, ProposeError> submit_operator_operation(
     const ClusterConfig& config, const LinkSecurity& security,
     const crypto::SecretKey& operator_key, Bytes operation, milliseconds timeout) {
   using Kind = ProposeError::Kind;
-  std::array<std::uint8_t, crypto::kSeedSize> seed{};
-  operator_key.copy_seed_to(seed);
-  bft::Ed25519Signer signer(bft::kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
-  sodium_memzero(seed.data(), seed.size());
+  auto signer = operator_signer(operator_key);
   ClusterClient client(config, security);
   auto first_id = first_request_id(client);
-  if (!first_id) {
-    return ProposeError{Kind::kUndecided,
-                        fmt::format("the cluster did not tell where the operator's requests "
-                                    "stand: {}",
-                                    first_id.error().message)};
-  }
+  if (!first_id) return undecided_start(first_id.error());
   auto request = bft::make_message(signer, bft::Request{*first_id, std::move(operation)});
   auto result = client.submit(request, timeout);
   if (!result) {
@@ -183,18 +190,10 @@ Result<Proposal, ProposeError> propose_adapter(const ClusterConfig& config,
     }
     proposal.source = ArtifactSource::store(*stored).to_string();
   }
-  std::array<std::uint8_t, crypto::kSeedSize> seed{};
-  operator_key.copy_seed_to(seed);
-  bft::Ed25519Signer signer(bft::kOperatorPrincipal, crypto::SecretKey::from_seed(seed));
-  sodium_memzero(seed.data(), seed.size());
+  auto signer = operator_signer(operator_key);
   ClusterClient client(config, security);
   auto first_id = first_request_id(client);
-  if (!first_id) {
-    return ProposeError{Kind::kUndecided,
-                        fmt::format("the cluster did not tell where the operator's requests "
-                                    "stand: {}",
-                                    first_id.error().message)};
-  }
+  if (!first_id) return undecided_start(first_id.error());
   auto next_request_id = *first_id;
   auto deadline = Clock::now() + timeout;
   // Concurrent submits race for the next version; the loser of each round tries the next one.
