@@ -9,6 +9,7 @@
 
 #include "bftgate/io/file_digest.hpp"
 #include "bftgate/io/file_io.hpp"
+#include "bftgate/runtime/client/epoch_store.hpp"
 
 namespace bftgate::cli {
 
@@ -58,9 +59,31 @@ CertificateCheck check_certificate_file(const ClusterConfig& config,
   return {verdict, std::move(certificate.value())};
 }
 
+namespace {
+// The state folder whose epochs/ holds kept handoffs (handoff-<e>.bin), when `dir` is one (a
+// validator's --data, a node's state, the operator's cache) or is that epochs/ folder itself.
+std::optional<std::filesystem::path> handoff_state(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir / "epochs", ec)) return dir;
+  const auto canonical = std::filesystem::weakly_canonical(dir, ec);
+  if (!ec && canonical.filename() == "epochs") return canonical.parent_path();
+  return std::nullopt;
+}
+}  // namespace
+
 Result<crypto::EpochChain, crypto::CertVerdict> load_epoch_chain(const ClusterConfig& config,
                                                                  const std::filesystem::path& dir) {
   using crypto::CertError;
+  if (auto state = handoff_state(dir)) {
+    // The newest kept handoff holds the whole chain, every link verified from `config`.
+    auto newest = runtime::newest_epoch(config, *state);
+    if (!newest) return crypto::CertVerdict{CertError::kMalformed, newest.error().message};
+    if (!newest->links.empty()) {
+      crypto::EpochChain chain(config.validator_set());
+      if (auto verdict = chain.extend(newest->links); !verdict.ok()) return verdict;
+      return chain;
+    }
+  }
   std::error_code ec;
   std::vector<std::filesystem::path> files;
   for (auto it = std::filesystem::directory_iterator(dir, ec);

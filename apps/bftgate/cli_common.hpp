@@ -59,9 +59,11 @@ CertificateCheck check_certificate_file(const ClusterConfig& config,
                                         const std::optional<std::filesystem::path>& artifact,
                                         unsigned threads,
                                         const crypto::EpochChain* chain = nullptr);
-// The epoch links in `dir` (files named *.link, each an EpochLink in binary form; at most
-// kMaxEpochLinkFiles), walked in epoch order from `config`'s set; or the first file or link
-// refused, named, and why.
+// The epoch chain kept in `dir`, walked from `config`'s set: the handoffs a member of the cluster
+// keeps (DIR/epochs/handoff-<e>.bin, in a validator's --data, a node's state folder or the
+// operator's cache; or that epochs/ folder), else the epoch links in `dir` (files named *.link,
+// each an EpochLink in binary form; at most kMaxEpochLinkFiles) in epoch order; or the first file
+// or link refused, named, and why.
 inline constexpr std::size_t kMaxEpochLinkFiles = 4096;
 Result<crypto::EpochChain, crypto::CertVerdict> load_epoch_chain(const ClusterConfig& config,
                                                                  const std::filesystem::path& dir);

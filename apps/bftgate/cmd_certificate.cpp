@@ -169,9 +169,10 @@ void register_verify_cert(CLI::App& app, Runner& run) {
   cmd->add_option("--threads", args->threads, "Threads verifying signatures (0 = all cores)")
       ->default_val(1);
   cmd->add_option("--epochs", args->epochs,
-                  "Folder of epoch links (*.link) from the config's epoch on: the certificate is "
-                  "checked against its own epoch's set, and a superseded epoch's only up to the "
-                  "last version it released")
+                  "The epoch chain from the config's epoch on: a folder of kept handoffs (a "
+                  "validator's --data, a node's state, ~/.cache/bftgate/<cluster>-<fp>, or their "
+                  "epochs/) or of epoch links (*.link). The certificate is checked against its own "
+                  "epoch's set, and a superseded epoch's only up to the last version it released")
       ->check(CLI::ExistingDirectory);
   cmd->add_flag("--json", args->json, "Print the result as JSON");
   cmd->callback([&run, args] { run = [args] { return verify_cert(*args); }; });

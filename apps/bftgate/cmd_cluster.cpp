@@ -129,6 +129,18 @@ void register_validator(CLI::App& app, Runner& run) {
       "--recover-from-peers", args->options.recover_from_peers,
       "Set the write-ahead log aside (renamed) and rejoin by state transfer: for a log that is "
       "corrupt or lost; the validator forgets the messages it signed before");
+  cmd->add_option_function<std::string>(
+         "--crash-at",
+         [args](const std::string& name) {
+           args->options.crash_at = *runtime::parse_switch_step(name);
+         },
+         "Fault injection for tests of the epoch switch: SIGKILL itself at this step of it (" +
+             runtime::switch_step_names() + ")")
+      ->check([](const std::string& name) {
+        return runtime::parse_switch_step(name)
+                   ? std::string()
+                   : "one of " + runtime::switch_step_names() + ", not '" + name + "'";
+      });
   cmd->add_flag("--join", args->options.join,
                 "A new machine of a later epoch than --config's: first ask the validators for the "
                 "epochs' handoffs, each checked from the config's set, and start in the newest");

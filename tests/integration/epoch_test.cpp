@@ -2,12 +2,14 @@
 // there) while adapters keep coming; the old set approves and switches, the new host joins from
 // a handoff it verifies from the genesis config, the replaced machine says it is out, and the
 // next release is certified by epoch 2's set. A node that was offline across two epoch changes
-// walks the chain from genesis and serves what the newest epoch released.
+// walks the chain from genesis and serves what the newest epoch released. A validator killed at
+// each step of a switch ends in the right epoch.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "bftgate/crypto/certificate.hpp"
+#include "bftgate/io/file_io.hpp"
 #include "bftgate/runtime/client/cluster_client.hpp"
 #include "bftgate/runtime/client/epoch_store.hpp"
 #include "bftgate/runtime/harness/local_processes.hpp"
@@ -87,6 +89,20 @@ TEST(Epochs, ReplacingValidatorTwoWithANewHostAndANodeOfflineAcrossTwoEpochs) {
   // Against the genesis set (validator 2's old key) it is another epoch's: refused.
   EXPECT_FALSE(crypto::verify(*v2->certificate, cluster.loaded_config().validator_set()).ok());
   EXPECT_GE(wait_node(cluster, 0, 2).value("version", 0), 2) << cluster.log("node-0");
+  // Offline, verify-cert walks the handoffs the operator's tools kept: valid only with them.
+  const auto cert_file = cluster.path("v2.cert.json");
+  ASSERT_TRUE(write_file_atomic(cert_file, as_bytes(v2->certificate->to_json().dump())).ok());
+  const auto verify_cert = [&](const std::string& epochs) {
+    return run_command(cluster.bftgate() + " verify-cert --config " + cluster.config() + " " +
+                       epochs + " " + cert_file.string());
+  };
+  const auto kept = runtime::default_epoch_state(cluster.loaded_config());
+  auto with_chain = verify_cert("--epochs " + kept.string());
+  EXPECT_EQ(with_chain.exit_code, 0) << with_chain.output;
+  EXPECT_NE(with_chain.output.find("VALID: adapter version 2"), std::string::npos)
+      << with_chain.output;
+  EXPECT_EQ(verify_cert("--epochs " + (kept / "epochs").string()).exit_code, 0);
+  EXPECT_EQ(verify_cert("").exit_code, 1);
   // The store follows the epochs too: it admits the new machine's key, which then fetches
   // artifacts like any validator (no fetch of it fails for want of a link).
   EXPECT_NE(cluster.log("store").find("store: a new epoch: admitting"), std::string::npos)
@@ -104,6 +120,47 @@ TEST(Epochs, ReplacingValidatorTwoWithANewHostAndANodeOfflineAcrossTwoEpochs) {
   EXPECT_GE(status.value("version", 0), 3) << cluster.log("node-1");
   EXPECT_NE(cluster.log("node-1").find("epoch 3 runs"), std::string::npos) << cluster.log("node-1");
 }
+
+// A validator killed (SIGKILL, --crash-at) at each step of a switch, started again, ends in the
+// right epoch and takes part in it: with another member of the new set stopped, the next release
+// needs its vote, in the new epoch.
+class EpochCrash : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EpochCrash, AValidatorKilledAtThisStepOfTheSwitchEndsInTheNewEpochAndVotesInIt) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.extra_args[1] = {"--crash-at", GetParam()};
+  cluster.start_all();
+  ASSERT_EQ(submit(cluster, write_artifact(cluster, "v1.bin", 1000)).exit_code, 0);
+  // Validator 3 leaves: epoch 2 is {0, 1, 2} (f = 0, quorum 2), which 0 and 2 run alone.
+  auto removed = reconfigure(cluster, "--remove 3");
+  ASSERT_EQ(removed.exit_code, 0) << removed.output << cluster.log(1);
+  const auto killed = "--crash-at " + GetParam() + ": killing itself here";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (cluster.log(1).find(killed) == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  ASSERT_NE(cluster.log(1).find(killed), std::string::npos) << cluster.log(1);
+  EXPECT_EQ(cluster.terminate(1), 128 + SIGKILL);
+
+  // Validator 2 stops; validator 1 starts again, without the fault.
+  EXPECT_EQ(cluster.terminate(2), 0);
+  cluster.extra_args.erase(1);
+  cluster.start(1);
+  auto released = submit(cluster, write_artifact(cluster, "v2.bin", 2000));
+  ASSERT_EQ(released.exit_code, 0) << released.output << cluster.log(1);
+  auto answers = epoch_statuses(cluster);
+  ASSERT_TRUE(answers.contains(1)) << cluster.log(1);
+  EXPECT_EQ(answers.at(1).epoch, 2u);
+  const auto* v2 = answers.at(1).entry(2);
+  ASSERT_TRUE(v2 != nullptr && v2->certificate) << cluster.log(1);
+  EXPECT_EQ(v2->certificate->statement.epoch, 2u);
+  EXPECT_TRUE(v2->certificate->signers().contains(1));
+  EXPECT_FALSE(v2->certificate->signers().contains(3));
+}
+
+INSTANTIATE_TEST_SUITE_P(EachStep, EpochCrash,
+                         ::testing::Values("approved", "certified", "kept", "started"));
 
 }  // namespace
 }  // namespace bftgate::testing

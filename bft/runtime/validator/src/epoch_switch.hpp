@@ -9,6 +9,7 @@
 
 #include "bftgate/crypto/ed25519.hpp"
 #include "bftgate/register/register.hpp"
+#include "bftgate/runtime/validator/switch_crash.hpp"
 
 namespace bftgate::runtime {
 
@@ -19,6 +20,7 @@ struct EpochSwitch {
 };
 
 EpochSwitch switch_epoch(const bft::AdapterRegister& app, std::uint32_t id,
-                         const crypto::PublicKey& own_key, const std::filesystem::path& data_dir);
+                         const crypto::PublicKey& own_key, const std::filesystem::path& data_dir,
+                         SwitchStep crash = SwitchStep::kNone);
 
 }  // namespace bftgate::runtime

@@ -46,6 +46,7 @@ class Daemon final : public ValidatorDaemon {
         refusals_(fmt::format("validator {}", options_.id)),
         config_(std::move(opened.config)),
         removed_in_(opened.removed_in),
+        started_after_switch_(opened.config.epoch != opened.genesis.epoch),
         vote_key_(std::move(opened.key.key)),
         trace_(std::move(opened.trace)),
         log_(io_, std::move(opened.wal), options_.id, options_.wal_compact_bytes, metrics_),
@@ -143,6 +144,7 @@ class Daemon final : public ValidatorDaemon {
     // Compared out of band by every member (bftgate cluster assemble prints it).
     spdlog::info("validator {}: cluster '{}' config fingerprint {}", options_.id,
                  config_.cluster_id, config_.fingerprint());
+    if (started_after_switch_) crash_at(options_.crash_at, SwitchStep::kStarted, options_.id);
     run_event_loop();
     // A validation that does not return within the grace (a read stuck in the kernel) is not
     // waited for: what this validator holds is made durable, and the process ends without it.
@@ -343,7 +345,8 @@ class Daemon final : public ValidatorDaemon {
   // loop to run the next epoch (kValidatorNextEpoch), or stays, frozen, and says so.
   void hand_over() {
     if (handed_over_ || stopping_) return;
-    auto decided = switch_epoch(app_, options_.id, vote_key_.public_key(), options_.data_dir);
+    auto decided = switch_epoch(app_, options_.id, vote_key_.public_key(), options_.data_dir,
+                                options_.crash_at);
     using Kind = EpochSwitch::Kind;
     if (decided.kind == Kind::kNotYet || decided.kind == Kind::kNotKept) return;
     handed_over_ = true;
@@ -377,6 +380,7 @@ class Daemon final : public ValidatorDaemon {
   Refusals refusals_;
   ClusterConfig config_;  // of the epoch it runs
   std::optional<std::uint64_t> removed_in_;
+  bool started_after_switch_;  // it runs an epoch after the config's
   bool handed_over_ = false;
   bool next_epoch_ = false;
   crypto::SecretKey vote_key_;

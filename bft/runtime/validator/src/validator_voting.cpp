@@ -106,6 +106,7 @@ void ValidatorVoting::approve_epoch() {
     std::vector<Bytes> operations;
     operations.push_back(std::move(operation));
     submit_(std::move(operations), {id});
+    crash_at(options_.crash_at, SwitchStep::kApproved, options_.id);
   });
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bftgate/base/result.hpp"
+#include "bftgate/runtime/validator/switch_crash.hpp"
 
 namespace bftgate::runtime {
 
@@ -70,6 +71,8 @@ struct ValidatorOptions {
   // Links without CURVE (runtime/net/link_security.hpp): anyone who reaches the port is heard.
   // Only for loopback benchmarks (--insecure-plaintext).
   bool insecure_plaintext = false;
+  // Tests of the epoch switch: SIGKILL itself at this step of it (switch_crash.hpp).
+  SwitchStep crash_at = SwitchStep::kNone;
 };
 
 // What run() returns when this validator's epoch ended and it is a member of the next: the
