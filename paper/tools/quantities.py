@@ -240,7 +240,7 @@ QUANTITIES = [
     ("ScaleRealLatencyLarge", "scale", lambda s: by_validators(s["real"], max)["certification_latency_p50_s"], latex.seconds),
     ("ScaleRealMedianError", "scale", lambda s: s["real_median_absolute_relative_error"], latex.percent),
     # reconfiguration: epoch changes under load in the simulator
-    ("ReconfigRuns", "reconfiguration", lambda s: s["runs"], latex.count),
+    ("ReconfigRuns", "reconfiguration", lambda s: s["runs"] - sum(r["runs"] for r in s.get("real", [])), latex.count),
     ("ReconfigViolations", "reconfiguration", lambda s: s["violations"], latex.count),
     ("ReconfigUnswitched", "reconfiguration", lambda s: s["unswitched_runs"], latex.count),
     ("ReconfigSwitchMeanMax", "reconfiguration", lambda s: max(r["switch_s"]["mean"] for r in s["switches"]), latex.seconds),
@@ -252,6 +252,17 @@ QUANTITIES = [
     ("ReconfigReleasedLarge", "reconfiguration", lambda s: max(r["released"] for r in s["catch_up"]), latex.count),
     ("ReconfigHandoffSmall", "reconfiguration", lambda s: min(s["catch_up"], key=lambda r: r["released"])["handoff_bytes"]["mean"], lambda v: latex.count(round(v))),
     ("ReconfigHandoffLarge", "reconfiguration", lambda s: max(s["catch_up"], key=lambda r: r["released"])["handoff_bytes"]["mean"], lambda v: latex.count(round(v))),
+    # reconfiguration on real processes: validator 2 replaced by a new host after k releases
+    ("ReconfigRealRuns", "reconfiguration", lambda s: sum(r["runs"] for r in s["real"]), latex.count),
+    ("ReconfigRealCertifiedMax", "reconfiguration", lambda s: max(r["certified_after_s"]["mean"] for r in s["real"]), latex.seconds),
+    ("ReconfigRealSwitchMax", "reconfiguration", lambda s: max(r["switch_s"]["mean"] for r in s["real"]), latex.seconds),
+    ("ReconfigRealServedMax", "reconfiguration", lambda s: max(r["served_s"]["mean"] for r in s["real"]), latex.seconds),
+    ("ReconfigRealGapRatioMax", "reconfiguration", lambda s: max(r["gap_ratio"] for r in s["real"]), latex.times),
+    ("ReconfigRealReleasedSmall", "reconfiguration", lambda s: min(r["released"] for r in s["real"]), latex.count),
+    ("ReconfigRealReleasedLarge", "reconfiguration", lambda s: max(r["released"] for r in s["real"]), latex.count),
+    ("ReconfigRealJoinSmall", "reconfiguration", lambda s: min(s["real"], key=lambda r: r["released"])["join_s"]["mean"], latex.seconds),
+    ("ReconfigRealJoinLarge", "reconfiguration", lambda s: max(s["real"], key=lambda r: r["released"])["join_s"]["mean"], latex.seconds),
+    ("ReconfigRealHandoffLarge", "reconfiguration", lambda s: max(s["real"], key=lambda r: r["released"])["handoff_bytes"]["mean"], lambda v: latex.count(round(v))),
     # search: the schedule search with f Byzantine validators, small scope and any scope
     ("SearchSchedules", "search", lambda s: s["schedules"], latex.count),
     ("SearchSeconds", "search", lambda s: s["search_s"], lambda v: latex.seconds(v, 0)),

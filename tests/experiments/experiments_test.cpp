@@ -360,7 +360,7 @@ TEST(Scale, DecisionsCostQuadraticallyMoreAndCertificatesLinearlyMoreWithN) {
 // Every epoch change finishes under load, with 0 or f Byzantine validators, breaking no invariant;
 // the operator's proposals caught by the frozen register are made again; a new member's handoff
 // grows with what was released before the switch.
-TEST(Reconfiguration, EveryChangeSwitchesUnderLoadSafelyAndCatchUpGrowsWithState) {
+TEST(Reconfiguration, EveryChangeSwitchesUnderLoadSafelyCatchUpGrowsWithStateAndRealProcessesSwitch) {
   bftgate::TempDir dir;
   const auto* experiment = find_experiment("reconfiguration");
   ASSERT_NE(experiment, nullptr);
@@ -380,6 +380,18 @@ TEST(Reconfiguration, EveryChangeSwitchesUnderLoadSafelyAndCatchUpGrowsWithState
   EXPECT_GT(catch_up.back()["handoff_bytes"]["mean"].get<double>(),
             catch_up.front()["handoff_bytes"]["mean"].get<double>())
       << catch_up;
+  // The real switch: certified, then run by a quorum, then by every member; the new host joined
+  // from a handoff it kept, and an adapter was released in the new epoch and served.
+  ASSERT_EQ(data["real"].size(), 1u) << data.dump();
+  const auto& real = data["real"][0];
+  const auto mean = [&](const char* key) { return real[key]["mean"].get<double>(); };
+  EXPECT_GT(mean("certified_after_s"), 0) << real;
+  EXPECT_LE(mean("certified_after_s"), mean("quorum_running_s")) << real;
+  EXPECT_LE(mean("quorum_running_s"), mean("switch_s")) << real;
+  EXPECT_GT(mean("join_s"), 0) << real;
+  EXPECT_GT(mean("handoff_bytes"), 0) << real;
+  EXPECT_GT(mean("first_release_s"), mean("certified_after_s")) << real;
+  EXPECT_GT(mean("served_s"), mean("certified_after_s")) << real;
 }
 
 TEST(Runner, ShardsMergeIntoExactlyTheUnshardedRunAndGapsOrDuplicatesAreRefused) {

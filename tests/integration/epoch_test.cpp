@@ -3,7 +3,7 @@
 // a handoff it verifies from the genesis config, the replaced machine says it is out, and the
 // next release is certified by epoch 2's set. A node that was offline across two epoch changes
 // walks the chain from genesis and serves what the newest epoch released. A validator killed at
-// each step of a switch ends in the right epoch.
+// each step of a switch ends in the right epoch; one cut off during it follows without a restart.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -157,6 +157,39 @@ TEST_P(EpochCrash, AValidatorKilledAtThisStepOfTheSwitchEndsInTheNewEpochAndVote
   EXPECT_EQ(v2->certificate->statement.epoch, 2u);
   EXPECT_TRUE(v2->certificate->signers().contains(1));
   EXPECT_FALSE(v2->certificate->signers().contains(3));
+}
+
+// A validator cut off from its peers for the whole switch, and never restarted, notices that its
+// epoch ended (it asks for the handoff while it executes nothing) and takes part in the next.
+TEST(Epochs, AValidatorCutOffDuringTheSwitchFollowsWithoutARestart) {
+  LocalCluster cluster(BFTGATE_BINARY, 4, kPass);
+  cluster.faults[1] = "cut=0+2+3,until=10";
+  cluster.start_all();
+  const auto pid = cluster.pid(1);
+  ASSERT_EQ(submit(cluster, write_artifact(cluster, "v1.bin", 1000)).exit_code, 0);
+  auto removed = reconfigure(cluster, "--remove 3");
+  ASSERT_EQ(removed.exit_code, 0) << removed.output;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::map<bft::ReplicaId, runtime::StatusAnswer> answers;
+  while (std::chrono::steady_clock::now() < deadline) {
+    answers = epoch_statuses(cluster);
+    if (answers.contains(1) && answers.at(1).epoch == 2) break;
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  ASSERT_TRUE(answers.contains(1) && answers.at(1).epoch == 2) << cluster.log(1);
+  EXPECT_EQ(cluster.pid(1), pid);
+  EXPECT_NE(cluster.log(1).find("its epoch ended while it lagged behind"), std::string::npos)
+      << cluster.log(1);
+  // With validator 2 stopped, the next release needs validator 1's vote in epoch 2.
+  EXPECT_EQ(cluster.terminate(2), 0);
+  auto released = submit(cluster, write_artifact(cluster, "v2.bin", 2000));
+  ASSERT_EQ(released.exit_code, 0) << released.output << cluster.log(1);
+  answers = epoch_statuses(cluster);
+  ASSERT_TRUE(answers.contains(1));
+  const auto* v2 = answers.at(1).entry(2);
+  ASSERT_TRUE(v2 != nullptr && v2->certificate) << cluster.log(1);
+  EXPECT_EQ(v2->certificate->statement.epoch, 2u);
+  EXPECT_TRUE(v2->certificate->signers().contains(1));
 }
 
 INSTANTIATE_TEST_SUITE_P(EachStep, EpochCrash,

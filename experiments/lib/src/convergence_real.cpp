@@ -51,9 +51,7 @@ Result<double> measure_real(double validation_s, double poll_s, double size_mib,
        .validators = kValidators,
        .nodes = kNodes,
        .store = true,
-       .validate_command = fmt::format(
-           "sleep {:.3f}; echo '{{\"pass\": true, \"metrics\": {{\"stand_in\": true}}}}'",
-           validation_s),
+       .validate_command = stand_in_validation(validation_s),
        .validator_flags = {},
        .node_flags = {"--poll-interval", fmt::format("{}", poll_s), "--backend", "opaque"}});
   if (!started) return started.error();

@@ -88,6 +88,11 @@ Status RealCluster::start_node(std::uint32_t j) {
   return cluster_->start_node(j, spec_.node_flags);
 }
 
+std::string stand_in_validation(double seconds) {
+  return fmt::format("sleep {:.3f}; echo '{{\"pass\": true, \"metrics\": {{\"stand_in\": true}}}}'",
+                     seconds);
+}
+
 nlohmann::json node_status(std::uint16_t port) {
   auto body = runtime::http_get(port, "/status");
   if (!body) return nullptr;

@@ -44,6 +44,10 @@ struct RealClusterSpec {
   bool trace = false;  // each validator writes its message trace (RealCluster::trace_path)
 };
 
+// The stand-in validation of the real-process experiments: a command that sleeps `seconds`,
+// then prints a PASS verdict.
+std::string stand_in_validation(double seconds);
+
 // An inference node's GET /status, parsed; null when it does not answer.
 nlohmann::json node_status(std::uint16_t port);
 

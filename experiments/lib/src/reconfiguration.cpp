@@ -1,5 +1,5 @@
 // The `reconfiguration` experiment: what an epoch change costs and whether it is safe, in the
-// simulator (the real processes' switch is tests/integration/epoch_test.cpp).
+// simulator, and what it costs on real processes (reconfiguration_real.hpp).
 //   switch   each change (replace one validator with a new machine, grow 4 -> 7, shrink 7 -> 4,
 //            rotate every key) in the middle of a steady stream of adapters, with 0 or f Byzantine
 //            validators: the time from the operator's proposal to every honest member of the new
@@ -8,6 +8,8 @@
 //            against the median gap, and every invariant (agreement per epoch, epoch-safety).
 //   catch-up a new machine joining after k adapters were released: the frozen register it
 //            fetches and verifies, and how long that took, against k.
+//   real     validator 2 replaced by a new host on the local cluster after k releases, while
+//            adapters keep coming: the same switch times, and the new host's join against k.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "bftgate/experiments/experiments.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/simulator.hpp"
+#include "reconfiguration_real.hpp"
 
 namespace bftgate::experiments {
 
@@ -150,8 +153,15 @@ class ReconfigurationExperiment final : public Experiment {
     return {{"changes", {"replace", "grow", "shrink", "rotate"}},
             {"byzantine", {0, 1}},
             {"released", size == Size::kSmoke ? json{4, 16} : json{4, 16, 64, 256}},
-            {"seeds", size == Size::kSmoke ? 3 : 100}};
+            {"seeds", size == Size::kSmoke ? 3 : 100},
+            {"real_released", size == Size::kSmoke ? json{2} : json{4, 16, 64}},
+            {"real_repetitions", size == Size::kSmoke ? 1 : 3},
+            {"real_every_s", 1.0},
+            {"real_validation_s", 0.2}};
   }
+
+  // The real runs use the machine's cores: one at a time.
+  bool exclusive(const json& params) const override { return params.at("part") == "real"; }
 
   std::vector<json> sweep(const json& config) const override {
     std::vector<json> runs;
@@ -173,21 +183,43 @@ class ReconfigurationExperiment final : public Experiment {
         runs.push_back(std::move(params));
       }
     }
+    for (const auto& released : config.value("real_released", json::array())) {
+      for (std::uint64_t r = 0; r < config.at("real_repetitions").get<std::uint64_t>(); ++r) {
+        json params = {{"part", "real"},
+                       {"released", released},
+                       {"every_s", config.at("real_every_s")},
+                       {"validation_s", config.at("real_validation_s")},
+                       {"repetition", r}};
+        params["seed"] = seed_of(params);
+        runs.push_back(std::move(params));
+      }
+    }
     return runs;
   }
 
   json run(const json& params) const override {
-    return params.at("part") == "switch" ? run_switch(params) : run_catch_up(params);
+    const auto& part = params.at("part");
+    if (part == "real") {
+      return run_real_reconfiguration({.released = params.at("released").get<std::size_t>(),
+                                       .every_s = params.at("every_s").get<double>(),
+                                       .validation_s = params.at("validation_s").get<double>(),
+                                       .seed = params.at("seed").get<std::uint64_t>()});
+    }
+    return part == "switch" ? run_switch(params) : run_catch_up(params);
   }
 
   Summary summarize(const json& config, const std::vector<json>& records) const override {
     std::map<std::pair<std::string, std::uint64_t>, std::vector<const json*>> switches;
-    std::map<std::uint64_t, std::vector<const json*>> catch_ups;
+    std::map<std::uint64_t, std::vector<const json*>> catch_ups, reals;
     std::uint64_t violations = 0;
     std::uint64_t unswitched = 0;
     for (const auto& record : records) {
       const auto& p = record.at("params");
       const auto& r = record.at("result");
+      if (p.at("part") == "real") {
+        reals[p.at("released").get<std::uint64_t>()].push_back(&r);
+        continue;
+      }
       violations += r.at("violations").get<std::uint64_t>();
       if (p.at("part") == "switch") {
         if (!r.at("switched").get<bool>()) ++unswitched;
@@ -245,19 +277,49 @@ class ReconfigurationExperiment final : public Experiment {
       catch_up_md += fmt::format("| {} | {:.0f} | {:.4f} |\n", released, bytes.value("mean", 0.0),
                                  join.value("mean", 0.0));
     }
+    json real_rows = json::array();
+    std::string real_md =
+        "| adapters released before | runs | change ordered (s) | certified (s) | quorum runs it "
+        "(s) | all run it (s) | the operator sees the first release (s) | the node serves it (s) | "
+        "new host's join (s) | "
+        "handoff (bytes) | gap at the switch / median gap |\n|---|---|---|---|---|---|---|---|---|"
+        "---|---|\n";
+    for (const auto& [released, rs] : reals) {
+      json row = {{"released", released}, {"runs", rs.size()}};
+      for (const char* key : {"wait_s", "certified_after_s", "quorum_running_s", "switch_s",
+                              "first_release_s", "served_s", "join_s", "handoff_bytes",
+                              "switch_gap_s", "median_gap_s", "resubmitted_proposals"})
+        row[key] = sim::summary(values(rs, key));
+      const double median = row["median_gap_s"].value("mean", 0.0);
+      row["gap_ratio"] = median > 0 ? row["switch_gap_s"].value("mean", 0.0) / median : 0.0;
+      const auto mean = [&](const char* key) { return row[key].value("mean", 0.0); };
+      real_md += fmt::format(
+          "| {} | {} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.3f} | {:.0f} | "
+          "{:.2f} |\n",
+          released, rs.size(), mean("wait_s"), mean("certified_after_s"), mean("quorum_running_s"),
+          mean("switch_s"), mean("first_release_s"), mean("served_s"), mean("join_s"),
+          mean("handoff_bytes"), row["gap_ratio"].get<double>());
+      real_rows.push_back(std::move(row));
+    }
     Summary summary;
     summary.ok = violations == 0 && unswitched == 0;
     summary.data = {{"runs", records.size()},   {"config", config},
                     {"violations", violations}, {"unswitched_runs", unswitched},
-                    {"switches", switch_rows},  {"catch_up", catch_up_rows}};
+                    {"switches", switch_rows},  {"catch_up", catch_up_rows},
+                    {"real", real_rows}};
     summary.markdown = fmt::format(
         "# reconfiguration\n\n"
         "Adapters every {:.0f} s; the operator proposes the change at {:.0f} s. Switch time: from "
         "the proposal to every honest member of the new set running it.\n\n{}\n"
         "A new machine joining after k releases (it fetches the old set's frozen register and "
         "verifies it from genesis):\n\n{}\n"
-        "Invariant violations over every run: **{}**; runs whose switch did not finish: **{}**.\n",
-        kSubmitEveryS, kSwitchAtS, markdown, catch_up_md, violations, unswitched);
+        "Invariant violations over every run: **{}**; runs whose switch did not finish: **{}**.\n"
+        "\nReal processes on 127.0.0.1 (4 validators with a stand-in validation of {} s, the "
+        "store, one node): validator 2 replaced by a new host (its key made there) after k "
+        "releases, adapters coming every {} s; times from the first proposal of the change, the "
+        "join from the new host's start:\n\n{}",
+        kSubmitEveryS, kSwitchAtS, markdown, catch_up_md, violations, unswitched,
+        config.value("real_validation_s", 0.0), config.value("real_every_s", 0.0), real_md);
     return summary;
   }
 };

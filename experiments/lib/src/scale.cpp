@@ -143,17 +143,14 @@ json run_certificate(std::size_t n) {
 // Real processes: each adapter proposed in turn and timed until f+1 validators report it
 // decided with its certificate.
 json run_real(std::size_t n, std::uint64_t seed) {
-  auto started = RealCluster::start(
-      {.name = "scale",
-       .validators = n,
-       .nodes = 0,
-       .store = true,
-       .validate_command = fmt::format(
-           "sleep {:.3f}; echo '{{\"pass\": true, \"metrics\": {{\"stand_in\": true}}}}'",
-           kValidationS),
-       .validator_flags = {},
-       .node_flags = {},
-       .tmpfs = true});
+  auto started = RealCluster::start({.name = "scale",
+                                     .validators = n,
+                                     .nodes = 0,
+                                     .store = true,
+                                     .validate_command = stand_in_validation(kValidationS),
+                                     .validator_flags = {},
+                                     .node_flags = {},
+                                     .tmpfs = true});
   if (!started) throw std::runtime_error(started.error().message);
   auto& real = **started;
   const auto& config = real.config();

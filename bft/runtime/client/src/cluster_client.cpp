@@ -41,15 +41,16 @@ std::vector<bft::ReplicaId> ClusterClient::validators() const {
   return ids;
 }
 
-std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(
-    const nlohmann::json& query, std::chrono::milliseconds timeout) {
-  return this->query(validators(), query, timeout);
+std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query_all(const nlohmann::json& query,
+                                                                  std::chrono::milliseconds timeout,
+                                                                  Wait wait) {
+  return this->query(validators(), query, timeout, wait);
 }
 
 ClusterClient::Statuses ClusterClient::status_all(std::chrono::milliseconds timeout,
-                                                  const StatusPage& page) {
+                                                  const StatusPage& page, Wait wait) {
   Statuses statuses;
-  for (auto& [id, answer] : query_all(page.to_query(), timeout)) {
+  for (auto& [id, answer] : query_all(page.to_query(), timeout, wait)) {
     auto status = status_from_json(answer);
     if (!status) {
       statuses.refused.emplace(id, status.error().message);
@@ -105,7 +106,8 @@ std::optional<StatusAnswer> ClusterClient::full_status(bft::ReplicaId id,
 Result<std::uint64_t> ClusterClient::highest_request_id(bft::PrincipalId client,
                                                         std::chrono::milliseconds timeout) {
   std::vector<std::uint64_t> reported;
-  for (auto& [id, answer] : query_all({{"query", "client"}, {"client", client}}, timeout)) {
+  for (auto& [id, answer] :
+       query_all({{"query", "client"}, {"client", client}}, timeout, Wait::kAllButF)) {
     auto decoded = client_answer_from_json(answer);
     if (decoded && decoded->validator == id && decoded->client == client)
       reported.push_back(decoded->highest_request_id);
@@ -123,7 +125,7 @@ Result<std::uint64_t> ClusterClient::highest_request_id(bft::PrincipalId client,
 
 std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query(
     const std::vector<bft::ReplicaId>& validators, const nlohmann::json& query,
-    std::chrono::milliseconds timeout) {
+    std::chrono::milliseconds timeout, Wait wait) {
   std::set<bft::ReplicaId> asked;
   for (auto id : validators) {
     if (sockets_.contains(id)) asked.insert(id);
@@ -137,8 +139,17 @@ std::map<bft::ReplicaId, nlohmann::json> ClusterClient::query(
   auto frame = make_envelope(EnvelopeKind::kQuery, as_bytes(text));
   for (auto id : asked) (void)sockets_.at(id).send(zmq::buffer(frame), zmq::send_flags::dontwait);
   std::map<bft::ReplicaId, nlohmann::json> answers;
-  auto deadline = Clock::now() + timeout;
+  const auto started = Clock::now();
+  auto deadline = started + timeout;
+  const std::size_t all_but_f = asked.size() - std::min<std::size_t>(config_.f, asked.size());
+  bool shortened = wait == Wait::kEveryone;
   while (answers.size() < asked.size() && Clock::now() < deadline) {
+    if (!shortened && answers.size() >= all_but_f) {
+      shortened = true;
+      const auto now = Clock::now();
+      deadline = std::min(
+          deadline, now + std::max<Clock::duration>(now - started, std::chrono::milliseconds(20)));
+    }
     std::vector<zmq::pollitem_t> items;
     std::vector<bft::ReplicaId> ids;
     for (auto id : asked) {

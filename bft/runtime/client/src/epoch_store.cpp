@@ -122,7 +122,8 @@ std::size_t catch_up_epochs(const ClusterConfig& genesis, const fs::path& data_d
     }
     const auto& config = start->config;
     ClusterClient client(config, security);
-    auto answers = client.query_all({{"query", "handoff"}, {"epoch", config.epoch}}, timeout);
+    auto answers = client.query_all({{"query", "handoff"}, {"epoch", config.epoch}}, timeout,
+                                    ClusterClient::Wait::kAllButF);
     bool joined = false;
     for (const auto& [from, answer] : answers) {
       if (!answer.contains("handoff") || !answer["handoff"].is_string()) continue;

@@ -59,7 +59,7 @@ namespace {
 // One above the highest version f+1 validators know of (at least one of them is honest).
 Result<std::uint64_t, ProposeError> next_version(ClusterClient& client,
                                                  const ClusterConfig& config) {
-  auto statuses = client.status_all(milliseconds(2000));
+  auto statuses = client.status_all(milliseconds(2000), {}, ClusterClient::Wait::kAllButF);
   if (statuses.answers.size() < std::size_t{config.f} + 1) {
     return ProposeError{
         ProposeError::Kind::kFailed,
@@ -82,7 +82,10 @@ bool holds_artifact(ClusterClient& client, const ClusterConfig& config, std::uin
                     const crypto::Digest& digest) {
   std::size_t agreeing = 0;
   for (const auto& [id, status] :
-       client.status_all(milliseconds(2000), {.before = version + 1, .limit = 1}).answers) {
+       client
+           .status_all(milliseconds(2000), {.before = version + 1, .limit = 1},
+                       ClusterClient::Wait::kAllButF)
+           .answers) {
     const auto* entry = status.entry(version);
     if (entry != nullptr && entry->artifact_digest == digest) ++agreeing;
   }
@@ -261,8 +264,10 @@ Result<Decision, ProposeError> wait_for_decision(
   auto deadline = Clock::now() + timeout;
   std::string last;
   while (Clock::now() < deadline) {
-    auto answers =
-        client.status_all(milliseconds(1000), {.before = version + 1, .limit = 1}).answers;
+    auto answers = client
+                       .status_all(milliseconds(1000), {.before = version + 1, .limit = 1},
+                                   ClusterClient::Wait::kAllButF)
+                       .answers;
     std::map<std::pair<bft::EntryState, crypto::Digest>, std::size_t> decided;
     std::size_t pass = 0;
     std::size_t fail = 0;

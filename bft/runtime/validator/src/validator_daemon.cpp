@@ -28,6 +28,7 @@
 #include "bftgate/runtime/validator/message_trace.hpp"
 #include "bftgate/runtime/validator/validator_metrics.hpp"
 #include "durable_log.hpp"
+#include "epoch_probe.hpp"
 #include "epoch_switch.hpp"
 #include "replica_events.hpp"
 #include "validator_queries.hpp"
@@ -46,8 +47,12 @@ class Daemon final : public ValidatorDaemon {
         refusals_(fmt::format("validator {}", options_.id)),
         config_(std::move(opened.config)),
         removed_in_(opened.removed_in),
-        started_after_switch_(opened.config.epoch != opened.genesis.epoch),
+        started_after_switch_(config_.epoch != opened.genesis.epoch),
         vote_key_(std::move(opened.key.key)),
+        probe_(opened.genesis, options_.data_dir,
+               options_.insecure_plaintext ? LinkSecurity::insecure_plaintext()
+                                           : LinkSecurity::curve(vote_key_, opened.genesis),
+               options_.id),
         trace_(std::move(opened.trace)),
         log_(io_, std::move(opened.wal), options_.id, options_.wal_compact_bytes, metrics_),
         app_(config_),
@@ -81,6 +86,7 @@ class Daemon final : public ValidatorDaemon {
                    options_.byzantine);
     }
     replica_->restore(opened.recovered);
+    probe_.start(replica_->last_executed());
     voting_ = std::make_unique<ValidatorVoting>(
         io_, options_, config_, wire_.security(), app_, vote_key_, strategy_.get(),
         std::move(opened.validation), std::move(opened.request_ids),
@@ -192,6 +198,7 @@ class Daemon final : public ValidatorDaemon {
     housekeeping_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping_) return;
       give_back_free_memory();
+      if (!handed_over_ && !removed_in_) probe_.on_housekeeping(replica_->last_executed());
       schedule_housekeeping();
     });
   }
@@ -203,6 +210,8 @@ class Daemon final : public ValidatorDaemon {
       replica_->tick(now());
       flush();
       hand_over();  // again, if keeping the handoff failed before
+      // A newer epoch runs, and this validator lagged behind it: as after a restart.
+      if (probe_.found() && !handed_over_ && !removed_in_) return leave_epoch();
       if (trace_) trace_->flush();
       schedule_tick();
     });
@@ -354,6 +363,13 @@ class Daemon final : public ValidatorDaemon {
       removed_in_ = decided.next_epoch;
       return;
     }
+    leave_epoch();
+  }
+
+  // Ends the event loop; run() returns kValidatorNextEpoch, and the validator is made again in
+  // the newest epoch its kept handoffs lead to.
+  void leave_epoch() {
+    handed_over_ = true;
     next_epoch_ = true;
     stopping_ = true;
     voting_->cancel();
@@ -381,9 +397,10 @@ class Daemon final : public ValidatorDaemon {
   ClusterConfig config_;  // of the epoch it runs
   std::optional<std::uint64_t> removed_in_;
   bool started_after_switch_;  // it runs an epoch after the config's
+  crypto::SecretKey vote_key_;
+  EpochProbe probe_;  // asks for a newer epoch while nothing executes
   bool handed_over_ = false;
   bool next_epoch_ = false;
-  crypto::SecretKey vote_key_;
   std::optional<MessageTraceWriter> trace_;
   boost::asio::io_context io_;
   ValidatorMetrics metrics_;

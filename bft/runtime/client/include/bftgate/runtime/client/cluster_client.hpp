@@ -21,13 +21,21 @@ class ClusterClient {
   // Every link secured by `security`, to each validator under its config key.
   ClusterClient(const ClusterConfig& config, const LinkSecurity& security);
 
+  // How long a query waits: for every validator asked, up to the timeout (a report of each); or,
+  // once all but f have answered (more may never come: f may be down), at most as long again as
+  // that took (20 ms at least), so that one validator down costs an operation about what a slow
+  // quorum does instead of the whole timeout.
+  enum class Wait { kEveryone, kAllButF };
+
   // Asks every validator; returns the answers that arrived within `timeout`.
   std::map<bft::ReplicaId, nlohmann::json> query_all(const nlohmann::json& query,
-                                                     std::chrono::milliseconds timeout);
+                                                     std::chrono::milliseconds timeout,
+                                                     Wait wait = Wait::kEveryone);
   // The same, asking only `validators` (ids not in the config are skipped).
   std::map<bft::ReplicaId, nlohmann::json> query(const std::vector<bft::ReplicaId>& validators,
                                                  const nlohmann::json& query,
-                                                 std::chrono::milliseconds timeout);
+                                                 std::chrono::milliseconds timeout,
+                                                 Wait wait = Wait::kEveryone);
   std::vector<bft::ReplicaId> validators() const;
 
   // Every validator's status answer, decoded (runtime/register_json.hpp). An answer that does
@@ -36,7 +44,8 @@ class ClusterClient {
     std::map<bft::ReplicaId, StatusAnswer> answers;
     std::map<bft::ReplicaId, std::string> refused;
   };
-  Statuses status_all(std::chrono::milliseconds timeout, const StatusPage& page = {});
+  Statuses status_all(std::chrono::milliseconds timeout, const StatusPage& page = {},
+                      Wait wait = Wait::kEveryone);
   // Validator `id`'s status with every entry of its register, asked for page by page; none when
   // it does not answer within `timeout` (each page) or answers a malformed page.
   std::optional<StatusAnswer> full_status(bft::ReplicaId id, std::chrono::milliseconds timeout);
