@@ -24,7 +24,7 @@ MUTATION_OUT ?=
 ROUNDS ?= 1000
 SECONDS ?= 0
 
-.PHONY: all bootstrap configure build run test bench fuzz experiments robustness paper mutation chaos \
+.PHONY: compile-times all bootstrap configure build run test bench fuzz experiments robustness paper mutation chaos \
         format clean
 
 all: build
@@ -89,6 +89,19 @@ fuzz:
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS) --target bftgate_fuzzers
 	@scripts/run_fuzz.sh build/fuzz $(FUZZ_SECONDS)
+
+# Times every compile of a clean release build of TARGET (default: bftgate, what make run
+# builds) through scripts/compile_timer.sh, then lists the translation units that cost most and
+# the heavy headers each pulls in (scripts/compile_report.py).
+compile-times:
+	@scripts/bootstrap.sh
+	@rm -rf build/compile-times
+	@cmake --preset release -B build/compile-times \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=$(CURDIR)/scripts/compile_timer.sh \
+	  -DCMAKE_CUDA_COMPILER_LAUNCHER=$(CURDIR)/scripts/compile_timer.sh >/dev/null
+	@BFTGATE_COMPILE_TIMES=$(CURDIR)/build/compile-times/times.log \
+	  cmake --build build/compile-times -j $(JOBS) --target $(or $(TARGET),bftgate)
+	@/usr/bin/python3 scripts/compile_report.py build/compile-times/times.log --top 15
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

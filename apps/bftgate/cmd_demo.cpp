@@ -22,6 +22,7 @@
 #include "bftgate/runtime/client/cluster_client.hpp"
 #include "bftgate/runtime/client/operator.hpp"
 #include "bftgate/runtime/harness/local_cluster.hpp"
+#include "bftgate/runtime/net/http_get.hpp"
 #include "bftgate/validation/adapter_suite.hpp"
 #include "bftgate/validation/corpus.hpp"
 #include "bftgate/validation/model.hpp"

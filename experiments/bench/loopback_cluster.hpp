@@ -31,6 +31,7 @@
 #include "bftgate/runtime/client/request_pipeline.hpp"
 #include "bftgate/runtime/harness/local_processes.hpp"
 #include "bftgate/runtime/net/envelope.hpp"
+#include "bftgate/runtime/net/http_get.hpp"
 
 namespace bftgate::loopback_bench {
 

@@ -23,6 +23,7 @@
 #include "bftgate/experiments/experiment.hpp"
 #include "bftgate/runtime/client/operator.hpp"
 #include "bftgate/runtime/harness/local_processes.hpp"
+#include "bftgate/runtime/net/http_get.hpp"
 
 namespace bftgate::experiments::etcd {
 

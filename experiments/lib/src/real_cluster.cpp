@@ -10,6 +10,7 @@
 #include "bftgate/experiments/experiment.hpp"
 #include "bftgate/runtime/client/cluster_client.hpp"
 #include "bftgate/runtime/client/operator.hpp"
+#include "bftgate/runtime/net/http_get.hpp"
 
 namespace bftgate::experiments {
 

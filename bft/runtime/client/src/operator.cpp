@@ -3,10 +3,6 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <limits>
 #include <thread>
 
@@ -294,26 +290,6 @@ Result<Decision, ProposeError> wait_for_decision(
       fmt::format(
           "version {} was not decided within {} ms; it may still be decided (`bftgate status`)",
           version, timeout.count())};
-}
-
-Result<std::string> http_get(std::uint16_t port, const std::string& path) {
-  namespace http = boost::beast::http;
-  try {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket socket(io);
-    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-    http::request<http::empty_body> request{http::verb::get, path, 11};
-    request.set(http::field::host, "127.0.0.1");
-    http::write(socket, request);
-    boost::beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    http::read(socket, buffer, response);
-    if (response.result() != http::status::ok)
-      return Error{fmt::format("HTTP {}", response.result_int())};
-    return std::move(response.body());
-  } catch (const std::exception& e) {
-    return Error{e.what()};
-  }
 }
 
 }  // namespace bftgate::runtime

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "bftgate/base/strict_json.hpp"
+#include "bftgate/runtime/net/http_get.hpp"
 
 namespace bftgate::runtime {
 
@@ -208,6 +209,26 @@ Status HttpServer::listen(std::uint16_t port, const std::string& address) {
   }
   impl_->accept();
   return ok_status();
+}
+
+Result<std::string> http_get(std::uint16_t port, const std::string& path) {
+  namespace http = boost::beast::http;
+  try {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket socket(io);
+    socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    http::request<http::empty_body> request{http::verb::get, path, 11};
+    request.set(http::field::host, "127.0.0.1");
+    http::write(socket, request);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    http::read(socket, buffer, response);
+    if (response.result() != http::status::ok)
+      return Error{fmt::format("HTTP {}", response.result_int())};
+    return std::move(response.body());
+  } catch (const std::exception& e) {
+    return Error{e.what()};
+  }
 }
 
 }  // namespace bftgate::runtime

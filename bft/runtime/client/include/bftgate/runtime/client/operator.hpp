@@ -80,7 +80,4 @@ Result<Decision, ProposeError> wait_for_decision(
     const ClusterConfig& config, const LinkSecurity& security, std::uint64_t version,
     std::chrono::milliseconds timeout, const std::function<void(const std::string&)>& progress);
 
-// GET http://127.0.0.1:port/path: the body, or an error.
-Result<std::string> http_get(std::uint16_t port, const std::string& path);
-
 }  // namespace bftgate::runtime
