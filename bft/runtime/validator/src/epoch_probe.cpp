@@ -22,8 +22,10 @@ void EpochProbe::on_housekeeping(std::uint64_t last_executed) {
         spdlog::warn("validator {}: its epoch ended while it lagged behind; leaving it", id_);
         found_ = true;
       }
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) {  // nothing may escape the thread (it would end the process)
       spdlog::error("validator {}: asking for a newer epoch failed: {}", id_, e.what());
+    } catch (...) {
+      spdlog::error("validator {}: asking for a newer epoch failed", id_);
     }
     running_ = false;
   });
