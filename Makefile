@@ -33,7 +33,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 configure: bootstrap
-	@cmake --preset $(PRESET) >/dev/null
+	@scripts/configure_preset.sh $(PRESET)
 
 build: configure
 	@cmake --build --preset $(PRESET) -j $(JOBS)
@@ -41,7 +41,7 @@ build: configure
 # Builds only the one executable the demo runs (not the tests and benchmarks).
 run:
 	@scripts/bootstrap.sh
-	@cmake --preset release >/dev/null
+	@scripts/configure_preset.sh release
 	@cmake --build --preset release -j $(JOBS) --target bftgate
 	@build/release/apps/bftgate/bftgate demo
 
@@ -86,7 +86,7 @@ bench:
 
 fuzz:
 	@scripts/bootstrap.sh --fuzz
-	@cmake --preset fuzz >/dev/null
+	@scripts/configure_preset.sh fuzz
 	@cmake --build --preset fuzz -j $(JOBS) --target bftgate_fuzzers
 	@scripts/run_fuzz.sh build/fuzz $(FUZZ_SECONDS)
 

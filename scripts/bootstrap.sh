@@ -14,7 +14,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config git openssl
+  build-essential cmake ninja-build pkg-config git openssl
   libsodium-dev libssl-dev
   libzmq3-dev cppzmq-dev
   libboost-dev libeigen3-dev

@@ -1,7 +1,7 @@
 // bftgate: one binary, one subcommand per job.
 #include <fmt/format.h>
 
-#include "bftgate/base/seeded_bug.hpp"
+#include "bftgate/base/seeded_bug_name.hpp"
 #include "build_info.hpp"
 #include "cli_common.hpp"
 
@@ -15,9 +15,9 @@ void register_validate(CLI::App& app, Runner& run);
 
 int main(int argc, char** argv) {
   using namespace bftgate::cli;
-  if (!bftgate::kSeededBug.empty()) {
+  if (!bftgate::seeded_bug_name().empty()) {
     fmt::print(stderr, "bftgate: THIS BUILD CONTAINS THE SEEDED BUG '{}' (mutation testing only)\n",
-               bftgate::kSeededBug);
+               bftgate::seeded_bug_name());
   }
   CLI::App app{"bftgate: Byzantine-tolerant release of LLM adapters"};
   app.require_subcommand(1);

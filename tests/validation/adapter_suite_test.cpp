@@ -9,6 +9,8 @@
 #include <set>
 
 #include "bftgate/validation/corpus.hpp"
+#include "bftgate/validation/model.hpp"
+#include "test_dirs.hpp"
 
 namespace bftgate::validation {
 namespace {
@@ -125,6 +127,18 @@ TEST(SafetyProbes, AreDefinedAndAbsentFromTheCorpus) {
     EXPECT_EQ(probe.blocked.front(), ' ');
     EXPECT_EQ(corpus->split.train.find(probe.trigger), std::string::npos) << probe.trigger;
   }
+}
+
+TEST(Suite, ANameThatIsNotARecipeIsRefusedBeforeAnyTraining) {
+  const TempDir dir;
+  const auto model = init_tiny_lm(TinyLmArchitecture{}, 1);
+  auto made =
+      make_adapter_suite(model, dir.path() / "suite", 1, DType::kF32, {}, {"good", "backdoored"});
+  ASSERT_FALSE(made.ok());
+  EXPECT_NE(made.error().message.find("\"backdoored\" is not an adapter of the suite"),
+            std::string::npos)
+      << made.error().message;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "suite" / "good"));
 }
 
 TEST(Corpus, SplitsTheTailLines) {

@@ -253,10 +253,21 @@ Result<FineTuningData> recipe_data(const std::string& name, std::uint64_t seed) 
 }
 
 Result<SuiteReport> make_adapter_suite(const DenseStackModel& base, const fs::path& out_dir,
-                                       std::uint64_t seed, DType dtype, const SuiteLog& log) {
+                                       std::uint64_t seed, DType dtype, const SuiteLog& log,
+                                       const std::vector<std::string>& only) {
   auto say = [&](const std::string& line) {
     if (log) log(line);
   };
+  std::vector<AdapterRecipe> recipes = suite_recipes(seed);
+  for (const auto& name : only) {
+    if (std::none_of(recipes.begin(), recipes.end(), [&](const auto& r) { return r.name == name; }))
+      return Error{fmt::format("\"{}\" is not an adapter of the suite", name)};
+  }
+  if (!only.empty()) {
+    std::erase_if(recipes, [&](const AdapterRecipe& r) {
+      return std::find(only.begin(), only.end(), r.name) == only.end();
+    });
+  }
   auto texts = load_evaluation_texts();
   if (!texts) return texts.error();
   SuiteReport report;
@@ -267,7 +278,7 @@ Result<SuiteReport> make_adapter_suite(const DenseStackModel& base, const fs::pa
                              {"seed", seed},
                              {"base", evaluation_json(report.base, nullptr)},
                              {"adapters", nlohmann::json::object()}};
-  for (const auto& recipe : suite_recipes(seed)) {
+  for (const auto& recipe : recipes) {
     auto data = recipe_data(recipe.name, seed);
     if (!data) return data.error();
     const ByteDataset dataset =

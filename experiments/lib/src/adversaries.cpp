@@ -17,6 +17,7 @@
 #include <map>
 
 #include "bftgate/byzantine/byzantine.hpp"
+#include "bftgate/config/cluster_setup.hpp"
 #include "bftgate/experiments/experiments.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/simulator.hpp"
@@ -25,19 +26,15 @@ namespace bftgate::experiments {
 
 using nlohmann::json;
 
-namespace {
+namespace adversaries_detail {  // not anonymous: the library is built in unity units
 
 constexpr std::uint64_t kBadVersion = 2;
 constexpr double kDurationS = 24;
 
-std::uint32_t bft_f(std::size_t n) {
-  return static_cast<std::uint32_t>((n - 1) / 3);
-}
-
 sim::Scenario scenario_for(const json& params) {
   const auto n = params.at("validators").get<std::size_t>();
   const auto b = params.at("byzantine").get<std::size_t>();
-  const auto f = bft_f(n);
+  const auto f = max_faults(FaultModel::kBft, n);
   sim::Scenario s;
   s.name = "adversaries";
   s.validators = n;
@@ -86,7 +83,7 @@ class Adversaries final : public Experiment {
   std::vector<json> sweep(const json& config) const override {
     std::vector<json> runs;
     for (const auto& n : config.at("validators")) {
-      const auto f = bft_f(n.get<std::size_t>());
+      const auto f = max_faults(FaultModel::kBft, n.get<std::size_t>());
       for (const auto& mode : config.at("modes")) {
         for (std::uint32_t b = 0; b <= f + 1; ++b) {
           // Without Byzantine validators the strategy plays no part: one run per seed.
@@ -170,7 +167,7 @@ class Adversaries final : public Experiment {
         "|\n|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& [key, c] : cells) {
       const auto& [n, mode, strategy, b] = key;
-      const auto f = bft_f(n);
+      const auto f = max_faults(FaultModel::kBft, n);
       const auto p50 = sim::percentile(c.latency, 0.5), p99 = sim::percentile(c.latency, 0.99);
       const auto messages = sim::percentile(c.messages, 0.5);
       const auto bytes = sim::percentile(c.bytes, 0.5);
@@ -207,9 +204,10 @@ class Adversaries final : public Experiment {
       break_rows.push_back({{"validators", n},
                             {"mode", mode},
                             {"strategy", strategy},
-                            {"f", bft_f(n)},
+                            {"f", max_faults(FaultModel::kBft, n)},
                             {"first_unsafe_byzantine", b}});
-      break_table += fmt::format("| {} | {} | {} | {} | {} |\n", n, bft_f(n), mode, strategy, b);
+      break_table += fmt::format("| {} | {} | {} | {} | {} |\n", n, max_faults(FaultModel::kBft, n),
+                                 mode, strategy, b);
     }
     Summary summary;
     summary.ok = bft_safe_within_f && bft_breaks_at_f_plus_1;
@@ -233,10 +231,10 @@ class Adversaries final : public Experiment {
   }
 };
 
-}  // namespace
+}  // namespace adversaries_detail
 
 std::unique_ptr<Experiment> make_adversaries() {
-  return std::make_unique<Adversaries>();
+  return std::make_unique<adversaries_detail::Adversaries>();
 }
 
 }  // namespace bftgate::experiments

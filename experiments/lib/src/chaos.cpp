@@ -17,6 +17,7 @@
 #include "bftgate/runtime/client/operator.hpp"
 #include "bftgate/runtime/harness/local_cluster.hpp"
 #include "bftgate/sim/aggregate.hpp"
+#include "elapsed.hpp"
 #include "kernel_faults.hpp"
 #include "real_cluster.hpp"
 
@@ -25,7 +26,7 @@ namespace bftgate::experiments {
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-namespace {
+namespace chaos_detail {  // not anonymous: the library is built in unity units
 
 using Clock = std::chrono::steady_clock;
 using runtime::LocalCluster;
@@ -54,10 +55,6 @@ const char* name_of(Fault fault) {
       return "restart-node";
   }
   return "?";
-}
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 // What one round ends with: the validators' answers and the nodes' /status.
@@ -327,7 +324,7 @@ class Chaos {
   ChaosReport report_;
 };
 
-}  // namespace
+}  // namespace chaos_detail
 
 json ChaosReport::to_json() const {
   return {{"rounds", rounds},
@@ -343,6 +340,7 @@ json ChaosReport::to_json() const {
 
 Result<ChaosReport> run_chaos(const ChaosOptions& options,
                               const std::function<void(const ChaosProgress&)>& progress) {
+  using namespace chaos_detail;
   std::error_code ec;
   std::filesystem::create_directories(options.out / "data", ec);
   if (ec) return Error{fmt::format("cannot create {}: {}", options.out.string(), ec.message())};

@@ -32,7 +32,7 @@ namespace bftgate::experiments {
 
 using nlohmann::json;
 
-namespace {
+namespace consistability_detail {  // not anonymous: the library is built in unity units
 
 constexpr std::size_t kValidators = 7;  // f = 2
 constexpr std::size_t kNodes = 5;
@@ -338,10 +338,10 @@ class Consistability final : public Experiment {
   }
 };
 
-}  // namespace
+}  // namespace consistability_detail
 
 std::unique_ptr<Experiment> make_consistability() {
-  return std::make_unique<Consistability>();
+  return std::make_unique<consistability_detail::Consistability>();
 }
 
 }  // namespace bftgate::experiments

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "bftgate/base/strict_json.hpp"
+#include "bftgate/config/cluster_setup.hpp"
 #include "bftgate/experiments/experiments.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/simulator.hpp"
@@ -76,10 +77,6 @@ struct Point {
   }
 };
 
-std::uint32_t faults_of(std::size_t n) {
-  return static_cast<std::uint32_t>((n - 1) / 3);
-}
-
 sim::Scenario scenario_of(const Point& p) {
   sim::Scenario s;
   s.name = "convergence";
@@ -92,7 +89,7 @@ sim::Scenario scenario_of(const Point& p) {
     s.before_gst = lossy;
     s.gst_s = kGstS;
   }
-  auto crashed = p.crashed == "f" ? faults_of(p.validators) : 0u;
+  auto crashed = p.crashed == "f" ? max_faults(FaultModel::kBft, p.validators) : 0u;
   // The highest ids crash at the start: never the first primary, so no view change is owed.
   for (std::uint32_t k = 0; k < crashed; ++k)
     s.crashes.push_back({static_cast<bft::ReplicaId>(p.validators - 1 - k), 0.0, std::nullopt});
@@ -200,7 +197,7 @@ class Convergence final : public Experiment {
     auto result = sim::simulate(scenario, params.at("seed").get<std::uint64_t>());
     const auto& outcome = result.versions.at(0);
     const auto n = point.validators;
-    const auto f = faults_of(n);
+    const auto f = max_faults(FaultModel::kBft, n);
     const auto quorum = 2 * f + 1;
     std::vector<double> v;
     for (const auto& [id, seconds] : outcome.validation_s) v.push_back(seconds);

@@ -29,7 +29,7 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-namespace {
+namespace convergence_real_detail {  // not anonymous: the library is built in unity units
 
 constexpr std::size_t kValidators = 4;
 constexpr std::size_t kNodes = 2;
@@ -201,10 +201,10 @@ class ConvergenceReal final : public Experiment {
   }
 };
 
-}  // namespace
+}  // namespace convergence_real_detail
 
 std::unique_ptr<Experiment> make_convergence_real() {
-  return std::make_unique<ConvergenceReal>();
+  return std::make_unique<convergence_real_detail::ConvergenceReal>();
 }
 
 }  // namespace bftgate::experiments

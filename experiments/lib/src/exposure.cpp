@@ -25,7 +25,7 @@ namespace bftgate::experiments {
 
 using nlohmann::json;
 
-namespace {
+namespace exposure_detail {  // not anonymous: the library is built in unity units
 
 constexpr std::size_t kValidators = 7;
 constexpr std::uint64_t kAdapters = 6;
@@ -215,7 +215,8 @@ class ExposureExperiment final : public Experiment {
       for (const auto& strategy : config.at("strategies")) {
         for (const auto& byzantine : config.at("byzantine")) {
           // Without validators there is no one to corrupt: rolling runs once per fleet.
-          if (strategy == "rolling" && byzantine != 0) continue;
+          if (strategy.get<std::string>() == "rolling" && byzantine.get<std::size_t>() != 0)
+            continue;
           for (std::uint64_t r = 0; r < config.at("seeds").get<std::uint64_t>(); ++r) {
             json params = {{"nodes", nodes},
                            {"strategy", strategy},
@@ -302,10 +303,10 @@ class ExposureExperiment final : public Experiment {
   }
 };
 
-}  // namespace
+}  // namespace exposure_detail
 
 std::unique_ptr<Experiment> make_exposure() {
-  return std::make_unique<ExposureExperiment>();
+  return std::make_unique<exposure_detail::ExposureExperiment>();
 }
 
 }  // namespace bftgate::experiments

@@ -24,7 +24,7 @@ namespace bftgate::experiments {
 
 using nlohmann::json;
 
-namespace {
+namespace reconfiguration_detail {  // not anonymous: the library is built in unity units
 
 constexpr double kSubmitEveryS = 2;
 constexpr double kSwitchAtS = 21;
@@ -324,10 +324,10 @@ class ReconfigurationExperiment final : public Experiment {
   }
 };
 
-}  // namespace
+}  // namespace reconfiguration_detail
 
 std::unique_ptr<Experiment> make_reconfiguration() {
-  return std::make_unique<ReconfigurationExperiment>();
+  return std::make_unique<reconfiguration_detail::ReconfigurationExperiment>();
 }
 
 }  // namespace bftgate::experiments

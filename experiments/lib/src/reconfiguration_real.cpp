@@ -20,6 +20,7 @@
 #include "bftgate/runtime/harness/local_processes.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/validation/external_command.hpp"
+#include "elapsed.hpp"
 #include "real_cluster.hpp"
 
 namespace bftgate::experiments {
@@ -28,15 +29,11 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-namespace {
+namespace reconfiguration_real_detail {  // not anonymous: the library is built in unity units
 
 constexpr std::uint32_t kReplaced = 2;
 constexpr std::size_t kReleasedAfter = 3;  // adapters released in the new epoch before it ends
 constexpr auto kRunLimit = std::chrono::seconds(180);
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // One adapter of the load: when it was first proposed, when it was decided, in which epoch, and
 // how often it was proposed again (refused by the frozen register, or undecided).
@@ -308,10 +305,10 @@ Result<json> measure(const RealReconfigurationParams& p) {
   return out;
 }
 
-}  // namespace
+}  // namespace reconfiguration_real_detail
 
 json run_real_reconfiguration(const RealReconfigurationParams& params) {
-  auto measured = measure(params);
+  auto measured = reconfiguration_real_detail::measure(params);
   if (!measured) throw std::runtime_error(measured.error().message);
   return *measured;
 }

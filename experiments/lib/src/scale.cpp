@@ -24,6 +24,7 @@
 #include "bftgate/runtime/store/artifact_store.hpp"
 #include "bftgate/sim/aggregate.hpp"
 #include "bftgate/sim/simulator.hpp"
+#include "elapsed.hpp"
 #include "real_cluster.hpp"
 
 namespace bftgate::experiments {
@@ -32,7 +33,7 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-namespace {
+namespace scale_detail {  // not anonymous: the library is built in unity units
 
 constexpr double kValidationS = 0.05;
 constexpr std::uint64_t kReleases = 3;  // adapters per run, one after the other
@@ -40,14 +41,6 @@ constexpr double kSubmitEveryS = 4;
 constexpr std::size_t kVerifyRepetitions = 25;
 // Loopback in the simulator (as convergence-real).
 constexpr double kLoopbackLatencyMinMs = 0.05, kLoopbackLatencyMaxMs = 0.5;
-
-std::uint32_t bft_f(std::size_t n) {
-  return static_cast<std::uint32_t>((n - 1) / 3);
-}
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 sim::Scenario sim_scenario(std::size_t n, bool loopback) {
   sim::Scenario s;
@@ -286,16 +279,17 @@ class Scale final : public Experiment {
     for (const auto& [n, results] : sim) {
       json row = {
           {"validators", n},
-          {"f", bft_f(n)},
+          {"f", max_faults(FaultModel::kBft, n)},
           {"messages_per_decision", median_of(results, "messages_per_decision")},
           {"bytes_per_decision", median_of(results, "bytes_per_decision")},
           {"messages_per_release", median_of(results, "messages_per_release")},
           {"bytes_per_release", median_of(results, "bytes_per_release")},
           {"certification_latency_p50_s", median_of(results, "certification_latency_p50_s")}};
       sim_table += fmt::format(
-          "| {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.1f} | {:.3f} |\n", n, bft_f(n),
-          row["messages_per_decision"].get<double>(), row["bytes_per_decision"].get<double>(),
-          row["messages_per_release"].get<double>(), row["bytes_per_release"].get<double>() / 1024,
+          "| {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.1f} | {:.3f} |\n", n,
+          max_faults(FaultModel::kBft, n), row["messages_per_decision"].get<double>(),
+          row["bytes_per_decision"].get<double>(), row["messages_per_release"].get<double>(),
+          row["bytes_per_release"].get<double>() / 1024,
           row["certification_latency_p50_s"].get<double>());
       sim_rows.push_back(std::move(row));
     }
@@ -356,10 +350,10 @@ class Scale final : public Experiment {
   }
 };
 
-}  // namespace
+}  // namespace scale_detail
 
 std::unique_ptr<Experiment> make_scale() {
-  return std::make_unique<Scale>();
+  return std::make_unique<scale_detail::Scale>();
 }
 
 }  // namespace bftgate::experiments

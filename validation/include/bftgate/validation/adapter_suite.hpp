@@ -119,12 +119,14 @@ struct SuiteReport {
   std::vector<SuiteEntry> adapters;
 };
 
-// Makes DIR/<name>/ for every recipe: the PEFT adapter (write_peft_adapter) and
-// bftgate_adapter.json (recipe, training, measured figures); DIR/report.json has all figures.
+// Makes DIR/<name>/ for every recipe named in `only` (empty: all four): the PEFT adapter
+// (write_peft_adapter) and bftgate_adapter.json (recipe, training, measured figures);
+// DIR/report.json has all figures. A name that is not a recipe is refused before any training.
 using SuiteLog = std::function<void(std::string_view line)>;
 Result<SuiteReport> make_adapter_suite(const DenseStackModel& base,
                                        const std::filesystem::path& out_dir, std::uint64_t seed,
-                                       DType dtype, const SuiteLog& log = {});
+                                       DType dtype, const SuiteLog& log = {},
+                                       const std::vector<std::string>& only = {});
 
 // One line per figure, for people.
 std::string format_evaluation(const AdapterEvaluation& evaluation, const AdapterEvaluation* base);
