@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Reads what scripts/compile_timer.sh wrote (one line per compile: wall s, CPU s, object) and
 prints the total CPU seconds and the translation units that cost most, each with the heavy
-third-party headers it pulled in (from the compiler's dependency file beside the object)."""
+third-party headers it pulled in (from the compiler's dependency file beside the object, or the
+copy compile_timer.sh kept where Ninja deleted it)."""
 import argparse
 import pathlib
 import sys
@@ -63,6 +64,8 @@ def main():
         depfile = path.with_name(path.name + ".d")
         if not depfile.is_absolute():
             depfile = root / depfile
+        if not depfile.exists():  # Ninja deleted it; compile_timer.sh kept a copy
+            depfile = depfile.with_name(path.name + ".deps")
         heavy = ", ".join(f"{k} ({v})" for k, v in families(depfile).items()) or "-"
         print(f"| {rank} | {cpu:.1f} | {100 * cpu / total_cpu:.1f}% | {shown} | {heavy} |")
 

@@ -20,6 +20,8 @@ status=$?
 read -r user system </tmp/compile_timer.$$ || true
 rm -f /tmp/compile_timer.$$
 end=$(date +%s.%N)
+# Ninja reads the dependency file into its own log and deletes it: keep a copy for the report.
+[ -n "$object" ] && [ -f "$object.d" ] && cp "$object.d" "$object.deps"
 if [ -n "${BFTGATE_COMPILE_TIMES:-}" ]; then
   awk -v start="$start" -v end="$end" -v user="${user:-0}" -v sys="${system:-0}" \
     -v object="$object" 'BEGIN { printf "%.3f %.3f %s\n", end - start, user + sys, object }' \

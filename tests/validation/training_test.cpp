@@ -113,6 +113,40 @@ TEST(Backprop, LoraGradientsMatchFiniteDifferences) {
   }
 }
 
+TEST(Backprop, TwoHalvesOnTwoThreadsGiveTheWholeBatchsLossAndGradients) {
+  auto model = init_tiny_lm(kTiny, 4);
+  for (auto& layer : model.layers) layer.bias.setConstant(0.1f);
+  const auto adapter = random_adapter(model, {"mlp.fc1", "lm_head"}, 2);
+  ByteWindows batch;
+  std::vector<std::uint8_t> batch_targets;
+  make_batch(model, batch, batch_targets);
+  HalvedBackprop halved;
+  for (const Eigen::Index size : {8, 7}) {  // an odd batch: halves of 3 and 4, weighted so
+    const ByteWindows windows = batch.leftCols(size);
+    const std::span<const std::uint8_t> targets(batch_targets.data(),
+                                                static_cast<std::size_t>(size));
+    ModelGradients whole;
+    ModelGradients halves;
+    const double whole_loss =
+        cross_entropy_with_gradients(model, nullptr, windows, targets, &whole, nullptr);
+    EXPECT_NEAR(halved(model, nullptr, windows, targets, &halves, nullptr), whole_loss, 1e-6);
+    EXPECT_TRUE(halves.embedding.isApprox(whole.embedding, 1e-5f)) << "batch " << size;
+    for (std::size_t l = 0; l < model.layers.size(); ++l) {
+      EXPECT_TRUE(halves.weight[l].isApprox(whole.weight[l], 1e-5f)) << "layer " << l;
+      EXPECT_TRUE(halves.bias[l].isApprox(whole.bias[l], 1e-5f)) << "layer " << l;
+    }
+    LoraGradients whole_lora;
+    LoraGradients halves_lora;
+    const double lora_loss =
+        cross_entropy_with_gradients(model, &adapter, windows, targets, nullptr, &whole_lora);
+    EXPECT_NEAR(halved(model, &adapter, windows, targets, nullptr, &halves_lora), lora_loss, 1e-6);
+    for (std::size_t d = 0; d < adapter.deltas.size(); ++d) {
+      EXPECT_TRUE(halves_lora.a[d].isApprox(whole_lora.a[d], 1e-5f)) << "delta " << d;
+      EXPECT_TRUE(halves_lora.b[d].isApprox(whole_lora.b[d], 1e-5f)) << "delta " << d;
+    }
+  }
+}
+
 TEST(Backprop, LossMatchesTheReferenceForward) {
   const auto model = init_tiny_lm(kTiny, 8);
   const auto adapter = random_adapter(model, {"mlp.fc2"}, 3);

@@ -1,4 +1,6 @@
 #include <cmath>
+#include <future>
+#include <mutex>
 #include <vector>
 
 #include "bftgate/validation/training.hpp"
@@ -131,6 +133,59 @@ double cross_entropy_with_gradients(const DenseStackModel& model, const LoraAdap
     base_gradients->embedding = embedding_t.transpose();
   }
   return loss;
+}
+
+namespace {
+
+// a = wa * a + wb * b, matrix by matrix.
+template <class Matrices>
+void blend(Matrices& a, const Matrices& b, float wa, float wb) {
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = wa * a[i] + wb * b[i];
+}
+
+}  // namespace
+
+double HalvedBackprop::operator()(const DenseStackModel& model, const LoraAdapter* adapter,
+                                  const ByteWindows& windows, std::span<const std::uint8_t> targets,
+                                  ModelGradients* base_gradients, LoraGradients* lora_gradients) {
+  const Eigen::Index n = windows.cols();
+  if (n < 2) {
+    return cross_entropy_with_gradients(model, adapter, windows, targets, base_gradients,
+                                        lora_gradients);
+  }
+  // Eigen's cache-size statics are set on first use: set them before two threads multiply.
+  static std::once_flag eigen_ready;
+  std::call_once(eigen_ready, [] { Eigen::initParallel(); });
+  const Eigen::Index half = n / 2;
+  const auto half_size = static_cast<std::size_t>(half);
+  first_windows_ = windows.leftCols(half);
+  second_windows_ = windows.rightCols(n - half);
+  auto second = std::async(std::launch::async, [&] {
+    return cross_entropy_with_gradients(model, adapter, second_windows_, targets.subspan(half_size),
+                                        base_gradients != nullptr ? &second_base_ : nullptr,
+                                        lora_gradients != nullptr ? &second_lora_ : nullptr);
+  });
+  double first_loss = 0.0;
+  try {
+    first_loss = cross_entropy_with_gradients(
+        model, adapter, first_windows_, targets.first(half_size), base_gradients, lora_gradients);
+  } catch (...) {
+    second.wait();  // the thread uses this object's buffers: never leave while it runs
+    throw;
+  }
+  const double second_loss = second.get();
+  const float w1 = static_cast<float>(half) / static_cast<float>(n);
+  const float w2 = 1.0f - w1;
+  if (base_gradients != nullptr) {
+    base_gradients->embedding = w1 * base_gradients->embedding + w2 * second_base_.embedding;
+    blend(base_gradients->weight, second_base_.weight, w1, w2);
+    blend(base_gradients->bias, second_base_.bias, w1, w2);
+  }
+  if (lora_gradients != nullptr) {
+    blend(lora_gradients->a, second_lora_.a, w1, w2);
+    blend(lora_gradients->b, second_lora_.b, w1, w2);
+  }
+  return static_cast<double>(w1) * first_loss + static_cast<double>(w2) * second_loss;
 }
 
 }  // namespace bftgate::validation

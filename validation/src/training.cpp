@@ -257,12 +257,12 @@ Result<TinyLm> train_tiny_lm(const BaseCorpus& corpus, const BaseTrainingOptions
   ModelGradients gradients = zero_gradients(lm.model);
   const auto blocks = base_blocks(lm.model, gradients);
   Adam adam(options.optimizer);
+  HalvedBackprop backprop;
   TrainingLoop loop(data, options.optimizer, derive_seed(options.seed, kDataStream), "base",
                     progress);
   loop.run([&](const ByteWindows& windows, const std::vector<std::uint8_t>& targets,
                float learning_rate) {
-    const double loss =
-        cross_entropy_with_gradients(lm.model, nullptr, windows, targets, &gradients, nullptr);
+    const double loss = backprop(lm.model, nullptr, windows, targets, &gradients, nullptr);
     adam.step(blocks, learning_rate, clip_scale(blocks, options.optimizer.clip_norm));
     return loss;
   });
@@ -339,12 +339,12 @@ Result<LoraAdapter> train_lora(const DenseStackModel& base, const ByteDataset& d
   LoraGradients gradients = zero_gradients(*adapter);
   const auto blocks = lora_blocks(*adapter, gradients);
   Adam adam(options.optimizer);
+  HalvedBackprop backprop;
   TrainingLoop loop(data, options.optimizer, derive_seed(options.seed, kDataStream), "lora",
                     progress);
   loop.run([&](const ByteWindows& windows, const std::vector<std::uint8_t>& targets,
                float learning_rate) {
-    const double loss =
-        cross_entropy_with_gradients(base, &*adapter, windows, targets, nullptr, &gradients);
+    const double loss = backprop(base, &*adapter, windows, targets, nullptr, &gradients);
     adam.step(blocks, learning_rate, clip_scale(blocks, options.optimizer.clip_norm));
     return loss;
   });
