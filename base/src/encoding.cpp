@@ -50,6 +50,8 @@ std::string_view to_string(Domain domain) {
       return "reconfiguration";
     case Domain::kReplicaReply:
       return "replica-reply";
+    case Domain::kGateApproval:
+      return "gate-approval";
   }
   return "unknown-domain";
 }

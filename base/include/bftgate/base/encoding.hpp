@@ -34,6 +34,7 @@ enum class Domain : std::uint16_t {
   kEpochApproval = 9,     // a validator of epoch e approves the set of epoch e+1 (epoch.hpp)
   kReconfiguration = 10,  // the operator proposes the validator set of the next epoch
   kReplicaReply = 11,     // a replica's reply to a client's request
+  kGateApproval = 12,     // a validator's approval of (version, digest) for the threshold gate
 };
 
 std::string_view to_string(Domain domain);
