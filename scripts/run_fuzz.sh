@@ -5,7 +5,7 @@
 # (tests/fuzz/dict/). Each target runs with TMPDIR set to its own scratch folder. Prints executions, coverage and corpus size per
 # target; exits non-zero if any target crashes, leaks, times out or runs out of memory, and
 # names the input that did it (and the log with the sanitizer report).
-# Usage: scripts/run_fuzz.sh BUILD_DIR SECONDS
+# Usage: scripts/run_fuzz.sh BUILD_DIR SECONDS   (FUZZ_JOBS: targets at a time, default: the cores)
 set -uo pipefail
 
 if [[ $# -ne 2 || ! "$2" =~ ^[0-9]+$ || "$2" -eq 0 ]]; then
@@ -40,14 +40,15 @@ fi
 
 run_dir=$build_dir/fuzz-runs/$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$run_dir"
-echo "run_fuzz: ${#targets[@]} targets, ${seconds}s each; corpora, logs and crash inputs under $run_dir"
+echo "run_fuzz: ${#targets[@]} targets, ${seconds}s each, ${FUZZ_JOBS:-$(nproc)} at a time; corpora, logs and crash inputs under $run_dir"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-summary=()
-failed=()
-for exe in "${targets[@]}"; do
+# One target: its result in $dir (summary, status, report), printed by the caller in order.
+run_one() {
+  local exe=$1 name dir seed_count log dictionary rc execs per_second status_line cov ft corpus line
+  local -a options found
   name=$(basename "$exe")
   dir=$run_dir/$name
   mkdir -p "$dir/corpus" "$dir/artifacts" "$dir/tmp"
@@ -60,7 +61,8 @@ for exe in "${targets[@]}"; do
   options=()
   dictionary=$(dictionary_of "$name")
   if [[ -n "$dictionary" && -f "$dictionary" ]]; then options+=(-dict="$dictionary"); fi
-  echo "== $name: ${seconds}s from $seed_count seeds${dictionary:+, dictionary $(basename "$dictionary")}"
+  echo "== $name: ${seconds}s from $seed_count seeds${dictionary:+, dictionary $(basename "$dictionary")}" \
+    >"$dir/header"
   # -timeout: one input running over 10s is reported as a hang; -rss_limit_mb: as an OOM.
   TMPDIR=$dir/tmp "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "${options[@]}" -artifact_prefix="$dir/artifacts/" "$dir/corpus" \
@@ -81,20 +83,45 @@ for exe in "${targets[@]}"; do
   line=$(printf '%-34s execs %-10s exec/s %-7s cov %-6s ft %-6s corpus %s' "$name" "${execs:-?}" \
     "${per_second:-?}" "${cov:-?}" "${ft:-?}" "${corpus:-?}")
   if [[ $rc -ne 0 || ${#found[@]} -gt 0 ]]; then
-    failed+=("$name")
-    summary+=("$line  FAILED (exit $rc)")
-    echo "!! $name FAILED (exit $rc); the report, from $log:"
-    # The sanitizer / libFuzzer report: from its first line to the end of the log.
-    report='^(==[0-9]+==|=+ fuzz property violated|.*runtime error:|terminate called|ERROR: libFuzzer)'
-    start=$(grep -nE "$report" "$log" | head -1 | cut -d: -f1)
-    if [[ -n "$start" ]]; then tail -n "+$start" "$log" | head -80; else tail -40 "$log"; fi
-    for artifact in "${found[@]}"; do
-      echo "!! input: $artifact ($(stat -c %s "$artifact") bytes)"
-      echo "!!   reproduce: $exe $artifact"
-    done
+    echo "$line  FAILED (exit $rc)" >"$dir/summary"
+    {
+      echo "!! $name FAILED (exit $rc); the report, from $log:"
+      # The sanitizer / libFuzzer report: from its first line to the end of the log.
+      report='^(==[0-9]+==|=+ fuzz property violated|.*runtime error:|terminate called|ERROR: libFuzzer)'
+      start=$(grep -nE "$report" "$log" | head -1 | cut -d: -f1)
+      if [[ -n "$start" ]]; then tail -n "+$start" "$log" | head -80; else tail -40 "$log"; fi
+      for artifact in "${found[@]}"; do
+        echo "!! input: $artifact ($(stat -c %s "$artifact") bytes)"
+        echo "!!   reproduce: $exe $artifact"
+      done
+    } >"$dir/report"
   else
-    summary+=("$line  ok")
+    echo "$line  ok" >"$dir/summary"
   fi
+}
+
+# The targets are single-threaded: one per core at a time (FUZZ_JOBS to choose), each for the
+# full SECONDS; their reports are printed in target order once all have run.
+jobs=${FUZZ_JOBS:-$(nproc)}
+for exe in "${targets[@]}"; do
+  while [[ $(jobs -rp | wc -l) -ge $jobs ]]; do wait -n; done
+  run_one "$exe" &
+done
+wait
+
+summary=()
+failed=()
+for exe in "${targets[@]}"; do
+  dir=$run_dir/$(basename "$exe")
+  cat "$dir/header" 2>/dev/null
+  [[ -f "$dir/report" ]] && cat "$dir/report"
+  if [[ ! -f "$dir/summary" ]]; then
+    summary+=("$(basename "$exe")  FAILED (no result)")
+    failed+=("$(basename "$exe")")
+    continue
+  fi
+  summary+=("$(cat "$dir/summary")")
+  [[ -f "$dir/report" ]] && failed+=("$(basename "$exe")")
 done
 
 echo

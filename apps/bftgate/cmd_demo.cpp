@@ -1,6 +1,6 @@
 // bftgate demo (make run): a whole local cluster of real processes on loopback — artifact
 // store, validators, inference nodes — a passing adapter released and served by every node, a
-// regressed one rejected, the measured convergence time next to the seed-000 bound, and every
+// regressed one rejected, the measured convergence time next to Vaidyanathan's bound, and every
 // process stopped cleanly at the end. Everything lands in a run folder.
 //
 // By default the adapters are real: the tiny model trained here (cached), LoRA adapters made by
@@ -318,8 +318,9 @@ Result<GoodRelease> release_good(DemoRun& run, const crypto::SecretKey& key,
   double bound_s = slowest_validation_s + args.poll_s + transfer_s;
   run.show_metrics(release.version);
   run.step(fmt::format(
-      "every inference node serves version {}: convergence {:.2f} s after submission; seed-000 "
-      "bound (slowest validation {:.2f} s + poll interval {:.2f} s + transfer {:.2f} s) = {:.2f} "
+      "every inference node serves version {}: convergence {:.2f} s after submission; "
+      "Vaidyanathan's bound (slowest validation {:.2f} s + poll interval {:.2f} s + transfer "
+      "{:.2f} s) = {:.2f} "
       "s, "
       "plus consensus latency",
       release.version, convergence_s, slowest_validation_s, args.poll_s, transfer_s, bound_s));
@@ -457,7 +458,7 @@ int run_demo(DemoArgs args) {
   }
   fmt::print(
       "\nreport: {}\n  certificate  {} (signed by validators {})\n  convergence  {:.2f} s "
-      "measured, seed-000 bound "
+      "measured, Vaidyanathan's bound "
       "{:.2f} s + consensus\n  {:<12} version {} {}\n  result       {}\n",
       (args.out / "report.json").string(), good->certificate_path.string(),
       fmt::join(good->signers, ", "), good->convergence["measured_s"].get<double>(),

@@ -100,6 +100,16 @@ def bench_verdict(s, counter, auth="signed"):
     return "met only with the log on " + " and ".join(met)
 
 
+def bench_targets(s, auth="signed"):
+    """Both targets' verdicts as one clause, each word once: "both targets are met", or "the
+    latency target is missed and the throughput target is met only with the log on disk"."""
+    latency = bench_verdict(s, "latency_ratio_vs_etcd", auth)
+    throughput = bench_verdict(s, "throughput_ratio_vs_etcd", auth)
+    if latency == throughput:
+        return f"both targets are {latency}"
+    return f"the latency target is {latency} and the throughput target is {throughput}"
+
+
 def bench_ceiling_best(s, auth="signed"):
     """The highest throughput with one client authentication, as a share of what its
     cryptography alone allows at batch 64 (each row's ratio is against its own mode's ceiling)."""

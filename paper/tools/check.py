@@ -1,7 +1,7 @@
 """Checks a built paper: it built, every reference and citation resolved, every bibliography
 entry is cited, every \\includegraphics file exists and was drawn by a plot script in this
-generation, provenance.tex lists every figure and table, and the hand-written .tex files quote
-no number that should be generated.
+generation, provenance.tex lists every figure and table, the hand-written .tex files quote
+no number that should be generated, and the text with its numbers in reads right (wording.py).
 
 Usage: check.py PAPER_DIR   (the folder with bftgate.tex, sections/, generated/ and build/)
 Exit status 1 with one line per problem when anything fails.
@@ -11,6 +11,8 @@ import json
 import pathlib
 import re
 import sys
+
+import wording
 
 HAND_WRITTEN = ["bftgate.tex", "sections/*.tex"]
 # A text may name any of these years.
@@ -136,7 +138,7 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(f"usage: {sys.argv[0]} PAPER_DIR")
     paper = pathlib.Path(sys.argv[1])
-    problems = lint(paper) + check_build(paper) + check_figures(paper)
+    problems = lint(paper) + check_build(paper) + check_figures(paper) + wording.problems(paper)
     for problem in problems:
         print(f"paper check: {problem}")
     print(f"paper check: {len(problems)} problems")

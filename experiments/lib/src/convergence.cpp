@@ -281,7 +281,7 @@ class Convergence final : public Experiment {
         "| measured / bound | p10 | p50 | p99 | max |\n|---|---|---|---|---|\n{}{}\n"
         "The quorum bound is {:.3f} of Vaidyanathan's at the median.\n\n"
         "- quorum-bound violations after GST: **{}** (must be 0)\n"
-        "- seed-000-bound violations: {} of {} converged runs (it leaves out consensus and "
+        "- Vaidyanathan-bound violations: {} of {} converged runs (it leaves out consensus and "
         "swap time)\n"
         "- runs that did not converge: {}; runs with a simulator invariant violation: {}\n",
         records.size(), row("Vaidyanathan", ratio_vaidyanathan), row("quorum", ratio_quorum),
