@@ -10,7 +10,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -135,8 +134,9 @@ Result<DemoAdapters> real_adapters(const DemoArgs& args, const StepLog& step) {
   // Only the two adapters the demo proposes are trained (the suite's other two, degraded and
   // reasoning-regressed, would double the first run's training).
   const std::vector<std::string> proposed = {"good", "poisoned"};
-  for (const auto& recipe : v::suite_recipes(args.seed)) {
-    if (std::find(proposed.begin(), proposed.end(), recipe.name) == proposed.end()) continue;
+  auto recipes = v::suite_recipes(args.seed, proposed);
+  if (!recipes) return recipes.error();
+  for (const auto& recipe : *recipes) {
     const auto& o = recipe.options;
     fingerprint["recipes"].push_back(
         {recipe.name, recipe.data, o.seed, o.rank, o.alpha, o.use_rslora, o.target_modules,
@@ -320,9 +320,7 @@ Result<GoodRelease> release_good(DemoRun& run, const crypto::SecretKey& key,
   run.step(fmt::format(
       "every inference node serves version {}: convergence {:.2f} s after submission; "
       "Vaidyanathan's bound (slowest validation {:.2f} s + poll interval {:.2f} s + transfer "
-      "{:.2f} s) = {:.2f} "
-      "s, "
-      "plus consensus latency",
+      "{:.2f} s) = {:.2f} s, plus consensus latency",
       release.version, convergence_s, slowest_validation_s, args.poll_s, transfer_s, bound_s));
   release.convergence = {{"measured_s", convergence_s},
                          {"slowest_validation_s", slowest_validation_s},

@@ -225,6 +225,21 @@ std::vector<AdapterRecipe> suite_recipes(std::uint64_t seed) {
   };
 }
 
+Result<std::vector<AdapterRecipe>> suite_recipes(std::uint64_t seed,
+                                                 const std::vector<std::string>& only) {
+  std::vector<AdapterRecipe> recipes = suite_recipes(seed);
+  for (const auto& name : only) {
+    if (std::none_of(recipes.begin(), recipes.end(), [&](const auto& r) { return r.name == name; }))
+      return Error{fmt::format("\"{}\" is not an adapter of the suite", name)};
+  }
+  if (!only.empty()) {
+    std::erase_if(recipes, [&](const AdapterRecipe& r) {
+      return std::find(only.begin(), only.end(), r.name) == only.end();
+    });
+  }
+  return recipes;
+}
+
 Result<FineTuningData> recipe_data(const std::string& name, std::uint64_t seed) {
   auto corpus = load_base_corpus();
   if (!corpus) return corpus.error();
@@ -258,16 +273,8 @@ Result<SuiteReport> make_adapter_suite(const DenseStackModel& base, const fs::pa
   auto say = [&](const std::string& line) {
     if (log) log(line);
   };
-  std::vector<AdapterRecipe> recipes = suite_recipes(seed);
-  for (const auto& name : only) {
-    if (std::none_of(recipes.begin(), recipes.end(), [&](const auto& r) { return r.name == name; }))
-      return Error{fmt::format("\"{}\" is not an adapter of the suite", name)};
-  }
-  if (!only.empty()) {
-    std::erase_if(recipes, [&](const AdapterRecipe& r) {
-      return std::find(only.begin(), only.end(), r.name) == only.end();
-    });
-  }
+  auto recipes = suite_recipes(seed, only);
+  if (!recipes) return recipes.error();
   auto texts = load_evaluation_texts();
   if (!texts) return texts.error();
   SuiteReport report;
@@ -278,7 +285,7 @@ Result<SuiteReport> make_adapter_suite(const DenseStackModel& base, const fs::pa
                              {"seed", seed},
                              {"base", evaluation_json(report.base, nullptr)},
                              {"adapters", nlohmann::json::object()}};
-  for (const auto& recipe : recipes) {
+  for (const auto& recipe : *recipes) {
     auto data = recipe_data(recipe.name, seed);
     if (!data) return data.error();
     const ByteDataset dataset =

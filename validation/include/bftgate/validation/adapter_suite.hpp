@@ -105,6 +105,10 @@ struct AdapterRecipe {
   LoraTrainingOptions options;
 };
 std::vector<AdapterRecipe> suite_recipes(std::uint64_t seed);
+// The recipes named in `only`, in the suite's order (empty: all four); a name that is not a
+// recipe is refused.
+Result<std::vector<AdapterRecipe>> suite_recipes(std::uint64_t seed,
+                                                 const std::vector<std::string>& only);
 // The fine-tuning data of a recipe (by name).
 Result<FineTuningData> recipe_data(const std::string& name, std::uint64_t seed);
 
